@@ -1,0 +1,36 @@
+#include "app/cli_common.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+
+namespace lumac {
+
+void add_common_options(CLI::App& cmd, CommonOptions& o) {
+  cmd.add_option("--config", o.config,
+                 "TOML preset (default: data/presets/homodyne_1550.toml)");
+  cmd.add_option("--set", o.sets, "override a config key: section.key=value (repeatable)")
+      ->allow_extra_args(false);
+  cmd.add_option("--seed", o.seed, "random seed (default 1)");
+  cmd.add_flag("--json", o.json, "machine-readable JSON on stdout");
+}
+
+void add_output_options(CLI::App& cmd, OutputOptions& o, bool required) {
+  auto* opt = cmd.add_option("--out", o.out, "output HDF5 file");
+  if (required) opt->required();
+  cmd.add_flag("--force", o.force, "overwrite an existing output file");
+}
+
+Settings load_settings(const CommonOptions& o) { return load_settings(o.config, o.sets); }
+
+void print_json(const Json& object) { fmt::print("{}\n", to_json(object)); }
+
+void print_figures(const std::string& title, const std::vector<Figure>& figures) {
+  fmt::print("{}\n", title);
+  std::size_t width = 0;
+  for (const auto& f : figures) width = std::max(width, f.what.size());
+  for (const auto& f : figures)
+    fmt::print("  {:<{}}  {:>12.5g} {}\n", f.what, width, f.value, f.unit);
+}
+
+}  // namespace lumac

@@ -1,0 +1,49 @@
+// Options every lumac command shares (DESIGN.md "Command line contract"): --config, repeatable
+// --set, --seed, --json, and for commands that write data --out and --force.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "app/settings.hpp"
+#include "core/json.hpp"
+
+namespace lumac {
+
+inline constexpr std::uint64_t default_seed = 1;
+
+struct CommonOptions {
+  std::string config;              // preset file; empty means the default preset
+  std::vector<std::string> sets;   // "section.key=value" overrides, applied in order
+  std::uint64_t seed = default_seed;
+  bool json = false;
+};
+
+struct OutputOptions {
+  std::string out;
+  bool force = false;
+};
+
+void add_common_options(CLI::App& cmd, CommonOptions& o);
+void add_output_options(CLI::App& cmd, OutputOptions& o, bool required);
+
+// Loads and validates the settings the options describe.
+Settings load_settings(const CommonOptions& o);
+
+// Prints a JSON object on stdout.
+void print_json(const Json& object);
+
+// One named figure with its unit, for commands that print a list of figures both as a table
+// and as JSON.
+struct Figure {
+  std::string key;   // JSON key, unit in the name
+  double value;
+  std::string unit;
+  std::string what;  // description for the table
+};
+void print_figures(const std::string& title, const std::vector<Figure>& figures);
+
+}  // namespace lumac

@@ -1,0 +1,64 @@
+// `lumac config`: every config key of the effective configuration, with unit and meaning
+// (the source of docs/config.md), or the effective config as TOML with --toml.
+#include <fmt/format.h>
+
+#include "app/cli_common.hpp"
+#include "app/commands.hpp"
+
+namespace lumac {
+
+namespace {
+
+std::string kind_name(const KeyInfo& k) {
+  switch (k.kind) {
+    case KeyKind::real:
+      return "real";
+    case KeyKind::integer:
+      return "integer";
+    case KeyKind::boolean:
+      return "boolean";
+    case KeyKind::choice: {
+      std::string s;
+      for (const auto& c : k.choices) s += (s.empty() ? "" : " | ") + c;
+      return s;
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+void register_config(CLI::App& app) {
+  auto* cmd = app.add_subcommand("config", "list every config key (unit, value, meaning) of a config");
+  auto opts = std::make_shared<CommonOptions>();
+  auto toml_out = std::make_shared<bool>(false);
+  auto markdown = std::make_shared<bool>(false);
+  add_common_options(*cmd, *opts);
+  cmd->add_flag("--toml", *toml_out, "print the effective config as a TOML preset");
+  cmd->add_flag("--markdown", *markdown, "print the key table as Markdown (docs/config.md)");
+  cmd->callback([opts, toml_out, markdown] {
+    const Settings s = load_settings(*opts);
+    const auto keys = list_keys(s);
+    if (*toml_out) {
+      fmt::print("{}\n", settings_toml(s));
+    } else if (opts->json) {
+      Json j;
+      for (const auto& k : keys) {
+        toml::table entry{{"value", k.value}, {"unit", k.unit}, {"type", kind_name(k)}, {"doc", k.doc}};
+        j.insert_or_assign(k.key, entry);
+      }
+      print_json(j);
+    } else if (*markdown) {
+      fmt::print("| key | type | unit | default | meaning |\n|---|---|---|---|---|\n");
+      for (const auto& k : keys)
+        fmt::print("| `{}` | {} | {} | {} | {} |\n", k.key, kind_name(k), k.unit, k.value, k.doc);
+    } else {
+      std::size_t w = 0;
+      for (const auto& k : keys) w = std::max(w, k.key.size());
+      for (const auto& k : keys)
+        fmt::print("{:<{}}  {:>14} {:<10}  {}\n", k.key, w, k.value, k.unit, k.doc);
+    }
+  });
+}
+
+}  // namespace lumac

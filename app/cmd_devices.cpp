@@ -1,0 +1,89 @@
+// `lumac devices`: the derived figures of every device of a config (PHYSICS.md §6).
+#include <cmath>
+
+#include "app/cli_common.hpp"
+#include "app/commands.hpp"
+#include "circuits/system.hpp"
+#include "core/units.hpp"
+#include "devices/converters.hpp"
+#include "devices/detector.hpp"
+#include "devices/laser.hpp"
+#include "devices/modulator.hpp"
+
+namespace lumac {
+
+namespace {
+
+std::vector<Figure> device_figures(const Settings& s) {
+  const CircuitParams& c = s.circuit;
+  const Laser laser(c.laser);
+  const RateEquationLaser dyn(c.laser);
+  const MachZehnderModulator mzm(c.modulator);
+  const BalancedDetector det(c.detector, c.laser.wavelength_m, c.system.temperature_K);
+  const LinkBudget link(c.laser, c.modulator, c.system);
+  const double t_symbol = link.symbol_period_s();
+  const double i_bias = 3 * dyn.threshold_current_A();
+  return {
+      {"photon_energy_J", laser.photon_energy_J(), "J", "photon energy h c / lambda"},
+      {"laser_power_W", c.laser.power_W, "W", "laser optical power"},
+      {"laser_photon_flux_per_s", laser.photon_flux_per_s(), "1/s", "laser photon flux"},
+      {"laser_electrical_power_W", laser.electrical_power_W(), "W",
+       "laser electrical power (optical / WPE)"},
+      {"laser_rin_shot_floor_dB_per_Hz", laser.shot_noise_rin_floor_dB_per_Hz(), "dB/Hz",
+       "shot-noise RIN floor 2 h nu / P"},
+      {"laser_threshold_current_A", dyn.threshold_current_A(), "A",
+       "rate equations: threshold current"},
+      {"laser_slope_efficiency_W_per_A", dyn.slope_efficiency_W_per_A(), "W/A",
+       "rate equations: slope efficiency"},
+      {"laser_photon_lifetime_s", dyn.photon_lifetime_s(), "s", "rate equations: photon lifetime"},
+      {"laser_relaxation_frequency_3ith_Hz", dyn.analytic_relaxation_frequency_Hz(i_bias), "Hz",
+       "rate equations: relaxation frequency at 3 I_th"},
+      {"modulator_max_transmission", mzm.max_transmission(), "1", "modulator T_max"},
+      {"modulator_min_transmission", mzm.min_transmission(), "1", "modulator T_min"},
+      {"modulator_rise_time_s", mzm.time_constant_s() * std::log(9.0), "s",
+       "modulator 10-90% rise time (tau ln 9)"},
+      {"modulator_drive_energy_J", mzm.drive_energy_J(), "J",
+       "modulator drive energy per symbol C (2 V_pi)^2 / 4"},
+      {"responsivity_A_per_W", det.responsivity_A_per_W(), "A/W", "detector responsivity"},
+      {"ktc_noise_electrons", det.reset_std_electrons(), "e", "integrator kTC reset noise (std)"},
+      {"dark_noise_electrons_per_symbol", std::sqrt(det.dark_variance(t_symbol)), "e",
+       "dark-current noise over one symbol (std)"},
+      {"amplifier_noise_electrons_per_symbol", std::sqrt(det.amplifier_variance(t_symbol)), "e",
+       "amplifier noise over one symbol (std)"},
+      {"link_loss_dB", link.common_loss_dB(), "dB",
+       "loss on each path (coupling, waveguide, splitters, modulator)"},
+      {"signal_transmission", link.signal_transmission(), "1",
+       "laser power fraction reaching one detector, signal"},
+      {"lo_transmission", link.lo_transmission(), "1",
+       "laser power fraction reaching one detector, LO"},
+      {"photons_per_symbol_signal", link.signal_photons_per_symbol(), "photons",
+       "signal photons per symbol at one detector, full scale"},
+      {"photons_per_symbol_lo", link.lo_photons_per_symbol(), "photons",
+       "LO photons per symbol at one detector, full scale"},
+      {"adc_energy_per_conversion_J", adc_energy_per_conversion_J(c.adc, c.adc.bits), "J",
+       "ADC energy per conversion at adc.bits"},
+      {"dac_energy_per_conversion_J", c.dac.energy_per_conversion_J, "J",
+       "DAC energy per conversion"},
+  };
+}
+
+}  // namespace
+
+void register_devices(CLI::App& app) {
+  auto* cmd = app.add_subcommand("devices", "print the derived figures of every device of a config");
+  auto opts = std::make_shared<CommonOptions>();
+  add_common_options(*cmd, *opts);
+  cmd->callback([opts] {
+    const Settings s = load_settings(*opts);
+    const auto figures = device_figures(s);
+    if (opts->json) {
+      Json j;
+      for (const auto& f : figures) j.insert_or_assign(f.key, f.value);
+      print_json(j);
+    } else {
+      print_figures("lumac devices", figures);
+    }
+  });
+}
+
+}  // namespace lumac

@@ -1,0 +1,11 @@
+// Registration of the lumac subcommands, one source file each (app/cmd_*.cpp).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace lumac {
+
+void register_config(CLI::App& app);
+void register_devices(CLI::App& app);
+
+}  // namespace lumac

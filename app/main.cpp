@@ -1,0 +1,49 @@
+// The lumac command line. Bad input of any kind (lumac::Error, or a CLI parse error) is
+// reported here once, as one line on stderr, with exit code 2.
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <new>
+
+#include "app/commands.hpp"
+#include "core/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"lumac: photonic hardware co-simulator (devices -> optical MAC -> networks -> energy)"};
+  app.set_version_flag("--version", std::string("lumac ") + LUMAC_VERSION);
+  app.require_subcommand(1);
+  lumac::register_config(app);
+  lumac::register_devices(app);
+  // CLI11 reports an unknown command only as "a subcommand is required"; name it instead.
+  std::string names;
+  bool known = false;
+  for (const auto* sub : app.get_subcommands({})) {
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+    known = known || (argc > 1 && sub->get_name() == argv[1]);
+  }
+  if (argc > 1 && argv[1][0] != '-' && !known) {
+    fmt::print(stderr, "lumac: error: unknown command '{}' (commands: {})\n", argv[1], names);
+    return 2;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "lumac: error: {}\n", e.what());
+    return 2;
+  } catch (const lumac::Error& e) {
+    fmt::print(stderr, "lumac: error: {}\n", e.what());
+    return 2;
+  } catch (const std::bad_alloc&) {
+    fmt::print(stderr, "lumac: error: out of memory\n");
+    return 2;
+  }
+  return 0;
+}

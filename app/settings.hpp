@@ -1,0 +1,39 @@
+// The full effective configuration of a lumac run: every config section, its loading from a
+// preset plus --set overrides, and its validation. See docs/config.md for every key.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "circuits/circuit_params.hpp"
+#include "core/config.hpp"
+
+namespace lumac {
+
+struct Settings {
+  CircuitParams circuit;
+};
+
+template <class V>
+void visit_sections(Settings& s, V& v) {
+  visit_circuit_sections(s.circuit, v);
+}
+
+void validate(const Settings& s);
+
+// The folder holding presets, models and dataset notes: $LUMAC_DATA_DIR if set, else the
+// source tree's data/ folder.
+std::filesystem::path data_dir();
+// data/presets/homodyne_1550.toml.
+std::filesystem::path default_preset();
+
+// Loads `config_file` (the default preset if empty), applies each "key=value" override in
+// order, then validates everything.
+Settings load_settings(const std::filesystem::path& config_file,
+                       const std::vector<std::string>& overrides);
+
+// The effective config as TOML text.
+std::string settings_toml(const Settings& s);
+
+}  // namespace lumac

@@ -1,0 +1,285 @@
+// Configuration: typed keys "section.name" bound to fields of Params structs, loaded from TOML
+// presets (data/presets/*.toml) and overridden by `--set section.name=value`.
+//
+// A Params struct P exposes its fields to this machinery through one function,
+//   template <class V> void visit_fields(P& p, V& v) {
+//     v.real("power_W", p.power_W, "W", "CW optical power at the laser output");
+//     v.integer("bits", p.bits, "bit", "resolution");
+//     v.boolean("weight_stationary", p.weight_stationary, "weights held in the modulators");
+//     v.choice("encoding", p.encoding, "full-scale or norm-adaptive");
+//   }
+// and a settings aggregate S lists its sections with
+//   template <class V> void visit_sections(S& s, V& v) { v.section("laser", s.laser); ... }
+// Everything else (listing, setting by key, loading a file, writing the effective config) is
+// generic and lives here. Unknown sections and keys are errors that suggest the nearest valid
+// key; malformed TOML reports file, line and column. See shared/DESIGN.md, convention 4.
+#pragma once
+
+#include <toml++/toml.h>
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace lumac {
+
+enum class KeyKind { real, integer, boolean, choice };
+
+// Names of an enum's values in config files and on the command line. Specialise with
+//   static constexpr std::array<std::pair<E, std::string_view>, N> values{{...}};
+template <class E>
+struct EnumNames;
+
+template <class E>
+std::string_view enum_name(E value) {
+  for (const auto& [v, name] : EnumNames<E>::values)
+    if (v == value) return name;
+  return "?";
+}
+
+template <class E>
+std::vector<std::string> enum_choices() {
+  std::vector<std::string> out;
+  for (const auto& [v, name] : EnumNames<E>::values) out.emplace_back(name);
+  return out;
+}
+
+// Parses an enum from its name; `what` names the key or option for the error message.
+template <class E>
+E parse_enum(std::string_view text, std::string_view what) {
+  for (const auto& [v, name] : EnumNames<E>::values)
+    if (name == text) return v;
+  std::string list;
+  for (const auto& c : enum_choices<E>()) list += (list.empty() ? "" : ", ") + c;
+  fail("{} = '{}': must be one of {}", what, text, list);
+}
+
+// One config key with its current value.
+struct KeyInfo {
+  std::string key;   // "laser.power_W"
+  KeyKind kind = KeyKind::real;
+  std::string unit;  // SI unit, "1" for dimensionless
+  std::string doc;   // one-line meaning
+  std::string value; // current value, as written in TOML
+  std::vector<std::string> choices;  // allowed values of a choice key
+};
+
+// A value for a key, from a TOML file or from the text of a --set override.
+class ConfigValue {
+ public:
+  // From a TOML node; `origin` says where it came from ("file.toml:12:3" or "--set").
+  ConfigValue(const toml::node& node, std::string origin);
+  // From override text: a TOML value ("1e-3", "8", "true", "'x'") or a bare word ("analog").
+  static ConfigValue from_text(std::string_view text);
+
+  double as_real(std::string_view key) const;
+  std::int64_t as_integer(std::string_view key) const;
+  bool as_boolean(std::string_view key) const;
+  std::string as_text(std::string_view key) const;
+
+ private:
+  ConfigValue() = default;
+  [[noreturn]] void type_error(std::string_view key, std::string_view expected) const;
+  toml::table holder_;  // holds the value under key "v"
+  std::string origin_;
+};
+
+// The valid key nearest to `key` (edit distance), for "did you mean" hints.
+std::string nearest_key(std::string_view key, const std::vector<std::string>& valid);
+
+// Formats a double so that it reads back exactly.
+std::string format_real(double value);
+
+namespace detail {
+
+struct ListVisitor {
+  std::vector<KeyInfo>* out;
+  std::string current;
+  template <class P>
+  void section(std::string_view name, P& params) {
+    current = name;
+    visit_fields(params, *this);
+  }
+  void add(std::string_view name, KeyKind kind, std::string_view unit, std::string_view doc,
+           std::string value, std::vector<std::string> choices = {}) {
+    out->push_back({current + "." + std::string(name), kind, std::string(unit), std::string(doc),
+                    std::move(value), std::move(choices)});
+  }
+  void real(std::string_view name, double& f, std::string_view unit, std::string_view doc) {
+    add(name, KeyKind::real, unit, doc, format_real(f));
+  }
+  template <class I>
+  void integer(std::string_view name, I& f, std::string_view unit, std::string_view doc) {
+    add(name, KeyKind::integer, unit, doc, std::to_string(f));
+  }
+  void boolean(std::string_view name, bool& f, std::string_view doc) {
+    add(name, KeyKind::boolean, "1", doc, f ? "true" : "false");
+  }
+  template <class E>
+  void choice(std::string_view name, E& f, std::string_view doc) {
+    add(name, KeyKind::choice, "1", doc, std::string(enum_name(f)), enum_choices<E>());
+  }
+};
+
+struct SetVisitor {
+  std::string_view target_section, target_name;
+  const ConfigValue* value;
+  bool found = false;
+  bool section_found = false;
+  std::string section_name;
+  template <class P>
+  void section(std::string_view name, P& params) {
+    if (name != target_section) return;
+    section_found = true;
+    section_name = name;
+    visit_fields(params, *this);
+  }
+  std::string key(std::string_view name) const { return section_name + "." + std::string(name); }
+  void real(std::string_view name, double& f, std::string_view, std::string_view) {
+    if (name != target_name) return;
+    f = value->as_real(key(name));
+    found = true;
+  }
+  template <class I>
+  void integer(std::string_view name, I& f, std::string_view, std::string_view) {
+    if (name != target_name) return;
+    const std::int64_t v = value->as_integer(key(name));
+    if (v < static_cast<std::int64_t>(std::numeric_limits<I>::min()) ||
+        v > static_cast<std::int64_t>(std::numeric_limits<I>::max()))
+      fail("{} = {}: out of range for this key", key(name), v);
+    f = static_cast<I>(v);
+    found = true;
+  }
+  void boolean(std::string_view name, bool& f, std::string_view) {
+    if (name != target_name) return;
+    f = value->as_boolean(key(name));
+    found = true;
+  }
+  template <class E>
+  void choice(std::string_view name, E& f, std::string_view) {
+    if (name != target_name) return;
+    f = parse_enum<E>(value->as_text(key(name)), key(name));
+    found = true;
+  }
+};
+
+struct TableVisitor {
+  toml::table* out;
+  toml::table* current = nullptr;
+  template <class P>
+  void section(std::string_view name, P& params) {
+    out->insert_or_assign(name, toml::table{});
+    current = out->get_as<toml::table>(name);
+    visit_fields(params, *this);
+  }
+  void real(std::string_view name, double& f, std::string_view, std::string_view) {
+    current->insert_or_assign(name, f);
+  }
+  template <class I>
+  void integer(std::string_view name, I& f, std::string_view, std::string_view) {
+    current->insert_or_assign(name, static_cast<std::int64_t>(f));
+  }
+  void boolean(std::string_view name, bool& f, std::string_view) {
+    current->insert_or_assign(name, f);
+  }
+  template <class E>
+  void choice(std::string_view name, E& f, std::string_view) {
+    current->insert_or_assign(name, std::string(enum_name(f)));
+  }
+};
+
+}  // namespace detail
+
+// Every key of a settings aggregate with its current value, in declaration order.
+template <class S>
+std::vector<KeyInfo> list_keys(const S& settings) {
+  S copy = settings;
+  std::vector<KeyInfo> out;
+  detail::ListVisitor v{&out, {}};
+  visit_sections(copy, v);
+  return out;
+}
+
+// Sets one key; unknown sections and keys are errors naming the nearest valid key.
+template <class S>
+void set_key(S& settings, std::string_view key, const ConfigValue& value) {
+  const auto dot = key.find('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 == key.size()) {
+    std::vector<std::string> valid;
+    for (const auto& k : list_keys(settings)) valid.push_back(k.key);
+    fail("config key '{}' is not of the form section.name (did you mean '{}'?)", key,
+         nearest_key(key, valid));
+  }
+  detail::SetVisitor v{key.substr(0, dot), key.substr(dot + 1), &value, false, false, {}};
+  visit_sections(settings, v);
+  if (v.found) return;
+  std::vector<std::string> valid;
+  for (const auto& k : list_keys(settings)) valid.push_back(k.key);
+  if (!v.section_found)
+    fail("unknown config section '{}' in key '{}' (did you mean '{}'?)", key.substr(0, dot), key,
+         nearest_key(key, valid));
+  fail("unknown config key '{}' (did you mean '{}'?)", key, nearest_key(key, valid));
+}
+
+// Applies an override "section.name=value" (the argument of --set).
+template <class S>
+void apply_override(S& settings, std::string_view assignment) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string_view::npos)
+    fail("--set '{}': expected section.name=value", assignment);
+  std::string_view key = assignment.substr(0, eq);
+  std::string_view text = assignment.substr(eq + 1);
+  while (!key.empty() && key.back() == ' ') key.remove_suffix(1);
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  if (text.empty()) fail("--set '{}': the value is empty", assignment);
+  set_key(settings, key, ConfigValue::from_text(text));
+}
+
+// Parses a TOML file (errors name file, line and column).
+toml::table parse_toml_file(const std::filesystem::path& file);
+
+// Applies every key of a parsed TOML document; `file` is used in messages.
+template <class S>
+void apply_toml(S& settings, const toml::table& doc, const std::string& file) {
+  for (const auto& [section, node] : doc) {
+    const auto* table = node.as_table();
+    if (!table) {
+      const auto& src = node.source();
+      fail("{}:{}: '{}' must be a [section] table of keys", file, src.begin.line,
+           std::string_view(section));
+    }
+    for (const auto& [name, value] : *table) {
+      const auto& src = value.source();
+      const std::string key = std::string(section.str()) + "." + std::string(name.str());
+      try {
+        set_key(settings, key, ConfigValue(value, fmt::format("{}:{}", file, src.begin.line)));
+      } catch (const Error& e) {
+        throw Error(fmt::format("{}:{}: {}", file, src.begin.line, e.what()));
+      }
+    }
+  }
+}
+
+template <class S>
+void load_toml_file(S& settings, const std::filesystem::path& file) {
+  apply_toml(settings, parse_toml_file(file), file.string());
+}
+
+// The effective configuration as a TOML table (sections of keys).
+template <class S>
+toml::table to_toml_table(const S& settings) {
+  S copy = settings;
+  toml::table out;
+  detail::TableVisitor v{&out};
+  visit_sections(copy, v);
+  return out;
+}
+
+}  // namespace lumac

