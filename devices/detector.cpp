@@ -85,6 +85,16 @@ void WindowPhotons::add_symbol(double a_signal, double a_lo) {
   plus_minus += np * nm;
 }
 
+void WindowPhotons::add_fields(std::complex<double> signal, std::complex<double> lo) {
+  const double np = 0.5 * std::norm(signal + lo);
+  const double nm = 0.5 * std::norm(signal - lo);
+  plus += np;
+  minus += nm;
+  plus_sq += np * np;
+  minus_sq += nm * nm;
+  plus_minus += np * nm;
+}
+
 BalancedDetector::BalancedDetector(const DetectorParams& params, double wavelength_m,
                                    double temperature_K)
     : p_(params), wavelength_m_(wavelength_m), temperature_K_(temperature_K) {

@@ -16,6 +16,7 @@
 // CMRR sets how much of the common-mode power fluctuation leaks into D.
 #pragma once
 
+#include <complex>
 #include <cstdint>
 
 #include "core/rng.hpp"
@@ -55,6 +56,9 @@ struct WindowPhotons {
   double minus_sq = 0;    // sum n-_j^2
   double plus_minus = 0;  // sum n+_j n-_j
   void add_symbol(double a_signal, double a_lo);
+  // A symbol of complex fields (sqrt(photons), relative to the LO phase reference): the diodes
+  // receive |E_s +- E_L|^2 / 2.
+  void add_fields(std::complex<double> signal, std::complex<double> lo);
 };
 
 // Shot-noise sampling: exact Poisson counts, or their Gaussian approximation.

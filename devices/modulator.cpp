@@ -43,8 +43,12 @@ double MachZehnderModulator::power_transmission(double v) const {
   return min_transmission() + (max_transmission() - min_transmission()) * c * c;
 }
 
+double MachZehnderModulator::phase_rad(double v) const {
+  return pi * v / (2 * p_.v_pi_V) + p_.bias_phase_rad + pi / 2;
+}
+
 std::complex<double> MachZehnderModulator::field_transmission(double v) const {
-  const double theta = pi * v / (2 * p_.v_pi_V) + p_.bias_phase_rad + pi / 2;
+  const double theta = phase_rad(v);
   const double d = field_imbalance();
   return std::sqrt(max_transmission()) * std::complex<double>(d * std::cos(theta), std::sin(theta));
 }

@@ -67,6 +67,8 @@ class MachZehnderModulator {
   // Field imbalance d = sqrt(T_min / T_max) = 10^(-ER/20).
   double field_imbalance() const;
 
+  // theta(V) = pi V / (2 V_pi) + phi_b + pi/2; the field is sqrt(T_max) (d cos theta + i sin theta).
+  double phase_rad(double voltage_V) const;
   double power_transmission(double voltage_V) const;
   std::complex<double> field_transmission(double voltage_V) const;
 

@@ -1,0 +1,309 @@
+#include "circuits/homodyne_mac.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "core/error.hpp"
+#include "core/precision.hpp"
+#include "core/rng.hpp"
+#include "core/units.hpp"
+#include "devices/converters.hpp"
+
+namespace lumac {
+
+namespace {
+
+double norm2(const std::vector<double>& v) {
+  return std::inner_product(v.begin(), v.end(), v.begin(), 0.0);
+}
+
+double max_abs(const std::vector<double>& v) {
+  double m = 0;
+  for (double a : v) m = std::max(m, std::abs(a));
+  return m;
+}
+
+void check_dot_product(const DotProduct& dp) {
+  if (dp.x.empty()) fail("dot product: fan-in must be >= 1");
+  if (dp.x.size() != dp.w.size())
+    fail("dot product: {} inputs but {} weights", dp.x.size(), dp.w.size());
+  for (double v : dp.x)
+    if (!std::isfinite(v)) fail("dot product: input {} is not finite", v);
+  for (double v : dp.w)
+    if (!std::isfinite(v)) fail("dot product: weight {} is not finite", v);
+  if (!(dp.x_full_scale > 0) || !std::isfinite(dp.x_full_scale))
+    fail("dot product: input full scale = {}: must be finite and > 0", dp.x_full_scale);
+  if (!(dp.w_full_scale > 0) || !std::isfinite(dp.w_full_scale))
+    fail("dot product: weight full scale = {}: must be finite and > 0", dp.w_full_scale);
+  if (!(dp.range >= 0) || !std::isfinite(dp.range))
+    fail("dot product: range = {}: must be finite and >= 0 (0 = Cauchy-Schwarz)", dp.range);
+}
+
+}  // namespace
+
+double NoiseBudget::term(const std::string& name) const {
+  for (const auto& t : terms)
+    if (t.name == name) return t.std;
+  return 0;
+}
+
+HomodyneMac::HomodyneMac(const CircuitParams& params, NoiseSources sources)
+    : p_(params),
+      sources_(sources),
+      link_(params.laser, params.modulator, params.system),
+      detector_(params.detector, params.laser.wavelength_m, params.system.temperature_K),
+      modulator_(params.modulator) {
+  validate(p_);
+}
+
+double HomodyneMac::photons_per_mac_full_scale() const {
+  return p_.detector.quantum_efficiency *
+         (link_.signal_photons_per_symbol() + link_.lo_photons_per_symbol());
+}
+
+double HomodyneMac::rin_variance_per_symbol() const {
+  return db_to_power_ratio(p_.laser.rin_dB_per_Hz) / (2 * symbol_period_s());
+}
+
+double HomodyneMac::extinction_residual() const {
+  return sources_.has(NoiseSource::extinction) ? modulator_.field_imbalance() : 0.0;
+}
+
+double HomodyneMac::range_of(const DotProduct& dp) const {
+  return dp.range > 0 ? dp.range : 2 * std::sqrt(norm2(dp.x) * norm2(dp.w));
+}
+
+EncodedDotProduct HomodyneMac::encode(const DotProduct& dp) const {
+  check_dot_product(dp);
+  const std::size_t n = dp.x.size();
+  EncodedDotProduct e;
+  const double ns_max = link_.signal_photons_per_symbol();
+  const double nl_max = link_.lo_photons_per_symbol();
+  if (p_.system.encoding == Encoding::full_scale) {
+    e.x_scale = dp.x_full_scale;
+    e.w_scale = dp.w_full_scale;
+    e.n_signal = ns_max;
+    e.n_lo = nl_max;
+  } else {
+    const double mx = max_abs(dp.x), mw = max_abs(dp.w);
+    // An all-zero vector has nothing to encode: keep unit scales (zero photons either way).
+    e.x_scale = mx > 0 ? mx : 1;
+    e.w_scale = mw > 0 ? mw : 1;
+    const double nx = norm2(dp.x), nw = norm2(dp.w);
+    e.n_signal = nx > 0 ? static_cast<double>(n) * ns_max * mx * mx / nx : 0;
+    e.n_lo = nw > 0 ? static_cast<double>(n) * nl_max * mw * mw / nw : 0;
+  }
+  const bool dac = sources_.has(NoiseSource::dac);
+  const MidTreadQuantizer q(p_.dac.bits);
+  e.x_drive.resize(n);
+  e.w_drive.resize(n);
+  double clipped = 0, unclipped = 0;
+  for (std::size_t j = 0; j < n; ++j) {
+    const double v = dp.x[j] / e.x_scale, u = dp.w[j] / e.w_scale;
+    const double vc = std::clamp(v, -1.0, 1.0), uc = std::clamp(u, -1.0, 1.0);
+    clipped += vc * uc;
+    unclipped += v * u;
+    e.x_drive[j] = dac ? q.quantize(vc) : vc;
+    e.w_drive[j] = dac ? q.quantize(uc) : uc;
+  }
+  e.clipping_error = (clipped - unclipped) * e.x_scale * e.w_scale;
+  return e;
+}
+
+std::complex<double> HomodyneMac::symbol_field(double drive, double photons) const {
+  const double d = extinction_residual();
+  const double c = d > 0 ? d * std::sqrt(std::max(0.0, 1 - drive * drive)) : 0.0;
+  return std::sqrt(photons) * std::complex<double>(c, drive);
+}
+
+WindowPhotons HomodyneMac::window(const EncodedDotProduct& e,
+                                  const std::vector<double>& weight_error) const {
+  WindowPhotons w;
+  for (std::size_t j = 0; j < e.x_drive.size(); ++j) {
+    const double u = e.w_drive[j] + (weight_error.empty() ? 0.0 : weight_error[j]);
+    w.add_fields(symbol_field(e.x_drive[j], e.n_signal), symbol_field(u, e.n_lo));
+  }
+  return w;
+}
+
+double HomodyneMac::gain_electrons_per_unit(const EncodedDotProduct& e) const {
+  return 2 * p_.detector.quantum_efficiency * std::sqrt(e.n_signal * e.n_lo) /
+         (e.x_scale * e.w_scale);
+}
+
+NoiseBudget HomodyneMac::analyze(const DotProduct& dp) const {
+  const EncodedDotProduct e = encode(dp);
+  const std::size_t n = dp.x.size();
+  const double fan_in = static_cast<double>(n);
+  const double k = p_.system.repeats;
+  const bool analog = p_.system.averaging == Averaging::analog;
+  const double t_int = fan_in * symbol_period_s();
+  const double eta = p_.detector.quantum_efficiency;
+
+  NoiseBudget b;
+  b.ideal = std::inner_product(dp.x.begin(), dp.x.end(), dp.w.begin(), 0.0);
+  b.range = range_of(dp);
+  b.signal_photons_per_symbol = e.n_signal;
+  b.lo_photons_per_symbol = e.n_lo;
+  b.photons_per_mac_full_scale = photons_per_mac_full_scale();
+  b.laser_power_W = p_.laser.power_W;
+
+  const WindowPhotons win = window(e, {});
+  const double g = gain_electrons_per_unit(e);
+  b.gain_electrons_per_unit = g;
+  b.photons_per_mac_detected = eta * (win.plus + win.minus) / fan_in;
+  const double xy_scale = e.x_scale * e.w_scale;
+
+  // Mean read-out in units of y, and the deterministic error terms.
+  b.expected = g > 0 ? detector_.mean_difference(win) / g : 0.0;
+  double dac_error = 0, sum_xu = 0, sum_vu = 0, x2 = 0;
+  for (std::size_t j = 0; j < n; ++j) {
+    const double v = std::clamp(dp.x[j] / e.x_scale, -1.0, 1.0);
+    const double u = std::clamp(dp.w[j] / e.w_scale, -1.0, 1.0);
+    sum_vu += v * u;
+    sum_xu += e.x_drive[j] * e.w_drive[j];
+    x2 += e.x_drive[j] * e.x_drive[j];
+  }
+  dac_error = (sum_xu - sum_vu) * xy_scale;
+  const double extinction_error = b.expected - sum_xu * xy_scale;
+  if (g == 0) b.expected = b.ideal + e.clipping_error + dac_error;
+
+  // Noise of one read-out of one repeat, electrons^2.
+  const double sigma_w = sources_.has(NoiseSource::weight) ? p_.modulator.weight_noise_std : 0.0;
+  const bool static_w = p_.modulator.weight_noise_kind == WeightNoiseKind::static_;
+  double v_shot = 0, v_dark = 0, v_amp = 0, v_rin = 0, v_reset = 0, v_adc = 0;
+  if (sources_.has(NoiseSource::shot)) {
+    // Weight noise adds eta n_L sigma_w^2 photons per symbol on average to the LO.
+    v_shot = detector_.shot_variance(win) + eta * e.n_lo * sigma_w * sigma_w * fan_in;
+  }
+  if (sources_.has(NoiseSource::dark)) v_dark = detector_.dark_variance(t_int);
+  if (sources_.has(NoiseSource::amplifier)) v_amp = detector_.amplifier_variance(t_int);
+  if (sources_.has(NoiseSource::rin)) v_rin = detector_.rin_variance(win, rin_variance_per_symbol());
+  if (sources_.has(NoiseSource::reset)) v_reset = std::pow(detector_.reset_std_electrons(), 2);
+  if (sources_.has(NoiseSource::adc)) {
+    const double lsb = lsb_mid_rise(p_.adc.range_scale * b.range * g, p_.adc.bits);
+    v_adc = lsb * lsb / 12;
+  }
+  // Weight noise in units of y: sigma_w m_w on each weight, times the encoded inputs.
+  const double v_weight_y = sigma_w * sigma_w * e.w_scale * e.w_scale * x2 * e.x_scale * e.x_scale;
+
+  // Repeats (see the header): y-variance of each term.
+  const double g2 = g * g;
+  auto per_repeat = [&](double v) { return g2 > 0 ? v / (k * g2) : 0.0; };
+  const double y_shot = per_repeat(v_shot), y_dark = per_repeat(v_dark),
+               y_amp = per_repeat(v_amp), y_rin = per_repeat(v_rin);
+  const double y_reset = g2 > 0 ? (analog ? v_reset / (k * k * g2) : v_reset / (k * g2)) : 0.0;
+  const double y_adc = g2 > 0 ? (analog ? v_adc / g2 : v_adc / (k * g2)) : 0.0;
+  const double y_weight = static_w ? v_weight_y : v_weight_y / k;
+
+  b.terms = {{"shot", std::sqrt(y_shot), false},
+             {"dark", std::sqrt(y_dark), false},
+             {"reset", std::sqrt(y_reset), false},
+             {"amplifier", std::sqrt(y_amp), false},
+             {"rin", std::sqrt(y_rin), false},
+             {"weight", std::sqrt(y_weight), false},
+             {"adc", std::sqrt(y_adc), false},
+             {"dac", std::abs(dac_error), true},
+             {"extinction", std::abs(extinction_error), true},
+             {"clipping", std::abs(e.clipping_error), true}};
+  const double noise_var = y_shot + y_dark + y_reset + y_amp + y_rin + y_weight + y_adc;
+  const double bias = b.expected - b.ideal;
+  b.noise_std = std::sqrt(noise_var);
+  b.total_std = std::sqrt(noise_var + bias * bias);
+  b.enob = enob_bits(b.range, b.total_std);
+
+  const double m = p_.system.fan_out;
+  b.counts.laser_photons = p_.laser.power_W * fan_in * k * symbol_period_s() /
+                           (link_.photon_energy_J() * m);
+  b.counts.input_symbols = fan_in * k / m;
+  b.counts.weight_symbols = fan_in * k;
+  b.counts.dac_conversions = b.counts.input_symbols + b.counts.weight_symbols;
+  b.counts.adc_conversions = analog ? 1 : k;
+  b.counts.readouts = b.counts.adc_conversions;
+  return b;
+}
+
+MonteCarloResult HomodyneMac::monte_carlo(const DotProduct& dp, std::int64_t samples,
+                                          std::uint64_t seed) const {
+  if (samples < 2) fail("Monte Carlo: samples = {}: must be >= 2", samples);
+  const EncodedDotProduct e = encode(dp);
+  const std::size_t n = dp.x.size();
+  const int k = p_.system.repeats;
+  const bool analog = p_.system.averaging == Averaging::analog;
+  const double t_int = static_cast<double>(n) * symbol_period_s();
+  const double g = gain_electrons_per_unit(e);
+  if (!(g > 0)) fail("Monte Carlo: the dot product carries no signal (zero photons or a zero vector)");
+  const double range = range_of(dp);
+  const double ideal = std::inner_product(dp.x.begin(), dp.x.end(), dp.w.begin(), 0.0);
+  const double sigma_w = sources_.has(NoiseSource::weight) ? p_.modulator.weight_noise_std : 0.0;
+  const bool static_w = p_.modulator.weight_noise_kind == WeightNoiseKind::static_;
+  const double rin_var = rin_variance_per_symbol();
+  // Reset noise is paid once per read-out: per repeat for digital averaging, once for analog.
+  const NoiseSources per_repeat = analog ? sources_.without(NoiseSource::reset) : sources_;
+  const bool adc = sources_.has(NoiseSource::adc);
+  const double span = p_.adc.range_scale * range * g * (analog ? k : 1);
+  const MidRiseQuantizer quantizer(p_.adc.bits, -span / 2, span / 2);
+  const RandomStream reset_rng(seed, Stream::reset);
+  const RandomStream wt_rng(seed, Stream::weight_temporal), ws_rng(seed, Stream::weight_static);
+
+  const WindowPhotons fixed = window(e, {});
+  std::vector<double> weight_error(sigma_w > 0 ? n : 0);
+  double sum = 0, sum_sq = 0, sum_err_sq = 0;
+  for (std::int64_t i = 0; i < samples; ++i) {
+    const auto si = static_cast<std::uint64_t>(i);
+    if (sigma_w > 0 && static_w) {
+      ws_rng.fill_normal(weight_error, si, 0, 0);
+      for (double& v : weight_error) v *= sigma_w;
+    }
+    double readout = 0;   // units of y
+    double charge = 0;    // electrons (analog accumulation)
+    for (int r = 0; r < k; ++r) {
+      const auto sr = static_cast<std::uint64_t>(r);
+      WindowPhotons w = fixed;
+      if (sigma_w > 0) {
+        if (!static_w) {
+          wt_rng.fill_normal(weight_error, si, sr, 0);
+          for (double& v : weight_error) v *= sigma_w;
+        }
+        w = window(e, weight_error);
+      }
+      const double d = detector_.sample_difference(w, t_int, rin_var, per_repeat, ShotModel::poisson,
+                                                   seed, {si, sr, 0});
+      if (analog) {
+        charge += d;
+      } else {
+        readout += (adc ? quantizer.quantize(d) : d) / g;
+      }
+    }
+    if (analog) {
+      if (sources_.has(NoiseSource::reset))
+        charge += detector_.reset_std_electrons() * reset_rng.normal(si, 0, 1, 0);
+      readout = (adc ? quantizer.quantize(charge) : charge) / (g * k);
+    } else {
+      readout /= k;
+    }
+    sum += readout;
+    sum_sq += readout * readout;
+    sum_err_sq += (readout - ideal) * (readout - ideal);
+  }
+  MonteCarloResult r;
+  r.samples = samples;
+  const double s = static_cast<double>(samples);
+  r.mean = sum / s;
+  r.noise_std = std::sqrt(std::max(0.0, (sum_sq - s * r.mean * r.mean) / (s - 1)));
+  r.rms_error = std::sqrt(sum_err_sq / s);
+  r.enob = enob_bits(range, r.rms_error);
+  return r;
+}
+
+CircuitParams with_photons_per_mac(CircuitParams params, double photons_per_mac) {
+  if (!(photons_per_mac > 0) || !std::isfinite(photons_per_mac))
+    fail("photons per MAC = {}: must be finite and > 0", photons_per_mac);
+  const LinkBudget link(params.laser, params.modulator, params.system);
+  params.laser.power_W =
+      link.laser_power_for_photons(photons_per_mac / params.detector.quantum_efficiency);
+  return params;
+}
+
+}  // namespace lumac

@@ -1,0 +1,49 @@
+// The seam between the network engine and the analog hardware model. Every matrix-product
+// layer (Dense, Conv2d) computes its pre-bias product Y = W X and, when a hook is installed,
+// hands it to the hook, which adds the noise of the analog hardware in place (nn/analog.hpp).
+// In the backward pass the same layers hand the hook dL/dY, so that precision learning can
+// differentiate through the noise (reparameterisation).
+//
+// Layout (column-major Eigen maps, one column per dot product):
+//   W  outputs x fan_in        the layer's weights (Dense: out x in; Conv2d: Cout x Cin*kh*kw)
+//   X  fan_in  x vectors       one column per dot-product input vector
+//   Y  outputs x vectors       the products, pre-bias
+// Dense over a batch: vectors = batch samples, column j belongs to sample first_sample + j,
+// position 0. Conv2d: one call per image, vectors = output positions (Ho*Wo), column p belongs
+// to that image's sample index, position p.
+//
+// Thread safety: layers may call a hook concurrently from several threads (different images or
+// disjoint column ranges); hooks must be safe for that.
+#pragma once
+
+#include <Eigen/Core>
+#include <cstdint>
+
+namespace lumac::nn {
+
+using MatrixMap = Eigen::Map<Eigen::MatrixXf>;
+using ConstMatrixMap = Eigen::Map<const Eigen::MatrixXf>;
+
+struct MatmulView {
+  int layer = 0;                 // index of the layer among the matrix-product layers
+  std::int64_t first_sample = 0; // global sample index of column 0 (dataset index)
+  bool per_position = false;     // false: column j is sample first_sample + j (Dense);
+                                 // true: all columns are sample first_sample, column = position
+  ConstMatrixMap W{nullptr, 0, 0};
+  ConstMatrixMap X{nullptr, 0, 0};
+  MatrixMap Y{nullptr, 0, 0};    // modified in place (forward) / read (backward: dL/dY)
+  // Global sample index and output position of column j.
+  std::int64_t sample_of(Eigen::Index j) const { return per_position ? first_sample : first_sample + j; }
+  std::int64_t position_of(Eigen::Index j) const { return per_position ? j : 0; }
+};
+
+class MatmulHook {
+ public:
+  virtual ~MatmulHook() = default;
+  // Forward: add noise to v.Y (the pre-bias product) in place.
+  virtual void forward(MatmulView& v) const = 0;
+  // Backward: v.Y holds dL/dY for the same columns as the forward call. Default: nothing.
+  virtual void backward(const MatmulView& v) const { (void)v; }
+};
+
+}  // namespace lumac::nn

@@ -1,0 +1,213 @@
+#include "app/settings.hpp"
+#include "circuits/homodyne_mac.hpp"
+#include "core/rng.hpp"
+#include "tests/support.hpp"
+
+using namespace lumac;
+using namespace lumac::test;
+
+namespace {
+
+DotProduct random_dot_product(int n, std::uint64_t seed) {
+  const RandomStream r(seed, Stream::vectors);
+  DotProduct dp;
+  for (int j = 0; j < n; ++j) {
+    dp.x.push_back(2 * r.uniform(static_cast<std::uint64_t>(j), 0, 0, 0) - 1);
+    dp.w.push_back(2 * r.uniform(static_cast<std::uint64_t>(j), 1, 0, 0) - 1);
+  }
+  return dp;
+}
+
+CircuitParams defaults() { return load_settings({}, {}).circuit; }
+
+// Tolerance in bits of an ENOB measured from S samples: the standard error of an RMS estimate
+// is sigma / sqrt(2 S), i.e. 1 / (sqrt(2 S) ln 2) bits; 5 standard errors.
+double enob_tolerance(double samples) { return 5 / (std::sqrt(2 * samples) * std::log(2.0)); }
+
+}  // namespace
+
+TEST_CASE("mac: norm-adaptive shot noise gives ENOB = 0.5 log2(N n / 3), analytic and Monte Carlo") {
+  const int n = 1000;
+  const DotProduct dp = random_dot_product(n, 1);
+  for (double photons : {1.0, 21.0}) {
+    CircuitParams p = with_photons_per_mac(defaults(), photons);
+    p.system.encoding = Encoding::norm_adaptive;
+    const HomodyneMac mac(p, NoiseSources::none().with(NoiseSource::shot));
+    const NoiseBudget b = mac.analyze(dp);
+    const double oracle = 0.5 * std::log2(n * photons / 3);  // 4.19 and 6.39 bits
+    CAPTURE(photons);
+    CHECK(std::abs(b.enob - oracle) < 0.02);
+    CHECK(b.photons_per_mac_detected == doctest::Approx(photons));
+    // sigma = ||w|| ||x|| / sqrt(N n)
+    double xx = 0, ww = 0;
+    for (int j = 0; j < n; ++j) {
+      xx += dp.x[j] * dp.x[j];
+      ww += dp.w[j] * dp.w[j];
+    }
+    CHECK(b.term("shot") == doctest::Approx(std::sqrt(xx * ww / (n * photons))));
+    const double samples = 20000;
+    const MonteCarloResult mc = mac.monte_carlo(dp, static_cast<std::int64_t>(samples), 7);
+    CHECK(std::abs(mc.enob - oracle) < 0.1);
+    CHECK(std::abs(mc.enob - b.enob) < enob_tolerance(samples));
+    CHECK(std::abs(mc.mean - b.ideal) < mean_tolerance(b.noise_std, samples));
+  }
+}
+
+TEST_CASE("mac: shot-limited digital averaging adds 0.5 log2 K bits") {
+  const DotProduct dp = random_dot_product(1000, 2);
+  CircuitParams p = with_photons_per_mac(defaults(), 2.0);
+  const auto sources = NoiseSources::none().with(NoiseSource::shot);
+  const double base = HomodyneMac(p, sources).analyze(dp).enob;
+  const double samples = 20000;
+  const double base_mc = HomodyneMac(p, sources).monte_carlo(dp, 20000, 3).enob;
+  for (int k : {4, 16}) {
+    p.system.repeats = k;
+    const HomodyneMac mac(p, sources);
+    const double gain = mac.analyze(dp).enob - base;
+    CAPTURE(k);
+    CHECK(gain == doctest::Approx(0.5 * std::log2(k)).epsilon(1e-9));
+    const double gain_mc = mac.monte_carlo(dp, 20000, 4).enob - base_mc;
+    CHECK(std::abs(gain_mc - 0.5 * std::log2(k)) < std::max(0.05, 2 * enob_tolerance(samples)));
+  }
+}
+
+TEST_CASE("mac: reset-noise-limited, analog accumulation adds log2 K bits, digital 0.5 log2 K") {
+  const DotProduct dp = random_dot_product(256, 3);
+  CircuitParams p = defaults();
+  p.laser.power_W = 1e-5;  // a small signal so that kTC noise matters
+  const auto sources = NoiseSources::none().with(NoiseSource::reset);
+  const double base = HomodyneMac(p, sources).analyze(dp).enob;
+  p.system.repeats = 4;
+  p.system.averaging = Averaging::analog;
+  const HomodyneMac analog(p, sources);
+  CHECK(analog.analyze(dp).enob - base == doctest::Approx(2.0));
+  p.system.averaging = Averaging::digital;
+  const HomodyneMac digital(p, sources);
+  CHECK(digital.analyze(dp).enob - base == doctest::Approx(1.0));
+  // Monte Carlo agrees (10^4 samples).
+  const double samples = 10000;
+  CHECK(std::abs(analog.monte_carlo(dp, 10000, 5).enob - analog.analyze(dp).enob) < enob_tolerance(samples));
+  CHECK(std::abs(digital.monte_carlo(dp, 10000, 5).enob - digital.analyze(dp).enob) < enob_tolerance(samples));
+  // One conversion for analog accumulation, K for digital averaging.
+  CHECK(analog.analyze(dp).counts.adc_conversions == 1);
+  CHECK(digital.analyze(dp).counts.adc_conversions == 4);
+}
+
+TEST_CASE("mac: with very large optical power and no other noise the ENOB approaches the ADC bits") {
+  const DotProduct dp = random_dot_product(1000, 4);
+  CircuitParams p = defaults();
+  p.laser.power_W = 10.0;
+  for (int bits : {6, 8, 10}) {
+    p.adc.bits = bits;
+    const HomodyneMac mac(p, NoiseSources::none().with(NoiseSource::shot).with(NoiseSource::adc));
+    const NoiseBudget b = mac.analyze(dp);
+    CAPTURE(bits);
+    CHECK(b.enob < bits);
+    CHECK(b.enob > bits - 0.05);
+  }
+  // The ADC span is range_scale times the range: doubling it costs one bit.
+  p.adc.bits = 8;
+  p.adc.range_scale = 2;
+  const HomodyneMac mac(p, NoiseSources::none().with(NoiseSource::adc));
+  CHECK(mac.analyze(dp).enob == doctest::Approx(7.0));
+}
+
+TEST_CASE("mac: Monte Carlo matches the statistical model on the full default noise budget") {
+  for (auto averaging : {Averaging::digital, Averaging::analog}) {
+    CircuitParams p = defaults();
+    p.laser.power_W = 1e-4;
+    p.modulator.weight_noise_std = 0.01;
+    p.system.repeats = 3;
+    p.system.averaging = averaging;
+    p.detector.dark_current_A = 1e-6;
+    p.laser.rin_dB_per_Hz = -120;
+    for (auto kind : {WeightNoiseKind::temporal, WeightNoiseKind::static_}) {
+      p.modulator.weight_noise_kind = kind;
+      const DotProduct dp = random_dot_product(64, 5);
+      const HomodyneMac mac(p);
+      const NoiseBudget b = mac.analyze(dp);
+      // Every temporal source contributes a visible share.
+      for (const char* name : {"shot", "dark", "reset", "amplifier", "rin", "weight", "adc"}) {
+        CAPTURE(name);
+        CHECK(b.term(name) > 0.02 * b.noise_std);
+      }
+      const double samples = 20000;
+      const MonteCarloResult mc = mac.monte_carlo(dp, 20000, 9);
+      CAPTURE(static_cast<int>(averaging));
+      CAPTURE(static_cast<int>(kind));
+      CHECK(std::abs(mc.rms_error / b.total_std - 1) < 5 / std::sqrt(2 * samples));
+      CHECK(std::abs(mc.mean - b.expected) < mean_tolerance(b.noise_std, samples));
+    }
+  }
+}
+
+TEST_CASE("mac: static weight noise is not averaged by repeats, temporal is") {
+  const DotProduct dp = random_dot_product(100, 6);
+  CircuitParams p = defaults();
+  p.modulator.weight_noise_std = 0.02;
+  const auto sources = NoiseSources::none().with(NoiseSource::weight);
+  const double w1 = HomodyneMac(p, sources).analyze(dp).term("weight");
+  // sigma_w m_w ||x||
+  double xx = 0;
+  for (double v : dp.x) xx += v * v;
+  CHECK(w1 == doctest::Approx(0.02 * std::sqrt(xx)));
+  p.system.repeats = 4;
+  CHECK(HomodyneMac(p, sources).analyze(dp).term("weight") == doctest::Approx(w1 / 2));
+  p.modulator.weight_noise_kind = WeightNoiseKind::static_;
+  CHECK(HomodyneMac(p, sources).analyze(dp).term("weight") == doctest::Approx(w1));
+}
+
+TEST_CASE("mac: deterministic errors of DAC quantization, extinction and clipping") {
+  DotProduct dp = random_dot_product(200, 7);
+  CircuitParams p = defaults();
+  const HomodyneMac none(p, NoiseSources::none());
+  const NoiseBudget clean = none.analyze(dp);
+  CHECK(clean.expected == doctest::Approx(clean.ideal).epsilon(1e-12));
+  CHECK(clean.total_std == doctest::Approx(0).scale(1));
+  // Extinction: the d^2 sqrt(1-v^2) sqrt(1-u^2) term, d^2 = 10^-3 at 30 dB.
+  const NoiseBudget ext = HomodyneMac(p, NoiseSources::none().with(NoiseSource::extinction)).analyze(dp);
+  double expected_error = 0;
+  for (std::size_t j = 0; j < dp.x.size(); ++j)
+    expected_error += 1e-3 * std::sqrt(1 - dp.x[j] * dp.x[j]) * std::sqrt(1 - dp.w[j] * dp.w[j]);
+  CHECK(ext.expected - ext.ideal == doctest::Approx(expected_error).epsilon(1e-9));
+  // DAC: 8-bit mid-tread drives.
+  const NoiseBudget dac = HomodyneMac(p, NoiseSources::none().with(NoiseSource::dac)).analyze(dp);
+  CHECK(dac.term("dac") > 0);
+  CHECK(dac.term("dac") < 200 * 2.0 / 127);
+  // Clipping: inputs beyond full scale are clipped whatever the sources.
+  dp.x[0] = 3;
+  const NoiseBudget clip = none.analyze(dp);
+  CHECK(clip.term("clipping") == doctest::Approx(std::abs(2 * dp.w[0])));
+}
+
+TEST_CASE("mac: photons per symbol follow the laser power through the link budget") {
+  CircuitParams p = with_photons_per_mac(defaults(), 10);
+  const HomodyneMac mac(p);
+  CHECK(mac.photons_per_mac_full_scale() == doctest::Approx(10));
+  // Full scale inputs and weights (all ones): detected photons per MAC = the full-scale figure.
+  DotProduct ones;
+  ones.x.assign(50, 1.0);
+  ones.w.assign(50, 1.0);
+  const NoiseBudget b = HomodyneMac(p, NoiseSources::none().with(NoiseSource::shot)).analyze(ones);
+  CHECK(b.photons_per_mac_detected == doctest::Approx(10));
+  // Laser photons per output: P N T / (E_ph M).
+  CHECK(b.counts.laser_photons == doctest::Approx(p.laser.power_W * 50 * 1e-10 / (1.28158e-19 * 32)).epsilon(1e-4));
+  CHECK(b.counts.weight_symbols == 50);
+  CHECK(b.counts.input_symbols == doctest::Approx(50.0 / 32));
+}
+
+TEST_CASE("mac: bad dot products are errors") {
+  const HomodyneMac mac(defaults());
+  DotProduct dp;
+  CHECK_THROWS_WITH_AS(mac.analyze(dp), doctest::Contains("fan-in"), Error);
+  dp.x = {1, 2};
+  dp.w = {1};
+  CHECK_THROWS_WITH_AS(mac.analyze(dp), doctest::Contains("2 inputs but 1 weights"), Error);
+  dp.w = {1, std::nan("")};
+  CHECK_THROWS_AS(mac.analyze(dp), Error);
+  dp.w = {1, 1};
+  dp.x_full_scale = 0;
+  CHECK_THROWS_AS(mac.analyze(dp), Error);
+  CHECK_THROWS_AS(with_photons_per_mac(defaults(), -1), Error);
+  CHECK_THROWS_AS(with_photons_per_mac(defaults(), 0), Error);
+}
