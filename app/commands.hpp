@@ -7,5 +7,6 @@ namespace lumac {
 
 void register_config(CLI::App& app);
 void register_devices(CLI::App& app);
+void register_train(CLI::App& app);
 
 }  // namespace lumac

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   lumac::register_config(app);
   lumac::register_devices(app);
+  lumac::register_train(app);
   // CLI11 reports an unknown command only as "a subcommand is required"; name it instead.
   std::string names;
   bool known = false;

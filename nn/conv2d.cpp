@@ -1,0 +1,182 @@
+#include "nn/conv2d.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "core/error.hpp"
+#include "nn/parallel.hpp"
+
+namespace lumac::nn {
+
+namespace {
+
+// Images whose parameter gradients one thread accumulates in order; the groups' sums are then
+// added in group order, so the gradients do not depend on the thread count.
+constexpr int images_per_group = 4;
+
+int out_size(int in, int kernel, int stride, int padding) {
+  return (in + 2 * padding - kernel) / stride + 1;
+}
+
+}  // namespace
+
+Conv2d::Conv2d(std::string name, const Conv2dGeometry& g)
+    : MatmulLayer(std::move(name), g.out_channels, g.in_channels * g.kernel_h * g.kernel_w), g_(g) {
+  if (g.in_channels < 1 || g.out_channels < 1 || g.kernel_h < 1 || g.kernel_w < 1 || g.stride < 1 ||
+      g.padding < 0)
+    fail(
+        "conv2d layer '{}': channels {}->{}, kernel {}x{}, stride {}, padding {}: channels, "
+        "kernel and stride must be >= 1, padding >= 0",
+        name_, g.in_channels, g.out_channels, g.kernel_h, g.kernel_w, g.stride, g.padding);
+}
+
+std::string Conv2d::describe() const {
+  return fmt::format("conv2d {} {}->{} {}x{} stride {} pad {}", name_, g_.in_channels,
+                     g_.out_channels, g_.kernel_h, g_.kernel_w, g_.stride, g_.padding);
+}
+
+Shape Conv2d::output_shape(const Shape& input) const {
+  if (input.size() != 3 || input[0] != g_.in_channels)
+    fail("conv2d layer '{}' expects an input of {} channels x height x width, got shape {}", name_,
+         g_.in_channels, shape_string(input));
+  if (input[1] + 2 * g_.padding < g_.kernel_h || input[2] + 2 * g_.padding < g_.kernel_w)
+    fail("conv2d layer '{}': the {}x{} kernel does not fit the padded {}x{} input", name_,
+         g_.kernel_h, g_.kernel_w, input[1] + 2 * g_.padding, input[2] + 2 * g_.padding);
+  return {g_.out_channels, out_size(input[1], g_.kernel_h, g_.stride, g_.padding),
+          out_size(input[2], g_.kernel_w, g_.stride, g_.padding)};
+}
+
+int Conv2d::positions(const Shape& input) const {
+  const Shape o = output_shape(input);
+  return o[1] * o[2];
+}
+
+void Conv2d::im2col(const float* image, int h, int w, Eigen::MatrixXf& cols) const {
+  const int ho = out_size(h, g_.kernel_h, g_.stride, g_.padding);
+  const int wo = out_size(w, g_.kernel_w, g_.stride, g_.padding);
+  cols.resize(fan_in(), ho * wo);
+  float* col = cols.data();
+  for (int oy = 0; oy < ho; ++oy) {
+    for (int ox = 0; ox < wo; ++ox) {
+      const int y0 = oy * g_.stride - g_.padding, x0 = ox * g_.stride - g_.padding;
+      for (int c = 0; c < g_.in_channels; ++c) {
+        const float* plane = image + static_cast<std::int64_t>(c) * h * w;
+        for (int ky = 0; ky < g_.kernel_h; ++ky) {
+          const int iy = y0 + ky;
+          if (iy < 0 || iy >= h) {
+            std::fill(col, col + g_.kernel_w, 0.0f);
+            col += g_.kernel_w;
+            continue;
+          }
+          for (int kx = 0; kx < g_.kernel_w; ++kx) {
+            const int ix = x0 + kx;
+            *col++ = (ix >= 0 && ix < w) ? plane[iy * w + ix] : 0.0f;
+          }
+        }
+      }
+    }
+  }
+}
+
+void Conv2d::col2im(const Eigen::MatrixXf& cols, int h, int w, float* image) const {
+  const int ho = out_size(h, g_.kernel_h, g_.stride, g_.padding);
+  const int wo = out_size(w, g_.kernel_w, g_.stride, g_.padding);
+  const float* col = cols.data();
+  for (int oy = 0; oy < ho; ++oy) {
+    for (int ox = 0; ox < wo; ++ox) {
+      const int y0 = oy * g_.stride - g_.padding, x0 = ox * g_.stride - g_.padding;
+      for (int c = 0; c < g_.in_channels; ++c) {
+        float* plane = image + static_cast<std::int64_t>(c) * h * w;
+        for (int ky = 0; ky < g_.kernel_h; ++ky) {
+          const int iy = y0 + ky;
+          if (iy < 0 || iy >= h) {
+            col += g_.kernel_w;
+            continue;
+          }
+          for (int kx = 0; kx < g_.kernel_w; ++kx, ++col) {
+            const int ix = x0 + kx;
+            if (ix >= 0 && ix < w) plane[iy * w + ix] += *col;
+          }
+        }
+      }
+    }
+  }
+}
+
+void Conv2d::forward(const Tensor& in, Tensor& out, const Pass& pass) const {
+  const Shape os = output_shape(in.shape);
+  const int h = in.shape[1], w = in.shape[2];
+  const int cout = g_.out_channels, k = fan_in(), p = os[1] * os[2];
+  out.resize(in.batch, os);
+  parallel_for(in.batch, std::int64_t{in.batch} * k * cout * p >= parallel_min_macs, [&](int i) {
+    thread_local Eigen::MatrixXf cols, y;
+    im2col(in.sample(i), h, w, cols);
+    y.resize(cout, p);
+    y.noalias() = weight_ * cols;
+    if (pass.hook) {
+      MatmulView v{.layer = matmul_index_,
+                   .first_sample = pass.sample(i),
+                   .per_position = true,
+                   .W = ConstMatrixMap(weight_.data(), cout, k),
+                   .X = ConstMatrixMap(cols.data(), k, p),
+                   .Y = MatrixMap(y.data(), cout, p)};
+      pass.hook->forward(v);
+    }
+    Eigen::Map<RowMatrixXf>(out.sample(i), cout, p) = y.colwise() + bias_;
+  });
+}
+
+void Conv2d::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, Tensor* grad_in,
+                      std::span<std::vector<float>> grads, const Pass& pass) const {
+  const Shape os = output_shape(in.shape);
+  const int h = in.shape[1], w = in.shape[2];
+  const int cout = g_.out_channels, k = fan_in(), p = os[1] * os[2];
+  const bool want_params = !grads.empty();
+  if (grad_in) grad_in->resize(in.batch, in.shape, true);
+  const int groups = (in.batch + images_per_group - 1) / images_per_group;
+  std::vector<Eigen::MatrixXf> dw(want_params ? groups : 0);
+  std::vector<Eigen::VectorXf> db(want_params ? groups : 0);
+  parallel_for(groups, std::int64_t{in.batch} * k * cout * p >= parallel_min_macs, [&](int gi) {
+    if (want_params) {
+      dw[gi].setZero(cout, k);
+      db[gi].setZero(cout);
+    }
+    const int end = std::min(in.batch, (gi + 1) * images_per_group);
+    for (int i = gi * images_per_group; i < end; ++i) {
+      thread_local Eigen::MatrixXf cols, dy, dcols;
+      im2col(in.sample(i), h, w, cols);
+      dy = Eigen::Map<const RowMatrixXf>(grad_out.sample(i), cout, p);
+      if (pass.hook) {
+        const MatmulView v{.layer = matmul_index_,
+                           .first_sample = pass.sample(i),
+                           .per_position = true,
+                           .W = ConstMatrixMap(weight_.data(), cout, k),
+                           .X = ConstMatrixMap(cols.data(), k, p),
+                           .Y = MatrixMap(dy.data(), cout, p)};
+        pass.hook->backward(v);
+      }
+      if (grad_in) {
+        dcols.noalias() = weight_.transpose() * dy;
+        col2im(dcols, h, w, grad_in->sample(i));
+      }
+      if (want_params) {
+        dw[gi].noalias() += dy * cols.transpose();
+        db[gi] += dy.rowwise().sum();
+      }
+    }
+  });
+  if (!want_params) return;
+  grads[0].resize(static_cast<std::size_t>(weight_.size()));
+  grads[1].resize(static_cast<std::size_t>(bias_.size()));
+  Eigen::Map<Eigen::MatrixXf> gw(grads[0].data(), cout, k);
+  Eigen::Map<Eigen::VectorXf> gb(grads[1].data(), cout);
+  gw.setZero();
+  gb.setZero();
+  for (int gi = 0; gi < groups; ++gi) {
+    gw += dw[gi];
+    gb += db[gi];
+  }
+}
+
+}  // namespace lumac::nn

