@@ -23,6 +23,21 @@ void add_output_options(CLI::App& cmd, OutputOptions& o, bool required) {
 
 Settings load_settings(const CommonOptions& o) { return load_settings(o.config, o.sets); }
 
+namespace {
+std::string& command_line_storage() {
+  static std::string line;
+  return line;
+}
+}  // namespace
+
+void set_command_line(int argc, char** argv) {
+  std::string& line = command_line_storage();
+  line.clear();
+  for (int i = 0; i < argc; ++i) line += (i ? " " : "") + std::string(argv[i]);
+}
+
+const std::string& command_line() { return command_line_storage(); }
+
 void print_json(const Json& object) { fmt::print("{}\n", to_json(object)); }
 
 void print_figures(const std::string& title, const std::vector<Figure>& figures) {

@@ -33,6 +33,10 @@ void add_output_options(CLI::App& cmd, OutputOptions& o, bool required);
 // Loads and validates the settings the options describe.
 Settings load_settings(const CommonOptions& o);
 
+// The command line of this run, for output files.
+void set_command_line(int argc, char** argv);
+const std::string& command_line();
+
 // Prints a JSON object on stdout.
 void print_json(const Json& object);
 

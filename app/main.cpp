@@ -7,6 +7,7 @@
 #include <exception>
 #include <new>
 
+#include "app/cli_common.hpp"
 #include "app/commands.hpp"
 #include "core/error.hpp"
 
@@ -16,6 +17,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   lumac::register_config(app);
   lumac::register_devices(app);
+  lumac::register_enob(app);
+  lumac::register_trace(app);
+  lumac::set_command_line(argc, argv);
   // CLI11 reports an unknown command only as "a subcommand is required"; name it instead.
   std::string names;
   bool known = false;

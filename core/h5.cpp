@@ -167,10 +167,12 @@ void OutputFile::commit() {
 }
 
 void write_attribute(H5::H5Object& obj, const std::string& name, const std::string& value) {
-  H5::StrType type(H5::PredType::C_S1, value.empty() ? 1 : value.size());
+  // Variable-length UTF-8, which h5py reads back as str.
+  H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
   type.setCset(H5T_CSET_UTF8);
   H5::Attribute a = obj.createAttribute(name, type, H5::DataSpace(H5S_SCALAR));
-  a.write(type, value.empty() ? std::string(1, '\0') : value);
+  const char* text = value.c_str();
+  a.write(type, &text);
 }
 
 void write_attribute(H5::H5Object& obj, const std::string& name, double value) {

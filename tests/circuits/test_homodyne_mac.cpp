@@ -1,6 +1,6 @@
 #include "app/settings.hpp"
 #include "circuits/homodyne_mac.hpp"
-#include "core/rng.hpp"
+#include "circuits/vectors.hpp"
 #include "tests/support.hpp"
 
 using namespace lumac;
@@ -9,13 +9,7 @@ using namespace lumac::test;
 namespace {
 
 DotProduct random_dot_product(int n, std::uint64_t seed) {
-  const RandomStream r(seed, Stream::vectors);
-  DotProduct dp;
-  for (int j = 0; j < n; ++j) {
-    dp.x.push_back(2 * r.uniform(static_cast<std::uint64_t>(j), 0, 0, 0) - 1);
-    dp.w.push_back(2 * r.uniform(static_cast<std::uint64_t>(j), 1, 0, 0) - 1);
-  }
-  return dp;
+  return lumac::random_dot_product(n, VectorDistribution::uniform, seed);
 }
 
 CircuitParams defaults() { return load_settings({}, {}).circuit; }
