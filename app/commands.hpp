@@ -7,6 +7,7 @@ namespace lumac {
 
 void register_config(CLI::App& app);
 void register_devices(CLI::App& app);
+void register_energy(CLI::App& app);
 void register_enob(CLI::App& app);
 void register_trace(CLI::App& app);
 

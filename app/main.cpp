@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   lumac::register_config(app);
   lumac::register_devices(app);
+  lumac::register_energy(app);
   lumac::register_enob(app);
   lumac::register_trace(app);
   lumac::set_command_line(argc, argv);

@@ -5,7 +5,10 @@
 
 namespace lumac {
 
-void validate(const Settings& s) { validate(s.circuit); }
+void validate(const Settings& s) {
+  validate(s.circuit);
+  validate(s.energy);
+}
 
 std::filesystem::path data_dir() {
   if (const char* env = std::getenv("LUMAC_DATA_DIR"); env && *env) return env;
