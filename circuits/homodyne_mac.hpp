@@ -33,7 +33,9 @@
 // range 2 ||x|| ||w||.
 #pragma once
 
+#include <array>
 #include <complex>
+#include <string_view>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -106,6 +108,30 @@ struct EncodedDotProduct {
   double clipping_error = 0;             // (clipped - unclipped) . products, units of y
 };
 
+// The noise variance of one read-out (units of y^2, after repeats) as a polynomial of the sums
+// a dot product's noise depends on, for full-scale encoding without extinction:
+//   s = sum v^2, u = sum u^2, c = sum v^2 u^2, s4 = sum v^4, u4 = sum u^4
+// (v = x / m_x, u = w / m_w the drives). Used by networks on the hardware (nn/analog.hpp),
+// which evaluate it for every output; DAC quantization enters as its noise equivalent
+// LSB^2 / 12 on every drive. Tied to analyze() by a test.
+struct NoisePolynomial {
+  double constant = 0, s = 0, u = 0, c = 0, s4 = 0, u4 = 0;
+  double operator()(double s_, double u_, double c_, double s4_, double u4_) const {
+    return constant + s * s_ + u * u_ + c * c_ + s4 * s4_ + u4 * u4_;
+  }
+  NoisePolynomial& operator+=(const NoisePolynomial& o);
+};
+
+// One polynomial per source, in the order shot, dark, reset, amplifier, rin, weight, adc, dac.
+struct LayerNoiseModel {
+  static constexpr std::array<std::string_view, 8> source_names{
+      "shot", "dark", "reset", "amplifier", "rin", "weight", "adc", "dac"};
+  std::array<NoisePolynomial, 8> by_source{};
+  NoisePolynomial total;
+  // Derivative of the total variance with respect to ln(photon scale), as a polynomial.
+  NoisePolynomial d_total_d_log_scale;
+};
+
 class HomodyneMac {
  public:
   explicit HomodyneMac(const CircuitParams& params, NoiseSources sources = NoiseSources::all());
@@ -131,6 +157,11 @@ class HomodyneMac {
   double range_of(const DotProduct& dp) const;
 
   NoiseBudget analyze(const DotProduct& dp) const;
+  // The per-read-out noise polynomial of a layer: fan-in N, modulator full scales m_x, m_w,
+  // output range R, and the laser power scaled by `photon_scale`. Full-scale encoding; the
+  // extinction residual is not included.
+  LayerNoiseModel layer_noise(double fan_in, double x_scale, double w_scale, double range,
+                              double photon_scale = 1) const;
   MonteCarloResult monte_carlo(const DotProduct& dp, std::int64_t samples,
                                std::uint64_t seed) const;
 
