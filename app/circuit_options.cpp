@@ -1,5 +1,7 @@
 #include "app/circuit_options.hpp"
 
+#include <fmt/format.h>
+
 #include "core/error.hpp"
 
 namespace lumac {
@@ -40,6 +42,20 @@ DotProduct circuit_dot_product(const CircuitOptions& o, std::uint64_t seed) {
   DotProduct dp = random_dot_product(o.fan_in, parse_enum<VectorDistribution>(o.vectors, "--vectors"), seed);
   dp.range = o.range;
   return dp;
+}
+
+LayerWork dot_product_work(const CircuitParams& params, const DotProduct& dp, NoiseSources sources) {
+  const HomodyneMac mac(params, sources.without(NoiseSource::adc));
+  LayerWork w;
+  w.name = fmt::format("dot product N={}", dp.x.size());
+  w.fan_in = static_cast<std::int64_t>(dp.x.size());
+  w.outputs = params.system.fan_out;
+  w.positions = 1;
+  w.weights = w.fan_in * w.outputs;
+  w.repeats = params.system.repeats;
+  w.photons_per_mac = mac.photons_per_mac_full_scale();
+  w.readout_enob = mac.analyze(dp).enob;
+  return w;
 }
 
 }  // namespace lumac

@@ -10,6 +10,7 @@
 #include "app/settings.hpp"
 #include "circuits/homodyne_mac.hpp"
 #include "circuits/vectors.hpp"
+#include "energy/energy_model.hpp"
 
 namespace lumac {
 
@@ -33,5 +34,9 @@ NoiseSources parse_sources(const CircuitOptions& o);
 
 // The seeded dot product the options describe.
 DotProduct circuit_dot_product(const CircuitOptions& o, std::uint64_t seed);
+
+// The energy account's view of one dot product on a full tile of M outputs: full-scale photons
+// per MAC of the laser budget and the read-out ENOB before the ADC.
+LayerWork dot_product_work(const CircuitParams& params, const DotProduct& dp, NoiseSources sources);
 
 }  // namespace lumac

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,13 @@
 namespace lumac {
 
 inline constexpr std::uint64_t default_seed = 1;
+
+// A long run stopped by SIGINT or SIGTERM after saving its work; main() reports it as one line
+// and exits with code 130.
+class Interrupted : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 struct CommonOptions {
   std::string config;              // preset file; empty means the default preset

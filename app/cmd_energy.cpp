@@ -21,17 +21,7 @@ void run_energy(const EnergyCommand& o) {
   if (o.circuit.fan_in < 1) fail("--fan-in = {}: must be >= 1 (lumac energy needs --fan-in)", o.circuit.fan_in);
   const CircuitParams params = apply_circuit_options(s.circuit, o.circuit);
   const DotProduct dp = circuit_dot_product(o.circuit, o.common.seed);
-  // The read-out ENOB before the ADC (for energy.adc_resolution = matched).
-  const HomodyneMac mac(params, parse_sources(o.circuit).without(NoiseSource::adc));
-  LayerWork w;
-  w.name = fmt::format("dot product N={}", dp.x.size());
-  w.fan_in = static_cast<std::int64_t>(dp.x.size());
-  w.outputs = params.system.fan_out;
-  w.positions = 1;
-  w.weights = w.fan_in * w.outputs;
-  w.repeats = params.system.repeats;
-  w.photons_per_mac = mac.photons_per_mac_full_scale();
-  w.readout_enob = mac.analyze(dp).enob;
+  const LayerWork w = dot_product_work(params, dp, parse_sources(o.circuit));
   const EnergyReport report = energy_report(params, s.energy, {w});
   if (o.common.json)
     print_json(energy_json(report));

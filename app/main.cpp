@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   lumac::register_devices(app);
   lumac::register_energy(app);
   lumac::register_enob(app);
+  lumac::register_sweep(app);
   lumac::register_trace(app);
   lumac::set_command_line(argc, argv);
   // CLI11 reports an unknown command only as "a subcommand is required"; name it instead.
@@ -43,6 +44,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     fmt::print(stderr, "lumac: error: {}\n", e.what());
     return 2;
+  } catch (const lumac::Interrupted& e) {
+    fmt::print(stderr, "lumac: {}\n", e.what());
+    return 130;
   } catch (const lumac::Error& e) {
     fmt::print(stderr, "lumac: error: {}\n", e.what());
     return 2;
