@@ -34,17 +34,21 @@ CircuitParams apply_circuit_options(CircuitParams params, const CircuitOptions& 
   return params;
 }
 
-NoiseSources parse_sources(const CircuitOptions& o) { return NoiseSources::parse(o.sources); }
+NoiseSources parse_sources(const CircuitOptions& o) {
+  return NoiseSources::parse(o.sources);
+}
 
 DotProduct circuit_dot_product(const CircuitOptions& o, std::uint64_t seed) {
   if (!(o.range >= 0) || !std::isfinite(o.range))
     fail("--range = {}: must be finite and > 0 (or 0 for the Cauchy-Schwarz range)", o.range);
-  DotProduct dp = random_dot_product(o.fan_in, parse_enum<VectorDistribution>(o.vectors, "--vectors"), seed);
+  DotProduct dp =
+      random_dot_product(o.fan_in, parse_enum<VectorDistribution>(o.vectors, "--vectors"), seed);
   dp.range = o.range;
   return dp;
 }
 
-LayerWork dot_product_work(const CircuitParams& params, const DotProduct& dp, NoiseSources sources) {
+LayerWork dot_product_work(const CircuitParams& params, const DotProduct& dp,
+                           NoiseSources sources) {
   const HomodyneMac mac(params, sources.without(NoiseSource::adc));
   LayerWork w;
   w.name = fmt::format("dot product N={}", dp.x.size());

@@ -16,13 +16,13 @@ namespace lumac {
 
 struct CircuitOptions {
   std::int64_t fan_in = 0;
-  std::optional<double> photons_per_mac;   // sets laser.power_W
-  std::optional<int> repeats;              // system.repeats
-  std::string encoding;                    // system.encoding
-  std::string averaging;                   // system.averaging
+  std::optional<double> photons_per_mac;  // sets laser.power_W
+  std::optional<int> repeats;             // system.repeats
+  std::string encoding;                   // system.encoding
+  std::string averaging;                  // system.averaging
   std::string sources = "all";
   std::string vectors = "uniform";
-  double range = 0;                        // 0: Cauchy-Schwarz
+  double range = 0;  // 0: Cauchy-Schwarz
 };
 
 void add_circuit_options(CLI::App& cmd, CircuitOptions& o, bool fan_in_required);

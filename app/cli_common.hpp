@@ -24,8 +24,8 @@ class Interrupted : public std::runtime_error {
 };
 
 struct CommonOptions {
-  std::string config;              // preset file; empty means the default preset
-  std::vector<std::string> sets;   // "section.key=value" overrides, applied in order
+  std::string config;             // preset file; empty means the default preset
+  std::vector<std::string> sets;  // "section.key=value" overrides, applied in order
   std::uint64_t seed = default_seed;
   bool json = false;
 };
@@ -51,7 +51,7 @@ void print_json(const Json& object);
 // One named figure with its unit, for commands that print a list of figures both as a table
 // and as JSON.
 struct Figure {
-  std::string key;   // JSON key, unit in the name
+  std::string key;  // JSON key, unit in the name
   double value;
   std::string unit;
   std::string what;  // description for the table

@@ -18,7 +18,8 @@ struct EnergyCommand {
 
 void run_energy(const EnergyCommand& o) {
   const Settings s = load_settings(o.common);
-  if (o.circuit.fan_in < 1) fail("--fan-in = {}: must be >= 1 (lumac energy needs --fan-in)", o.circuit.fan_in);
+  if (o.circuit.fan_in < 1)
+    fail("--fan-in = {}: must be >= 1 (lumac energy needs --fan-in)", o.circuit.fan_in);
   const CircuitParams params = apply_circuit_options(s.circuit, o.circuit);
   const DotProduct dp = circuit_dot_product(o.circuit, o.common.seed);
   const LayerWork w = dot_product_work(params, dp, parse_sources(o.circuit));
@@ -32,7 +33,8 @@ void run_energy(const EnergyCommand& o) {
 }  // namespace
 
 void register_energy(CLI::App& app) {
-  auto* cmd = app.add_subcommand("energy", "energy per MAC by component and layer (aJ/MAC, optical and total)");
+  auto* cmd = app.add_subcommand(
+      "energy", "energy per MAC by component and layer (aJ/MAC, optical and total)");
   auto o = std::make_shared<EnergyCommand>();
   add_common_options(*cmd, o->common);
   add_circuit_options(*cmd, o->circuit, false);

@@ -68,13 +68,17 @@ void run_enob(const EnobOptions& o) {
     j.insert_or_assign("counts", counts);
     if (mc) {
       j.insert_or_assign("enob_monte_carlo", mc->enob);
-      j.insert_or_assign("monte_carlo", Json{{"samples", mc->samples}, {"mean", mc->mean},
-                                             {"noise_std", mc->noise_std}, {"rms_error", mc->rms_error}});
+      j.insert_or_assign("monte_carlo", Json{{"samples", mc->samples},
+                                             {"mean", mc->mean},
+                                             {"noise_std", mc->noise_std},
+                                             {"rms_error", mc->rms_error}});
     }
     if (td) {
       j.insert_or_assign("enob_time_domain", td->enob);
-      j.insert_or_assign("time_domain", Json{{"runs", td->samples}, {"mean", td->mean},
-                                             {"noise_std", td->noise_std}, {"rms_error", td->rms_error}});
+      j.insert_or_assign("time_domain", Json{{"runs", td->samples},
+                                             {"mean", td->mean},
+                                             {"noise_std", td->noise_std},
+                                             {"rms_error", td->rms_error}});
     }
     print_json(j);
     return;
@@ -92,7 +96,8 @@ void run_enob(const EnobOptions& o) {
   const double var = b.total_std * b.total_std;
   for (const auto& t : b.terms)
     fmt::print("  {:<12} {:>12.4g} {:>7.1f}%{}\n", t.name, t.std,
-               var > 0 ? 100 * t.std * t.std / var : 0.0, t.deterministic ? "  (deterministic)" : "");
+               var > 0 ? 100 * t.std * t.std / var : 0.0,
+               t.deterministic ? "  (deterministic)" : "");
   fmt::print("  {:<12} {:>12.4g}\n", "total", b.total_std);
   fmt::print("  ENOB (analytic)      {:.3f} bits   [log2(R / (sqrt(12) sigma))]\n", b.enob);
   if (mc)
@@ -106,7 +111,8 @@ void run_enob(const EnobOptions& o) {
 }  // namespace
 
 void register_enob(CLI::App& app) {
-  auto* cmd = app.add_subcommand("enob", "noise budget and ENOB of one dot product on the optical MAC");
+  auto* cmd =
+      app.add_subcommand("enob", "noise budget and ENOB of one dot product on the optical MAC");
   auto o = std::make_shared<EnobOptions>();
   add_common_options(*cmd, o->common);
   add_circuit_options(*cmd, o->circuit, true);

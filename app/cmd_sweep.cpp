@@ -44,8 +44,9 @@ PointResult circuit_point(const SweepCommand& o, const Settings& s, const DotPro
   r.enob = {mac.analyze(dp).enob};
   if (o.monte_carlo > 0) r.extra.push_back(mac.monte_carlo(dp, o.monte_carlo, o.common.seed).enob);
   if (o.time_domain)
-    r.extra.push_back(time_domain_monte_carlo(mac, dp, o.monte_carlo > 0 ? o.monte_carlo : 100,
-                                              o.common.seed, 4).enob);
+    r.extra.push_back(
+        time_domain_monte_carlo(mac, dp, o.monte_carlo > 0 ? o.monte_carlo : 100, o.common.seed, 4)
+            .enob);
   const EnergyReport e = energy_report(params, s.energy, {dot_product_work(params, dp, sources)});
   r.detected_optical_aJ_per_mac = e.total.aJ_per_mac(e.total.detected_optical_J);
   r.laser_optical_aJ_per_mac = e.total.aJ_per_mac(e.total.laser_optical_J);
@@ -81,7 +82,8 @@ void print_results(const SweepResults& r, bool json, const std::string& out) {
       for (std::size_t c = 0; c < energy_components.size(); ++c)
         comps.insert_or_assign(energy_components[c], p.energy_components[c]);
       pt.insert_or_assign("energy_components", comps);
-      for (std::size_t e = 0; e < r.extra_names.size(); ++e) pt.insert_or_assign(r.extra_names[e], p.extra[e]);
+      for (std::size_t e = 0; e < r.extra_names.size(); ++e)
+        pt.insert_or_assign(r.extra_names[e], p.extra[e]);
       points.push_back(pt);
     }
     j.insert_or_assign("points", points);
@@ -117,12 +119,16 @@ void run_sweep(const SweepCommand& o) {
   for (const auto& p : o.params) r.grid.axes.push_back(parse_axis(p, base));
   for (std::size_t a = 0; a < r.grid.axes.size(); ++a)
     for (std::size_t b = 0; b < a; ++b)
-      if (r.grid.axes[a].key == r.grid.axes[b].key) fail("--param: key '{}' is swept twice", r.grid.axes[a].key);
-  if (r.grid.points() > 1'000'000) fail("the grid has {} points: the limit is 1e6", r.grid.points());
-  if (o.monte_carlo < 0 || o.monte_carlo > 10'000'000) fail("--monte-carlo = {}: must be in [0, 1e7]", o.monte_carlo);
+      if (r.grid.axes[a].key == r.grid.axes[b].key)
+        fail("--param: key '{}' is swept twice", r.grid.axes[a].key);
+  if (r.grid.points() > 1'000'000)
+    fail("the grid has {} points: the limit is 1e6", r.grid.points());
+  if (o.monte_carlo < 0 || o.monte_carlo > 10'000'000)
+    fail("--monte-carlo = {}: must be in [0, 1e7]", o.monte_carlo);
   if (o.circuit.fan_in < 1) fail("lumac sweep needs --fan-in N (circuit sweep) or --model F.h5");
   // Every point must be a valid configuration before anything runs.
-  for (std::int64_t i = 0; i < r.grid.points(); ++i) apply_circuit_options(r.grid.settings(base, i).circuit, o.circuit);
+  for (std::int64_t i = 0; i < r.grid.points(); ++i)
+    apply_circuit_options(r.grid.settings(base, i).circuit, o.circuit);
   const DotProduct dp = circuit_dot_product(o.circuit, o.common.seed);
   std::vector<std::string> extras;
   if (o.monte_carlo > 0) extras.push_back("enob_monte_carlo");
@@ -131,13 +137,14 @@ void run_sweep(const SweepCommand& o) {
   r.config_keys = list_keys(base);
   r.config_toml = settings_toml(base);
   r.command_line = command_line();
-  r.signature = fmt::format("circuit;fan_in={};vectors={};sources={};range={};seed={};monte_carlo={};"
-                            "time_domain={};repeats={};encoding={};averaging={};photons={};axes={};config={}",
-                            o.circuit.fan_in, o.circuit.vectors, parse_sources(o.circuit).to_string(),
-                            format_real(o.circuit.range), o.common.seed, o.monte_carlo, o.time_domain,
-                            o.circuit.repeats.value_or(0), o.circuit.encoding, o.circuit.averaging,
-                            o.circuit.photons_per_mac ? format_real(*o.circuit.photons_per_mac) : "",
-                            axes_signature(r.grid), r.config_toml);
+  r.signature = fmt::format(
+      "circuit;fan_in={};vectors={};sources={};range={};seed={};monte_carlo={};"
+      "time_domain={};repeats={};encoding={};averaging={};photons={};axes={};config={}",
+      o.circuit.fan_in, o.circuit.vectors, parse_sources(o.circuit).to_string(),
+      format_real(o.circuit.range), o.common.seed, o.monte_carlo, o.time_domain,
+      o.circuit.repeats.value_or(0), o.circuit.encoding, o.circuit.averaging,
+      o.circuit.photons_per_mac ? format_real(*o.circuit.photons_per_mac) : "",
+      axes_signature(r.grid), r.config_toml);
   r.text_attributes = {{"mode", "circuit"}};
   r.number_attributes = {{"fan_in", static_cast<double>(o.circuit.fan_in)}};
 
@@ -165,9 +172,10 @@ void run_sweep(const SweepCommand& o) {
     progress.update(r.finished());
   }
   if (r.finished() < r.grid.points()) {
-    throw Interrupted(fmt::format("sweep interrupted after {} of {} points; they are kept in '{}'; "
-                                  "resume with: {} --resume", r.finished(), r.grid.points(),
-                                  partial.string(), r.command_line));
+    throw Interrupted(
+        fmt::format("sweep interrupted after {} of {} points; they are kept in '{}'; "
+                    "resume with: {} --resume",
+                    r.finished(), r.grid.points(), partial.string(), r.command_line));
   }
   write_sweep_file(r, out, true);
   std::filesystem::remove(partial, ec);
@@ -183,7 +191,8 @@ void register_sweep(CLI::App& app) {
   add_output_options(*cmd, o->output, true);
   add_circuit_options(*cmd, o->circuit, false);
   cmd->add_option("--param", o->params, "axis KEY=START:STOP:N[:log] (repeatable: a grid)");
-  cmd->add_option("--monte-carlo", o->monte_carlo, "circuit sweeps: also a Monte Carlo ENOB with S samples");
+  cmd->add_option("--monte-carlo", o->monte_carlo,
+                  "circuit sweeps: also a Monte Carlo ENOB with S samples");
   cmd->add_flag("--time-domain", o->time_domain, "circuit sweeps: also a time-domain ENOB");
   cmd->add_flag("--resume", o->resume, "continue an interrupted sweep from OUT.partial");
   cmd->callback([o] { run_sweep(*o); });

@@ -29,10 +29,15 @@ void run_trace(const TraceCommand& o) {
     fail("--laser = '{}': must be cw or rate-equation", o.laser);
   if (!(o.laser_lead_s >= 0) || o.laser_lead_s > 1e-6)
     fail("--laser-lead = {} s: must be in [0, 1e-6]", o.laser_lead_s);
-  if (o.circuit.fan_in > 100'000) fail("--fan-in = {}: a trace is limited to 1e5 symbols", o.circuit.fan_in);
-  const double recorded = static_cast<double>(o.circuit.fan_in) * params.system.repeats * o.samples_per_symbol;
+  if (o.circuit.fan_in > 100'000)
+    fail("--fan-in = {}: a trace is limited to 1e5 symbols", o.circuit.fan_in);
+  const double recorded =
+      static_cast<double>(o.circuit.fan_in) * params.system.repeats * o.samples_per_symbol;
   if (recorded > 2e7)
-    fail("the trace would record {:.3g} samples (fan-in x repeats x samples per symbol): the limit is 2e7", recorded);
+    fail(
+        "the trace would record {:.3g} samples (fan-in x repeats x samples per symbol): the limit "
+        "is 2e7",
+        recorded);
   h5::check_output_path(o.output.out, o.output.force);
   const DotProduct dp = circuit_dot_product(o.circuit, o.common.seed);
   const HomodyneMac mac(params, sources);
@@ -86,12 +91,15 @@ void run_trace(const TraceCommand& o) {
   out.commit();
 
   if (o.common.json) {
-    print_json(Json{{"out", o.output.out}, {"samples", static_cast<std::int64_t>(n)},
-                    {"ideal", tr.ideal}, {"readout", tr.readout},
-                    {"expected_statistical", b.expected}, {"readouts", static_cast<std::int64_t>(r)}});
+    print_json(Json{{"out", o.output.out},
+                    {"samples", static_cast<std::int64_t>(n)},
+                    {"ideal", tr.ideal},
+                    {"readout", tr.readout},
+                    {"expected_statistical", b.expected},
+                    {"readouts", static_cast<std::int64_t>(r)}});
   } else {
-    fmt::print("lumac trace: {} samples of {} symbols written to {}\n", n, dp.x.size() * params.system.repeats,
-               o.output.out);
+    fmt::print("lumac trace: {} samples of {} symbols written to {}\n", n,
+               dp.x.size() * params.system.repeats, o.output.out);
     fmt::print("  ideal {:.6g}, read-out {:.6g} (statistical expectation {:.6g} +- {:.3g})\n",
                tr.ideal, tr.readout, b.expected, b.noise_std);
   }
@@ -100,14 +108,18 @@ void run_trace(const TraceCommand& o) {
 }  // namespace
 
 void register_trace(CLI::App& app) {
-  auto* cmd = app.add_subcommand("trace", "simulate one dot product in the time domain, write HDF5 waveforms");
+  auto* cmd = app.add_subcommand(
+      "trace", "simulate one dot product in the time domain, write HDF5 waveforms");
   auto o = std::make_shared<TraceCommand>();
   add_common_options(*cmd, o->common);
   add_output_options(*cmd, o->output, true);
   add_circuit_options(*cmd, o->circuit, true);
-  cmd->add_option("--samples-per-symbol", o->samples_per_symbol, "recorded samples per symbol (default 16)");
-  cmd->add_option("--laser", o->laser, "cw (default) | rate-equation (switched on --laser-lead before)");
-  cmd->add_option("--laser-lead", o->laser_lead_s, "rate-equation laser: turn-on to first symbol, s (default 5e-9)");
+  cmd->add_option("--samples-per-symbol", o->samples_per_symbol,
+                  "recorded samples per symbol (default 16)");
+  cmd->add_option("--laser", o->laser,
+                  "cw (default) | rate-equation (switched on --laser-lead before)");
+  cmd->add_option("--laser-lead", o->laser_lead_s,
+                  "rate-equation laser: turn-on to first symbol, s (default 5e-9)");
   cmd->callback([o] { run_trace(*o); });
 }
 

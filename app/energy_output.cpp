@@ -46,7 +46,8 @@ void print_energy_table(const EnergyReport& r) {
     fmt::print("\n");
   };
   for (std::size_t i = 0; i < energy_components.size(); ++i)
-    row(std::string(energy_components[i]), [&](const LayerEnergy& l) { return l.aJ_per_mac(l.components_J[i]); });
+    row(std::string(energy_components[i]),
+        [&](const LayerEnergy& l) { return l.aJ_per_mac(l.components_J[i]); });
   row("total", [](const LayerEnergy& l) { return l.aJ_per_mac(l.total_J); });
   row("laser optical", [](const LayerEnergy& l) { return l.aJ_per_mac(l.laser_optical_J); });
   row("detected optical", [](const LayerEnergy& l) { return l.aJ_per_mac(l.detected_optical_J); });

@@ -8,7 +8,9 @@
 namespace lumac {
 
 Progress::Progress(std::int64_t total, std::string label)
-    : total_(total), label_(std::move(label)), active_(isatty(STDERR_FILENO) == 1),
+    : total_(total),
+      label_(std::move(label)),
+      active_(isatty(STDERR_FILENO) == 1),
       start_(std::chrono::steady_clock::now()) {
   update(0);
 }
@@ -22,11 +24,13 @@ void Progress::update(std::int64_t done) {
   constexpr int width = 30;
   const double f = static_cast<double>(done) / static_cast<double>(total_);
   const int filled = static_cast<int>(f * width);
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double eta = done > 0 ? elapsed * (1 - f) / f : 0;
   fmt::print(stderr, "\r{} [{}{}] {}/{}  {:.0f} s elapsed, {:.0f} s left ", label_,
              std::string(static_cast<std::size_t>(filled), '#'),
-             std::string(static_cast<std::size_t>(width - filled), '.'), done, total_, elapsed, eta);
+             std::string(static_cast<std::size_t>(width - filled), '.'), done, total_, elapsed,
+             eta);
   std::fflush(stderr);
 }
 

@@ -15,7 +15,9 @@ std::filesystem::path data_dir() {
   return std::filesystem::path(LUMAC_SOURCE_DIR) / "data";
 }
 
-std::filesystem::path default_preset() { return data_dir() / "presets" / "homodyne_1550.toml"; }
+std::filesystem::path default_preset() {
+  return data_dir() / "presets" / "homodyne_1550.toml";
+}
 
 Settings load_settings(const std::filesystem::path& config_file,
                        const std::vector<std::string>& overrides) {

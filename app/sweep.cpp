@@ -1,7 +1,7 @@
 #include "app/sweep.hpp"
 
-#include <csignal>
 #include <cmath>
+#include <csignal>
 #include <cstdlib>
 #include <limits>
 
@@ -51,13 +51,15 @@ SweepAxis parse_axis(const std::string& text, const Settings& base) {
   if (!info) {
     std::vector<std::string> valid;
     for (const auto& k : keys) valid.push_back(k.key);
-    fail("--param: unknown config key '{}' (did you mean '{}'?)", axis.key, nearest_key(axis.key, valid));
+    fail("--param: unknown config key '{}' (did you mean '{}'?)", axis.key,
+         nearest_key(axis.key, valid));
   }
   if (info->kind != KeyKind::real && info->kind != KeyKind::integer)
     fail("--param '{}': only numeric keys can be swept ('{}' is not a number)", text, axis.key);
   axis.unit = info->unit;
   const auto parts = split(text.substr(eq + 1), ':');
-  if (parts.size() != 3 && parts.size() != 4) fail("--param '{}': expected KEY=START:STOP:N[:log]", text);
+  if (parts.size() != 3 && parts.size() != 4)
+    fail("--param '{}': expected KEY=START:STOP:N[:log]", text);
   const double start = parse_number(parts[0], text, "START");
   const double stop = parse_number(parts[1], text, "STOP");
   const double n_real = parse_number(parts[2], text, "N");
@@ -65,13 +67,16 @@ SweepAxis parse_axis(const std::string& text, const Settings& base) {
     fail("--param '{}': N = {} must be an integer in [1, 100000]", text, parts[2]);
   const auto n = static_cast<int>(n_real);
   if (parts.size() == 4) {
-    if (parts[3] != "log") fail("--param '{}': the fourth field must be 'log' (got '{}')", text, parts[3]);
+    if (parts[3] != "log")
+      fail("--param '{}': the fourth field must be 'log' (got '{}')", text, parts[3]);
     axis.log = true;
   }
   if (n == 1 && start != stop) fail("--param '{}': one point needs START = STOP", text);
-  if (n > 1 && !(start < stop)) fail("--param '{}': the range is empty or inverted (START must be < STOP)", text);
+  if (n > 1 && !(start < stop))
+    fail("--param '{}': the range is empty or inverted (START must be < STOP)", text);
   if (axis.log && !(start > 0 && stop > 0))
-    fail("--param '{}': a log range needs START and STOP > 0 (it cannot cross or touch zero)", text);
+    fail("--param '{}': a log range needs START and STOP > 0 (it cannot cross or touch zero)",
+         text);
   for (int i = 0; i < n; ++i) {
     const double f = n == 1 ? 0.0 : static_cast<double>(i) / (n - 1);
     double v = axis.log ? std::exp(std::log(start) + f * (std::log(stop) - std::log(start)))
@@ -141,7 +146,9 @@ std::int64_t SweepResults::finished() const {
   return n;
 }
 
-fs::path partial_path(const fs::path& out) { return fs::path(out.string() + ".partial"); }
+fs::path partial_path(const fs::path& out) {
+  return fs::path(out.string() + ".partial");
+}
 
 void write_sweep_file(const SweepResults& r, const fs::path& path, bool complete) {
   h5::OutputFile out(path, true);
@@ -185,17 +192,20 @@ void write_sweep_file(const SweepResults& r, const fs::path& path, bool complete
       for (const auto& pt : r.points) acc.insert(acc.end(), pt.accuracy.begin(), pt.accuracy.end());
       h5::write_dataset(root, "accuracy", acc, {p, s}, "1");
       h5::write_dataset(root, "accuracy_mean", column([](const PointResult& q) {
-        double m = 0;
-        for (double a : q.accuracy) m += a / static_cast<double>(q.accuracy.size());
-        return m;
-      }), {p}, "1");
+                          double m = 0;
+                          for (double a : q.accuracy)
+                            m += a / static_cast<double>(q.accuracy.size());
+                          return m;
+                        }),
+                        {p}, "1");
       h5::write_dataset(root, "accuracy_std", column([](const PointResult& q) {
-        const double n = static_cast<double>(q.accuracy.size());
-        double m = 0, v = 0;
-        for (double a : q.accuracy) m += a / n;
-        for (double a : q.accuracy) v += (a - m) * (a - m);
-        return n > 1 ? std::sqrt(v / (n - 1)) : 0.0;
-      }), {p}, "1");
+                          const double n = static_cast<double>(q.accuracy.size());
+                          double m = 0, v = 0;
+                          for (double a : q.accuracy) m += a / n;
+                          for (double a : q.accuracy) v += (a - m) * (a - m);
+                          return n > 1 ? std::sqrt(v / (n - 1)) : 0.0;
+                        }),
+                        {p}, "1");
     }
     const auto l = static_cast<hsize_t>(r.layer_names.size());
     std::vector<double> enob;
@@ -204,19 +214,23 @@ void write_sweep_file(const SweepResults& r, const fs::path& path, bool complete
     H5::DataSet enob_ds = root.openDataSet("enob");
     h5::write_attribute(enob_ds, "layer_names", r.layer_names);
     h5::write_dataset(root, "detected_optical_aJ_per_mac",
-                      column([](const PointResult& q) { return q.detected_optical_aJ_per_mac; }), {p}, "aJ");
+                      column([](const PointResult& q) { return q.detected_optical_aJ_per_mac; }),
+                      {p}, "aJ");
     h5::write_dataset(root, "laser_optical_aJ_per_mac",
-                      column([](const PointResult& q) { return q.laser_optical_aJ_per_mac; }), {p}, "aJ");
+                      column([](const PointResult& q) { return q.laser_optical_aJ_per_mac; }), {p},
+                      "aJ");
     h5::write_dataset(root, "total_aJ_per_mac",
                       column([](const PointResult& q) { return q.total_aJ_per_mac; }), {p}, "aJ");
     std::vector<double> comp;
-    for (const auto& pt : r.points) comp.insert(comp.end(), pt.energy_components.begin(), pt.energy_components.end());
+    for (const auto& pt : r.points)
+      comp.insert(comp.end(), pt.energy_components.begin(), pt.energy_components.end());
     h5::write_dataset(root, "energy_components", comp, {p, energy_components.size()}, "aJ");
     std::vector<std::string> names(energy_components.begin(), energy_components.end());
     H5::DataSet comp_ds = root.openDataSet("energy_components");
     h5::write_attribute(comp_ds, "component_names", names);
     for (std::size_t e = 0; e < r.extra_names.size(); ++e)
-      h5::write_dataset(root, r.extra_names[e], column([e](const PointResult& q) { return q.extra[e]; }), {p},
+      h5::write_dataset(root, r.extra_names[e],
+                        column([e](const PointResult& q) { return q.extra[e]; }), {p},
                         r.extra_names[e].rfind("enob", 0) == 0 ? "bit" : "1");
   } catch (const H5::Exception& e) {
     fail("cannot write sweep results to '{}': {}", path.string(), e.getDetailMsg());
@@ -231,8 +245,10 @@ void read_partial_sweep(SweepResults& r, const fs::path& path) {
   if (h5::read_int_attribute(f, "schema_version") != 1)
     fail("'{}' has an unsupported sweep schema version", path.string());
   if (h5::read_string_attribute(f, "signature") != r.signature)
-    fail("cannot resume from '{}': it was written by a different sweep (model, noise, axes, seeds, "
-         "limit or config differ)", path.string());
+    fail(
+        "cannot resume from '{}': it was written by a different sweep (model, noise, axes, seeds, "
+        "limit or config differ)",
+        path.string());
   const H5::Group root = f.openGroup("/");
   const auto p = static_cast<std::size_t>(r.grid.points());
   const auto done = h5::read_ints(root, "done");
@@ -254,12 +270,15 @@ void read_partial_sweep(SweepResults& r, const fs::path& path) {
     if (!done.data[i]) continue;
     r.done[i] = 1;
     PointResult& pt = r.points[i];
-    pt.accuracy.assign(acc.begin() + static_cast<std::ptrdiff_t>(i * s), acc.begin() + static_cast<std::ptrdiff_t>((i + 1) * s));
-    pt.enob.assign(enob.begin() + static_cast<std::ptrdiff_t>(i * l), enob.begin() + static_cast<std::ptrdiff_t>((i + 1) * l));
+    pt.accuracy.assign(acc.begin() + static_cast<std::ptrdiff_t>(i * s),
+                       acc.begin() + static_cast<std::ptrdiff_t>((i + 1) * s));
+    pt.enob.assign(enob.begin() + static_cast<std::ptrdiff_t>(i * l),
+                   enob.begin() + static_cast<std::ptrdiff_t>((i + 1) * l));
     pt.detected_optical_aJ_per_mac = det[i];
     pt.laser_optical_aJ_per_mac = las[i];
     pt.total_aJ_per_mac = tot[i];
-    pt.energy_components.assign(comp.begin() + static_cast<std::ptrdiff_t>(i * c), comp.begin() + static_cast<std::ptrdiff_t>((i + 1) * c));
+    pt.energy_components.assign(comp.begin() + static_cast<std::ptrdiff_t>(i * c),
+                                comp.begin() + static_cast<std::ptrdiff_t>((i + 1) * c));
     for (std::size_t e = 0; e < extra.size(); ++e) pt.extra[e] = extra[e].at(i);
   }
 }
@@ -290,6 +309,8 @@ InterruptGuard::~InterruptGuard() {
   sigaction(SIGTERM, &previous_term, nullptr);
 }
 
-bool InterruptGuard::interrupted() { return interrupt_flag != 0; }
+bool InterruptGuard::interrupted() {
+  return interrupt_flag != 0;
+}
 
 }  // namespace lumac

@@ -39,25 +39,25 @@ struct SweepGrid {
 
 // What one point produced.
 struct PointResult {
-  std::vector<double> accuracy;            // one per seed (model sweeps)
-  std::vector<double> enob;                // one per layer
+  std::vector<double> accuracy;  // one per seed (model sweeps)
+  std::vector<double> enob;      // one per layer
   double detected_optical_aJ_per_mac = 0;
   double laser_optical_aJ_per_mac = 0;
   double total_aJ_per_mac = 0;
-  std::vector<double> energy_components;   // aJ/MAC, in energy_components order
-  std::vector<double> extra;               // named extra scalars (SweepResults::extra_names)
+  std::vector<double> energy_components;  // aJ/MAC, in energy_components order
+  std::vector<double> extra;              // named extra scalars (SweepResults::extra_names)
 };
 
 // All results of a sweep, finished or not.
 struct SweepResults {
   SweepGrid grid;
-  std::int64_t seeds = 0;                  // accuracy columns (0 for circuit sweeps)
+  std::int64_t seeds = 0;  // accuracy columns (0 for circuit sweeps)
   std::vector<std::string> layer_names;
-  std::vector<std::string> extra_names;    // e.g. enob_monte_carlo
+  std::vector<std::string> extra_names;  // e.g. enob_monte_carlo
   std::vector<std::uint8_t> done;
   std::vector<PointResult> points;
   // Root attributes.
-  std::string signature;                   // everything that determines the numbers
+  std::string signature;  // everything that determines the numbers
   std::string command_line;
   std::string config_toml;
   std::vector<KeyInfo> config_keys;

@@ -35,9 +35,9 @@
 
 #include <array>
 #include <complex>
-#include <string_view>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "circuits/circuit_params.hpp"
@@ -69,24 +69,24 @@ struct MacCounts {
 // One term of the error budget, in units of the dot product.
 struct ErrorTerm {
   std::string name;
-  double std = 0;            // RMS (noise) or |error| (deterministic)
+  double std = 0;  // RMS (noise) or |error| (deterministic)
   bool deterministic = false;
 };
 
 struct NoiseBudget {
-  double ideal = 0;                  // x . w
-  double expected = 0;               // mean read-out, deterministic errors included
-  double range = 0;                  // R used for the ENOB
-  double gain_electrons_per_unit = 0;// G (one repeat)
-  std::vector<ErrorTerm> terms;      // shot, dark, reset, amplifier, rin, weight, adc, dac,
-                                     // extinction, clipping (after repeats)
-  double noise_std = 0;              // RMS of the noise terms
-  double total_std = 0;              // RMS error: noise and deterministic error
+  double ideal = 0;                    // x . w
+  double expected = 0;                 // mean read-out, deterministic errors included
+  double range = 0;                    // R used for the ENOB
+  double gain_electrons_per_unit = 0;  // G (one repeat)
+  std::vector<ErrorTerm> terms;        // shot, dark, reset, amplifier, rin, weight, adc, dac,
+                                       // extinction, clipping (after repeats)
+  double noise_std = 0;                // RMS of the noise terms
+  double total_std = 0;                // RMS error: noise and deterministic error
   double enob = 0;
-  double signal_photons_per_symbol = 0;  // n_s at modulator full scale
-  double lo_photons_per_symbol = 0;      // n_L
-  double photons_per_mac_full_scale = 0; // eta (n_s,max + n_L,max) of the laser budget
-  double photons_per_mac_detected = 0;   // eta sum(|E_s|^2 + |E_L|^2) / N, this dot product
+  double signal_photons_per_symbol = 0;   // n_s at modulator full scale
+  double lo_photons_per_symbol = 0;       // n_L
+  double photons_per_mac_full_scale = 0;  // eta (n_s,max + n_L,max) of the laser budget
+  double photons_per_mac_detected = 0;    // eta sum(|E_s|^2 + |E_L|^2) / N, this dot product
   double laser_power_W = 0;
   MacCounts counts;
   double term(const std::string& name) const;  // std of a named term (0 if absent)
@@ -94,10 +94,10 @@ struct NoiseBudget {
 
 struct MonteCarloResult {
   std::int64_t samples = 0;
-  double mean = 0;        // mean read-out (units of y)
-  double noise_std = 0;   // standard deviation of the read-outs
-  double rms_error = 0;   // RMS of read-out - ideal
-  double enob = 0;        // log2(R / (sqrt(12) rms_error))
+  double mean = 0;       // mean read-out (units of y)
+  double noise_std = 0;  // standard deviation of the read-outs
+  double rms_error = 0;  // RMS of read-out - ideal
+  double enob = 0;       // log2(R / (sqrt(12) rms_error))
 };
 
 // The drives and photon numbers of one encoded dot product.

@@ -43,7 +43,8 @@ MacTrace simulate_trace(const HomodyneMac& mac, const DotProduct& dp, const Trac
   const double tau_m = mzm.time_constant_s(), tau_d = det.time_constant_s();
   // Recorded step and the integration step (at most a quarter of the fastest time constant).
   const double dt_rec = t_sym / opt.samples_per_symbol;
-  const int substeps = std::max(1, static_cast<int>(std::ceil(dt_rec / (0.25 * std::min(tau_m, tau_d)))));
+  const int substeps =
+      std::max(1, static_cast<int>(std::ceil(dt_rec / (0.25 * std::min(tau_m, tau_d)))));
   const double h = dt_rec / substeps;
   // Photon fluxes at full scale (photons/s at the detector).
   const double flux_s = e.n_signal / t_sym, flux_l = e.n_lo / t_sym;
@@ -55,13 +56,15 @@ MacTrace simulate_trace(const HomodyneMac& mac, const DotProduct& dp, const Trac
                                   ? 0.5 * std::pow(p.detector.amplifier_noise_A_per_rtHz, 2)
                                   : 0.0;
   const RandomStream rng(opt.seed, Stream::trace);
-  const RandomStream wt_rng(opt.seed, Stream::weight_temporal), ws_rng(opt.seed, Stream::weight_static);
+  const RandomStream wt_rng(opt.seed, Stream::weight_temporal),
+      ws_rng(opt.seed, Stream::weight_static);
 
   MacTrace tr;
   tr.ideal = std::inner_product(dp.x.begin(), dp.x.end(), dp.w.begin(), 0.0);
   const double g = mac.gain_electrons_per_unit(e);
   tr.gain_electrons_per_unit = g;
-  if (!(g > 0)) fail("time domain: the dot product carries no signal (zero photons or a zero vector)");
+  if (!(g > 0))
+    fail("time domain: the dot product carries no signal (zero photons or a zero vector)");
   const double range = mac.range_of(dp);
   const bool adc = src.has(NoiseSource::adc);
   const double span_e = p.adc.range_scale * range * g * (analog ? k : 1);
@@ -74,7 +77,8 @@ MacTrace simulate_trace(const HomodyneMac& mac, const DotProduct& dp, const Trac
   std::vector<double> noise(n);
   if (sigma_w > 0 && static_w) ws_rng.fill_normal(noise, opt.run, 0, 0);
   for (int r = 0; r < k; ++r) {
-    if (sigma_w > 0 && !static_w) wt_rng.fill_normal(noise, opt.run, static_cast<std::uint64_t>(r), 0);
+    if (sigma_w > 0 && !static_w)
+      wt_rng.fill_normal(noise, opt.run, static_cast<std::uint64_t>(r), 0);
     for (std::size_t j = 0; j < n; ++j) {
       const double u = e.w_drive[j] + (sigma_w > 0 ? sigma_w * noise[j] : 0.0);
       v_sig[r * n + j] = mzm.drive_voltage(e.x_drive[j]);
@@ -127,9 +131,11 @@ MacTrace simulate_trace(const HomodyneMac& mac, const DotProduct& dp, const Trac
   const std::size_t window_symbols = analog ? symbols : n;
   const std::size_t windows = symbols / window_symbols;
   const auto delay_steps = static_cast<std::int64_t>(std::llround((tau_m + tau_d) / h));
-  const std::int64_t steps_per_symbol = static_cast<std::int64_t>(substeps) * opt.samples_per_symbol;
+  const std::int64_t steps_per_symbol =
+      static_cast<std::int64_t>(substeps) * opt.samples_per_symbol;
   const std::int64_t window_steps = static_cast<std::int64_t>(window_symbols) * steps_per_symbol;
-  const std::int64_t total_steps = static_cast<std::int64_t>(symbols) * steps_per_symbol + delay_steps;
+  const std::int64_t total_steps =
+      static_cast<std::int64_t>(symbols) * steps_per_symbol + delay_steps;
   const std::int64_t recorded_steps = (total_steps + substeps - 1) / substeps;
 
   // Modulators start at the null (0 V), diodes at their dark current.
@@ -159,8 +165,11 @@ MacTrace simulate_trace(const HomodyneMac& mac, const DotProduct& dp, const Trac
         if (w < windows) reset(w);
       }
       const std::int64_t symbol = step / steps_per_symbol;
-      drive_s = symbol < static_cast<std::int64_t>(symbols) ? v_sig[static_cast<std::size_t>(symbol)] : 0.0;
-      drive_l = symbol < static_cast<std::int64_t>(symbols) ? v_lo[static_cast<std::size_t>(symbol)] : 0.0;
+      drive_s = symbol < static_cast<std::int64_t>(symbols)
+                    ? v_sig[static_cast<std::size_t>(symbol)]
+                    : 0.0;
+      drive_l = symbol < static_cast<std::int64_t>(symbols) ? v_lo[static_cast<std::size_t>(symbol)]
+                                                            : 0.0;
       laser = opt.rate_equation_laser
                   ? laser_shape[std::min(laser_shape.size() - 1, static_cast<std::size_t>(step))]
                   : 1.0;

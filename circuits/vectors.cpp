@@ -1,7 +1,7 @@
 #include "circuits/vectors.hpp"
 
-#include "core/error.hpp"
 #include <Random123/uniform.hpp>
+#include "core/error.hpp"
 
 #include "core/rng.hpp"
 

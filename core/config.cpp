@@ -104,7 +104,9 @@ std::string nearest_key(std::string_view key, const std::vector<std::string>& va
   return best;
 }
 
-std::string format_real(double value) { return fmt::format("{}", value); }
+std::string format_real(double value) {
+  return fmt::format("{}", value);
+}
 
 toml::table parse_toml_file(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);

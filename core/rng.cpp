@@ -92,7 +92,8 @@ void RandomStream::fill_normal(std::span<float> out, std::uint64_t c0, std::uint
 
 std::int64_t RandomStream::poisson(double mean, std::uint64_t c0, std::uint64_t c1,
                                    std::uint64_t c2) const {
-  if (!(mean >= 0) || !std::isfinite(mean)) fail("Poisson mean = {}: must be finite and >= 0", mean);
+  if (!(mean >= 0) || !std::isfinite(mean))
+    fail("Poisson mean = {}: must be finite and >= 0", mean);
   if (mean == 0) return 0;
   // MicroURNG turns one counter into a stream of uniforms (it uses the high 32 bits of the last
   // counter word), so the rejection sampler of std::poisson_distribution stays counter-addressed.

@@ -13,8 +13,17 @@ namespace lumac {
 
 namespace {
 
-enum Component { laser, input_modulators, weight_modulators, input_dacs, weight_dacs, readout, adc,
-                 memory, digital };
+enum Component {
+  laser,
+  input_modulators,
+  weight_modulators,
+  input_dacs,
+  weight_dacs,
+  readout,
+  adc,
+  memory,
+  digital
+};
 
 }  // namespace
 
@@ -77,15 +86,17 @@ EnergyReport energy_report(const CircuitParams& circuit, const EnergyParams& e,
     c[readout] = e.readout_J * readouts;
     le.adc_bits = circuit.adc.bits;
     if (e.adc_resolution == AdcResolution::matched)
-      le.adc_bits = std::clamp(std::ceil(w.readout_enob + 1), 1.0, static_cast<double>(circuit.adc.bits));
+      le.adc_bits =
+          std::clamp(std::ceil(w.readout_enob + 1), 1.0, static_cast<double>(circuit.adc.bits));
     c[adc] = adc_energy_per_conversion_J(circuit.adc, le.adc_bits) * readouts;
     const double weight_bytes = e.bytes_per_weight;
     const double act_bytes = e.bytes_per_activation;
     double sram = 0, dram = 0;
-    if (!e.weight_stationary) sram += weight_bytes * k * macs;      // streamed weight symbols
-    sram += act_bytes * k * macs / share;                           // input symbols
-    sram += act_bytes * dot_products;                               // outputs written
-    if (e.weights_in_dram && !e.weight_stationary) dram += weight_bytes * static_cast<double>(w.weights);
+    if (!e.weight_stationary) sram += weight_bytes * k * macs;  // streamed weight symbols
+    sram += act_bytes * k * macs / share;                       // input symbols
+    sram += act_bytes * dot_products;                           // outputs written
+    if (e.weights_in_dram && !e.weight_stationary)
+      dram += weight_bytes * static_cast<double>(w.weights);
     c[memory] = sram * e.sram_J_per_byte + dram * e.dram_J_per_byte;
     // Bias and activation per output; K accumulations per output when averaging digitally.
     c[digital] = e.digital_op_J * dot_products * (2 + (analog ? 0 : k));

@@ -38,14 +38,14 @@ struct EnumNames<AdcResolution> {
 };
 
 struct EnergyParams {
-  double readout_J = 0.1e-12;          // integrator, TIA and sampling energy per read-out
-  double sram_J_per_byte = 1.25e-12;   // SRAM access, 8-32 KB arrays (Horowitz ISSCC 2014)
-  double dram_J_per_byte = 160e-12;    // DRAM access (Horowitz)
-  double digital_op_J = 0.03e-12;      // one 8-bit integer add (Horowitz, 45 nm)
-  int bytes_per_weight = 1;            // weight storage width
-  int bytes_per_activation = 1;        // activation storage width
-  bool weight_stationary = false;      // weights held in the modulators (no per-MAC drive)
-  bool weights_in_dram = false;        // weights fetched from DRAM once per inference
+  double readout_J = 0.1e-12;         // integrator, TIA and sampling energy per read-out
+  double sram_J_per_byte = 1.25e-12;  // SRAM access, 8-32 KB arrays (Horowitz ISSCC 2014)
+  double dram_J_per_byte = 160e-12;   // DRAM access (Horowitz)
+  double digital_op_J = 0.03e-12;     // one 8-bit integer add (Horowitz, 45 nm)
+  int bytes_per_weight = 1;           // weight storage width
+  int bytes_per_activation = 1;       // activation storage width
+  bool weight_stationary = false;     // weights held in the modulators (no per-MAC drive)
+  bool weights_in_dram = false;       // weights fetched from DRAM once per inference
   AdcResolution adc_resolution = AdcResolution::configured;  // ADC energy at adc.bits or at
                                                              // the ENOB the read-out needs
 };
@@ -69,36 +69,37 @@ void validate(const EnergyParams& p);
 
 // The energy components, in the order they are reported.
 inline constexpr std::array<std::string_view, 9> energy_components{
-    "laser", "input_modulators", "weight_modulators", "input_dacs", "weight_dacs",
-    "readout", "adc", "memory", "digital"};
+    "laser",      "input_modulators", "weight_modulators",
+    "input_dacs", "weight_dacs",      "readout",
+    "adc",        "memory",           "digital"};
 
 // What the energy account needs to know of one matrix-product layer.
 struct LayerWork {
   std::string name;
-  std::int64_t fan_in = 0;         // N
-  std::int64_t outputs = 0;        // features / output channels
-  std::int64_t positions = 1;      // output positions per sample (1 for dense layers)
-  std::int64_t weights = 0;        // weight count
-  int repeats = 1;                 // K
-  double photons_per_mac = 0;      // detected photons per MAC per repeat (full scale)
-  double readout_enob = 0;         // ENOB of the read-out before the ADC (for `matched`)
+  std::int64_t fan_in = 0;     // N
+  std::int64_t outputs = 0;    // features / output channels
+  std::int64_t positions = 1;  // output positions per sample (1 for dense layers)
+  std::int64_t weights = 0;    // weight count
+  int repeats = 1;             // K
+  double photons_per_mac = 0;  // detected photons per MAC per repeat (full scale)
+  double readout_enob = 0;     // ENOB of the read-out before the ADC (for `matched`)
   double macs() const { return static_cast<double>(fan_in * outputs * positions); }
 };
 
 struct LayerEnergy {
   std::string name;
-  double macs = 0;                       // per inference
-  double detected_optical_J = 0;         // photon energy detected
-  double laser_optical_J = 0;            // optical energy leaving the laser
+  double macs = 0;                                              // per inference
+  double detected_optical_J = 0;                                // photon energy detected
+  double laser_optical_J = 0;                                   // optical energy leaving the laser
   std::array<double, energy_components.size()> components_J{};  // per inference
-  double total_J = 0;                    // sum of the components (laser electrical)
-  double adc_bits = 0;                   // resolution the ADC energy was computed at
+  double total_J = 0;   // sum of the components (laser electrical)
+  double adc_bits = 0;  // resolution the ADC energy was computed at
   double aJ_per_mac(double joules) const;
 };
 
 struct EnergyReport {
   std::vector<LayerEnergy> layers;
-  LayerEnergy total;                     // sums over the layers ("network")
+  LayerEnergy total;  // sums over the layers ("network")
 };
 
 // The energy of each layer and of the whole network for one inference.

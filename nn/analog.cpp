@@ -37,7 +37,9 @@ struct AnalogExecutor::LayerState {
   std::array<std::atomic<double>, num_sources> source_var{};
 };
 
-NoiseMode parse_noise_mode(std::string_view text) { return parse_enum<NoiseMode>(text, "--noise"); }
+NoiseMode parse_noise_mode(std::string_view text) {
+  return parse_enum<NoiseMode>(text, "--noise");
+}
 
 AnalogExecutor::AnalogExecutor(NoiseMode mode, std::vector<AnalogLayer> layers,
                                const CircuitParams& circuit, NoiseSources sources,
@@ -49,12 +51,14 @@ AnalogExecutor::AnalogExecutor(NoiseMode mode, std::vector<AnalogLayer> layers,
       fail("layer '{}': fan-in {} and outputs {} must be >= 1", a.name, a.fan_in, a.outputs);
     if (a.repeats < 1) fail("layer '{}': repeats = {}: must be >= 1", a.name, a.repeats);
     if (a.energy.size() != 1 && a.energy.size() != static_cast<std::size_t>(a.outputs))
-      fail("layer '{}': {} energies given for {} output channels", a.name, a.energy.size(), a.outputs);
+      fail("layer '{}': {} energies given for {} output channels", a.name, a.energy.size(),
+           a.outputs);
     for (double e : a.energy)
       if (!(e > 0) || !std::isfinite(e))
         fail("layer '{}': energy per MAC = {}: must be finite and > 0", a.name, e);
     if (!(a.output_range() > 0) || !std::isfinite(a.output_range()))
-      fail("layer '{}': calibrated output range [{}, {}] is empty or not finite", a.name, a.output_lo, a.output_hi);
+      fail("layer '{}': calibrated output range [{}, {}] is empty or not finite", a.name,
+           a.output_lo, a.output_hi);
     if (mode_ == NoiseMode::enob && !(a.enob > 0 && a.enob < 64))
       fail("layer '{}': ENOB = {}: must be in (0, 64)", a.name, a.enob);
     auto st = std::make_unique<LayerState>();
@@ -82,7 +86,8 @@ double AnalogExecutor::photons_per_mac(std::size_t layer) const {
   double mean_e = 0;
   for (double e : a.energy) mean_e += e / static_cast<double>(a.energy.size());
   if (mode_ == NoiseMode::shot) return mean_e;
-  if (mode_ == NoiseMode::physical) return state_[layer]->mac->photons_per_mac_full_scale() * mean_e;
+  if (mode_ == NoiseMode::physical)
+    return state_[layer]->mac->photons_per_mac_full_scale() * mean_e;
   return 0;
 }
 
@@ -102,12 +107,14 @@ void AnalogExecutor::noise_std(const MatmulView& v, Eigen::MatrixXf& sigma,
       return;
     case NoiseMode::shot:
     case NoiseMode::weight: {
-      // shot: ||w_i||^2 ||x_j||^2 / (D E K); weight (output equivalent): 0.01 R_w^2 ||x_j||^2 / (E K).
+      // shot: ||w_i||^2 ||x_j||^2 / (D E K); weight (output equivalent): 0.01 R_w^2 ||x_j||^2 / (E
+      // K).
       const Eigen::VectorXf x2 = v.X.colwise().squaredNorm().transpose();
       const double rw = a.weight_hi - a.weight_lo;
       for (Eigen::Index i = 0; i < rows; ++i) {
         const double e = a.energy_of(i) * k;
-        const double row = mode_ == NoiseMode::shot ? v.W.row(i).squaredNorm() / (d * e) : 0.01 * rw * rw / e;
+        const double row =
+            mode_ == NoiseMode::shot ? v.W.row(i).squaredNorm() / (d * e) : 0.01 * rw * rw / e;
         sigma.row(i) = (x2.transpose().array() * static_cast<float>(row)).sqrt().matrix();
         if (d_var) d_var->row(i) = -(x2.transpose().array() * static_cast<float>(row)).matrix();
       }
@@ -132,15 +139,18 @@ void AnalogExecutor::noise_std(const MatmulView& v, Eigen::MatrixXf& sigma,
       const float ix2 = static_cast<float>(1 / (st.x_scale * st.x_scale));
       const float iw2 = static_cast<float>(1 / (st.w_scale * st.w_scale));
       const Eigen::ArrayXf s = (v.X.colwise().squaredNorm() * ix2).transpose().array();
-      const Eigen::ArrayXf s4 = (v.X.array().square().square().colwise().sum() * (ix2 * ix2)).transpose();
+      const Eigen::ArrayXf s4 =
+          (v.X.array().square().square().colwise().sum() * (ix2 * ix2)).transpose();
       for (Eigen::Index i = 0; i < rows; ++i) {
         const double u = v.W.row(i).squaredNorm() * iw2;
         const double u4 = v.W.row(i).array().square().square().sum() * iw2 * iw2;
-        const LayerNoiseModel& m = st.models[st.models.size() == 1 ? 0 : static_cast<std::size_t>(i)];
+        const LayerNoiseModel& m =
+            st.models[st.models.size() == 1 ? 0 : static_cast<std::size_t>(i)];
         // c = sum v^2 u^2 is approximated by s u / D (inputs and weights independent).
         auto eval = [&](const NoisePolynomial& p) {
           return (static_cast<float>(p.constant + p.u * u + p.u4 * u4) +
-                  s * static_cast<float>(p.s + p.c * u / d) + s4 * static_cast<float>(p.s4)).eval();
+                  s * static_cast<float>(p.s + p.c * u / d) + s4 * static_cast<float>(p.s4))
+              .eval();
         };
         sigma.row(i) = eval(m.total).max(0.0f).sqrt().matrix().transpose();
         if (d_var) d_var->row(i) = eval(m.d_total_d_log_scale).matrix().transpose();
@@ -226,8 +236,9 @@ std::vector<LayerNoiseReport> AnalogExecutor::report() const {
                  : enob_bits(layers_[l].output_range(), r.noise_std);
     if (mode_ == NoiseMode::physical && r.outputs_seen > 0)
       for (std::size_t s = 0; s < num_sources; ++s)
-        r.by_source.emplace_back(std::string(LayerNoiseModel::source_names[s]),
-                                 std::sqrt(std::max(0.0, st.source_var[s].load() / r.outputs_seen)));
+        r.by_source.emplace_back(
+            std::string(LayerNoiseModel::source_names[s]),
+            std::sqrt(std::max(0.0, st.source_var[s].load() / r.outputs_seen)));
     out.push_back(std::move(r));
   }
   return out;

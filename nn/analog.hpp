@@ -58,14 +58,14 @@ namespace lumac::nn {
 // What the executor needs of one matrix-product layer.
 struct AnalogLayer {
   std::string name;
-  std::int64_t fan_in = 0;       // D
-  std::int64_t outputs = 0;      // features / output channels
-  double input_lo = 0, input_hi = 1;    // calibrated input range
-  double output_lo = -1, output_hi = 1; // calibrated pre-bias output range
-  double weight_lo = -1, weight_hi = 1; // weight range
-  std::vector<double> energy{1.0};      // E: one value, or one per output channel
-  int repeats = 1;                      // K
-  double enob = 8;                      // for NoiseMode::enob
+  std::int64_t fan_in = 0;               // D
+  std::int64_t outputs = 0;              // features / output channels
+  double input_lo = 0, input_hi = 1;     // calibrated input range
+  double output_lo = -1, output_hi = 1;  // calibrated pre-bias output range
+  double weight_lo = -1, weight_hi = 1;  // weight range
+  std::vector<double> energy{1.0};       // E: one value, or one per output channel
+  int repeats = 1;                       // K
+  double enob = 8;                       // for NoiseMode::enob
   double output_range() const { return output_hi - output_lo; }
   double energy_of(Eigen::Index output) const {
     return energy.size() == 1 ? energy[0] : energy[static_cast<std::size_t>(output)];
@@ -75,9 +75,9 @@ struct AnalogLayer {
 // What the executor measured on one layer since the last reset.
 struct LayerNoiseReport {
   std::string name;
-  double outputs_seen = 0;    // noisy outputs produced
-  double noise_std = 0;       // RMS of the added noise std over those outputs
-  double enob = 0;            // log2(R / (sqrt(12) noise_std))
+  double outputs_seen = 0;  // noisy outputs produced
+  double noise_std = 0;     // RMS of the added noise std over those outputs
+  double enob = 0;          // log2(R / (sqrt(12) noise_std))
   std::vector<std::pair<std::string, double>> by_source;  // physical: RMS std per source
 };
 
@@ -102,7 +102,8 @@ class AnalogExecutor final : public MatmulHook {
   // The noise std of every element of v.Y for the current mode (without drawing noise), and,
   // if `d_log_energy` is given, d sigma_ij^2 / d ln E_i for every element. Used by forward()
   // and by precision learning.
-  void noise_std(const MatmulView& v, Eigen::MatrixXf& sigma, Eigen::MatrixXf* d_var_d_log_energy) const;
+  void noise_std(const MatmulView& v, Eigen::MatrixXf& sigma,
+                 Eigen::MatrixXf* d_var_d_log_energy) const;
 
  private:
   struct LayerState;

@@ -8,8 +8,9 @@ using namespace lumac::test;
 namespace fs = std::filesystem;
 
 TEST_CASE("cli: lumac enob reproduces the norm-adaptive shot-noise oracle") {
-  const RunResult r = run_lumac({"enob", "--fan-in", "1000", "--photons-per-mac", "21", "--encoding",
-                                 "norm-adaptive", "--sources", "shot", "--monte-carlo", "20000", "--json"});
+  const RunResult r =
+      run_lumac({"enob", "--fan-in", "1000", "--photons-per-mac", "21", "--encoding",
+                 "norm-adaptive", "--sources", "shot", "--monte-carlo", "20000", "--json"});
   REQUIRE(r.exit_code == 0);
   const double oracle = 0.5 * std::log2(1000 * 21 / 3.0);  // 6.39 bits
   CHECK(std::abs(json_number(r.out, "enob_analytic") - oracle) < 0.02);
@@ -31,8 +32,9 @@ TEST_CASE("cli: lumac enob table and time domain") {
 TEST_CASE("cli: lumac trace writes a file that reads back with the documented schema") {
   TempDir tmp;
   const fs::path out = tmp / "trace.h5";
-  const RunResult r = run_lumac({"trace", "--fan-in", "12", "--samples-per-symbol", "8", "--out", out.string(),
-                                 "--seed", "3", "--set", "modulator.bandwidth_Hz=100e9"});
+  const RunResult r =
+      run_lumac({"trace", "--fan-in", "12", "--samples-per-symbol", "8", "--out", out.string(),
+                 "--seed", "3", "--set", "modulator.bandwidth_Hz=100e9"});
   REQUIRE(r.exit_code == 0);
   H5::H5File f = h5::open_for_reading(out, "trace");
   CHECK(h5::read_string_attribute(f, "kind") == "lumac-trace");
@@ -41,9 +43,12 @@ TEST_CASE("cli: lumac trace writes a file that reads back with the documented sc
   CHECK(h5::read_double_attribute(f, "config.modulator.bandwidth_Hz") == 100e9);
   const H5::Group root = f.openGroup("/");
   const std::vector<std::pair<std::string, std::string>> datasets{
-      {"time_s", "s"}, {"drive_signal_V", "V"}, {"drive_lo_V", "V"}, {"modulator_signal_V", "V"},
-      {"modulator_lo_V", "V"}, {"power_signal_W", "W"}, {"power_lo_W", "W"}, {"current_plus_A", "A"},
-      {"current_minus_A", "A"}, {"charge_C", "C"}, {"laser_power_W", "W"}};
+      {"time_s", "s"},          {"drive_signal_V", "V"},
+      {"drive_lo_V", "V"},      {"modulator_signal_V", "V"},
+      {"modulator_lo_V", "V"},  {"power_signal_W", "W"},
+      {"power_lo_W", "W"},      {"current_plus_A", "A"},
+      {"current_minus_A", "A"}, {"charge_C", "C"},
+      {"laser_power_W", "W"}};
   const auto time = h5::read_doubles(root, "time_s");
   CHECK(time.data.size() >= 12u * 8u);
   for (const auto& [name, units] : datasets) {

@@ -17,17 +17,22 @@ namespace fs = std::filesystem;
 namespace {
 
 // Every dataset of a sweep file that holds results.
-const std::vector<std::string> result_datasets{"done", "enob", "detected_optical_aJ_per_mac",
-                                               "laser_optical_aJ_per_mac", "total_aJ_per_mac",
+const std::vector<std::string> result_datasets{"done",
+                                               "enob",
+                                               "detected_optical_aJ_per_mac",
+                                               "laser_optical_aJ_per_mac",
+                                               "total_aJ_per_mac",
                                                "energy_components"};
 
-void check_same_results(const fs::path& a, const fs::path& b, const std::vector<std::string>& extra = {}) {
+void check_same_results(const fs::path& a, const fs::path& b,
+                        const std::vector<std::string>& extra = {}) {
   H5::H5File fa = h5::open_for_reading(a, "sweep"), fb = h5::open_for_reading(b, "sweep");
   std::vector<std::string> names = result_datasets;
   names.insert(names.end(), extra.begin(), extra.end());
   for (const auto& name : names) {
     CAPTURE(name);
-    const auto da = h5::read_doubles(fa.openGroup("/"), name), db = h5::read_doubles(fb.openGroup("/"), name);
+    const auto da = h5::read_doubles(fa.openGroup("/"), name),
+               db = h5::read_doubles(fb.openGroup("/"), name);
     CHECK(da.dims == db.dims);
     CHECK(da.data == db.data);
   }
@@ -38,8 +43,9 @@ void check_same_results(const fs::path& a, const fs::path& b, const std::vector<
 TEST_CASE("sweep: a circuit sweep writes a file that reads back with the documented schema") {
   TempDir tmp;
   const fs::path out = tmp / "s.h5";
-  const RunResult r = run_lumac({"sweep", "--fan-in", "100", "--param", "laser.power_W=1e-5:1e-3:3:log",
-                                 "--monte-carlo", "500", "--out", out.string(), "--json"});
+  const RunResult r =
+      run_lumac({"sweep", "--fan-in", "100", "--param", "laser.power_W=1e-5:1e-3:3:log",
+                 "--monte-carlo", "500", "--out", out.string(), "--json"});
   REQUIRE(r.exit_code == 0);
   CHECK(!fs::exists(tmp / "s.h5.partial"));
   H5::H5File f = h5::open_for_reading(out, "sweep");
@@ -58,7 +64,8 @@ TEST_CASE("sweep: a circuit sweep writes a file that reads back with the documen
   CHECK(h5::read_units(f.openGroup("axes"), "laser.power_W") == "W");
   const auto enob = h5::read_doubles(root, "enob");
   CHECK(enob.dims == std::vector<hsize_t>{3, 1});
-  CHECK(h5::read_strings_attribute(root.openDataSet("enob"), "layer_names") == std::vector<std::string>{"dot_product"});
+  CHECK(h5::read_strings_attribute(root.openDataSet("enob"), "layer_names") ==
+        std::vector<std::string>{"dot_product"});
   // ENOB grows with laser power; detected photons per MAC grow in proportion.
   CHECK(enob.data[0] < enob.data[1]);
   CHECK(enob.data[1] < enob.data[2]);
@@ -66,7 +73,9 @@ TEST_CASE("sweep: a circuit sweep writes a file that reads back with the documen
   CHECK(det[2] == doctest::Approx(100 * det[0]));
   const auto comp = h5::read_doubles(root, "energy_components");
   CHECK(comp.dims == std::vector<hsize_t>{3, 9});
-  CHECK(h5::read_strings_attribute(root.openDataSet("energy_components"), "component_names").size() == 9);
+  CHECK(
+      h5::read_strings_attribute(root.openDataSet("energy_components"), "component_names").size() ==
+      9);
   const auto total = h5::read_doubles(root, "total_aJ_per_mac").data;
   double sum = 0;
   for (int c = 0; c < 9; ++c) sum += comp.data[static_cast<std::size_t>(9 + c)];
@@ -86,12 +95,15 @@ TEST_CASE("sweep: a grid over two keys has the right shape and axis values") {
   CHECK(h5::read_doubles(f.openGroup("axes"), "adc.bits").data == std::vector<double>{4, 8});
   const auto power = h5::read_doubles(f.openGroup("axes"), "laser.power_W").data;
   REQUIRE(power.size() == 3);
-  for (int i = 0; i < 3; ++i) CHECK(power[static_cast<std::size_t>(i)] == doctest::Approx(1e-4 * (i + 1)));
+  for (int i = 0; i < 3; ++i)
+    CHECK(power[static_cast<std::size_t>(i)] == doctest::Approx(1e-4 * (i + 1)));
   // Points in row-major order: the first axis varies slowest.
   const auto points = h5::read_doubles(f.openGroup("points"), "laser.power_W").data;
   REQUIRE(points.size() == 6);
-  for (int i = 0; i < 6; ++i) CHECK(points[static_cast<std::size_t>(i)] == power[static_cast<std::size_t>(i / 2)]);
-  CHECK(h5::read_doubles(f.openGroup("points"), "adc.bits").data == std::vector<double>{4, 8, 4, 8, 4, 8});
+  for (int i = 0; i < 6; ++i)
+    CHECK(points[static_cast<std::size_t>(i)] == power[static_cast<std::size_t>(i / 2)]);
+  CHECK(h5::read_doubles(f.openGroup("points"), "adc.bits").data ==
+        std::vector<double>{4, 8, 4, 8, 4, 8});
   CHECK(h5::read_doubles(root, "enob").dims == std::vector<hsize_t>{6, 1});
   const auto enob = h5::read_doubles(root, "enob").data;
   CHECK(enob[1] > enob[0]);  // more ADC bits, more precision
@@ -101,9 +113,18 @@ TEST_CASE("sweep: a sweep killed after its first point and resumed equals an uni
   TempDir tmp;
   const fs::path out = tmp / "k.h5", ref = tmp / "ref.h5";
   // A slow circuit sweep: time-domain Monte Carlo with fast (finely stepped) devices.
-  const std::vector<std::string> args{"sweep", "--fan-in", "32", "--param", "laser.power_W=1e-5:1e-3:3:log",
-                                      "--time-domain", "--monte-carlo", "100", "--set",
-                                      "modulator.bandwidth_Hz=200e9", "--set", "detector.bandwidth_Hz=200e9"};
+  const std::vector<std::string> args{"sweep",
+                                      "--fan-in",
+                                      "32",
+                                      "--param",
+                                      "laser.power_W=1e-5:1e-3:3:log",
+                                      "--time-domain",
+                                      "--monte-carlo",
+                                      "100",
+                                      "--set",
+                                      "modulator.bandwidth_Hz=200e9",
+                                      "--set",
+                                      "detector.bandwidth_Hz=200e9"};
   std::vector<std::string> run_args = args;
   run_args.insert(run_args.end(), {"--out", out.string()});
   const pid_t pid = fork();
@@ -178,16 +199,20 @@ TEST_CASE("sweep: bad input is one line, exit 2, and leaves existing files untou
     CHECK(read_text(tmp / "b.h5") == "keep");
   }
   // An existing result is not overwritten without --force.
-  CHECK(run_lumac({"sweep", "--fan-in", "16", "--param", "laser.power_W=1e-3:1e-3:1", "--out", out}).exit_code == 2);
+  CHECK(run_lumac({"sweep", "--fan-in", "16", "--param", "laser.power_W=1e-3:1e-3:1", "--out", out})
+            .exit_code == 2);
   CHECK(read_text(tmp / "b.h5") == "keep");
   // Resuming needs a partial file from the same sweep.
   const std::string other = (tmp / "o.h5").string();
-  CHECK(run_lumac({"sweep", "--fan-in", "16", "--param", "laser.power_W=1e-3:2e-3:2", "--out", other, "--resume"})
+  CHECK(run_lumac({"sweep", "--fan-in", "16", "--param", "laser.power_W=1e-3:2e-3:2", "--out",
+                   other, "--resume"})
             .err.find("nothing to resume") != std::string::npos);
-  REQUIRE(run_lumac({"sweep", "--fan-in", "16", "--param", "laser.power_W=1e-3:2e-3:2", "--out", other}).exit_code == 0);
+  REQUIRE(
+      run_lumac({"sweep", "--fan-in", "16", "--param", "laser.power_W=1e-3:2e-3:2", "--out", other})
+          .exit_code == 0);
   fs::rename(other, other + ".partial");
-  const RunResult mismatch =
-      run_lumac({"sweep", "--fan-in", "17", "--param", "laser.power_W=1e-3:2e-3:2", "--out", other, "--resume"});
+  const RunResult mismatch = run_lumac({"sweep", "--fan-in", "17", "--param",
+                                        "laser.power_W=1e-3:2e-3:2", "--out", other, "--resume"});
   CHECK(mismatch.exit_code == 2);
   CHECK(mismatch.err.find("different sweep") != std::string::npos);
 }
@@ -195,11 +220,13 @@ TEST_CASE("sweep: bad input is one line, exit 2, and leaves existing files untou
 TEST_CASE("plot: scripts/plot.py turns a small sweep file and a trace file into non-empty PNGs") {
   TempDir tmp;
   REQUIRE(run_lumac({"sweep", "--fan-in", "16", "--param", "laser.power_W=1e-5:1e-3:3:log", "--out",
-                     (tmp / "s.h5").string()}).exit_code == 0);
+                     (tmp / "s.h5").string()})
+              .exit_code == 0);
   REQUIRE(run_lumac({"trace", "--fan-in", "4", "--out", (tmp / "t.h5").string()}).exit_code == 0);
   for (const char* file : {"s.h5", "t.h5"}) {
-    const std::string cmd = "/usr/bin/python3 " + shell_quote((source_dir() / "scripts" / "plot.py").string()) +
-                            " " + shell_quote((tmp / file).string()) + " >/dev/null 2>&1";
+    const std::string cmd = "/usr/bin/python3 " +
+                            shell_quote((source_dir() / "scripts" / "plot.py").string()) + " " +
+                            shell_quote((tmp / file).string()) + " >/dev/null 2>&1";
     CHECK(std::system(cmd.c_str()) == 0);
   }
   for (const char* png : {"s_enob.png", "s_energy.png", "s_breakdown.png", "t_trace.png"}) {
@@ -210,7 +237,8 @@ TEST_CASE("plot: scripts/plot.py turns a small sweep file and a trace file into 
   }
   // A file of another kind is refused with a message and a non-zero exit.
   write_text(tmp / "bad.h5", "not hdf5");
-  const std::string bad = "/usr/bin/python3 " + shell_quote((source_dir() / "scripts" / "plot.py").string()) + " " +
+  const std::string bad = "/usr/bin/python3 " +
+                          shell_quote((source_dir() / "scripts" / "plot.py").string()) + " " +
                           shell_quote((tmp / "bad.h5").string()) + " >/dev/null 2>&1";
   CHECK(std::system(bad.c_str()) != 0);
 }

@@ -1,8 +1,8 @@
 #include "app/settings.hpp"
 #include "circuits/mac_trace.hpp"
+#include "circuits/vectors.hpp"
 #include "core/precision.hpp"
 #include "devices/converters.hpp"
-#include "circuits/vectors.hpp"
 #include "tests/support.hpp"
 
 using namespace lumac;
@@ -19,7 +19,9 @@ CircuitParams fast_circuit() {
 
 }  // namespace
 
-TEST_CASE("trace: with bandwidths far above the symbol rate the time domain reproduces the statistical model") {
+TEST_CASE(
+    "trace: with bandwidths far above the symbol rate the time domain reproduces the statistical "
+    "model") {
   CircuitParams p = fast_circuit();
   p.laser.power_W = 5e-5;
   p.laser.rin_dB_per_Hz = -118;
@@ -37,7 +39,8 @@ TEST_CASE("trace: with bandwidths far above the symbol rate the time domain repr
   TraceOptions opt;
   opt.samples_per_symbol = 2;
   opt.record = false;
-  const HomodyneMac quiet(p, NoiseSources::none().with(NoiseSource::dac).with(NoiseSource::extinction));
+  const HomodyneMac quiet(
+      p, NoiseSources::none().with(NoiseSource::dac).with(NoiseSource::extinction));
   const double deterministic = simulate_trace(quiet, dp, opt).readout;
   CHECK(std::abs(deterministic - b.expected) < 0.01 * b.range);
   // Noise: 1000 runs; mean within 5 standard errors of the noise-free run, std within 5
@@ -48,7 +51,8 @@ TEST_CASE("trace: with bandwidths far above the symbol rate the time domain repr
   CHECK(std::abs(td.noise_std / b.noise_std - 1) < 5 / std::sqrt(2 * runs));
 }
 
-TEST_CASE("trace: ENOB falls monotonically as the modulator bandwidth falls below the symbol rate") {
+TEST_CASE(
+    "trace: ENOB falls monotonically as the modulator bandwidth falls below the symbol rate") {
   CircuitParams p = load_settings({}, {}).circuit;
   p.detector.bandwidth_Hz = 100e9;
   const auto sources = NoiseSources::none();
@@ -77,7 +81,8 @@ TEST_CASE("trace: ENOB falls monotonically as the modulator bandwidth falls belo
   CHECK(previous < 3);
 }
 
-TEST_CASE("trace: the final integrator charge is the read-out, and the ADC code corresponds to it") {
+TEST_CASE(
+    "trace: the final integrator charge is the read-out, and the ADC code corresponds to it") {
   CircuitParams p = fast_circuit();
   const DotProduct dp = random_dot_product(10, VectorDistribution::positive, 8);
   const HomodyneMac mac(p);
@@ -121,7 +126,7 @@ TEST_CASE("trace: a rate-equation laser switched on just before the dot product 
   opt.rate_equation_laser = true;
   opt.laser_lead_s = 10e-9;  // settled
   const double settled = simulate_trace(mac, dp, opt).readout;
-  opt.laser_lead_s = 0;      // turn-on delay of about a nanosecond: no light for the first symbols
+  opt.laser_lead_s = 0;  // turn-on delay of about a nanosecond: no light for the first symbols
   const double cold = simulate_trace(mac, dp, opt).readout;
   const double ideal = simulate_trace(mac, dp, TraceOptions{}).ideal;
   CHECK(std::abs(settled - ideal) < 0.01 * mac.range_of(dp));

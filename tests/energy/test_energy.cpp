@@ -9,7 +9,9 @@ using namespace lumac::test;
 
 namespace {
 
-Settings defaults() { return load_settings({}, {}); }
+Settings defaults() {
+  return load_settings({}, {});
+}
 
 LayerWork layer(std::int64_t n, std::int64_t outputs, std::int64_t positions, int repeats,
                 double photons) {
@@ -43,7 +45,8 @@ TEST_CASE("energy: 12.5 detected photons per MAC at 1550 nm is 1.602 aJ/MAC") {
   // detected photoelectrons, eta times the optical path (here 0.8 * 10^(-0.51)).
   const double transmission = 0.8 * std::pow(10.0, -0.51);
   CHECK(path_transmission(s.circuit) == doctest::Approx(std::pow(10.0, -0.51)));
-  CHECK(l.aJ_per_mac(l.laser_optical_J) == doctest::Approx(l.aJ_per_mac(l.detected_optical_J) / transmission));
+  CHECK(l.aJ_per_mac(l.laser_optical_J) ==
+        doctest::Approx(l.aJ_per_mac(l.detected_optical_J) / transmission));
   // And it is the laser power that gives 12.5 photons: P_L T / M per MAC.
   const CircuitParams c = with_photons_per_mac(s.circuit, 12.5);
   CHECK(l.laser_optical_J / l.macs == doctest::Approx(c.laser.power_W * 1e-10 / 32));
@@ -66,9 +69,11 @@ TEST_CASE("energy: doubling repeats doubles what repeats and nothing else") {
     const LayerEnergy b = energy_report(s.circuit, s.energy, {layer(200, 64, 9, 4, 10)}).layers[0];
     const bool digital = averaging == Averaging::digital;
     CAPTURE(digital);
-    for (const char* name : {"laser", "input_modulators", "weight_modulators", "input_dacs", "weight_dacs"}) {
+    for (const char* name :
+         {"laser", "input_modulators", "weight_modulators", "input_dacs", "weight_dacs"}) {
       CAPTURE(name);
-      CHECK(b.components_J[component(name)] == doctest::Approx(2 * a.components_J[component(name)]));
+      CHECK(b.components_J[component(name)] ==
+            doctest::Approx(2 * a.components_J[component(name)]));
     }
     CHECK(b.detected_optical_J == doctest::Approx(2 * a.detected_optical_J));
     // Read-outs and conversions repeat only with digital averaging.
@@ -84,8 +89,10 @@ TEST_CASE("energy: doubling repeats doubles what repeats and nothing else") {
     CHECK(a.components_J[component("memory")] == doctest::Approx(fixed + repeated_a));
     CHECK(b.components_J[component("memory")] == doctest::Approx(fixed + 2 * repeated_a));
     // Digital: bias and activation once, K accumulations with digital averaging.
-    CHECK(a.components_J[component("digital")] == doctest::Approx(0.03e-12 * outputs * (2 + (digital ? 2 : 0))));
-    CHECK(b.components_J[component("digital")] == doctest::Approx(0.03e-12 * outputs * (2 + (digital ? 4 : 0))));
+    CHECK(a.components_J[component("digital")] ==
+          doctest::Approx(0.03e-12 * outputs * (2 + (digital ? 2 : 0))));
+    CHECK(b.components_J[component("digital")] ==
+          doctest::Approx(0.03e-12 * outputs * (2 + (digital ? 4 : 0))));
   }
 }
 
@@ -96,13 +103,15 @@ TEST_CASE("energy: input modulators per MAC fall as 1/M, read-out per MAC as 1/N
   s.circuit.system.fan_out = 32;
   const LayerEnergy m32 = energy_report(s.circuit, s.energy, {layer(100, 64, 1, 1, 10)}).layers[0];
   const std::size_t mod = component("input_modulators");
-  CHECK(m8.aJ_per_mac(m8.components_J[mod]) == doctest::Approx(4 * m32.aJ_per_mac(m32.components_J[mod])));
+  CHECK(m8.aJ_per_mac(m8.components_J[mod]) ==
+        doctest::Approx(4 * m32.aJ_per_mac(m32.components_J[mod])));
   // C (2 V_pi)^2 / 4 = 200 fJ per symbol, shared by M = 32 outputs.
   CHECK(m32.aJ_per_mac(m32.components_J[mod]) == doctest::Approx(200e-15 / 32 * 1e18));
   const LayerEnergy n100 = energy_report(s.circuit, s.energy, {layer(100, 64, 1, 1, 10)}).layers[0];
   const LayerEnergy n400 = energy_report(s.circuit, s.energy, {layer(400, 64, 1, 1, 10)}).layers[0];
   const std::size_t ro = component("readout");
-  CHECK(n100.aJ_per_mac(n100.components_J[ro]) == doctest::Approx(4 * n400.aJ_per_mac(n400.components_J[ro])));
+  CHECK(n100.aJ_per_mac(n100.components_J[ro]) ==
+        doctest::Approx(4 * n400.aJ_per_mac(n400.components_J[ro])));
   CHECK(n100.aJ_per_mac(n100.components_J[ro]) == doctest::Approx(0.1e-12 / 100 * 1e18));
   // A layer with fewer outputs than the tile shares each input symbol among its outputs only.
   const LayerEnergy few = energy_report(s.circuit, s.energy, {layer(100, 4, 1, 1, 10)}).layers[0];
@@ -113,7 +122,8 @@ TEST_CASE("energy: components add up to the total exactly, per layer and overall
   Settings s = defaults();
   s.energy.weights_in_dram = true;
   const EnergyReport r = energy_report(
-      s.circuit, s.energy, {layer(25, 16, 784, 3, 5), layer(400, 32, 64, 1, 50), layer(1568, 10, 1, 2, 7)});
+      s.circuit, s.energy,
+      {layer(25, 16, 784, 3, 5), layer(400, 32, 64, 1, 50), layer(1568, 10, 1, 2, 7)});
   double sum_layers = 0, sum_macs = 0;
   for (const auto& l : r.layers) {
     double sum = 0;
@@ -151,9 +161,11 @@ TEST_CASE("energy: matched ADC resolution follows the read-out ENOB") {
 }
 
 TEST_CASE("energy: bad parameters and layers are errors") {
-  CHECK_THROWS_WITH_AS(load_settings({}, {"energy.readout_J=-1"}), "energy.readout_J = -1: must be finite and >= 0", Error);
+  CHECK_THROWS_WITH_AS(load_settings({}, {"energy.readout_J=-1"}),
+                       "energy.readout_J = -1: must be finite and >= 0", Error);
   CHECK_THROWS_AS(load_settings({}, {"energy.bytes_per_weight=0"}), Error);
-  CHECK_THROWS_WITH_AS(load_settings({}, {"energy.photonic_J=1"}), doctest::Contains("unknown config key 'energy.photonic_J'"), Error);
+  CHECK_THROWS_WITH_AS(load_settings({}, {"energy.photonic_J=1"}),
+                       doctest::Contains("unknown config key 'energy.photonic_J'"), Error);
   CHECK_THROWS_AS(load_settings({}, {"laser.wall_plug_efficiency=0"}), Error);
   const Settings s = defaults();
   CHECK_THROWS_AS(energy_report(s.circuit, s.energy, {layer(0, 1, 1, 1, 1)}), Error);
