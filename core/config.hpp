@@ -240,6 +240,8 @@ void apply_override(S& settings, std::string_view assignment) {
   set_key(settings, key, ConfigValue::from_text(text));
 }
 
+// Parses TOML text; `name` (a file name) is used in messages, which give line and column.
+toml::table parse_toml_text(std::string_view text, const std::string& name);
 // Parses a TOML file (errors name file, line and column).
 toml::table parse_toml_file(const std::filesystem::path& file);
 
