@@ -7,8 +7,7 @@
 namespace lumac {
 
 void add_common_options(CLI::App& cmd, CommonOptions& o) {
-  cmd.add_option("--config", o.config,
-                 "TOML preset (default: data/presets/homodyne_1550.toml)");
+  cmd.add_option("--config", o.config, "TOML preset (default: data/presets/homodyne_1550.toml)");
   cmd.add_option("--set", o.sets, "override a config key: section.key=value (repeatable)")
       ->allow_extra_args(false);
   cmd.add_option("--seed", o.seed, "random seed (default 1)");
@@ -21,9 +20,30 @@ void add_output_options(CLI::App& cmd, OutputOptions& o, bool required) {
   cmd.add_flag("--force", o.force, "overwrite an existing output file");
 }
 
-Settings load_settings(const CommonOptions& o) { return load_settings(o.config, o.sets); }
+Settings load_settings(const CommonOptions& o) {
+  return load_settings(o.config, o.sets);
+}
 
-void print_json(const Json& object) { fmt::print("{}\n", to_json(object)); }
+namespace {
+std::string& command_line_storage() {
+  static std::string line;
+  return line;
+}
+}  // namespace
+
+void set_command_line(int argc, char** argv) {
+  std::string& line = command_line_storage();
+  line.clear();
+  for (int i = 0; i < argc; ++i) line += (i ? " " : "") + std::string(argv[i]);
+}
+
+const std::string& command_line() {
+  return command_line_storage();
+}
+
+void print_json(const Json& object) {
+  fmt::print("{}\n", to_json(object));
+}
 
 void print_figures(const std::string& title, const std::vector<Figure>& figures) {
   fmt::print("{}\n", title);

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -15,9 +16,16 @@ namespace lumac {
 
 inline constexpr std::uint64_t default_seed = 1;
 
+// A long run stopped by SIGINT or SIGTERM after saving its work; main() reports it as one line
+// and exits with code 130.
+class Interrupted : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 struct CommonOptions {
-  std::string config;              // preset file; empty means the default preset
-  std::vector<std::string> sets;   // "section.key=value" overrides, applied in order
+  std::string config;             // preset file; empty means the default preset
+  std::vector<std::string> sets;  // "section.key=value" overrides, applied in order
   std::uint64_t seed = default_seed;
   bool json = false;
 };
@@ -33,13 +41,17 @@ void add_output_options(CLI::App& cmd, OutputOptions& o, bool required);
 // Loads and validates the settings the options describe.
 Settings load_settings(const CommonOptions& o);
 
+// The command line of this run, for output files.
+void set_command_line(int argc, char** argv);
+const std::string& command_line();
+
 // Prints a JSON object on stdout.
 void print_json(const Json& object);
 
 // One named figure with its unit, for commands that print a list of figures both as a table
 // and as JSON.
 struct Figure {
-  std::string key;   // JSON key, unit in the name
+  std::string key;  // JSON key, unit in the name
   double value;
   std::string unit;
   std::string what;  // description for the table

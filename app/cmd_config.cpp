@@ -1,6 +1,7 @@
 // `lumac config`: every config key of the effective configuration, with unit and meaning
 // (the source of docs/config.md), or the effective config as TOML with --toml.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "app/cli_common.hpp"
 #include "app/commands.hpp"
@@ -17,11 +18,8 @@ std::string kind_name(const KeyInfo& k) {
       return "integer";
     case KeyKind::boolean:
       return "boolean";
-    case KeyKind::choice: {
-      std::string s;
-      for (const auto& c : k.choices) s += (s.empty() ? "" : " | ") + c;
-      return s;
-    }
+    case KeyKind::choice:
+      return fmt::format("{}", fmt::join(k.choices, " | "));
   }
   return "";
 }
@@ -29,7 +27,8 @@ std::string kind_name(const KeyInfo& k) {
 }  // namespace
 
 void register_config(CLI::App& app) {
-  auto* cmd = app.add_subcommand("config", "list every config key (unit, value, meaning) of a config");
+  auto* cmd =
+      app.add_subcommand("config", "list every config key (unit, value, meaning) of a config");
   auto opts = std::make_shared<CommonOptions>();
   auto toml_out = std::make_shared<bool>(false);
   auto markdown = std::make_shared<bool>(false);
@@ -44,7 +43,8 @@ void register_config(CLI::App& app) {
     } else if (opts->json) {
       Json j;
       for (const auto& k : keys) {
-        toml::table entry{{"value", k.value}, {"unit", k.unit}, {"type", kind_name(k)}, {"doc", k.doc}};
+        toml::table entry{
+            {"value", k.value}, {"unit", k.unit}, {"type", kind_name(k)}, {"doc", k.doc}};
         j.insert_or_assign(k.key, entry);
       }
       print_json(j);

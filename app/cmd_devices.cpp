@@ -70,7 +70,8 @@ std::vector<Figure> device_figures(const Settings& s) {
 }  // namespace
 
 void register_devices(CLI::App& app) {
-  auto* cmd = app.add_subcommand("devices", "print the derived figures of every device of a config");
+  auto* cmd =
+      app.add_subcommand("devices", "print the derived figures of every device of a config");
   auto opts = std::make_shared<CommonOptions>();
   add_common_options(*cmd, *opts);
   cmd->callback([opts] {

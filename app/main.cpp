@@ -1,31 +1,40 @@
 // The lumac command line. Bad input of any kind (lumac::Error, or a CLI parse error) is
 // reported here once, as one line on stderr, with exit code 2.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
 #include <new>
 
+#include "app/cli_common.hpp"
 #include "app/commands.hpp"
 #include "core/error.hpp"
 
 int main(int argc, char** argv) {
-  CLI::App app{"lumac: photonic hardware co-simulator (devices -> optical MAC -> networks -> energy)"};
+  CLI::App app{
+      "lumac: photonic hardware co-simulator (devices -> optical MAC -> networks -> energy)"};
   app.set_version_flag("--version", std::string("lumac ") + LUMAC_VERSION);
   app.require_subcommand(1);
   lumac::register_config(app);
   lumac::register_devices(app);
+  lumac::register_energy(app);
+  lumac::register_enob(app);
+  lumac::register_sweep(app);
+  lumac::register_trace(app);
   lumac::register_train(app);
+  lumac::set_command_line(argc, argv);
   // CLI11 reports an unknown command only as "a subcommand is required"; name it instead.
-  std::string names;
+  std::vector<std::string> names;
   bool known = false;
   for (const auto* sub : app.get_subcommands({})) {
-    names += (names.empty() ? "" : ", ") + sub->get_name();
+    names.push_back(sub->get_name());
     known = known || (argc > 1 && sub->get_name() == argv[1]);
   }
   if (argc > 1 && argv[1][0] != '-' && !known) {
-    fmt::print(stderr, "lumac: error: unknown command '{}' (commands: {})\n", argv[1], names);
+    fmt::print(stderr, "lumac: error: unknown command '{}' (commands: {})\n", argv[1],
+               fmt::join(names, ", "));
     return 2;
   }
   try {
@@ -39,6 +48,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     fmt::print(stderr, "lumac: error: {}\n", e.what());
     return 2;
+  } catch (const lumac::Interrupted& e) {
+    fmt::print(stderr, "lumac: {}\n", e.what());
+    return 130;
   } catch (const lumac::Error& e) {
     fmt::print(stderr, "lumac: error: {}\n", e.what());
     return 2;

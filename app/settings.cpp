@@ -5,14 +5,19 @@
 
 namespace lumac {
 
-void validate(const Settings& s) { validate(s.circuit); }
+void validate(const Settings& s) {
+  validate(s.circuit);
+  validate(s.energy);
+}
 
 std::filesystem::path data_dir() {
   if (const char* env = std::getenv("LUMAC_DATA_DIR"); env && *env) return env;
   return std::filesystem::path(LUMAC_SOURCE_DIR) / "data";
 }
 
-std::filesystem::path default_preset() { return data_dir() / "presets" / "homodyne_1550.toml"; }
+std::filesystem::path default_preset() {
+  return data_dir() / "presets" / "homodyne_1550.toml";
+}
 
 Settings load_settings(const std::filesystem::path& config_file,
                        const std::vector<std::string>& overrides) {

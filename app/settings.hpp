@@ -8,16 +8,19 @@
 
 #include "circuits/circuit_params.hpp"
 #include "core/config.hpp"
+#include "energy/energy_model.hpp"
 
 namespace lumac {
 
 struct Settings {
   CircuitParams circuit;
+  EnergyParams energy;
 };
 
 template <class V>
 void visit_sections(Settings& s, V& v) {
   visit_circuit_sections(s.circuit, v);
+  v.section("energy", s.energy);
 }
 
 void validate(const Settings& s);

@@ -179,7 +179,8 @@ NoiseBudget HomodyneMac::analyze(const DotProduct& dp) const {
   }
   if (sources_.has(NoiseSource::dark)) v_dark = detector_.dark_variance(t_int);
   if (sources_.has(NoiseSource::amplifier)) v_amp = detector_.amplifier_variance(t_int);
-  if (sources_.has(NoiseSource::rin)) v_rin = detector_.rin_variance(win, rin_variance_per_symbol());
+  if (sources_.has(NoiseSource::rin))
+    v_rin = detector_.rin_variance(win, rin_variance_per_symbol());
   if (sources_.has(NoiseSource::reset)) v_reset = std::pow(detector_.reset_std_electrons(), 2);
   if (sources_.has(NoiseSource::adc)) {
     const double lsb = lsb_mid_rise(p_.adc.range_scale * b.range * g, p_.adc.bits);
@@ -191,8 +192,8 @@ NoiseBudget HomodyneMac::analyze(const DotProduct& dp) const {
   // Repeats (see the header): y-variance of each term.
   const double g2 = g * g;
   auto per_repeat = [&](double v) { return g2 > 0 ? v / (k * g2) : 0.0; };
-  const double y_shot = per_repeat(v_shot), y_dark = per_repeat(v_dark),
-               y_amp = per_repeat(v_amp), y_rin = per_repeat(v_rin);
+  const double y_shot = per_repeat(v_shot), y_dark = per_repeat(v_dark), y_amp = per_repeat(v_amp),
+               y_rin = per_repeat(v_rin);
   const double y_reset = g2 > 0 ? (analog ? v_reset / (k * k * g2) : v_reset / (k * g2)) : 0.0;
   const double y_adc = g2 > 0 ? (analog ? v_adc / g2 : v_adc / (k * g2)) : 0.0;
   const double y_weight = static_w ? v_weight_y : v_weight_y / k;
@@ -214,14 +215,95 @@ NoiseBudget HomodyneMac::analyze(const DotProduct& dp) const {
   b.enob = enob_bits(b.range, b.total_std);
 
   const double m = p_.system.fan_out;
-  b.counts.laser_photons = p_.laser.power_W * fan_in * k * symbol_period_s() /
-                           (link_.photon_energy_J() * m);
+  b.counts.laser_photons =
+      p_.laser.power_W * fan_in * k * symbol_period_s() / (link_.photon_energy_J() * m);
   b.counts.input_symbols = fan_in * k / m;
   b.counts.weight_symbols = fan_in * k;
   b.counts.dac_conversions = b.counts.input_symbols + b.counts.weight_symbols;
   b.counts.adc_conversions = analog ? 1 : k;
   b.counts.readouts = b.counts.adc_conversions;
   return b;
+}
+
+NoisePolynomial& NoisePolynomial::operator+=(const NoisePolynomial& o) {
+  constant += o.constant;
+  s += o.s;
+  u += o.u;
+  c += o.c;
+  s4 += o.s4;
+  u4 += o.u4;
+  return *this;
+}
+
+LayerNoiseModel HomodyneMac::layer_noise(double fan_in, double x_scale, double w_scale,
+                                         double range, double photon_scale) const {
+  if (!(fan_in >= 1) || !(x_scale > 0) || !(w_scale > 0) || !(range > 0) || !(photon_scale > 0) ||
+      !std::isfinite(x_scale * w_scale * range * photon_scale))
+    fail(
+        "layer noise: fan-in {}, full scales {} and {}, range {} and photon scale {} must be "
+        "finite and positive",
+        fan_in, x_scale, w_scale, range, photon_scale);
+  const double eta = p_.detector.quantum_efficiency;
+  const double ns = photon_scale * link_.signal_photons_per_symbol();
+  const double nl = photon_scale * link_.lo_photons_per_symbol();
+  const double k = p_.system.repeats;
+  const bool analog = p_.system.averaging == Averaging::analog;
+  const double t_int = fan_in * symbol_period_s();
+  const double xy2 = x_scale * x_scale * w_scale * w_scale;
+  const double g2 = 4 * eta * eta * ns * nl / xy2;  // G^2
+  const double per_repeat = 1 / (k * g2);
+  const double sigma_w = sources_.has(NoiseSource::weight) ? p_.modulator.weight_noise_std : 0.0;
+  const bool static_w = p_.modulator.weight_noise_kind == WeightNoiseKind::static_;
+
+  LayerNoiseModel m;
+  auto& [shot, dark, reset, amp, rin, weight, adc, dac] = m.by_source;
+  if (sources_.has(NoiseSource::shot)) {
+    shot.s = eta * ns * per_repeat;
+    shot.u = eta * nl * per_repeat;
+    shot.constant = eta * nl * sigma_w * sigma_w * fan_in * per_repeat;
+  }
+  if (sources_.has(NoiseSource::dark)) dark.constant = detector_.dark_variance(t_int) * per_repeat;
+  if (sources_.has(NoiseSource::amplifier))
+    amp.constant = detector_.amplifier_variance(t_int) * per_repeat;
+  if (sources_.has(NoiseSource::reset))
+    reset.constant = std::pow(detector_.reset_std_electrons(), 2) * per_repeat / (analog ? k : 1);
+  if (sources_.has(NoiseSource::rin)) {
+    // eta^2 s_r^2 sum[(n+ - n-)^2 + eps^2 (n+ + n-)^2] with n+ - n- = 2 sqrt(ns nl) v u and
+    // n+ + n- = ns v^2 + nl u^2.
+    const double a = eta * eta * rin_variance_per_symbol() * per_repeat;
+    const double eps2 = std::pow(detector_.common_mode_leak(), 2);
+    rin.c = a * (4 * ns * nl + 2 * eps2 * ns * nl);
+    rin.s4 = a * eps2 * ns * ns;
+    rin.u4 = a * eps2 * nl * nl;
+  }
+  if (sigma_w > 0) weight.s = sigma_w * sigma_w * xy2 / (static_w ? 1 : k);
+  if (sources_.has(NoiseSource::adc)) {
+    const double lsb = lsb_mid_rise(p_.adc.range_scale * range, p_.adc.bits);
+    adc.constant = lsb * lsb / 12 / (analog ? 1 : k);
+  }
+  if (sources_.has(NoiseSource::dac)) {
+    const double lsb = lsb_mid_tread(2.0, p_.dac.bits);
+    dac.s = dac.u = lsb * lsb / 12 * xy2;
+  }
+  for (const auto& p : m.by_source) m.total += p;
+  // With the laser power scaled by f, G^2 grows as f^2: shot variance (electrons ~ f) falls as
+  // 1/f, electronic noise (dark, amplifier, reset; electrons fixed) as 1/f^2; RIN (electrons
+  // ~ f^2), weight, ADC and DAC terms do not change.
+  auto add_scaled = [&](const NoisePolynomial& p, double f) {
+    NoisePolynomial q = p;
+    q.constant *= f;
+    q.s *= f;
+    q.u *= f;
+    q.c *= f;
+    q.s4 *= f;
+    q.u4 *= f;
+    m.d_total_d_log_scale += q;
+  };
+  add_scaled(shot, -1);
+  add_scaled(dark, -2);
+  add_scaled(amp, -2);
+  add_scaled(reset, -2);
+  return m;
 }
 
 MonteCarloResult HomodyneMac::monte_carlo(const DotProduct& dp, std::int64_t samples,
@@ -233,7 +315,8 @@ MonteCarloResult HomodyneMac::monte_carlo(const DotProduct& dp, std::int64_t sam
   const bool analog = p_.system.averaging == Averaging::analog;
   const double t_int = static_cast<double>(n) * symbol_period_s();
   const double g = gain_electrons_per_unit(e);
-  if (!(g > 0)) fail("Monte Carlo: the dot product carries no signal (zero photons or a zero vector)");
+  if (!(g > 0))
+    fail("Monte Carlo: the dot product carries no signal (zero photons or a zero vector)");
   const double range = range_of(dp);
   const double ideal = std::inner_product(dp.x.begin(), dp.x.end(), dp.w.begin(), 0.0);
   const double sigma_w = sources_.has(NoiseSource::weight) ? p_.modulator.weight_noise_std : 0.0;
@@ -256,8 +339,8 @@ MonteCarloResult HomodyneMac::monte_carlo(const DotProduct& dp, std::int64_t sam
       ws_rng.fill_normal(weight_error, si, 0, 0);
       for (double& v : weight_error) v *= sigma_w;
     }
-    double readout = 0;   // units of y
-    double charge = 0;    // electrons (analog accumulation)
+    double readout = 0;  // units of y
+    double charge = 0;   // electrons (analog accumulation)
     for (int r = 0; r < k; ++r) {
       const auto sr = static_cast<std::uint64_t>(r);
       WindowPhotons w = fixed;
@@ -268,8 +351,8 @@ MonteCarloResult HomodyneMac::monte_carlo(const DotProduct& dp, std::int64_t sam
         }
         w = window(e, weight_error);
       }
-      const double d = detector_.sample_difference(w, t_int, rin_var, per_repeat, ShotModel::poisson,
-                                                   seed, {si, sr, 0});
+      const double d = detector_.sample_difference(w, t_int, rin_var, per_repeat,
+                                                   ShotModel::poisson, seed, {si, sr, 0});
       if (analog) {
         charge += d;
       } else {

@@ -33,9 +33,11 @@
 // range 2 ||x|| ||w||.
 #pragma once
 
+#include <array>
 #include <complex>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "circuits/circuit_params.hpp"
@@ -67,24 +69,24 @@ struct MacCounts {
 // One term of the error budget, in units of the dot product.
 struct ErrorTerm {
   std::string name;
-  double std = 0;            // RMS (noise) or |error| (deterministic)
+  double std = 0;  // RMS (noise) or |error| (deterministic)
   bool deterministic = false;
 };
 
 struct NoiseBudget {
-  double ideal = 0;                  // x . w
-  double expected = 0;               // mean read-out, deterministic errors included
-  double range = 0;                  // R used for the ENOB
-  double gain_electrons_per_unit = 0;// G (one repeat)
-  std::vector<ErrorTerm> terms;      // shot, dark, reset, amplifier, rin, weight, adc, dac,
-                                     // extinction, clipping (after repeats)
-  double noise_std = 0;              // RMS of the noise terms
-  double total_std = 0;              // RMS error: noise and deterministic error
+  double ideal = 0;                    // x . w
+  double expected = 0;                 // mean read-out, deterministic errors included
+  double range = 0;                    // R used for the ENOB
+  double gain_electrons_per_unit = 0;  // G (one repeat)
+  std::vector<ErrorTerm> terms;        // shot, dark, reset, amplifier, rin, weight, adc, dac,
+                                       // extinction, clipping (after repeats)
+  double noise_std = 0;                // RMS of the noise terms
+  double total_std = 0;                // RMS error: noise and deterministic error
   double enob = 0;
-  double signal_photons_per_symbol = 0;  // n_s at modulator full scale
-  double lo_photons_per_symbol = 0;      // n_L
-  double photons_per_mac_full_scale = 0; // eta (n_s,max + n_L,max) of the laser budget
-  double photons_per_mac_detected = 0;   // eta sum(|E_s|^2 + |E_L|^2) / N, this dot product
+  double signal_photons_per_symbol = 0;   // n_s at modulator full scale
+  double lo_photons_per_symbol = 0;       // n_L
+  double photons_per_mac_full_scale = 0;  // eta (n_s,max + n_L,max) of the laser budget
+  double photons_per_mac_detected = 0;    // eta sum(|E_s|^2 + |E_L|^2) / N, this dot product
   double laser_power_W = 0;
   MacCounts counts;
   double term(const std::string& name) const;  // std of a named term (0 if absent)
@@ -92,10 +94,10 @@ struct NoiseBudget {
 
 struct MonteCarloResult {
   std::int64_t samples = 0;
-  double mean = 0;        // mean read-out (units of y)
-  double noise_std = 0;   // standard deviation of the read-outs
-  double rms_error = 0;   // RMS of read-out - ideal
-  double enob = 0;        // log2(R / (sqrt(12) rms_error))
+  double mean = 0;       // mean read-out (units of y)
+  double noise_std = 0;  // standard deviation of the read-outs
+  double rms_error = 0;  // RMS of read-out - ideal
+  double enob = 0;       // log2(R / (sqrt(12) rms_error))
 };
 
 // The drives and photon numbers of one encoded dot product.
@@ -104,6 +106,30 @@ struct EncodedDotProduct {
   double n_signal = 0, n_lo = 0;         // photons per symbol at modulator full scale
   std::vector<double> x_drive, w_drive;  // in [-1, 1], clipped and DAC-quantized
   double clipping_error = 0;             // (clipped - unclipped) . products, units of y
+};
+
+// The noise variance of one read-out (units of y^2, after repeats) as a polynomial of the sums
+// a dot product's noise depends on, for full-scale encoding without extinction:
+//   s = sum v^2, u = sum u^2, c = sum v^2 u^2, s4 = sum v^4, u4 = sum u^4
+// (v = x / m_x, u = w / m_w the drives). Used by networks on the hardware (nn/analog.hpp),
+// which evaluate it for every output; DAC quantization enters as its noise equivalent
+// LSB^2 / 12 on every drive. Tied to analyze() by a test.
+struct NoisePolynomial {
+  double constant = 0, s = 0, u = 0, c = 0, s4 = 0, u4 = 0;
+  double operator()(double s_, double u_, double c_, double s4_, double u4_) const {
+    return constant + s * s_ + u * u_ + c * c_ + s4 * s4_ + u4 * u4_;
+  }
+  NoisePolynomial& operator+=(const NoisePolynomial& o);
+};
+
+// One polynomial per source, in the order shot, dark, reset, amplifier, rin, weight, adc, dac.
+struct LayerNoiseModel {
+  static constexpr std::array<std::string_view, 8> source_names{
+      "shot", "dark", "reset", "amplifier", "rin", "weight", "adc", "dac"};
+  std::array<NoisePolynomial, 8> by_source{};
+  NoisePolynomial total;
+  // Derivative of the total variance with respect to ln(photon scale), as a polynomial.
+  NoisePolynomial d_total_d_log_scale;
 };
 
 class HomodyneMac {
@@ -131,6 +157,11 @@ class HomodyneMac {
   double range_of(const DotProduct& dp) const;
 
   NoiseBudget analyze(const DotProduct& dp) const;
+  // The per-read-out noise polynomial of a layer: fan-in N, modulator full scales m_x, m_w,
+  // output range R, and the laser power scaled by `photon_scale`. Full-scale encoding; the
+  // extinction residual is not included.
+  LayerNoiseModel layer_noise(double fan_in, double x_scale, double w_scale, double range,
+                              double photon_scale = 1) const;
   MonteCarloResult monte_carlo(const DotProduct& dp, std::int64_t samples,
                                std::uint64_t seed) const;
 

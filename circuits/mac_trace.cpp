@@ -43,7 +43,8 @@ MacTrace simulate_trace(const HomodyneMac& mac, const DotProduct& dp, const Trac
   const double tau_m = mzm.time_constant_s(), tau_d = det.time_constant_s();
   // Recorded step and the integration step (at most a quarter of the fastest time constant).
   const double dt_rec = t_sym / opt.samples_per_symbol;
-  const int substeps = std::max(1, static_cast<int>(std::ceil(dt_rec / (0.25 * std::min(tau_m, tau_d)))));
+  const int substeps =
+      std::max(1, static_cast<int>(std::ceil(dt_rec / (0.25 * std::min(tau_m, tau_d)))));
   const double h = dt_rec / substeps;
   // Photon fluxes at full scale (photons/s at the detector).
   const double flux_s = e.n_signal / t_sym, flux_l = e.n_lo / t_sym;
@@ -55,13 +56,15 @@ MacTrace simulate_trace(const HomodyneMac& mac, const DotProduct& dp, const Trac
                                   ? 0.5 * std::pow(p.detector.amplifier_noise_A_per_rtHz, 2)
                                   : 0.0;
   const RandomStream rng(opt.seed, Stream::trace);
-  const RandomStream wt_rng(opt.seed, Stream::weight_temporal), ws_rng(opt.seed, Stream::weight_static);
+  const RandomStream wt_rng(opt.seed, Stream::weight_temporal),
+      ws_rng(opt.seed, Stream::weight_static);
 
   MacTrace tr;
   tr.ideal = std::inner_product(dp.x.begin(), dp.x.end(), dp.w.begin(), 0.0);
   const double g = mac.gain_electrons_per_unit(e);
   tr.gain_electrons_per_unit = g;
-  if (!(g > 0)) fail("time domain: the dot product carries no signal (zero photons or a zero vector)");
+  if (!(g > 0))
+    fail("time domain: the dot product carries no signal (zero photons or a zero vector)");
   const double range = mac.range_of(dp);
   const bool adc = src.has(NoiseSource::adc);
   const double span_e = p.adc.range_scale * range * g * (analog ? k : 1);
@@ -74,7 +77,8 @@ MacTrace simulate_trace(const HomodyneMac& mac, const DotProduct& dp, const Trac
   std::vector<double> noise(n);
   if (sigma_w > 0 && static_w) ws_rng.fill_normal(noise, opt.run, 0, 0);
   for (int r = 0; r < k; ++r) {
-    if (sigma_w > 0 && !static_w) wt_rng.fill_normal(noise, opt.run, static_cast<std::uint64_t>(r), 0);
+    if (sigma_w > 0 && !static_w)
+      wt_rng.fill_normal(noise, opt.run, static_cast<std::uint64_t>(r), 0);
     for (std::size_t j = 0; j < n; ++j) {
       const double u = e.w_drive[j] + (sigma_w > 0 ? sigma_w * noise[j] : 0.0);
       v_sig[r * n + j] = mzm.drive_voltage(e.x_drive[j]);
@@ -103,8 +107,10 @@ MacTrace simulate_trace(const HomodyneMac& mac, const DotProduct& dp, const Trac
   double drive_s = 0, drive_l = 0, laser = 1;
   auto photon_fluxes = [&](double vs, double vl, double& plus, double& minus) {
     const double ts = mzm.phase_rad(vs), tl = mzm.phase_rad(vl);
-    const std::complex<double> es = std::sqrt(flux_s * laser) * std::complex<double>(d * std::cos(ts), std::sin(ts));
-    const std::complex<double> el = std::sqrt(flux_l * laser) * std::complex<double>(d * std::cos(tl), std::sin(tl));
+    const std::complex<double> es =
+        std::sqrt(flux_s * laser) * std::complex<double>(d * std::cos(ts), std::sin(ts));
+    const std::complex<double> el =
+        std::sqrt(flux_l * laser) * std::complex<double>(d * std::cos(tl), std::sin(tl));
     plus = 0.5 * std::norm(es + el);
     minus = 0.5 * std::norm(es - el);
   };
@@ -118,80 +124,107 @@ MacTrace simulate_trace(const HomodyneMac& mac, const DotProduct& dp, const Trac
     dxdt[4] = x[2] - x[3];
   };
   odeint::runge_kutta4<State> stepper;
-  // Modulators start at the null (0 V), diodes at their dark current, charge at the reset value.
+
+  // The integration windows are aligned with the signal: they open and close one group delay
+  // (tau_m + tau_d) after the symbol boundaries, so only genuine inter-symbol interference
+  // remains. After the last symbol the drives return to 0 V until the last window closes.
+  const std::size_t window_symbols = analog ? symbols : n;
+  const std::size_t windows = symbols / window_symbols;
+  const auto delay_steps = static_cast<std::int64_t>(std::llround((tau_m + tau_d) / h));
+  const std::int64_t steps_per_symbol =
+      static_cast<std::int64_t>(substeps) * opt.samples_per_symbol;
+  const std::int64_t window_steps = static_cast<std::int64_t>(window_symbols) * steps_per_symbol;
+  const std::int64_t total_steps =
+      static_cast<std::int64_t>(symbols) * steps_per_symbol + delay_steps;
+  const std::int64_t recorded_steps = (total_steps + substeps - 1) / substeps;
+
+  // Modulators start at the null (0 V), diodes at their dark current.
   State x{0, 0, dark, dark, 0};
   const double reset_std_C = src.has(NoiseSource::reset) ? det.reset_std_electrons() * q : 0.0;
-  std::uint64_t step_index = 0;
-  auto reset = [&](std::uint64_t window) { x[4] = reset_std_C * rng.normal(opt.run, window, 0, 1); };
-  reset(0);
-
-  const std::size_t window_symbols = analog ? symbols : n;
+  auto reset = [&](std::uint64_t window) {
+    x[4] = reset_std_C * rng.normal(opt.run, window, 0, 1);
+  };
   double readout_sum = 0;
-  double t = 0;
+  const double e_ph = photon_energy_J(p.laser.wavelength_m);
   std::array<double, 8> z{};
-  for (std::size_t s = 0; s < symbols; ++s) {
-    drive_s = v_sig[s];
-    drive_l = v_lo[s];
-    for (int m = 0; m < opt.samples_per_symbol; ++m) {
-      double noise_plus = 0, noise_minus = 0;  // charge increments over the recorded step
-      for (int sub = 0; sub < substeps; ++sub, ++step_index) {
-        rng.fill_normal(z, opt.run, step_index, 0);
-        const double base = opt.rate_equation_laser
-                                ? laser_shape[std::min(laser_shape.size() - 1, static_cast<std::size_t>(t / h))]
-                                : 1.0;
-        const double r = src.has(NoiseSource::rin) ? std::sqrt(rin_psd / (2 * h)) * z[5] : 0.0;
-        laser = base;
-        double fp0, fm0;
-        photon_fluxes(x[0], x[1], fp0, fm0);
-        laser = base * (1 + r);
-        stepper.do_step(system, x, t, h);
-        t += h;
-        // Euler-Maruyama increments of the integrated charge, from the currents at step start.
-        const double ip = eta * q * fp0 * (1 + r), im = eta * q * fm0 * (1 + r);
-        double dq_plus = 0, dq_minus = 0;
-        if (src.has(NoiseSource::shot)) {
-          dq_plus += std::sqrt(q * std::max(0.0, ip) * h) * z[0];
-          dq_minus += std::sqrt(q * std::max(0.0, im) * h) * z[1];
+  std::int64_t step = 0;
+  double t = 0;
+  for (std::int64_t rec = 0; rec < recorded_steps; ++rec) {
+    double noise_plus = 0, noise_minus = 0;  // shot-noise charge of the recorded step
+    for (int sub = 0; sub < substeps && step < total_steps; ++sub, ++step) {
+      // Window boundaries: open the first window, close (sample) and reopen the others.
+      if (step >= delay_steps && (step - delay_steps) % window_steps == 0) {
+        const auto w = static_cast<std::size_t>((step - delay_steps) / window_steps);
+        if (w > 0) {
+          const double electrons = x[4] / q;
+          tr.readout_charge_C.push_back(x[4]);
+          const std::int64_t code = adc ? quantizer.code(electrons) : -1;
+          tr.adc_codes.push_back(code);
+          readout_sum += (adc ? quantizer.value(code) : electrons) / (g * (analog ? k : 1));
         }
-        if (dark > 0) {
-          dq_plus += std::sqrt(q * dark * h) * z[2];
-          dq_minus += std::sqrt(q * dark * h) * z[3];
-        }
-        double dq = dq_plus - dq_minus;
-        if (amp_var_rate > 0) dq += std::sqrt(amp_var_rate * h) * z[4];
-        if (r != 0) dq += eps * eta * q * (fp0 + fm0) * r * h;  // common-mode leak
-        x[4] += dq;
-        noise_plus += dq_plus;
-        noise_minus += dq_minus;
+        if (w < windows) reset(w);
       }
-      if (opt.record) {
-        double fp, fm;
-        photon_fluxes(x[0], x[1], fp, fm);
-        const double e_ph = photon_energy_J(p.laser.wavelength_m);
-        tr.time_s.push_back(t);
-        tr.drive_signal_V.push_back(drive_s);
-        tr.drive_lo_V.push_back(drive_l);
-        tr.modulator_signal_V.push_back(x[0]);
-        tr.modulator_lo_V.push_back(x[1]);
-        const double ts = mzm.phase_rad(x[0]), tl = mzm.phase_rad(x[1]);
-        tr.power_signal_W.push_back(flux_s * laser * e_ph * (d * d * std::pow(std::cos(ts), 2) + std::pow(std::sin(ts), 2)));
-        tr.power_lo_W.push_back(flux_l * laser * e_ph * (d * d * std::pow(std::cos(tl), 2) + std::pow(std::sin(tl), 2)));
-        tr.current_plus_A.push_back(x[2] + noise_plus / dt_rec);
-        tr.current_minus_A.push_back(x[3] + noise_minus / dt_rec);
-        tr.charge_C.push_back(x[4]);
-        tr.laser_power_W.push_back(p.laser.power_W * laser);
+      const std::int64_t symbol = step / steps_per_symbol;
+      drive_s = symbol < static_cast<std::int64_t>(symbols)
+                    ? v_sig[static_cast<std::size_t>(symbol)]
+                    : 0.0;
+      drive_l = symbol < static_cast<std::int64_t>(symbols) ? v_lo[static_cast<std::size_t>(symbol)]
+                                                            : 0.0;
+      laser = opt.rate_equation_laser
+                  ? laser_shape[std::min(laser_shape.size() - 1, static_cast<std::size_t>(step))]
+                  : 1.0;
+      rng.fill_normal(z, opt.run, static_cast<std::uint64_t>(step), 0);
+      double fp0, fm0;
+      photon_fluxes(x[0], x[1], fp0, fm0);
+      stepper.do_step(system, x, t, h);
+      t += h;
+      // Euler-Maruyama increments of the integrated charge from the currents at step start.
+      const double ip = eta * q * fp0, im = eta * q * fm0;
+      double dq_plus = 0, dq_minus = 0, dq = 0;
+      if (src.has(NoiseSource::shot)) {
+        dq_plus += std::sqrt(q * ip * h) * z[0];
+        dq_minus += std::sqrt(q * im * h) * z[1];
       }
+      if (dark > 0) {
+        dq_plus += std::sqrt(q * dark * h) * z[2];
+        dq_minus += std::sqrt(q * dark * h) * z[3];
+      }
+      if (amp_var_rate > 0) dq += std::sqrt(amp_var_rate * h) * z[4];
+      if (src.has(NoiseSource::rin)) {
+        // Relative power fluctuation r over the step (variance S / (2 h)): it scales the
+        // difference current, and the common-mode current leaks through the CMRR.
+        const double r = std::sqrt(rin_psd / (2 * h)) * z[5];
+        dq += ((ip - im) + eps * (ip + im)) * r * h;
+      }
+      x[4] += dq + dq_plus - dq_minus;
+      noise_plus += dq_plus;
+      noise_minus += dq_minus;
     }
-    // End of a read-out window: sample, convert, reset.
-    if ((s + 1) % window_symbols == 0) {
-      const double electrons = x[4] / q;
-      tr.readout_charge_C.push_back(x[4]);
-      const std::int64_t code = adc ? quantizer.code(electrons) : -1;
-      tr.adc_codes.push_back(code);
-      const double value = adc ? quantizer.value(code) : electrons;
-      readout_sum += value / (g * (analog ? k : 1));
-      reset((s + 1) / window_symbols);
+    if (opt.record) {
+      const double dt = substeps * h;
+      const double ts = mzm.phase_rad(x[0]), tl = mzm.phase_rad(x[1]);
+      tr.time_s.push_back(t);
+      tr.drive_signal_V.push_back(drive_s);
+      tr.drive_lo_V.push_back(drive_l);
+      tr.modulator_signal_V.push_back(x[0]);
+      tr.modulator_lo_V.push_back(x[1]);
+      tr.power_signal_W.push_back(flux_s * laser * e_ph *
+                                  (d * d * std::pow(std::cos(ts), 2) + std::pow(std::sin(ts), 2)));
+      tr.power_lo_W.push_back(flux_l * laser * e_ph *
+                              (d * d * std::pow(std::cos(tl), 2) + std::pow(std::sin(tl), 2)));
+      tr.current_plus_A.push_back(x[2] + noise_plus / dt);
+      tr.current_minus_A.push_back(x[3] + noise_minus / dt);
+      tr.charge_C.push_back(x[4]);
+      tr.laser_power_W.push_back(p.laser.power_W * laser);
     }
+  }
+  // The last window closes at the end of the simulation.
+  {
+    const double electrons = x[4] / q;
+    tr.readout_charge_C.push_back(x[4]);
+    const std::int64_t code = adc ? quantizer.code(electrons) : -1;
+    tr.adc_codes.push_back(code);
+    readout_sum += (adc ? quantizer.value(code) : electrons) / (g * (analog ? k : 1));
   }
   tr.readout = readout_sum / (analog ? 1 : k);
   return tr;

@@ -26,13 +26,13 @@
 namespace lumac {
 
 struct TraceOptions {
-  int samples_per_symbol = 16;      // recorded samples per symbol (the step is finer if needed)
-  bool record = true;               // keep the waveforms
-  bool rate_equation_laser = false; // laser power from the rate equations (switched on at -lead)
-  double laser_lead_s = 5e-9;       // time from laser turn-on to the first symbol
-  double laser_bias_multiple = 3;   // rate-equation drive current / threshold current
+  int samples_per_symbol = 16;       // recorded samples per symbol (the step is finer if needed)
+  bool record = true;                // keep the waveforms
+  bool rate_equation_laser = false;  // laser power from the rate equations (switched on at -lead)
+  double laser_lead_s = 5e-9;        // time from laser turn-on to the first symbol
+  double laser_bias_multiple = 3;    // rate-equation drive current / threshold current
   std::uint64_t seed = 1;
-  std::uint64_t run = 0;            // index of this run (RNG counter)
+  std::uint64_t run = 0;  // index of this run (RNG counter)
 };
 
 struct MacTrace {
@@ -47,10 +47,10 @@ struct MacTrace {
   // Per read-out (K for digital averaging, 1 for analog accumulation).
   std::vector<double> readout_charge_C;  // integrator charge sampled at the end of each window
   std::vector<std::int64_t> adc_codes;   // ADC code of each read-out (-1 if the ADC is off)
-  double readout = 0;   // the dot product read out (units of y), averaged over repeats
-  double ideal = 0;     // x . w
+  double readout = 0;  // the dot product read out (units of y), averaged over repeats
+  double ideal = 0;    // x . w
   double gain_electrons_per_unit = 0;
-  double adc_lsb_C = 0; // ADC step, charge units (0 if the ADC is off)
+  double adc_lsb_C = 0;  // ADC step, charge units (0 if the ADC is off)
 };
 
 // Simulates the circuit of `mac` computing `dp` (with the repeats and averaging of its config).

@@ -45,9 +45,13 @@ double LinkBudget::lo_transmission() const {
   return (1 - system_.signal_split) / system_.fan_out * loss_db_to_transmission(common_loss_dB());
 }
 
-double LinkBudget::symbol_period_s() const { return 1.0 / system_.symbol_rate_Hz; }
+double LinkBudget::symbol_period_s() const {
+  return 1.0 / system_.symbol_rate_Hz;
+}
 
-double LinkBudget::photon_energy_J() const { return lumac::photon_energy_J(laser_.wavelength_m); }
+double LinkBudget::photon_energy_J() const {
+  return lumac::photon_energy_J(laser_.wavelength_m);
+}
 
 double LinkBudget::signal_photons_per_symbol() const {
   return laser_.power_W * signal_transmission() * symbol_period_s() / photon_energy_J();

@@ -34,16 +34,16 @@ struct EnumNames<Averaging> {
 };
 
 struct SystemParams {
-  double symbol_rate_Hz = 10e9;          // modulation symbol rate
-  double temperature_K = 300;            // temperature of the read-out electronics
-  int fan_out = 32;                      // M parallel outputs sharing one input broadcast
-  double signal_split = 0.5;             // fraction of laser power sent to the signal path
-  double coupling_loss_dB = 1.0;         // laser-to-chip coupling loss
-  double waveguide_loss_dB = 0.5;        // propagation loss of each path
-  double splitter_excess_loss_dB = 0.1;  // excess loss of each 1x2 splitter stage
+  double symbol_rate_Hz = 10e9;              // modulation symbol rate
+  double temperature_K = 300;                // temperature of the read-out electronics
+  int fan_out = 32;                          // M parallel outputs sharing one input broadcast
+  double signal_split = 0.5;                 // fraction of laser power sent to the signal path
+  double coupling_loss_dB = 1.0;             // laser-to-chip coupling loss
+  double waveguide_loss_dB = 0.5;            // propagation loss of each path
+  double splitter_excess_loss_dB = 0.1;      // excess loss of each 1x2 splitter stage
   Encoding encoding = Encoding::full_scale;  // full-scale or norm-adaptive photon allocation
   Averaging averaging = Averaging::digital;  // how repeats are averaged
-  int repeats = 1;                       // K repeats of every dot product
+  int repeats = 1;                           // K repeats of every dot product
 };
 
 template <class V>
@@ -69,9 +69,9 @@ class LinkBudget {
   LinkBudget(const LaserParams& laser, const ModulatorParams& modulator,
              const SystemParams& system);
 
-  int splitter_stages() const;          // 1 + ceil(log2 M)
-  double common_loss_dB() const;        // coupling + waveguide + excess * stages + IL
-  double signal_transmission() const;   // laser power fraction reaching one output's detector
+  int splitter_stages() const;         // 1 + ceil(log2 M)
+  double common_loss_dB() const;       // coupling + waveguide + excess * stages + IL
+  double signal_transmission() const;  // laser power fraction reaching one output's detector
   double lo_transmission() const;
   double symbol_period_s() const;
   double photon_energy_J() const;

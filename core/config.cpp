@@ -104,19 +104,25 @@ std::string nearest_key(std::string_view key, const std::vector<std::string>& va
   return best;
 }
 
-std::string format_real(double value) { return fmt::format("{}", value); }
+std::string format_real(double value) {
+  return fmt::format("{}", value);
+}
+
+toml::table parse_toml_text(std::string_view text, const std::string& name) {
+  try {
+    return toml::parse(text, name);
+  } catch (const toml::parse_error& e) {
+    fail("{}:{}:{}: malformed TOML: {}", name, e.source().begin.line, e.source().begin.column,
+         e.description());
+  }
+}
 
 toml::table parse_toml_file(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) fail("cannot read config file '{}'", file.string());
   std::ostringstream text;
   text << in.rdbuf();
-  try {
-    return toml::parse(text.str(), file.string());
-  } catch (const toml::parse_error& e) {
-    fail("{}:{}:{}: malformed TOML: {}", file.string(), e.source().begin.line,
-         e.source().begin.column, e.description());
-  }
+  return parse_toml_text(text.str(), file.string());
 }
 
 }  // namespace lumac

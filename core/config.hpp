@@ -15,6 +15,7 @@
 // key; malformed TOML reports file, line and column. See shared/DESIGN.md, convention 4.
 #pragma once
 
+#include <fmt/ranges.h>
 #include <toml++/toml.h>
 
 #include <array>
@@ -56,18 +57,16 @@ template <class E>
 E parse_enum(std::string_view text, std::string_view what) {
   for (const auto& [v, name] : EnumNames<E>::values)
     if (name == text) return v;
-  std::string list;
-  for (const auto& c : enum_choices<E>()) list += (list.empty() ? "" : ", ") + c;
-  fail("{} = '{}': must be one of {}", what, text, list);
+  fail("{} = '{}': must be one of {}", what, text, fmt::join(enum_choices<E>(), ", "));
 }
 
 // One config key with its current value.
 struct KeyInfo {
-  std::string key;   // "laser.power_W"
+  std::string key;  // "laser.power_W"
   KeyKind kind = KeyKind::real;
-  std::string unit;  // SI unit, "1" for dimensionless
-  std::string doc;   // one-line meaning
-  std::string value; // current value, as written in TOML
+  std::string unit;                  // SI unit, "1" for dimensionless
+  std::string doc;                   // one-line meaning
+  std::string value;                 // current value, as written in TOML
   std::vector<std::string> choices;  // allowed values of a choice key
 };
 
@@ -232,8 +231,7 @@ void set_key(S& settings, std::string_view key, const ConfigValue& value) {
 template <class S>
 void apply_override(S& settings, std::string_view assignment) {
   const auto eq = assignment.find('=');
-  if (eq == std::string_view::npos)
-    fail("--set '{}': expected section.name=value", assignment);
+  if (eq == std::string_view::npos) fail("--set '{}': expected section.name=value", assignment);
   std::string_view key = assignment.substr(0, eq);
   std::string_view text = assignment.substr(eq + 1);
   while (!key.empty() && key.back() == ' ') key.remove_suffix(1);
@@ -242,6 +240,8 @@ void apply_override(S& settings, std::string_view assignment) {
   set_key(settings, key, ConfigValue::from_text(text));
 }
 
+// Parses TOML text; `name` (a file name) is used in messages, which give line and column.
+toml::table parse_toml_text(std::string_view text, const std::string& name);
 // Parses a TOML file (errors name file, line and column).
 toml::table parse_toml_file(const std::filesystem::path& file);
 

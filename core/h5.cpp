@@ -85,7 +85,9 @@ std::string temp_prefix(const fs::path& final_path) {
   return prefix;
 }
 
-bool process_alive(long pid) { return pid > 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
+bool process_alive(long pid) {
+  return pid > 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+}
 
 }  // namespace
 
@@ -101,7 +103,8 @@ void check_output_path(const fs::path& path, bool force) {
   if (path.empty()) fail("output path is empty");
   const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) fail("cannot write '{}': folder '{}' does not exist", path.string(), dir.string());
+  if (!fs::is_directory(dir, ec))
+    fail("cannot write '{}': folder '{}' does not exist", path.string(), dir.string());
   if (access(dir.c_str(), W_OK) != 0)
     fail("cannot write '{}': folder '{}' is not writable", path.string(), dir.string());
   if (fs::is_directory(path, ec)) fail("cannot write '{}': it is a folder", path.string());
@@ -162,24 +165,29 @@ void OutputFile::commit() {
   }
   std::error_code ec;
   fs::rename(temp_path_, final_path_, ec);
-  if (ec) fail("cannot rename '{}' to '{}': {}", temp_path_.string(), final_path_.string(), ec.message());
+  if (ec)
+    fail("cannot rename '{}' to '{}': {}", temp_path_.string(), final_path_.string(), ec.message());
   committed_ = true;
 }
 
 void write_attribute(H5::H5Object& obj, const std::string& name, const std::string& value) {
-  H5::StrType type(H5::PredType::C_S1, value.empty() ? 1 : value.size());
+  // Variable-length UTF-8, which h5py reads back as str.
+  H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
   type.setCset(H5T_CSET_UTF8);
   H5::Attribute a = obj.createAttribute(name, type, H5::DataSpace(H5S_SCALAR));
-  a.write(type, value.empty() ? std::string(1, '\0') : value);
+  const char* text = value.c_str();
+  a.write(type, &text);
 }
 
 void write_attribute(H5::H5Object& obj, const std::string& name, double value) {
-  H5::Attribute a = obj.createAttribute(name, H5::PredType::NATIVE_DOUBLE, H5::DataSpace(H5S_SCALAR));
+  H5::Attribute a =
+      obj.createAttribute(name, H5::PredType::NATIVE_DOUBLE, H5::DataSpace(H5S_SCALAR));
   a.write(H5::PredType::NATIVE_DOUBLE, &value);
 }
 
 void write_attribute(H5::H5Object& obj, const std::string& name, std::int64_t value) {
-  H5::Attribute a = obj.createAttribute(name, H5::PredType::NATIVE_INT64, H5::DataSpace(H5S_SCALAR));
+  H5::Attribute a =
+      obj.createAttribute(name, H5::PredType::NATIVE_INT64, H5::DataSpace(H5S_SCALAR));
   a.write(H5::PredType::NATIVE_INT64, &value);
 }
 
@@ -246,7 +254,8 @@ std::vector<std::string> read_strings_attribute(const H5::H5Object& obj, const s
     space.getSimpleExtentDims(&n);
     H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
     type.setCset(a.getStrType().getCset());
-    if (!a.getStrType().isVariableStr()) fail("attribute '{}' is not a variable-length string list", name);
+    if (!a.getStrType().isVariableStr())
+      fail("attribute '{}' is not a variable-length string list", name);
     std::vector<char*> ptrs(n, nullptr);
     if (n) a.read(type, ptrs.data());
     std::vector<std::string> out;
@@ -284,9 +293,8 @@ void write_dataset(H5::Group& group, const std::string& name, const std::vector<
                    const std::vector<hsize_t>& dims, const std::string& units) {
   write_dataset_impl(group, name, data, dims, units);
 }
-void write_dataset(H5::Group& group, const std::string& name,
-                   const std::vector<std::int64_t>& data, const std::vector<hsize_t>& dims,
-                   const std::string& units) {
+void write_dataset(H5::Group& group, const std::string& name, const std::vector<std::int64_t>& data,
+                   const std::vector<hsize_t>& dims, const std::string& units) {
   write_dataset_impl(group, name, data, dims, units);
 }
 
@@ -318,7 +326,8 @@ H5::H5File open_for_reading(const fs::path& path, const std::string& what) {
   }
   try {
     if (!H5::H5File::isHdf5(path.string()))
-      fail("{} file '{}' is not an HDF5 file (empty, truncated or another format)", what, path.string());
+      fail("{} file '{}' is not an HDF5 file (empty, truncated or another format)", what,
+           path.string());
     return H5::H5File(path.string(), H5F_ACC_RDONLY);
   } catch (const H5::Exception& e) {
     fail("{} file '{}' cannot be opened as HDF5: {}", what, path.string(), e.getDetailMsg());

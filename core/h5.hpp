@@ -70,9 +70,8 @@ void write_dataset(H5::Group& group, const std::string& name, const std::vector<
                    const std::vector<hsize_t>& dims, const std::string& units);
 void write_dataset(H5::Group& group, const std::string& name, const std::vector<float>& data,
                    const std::vector<hsize_t>& dims, const std::string& units);
-void write_dataset(H5::Group& group, const std::string& name,
-                   const std::vector<std::int64_t>& data, const std::vector<hsize_t>& dims,
-                   const std::string& units);
+void write_dataset(H5::Group& group, const std::string& name, const std::vector<std::int64_t>& data,
+                   const std::vector<hsize_t>& dims, const std::string& units);
 
 // A dataset read back with its shape.
 template <class T>

@@ -7,7 +7,6 @@ namespace lumac {
 
 namespace {
 
-
 // Replaces non-finite floats in a container (arrays and tables hold nodes by value, so the
 // replacement happens at the parent).
 void replace_non_finite(toml::table& t);

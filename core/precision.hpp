@@ -11,9 +11,13 @@
 namespace lumac {
 
 // Step of a uniform quantizer with 2^bits levels over `range` (mid-rise).
-inline double lsb_mid_rise(double range, int bits) { return range / std::ldexp(1.0, bits); }
+inline double lsb_mid_rise(double range, int bits) {
+  return range / std::ldexp(1.0, bits);
+}
 // Step of a symmetric mid-tread quantizer with 2^bits - 1 levels over `range` (0 is a level).
-inline double lsb_mid_tread(double range, int bits) { return range / (std::ldexp(1.0, bits) - 2); }
+inline double lsb_mid_tread(double range, int bits) {
+  return range / (std::ldexp(1.0, bits) - 2);
+}
 
 // ENOB of an output of range R with RMS error sigma. Infinite when sigma is 0.
 inline double enob_bits(double range, double rms_error) {

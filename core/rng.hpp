@@ -18,18 +18,18 @@ namespace lumac {
 // noise (drawn per call) use different streams (DESIGN.md convention 6).
 enum class Stream : std::uint64_t {
   test = 0,
-  vectors = 1,         // random input/weight vectors for circuit studies
-  shot = 2,            // photon counting noise
-  dark = 3,            // dark-current counts
-  reset = 4,           // integrator kTC noise
-  amplifier = 5,       // amplifier current noise
-  rin = 6,             // laser relative intensity noise
-  weight_temporal = 7, // weight (modulator drive) noise, new every repeat
-  weight_static = 8,   // weight noise fixed per device (device-to-device variation)
-  layer_noise = 9,     // network-level output noise of a matrix product
-  training = 10,       // initialisation and shuffling in training
-  precision = 11,      // precision learning
-  trace = 12,          // time-domain simulation noise increments
+  vectors = 1,          // random input/weight vectors for circuit studies
+  shot = 2,             // photon counting noise
+  dark = 3,             // dark-current counts
+  reset = 4,            // integrator kTC noise
+  amplifier = 5,        // amplifier current noise
+  rin = 6,              // laser relative intensity noise
+  weight_temporal = 7,  // weight (modulator drive) noise, new every repeat
+  weight_static = 8,    // weight noise fixed per device (device-to-device variation)
+  layer_noise = 9,      // network-level output noise of a matrix product
+  training = 10,        // initialisation and shuffling in training
+  precision = 11,       // precision learning
+  trace = 12,           // time-domain simulation noise increments
 };
 
 class RandomStream {

@@ -23,7 +23,9 @@ void validate(const DacParams& p) {
 }
 
 MidRiseQuantizer::MidRiseQuantizer(int bits, double lo, double hi)
-    : bits_(bits), lo_(lo), lsb_(lsb_mid_rise(hi - lo, bits)),
+    : bits_(bits),
+      lo_(lo),
+      lsb_(lsb_mid_rise(hi - lo, bits)),
       max_code_((std::int64_t{1} << bits) - 1) {
   if (bits < 1 || bits > 24) fail("ADC bits = {}: must be an integer in [1, 24]", bits);
   if (!(hi > lo) || !std::isfinite(lo) || !std::isfinite(hi))
@@ -51,8 +53,7 @@ double MidTreadQuantizer::quantize(double x) const {
 }
 
 double adc_energy_per_conversion_J(const AdcParams& p, double enob) {
-  return std::max(p.walden_fom_J_per_step * std::exp2(enob),
-                  p.thermal_fom_J * std::exp2(2 * enob));
+  return std::max(p.walden_fom_J_per_step * std::exp2(enob), p.thermal_fom_J * std::exp2(2 * enob));
 }
 
 }  // namespace lumac

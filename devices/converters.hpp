@@ -33,8 +33,8 @@ void visit_fields(AdcParams& p, V& v) {
 void validate(const AdcParams& p);
 
 struct DacParams {
-  int bits = 8;                          // resolution of the modulator drive
-  double energy_per_conversion_J = 1e-12;// energy of one conversion at GS/s (Netcast)
+  int bits = 8;                            // resolution of the modulator drive
+  double energy_per_conversion_J = 1e-12;  // energy of one conversion at GS/s (Netcast)
 };
 
 template <class V>

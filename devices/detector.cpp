@@ -1,5 +1,6 @@
 #include "devices/detector.hpp"
 
+#include <fmt/ranges.h>
 #include <cmath>
 #include <vector>
 
@@ -18,10 +19,10 @@ struct SourceName {
   std::string_view name;
 };
 constexpr SourceName source_names[] = {
-    {NoiseSource::shot, "shot"},       {NoiseSource::dark, "dark"},
-    {NoiseSource::reset, "reset"},     {NoiseSource::amplifier, "amplifier"},
-    {NoiseSource::rin, "rin"},         {NoiseSource::weight, "weight"},
-    {NoiseSource::adc, "adc"},         {NoiseSource::extinction, "extinction"},
+    {NoiseSource::shot, "shot"},   {NoiseSource::dark, "dark"},
+    {NoiseSource::reset, "reset"}, {NoiseSource::amplifier, "amplifier"},
+    {NoiseSource::rin, "rin"},     {NoiseSource::weight, "weight"},
+    {NoiseSource::adc, "adc"},     {NoiseSource::extinction, "extinction"},
     {NoiseSource::dac, "dac"},
 };
 
@@ -49,9 +50,10 @@ NoiseSources NoiseSources::parse(std::string_view list) {
       }
     }
     if (!known) {
-      std::string valid;
-      for (const auto& n : source_names) valid += (valid.empty() ? "" : ",") + std::string(n.name);
-      fail("--sources: unknown noise source '{}' (valid: {}, all, none)", item, valid);
+      std::vector<std::string_view> valid;
+      for (const auto& n : source_names) valid.push_back(n.name);
+      fail("--sources: unknown noise source '{}' (valid: {}, all, none)", item,
+           fmt::join(valid, ","));
     }
     start = end + 1;
   }
@@ -59,10 +61,10 @@ NoiseSources NoiseSources::parse(std::string_view list) {
 }
 
 std::string NoiseSources::to_string() const {
-  std::string out;
+  std::vector<std::string_view> names;
   for (const auto& n : source_names)
-    if (has(n.source)) out += (out.empty() ? "" : ",") + std::string(n.name);
-  return out.empty() ? "none" : out;
+    if (has(n.source)) names.push_back(n.name);
+  return names.empty() ? std::string("none") : fmt::format("{}", fmt::join(names, ","));
 }
 
 void validate(const DetectorParams& p) {
@@ -109,7 +111,9 @@ double BalancedDetector::responsivity_A_per_W() const {
   return p_.quantum_efficiency * elementary_charge_C / photon_energy_J(wavelength_m_);
 }
 
-double BalancedDetector::common_mode_leak() const { return std::pow(10.0, -p_.cmrr_dB / 20.0); }
+double BalancedDetector::common_mode_leak() const {
+  return std::pow(10.0, -p_.cmrr_dB / 20.0);
+}
 
 double BalancedDetector::time_constant_s() const {
   return 1.0 / (2 * constants::pi * p_.bandwidth_Hz);

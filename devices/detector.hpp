@@ -25,12 +25,12 @@
 namespace lumac {
 
 struct DetectorParams {
-  double quantum_efficiency = 0.8;          // eta, electrons per incident photon
-  double dark_current_A = 10e-9;            // dark current of each diode
-  double integrator_capacitance_F = 10e-15; // integrating capacitor (sets kTC noise)
-  double amplifier_noise_A_per_rtHz = 3e-12;// input-referred amplifier current noise density
-  double cmrr_dB = 30;                      // common-mode rejection ratio of the balanced pair
-  double bandwidth_Hz = 30e9;               // photodiode/front-end 3 dB bandwidth (first order)
+  double quantum_efficiency = 0.8;            // eta, electrons per incident photon
+  double dark_current_A = 10e-9;              // dark current of each diode
+  double integrator_capacitance_F = 10e-15;   // integrating capacitor (sets kTC noise)
+  double amplifier_noise_A_per_rtHz = 3e-12;  // input-referred amplifier current noise density
+  double cmrr_dB = 30;                        // common-mode rejection ratio of the balanced pair
+  double bandwidth_Hz = 30e9;                 // photodiode/front-end 3 dB bandwidth (first order)
 };
 
 template <class V>
@@ -74,17 +74,17 @@ class BalancedDetector {
   BalancedDetector(const DetectorParams& params, double wavelength_m, double temperature_K);
   const DetectorParams& params() const { return p_; }
 
-  double responsivity_A_per_W() const;   // eta q lambda / (h c)
-  double common_mode_leak() const;        // eps = 10^(-CMRR/20)
-  double time_constant_s() const;         // 1 / (2 pi f_3dB)
+  double responsivity_A_per_W() const;  // eta q lambda / (h c)
+  double common_mode_leak() const;      // eps = 10^(-CMRR/20)
+  double time_constant_s() const;       // 1 / (2 pi f_3dB)
 
   // Mean difference count 2 eta a_s a_L summed over the window: eta (plus - minus).
   double mean_difference(const WindowPhotons& w) const;
   // Variances of the difference count, electrons^2.
-  double shot_variance(const WindowPhotons& w) const;           // eta (plus + minus)
-  double dark_variance(double integration_time_s) const;         // 2 I_dark t / q
-  double reset_std_electrons() const;                             // sqrt(k_B T C) / q
-  double amplifier_variance(double integration_time_s) const;    // i_n^2 t / (2 q^2)
+  double shot_variance(const WindowPhotons& w) const;          // eta (plus + minus)
+  double dark_variance(double integration_time_s) const;       // 2 I_dark t / q
+  double reset_std_electrons() const;                          // sqrt(k_B T C) / q
+  double amplifier_variance(double integration_time_s) const;  // i_n^2 t / (2 q^2)
   // RIN term for a relative power variance per symbol `rin_var_per_symbol`.
   double rin_variance(const WindowPhotons& w, double rin_var_per_symbol) const;
 

@@ -36,13 +36,21 @@ void validate(const LaserParams& p) {
   c.closed("spontaneous_coupling", p.spontaneous_coupling, 0, 1);
 }
 
-Laser::Laser(const LaserParams& params) : p_(params) { validate(p_); }
+Laser::Laser(const LaserParams& params) : p_(params) {
+  validate(p_);
+}
 
-double Laser::photon_energy_J() const { return lumac::photon_energy_J(p_.wavelength_m); }
+double Laser::photon_energy_J() const {
+  return lumac::photon_energy_J(p_.wavelength_m);
+}
 
-double Laser::photon_flux_per_s() const { return p_.power_W / photon_energy_J(); }
+double Laser::photon_flux_per_s() const {
+  return p_.power_W / photon_energy_J();
+}
 
-double Laser::electrical_power_W() const { return p_.power_W / p_.wall_plug_efficiency; }
+double Laser::electrical_power_W() const {
+  return p_.power_W / p_.wall_plug_efficiency;
+}
 
 double Laser::relative_intensity_variance(double bandwidth_Hz) const {
   return db_to_power_ratio(p_.rin_dB_per_Hz) * bandwidth_Hz;
@@ -52,7 +60,9 @@ double Laser::shot_noise_rin_floor_dB_per_Hz() const {
   return 10 * std::log10(2 * photon_energy_J() / p_.power_W);
 }
 
-RateEquationLaser::RateEquationLaser(const LaserParams& params) : p_(params) { validate(p_); }
+RateEquationLaser::RateEquationLaser(const LaserParams& params) : p_(params) {
+  validate(p_);
+}
 
 double RateEquationLaser::group_velocity_m_per_s() const {
   return constants::speed_of_light_m_per_s / p_.group_index;
@@ -71,7 +81,8 @@ double RateEquationLaser::gain_per_m(double n) const {
   // g0 ln(1e-3), strong absorption, which only matters for the first picoseconds of a start
   // from zero carriers, when there are no photons to absorb.
   const double ref = p_.transparency_density_per_m3 + p_.gain_offset_density_per_m3;
-  return p_.gain_coefficient_per_m * std::log(std::max(n + p_.gain_offset_density_per_m3, 1e-3 * ref) / ref);
+  return p_.gain_coefficient_per_m *
+         std::log(std::max(n + p_.gain_offset_density_per_m3, 1e-3 * ref) / ref);
 }
 
 double RateEquationLaser::recombination_per_m3_s(double n) const {
@@ -137,10 +148,11 @@ RateEquationLaser::State RateEquationLaser::steady_state(double current_A) const
   // dN/dt = 0 is monotonic in N on (max(0, -N_s), N_th): solve it by bisection.
   const double vg = group_velocity_m_per_s();
   const double inv_tau_p = 1.0 / photon_lifetime_s();
-  const double pump = p_.injection_efficiency * current_A / (elementary_charge_C * p_.active_volume_m3);
+  const double pump =
+      p_.injection_efficiency * current_A / (elementary_charge_C * p_.active_volume_m3);
   auto photons = [&](double n) {
-    return p_.confinement_factor * p_.spontaneous_coupling * p_.radiative_coefficient_m3_per_s *
-           n * n / (inv_tau_p - p_.confinement_factor * vg * gain_per_m(n));
+    return p_.confinement_factor * p_.spontaneous_coupling * p_.radiative_coefficient_m3_per_s * n *
+           n / (inv_tau_p - p_.confinement_factor * vg * gain_per_m(n));
   };
   auto balance = [&](double n) {
     return recombination_per_m3_s(n) + vg * gain_per_m(n) * photons(n) - pump;
@@ -160,8 +172,10 @@ std::vector<RateEquationLaser::Sample> RateEquationLaser::simulate(
     const std::function<double(double)>& current_A, State initial, double duration_s,
     double sample_interval_s) const {
   if (!(duration_s > 0) || !(sample_interval_s > 0) || sample_interval_s > duration_s)
-    fail("laser simulation: duration {} s and sample interval {} s must be > 0, interval <= duration",
-         duration_s, sample_interval_s);
+    fail(
+        "laser simulation: duration {} s and sample interval {} s must be > 0, interval <= "
+        "duration",
+        duration_s, sample_interval_s);
   // Normalised state keeps both components O(1) for the error control.
   const double n_scale = p_.transparency_density_per_m3;
   const double s_scale = 1e20;
@@ -173,11 +187,11 @@ std::vector<RateEquationLaser::Sample> RateEquationLaser::simulate(
     const double n = x[0] * n_scale;
     const double s = std::max(0.0, x[1]) * s_scale;
     const double g = gain_per_m(n);
-    const double dn = p_.injection_efficiency * current_A(t) / qv - recombination_per_m3_s(n) -
-                      vg * g * s;
-    const double ds = (p_.confinement_factor * vg * g - inv_tau_p) * s +
-                      p_.confinement_factor * p_.spontaneous_coupling *
-                          p_.radiative_coefficient_m3_per_s * n * n;
+    const double dn =
+        p_.injection_efficiency * current_A(t) / qv - recombination_per_m3_s(n) - vg * g * s;
+    const double ds =
+        (p_.confinement_factor * vg * g - inv_tau_p) * s +
+        p_.confinement_factor * p_.spontaneous_coupling * p_.radiative_coefficient_m3_per_s * n * n;
     dxdt[0] = dn / n_scale;
     dxdt[1] = ds / s_scale;
   };

@@ -19,24 +19,24 @@
 namespace lumac {
 
 struct LaserParams {
-  double power_W = 1e-3;                  // CW optical output power
-  double wavelength_m = 1550e-9;          // emission wavelength
-  double wall_plug_efficiency = 0.2;      // optical output power / electrical input power
-  double rin_dB_per_Hz = -150;            // relative intensity noise, one-sided PSD
+  double power_W = 1e-3;              // CW optical output power
+  double wavelength_m = 1550e-9;      // emission wavelength
+  double wall_plug_efficiency = 0.2;  // optical output power / electrical input power
+  double rin_dB_per_Hz = -150;        // relative intensity noise, one-sided PSD
   // Rate-equation parameters (Coldren and Corzine 980 nm single-quantum-well example).
-  double injection_efficiency = 0.8;                 // eta_i, fraction of current reaching the QW
-  double active_volume_m3 = 4e-18;                   // V, active-region volume (4e-12 cm^3)
-  double confinement_factor = 0.032;                 // Gamma, optical confinement in the QW
-  double group_index = 4.2;                          // n_g, v_g = c / n_g
-  double mirror_loss_per_m = 4560;                   // alpha_m (45.6 /cm)
-  double internal_loss_per_m = 500;                  // alpha_i (5 /cm)
-  double srh_coefficient_per_s = 0;                  // A, defect recombination
-  double radiative_coefficient_m3_per_s = 0.8e-16;   // B (0.8e-10 cm^3/s)
-  double auger_coefficient_m6_per_s = 3.5e-42;       // C (3.5e-30 cm^6/s, Coldren)
-  double transparency_density_per_m3 = 1.8e24;       // N_tr (1.8e18 /cm^3)
-  double gain_offset_density_per_m3 = -0.4e24;       // N_s (-0.4e18 /cm^3)
-  double gain_coefficient_per_m = 1.8e5;             // g0 (1800 /cm)
-  double spontaneous_coupling = 1e-4;                // beta_sp, spontaneous emission into mode
+  double injection_efficiency = 0.8;                // eta_i, fraction of current reaching the QW
+  double active_volume_m3 = 4e-18;                  // V, active-region volume (4e-12 cm^3)
+  double confinement_factor = 0.032;                // Gamma, optical confinement in the QW
+  double group_index = 4.2;                         // n_g, v_g = c / n_g
+  double mirror_loss_per_m = 4560;                  // alpha_m (45.6 /cm)
+  double internal_loss_per_m = 500;                 // alpha_i (5 /cm)
+  double srh_coefficient_per_s = 0;                 // A, defect recombination
+  double radiative_coefficient_m3_per_s = 0.8e-16;  // B (0.8e-10 cm^3/s)
+  double auger_coefficient_m6_per_s = 3.5e-42;      // C (3.5e-30 cm^6/s, Coldren)
+  double transparency_density_per_m3 = 1.8e24;      // N_tr (1.8e18 /cm^3)
+  double gain_offset_density_per_m3 = -0.4e24;      // N_s (-0.4e18 /cm^3)
+  double gain_coefficient_per_m = 1.8e5;            // g0 (1800 /cm)
+  double spontaneous_coupling = 1e-4;               // beta_sp, spontaneous emission into mode
 };
 
 template <class V>
@@ -56,8 +56,7 @@ void visit_fields(LaserParams& p, V& v) {
   v.real("srh_coefficient_per_s", p.srh_coefficient_per_s, "1/s", "rate equations: A");
   v.real("radiative_coefficient_m3_per_s", p.radiative_coefficient_m3_per_s, "m^3/s",
          "rate equations: B");
-  v.real("auger_coefficient_m6_per_s", p.auger_coefficient_m6_per_s, "m^6/s",
-         "rate equations: C");
+  v.real("auger_coefficient_m6_per_s", p.auger_coefficient_m6_per_s, "m^6/s", "rate equations: C");
   v.real("transparency_density_per_m3", p.transparency_density_per_m3, "1/m^3",
          "rate equations: transparency carrier density N_tr");
   v.real("gain_offset_density_per_m3", p.gain_offset_density_per_m3, "1/m^3",
@@ -78,8 +77,8 @@ class Laser {
   const LaserParams& params() const { return p_; }
 
   double photon_energy_J() const;
-  double photon_flux_per_s() const;     // P / E_ph
-  double electrical_power_W() const;    // P / wall-plug efficiency
+  double photon_flux_per_s() const;   // P / E_ph
+  double electrical_power_W() const;  // P / wall-plug efficiency
   // Variance of the relative power fluctuation seen through a bandwidth B: 10^(RIN/10) * B.
   double relative_intensity_variance(double bandwidth_Hz) const;
   // The shot-noise RIN floor 2 h nu / P in dB/Hz (-156 dB/Hz at 1 mW, 1550 nm).
@@ -108,12 +107,12 @@ class RateEquationLaser {
   const LaserParams& params() const { return p_; }
 
   double group_velocity_m_per_s() const;
-  double photon_lifetime_s() const;             // 1 / (v_g (alpha_i + alpha_m))
-  double threshold_gain_per_m() const;          // (alpha_i + alpha_m) / Gamma
-  double threshold_density_per_m3() const;      // g(N_th) = g_th
-  double threshold_current_A() const;           // q V R_sp(N_th) / eta_i
-  double slope_efficiency_W_per_A() const;      // eta_i alpha_m/(alpha_i+alpha_m) h nu / q
-  double differential_gain_m2() const;          // a = dg/dN at threshold = g0 / (N_th + N_s)
+  double photon_lifetime_s() const;         // 1 / (v_g (alpha_i + alpha_m))
+  double threshold_gain_per_m() const;      // (alpha_i + alpha_m) / Gamma
+  double threshold_density_per_m3() const;  // g(N_th) = g_th
+  double threshold_current_A() const;       // q V R_sp(N_th) / eta_i
+  double slope_efficiency_W_per_A() const;  // eta_i alpha_m/(alpha_i+alpha_m) h nu / q
+  double differential_gain_m2() const;      // a = dg/dN at threshold = g0 / (N_th + N_s)
   // Analytic above-threshold photon density, S = eta_i (I - I_th) / (q V v_g g_th).
   double analytic_photon_density_per_m3(double current_A) const;
   // Analytic relaxation frequency f_R = omega_R / (2 pi), omega_R^2 = v_g a S / tau_p.

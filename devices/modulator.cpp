@@ -68,7 +68,9 @@ double MachZehnderModulator::decode_magnitude(std::complex<double> field) const 
   return field.imag() < 0 ? -magnitude : magnitude;
 }
 
-double MachZehnderModulator::time_constant_s() const { return 1.0 / (2 * pi * p_.bandwidth_Hz); }
+double MachZehnderModulator::time_constant_s() const {
+  return 1.0 / (2 * pi * p_.bandwidth_Hz);
+}
 
 double MachZehnderModulator::drive_energy_J() const {
   const double v_pp = 2 * p_.v_pi_V;
@@ -94,7 +96,9 @@ std::vector<double> MachZehnderModulator::filtered_drive(const std::vector<doubl
   out.push_back(v[0]);
   double t = 0;
   for (double level : levels_V) {
-    auto rc = [&](const state_type& x, state_type& dxdt, double) { dxdt[0] = (level - x[0]) / tau; };
+    auto rc = [&](const state_type& x, state_type& dxdt, double) {
+      dxdt[0] = (level - x[0]) / tau;
+    };
     for (int k = 0; k < samples_per_symbol; ++k) {
       for (int j = 0; j < substeps; ++j) {
         stepper.do_step(rc, v, t, h);

@@ -31,13 +31,13 @@ struct EnumNames<WeightNoiseKind> {
 };
 
 struct ModulatorParams {
-  double v_pi_V = 2;                            // half-wave voltage
-  double extinction_ratio_dB = 30;              // T_max / T_min
-  double insertion_loss_dB = 3;                 // loss at maximum transmission
-  double bandwidth_Hz = 30e9;                   // 3 dB electro-optic bandwidth (first-order RC)
-  double capacitance_F = 50e-15;                // lumped drive capacitance
-  double bias_phase_rad = -constants::pi / 2;   // phi_b; -pi/2 is the null (signed-field) bias
-  double weight_noise_std = 0;                  // weight drive noise std, relative to full scale
+  double v_pi_V = 2;                           // half-wave voltage
+  double extinction_ratio_dB = 30;             // T_max / T_min
+  double insertion_loss_dB = 3;                // loss at maximum transmission
+  double bandwidth_Hz = 30e9;                  // 3 dB electro-optic bandwidth (first-order RC)
+  double capacitance_F = 50e-15;               // lumped drive capacitance
+  double bias_phase_rad = -constants::pi / 2;  // phi_b; -pi/2 is the null (signed-field) bias
+  double weight_noise_std = 0;                 // weight drive noise std, relative to full scale
   WeightNoiseKind weight_noise_kind = WeightNoiseKind::temporal;  // temporal or static
 };
 
@@ -67,7 +67,8 @@ class MachZehnderModulator {
   // Field imbalance d = sqrt(T_min / T_max) = 10^(-ER/20).
   double field_imbalance() const;
 
-  // theta(V) = pi V / (2 V_pi) + phi_b + pi/2; the field is sqrt(T_max) (d cos theta + i sin theta).
+  // theta(V) = pi V / (2 V_pi) + phi_b + pi/2; the field is sqrt(T_max) (d cos theta + i sin
+  // theta).
   double phase_rad(double voltage_V) const;
   double power_transmission(double voltage_V) const;
   std::complex<double> field_transmission(double voltage_V) const;
@@ -81,8 +82,8 @@ class MachZehnderModulator {
   // sqrt(x^2 + d^2 (1 - x^2)) - |x| <= d of x.
   double decode_magnitude(std::complex<double> field) const;
 
-  double time_constant_s() const;   // tau = 1 / (2 pi f_3dB)
-  double drive_energy_J() const;    // C (2 V_pi)^2 / 4
+  double time_constant_s() const;  // tau = 1 / (2 pi f_3dB)
+  double drive_energy_J() const;   // C (2 V_pi)^2 / 4
 
   // First-order RC response to a zero-order-hold drive (one level per symbol), integrated with
   // Odeint's Runge-Kutta 4 (steps <= tau/10) from v(0) = v0, sampled `samples_per_symbol` times

@@ -25,15 +25,17 @@ using MatrixMap = Eigen::Map<Eigen::MatrixXf>;
 using ConstMatrixMap = Eigen::Map<const Eigen::MatrixXf>;
 
 struct MatmulView {
-  int layer = 0;                 // index of the layer among the matrix-product layers
-  std::int64_t first_sample = 0; // global sample index of column 0 (dataset index)
-  bool per_position = false;     // false: column j is sample first_sample + j (Dense);
-                                 // true: all columns are sample first_sample, column = position
+  int layer = 0;                  // index of the layer among the matrix-product layers
+  std::int64_t first_sample = 0;  // global sample index of column 0 (dataset index)
+  bool per_position = false;      // false: column j is sample first_sample + j (Dense);
+                                  // true: all columns are sample first_sample, column = position
   ConstMatrixMap W{nullptr, 0, 0};
   ConstMatrixMap X{nullptr, 0, 0};
-  MatrixMap Y{nullptr, 0, 0};    // modified in place (forward) / read (backward: dL/dY)
+  MatrixMap Y{nullptr, 0, 0};  // modified in place (forward) / read (backward: dL/dY)
   // Global sample index and output position of column j.
-  std::int64_t sample_of(Eigen::Index j) const { return per_position ? first_sample : first_sample + j; }
+  std::int64_t sample_of(Eigen::Index j) const {
+    return per_position ? first_sample : first_sample + j;
+  }
   std::int64_t position_of(Eigen::Index j) const { return per_position ? j : 0; }
 };
 

@@ -17,7 +17,9 @@
 
 namespace lumac::test {
 
-inline std::filesystem::path source_dir() { return LUMAC_SOURCE_DIR; }
+inline std::filesystem::path source_dir() {
+  return LUMAC_SOURCE_DIR;
+}
 
 // A fresh temporary folder, removed with its contents at the end of the scope.
 class TempDir {
@@ -88,7 +90,9 @@ inline double json_number(const std::string& json, const std::string& key) {
 }
 
 // Tolerance of a sample mean: k standard errors for n samples of standard deviation sigma.
-inline double mean_tolerance(double sigma, double n, double k = 5) { return k * sigma / std::sqrt(n); }
+inline double mean_tolerance(double sigma, double n, double k = 5) {
+  return k * sigma / std::sqrt(n);
+}
 // Tolerance of a sample variance of a near-Gaussian variable: k standard errors,
 // sd(s^2) = sigma^2 sqrt(2 / (n - 1)).
 inline double variance_tolerance(double variance, double n, double k = 5) {

@@ -19,7 +19,8 @@ TEST_CASE("cli: lumac devices --json on the default preset matches the PHYSICS.m
   // --set reaches the figures.
   const RunResult r2 = run_lumac({"devices", "--json", "--set", "laser.power_W=2e-3"});
   REQUIRE(r2.exit_code == 0);
-  CHECK(json_number(r2.out, "photons_per_symbol_signal") == doctest::Approx(2 * photons).epsilon(1e-4));
+  CHECK(json_number(r2.out, "photons_per_symbol_signal") ==
+        doctest::Approx(2 * photons).epsilon(1e-4));
 }
 
 TEST_CASE("cli: lumac devices prints a table") {

@@ -1,6 +1,6 @@
 #include "app/settings.hpp"
 #include "circuits/homodyne_mac.hpp"
-#include "core/rng.hpp"
+#include "circuits/vectors.hpp"
 #include "tests/support.hpp"
 
 using namespace lumac;
@@ -9,24 +9,23 @@ using namespace lumac::test;
 namespace {
 
 DotProduct random_dot_product(int n, std::uint64_t seed) {
-  const RandomStream r(seed, Stream::vectors);
-  DotProduct dp;
-  for (int j = 0; j < n; ++j) {
-    dp.x.push_back(2 * r.uniform(static_cast<std::uint64_t>(j), 0, 0, 0) - 1);
-    dp.w.push_back(2 * r.uniform(static_cast<std::uint64_t>(j), 1, 0, 0) - 1);
-  }
-  return dp;
+  return lumac::random_dot_product(n, VectorDistribution::uniform, seed);
 }
 
-CircuitParams defaults() { return load_settings({}, {}).circuit; }
+CircuitParams defaults() {
+  return load_settings({}, {}).circuit;
+}
 
 // Tolerance in bits of an ENOB measured from S samples: the standard error of an RMS estimate
 // is sigma / sqrt(2 S), i.e. 1 / (sqrt(2 S) ln 2) bits; 5 standard errors.
-double enob_tolerance(double samples) { return 5 / (std::sqrt(2 * samples) * std::log(2.0)); }
+double enob_tolerance(double samples) {
+  return 5 / (std::sqrt(2 * samples) * std::log(2.0));
+}
 
 }  // namespace
 
-TEST_CASE("mac: norm-adaptive shot noise gives ENOB = 0.5 log2(N n / 3), analytic and Monte Carlo") {
+TEST_CASE(
+    "mac: norm-adaptive shot noise gives ENOB = 0.5 log2(N n / 3), analytic and Monte Carlo") {
   const int n = 1000;
   const DotProduct dp = random_dot_product(n, 1);
   for (double photons : {1.0, 21.0}) {
@@ -86,14 +85,17 @@ TEST_CASE("mac: reset-noise-limited, analog accumulation adds log2 K bits, digit
   CHECK(digital.analyze(dp).enob - base == doctest::Approx(1.0));
   // Monte Carlo agrees (10^4 samples).
   const double samples = 10000;
-  CHECK(std::abs(analog.monte_carlo(dp, 10000, 5).enob - analog.analyze(dp).enob) < enob_tolerance(samples));
-  CHECK(std::abs(digital.monte_carlo(dp, 10000, 5).enob - digital.analyze(dp).enob) < enob_tolerance(samples));
+  CHECK(std::abs(analog.monte_carlo(dp, 10000, 5).enob - analog.analyze(dp).enob) <
+        enob_tolerance(samples));
+  CHECK(std::abs(digital.monte_carlo(dp, 10000, 5).enob - digital.analyze(dp).enob) <
+        enob_tolerance(samples));
   // One conversion for analog accumulation, K for digital averaging.
   CHECK(analog.analyze(dp).counts.adc_conversions == 1);
   CHECK(digital.analyze(dp).counts.adc_conversions == 4);
 }
 
-TEST_CASE("mac: with very large optical power and no other noise the ENOB approaches the ADC bits") {
+TEST_CASE(
+    "mac: with very large optical power and no other noise the ENOB approaches the ADC bits") {
   const DotProduct dp = random_dot_product(1000, 4);
   CircuitParams p = defaults();
   p.laser.power_W = 10.0;
@@ -165,7 +167,8 @@ TEST_CASE("mac: deterministic errors of DAC quantization, extinction and clippin
   CHECK(clean.expected == doctest::Approx(clean.ideal).epsilon(1e-12));
   CHECK(clean.total_std == doctest::Approx(0).scale(1));
   // Extinction: the d^2 sqrt(1-v^2) sqrt(1-u^2) term, d^2 = 10^-3 at 30 dB.
-  const NoiseBudget ext = HomodyneMac(p, NoiseSources::none().with(NoiseSource::extinction)).analyze(dp);
+  const NoiseBudget ext =
+      HomodyneMac(p, NoiseSources::none().with(NoiseSource::extinction)).analyze(dp);
   double expected_error = 0;
   for (std::size_t j = 0; j < dp.x.size(); ++j)
     expected_error += 1e-3 * std::sqrt(1 - dp.x[j] * dp.x[j]) * std::sqrt(1 - dp.w[j] * dp.w[j]);
@@ -191,7 +194,8 @@ TEST_CASE("mac: photons per symbol follow the laser power through the link budge
   const NoiseBudget b = HomodyneMac(p, NoiseSources::none().with(NoiseSource::shot)).analyze(ones);
   CHECK(b.photons_per_mac_detected == doctest::Approx(10));
   // Laser photons per output: P N T / (E_ph M).
-  CHECK(b.counts.laser_photons == doctest::Approx(p.laser.power_W * 50 * 1e-10 / (1.28158e-19 * 32)).epsilon(1e-4));
+  CHECK(b.counts.laser_photons ==
+        doctest::Approx(p.laser.power_W * 50 * 1e-10 / (1.28158e-19 * 32)).epsilon(1e-4));
   CHECK(b.counts.weight_symbols == 50);
   CHECK(b.counts.input_symbols == doctest::Approx(50.0 / 32));
 }
@@ -210,4 +214,50 @@ TEST_CASE("mac: bad dot products are errors") {
   CHECK_THROWS_AS(mac.analyze(dp), Error);
   CHECK_THROWS_AS(with_photons_per_mac(defaults(), -1), Error);
   CHECK_THROWS_AS(with_photons_per_mac(defaults(), 0), Error);
+}
+
+TEST_CASE("mac: the layer noise polynomial equals the exact budget, source by source") {
+  CircuitParams p = defaults();
+  p.laser.power_W = 3e-5;
+  p.laser.rin_dB_per_Hz = -120;
+  p.modulator.weight_noise_std = 0.01;
+  for (auto averaging : {Averaging::digital, Averaging::analog}) {
+    p.system.averaging = averaging;
+    p.system.repeats = 3;
+    const DotProduct dp = random_dot_product(300, 9);
+    // Extinction and the deterministic DAC error are what the polynomial leaves out.
+    const auto sources =
+        NoiseSources::all().without(NoiseSource::extinction).without(NoiseSource::dac);
+    const HomodyneMac mac(p, sources);
+    const NoiseBudget b = mac.analyze(dp);
+    double s = 0, u = 0, c = 0, s4 = 0, u4 = 0;
+    for (std::size_t j = 0; j < dp.x.size(); ++j) {
+      const double v2 = dp.x[j] * dp.x[j], w2 = dp.w[j] * dp.w[j];
+      s += v2;
+      u += w2;
+      c += v2 * w2;
+      s4 += v2 * v2;
+      u4 += w2 * w2;
+    }
+    const LayerNoiseModel m = mac.layer_noise(300, 1, 1, b.range);
+    for (std::size_t i = 0; i < m.source_names.size(); ++i) {
+      const std::string name(m.source_names[i]);
+      if (name == "dac") continue;
+      CAPTURE(name);
+      CHECK(std::sqrt(m.by_source[i](s, u, c, s4, u4)) ==
+            doctest::Approx(b.term(name)).epsilon(1e-9));
+    }
+    CHECK(std::sqrt(m.total(s, u, c, s4, u4)) == doctest::Approx(b.noise_std).epsilon(1e-9));
+    // The derivative with respect to the log of the laser power matches a finite difference.
+    const double h = 1e-4;
+    const double up = mac.layer_noise(300, 1, 1, b.range, std::exp(h)).total(s, u, c, s4, u4);
+    const double down = mac.layer_noise(300, 1, 1, b.range, std::exp(-h)).total(s, u, c, s4, u4);
+    CHECK(m.d_total_d_log_scale(s, u, c, s4, u4) ==
+          doctest::Approx((up - down) / (2 * h)).epsilon(1e-6));
+  }
+  // DAC as noise: LSB^2 / 12 on every drive of an 8-bit mid-tread DAC over [-1, 1].
+  const HomodyneMac dac_only(p, NoiseSources::none().with(NoiseSource::dac));
+  const double lsb = 2.0 / 254;
+  CHECK(dac_only.layer_noise(10, 1, 1, 1).total(3, 4, 0, 0, 0) ==
+        doctest::Approx(lsb * lsb / 12 * 7));
 }

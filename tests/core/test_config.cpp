@@ -36,10 +36,9 @@ TEST_CASE("config: the default preset holds every key, at the struct defaults") 
 }
 
 TEST_CASE("config: --set overrides take typed values") {
-  const Settings s = load_settings({}, {"laser.power_W=2e-3", "adc.bits=10",
-                                         "system.encoding=norm-adaptive",
-                                         "system.averaging='analog'",
-                                         "modulator.weight_noise_kind=static"});
+  const Settings s =
+      load_settings({}, {"laser.power_W=2e-3", "adc.bits=10", "system.encoding=norm-adaptive",
+                         "system.averaging='analog'", "modulator.weight_noise_kind=static"});
   CHECK(s.circuit.laser.power_W == 2e-3);
   CHECK(s.circuit.adc.bits == 10);
   CHECK(s.circuit.system.encoding == Encoding::norm_adaptive);
@@ -64,7 +63,8 @@ TEST_CASE("config: unknown keys and sections name the nearest valid key") {
 }
 
 TEST_CASE("config: wrong types and invalid values give one message naming key, value and rule") {
-  CHECK(error_of([] { load_settings({}, {"adc.bits=8.5"}); }) == "adc.bits = 8.5: must be an integer");
+  CHECK(error_of([] { load_settings({}, {"adc.bits=8.5"}); }) ==
+        "adc.bits = 8.5: must be an integer");
   CHECK(error_of([] { load_settings({}, {"laser.power_W=abc"}); }) ==
         "laser.power_W = 'abc': must be a number");
   CHECK(error_of([] { load_settings({}, {"laser.power_W=-1"}); }) ==
@@ -94,8 +94,9 @@ TEST_CASE("config: malformed TOML names file and line, unknown keys in a file na
   write_text(tmp / "toplevel.toml", "power_W = 1e-3\n");
   CHECK(error_of([&] { load_settings(tmp / "toplevel.toml", {}); }).find("toplevel.toml:1:") !=
         std::string::npos);
-  CHECK(error_of([&] { load_settings(tmp / "missing.toml", {}); }).find("cannot read config file") !=
-        std::string::npos);
+  CHECK(error_of([&] {
+          load_settings(tmp / "missing.toml", {});
+        }).find("cannot read config file") != std::string::npos);
 }
 
 TEST_CASE("config: a partial preset keeps defaults for the keys it omits") {
@@ -107,7 +108,8 @@ TEST_CASE("config: a partial preset keeps defaults for the keys it omits") {
 }
 
 TEST_CASE("config: the effective config written as TOML reads back identically") {
-  const Settings s = load_settings({}, {"laser.power_W=0.0123456789", "system.encoding=norm-adaptive"});
+  const Settings s =
+      load_settings({}, {"laser.power_W=0.0123456789", "system.encoding=norm-adaptive"});
   TempDir tmp;
   write_text(tmp / "eff.toml", settings_toml(s));
   const Settings back = load_settings(tmp / "eff.toml", {});

@@ -29,9 +29,7 @@ TEST_CASE("h5: an output file appears under its final name only when committed")
 TEST_CASE("h5: an abandoned output file leaves nothing behind") {
   TempDir tmp;
   const fs::path out = tmp / "b.h5";
-  {
-    h5::OutputFile f(out, false);
-  }
+  { h5::OutputFile f(out, false); }
   CHECK(fs::is_empty(tmp.path()));
 }
 

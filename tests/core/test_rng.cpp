@@ -45,7 +45,8 @@ TEST_CASE("rng: standard normals have mean 0 and variance 1 (seeded, n = 1e6)") 
   CHECK(std::abs(mf.variance - 1) < variance_tolerance(1, n));
 }
 
-TEST_CASE("rng: uniforms lie in the half-open unit interval with mean 1/2 and variance 1/12 (n = 2e5)") {
+TEST_CASE(
+    "rng: uniforms lie in the half-open unit interval with mean 1/2 and variance 1/12 (n = 2e5)") {
   const RandomStream r(5, Stream::test);
   const int n = 200000;
   std::vector<double> u(n);
@@ -65,7 +66,8 @@ TEST_CASE("rng: Poisson draws have the right mean and variance (n = 2e5)") {
   const int n = 200000;
   for (double mean : {0.3, 3.7, 40.0, 1e4}) {
     std::vector<double> k(n);
-    for (int i = 0; i < n; ++i) k[i] = static_cast<double>(r.poisson(mean, static_cast<std::uint64_t>(i), 1, 2));
+    for (int i = 0; i < n; ++i)
+      k[i] = static_cast<double>(r.poisson(mean, static_cast<std::uint64_t>(i), 1, 2));
     const Moments m = moments(k);
     CAPTURE(mean);
     CHECK(std::abs(m.mean - mean) < mean_tolerance(std::sqrt(mean), n));

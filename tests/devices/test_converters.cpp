@@ -60,6 +60,7 @@ TEST_CASE("adc: energy per conversion from the figures of merit") {
 
 TEST_CASE("precision: ENOB and bits to resolution are inverse") {
   // A quantizer of b bits over R has RMS error LSB / sqrt(12) and hence ENOB exactly b.
-  for (int b : {4, 8, 12}) CHECK(enob_bits(2.0, lsb_mid_rise(2.0, b) / std::sqrt(12.0)) == doctest::Approx(b));
+  for (int b : {4, 8, 12})
+    CHECK(enob_bits(2.0, lsb_mid_rise(2.0, b) / std::sqrt(12.0)) == doctest::Approx(b));
   CHECK(rms_error_for_enob(3.0, enob_bits(3.0, 0.01)) == doctest::Approx(0.01));
 }

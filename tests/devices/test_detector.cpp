@@ -11,8 +11,8 @@ std::vector<double> sample(const BalancedDetector& det, const WindowPhotons& w, 
                            double rin_var, NoiseSources sources, ShotModel model, int n) {
   std::vector<double> d(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i)
-    d[static_cast<std::size_t>(i)] = det.sample_difference(
-        w, t, rin_var, sources, model, 42, {static_cast<std::uint64_t>(i), 0, 0});
+    d[static_cast<std::size_t>(i)] = det.sample_difference(w, t, rin_var, sources, model, 42,
+                                                           {static_cast<std::uint64_t>(i), 0, 0});
   return d;
 }
 
@@ -22,34 +22,39 @@ TEST_CASE("detector: responsivity and kTC noise") {
   DetectorParams p;
   p.quantum_efficiency = 1;
   // R = eta q lambda / (h c) = 1.2502 A/W at 1550 nm.
-  CHECK(BalancedDetector(p, 1550e-9, 300).responsivity_A_per_W() == doctest::Approx(1.25).epsilon(0.002));
+  CHECK(BalancedDetector(p, 1550e-9, 300).responsivity_A_per_W() ==
+        doctest::Approx(1.25).epsilon(0.002));
   p.integrator_capacitance_F = 10e-15;
   // sqrt(k_B T C) / q = sqrt(1.380649e-23 * 300 * 1e-14) / 1.602176634e-19 = 40.17 electrons.
   CHECK(std::abs(BalancedDetector(p, 1550e-9, 300).reset_std_electrons() - 40.3) < 0.5);
-  CHECK(BalancedDetector(p, 1550e-9, 300).reset_std_electrons() == doctest::Approx(40.169).epsilon(1e-4));
+  CHECK(BalancedDetector(p, 1550e-9, 300).reset_std_electrons() ==
+        doctest::Approx(40.169).epsilon(1e-4));
 }
 
-TEST_CASE("detector: shot-noise mean 2 eta a_s a_L and variance eta (a_s^2 + a_L^2), exact Poisson") {
+TEST_CASE(
+    "detector: shot-noise mean 2 eta a_s a_L and variance eta (a_s^2 + a_L^2), exact Poisson") {
   DetectorParams p;
   p.quantum_efficiency = 0.8;
   const BalancedDetector det(p, 1550e-9, 300);
   WindowPhotons w;
   const double as = std::sqrt(50.0), al = std::sqrt(200.0);
   w.add_symbol(as, al);
-  const double mean = 2 * 0.8 * as * al;      // 160
-  const double var = 0.8 * (50.0 + 200.0);    // 200
+  const double mean = 2 * 0.8 * as * al;    // 160
+  const double var = 0.8 * (50.0 + 200.0);  // 200
   CHECK(det.mean_difference(w) == doctest::Approx(mean));
   CHECK(det.shot_variance(w) == doctest::Approx(var));
   const int n = 100000;
   for (ShotModel model : {ShotModel::poisson, ShotModel::gaussian}) {
-    const Moments m = moments(sample(det, w, 1e-10, 0, NoiseSources::none().with(NoiseSource::shot), model, n));
+    const Moments m =
+        moments(sample(det, w, 1e-10, 0, NoiseSources::none().with(NoiseSource::shot), model, n));
     CHECK(std::abs(m.mean - mean) < mean_tolerance(std::sqrt(var), n));
     CHECK(std::abs(m.variance - var) < variance_tolerance(var, n));
   }
   // Negative a_s (signed field) flips the sign of the mean, not the variance.
   WindowPhotons neg;
   neg.add_symbol(-as, al);
-  const Moments mn = moments(sample(det, neg, 1e-10, 0, NoiseSources::none().with(NoiseSource::shot), ShotModel::poisson, n));
+  const Moments mn = moments(sample(
+      det, neg, 1e-10, 0, NoiseSources::none().with(NoiseSource::shot), ShotModel::poisson, n));
   CHECK(std::abs(mn.mean + mean) < mean_tolerance(std::sqrt(var), n));
 }
 
@@ -73,7 +78,8 @@ TEST_CASE("detector: every noise term adds its analytic variance (n = 1e5)") {
                               det.rin_variance(w, rin_var);
   // Every term is a visible share of the total.
   CHECK(det.dark_variance(t) == doctest::Approx(12.48).epsilon(0.01));
-  CHECK(det.amplifier_variance(t) == doctest::Approx(9e-24 * 10e-12 / (2 * 2.566970e-38)).epsilon(1e-4));
+  CHECK(det.amplifier_variance(t) ==
+        doctest::Approx(9e-24 * 10e-12 / (2 * 2.566970e-38)).epsilon(1e-4));
   CHECK(det.rin_variance(w, rin_var) > 0.03 * expected_var);
   const int n = 100000;
   const Moments m = moments(sample(det, w, t, rin_var, NoiseSources::all(), ShotModel::poisson, n));
@@ -81,7 +87,8 @@ TEST_CASE("detector: every noise term adds its analytic variance (n = 1e5)") {
   CHECK(std::abs(m.variance - expected_var) < variance_tolerance(expected_var, n));
   // Sources switch off one at a time: only reset noise.
   const double reset_var = std::pow(det.reset_std_electrons(), 2);
-  const Moments r = moments(sample(det, w, t, rin_var, NoiseSources::none().with(NoiseSource::reset), ShotModel::poisson, n));
+  const Moments r = moments(sample(
+      det, w, t, rin_var, NoiseSources::none().with(NoiseSource::reset), ShotModel::poisson, n));
   CHECK(std::abs(r.variance - reset_var) < variance_tolerance(reset_var, n));
   CHECK(std::abs(r.mean - det.mean_difference(w)) < mean_tolerance(std::sqrt(reset_var), n));
 }
@@ -102,5 +109,6 @@ TEST_CASE("noise sources: parse and print") {
   CHECK(NoiseSources::parse("shot,dark").to_string() == "shot,dark");
   CHECK(NoiseSources::parse("all") == NoiseSources::all());
   CHECK(NoiseSources::parse("none") == NoiseSources::none());
-  CHECK_THROWS_WITH_AS(NoiseSources::parse("shot,thermal"), doctest::Contains("unknown noise source 'thermal'"), Error);
+  CHECK_THROWS_WITH_AS(NoiseSources::parse("shot,thermal"),
+                       doctest::Contains("unknown noise source 'thermal'"), Error);
 }

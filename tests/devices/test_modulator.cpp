@@ -43,7 +43,8 @@ TEST_CASE("modulator: null bias gives a signed field and the pre-distortion roun
     const double xc = std::clamp(x, -1.0, 1.0);
     const double err = std::abs(real.decode_magnitude(real.encode(xc)) - xc);
     // Analytic: sqrt(x^2 + d^2 (1 - x^2)) - |x|, at most d (at x = 0).
-    CHECK(err == doctest::Approx(std::sqrt(xc * xc + d * d * (1 - xc * xc)) - std::abs(xc)).epsilon(1e-9));
+    CHECK(err ==
+          doctest::Approx(std::sqrt(xc * xc + d * d * (1 - xc * xc)) - std::abs(xc)).epsilon(1e-9));
     CHECK(err <= d * (1 + 1e-12));
     worst = std::max(worst, err);
   }

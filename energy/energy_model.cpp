@@ -1,0 +1,115 @@
+#include "energy/energy_model.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "circuits/system.hpp"
+#include "core/error.hpp"
+#include "core/units.hpp"
+#include "devices/converters.hpp"
+#include "devices/modulator.hpp"
+
+namespace lumac {
+
+namespace {
+
+enum Component {
+  laser,
+  input_modulators,
+  weight_modulators,
+  input_dacs,
+  weight_dacs,
+  readout,
+  adc,
+  memory,
+  digital
+};
+
+}  // namespace
+
+void validate(const EnergyParams& p) {
+  const FieldCheck c("energy");
+  c.non_negative("readout_J", p.readout_J);
+  c.non_negative("sram_J_per_byte", p.sram_J_per_byte);
+  c.non_negative("dram_J_per_byte", p.dram_J_per_byte);
+  c.non_negative("digital_op_J", p.digital_op_J);
+  c.integer("bytes_per_weight", p.bytes_per_weight, 1, 8);
+  c.integer("bytes_per_activation", p.bytes_per_activation, 1, 8);
+}
+
+double LayerEnergy::aJ_per_mac(double joules) const {
+  return macs > 0 ? joules * aJ_per_J / macs : 0.0;
+}
+
+double path_transmission(const CircuitParams& c) {
+  const LinkBudget link(c.laser, c.modulator, c.system);
+  return (link.signal_transmission() + link.lo_transmission()) * c.system.fan_out;
+}
+
+EnergyReport energy_report(const CircuitParams& circuit, const EnergyParams& e,
+                           const std::vector<LayerWork>& layers) {
+  validate(circuit);
+  validate(e);
+  const MachZehnderModulator mzm(circuit.modulator);
+  const double e_ph = photon_energy_J(circuit.laser.wavelength_m);
+  const double eta = circuit.detector.quantum_efficiency;
+  const double transmission = path_transmission(circuit);
+  const bool analog = circuit.system.averaging == Averaging::analog;
+  const double m = circuit.system.fan_out;
+
+  EnergyReport report;
+  report.total.name = "network";
+  for (const LayerWork& w : layers) {
+    if (w.fan_in < 1 || w.outputs < 1 || w.positions < 1)
+      fail("layer '{}': fan-in {}, outputs {} and positions {} must all be >= 1", w.name, w.fan_in,
+           w.outputs, w.positions);
+    if (w.repeats < 1) fail("layer '{}': repeats = {}: must be >= 1", w.name, w.repeats);
+    if (!(w.photons_per_mac >= 0) || !std::isfinite(w.photons_per_mac))
+      fail("layer '{}': photons per MAC = {}: must be finite and >= 0", w.name, w.photons_per_mac);
+    LayerEnergy le;
+    le.name = w.name;
+    le.macs = w.macs();
+    const double macs = le.macs;
+    const double k = w.repeats;
+    const double share = std::min(m, static_cast<double>(w.outputs));  // MACs per input symbol
+    const double dot_products = static_cast<double>(w.outputs * w.positions);
+    const double readouts = dot_products * (analog ? 1 : k);
+
+    le.detected_optical_J = w.photons_per_mac * k * e_ph * macs;
+    le.laser_optical_J = le.detected_optical_J / (eta * transmission) * (m / share);
+    auto& c = le.components_J;
+    c[laser] = le.laser_optical_J / circuit.laser.wall_plug_efficiency;
+    c[input_modulators] = mzm.drive_energy_J() * k * macs / share;
+    c[weight_modulators] = e.weight_stationary ? 0.0 : mzm.drive_energy_J() * k * macs;
+    c[input_dacs] = circuit.dac.energy_per_conversion_J * k * macs / share;
+    c[weight_dacs] = e.weight_stationary ? 0.0 : circuit.dac.energy_per_conversion_J * k * macs;
+    c[readout] = e.readout_J * readouts;
+    le.adc_bits = circuit.adc.bits;
+    if (e.adc_resolution == AdcResolution::matched)
+      le.adc_bits =
+          std::clamp(std::ceil(w.readout_enob + 1), 1.0, static_cast<double>(circuit.adc.bits));
+    c[adc] = adc_energy_per_conversion_J(circuit.adc, le.adc_bits) * readouts;
+    const double weight_bytes = e.bytes_per_weight;
+    const double act_bytes = e.bytes_per_activation;
+    double sram = 0, dram = 0;
+    if (!e.weight_stationary) sram += weight_bytes * k * macs;  // streamed weight symbols
+    sram += act_bytes * k * macs / share;                       // input symbols
+    sram += act_bytes * dot_products;                           // outputs written
+    if (e.weights_in_dram && !e.weight_stationary)
+      dram += weight_bytes * static_cast<double>(w.weights);
+    c[memory] = sram * e.sram_J_per_byte + dram * e.dram_J_per_byte;
+    // Bias and activation per output; K accumulations per output when averaging digitally.
+    c[digital] = e.digital_op_J * dot_products * (2 + (analog ? 0 : k));
+    for (double v : c) le.total_J += v;
+
+    report.total.macs += le.macs;
+    report.total.detected_optical_J += le.detected_optical_J;
+    report.total.laser_optical_J += le.laser_optical_J;
+    for (std::size_t i = 0; i < c.size(); ++i) report.total.components_J[i] += c[i];
+    report.total.total_J += le.total_J;
+    report.layers.push_back(std::move(le));
+  }
+  return report;
+}
+
+}  // namespace lumac

@@ -1,0 +1,255 @@
+#include "nn/analog.hpp"
+
+#include <cmath>
+#include <mutex>
+
+#include "circuits/homodyne_mac.hpp"
+#include "core/error.hpp"
+#include "core/precision.hpp"
+#include "core/rng.hpp"
+
+namespace lumac::nn {
+
+namespace {
+
+constexpr std::size_t num_sources = LayerNoiseModel::source_names.size();
+
+// Counter words of the noise of one layer: c1 = layer << 32 | kind.
+std::uint64_t layer_word(int layer, std::uint64_t kind) {
+  return (static_cast<std::uint64_t>(layer) << 32) | kind;
+}
+
+void atomic_add(std::atomic<double>& a, double v) {
+  double old = a.load(std::memory_order_relaxed);
+  while (!a.compare_exchange_weak(old, old + v, std::memory_order_relaxed)) {
+  }
+}
+
+}  // namespace
+
+struct AnalogExecutor::LayerState {
+  // Physical mode: the circuit of this layer and its noise polynomial per distinct energy.
+  std::unique_ptr<HomodyneMac> mac;
+  double x_scale = 1, w_scale = 1;
+  std::vector<LayerNoiseModel> models;  // one, or one per output channel
+  // Statistics since the last reset.
+  std::atomic<double> sum_var{0}, count{0};
+  std::array<std::atomic<double>, num_sources> source_var{};
+};
+
+NoiseMode parse_noise_mode(std::string_view text) {
+  return parse_enum<NoiseMode>(text, "--noise");
+}
+
+AnalogExecutor::AnalogExecutor(NoiseMode mode, std::vector<AnalogLayer> layers,
+                               const CircuitParams& circuit, NoiseSources sources,
+                               std::uint64_t seed)
+    : mode_(mode), layers_(std::move(layers)), seed_(seed) {
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    const AnalogLayer& a = layers_[l];
+    if (a.fan_in < 1 || a.outputs < 1)
+      fail("layer '{}': fan-in {} and outputs {} must be >= 1", a.name, a.fan_in, a.outputs);
+    if (a.repeats < 1) fail("layer '{}': repeats = {}: must be >= 1", a.name, a.repeats);
+    if (a.energy.size() != 1 && a.energy.size() != static_cast<std::size_t>(a.outputs))
+      fail("layer '{}': {} energies given for {} output channels", a.name, a.energy.size(),
+           a.outputs);
+    for (double e : a.energy)
+      if (!(e > 0) || !std::isfinite(e))
+        fail("layer '{}': energy per MAC = {}: must be finite and > 0", a.name, e);
+    if (!(a.output_range() > 0) || !std::isfinite(a.output_range()))
+      fail("layer '{}': calibrated output range [{}, {}] is empty or not finite", a.name,
+           a.output_lo, a.output_hi);
+    if (mode_ == NoiseMode::enob && !(a.enob > 0 && a.enob < 64))
+      fail("layer '{}': ENOB = {}: must be in (0, 64)", a.name, a.enob);
+    auto st = std::make_unique<LayerState>();
+    if (mode_ == NoiseMode::physical) {
+      CircuitParams c = circuit;
+      c.system.repeats = a.repeats;
+      c.system.encoding = Encoding::full_scale;
+      st->mac = std::make_unique<HomodyneMac>(c, sources.without(NoiseSource::extinction));
+      const double xs = std::max(std::abs(a.input_lo), std::abs(a.input_hi));
+      const double ws = std::max(std::abs(a.weight_lo), std::abs(a.weight_hi));
+      st->x_scale = xs > 0 ? xs : 1;
+      st->w_scale = ws > 0 ? ws : 1;
+      for (double e : a.energy)
+        st->models.push_back(st->mac->layer_noise(static_cast<double>(a.fan_in), st->x_scale,
+                                                  st->w_scale, a.output_range(), e));
+    }
+    state_.push_back(std::move(st));
+  }
+}
+
+AnalogExecutor::~AnalogExecutor() = default;
+
+double AnalogExecutor::photons_per_mac(std::size_t layer) const {
+  const AnalogLayer& a = layers_.at(layer);
+  double mean_e = 0;
+  for (double e : a.energy) mean_e += e / static_cast<double>(a.energy.size());
+  if (mode_ == NoiseMode::shot) return mean_e;
+  if (mode_ == NoiseMode::physical)
+    return state_[layer]->mac->photons_per_mac_full_scale() * mean_e;
+  return 0;
+}
+
+void AnalogExecutor::noise_std(const MatmulView& v, Eigen::MatrixXf& sigma,
+                               Eigen::MatrixXf* d_var) const {
+  const AnalogLayer& a = layers_.at(static_cast<std::size_t>(v.layer));
+  const LayerState& st = *state_[static_cast<std::size_t>(v.layer)];
+  const Eigen::Index rows = v.Y.rows(), cols = v.Y.cols();
+  const double d = static_cast<double>(a.fan_in);
+  const double k = a.repeats;
+  sigma.resize(rows, cols);
+  if (d_var) d_var->resize(rows, cols);
+  switch (mode_) {
+    case NoiseMode::none:
+      sigma.setZero();
+      if (d_var) d_var->setZero();
+      return;
+    case NoiseMode::shot:
+    case NoiseMode::weight: {
+      // shot: ||w_i||^2 ||x_j||^2 / (D E K); weight (output equivalent): 0.01 R_w^2 ||x_j||^2 / (E
+      // K).
+      const Eigen::VectorXf x2 = v.X.colwise().squaredNorm().transpose();
+      const double rw = a.weight_hi - a.weight_lo;
+      for (Eigen::Index i = 0; i < rows; ++i) {
+        const double e = a.energy_of(i) * k;
+        const double row =
+            mode_ == NoiseMode::shot ? v.W.row(i).squaredNorm() / (d * e) : 0.01 * rw * rw / e;
+        sigma.row(i) = (x2.transpose().array() * static_cast<float>(row)).sqrt().matrix();
+        if (d_var) d_var->row(i) = -(x2.transpose().array() * static_cast<float>(row)).matrix();
+      }
+      return;
+    }
+    case NoiseMode::thermal: {
+      const double rw = a.weight_hi - a.weight_lo, rx = a.input_hi - a.input_lo;
+      for (Eigen::Index i = 0; i < rows; ++i) {
+        const double var = 1e-4 * d * rw * rw * rx * rx / (a.energy_of(i) * k);
+        sigma.row(i).setConstant(static_cast<float>(std::sqrt(var)));
+        if (d_var) d_var->row(i).setConstant(static_cast<float>(-var));
+      }
+      return;
+    }
+    case NoiseMode::enob: {
+      const double s = rms_error_for_enob(a.output_range(), a.enob) / std::sqrt(k);
+      sigma.setConstant(static_cast<float>(s));
+      if (d_var) d_var->setZero();
+      return;
+    }
+    case NoiseMode::physical: {
+      const float ix2 = static_cast<float>(1 / (st.x_scale * st.x_scale));
+      const float iw2 = static_cast<float>(1 / (st.w_scale * st.w_scale));
+      const Eigen::ArrayXf s = (v.X.colwise().squaredNorm() * ix2).transpose().array();
+      const Eigen::ArrayXf s4 =
+          (v.X.array().square().square().colwise().sum() * (ix2 * ix2)).transpose();
+      for (Eigen::Index i = 0; i < rows; ++i) {
+        const double u = v.W.row(i).squaredNorm() * iw2;
+        const double u4 = v.W.row(i).array().square().square().sum() * iw2 * iw2;
+        const LayerNoiseModel& m =
+            st.models[st.models.size() == 1 ? 0 : static_cast<std::size_t>(i)];
+        // c = sum v^2 u^2 is approximated by s u / D (inputs and weights independent).
+        auto eval = [&](const NoisePolynomial& p) {
+          return (static_cast<float>(p.constant + p.u * u + p.u4 * u4) +
+                  s * static_cast<float>(p.s + p.c * u / d) + s4 * static_cast<float>(p.s4))
+              .eval();
+        };
+        sigma.row(i) = eval(m.total).max(0.0f).sqrt().matrix().transpose();
+        if (d_var) d_var->row(i) = eval(m.d_total_d_log_scale).matrix().transpose();
+      }
+      return;
+    }
+  }
+}
+
+void AnalogExecutor::forward(MatmulView& v) const {
+  if (mode_ == NoiseMode::none) return;
+  const AnalogLayer& a = layers_.at(static_cast<std::size_t>(v.layer));
+  LayerState& st = *state_[static_cast<std::size_t>(v.layer)];
+  const RandomStream rng(seed_, Stream::layer_noise);
+  const Eigen::Index rows = v.Y.rows(), cols = v.Y.cols();
+  thread_local Eigen::MatrixXf sigma;
+  thread_local Eigen::VectorXf eps;
+  if (mode_ == NoiseMode::weight && v.per_position) {
+    // Convolution: one weight perturbation per sample shared by all positions, exactly.
+    thread_local Eigen::MatrixXf noise;
+    noise.resize(v.W.rows(), v.W.cols());
+    const double rw = a.weight_hi - a.weight_lo;
+    for (Eigen::Index i = 0; i < rows; ++i) {
+      const double std_e = 0.1 * rw / std::sqrt(a.energy_of(i) * a.repeats);
+      eps.resize(v.W.cols());
+      rng.fill_normal(std::span<float>(eps.data(), static_cast<std::size_t>(eps.size())),
+                      static_cast<std::uint64_t>(v.first_sample), layer_word(v.layer, 1),
+                      static_cast<std::uint64_t>(i));
+      noise.row(i) = eps.transpose() * static_cast<float>(std_e);
+    }
+    v.Y.noalias() += noise * v.X;
+    // Statistics: the std of output (i, j) is std_e,i ||x_j||.
+    const Eigen::VectorXf x2 = v.X.colwise().squaredNorm().transpose();
+    double sum = 0;
+    for (Eigen::Index i = 0; i < rows; ++i)
+      sum += 0.01 * rw * rw / (a.energy_of(i) * a.repeats) * x2.sum();
+    atomic_add(st.sum_var, sum);
+    atomic_add(st.count, static_cast<double>(rows * cols));
+    return;
+  }
+  noise_std(v, sigma, nullptr);
+  eps.resize(rows);
+  for (Eigen::Index j = 0; j < cols; ++j) {
+    rng.fill_normal(std::span<float>(eps.data(), static_cast<std::size_t>(rows)),
+                    static_cast<std::uint64_t>(v.sample_of(j)), layer_word(v.layer, 0),
+                    static_cast<std::uint64_t>(v.position_of(j)));
+    v.Y.col(j).array() += sigma.col(j).array() * eps.array();
+  }
+  atomic_add(st.sum_var, static_cast<double>(sigma.squaredNorm()));
+  atomic_add(st.count, static_cast<double>(rows * cols));
+  if (mode_ == NoiseMode::physical) {
+    // Per-source variance from the column and row sums (the polynomials are linear in them).
+    const double d = static_cast<double>(a.fan_in);
+    const float ix2 = static_cast<float>(1 / (st.x_scale * st.x_scale));
+    const double sum_s = v.X.colwise().squaredNorm().sum() * ix2;
+    const double sum_s4 = v.X.array().square().square().sum() * ix2 * ix2;
+    const double iw2 = 1 / (st.w_scale * st.w_scale);
+    for (std::size_t src = 0; src < num_sources; ++src) {
+      double total = 0;
+      for (Eigen::Index i = 0; i < rows; ++i) {
+        const double u = v.W.row(i).squaredNorm() * iw2;
+        const double u4 = v.W.row(i).array().square().square().sum() * iw2 * iw2;
+        const NoisePolynomial& p =
+            st.models[st.models.size() == 1 ? 0 : static_cast<std::size_t>(i)].by_source[src];
+        total += (p.constant + p.u * u + p.u4 * u4) * static_cast<double>(cols) +
+                 (p.s + p.c * u / d) * sum_s + p.s4 * sum_s4;
+      }
+      atomic_add(st.source_var[src], total);
+    }
+  }
+}
+
+std::vector<LayerNoiseReport> AnalogExecutor::report() const {
+  std::vector<LayerNoiseReport> out;
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    const LayerState& st = *state_[l];
+    LayerNoiseReport r;
+    r.name = layers_[l].name;
+    r.outputs_seen = st.count.load();
+    r.noise_std = r.outputs_seen > 0 ? std::sqrt(st.sum_var.load() / r.outputs_seen) : 0.0;
+    r.enob = mode_ == NoiseMode::none || r.noise_std == 0
+                 ? std::numeric_limits<double>::infinity()
+                 : enob_bits(layers_[l].output_range(), r.noise_std);
+    if (mode_ == NoiseMode::physical && r.outputs_seen > 0)
+      for (std::size_t s = 0; s < num_sources; ++s)
+        r.by_source.emplace_back(
+            std::string(LayerNoiseModel::source_names[s]),
+            std::sqrt(std::max(0.0, st.source_var[s].load() / r.outputs_seen)));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+void AnalogExecutor::reset_statistics() {
+  for (auto& st : state_) {
+    st->sum_var = 0;
+    st->count = 0;
+    for (auto& s : st->source_var) s = 0;
+  }
+}
+
+}  // namespace lumac::nn

@@ -1,0 +1,144 @@
+#include "app/settings.hpp"
+#include "circuits/mac_trace.hpp"
+#include "circuits/vectors.hpp"
+#include "core/precision.hpp"
+#include "devices/converters.hpp"
+#include "tests/support.hpp"
+
+using namespace lumac;
+using namespace lumac::test;
+
+namespace {
+
+CircuitParams fast_circuit() {
+  CircuitParams p = load_settings({}, {}).circuit;
+  p.modulator.bandwidth_Hz = 200e9;  // 20 times the 10 GS/s symbol rate
+  p.detector.bandwidth_Hz = 200e9;
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "trace: with bandwidths far above the symbol rate the time domain reproduces the statistical "
+    "model") {
+  CircuitParams p = fast_circuit();
+  p.laser.power_W = 5e-5;
+  p.laser.rin_dB_per_Hz = -118;
+  p.detector.dark_current_A = 1e-6;
+  const DotProduct dp = random_dot_product(8, VectorDistribution::uniform, 3);
+  const auto sources = NoiseSources::all().without(NoiseSource::adc);
+  const HomodyneMac mac(p, sources);
+  const NoiseBudget b = mac.analyze(dp);
+  // Every noise source matters here.
+  for (const std::string name : {"shot", "dark", "reset", "amplifier", "rin"}) {
+    CAPTURE(name);
+    CHECK(b.term(name) > 0.05 * b.noise_std);
+  }
+  // Deterministic: the residual inter-symbol interference is below 1% of the range.
+  TraceOptions opt;
+  opt.samples_per_symbol = 2;
+  opt.record = false;
+  const HomodyneMac quiet(
+      p, NoiseSources::none().with(NoiseSource::dac).with(NoiseSource::extinction));
+  const double deterministic = simulate_trace(quiet, dp, opt).readout;
+  CHECK(std::abs(deterministic - b.expected) < 0.01 * b.range);
+  // Noise: 1000 runs; mean within 5 standard errors of the noise-free run, std within 5
+  // standard errors (relative 5 / sqrt(2 n)) of the statistical noise std.
+  const double runs = 1000;
+  const MonteCarloResult td = time_domain_monte_carlo(mac, dp, 1000, 11, 2);
+  CHECK(std::abs(td.mean - deterministic) < mean_tolerance(b.noise_std, runs));
+  CHECK(std::abs(td.noise_std / b.noise_std - 1) < 5 / std::sqrt(2 * runs));
+}
+
+TEST_CASE(
+    "trace: ENOB falls monotonically as the modulator bandwidth falls below the symbol rate") {
+  CircuitParams p = load_settings({}, {}).circuit;
+  p.detector.bandwidth_Hz = 100e9;
+  const auto sources = NoiseSources::none();
+  TraceOptions opt;
+  opt.samples_per_symbol = 4;
+  opt.record = false;
+  double previous = 1e9;
+  for (double bw : {40e9, 20e9, 10e9, 5e9, 2.5e9}) {
+    p.modulator.bandwidth_Hz = bw;
+    const HomodyneMac mac(p, sources);
+    // RMS of the inter-symbol-interference error relative to the range, over 20 dot products.
+    double sum = 0;
+    for (std::uint64_t i = 0; i < 20; ++i) {
+      const DotProduct dp = random_dot_product(16, VectorDistribution::uniform, 5, i);
+      const MacTrace tr = simulate_trace(mac, dp, opt);
+      const double rel = (tr.readout - tr.ideal) / mac.range_of(dp);
+      sum += rel * rel;
+    }
+    const double enob = enob_bits(1.0, std::sqrt(sum / 20));
+    CAPTURE(bw);
+    CAPTURE(enob);
+    CHECK(enob < previous);
+    previous = enob;
+  }
+  // At a quarter of the symbol rate the ISI costs most of the precision.
+  CHECK(previous < 3);
+}
+
+TEST_CASE(
+    "trace: the final integrator charge is the read-out, and the ADC code corresponds to it") {
+  CircuitParams p = fast_circuit();
+  const DotProduct dp = random_dot_product(10, VectorDistribution::positive, 8);
+  const HomodyneMac mac(p);
+  TraceOptions opt;
+  opt.samples_per_symbol = 8;
+  const MacTrace tr = simulate_trace(mac, dp, opt);
+  REQUIRE(tr.readout_charge_C.size() == 1);
+  REQUIRE(tr.adc_codes.size() == 1);
+  const double q = constants::elementary_charge_C;
+  const double span_e = mac.range_of(dp) * tr.gain_electrons_per_unit;
+  const MidRiseQuantizer adc(p.adc.bits, -span_e / 2, span_e / 2);
+  CHECK(tr.adc_codes[0] == adc.code(tr.readout_charge_C[0] / q));
+  CHECK(tr.readout == doctest::Approx(adc.value(tr.adc_codes[0]) / tr.gain_electrons_per_unit));
+  // The recorded charge ends at the sampled value, and the waveforms have one sample per step.
+  CHECK(tr.charge_C.back() == doctest::Approx(tr.readout_charge_C[0]));
+  CHECK(tr.time_s.size() == tr.charge_C.size());
+  CHECK(tr.time_s.size() >= 10u * 8u);
+  // The read-out is within a few noise standard deviations of the ideal dot product.
+  const NoiseBudget b = mac.analyze(dp);
+  CHECK(std::abs(tr.readout - b.ideal) < 6 * b.total_std + 0.01 * b.range);
+}
+
+TEST_CASE("trace: repeats give K read-outs for digital averaging and one for analog accumulation") {
+  CircuitParams p = fast_circuit();
+  p.system.repeats = 3;
+  const DotProduct dp = random_dot_product(4, VectorDistribution::uniform, 2);
+  TraceOptions opt;
+  opt.samples_per_symbol = 2;
+  CHECK(simulate_trace(HomodyneMac(p), dp, opt).adc_codes.size() == 3);
+  p.system.averaging = Averaging::analog;
+  CHECK(simulate_trace(HomodyneMac(p), dp, opt).adc_codes.size() == 1);
+}
+
+TEST_CASE("trace: a rate-equation laser switched on just before the dot product corrupts it") {
+  CircuitParams p = fast_circuit();
+  const DotProduct dp = random_dot_product(8, VectorDistribution::positive, 4);
+  const HomodyneMac mac(p, NoiseSources::none());
+  TraceOptions opt;
+  opt.samples_per_symbol = 4;
+  opt.record = false;
+  opt.rate_equation_laser = true;
+  opt.laser_lead_s = 10e-9;  // settled
+  const double settled = simulate_trace(mac, dp, opt).readout;
+  opt.laser_lead_s = 0;  // turn-on delay of about a nanosecond: no light for the first symbols
+  const double cold = simulate_trace(mac, dp, opt).readout;
+  const double ideal = simulate_trace(mac, dp, TraceOptions{}).ideal;
+  CHECK(std::abs(settled - ideal) < 0.01 * mac.range_of(dp));
+  CHECK(std::abs(cold - ideal) > 0.2 * std::abs(ideal));
+}
+
+TEST_CASE("trace: bad options are errors") {
+  const HomodyneMac mac(fast_circuit());
+  const DotProduct dp = random_dot_product(4, VectorDistribution::uniform, 1);
+  TraceOptions opt;
+  opt.samples_per_symbol = 0;
+  CHECK_THROWS_AS(simulate_trace(mac, dp, opt), Error);
+  CHECK_THROWS_AS(random_dot_product(0, VectorDistribution::uniform, 1), Error);
+  CHECK_THROWS_AS(time_domain_monte_carlo(mac, dp, 1, 1, 4), Error);
+}

@@ -1,0 +1,173 @@
+#include "app/settings.hpp"
+#include "circuits/homodyne_mac.hpp"
+#include "core/units.hpp"
+#include "energy/energy_model.hpp"
+#include "tests/support.hpp"
+
+using namespace lumac;
+using namespace lumac::test;
+
+namespace {
+
+Settings defaults() {
+  return load_settings({}, {});
+}
+
+LayerWork layer(std::int64_t n, std::int64_t outputs, std::int64_t positions, int repeats,
+                double photons) {
+  LayerWork w;
+  w.name = "layer";
+  w.fan_in = n;
+  w.outputs = outputs;
+  w.positions = positions;
+  w.weights = n * outputs;
+  w.repeats = repeats;
+  w.photons_per_mac = photons;
+  return w;
+}
+
+std::size_t component(std::string_view name) {
+  for (std::size_t i = 0; i < energy_components.size(); ++i)
+    if (energy_components[i] == name) return i;
+  FAIL("no component " << name);
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("energy: 12.5 detected photons per MAC at 1550 nm is 1.602 aJ/MAC") {
+  const Settings s = defaults();
+  const EnergyReport r = energy_report(s.circuit, s.energy, {layer(1000, 64, 1, 1, 12.5)});
+  const LayerEnergy& l = r.layers[0];
+  // 12.5 * 1.28158e-19 J = 1.602e-18 J.
+  CHECK(std::abs(l.aJ_per_mac(l.detected_optical_J) - 1.602) < 0.005);
+  // The laser-output figure is the detected one divided by the transmission from the laser to
+  // detected photoelectrons, eta times the optical path (here 0.8 * 10^(-0.51)).
+  const double transmission = 0.8 * std::pow(10.0, -0.51);
+  CHECK(path_transmission(s.circuit) == doctest::Approx(std::pow(10.0, -0.51)));
+  CHECK(l.aJ_per_mac(l.laser_optical_J) ==
+        doctest::Approx(l.aJ_per_mac(l.detected_optical_J) / transmission));
+  // And it is the laser power that gives 12.5 photons: P_L T / M per MAC.
+  const CircuitParams c = with_photons_per_mac(s.circuit, 12.5);
+  CHECK(l.laser_optical_J / l.macs == doctest::Approx(c.laser.power_W * 1e-10 / 32));
+}
+
+TEST_CASE("energy: laser electrical energy is optical / wall-plug efficiency") {
+  Settings s = defaults();
+  s.circuit.laser.wall_plug_efficiency = 0.25;
+  const EnergyReport r = energy_report(s.circuit, s.energy, {layer(100, 32, 1, 1, 20)});
+  const LayerEnergy& l = r.layers[0];
+  CHECK(l.components_J[component("laser")] == doctest::Approx(l.laser_optical_J / 0.25));
+}
+
+TEST_CASE("energy: doubling repeats doubles what repeats and nothing else") {
+  for (auto averaging : {Averaging::digital, Averaging::analog}) {
+    Settings s = defaults();
+    s.energy.weights_in_dram = true;  // a component that does not repeat
+    s.circuit.system.averaging = averaging;
+    const LayerEnergy a = energy_report(s.circuit, s.energy, {layer(200, 64, 9, 2, 10)}).layers[0];
+    const LayerEnergy b = energy_report(s.circuit, s.energy, {layer(200, 64, 9, 4, 10)}).layers[0];
+    const bool digital = averaging == Averaging::digital;
+    CAPTURE(digital);
+    for (const char* name :
+         {"laser", "input_modulators", "weight_modulators", "input_dacs", "weight_dacs"}) {
+      CAPTURE(name);
+      CHECK(b.components_J[component(name)] ==
+            doctest::Approx(2 * a.components_J[component(name)]));
+    }
+    CHECK(b.detected_optical_J == doctest::Approx(2 * a.detected_optical_J));
+    // Read-outs and conversions repeat only with digital averaging.
+    for (const char* name : {"readout", "adc"}) {
+      CAPTURE(name);
+      CHECK(b.components_J[component(name)] ==
+            doctest::Approx((digital ? 2 : 1) * a.components_J[component(name)]));
+    }
+    // Memory: streamed weights and inputs repeat, the output write and the DRAM fetch do not.
+    const double n = 200, macs = 200.0 * 64 * 9, outputs = 64.0 * 9;
+    const double fixed = outputs * 1.25e-12 + n * 64 * 160e-12;
+    const double repeated_a = 2 * macs * 1.25e-12 * (1 + 1.0 / 32);
+    CHECK(a.components_J[component("memory")] == doctest::Approx(fixed + repeated_a));
+    CHECK(b.components_J[component("memory")] == doctest::Approx(fixed + 2 * repeated_a));
+    // Digital: bias and activation once, K accumulations with digital averaging.
+    CHECK(a.components_J[component("digital")] ==
+          doctest::Approx(0.03e-12 * outputs * (2 + (digital ? 2 : 0))));
+    CHECK(b.components_J[component("digital")] ==
+          doctest::Approx(0.03e-12 * outputs * (2 + (digital ? 4 : 0))));
+  }
+}
+
+TEST_CASE("energy: input modulators per MAC fall as 1/M, read-out per MAC as 1/N") {
+  Settings s = defaults();
+  s.circuit.system.fan_out = 8;
+  const LayerEnergy m8 = energy_report(s.circuit, s.energy, {layer(100, 64, 1, 1, 10)}).layers[0];
+  s.circuit.system.fan_out = 32;
+  const LayerEnergy m32 = energy_report(s.circuit, s.energy, {layer(100, 64, 1, 1, 10)}).layers[0];
+  const std::size_t mod = component("input_modulators");
+  CHECK(m8.aJ_per_mac(m8.components_J[mod]) ==
+        doctest::Approx(4 * m32.aJ_per_mac(m32.components_J[mod])));
+  // C (2 V_pi)^2 / 4 = 200 fJ per symbol, shared by M = 32 outputs.
+  CHECK(m32.aJ_per_mac(m32.components_J[mod]) == doctest::Approx(200e-15 / 32 * 1e18));
+  const LayerEnergy n100 = energy_report(s.circuit, s.energy, {layer(100, 64, 1, 1, 10)}).layers[0];
+  const LayerEnergy n400 = energy_report(s.circuit, s.energy, {layer(400, 64, 1, 1, 10)}).layers[0];
+  const std::size_t ro = component("readout");
+  CHECK(n100.aJ_per_mac(n100.components_J[ro]) ==
+        doctest::Approx(4 * n400.aJ_per_mac(n400.components_J[ro])));
+  CHECK(n100.aJ_per_mac(n100.components_J[ro]) == doctest::Approx(0.1e-12 / 100 * 1e18));
+  // A layer with fewer outputs than the tile shares each input symbol among its outputs only.
+  const LayerEnergy few = energy_report(s.circuit, s.energy, {layer(100, 4, 1, 1, 10)}).layers[0];
+  CHECK(few.aJ_per_mac(few.components_J[mod]) == doctest::Approx(200e-15 / 4 * 1e18));
+}
+
+TEST_CASE("energy: components add up to the total exactly, per layer and overall") {
+  Settings s = defaults();
+  s.energy.weights_in_dram = true;
+  const EnergyReport r = energy_report(
+      s.circuit, s.energy,
+      {layer(25, 16, 784, 3, 5), layer(400, 32, 64, 1, 50), layer(1568, 10, 1, 2, 7)});
+  double sum_layers = 0, sum_macs = 0;
+  for (const auto& l : r.layers) {
+    double sum = 0;
+    for (double v : l.components_J) sum += v;
+    CHECK(sum == l.total_J);
+    sum_layers += l.total_J;
+    sum_macs += l.macs;
+  }
+  CHECK(r.total.total_J == doctest::Approx(sum_layers).epsilon(1e-15));
+  CHECK(r.total.macs == sum_macs);
+  double sum_total = 0;
+  for (double v : r.total.components_J) sum_total += v;
+  CHECK(sum_total == doctest::Approx(r.total.total_J).epsilon(1e-15));
+}
+
+TEST_CASE("energy: weight-stationary removes the per-MAC weight drive, DAC and memory read") {
+  Settings s = defaults();
+  s.energy.weight_stationary = true;
+  const LayerEnergy l = energy_report(s.circuit, s.energy, {layer(100, 32, 1, 1, 10)}).layers[0];
+  CHECK(l.components_J[component("weight_modulators")] == 0);
+  CHECK(l.components_J[component("weight_dacs")] == 0);
+  CHECK(l.aJ_per_mac(l.components_J[component("memory")]) < 1.25e-12 * 1e18);
+}
+
+TEST_CASE("energy: matched ADC resolution follows the read-out ENOB") {
+  Settings s = defaults();
+  s.energy.adc_resolution = AdcResolution::matched;
+  LayerWork w = layer(100, 32, 1, 1, 10);
+  w.readout_enob = 4.3;
+  const LayerEnergy l = energy_report(s.circuit, s.energy, {w}).layers[0];
+  CHECK(l.adc_bits == 6);  // ceil(4.3 + 1)
+  CHECK(l.components_J[component("adc")] == doctest::Approx(32 * 5e-15 * 64));
+  w.readout_enob = 20;
+  CHECK(energy_report(s.circuit, s.energy, {w}).layers[0].adc_bits == 8);  // at most adc.bits
+}
+
+TEST_CASE("energy: bad parameters and layers are errors") {
+  CHECK_THROWS_WITH_AS(load_settings({}, {"energy.readout_J=-1"}),
+                       "energy.readout_J = -1: must be finite and >= 0", Error);
+  CHECK_THROWS_AS(load_settings({}, {"energy.bytes_per_weight=0"}), Error);
+  CHECK_THROWS_WITH_AS(load_settings({}, {"energy.photonic_J=1"}),
+                       doctest::Contains("unknown config key 'energy.photonic_J'"), Error);
+  CHECK_THROWS_AS(load_settings({}, {"laser.wall_plug_efficiency=0"}), Error);
+  const Settings s = defaults();
+  CHECK_THROWS_AS(energy_report(s.circuit, s.energy, {layer(0, 1, 1, 1, 1)}), Error);
+  CHECK_THROWS_AS(energy_report(s.circuit, s.energy, {layer(10, 1, 1, 1, -1)}), Error);
+}

@@ -1,0 +1,240 @@
+#include "app/settings.hpp"
+#include "circuits/homodyne_mac.hpp"
+#include "core/precision.hpp"
+#include "core/rng.hpp"
+#include "nn/analog.hpp"
+#include "tests/support.hpp"
+
+using namespace lumac;
+using namespace lumac::nn;
+using namespace lumac::test;
+
+namespace {
+
+Eigen::MatrixXf random_matrix(Eigen::Index rows, Eigen::Index cols, std::uint64_t seed, float lo,
+                              float hi) {
+  const RandomStream r(seed, Stream::test);
+  Eigen::MatrixXf m(rows, cols);
+  for (Eigen::Index i = 0; i < m.size(); ++i)
+    m.data()[i] =
+        lo + (hi - lo) * static_cast<float>(r.uniform(static_cast<std::uint64_t>(i), 0, 0, 0));
+  return m;
+}
+
+AnalogLayer layer_of(const Eigen::MatrixXf& w, double energy) {
+  AnalogLayer a;
+  a.name = "fc";
+  a.fan_in = w.cols();
+  a.outputs = w.rows();
+  a.input_lo = 0;
+  a.input_hi = 1;
+  a.output_lo = -3;
+  a.output_hi = 3;
+  a.weight_lo = w.minCoeff();
+  a.weight_hi = w.maxCoeff();
+  a.energy = {energy};
+  return a;
+}
+
+// Runs the hook over `samples` copies of one input column (Dense layout: one column per sample)
+// and returns the per-output standard deviation of the added noise.
+Eigen::VectorXd measured_std(const AnalogExecutor& ex, const Eigen::MatrixXf& w,
+                             const Eigen::VectorXf& x, int samples, bool per_position = false) {
+  Eigen::MatrixXf xs = x.replicate(1, per_position ? 1 : samples);
+  Eigen::VectorXd sum = Eigen::VectorXd::Zero(w.rows()), sum2 = Eigen::VectorXd::Zero(w.rows());
+  const Eigen::VectorXf clean = w * x;
+  if (!per_position) {
+    Eigen::MatrixXf y = w * xs;
+    MatmulView v{0,
+                 0,
+                 false,
+                 ConstMatrixMap(w.data(), w.rows(), w.cols()),
+                 ConstMatrixMap(xs.data(), xs.rows(), xs.cols()),
+                 MatrixMap(y.data(), y.rows(), y.cols())};
+    ex.forward(v);
+    for (int j = 0; j < samples; ++j) {
+      const Eigen::VectorXd d = (y.col(j) - clean).cast<double>();
+      sum += d;
+      sum2 += d.cwiseProduct(d);
+    }
+  } else {
+    for (int j = 0; j < samples; ++j) {
+      Eigen::MatrixXf y = w * xs;
+      MatmulView v{0,
+                   j,
+                   true,
+                   ConstMatrixMap(w.data(), w.rows(), w.cols()),
+                   ConstMatrixMap(xs.data(), xs.rows(), xs.cols()),
+                   MatrixMap(y.data(), y.rows(), y.cols())};
+      ex.forward(v);
+      const Eigen::VectorXd d = (y.col(0) - clean).cast<double>();
+      sum += d;
+      sum2 += d.cwiseProduct(d);
+    }
+  }
+  const double n = samples;
+  return ((sum2 - sum.cwiseProduct(sum) / n) / (n - 1)).cwiseSqrt();
+}
+
+}  // namespace
+
+TEST_CASE("analog: mode none leaves the product unchanged") {
+  const Eigen::MatrixXf w = random_matrix(5, 20, 1, -1, 1), x = random_matrix(20, 7, 2, 0, 1);
+  Eigen::MatrixXf y = w * x;
+  const Eigen::MatrixXf clean = y;
+  const AnalogExecutor ex(NoiseMode::none, {layer_of(w, 1)}, load_settings({}, {}).circuit,
+                          NoiseSources::all(), 1);
+  MatmulView v{0,
+               0,
+               false,
+               ConstMatrixMap(w.data(), 5, 20),
+               ConstMatrixMap(x.data(), 20, 7),
+               MatrixMap(y.data(), 5, 7)};
+  ex.forward(v);
+  CHECK(y == clean);
+}
+
+TEST_CASE("analog: shot mode noise std is ||w_i|| ||x|| / sqrt(D E) (n = 20000)") {
+  const Eigen::MatrixXf w = random_matrix(6, 50, 3, -1, 1);
+  const Eigen::VectorXf x = random_matrix(50, 1, 4, 0, 1);
+  const double e = 4;
+  const AnalogExecutor ex(NoiseMode::shot, {layer_of(w, e)}, load_settings({}, {}).circuit,
+                          NoiseSources::all(), 9);
+  const int n = 20000;
+  const Eigen::VectorXd got = measured_std(ex, w, x, n);
+  for (Eigen::Index i = 0; i < w.rows(); ++i) {
+    const double expected = w.row(i).norm() * x.norm() / std::sqrt(50 * e);
+    CHECK(std::abs(got[i] - expected) < 5 * expected / std::sqrt(2.0 * n));
+  }
+}
+
+TEST_CASE("analog: thermal, weight and enob modes follow PHYSICS.md section 5") {
+  const CircuitParams c = load_settings({}, {}).circuit;
+  const Eigen::MatrixXf w = random_matrix(4, 30, 5, -0.5f, 0.5f);
+  const Eigen::VectorXf x = random_matrix(30, 1, 6, 0, 1);
+  const int n = 20000;
+  AnalogLayer a = layer_of(w, 2);
+  a.repeats = 2;  // E K = 4
+  const double rw = a.weight_hi - a.weight_lo, rx = a.input_hi - a.input_lo;
+  const double tol = 5 / std::sqrt(2.0 * n);
+  const Eigen::VectorXd thermal =
+      measured_std(AnalogExecutor(NoiseMode::thermal, {a}, c, NoiseSources::all(), 1), w, x, n);
+  for (Eigen::Index i = 0; i < 4; ++i)
+    CHECK(thermal[i] / (0.01 * std::sqrt(30.0) * rw * rx / 2) == doctest::Approx(1).epsilon(tol));
+  const Eigen::VectorXd weight =
+      measured_std(AnalogExecutor(NoiseMode::weight, {a}, c, NoiseSources::all(), 1), w, x, n);
+  for (Eigen::Index i = 0; i < 4; ++i)
+    CHECK(weight[i] / (0.1 * rw * x.norm() / 2) == doctest::Approx(1).epsilon(tol));
+  // Convolution layout: an exact per-sample weight perturbation with the same statistics.
+  const Eigen::VectorXd conv = measured_std(
+      AnalogExecutor(NoiseMode::weight, {a}, c, NoiseSources::all(), 1), w, x, n, true);
+  for (Eigen::Index i = 0; i < 4; ++i)
+    CHECK(conv[i] / (0.1 * rw * x.norm() / 2) == doctest::Approx(1).epsilon(tol));
+  a.enob = 5;
+  const Eigen::VectorXd enob =
+      measured_std(AnalogExecutor(NoiseMode::enob, {a}, c, NoiseSources::all(), 1), w, x, n);
+  // R / (sqrt(12) 2^5), and K = 2 repeats divide it by sqrt(2).
+  for (Eigen::Index i = 0; i < 4; ++i)
+    CHECK(enob[i] / (6 / (std::sqrt(12.0) * 32) / std::sqrt(2.0)) ==
+          doctest::Approx(1).epsilon(tol));
+}
+
+TEST_CASE("analog: physical mode noise equals the circuit model of the same dot product") {
+  CircuitParams c = load_settings({}, {}).circuit;
+  c.laser.power_W = 2e-5;
+  c.laser.rin_dB_per_Hz = -125;
+  c.modulator.weight_noise_std = 0.01;
+  // Inputs of equal magnitude make sum v^2 u^2 = s u / D exact.
+  Eigen::VectorXf x(40);
+  for (int j = 0; j < 40; ++j) x[j] = (j % 3 == 0) ? -0.5f : 0.5f;
+  const Eigen::MatrixXf w = random_matrix(3, 40, 7, -1, 1);
+  AnalogLayer a = layer_of(w, 1);
+  a.input_lo = -1;
+  a.input_hi = 1;
+  a.weight_lo = -1;
+  a.weight_hi = 1;
+  a.repeats = 2;
+  const auto sources =
+      NoiseSources::all().without(NoiseSource::dac).without(NoiseSource::extinction);
+  const AnalogExecutor ex(NoiseMode::physical, {a}, c, sources, 3);
+  c.system.repeats = 2;
+  const HomodyneMac mac(c, sources);
+  Eigen::MatrixXf sigma;
+  Eigen::MatrixXf y = w * x;
+  const MatmulView v{0,
+                     0,
+                     false,
+                     ConstMatrixMap(w.data(), 3, 40),
+                     ConstMatrixMap(x.data(), 40, 1),
+                     MatrixMap(y.data(), 3, 1)};
+  ex.noise_std(v, sigma, nullptr);
+  for (Eigen::Index i = 0; i < 3; ++i) {
+    DotProduct dp;
+    for (int j = 0; j < 40; ++j) {
+      dp.x.push_back(x[j]);
+      dp.w.push_back(w(i, j));
+    }
+    dp.range = 6;
+    CHECK(sigma(i, 0) == doctest::Approx(mac.analyze(dp).noise_std).epsilon(1e-5));
+  }
+  // And the measured noise has that std (n = 20000).
+  const int n = 20000;
+  const Eigen::VectorXd got = measured_std(ex, w, x, n);
+  for (Eigen::Index i = 0; i < 3; ++i)
+    CHECK(got[i] / sigma(i, 0) == doctest::Approx(1).epsilon(5 / std::sqrt(2.0 * n)));
+  // The report's layer ENOB is log2(R / (sqrt(12) sigma_rms)).
+  const auto rep = ex.report();
+  REQUIRE(rep.size() == 1);
+  CHECK(rep[0].enob == doctest::Approx(enob_bits(6, rep[0].noise_std)));
+  CHECK(rep[0].by_source.size() == LayerNoiseModel::source_names.size());
+}
+
+TEST_CASE("analog: noise depends on the sample and position indices only, not on batching") {
+  const Eigen::MatrixXf w = random_matrix(8, 25, 8, -1, 1), x = random_matrix(25, 10, 9, 0, 1);
+  const AnalogExecutor ex(NoiseMode::shot, {layer_of(w, 3)}, load_settings({}, {}).circuit,
+                          NoiseSources::all(), 4);
+  const Eigen::MatrixXf clean = w * x;
+  Eigen::MatrixXf whole = clean;
+  MatmulView v{0,
+               100,
+               false,
+               ConstMatrixMap(w.data(), 8, 25),
+               ConstMatrixMap(x.data(), 25, 10),
+               MatrixMap(whole.data(), 8, 10)};
+  ex.forward(v);
+  // The same ten samples in two batches of 3 and 7 (same clean products: the hook is tested).
+  Eigen::MatrixXf a = clean.leftCols(3), b = clean.rightCols(7);
+  const Eigen::MatrixXf xa = x.leftCols(3), xb = x.rightCols(7);
+  MatmulView va{0,
+                100,
+                false,
+                ConstMatrixMap(w.data(), 8, 25),
+                ConstMatrixMap(xa.data(), 25, 3),
+                MatrixMap(a.data(), 8, 3)};
+  MatmulView vb{0,
+                103,
+                false,
+                ConstMatrixMap(w.data(), 8, 25),
+                ConstMatrixMap(xb.data(), 25, 7),
+                MatrixMap(b.data(), 8, 7)};
+  ex.forward(vb);
+  ex.forward(va);
+  CHECK(whole.leftCols(3) == a);
+  CHECK(whole.rightCols(7) == b);
+}
+
+TEST_CASE("analog: bad layers are errors") {
+  const Eigen::MatrixXf w = random_matrix(4, 10, 1, -1, 1);
+  const CircuitParams c = load_settings({}, {}).circuit;
+  AnalogLayer a = layer_of(w, 0);
+  CHECK_THROWS_AS(AnalogExecutor(NoiseMode::shot, {a}, c, NoiseSources::all(), 1), Error);
+  a = layer_of(w, 1);
+  a.energy = {1, 2};
+  CHECK_THROWS_WITH_AS(AnalogExecutor(NoiseMode::shot, {a}, c, NoiseSources::all(), 1),
+                       doctest::Contains("2 energies given for 4"), Error);
+  a = layer_of(w, 1);
+  a.output_lo = a.output_hi = 0;
+  CHECK_THROWS_AS(AnalogExecutor(NoiseMode::shot, {a}, c, NoiseSources::all(), 1), Error);
+  CHECK_THROWS_WITH_AS(parse_noise_mode("quantum"), doctest::Contains("--noise = 'quantum'"),
+                       Error);
+}
