@@ -41,6 +41,27 @@ NoiseMode parse_noise_mode(std::string_view text) {
   return parse_enum<NoiseMode>(text, "--noise");
 }
 
+std::vector<AnalogLayer> analog_layers(const Model& model) {
+  if (!model.calibrated())
+    fail("the model has no calibration ranges (train it with lumac train, which calibrates)");
+  std::vector<AnalogLayer> out;
+  for (const MatmulLayerInfo& info : model.matmul_layers()) {
+    const LayerCalibration& c = model.calibration(info.matmul_index);
+    AnalogLayer a;
+    a.name = info.name;
+    a.fan_in = info.fan_in;
+    a.outputs = info.outputs;
+    a.input_lo = c.input_lo;
+    a.input_hi = c.input_hi;
+    a.output_lo = c.output_lo;
+    a.output_hi = c.output_hi;
+    a.weight_lo = c.weight_lo;
+    a.weight_hi = c.weight_hi;
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
 AnalogExecutor::AnalogExecutor(NoiseMode mode, std::vector<AnalogLayer> layers,
                                const CircuitParams& circuit, NoiseSources sources,
                                std::uint64_t seed)

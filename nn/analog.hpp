@@ -33,6 +33,7 @@
 #include "core/config.hpp"
 #include "devices/noise_sources.hpp"
 #include "nn/matmul_hook.hpp"
+#include "nn/model.hpp"
 
 namespace lumac::nn {
 
@@ -115,5 +116,9 @@ class AnalogExecutor final : public MatmulHook {
 
 // Parses `--noise` values.
 NoiseMode parse_noise_mode(std::string_view text);
+
+// The analog view of every matrix-product layer of a calibrated model (energy 1, 1 repeat);
+// lumac::Error if the model has no calibration.
+std::vector<AnalogLayer> analog_layers(const Model& model);
 
 }  // namespace lumac::nn

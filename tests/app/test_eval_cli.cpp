@@ -1,0 +1,78 @@
+#include "tests/support.hpp"
+
+using namespace lumac::test;
+namespace fs = std::filesystem;
+
+namespace {
+std::string model(const char* name) {
+  return (source_dir() / "data" / "models" / name).string();
+}
+}  // namespace
+
+TEST_CASE("cli: lumac eval --json has the documented keys") {
+  const RunResult r =
+      run_lumac({"eval", "--model", model("fmnist_mlp.h5"), "--noise", "shot", "--photons-per-mac",
+                 "5", "--limit", "500", "--seeds", "2", "--json"});
+  REQUIRE(r.exit_code == 0);
+  for (const char* key :
+       {"accuracy_mean", "accuracy_std", "clean_accuracy", "fan_in", "macs", "enob", "noise_std",
+        "photons_per_mac", "repeats", "total_aJ_per_mac", "detected_optical_aJ_per_mac"}) {
+    CAPTURE(key);
+    CHECK(!std::isnan(json_number(r.out, key)));
+  }
+  CHECK(r.out.find("\"layers\"") != std::string::npos);
+  CHECK(r.out.find("\"fc1\"") != std::string::npos);
+  // 5 detected photons per MAC at 1550 nm: 0.641 aJ/MAC.
+  CHECK(json_number(r.out, "detected_optical_aJ_per_mac") ==
+        doctest::Approx(5 * 0.128158).epsilon(1e-3));
+  CHECK(json_number(r.out, "accuracy_mean") > 0.5);
+}
+
+TEST_CASE("cli: lumac eval physical mode and the enob and digital baselines run") {
+  const RunResult p = run_lumac({"eval", "--model", model("fmnist_cnn.h5"), "--noise", "physical",
+                                 "--set", "laser.power_W=0.01", "--limit", "300"});
+  REQUIRE(p.exit_code == 0);
+  CHECK(p.out.find("conv2") != std::string::npos);
+  const RunResult e = run_lumac({"eval", "--model", model("fmnist_cnn.h5"), "--noise", "enob",
+                                 "--enob-per-layer", "6,6,5,5", "--limit", "300", "--json"});
+  REQUIRE(e.exit_code == 0);
+  // The measured ENOB of the first layer is the requested one.
+  CHECK(json_number(e.out, "enob") == doctest::Approx(6).epsilon(0.01));
+  const RunResult b =
+      run_lumac({"eval", "--model", model("mnist_mlp.h5"), "--bits", "4", "--limit", "300"});
+  REQUIRE(b.exit_code == 0);
+}
+
+TEST_CASE("cli: bad eval input is one line and exit 2") {
+  TempDir tmp;
+  write_text(tmp / "corrupt.h5", std::string("\x89HDF\r\n\x1a\n", 8) + std::string(100, 'x'));
+  write_text(tmp / "empty.h5", "");
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
+      {{"eval", "--model", (tmp / "none.h5").string()}, "does not exist"},
+      {{"eval", "--model", (tmp / "empty.h5").string()}, "not an HDF5 file"},
+      {{"eval", "--model", (tmp / "corrupt.h5").string()}, "corrupt.h5"},
+      {{"eval", "--model", model("fmnist_mlp.h5"), "--noise", "cosmic"}, "--noise = 'cosmic'"},
+      {{"eval", "--model", model("fmnist_mlp.h5"), "--noise", "shot", "--energy-per-layer", "1,2"},
+       "has 2 values but the model has 3"},
+      {{"eval", "--model", model("fmnist_mlp.h5"), "--repeats-per-layer", "1,2,3,4"},
+       "has 4 values"},
+      {{"eval", "--model", model("fmnist_mlp.h5"), "--repeats", "0"}, "repeats = 0"},
+      {{"eval", "--model", model("fmnist_mlp.h5"), "--noise", "shot", "--photons-per-mac", "-1"},
+       "-1"},
+      {{"eval", "--model", model("fmnist_mlp.h5"), "--noise", "enob"}, "--enob"},
+      {{"eval", "--model", model("fmnist_mlp.h5"), "--limit", "20000"}, "only 10000"},
+      {{"eval", "--model", model("fmnist_mlp.h5"), "--limit", "-3"}, "--limit"},
+      {{"eval", "--model", model("fmnist_mlp.h5"), "--seeds", "0"}, "--seeds"},
+      {{"eval", "--model", model("fmnist_mlp.h5"), "--bits", "4", "--noise", "shot"}, "--bits"},
+      {{"eval", "--model", model("fmnist_mlp.h5"), "--dataset", "cifar"}, "--dataset = 'cifar'"},
+      {{"eval"}, "--model"},
+  };
+  for (const auto& [args, needle] : cases) {
+    const RunResult r = run_lumac(args);
+    CAPTURE(args);
+    CAPTURE(r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err_lines() == 1);
+    CHECK(r.err.find(needle) != std::string::npos);
+  }
+}
