@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   lumac::register_energy(app);
   lumac::register_enob(app);
   lumac::register_eval(app);
+  lumac::register_precision(app);
   lumac::register_sweep(app);
   lumac::register_trace(app);
   lumac::register_train(app);

@@ -181,43 +181,57 @@ void AnalogExecutor::noise_std(const MatmulView& v, Eigen::MatrixXf& sigma,
   }
 }
 
+// The per-sample weight perturbation of a convolution layer in weight mode (outputs x fan_in).
+void AnalogExecutor::weight_perturbation(const MatmulView& v, Eigen::MatrixXf& noise) const {
+  const AnalogLayer& a = layers_.at(static_cast<std::size_t>(v.layer));
+  const RandomStream rng(seed_, Stream::layer_noise);
+  noise.resize(v.W.rows(), v.W.cols());
+  const double rw = a.weight_hi - a.weight_lo;
+  thread_local Eigen::VectorXf eps;
+  eps.resize(v.W.cols());
+  for (Eigen::Index i = 0; i < v.W.rows(); ++i) {
+    const double std_e = 0.1 * rw / std::sqrt(a.energy_of(i) * a.repeats);
+    rng.fill_normal(std::span<float>(eps.data(), static_cast<std::size_t>(eps.size())),
+                    static_cast<std::uint64_t>(v.first_sample), layer_word(v.layer, 1),
+                    static_cast<std::uint64_t>(i));
+    noise.row(i) = eps.transpose() * static_cast<float>(std_e);
+  }
+}
+
+// The standard normals of column j of a product (the same in forward and backward).
+void AnalogExecutor::column_normals(const MatmulView& v, Eigen::Index j,
+                                    Eigen::VectorXf& eps) const {
+  eps.resize(v.Y.rows());
+  RandomStream(seed_, Stream::layer_noise)
+      .fill_normal(std::span<float>(eps.data(), static_cast<std::size_t>(eps.size())),
+                   static_cast<std::uint64_t>(v.sample_of(j)), layer_word(v.layer, 0),
+                   static_cast<std::uint64_t>(v.position_of(j)));
+}
+
 void AnalogExecutor::forward(MatmulView& v) const {
   if (mode_ == NoiseMode::none) return;
+  const Eigen::Index rows = v.Y.rows(), cols = v.Y.cols();
   const AnalogLayer& a = layers_.at(static_cast<std::size_t>(v.layer));
   LayerState& st = *state_[static_cast<std::size_t>(v.layer)];
-  const RandomStream rng(seed_, Stream::layer_noise);
-  const Eigen::Index rows = v.Y.rows(), cols = v.Y.cols();
-  thread_local Eigen::MatrixXf sigma;
+  thread_local Eigen::MatrixXf sigma, noise;
   thread_local Eigen::VectorXf eps;
   if (mode_ == NoiseMode::weight && v.per_position) {
     // Convolution: one weight perturbation per sample shared by all positions, exactly.
-    thread_local Eigen::MatrixXf noise;
-    noise.resize(v.W.rows(), v.W.cols());
-    const double rw = a.weight_hi - a.weight_lo;
-    for (Eigen::Index i = 0; i < rows; ++i) {
-      const double std_e = 0.1 * rw / std::sqrt(a.energy_of(i) * a.repeats);
-      eps.resize(v.W.cols());
-      rng.fill_normal(std::span<float>(eps.data(), static_cast<std::size_t>(eps.size())),
-                      static_cast<std::uint64_t>(v.first_sample), layer_word(v.layer, 1),
-                      static_cast<std::uint64_t>(i));
-      noise.row(i) = eps.transpose() * static_cast<float>(std_e);
-    }
+    weight_perturbation(v, noise);
     v.Y.noalias() += noise * v.X;
     // Statistics: the std of output (i, j) is std_e,i ||x_j||.
-    const Eigen::VectorXf x2 = v.X.colwise().squaredNorm().transpose();
+    const double rw = a.weight_hi - a.weight_lo;
+    const double x2 = v.X.colwise().squaredNorm().sum();
     double sum = 0;
     for (Eigen::Index i = 0; i < rows; ++i)
-      sum += 0.01 * rw * rw / (a.energy_of(i) * a.repeats) * x2.sum();
+      sum += 0.01 * rw * rw / (a.energy_of(i) * a.repeats) * x2;
     atomic_add(st.sum_var, sum);
     atomic_add(st.count, static_cast<double>(rows * cols));
     return;
   }
   noise_std(v, sigma, nullptr);
-  eps.resize(rows);
   for (Eigen::Index j = 0; j < cols; ++j) {
-    rng.fill_normal(std::span<float>(eps.data(), static_cast<std::size_t>(rows)),
-                    static_cast<std::uint64_t>(v.sample_of(j)), layer_word(v.layer, 0),
-                    static_cast<std::uint64_t>(v.position_of(j)));
+    column_normals(v, j, eps);
     v.Y.col(j).array() += sigma.col(j).array() * eps.array();
   }
   atomic_add(st.sum_var, static_cast<double>(sigma.squaredNorm()));
@@ -225,21 +239,87 @@ void AnalogExecutor::forward(MatmulView& v) const {
   if (mode_ == NoiseMode::physical) {
     // Per-source variance from the column and row sums (the polynomials are linear in them).
     const double d = static_cast<double>(a.fan_in);
-    const float ix2 = static_cast<float>(1 / (st.x_scale * st.x_scale));
+    const double ix2 = 1 / (st.x_scale * st.x_scale), iw2 = 1 / (st.w_scale * st.w_scale);
     const double sum_s = v.X.colwise().squaredNorm().sum() * ix2;
     const double sum_s4 = v.X.array().square().square().sum() * ix2 * ix2;
-    const double iw2 = 1 / (st.w_scale * st.w_scale);
+    const Eigen::ArrayXd u = (v.W.rowwise().squaredNorm().cast<double>() * iw2).array();
+    const Eigen::ArrayXd u4 =
+        v.W.array().square().square().rowwise().sum().cast<double>() * iw2 * iw2;
     for (std::size_t src = 0; src < num_sources; ++src) {
       double total = 0;
       for (Eigen::Index i = 0; i < rows; ++i) {
-        const double u = v.W.row(i).squaredNorm() * iw2;
-        const double u4 = v.W.row(i).array().square().square().sum() * iw2 * iw2;
         const NoisePolynomial& p =
             st.models[st.models.size() == 1 ? 0 : static_cast<std::size_t>(i)].by_source[src];
-        total += (p.constant + p.u * u + p.u4 * u4) * static_cast<double>(cols) +
-                 (p.s + p.c * u / d) * sum_s + p.s4 * sum_s4;
+        total += (p.constant + p.u * u[i] + p.u4 * u4[i]) * static_cast<double>(cols) +
+                 (p.s + p.c * u[i] / d) * sum_s + p.s4 * sum_s4;
       }
       atomic_add(st.source_var[src], total);
+    }
+  }
+}
+
+void AnalogExecutor::backward_noise(const MatmulView& v, MatrixMap* dx,
+                                    Eigen::VectorXd* d_log_energy) const {
+  const Eigen::Index rows = v.Y.rows(), cols = v.Y.cols();
+  if (d_log_energy) d_log_energy->setZero(rows);
+  if (mode_ == NoiseMode::none || mode_ == NoiseMode::enob)
+    return;  // sigma does not depend on E or X
+  const AnalogLayer& a = layers_.at(static_cast<std::size_t>(v.layer));
+  const LayerState& st = *state_[static_cast<std::size_t>(v.layer)];
+  const auto& dy = v.Y;  // dL/dY
+  thread_local Eigen::MatrixXf sigma, d_var, noise;
+  thread_local Eigen::VectorXf eps;
+  if (mode_ == NoiseMode::weight && v.per_position) {
+    // Y += N X with N ~ E^(-1/2): dY/d ln E_i = -N X / 2, dL/dX += N^T dL/dY.
+    weight_perturbation(v, noise);
+    if (d_log_energy)
+      *d_log_energy = -0.5 * ((noise * v.X).cast<double>().array() * dy.cast<double>().array())
+                                 .rowwise()
+                                 .sum()
+                                 .matrix();
+    if (dx) dx->noalias() += noise.transpose() * dy;
+    return;
+  }
+  const bool physical = mode_ == NoiseMode::physical;
+  noise_std(v, sigma, physical ? &d_var : nullptr);
+  // Physical: d var / d s and d var / d s4 of every row (c = s u / D).
+  Eigen::VectorXf a_s, a_s4;
+  if (physical && dx) {
+    const double d = static_cast<double>(a.fan_in), iw2 = 1 / (st.w_scale * st.w_scale);
+    a_s.resize(rows);
+    a_s4.resize(rows);
+    for (Eigen::Index i = 0; i < rows; ++i) {
+      const NoisePolynomial& p =
+          st.models[st.models.size() == 1 ? 0 : static_cast<std::size_t>(i)].total;
+      const double u = v.W.row(i).squaredNorm() * iw2;
+      a_s[i] = static_cast<float>(p.s + p.c * u / d);
+      a_s4[i] = static_cast<float>(p.s4);
+    }
+  }
+  const float ix2 = static_cast<float>(1 / (st.x_scale * st.x_scale));
+  for (Eigen::Index j = 0; j < cols; ++j) {
+    column_normals(v, j, eps);
+    const Eigen::ArrayXf n = sigma.col(j).array() * eps.array();  // the noise forward added
+    const Eigen::ArrayXf g = dy.col(j).array();
+    if (physical) {
+      // d(sigma eps)/dz = eps (d var/dz) / (2 sigma) = n (d var/dz) / (2 var).
+      const Eigen::ArrayXf var = sigma.col(j).array().square();
+      const Eigen::ArrayXf w = (var > 0).select(g * n / (2 * var), 0.0f);
+      if (d_log_energy) *d_log_energy += (w * d_var.col(j).array()).cast<double>().matrix();
+      if (dx) {
+        // var = ... + A_s s + A_s4 s4, s = sum x^2 / m_x^2, s4 = sum x^4 / m_x^4.
+        const float b = (w * a_s.array()).sum(), c = (w * a_s4.array()).sum();
+        const auto x = v.X.col(j).array();
+        dx->col(j).array() += 2 * b * ix2 * x + 4 * c * ix2 * ix2 * x.cube();
+      }
+    } else {
+      // shot, thermal, weight: sigma ~ E^(-1/2), so dY/d ln E = -n / 2.
+      if (d_log_energy) *d_log_energy -= 0.5 * (g * n).cast<double>().matrix();
+      // shot and weight: sigma ~ ||x_j||, so dY_ij/dx_kj = n_ij x_kj / ||x_j||^2.
+      if (dx && mode_ != NoiseMode::thermal) {
+        const float x2 = v.X.col(j).squaredNorm();
+        if (x2 > 0) dx->col(j) += ((g * n).sum() / x2) * v.X.col(j);
+      }
     }
   }
 }

@@ -90,6 +90,14 @@ class AnalogExecutor final : public MatmulHook {
   ~AnalogExecutor() override;
 
   void forward(MatmulView& v) const override;
+  void backward(const MatmulView& v, MatrixMap* dx) const override {
+    backward_noise(v, dx, nullptr);
+  }
+  // The backward pass through the noise of these columns (regenerated from the same counters):
+  // adds to *dx the gradient through the noise std's dependence on X, and writes into
+  // *d_log_energy, for every output row i, sum_j dL/dY_ij dY_ij/d ln E_i (v.Y holds dL/dY).
+  // Used by precision learning (nn/precision.hpp), which reaches ln E through the noise.
+  void backward_noise(const MatmulView& v, MatrixMap* dx, Eigen::VectorXd* d_log_energy) const;
 
   NoiseMode mode() const { return mode_; }
   const std::vector<AnalogLayer>& layers() const { return layers_; }
@@ -108,6 +116,8 @@ class AnalogExecutor final : public MatmulHook {
 
  private:
   struct LayerState;
+  void weight_perturbation(const MatmulView& v, Eigen::MatrixXf& noise) const;
+  void column_normals(const MatmulView& v, Eigen::Index j, Eigen::VectorXf& eps) const;
   NoiseMode mode_;
   std::vector<AnalogLayer> layers_;
   std::vector<std::unique_ptr<LayerState>> state_;

@@ -147,6 +147,7 @@ void Conv2d::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, T
       thread_local Eigen::MatrixXf cols, dy, dcols;
       im2col(in.sample(i), h, w, cols);
       dy = Eigen::Map<const RowMatrixXf>(grad_out.sample(i), cout, p);
+      if (grad_in) dcols.noalias() = weight_.transpose() * dy;
       if (pass.hook) {
         const MatmulView v{.layer = matmul_index_,
                            .first_sample = pass.sample(i),
@@ -154,12 +155,10 @@ void Conv2d::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, T
                            .W = ConstMatrixMap(weight_.data(), cout, k),
                            .X = ConstMatrixMap(cols.data(), k, p),
                            .Y = MatrixMap(dy.data(), cout, p)};
-        pass.hook->backward(v);
+        MatrixMap dx(grad_in ? dcols.data() : nullptr, k, p);
+        pass.hook->backward(v, grad_in ? &dx : nullptr);
       }
-      if (grad_in) {
-        dcols.noalias() = weight_.transpose() * dy;
-        col2im(dcols, h, w, grad_in->sample(i));
-      }
+      if (grad_in) col2im(dcols, h, w, grad_in->sample(i));
       if (want_params) {
         dw[gi].noalias() += dy * cols.transpose();
         db[gi] += dy.rowwise().sum();

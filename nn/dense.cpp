@@ -94,6 +94,9 @@ void Dense::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, Te
     const Eigen::Map<const Eigen::MatrixXf> x(in.sample(first), n_in, count);
     thread_local Eigen::MatrixXf dy;
     dy = Eigen::Map<const Eigen::MatrixXf>(grad_out.sample(first), n_out, count);
+    if (grad_in)
+      Eigen::Map<Eigen::MatrixXf>(grad_in->sample(first), n_in, count).noalias() =
+          weight_.transpose() * dy;
     if (pass.hook) {
       for_each_run(pass, first, count, [&](int j0, int cols) {
         const MatmulView v{
@@ -103,12 +106,10 @@ void Dense::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, Te
             .W = ConstMatrixMap(weight_.data(), n_out, n_in),
             .X = ConstMatrixMap(x.data() + static_cast<Eigen::Index>(j0) * n_in, n_in, cols),
             .Y = MatrixMap(dy.data() + static_cast<Eigen::Index>(j0) * n_out, n_out, cols)};
-        pass.hook->backward(v);
+        MatrixMap dx(grad_in ? grad_in->sample(first + j0) : nullptr, n_in, cols);
+        pass.hook->backward(v, grad_in ? &dx : nullptr);
       });
     }
-    if (grad_in)
-      Eigen::Map<Eigen::MatrixXf>(grad_in->sample(first), n_in, count).noalias() =
-          weight_.transpose() * dy;
     if (want_params) {
       dw[c].noalias() = dy * x.transpose();
       db[c] = dy.rowwise().sum();

@@ -1,8 +1,10 @@
 // The seam between the network engine and the analog hardware model. Every matrix-product
 // layer (Dense, Conv2d) computes its pre-bias product Y = W X and, when a hook is installed,
 // hands it to the hook, which adds the noise of the analog hardware in place (nn/analog.hpp).
-// In the backward pass the same layers hand the hook dL/dY, so that precision learning can
-// differentiate through the noise (reparameterisation).
+// In the backward pass the same layers hand the hook dL/dY and their dL/dX = W^T dL/dY, to which
+// the hook adds what its own dependence on X contributes (the noise std of an analog product
+// depends on the input), so that precision learning can differentiate through the noise
+// (reparameterisation).
 //
 // Layout (column-major Eigen maps, one column per dot product):
 //   W  outputs x fan_in        the layer's weights (Dense: out x in; Conv2d: Cout x Cin*kh*kw)
@@ -44,8 +46,13 @@ class MatmulHook {
   virtual ~MatmulHook() = default;
   // Forward: add noise to v.Y (the pre-bias product) in place.
   virtual void forward(MatmulView& v) const = 0;
-  // Backward: v.Y holds dL/dY for the same columns as the forward call. Default: nothing.
-  virtual void backward(const MatmulView& v) const { (void)v; }
+  // Backward: v.Y holds dL/dY for the same columns as the forward call (not to be modified);
+  // *dx, when not null, holds dL/dX = W^T dL/dY of those columns (fan_in x vectors), to which
+  // the hook adds the gradient of its own contribution. Default: nothing.
+  virtual void backward(const MatmulView& v, MatrixMap* dx) const {
+    (void)v;
+    (void)dx;
+  }
 };
 
 }  // namespace lumac::nn

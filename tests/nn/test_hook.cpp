@@ -28,7 +28,9 @@ struct Call {
 class Recorder final : public nn::MatmulHook {
  public:
   void forward(nn::MatmulView& v) const override { record(v, forward_calls); }
-  void backward(const nn::MatmulView& v) const override { record(v, backward_calls); }
+  void backward(const nn::MatmulView& v, nn::MatrixMap*) const override {
+    record(v, backward_calls);
+  }
   mutable std::vector<Call> forward_calls, backward_calls;
 
  private:
