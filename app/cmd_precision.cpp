@@ -41,6 +41,9 @@ struct Allocation {
   double accuracy = 0;
   double energy_per_mac = 0;  // MAC-weighted mean E (as the forward pass uses it)
   double detected_optical_aJ_per_mac = 0;
+  double laser_optical_aJ_per_mac = 0;
+  double total_aJ_per_mac = 0;
+  double laser_power_W = 0;                 // the (MAC-weighted mean) laser power it needs
   std::vector<std::vector<double>> energy;  // per layer (per channel)
   std::vector<double> enob;
   bool reached = false;
@@ -102,8 +105,26 @@ Allocation search(const Context& c, const std::vector<std::vector<double>>& rela
   a.detected_optical_aJ_per_mac = detected_aJ(c, a.energy_per_mac);
   nn::AnalogExecutor* ex = nullptr;
   a.accuracy = run(c, a.energy, &ex).accuracy;
-  for (const auto& r : ex->report()) a.enob.push_back(r.enob);
+  for (const auto& r : ex->report()) a.enob.push_back(std::isfinite(r.enob) ? r.enob : 0.0);
   delete ex;
+  // The energy account of the allocation (per-layer mean of per-channel energies).
+  HardwareOptions h;
+  h.mode = c.mode;
+  h.sources = c.sources;
+  for (const auto& layer : a.energy) {
+    double mean = 0;
+    for (double e : layer) mean += e / static_cast<double>(layer.size());
+    h.energy.push_back(mean);
+    if (c.o.integer_repeats || c.mode == nn::NoiseMode::thermal || c.mode == nn::NoiseMode::weight)
+      h.repeats.push_back(1);  // E already counts the repeats in these modes' noise
+  }
+  const EnergyReport e = network_energy(c.net.model, c.settings, h, a.enob);
+  a.laser_optical_aJ_per_mac = e.total.aJ_per_mac(e.total.laser_optical_J);
+  a.total_aJ_per_mac = e.total.aJ_per_mac(e.total.total_J);
+  if (c.mode == nn::NoiseMode::physical)
+    a.laser_power_W = a.energy_per_mac * c.settings.circuit.laser.power_W;
+  if (c.mode == nn::NoiseMode::shot)
+    a.laser_power_W = with_photons_per_mac(c.settings.circuit, a.energy_per_mac).laser.power_W;
   return a;
 }
 
@@ -112,6 +133,9 @@ Json allocation_json(const Context& c, const Allocation& a) {
          {"accuracy", a.accuracy},
          {"energy_per_mac", a.energy_per_mac},
          {"detected_optical_aJ_per_mac", a.detected_optical_aJ_per_mac},
+         {"laser_optical_aJ_per_mac", a.laser_optical_aJ_per_mac},
+         {"total_aJ_per_mac", a.total_aJ_per_mac},
+         {"laser_power_W", a.laser_power_W},
          {"reached", a.reached},
          {"evaluations", static_cast<std::int64_t>(a.evaluations)}};
   toml::array layers;
@@ -266,25 +290,31 @@ void run_precision(const PrecisionCommand& o) {
   }
   fmt::print("lumac precision: {} under {} noise, clean accuracy {:.4f} ({} test images)\n",
              c.net.path, o.noise, clean, c.net.test.size());
-  fmt::print("  learned in {} steps ({:.1f} s), target E {:.4g}, lambda {}\n", p.steps,
-             learned.seconds, p.target_energy, p.lambda);
+  fmt::print("  learned in {} steps ({:.1f} s), target E {:.4g} ({}), lambda {}\n", p.steps,
+             learned.seconds, p.target_energy, j["energy_unit"].value_or(std::string()), p.lambda);
+  const bool photonic = mode == nn::NoiseMode::shot || mode == nn::NoiseMode::physical;
+  fmt::print("\n  {:<10} {:<9} {:>9} {:>10} {:>9} {:>11} {:>11} {:>11}\n", "target", "precision",
+             "accuracy", "E per MAC", "laser mW", "detected aJ", "laser aJ", "total aJ");
   for (std::size_t t = 0; t < o.drops.size(); ++t) {
-    const Allocation& u = uniform_at[t];
-    const Allocation& l = learned_at[t];
-    fmt::print(
-        "  target {:.4f} (-{:.0f} pt): uniform E {:.4g} (acc {:.4f}), learned E {:.4g} (acc "
-        "{:.4f}), "
-        "saving {:.1f}%\n",
-        clean - o.drops[t], 100 * o.drops[t], u.energy_per_mac, u.accuracy, l.energy_per_mac,
-        l.accuracy, 100 * (1 - l.energy_per_mac / u.energy_per_mac));
-    for (std::size_t k = 0; k < c.net.model.matmul_layers().size(); ++k) {
-      double mu = 0, ml = 0;
-      for (double e : u.energy[k]) mu += e / static_cast<double>(u.energy[k].size());
-      for (double e : l.energy[k]) ml += e / static_cast<double>(l.energy[k].size());
-      fmt::print(
-          "      {:<6} uniform E {:>9.4g} ENOB {:>5.2f}   learned E {:>9.4g} ENOB {:>5.2f}\n",
-          c.net.model.matmul_layers()[k].name, mu, u.enob[k], ml, l.enob[k]);
+    for (const Allocation* a : {&uniform_at[t], &learned_at[t]}) {
+      fmt::print("  {:<10} {:<9} {:>9.4f} {:>10.4g} {:>9} {:>11.4g} {:>11.4g} {:>11.4g}\n",
+                 a == &uniform_at[t] ? fmt::format("-{:.0f} pt", 100 * o.drops[t]) : "",
+                 a == &uniform_at[t] ? "uniform" : "learned", a->accuracy, a->energy_per_mac,
+                 photonic ? fmt::format("{:.4g}", 1e3 * a->laser_power_W) : "-",
+                 a->detected_optical_aJ_per_mac, a->laser_optical_aJ_per_mac, a->total_aJ_per_mac);
     }
+    fmt::print("  {:<10} saving {:.1f}% of E per MAC\n", "",
+               100 * (1 - learned_at[t].energy_per_mac / uniform_at[t].energy_per_mac));
+  }
+  fmt::print("\n  per layer (first target): E per MAC and ENOB\n");
+  for (std::size_t k = 0; k < c.net.model.matmul_layers().size(); ++k) {
+    const Allocation& u = uniform_at.front();
+    const Allocation& l = learned_at.front();
+    double mu = 0, ml = 0;
+    for (double e : u.energy[k]) mu += e / static_cast<double>(u.energy[k].size());
+    for (double e : l.energy[k]) ml += e / static_cast<double>(l.energy[k].size());
+    fmt::print("    {:<6} uniform E {:>9.4g} ENOB {:>5.2f}   learned E {:>9.4g} ENOB {:>5.2f}\n",
+               c.net.model.matmul_layers()[k].name, mu, u.enob[k], ml, l.enob[k]);
   }
 }
 

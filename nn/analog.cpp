@@ -128,17 +128,20 @@ void AnalogExecutor::noise_std(const MatmulView& v, Eigen::MatrixXf& sigma,
       return;
     case NoiseMode::shot:
     case NoiseMode::weight: {
-      // shot: ||w_i||^2 ||x_j||^2 / (D E K); weight (output equivalent): 0.01 R_w^2 ||x_j||^2 / (E
-      // K).
+      // shot: ||w_i||^2 ||x_j||^2 / (D E K); weight (output equivalent):
+      // 0.01 R_w^2 ||x_j||^2 / (E K). Outer product of a row factor and the column norms.
       const Eigen::VectorXf x2 = v.X.colwise().squaredNorm().transpose();
       const double rw = a.weight_hi - a.weight_lo;
+      Eigen::VectorXf row(rows);
+      const Eigen::VectorXf w2 = v.W.rowwise().squaredNorm();
       for (Eigen::Index i = 0; i < rows; ++i) {
         const double e = a.energy_of(i) * k;
-        const double row =
-            mode_ == NoiseMode::shot ? v.W.row(i).squaredNorm() / (d * e) : 0.01 * rw * rw / e;
-        sigma.row(i) = (x2.transpose().array() * static_cast<float>(row)).sqrt().matrix();
-        if (d_var) d_var->row(i) = -(x2.transpose().array() * static_cast<float>(row)).matrix();
+        row[i] =
+            static_cast<float>(mode_ == NoiseMode::shot ? w2[i] / (d * e) : 0.01 * rw * rw / e);
       }
+      sigma.noalias() = row * x2.transpose();
+      if (d_var) *d_var = -sigma;
+      sigma = sigma.array().sqrt().matrix();
       return;
     }
     case NoiseMode::thermal: {
@@ -157,24 +160,45 @@ void AnalogExecutor::noise_std(const MatmulView& v, Eigen::MatrixXf& sigma,
       return;
     }
     case NoiseMode::physical: {
+      // var_ij = A_i + B_i s_j + C_i s4_j (c = sum v^2 u^2 approximated by s u / D, inputs and
+      // weights independent): per-row coefficients times per-column sums, as outer products.
       const float ix2 = static_cast<float>(1 / (st.x_scale * st.x_scale));
-      const float iw2 = static_cast<float>(1 / (st.w_scale * st.w_scale));
-      const Eigen::ArrayXf s = (v.X.colwise().squaredNorm() * ix2).transpose().array();
-      const Eigen::ArrayXf s4 =
+      const double iw2 = 1 / (st.w_scale * st.w_scale);
+      const Eigen::VectorXf s = (v.X.colwise().squaredNorm() * ix2).transpose();
+      const Eigen::VectorXf s4 =
           (v.X.array().square().square().colwise().sum() * (ix2 * ix2)).transpose();
-      for (Eigen::Index i = 0; i < rows; ++i) {
-        const double u = v.W.row(i).squaredNorm() * iw2;
-        const double u4 = v.W.row(i).array().square().square().sum() * iw2 * iw2;
-        const LayerNoiseModel& m =
-            st.models[st.models.size() == 1 ? 0 : static_cast<std::size_t>(i)];
-        // c = sum v^2 u^2 is approximated by s u / D (inputs and weights independent).
-        auto eval = [&](const NoisePolynomial& p) {
-          return (static_cast<float>(p.constant + p.u * u + p.u4 * u4) +
-                  s * static_cast<float>(p.s + p.c * u / d) + s4 * static_cast<float>(p.s4))
-              .eval();
-        };
-        sigma.row(i) = eval(m.total).max(0.0f).sqrt().matrix().transpose();
-        if (d_var) d_var->row(i) = eval(m.d_total_d_log_scale).matrix().transpose();
+      const Eigen::VectorXf w2 = v.W.rowwise().squaredNorm();
+      const Eigen::VectorXf w4 = v.W.array().square().square().rowwise().sum();
+      auto coefficients = [&](auto pick, Eigen::VectorXf& A, Eigen::VectorXf& B,
+                              Eigen::VectorXf& C) {
+        A.resize(rows);
+        B.resize(rows);
+        C.resize(rows);
+        for (Eigen::Index i = 0; i < rows; ++i) {
+          const NoisePolynomial& p =
+              pick(st.models[st.models.size() == 1 ? 0 : static_cast<std::size_t>(i)]);
+          const double u = w2[i] * iw2, u4 = w4[i] * iw2 * iw2;
+          A[i] = static_cast<float>(p.constant + p.u * u + p.u4 * u4);
+          B[i] = static_cast<float>(p.s + p.c * u / d);
+          C[i] = static_cast<float>(p.s4);
+        }
+      };
+      thread_local Eigen::VectorXf A, B, C;
+      coefficients([](const LayerNoiseModel& m) -> const NoisePolynomial& { return m.total; }, A, B,
+                   C);
+      sigma.noalias() = B * s.transpose();
+      sigma.noalias() += C * s4.transpose();
+      sigma.colwise() += A;
+      sigma = sigma.array().max(0.0f).sqrt().matrix();
+      if (d_var) {
+        coefficients(
+            [](const LayerNoiseModel& m) -> const NoisePolynomial& {
+              return m.d_total_d_log_scale;
+            },
+            A, B, C);
+        d_var->noalias() = B * s.transpose();
+        d_var->noalias() += C * s4.transpose();
+        d_var->colwise() += A;
       }
       return;
     }

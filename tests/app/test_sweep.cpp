@@ -84,6 +84,42 @@ TEST_CASE("sweep: a circuit sweep writes a file that reads back with the documen
   CHECK(json_number(r.out, "total_aJ_per_mac") > 0);
 }
 
+TEST_CASE("sweep: a two-point network sweep on 200 images reads back with the documented schema") {
+  TempDir tmp;
+  const fs::path out = tmp / "m.h5";
+  const RunResult r = run_lumac(
+      {"sweep", "--model", (source_dir() / "data" / "models" / "fmnist_cnn.h5").string(), "--param",
+       "laser.power_W=1e-3:1e-2:2:log", "--limit", "200", "--seeds", "2", "--out", out.string()});
+  REQUIRE(r.exit_code == 0);
+  H5::H5File f = h5::open_for_reading(out, "sweep");
+  const H5::Group root = f.openGroup("/");
+  CHECK(h5::read_string_attribute(f, "mode") == "model");
+  CHECK(h5::read_string_attribute(f, "noise") == "physical");
+  CHECK(h5::read_double_attribute(f, "seeds") == 2);
+  CHECK(h5::read_double_attribute(f, "limit") == 200);
+  CHECK(h5::read_double_attribute(f, "clean_accuracy") > 0.8);
+  const auto acc = h5::read_doubles(root, "accuracy");
+  CHECK(acc.dims == std::vector<hsize_t>{2, 2});
+  CHECK(h5::read_units(root, "accuracy") == "1");
+  const auto mean = h5::read_doubles(root, "accuracy_mean").data;
+  CHECK(mean[0] == doctest::Approx((acc.data[0] + acc.data[1]) / 2));
+  CHECK(mean[1] > mean[0]);  // ten times the laser power
+  const auto enob = h5::read_doubles(root, "enob");
+  CHECK(enob.dims == std::vector<hsize_t>{2, 4});
+  CHECK(h5::read_strings_attribute(root.openDataSet("enob"), "layer_names") ==
+        std::vector<std::string>{"conv1", "conv2", "fc1", "fc2"});
+  for (std::size_t l = 0; l < 4; ++l) CHECK(enob.data[4 + l] > enob.data[l]);
+  CHECK(h5::read_doubles(root, "energy_components").dims == std::vector<hsize_t>{2, 9});
+  const auto det = h5::read_doubles(root, "detected_optical_aJ_per_mac").data;
+  CHECK(det[1] == doctest::Approx(10 * det[0]));
+  // The accuracy plot needs the clean accuracy.
+  const std::string cmd = "/usr/bin/python3 " +
+                          shell_quote((source_dir() / "scripts" / "plot.py").string()) + " " +
+                          shell_quote(out.string()) + " >/dev/null 2>&1";
+  CHECK(std::system(cmd.c_str()) == 0);
+  CHECK(fs::file_size(tmp / "m_accuracy.png") > 10000);
+}
+
 TEST_CASE("sweep: a grid over two keys has the right shape and axis values") {
   TempDir tmp;
   const fs::path out = tmp / "g.h5";
@@ -186,6 +222,7 @@ TEST_CASE("sweep: bad input is one line, exit 2, and leaves existing files untou
       {{"--param", "adc.bits=4:5:3"}, "integer key"},
       {{"--param", "laser.power_W=-1e-3:1e-3:3"}, "laser.power_W = -0.001"},
       {{}, "--param"},
+      {{"--param", "laser.power_W=1e-3:2e-3:2", "--model", "x.h5"}, "either --fan-in"},
   };
   for (const auto& [extra, needle] : cases) {
     std::vector<std::string> args{"sweep", "--fan-in", "16", "--force", "--out", out};
