@@ -5,6 +5,7 @@
 
 namespace lumac {
 
+void register_bench(CLI::App& app);  // bench/cmd_bench.cpp
 void register_config(CLI::App& app);
 void register_devices(CLI::App& app);
 void register_energy(CLI::App& app);

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
       "lumac: photonic hardware co-simulator (devices -> optical MAC -> networks -> energy)"};
   app.set_version_flag("--version", std::string("lumac ") + LUMAC_VERSION);
   app.require_subcommand(1);
+  lumac::register_bench(app);
   lumac::register_config(app);
   lumac::register_devices(app);
   lumac::register_energy(app);

@@ -48,6 +48,9 @@ class RandomStream {
 
   // Standard normals: element i of `out` is element (first + i) of the infinite sequence for
   // counter prefix (c0, c1, c2), so a range can be filled in pieces with identical results.
+  // The double version draws Philox4x64 blocks (c0, c1, c2, block); the float version, the hot
+  // path of analog execution, hashes (seed, stream, c0, c1, c2) with one Philox4x64 call into a
+  // Philox4x32 key and runs vectorised Philox4x32-10 over block counters 0, 1, 2, ....
   void fill_normal(std::span<double> out, std::uint64_t c0, std::uint64_t c1, std::uint64_t c2,
                    std::uint64_t first = 0) const;
   void fill_normal(std::span<float> out, std::uint64_t c0, std::uint64_t c1, std::uint64_t c2,
@@ -59,5 +62,9 @@ class RandomStream {
  private:
   r123::Philox4x64::key_type key_;
 };
+
+// Eight Philox4x32-10 blocks (exposed for the test that checks them against Random123).
+void philox4x32_x8_for_test(std::uint32_t first, std::uint32_t k0, std::uint32_t k1,
+                            std::uint32_t words[4][8]);
 
 }  // namespace lumac

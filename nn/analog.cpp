@@ -32,9 +32,22 @@ struct AnalogExecutor::LayerState {
   std::unique_ptr<HomodyneMac> mac;
   double x_scale = 1, w_scale = 1;
   std::vector<LayerNoiseModel> models;  // one, or one per output channel
+  // Row sums of the layer's weights (sum w^2, sum w^4), computed on first use: the weights of a
+  // layer do not change while an executor runs it.
+  std::once_flag weights_once;
+  const float* weights_of = nullptr;
+  Eigen::VectorXf w2, w4;
   // Statistics since the last reset.
   std::atomic<double> sum_var{0}, count{0};
   std::array<std::atomic<double>, num_sources> source_var{};
+};
+
+// The sums a product's noise depends on: per column (input vector) and per row (weights).
+struct AnalogExecutor::ProductSums {
+  Eigen::VectorXf x2, x4;  // per column: sum x^2, sum x^4 (x4 in physical mode only)
+  const Eigen::VectorXf* w2 = nullptr;
+  const Eigen::VectorXf* w4 = nullptr;
+  Eigen::VectorXf w2_local, w4_local;  // when the weights are not the cached ones
 };
 
 NoiseMode parse_noise_mode(std::string_view text) {
@@ -112,92 +125,107 @@ double AnalogExecutor::photons_per_mac(std::size_t layer) const {
   return 0;
 }
 
-void AnalogExecutor::noise_std(const MatmulView& v, Eigen::MatrixXf& sigma,
-                               Eigen::MatrixXf* d_var) const {
-  const AnalogLayer& a = layers_.at(static_cast<std::size_t>(v.layer));
-  const LayerState& st = *state_[static_cast<std::size_t>(v.layer)];
+AnalogExecutor::ProductSums AnalogExecutor::sums(const MatmulView& v) const {
+  LayerState& st = *state_[static_cast<std::size_t>(v.layer)];
+  ProductSums p;
+  p.x2 = v.X.colwise().squaredNorm().transpose();
+  if (mode_ == NoiseMode::physical)
+    p.x4 = v.X.array().square().square().colwise().sum().matrix().transpose();
+  std::call_once(st.weights_once, [&] {
+    st.weights_of = v.W.data();
+    st.w2 = v.W.rowwise().squaredNorm();
+    st.w4 = v.W.array().square().square().rowwise().sum().matrix();
+  });
+  if (st.weights_of == v.W.data() && st.w2.size() == v.W.rows()) {
+    p.w2 = &st.w2;
+    p.w4 = &st.w4;
+  } else {
+    p.w2_local = v.W.rowwise().squaredNorm();
+    p.w4_local = v.W.array().square().square().rowwise().sum().matrix();
+    p.w2 = &p.w2_local;
+    p.w4 = &p.w4_local;
+  }
+  return p;
+}
+
+// Physical mode: var_ij = A_i + B_i s_j + C_i s4_j, with s = sum x^2 / m_x^2,
+// s4 = sum x^4 / m_x^4, and per-row coefficients of the polynomial `pick` selects (the total
+// variance or its derivative in ln E; c = sum v^2 u^2 approximated by s u / D, inputs and
+// weights independent).
+void AnalogExecutor::physical_coefficients(std::size_t layer, const ProductSums& p, bool derivative,
+                                           Eigen::VectorXf& A, Eigen::VectorXf& B,
+                                           Eigen::VectorXf& C) const {
+  const AnalogLayer& a = layers_[layer];
+  const LayerState& st = *state_[layer];
+  const double d = static_cast<double>(a.fan_in), iw2 = 1 / (st.w_scale * st.w_scale);
+  const Eigen::Index rows = p.w2->size();
+  A.resize(rows);
+  B.resize(rows);
+  C.resize(rows);
+  for (Eigen::Index i = 0; i < rows; ++i) {
+    const LayerNoiseModel& m = st.models[st.models.size() == 1 ? 0 : static_cast<std::size_t>(i)];
+    const NoisePolynomial& q = derivative ? m.d_total_d_log_scale : m.total;
+    const double u = (*p.w2)[i] * iw2, u4 = (*p.w4)[i] * iw2 * iw2;
+    A[i] = static_cast<float>(q.constant + q.u * u + q.u4 * u4);
+    B[i] = static_cast<float>(q.s + q.c * u / d);
+    C[i] = static_cast<float>(q.s4);
+  }
+}
+
+void AnalogExecutor::variance(const MatmulView& v, const ProductSums& p, Eigen::MatrixXf& var,
+                              Eigen::MatrixXf* d_var) const {
+  const auto l = static_cast<std::size_t>(v.layer);
+  const AnalogLayer& a = layers_.at(l);
+  const LayerState& st = *state_[l];
   const Eigen::Index rows = v.Y.rows(), cols = v.Y.cols();
   const double d = static_cast<double>(a.fan_in);
   const double k = a.repeats;
-  sigma.resize(rows, cols);
-  if (d_var) d_var->resize(rows, cols);
   switch (mode_) {
     case NoiseMode::none:
-      sigma.setZero();
-      if (d_var) d_var->setZero();
+      var.setZero(rows, cols);
+      if (d_var) d_var->setZero(rows, cols);
       return;
     case NoiseMode::shot:
     case NoiseMode::weight: {
       // shot: ||w_i||^2 ||x_j||^2 / (D E K); weight (output equivalent):
-      // 0.01 R_w^2 ||x_j||^2 / (E K). Outer product of a row factor and the column norms.
-      const Eigen::VectorXf x2 = v.X.colwise().squaredNorm().transpose();
+      // 0.01 R_w^2 ||x_j||^2 / (E K). An outer product of a row factor and the column norms.
       const double rw = a.weight_hi - a.weight_lo;
-      Eigen::VectorXf row(rows);
-      const Eigen::VectorXf w2 = v.W.rowwise().squaredNorm();
+      thread_local Eigen::VectorXf row;
+      row.resize(rows);
       for (Eigen::Index i = 0; i < rows; ++i) {
         const double e = a.energy_of(i) * k;
-        row[i] =
-            static_cast<float>(mode_ == NoiseMode::shot ? w2[i] / (d * e) : 0.01 * rw * rw / e);
+        row[i] = static_cast<float>(mode_ == NoiseMode::shot ? (*p.w2)[i] / (d * e) : 0.01 * rw * rw / e);
       }
-      sigma.noalias() = row * x2.transpose();
-      if (d_var) *d_var = -sigma;
-      sigma = sigma.array().sqrt().matrix();
+      var.noalias() = row * p.x2.transpose();
+      if (d_var) *d_var = -var;
       return;
     }
     case NoiseMode::thermal: {
       const double rw = a.weight_hi - a.weight_lo, rx = a.input_hi - a.input_lo;
-      for (Eigen::Index i = 0; i < rows; ++i) {
-        const double var = 1e-4 * d * rw * rw * rx * rx / (a.energy_of(i) * k);
-        sigma.row(i).setConstant(static_cast<float>(std::sqrt(var)));
-        if (d_var) d_var->row(i).setConstant(static_cast<float>(-var));
-      }
+      var.resize(rows, cols);
+      for (Eigen::Index i = 0; i < rows; ++i)
+        var.row(i).setConstant(static_cast<float>(1e-4 * d * rw * rw * rx * rx / (a.energy_of(i) * k)));
+      if (d_var) *d_var = -var;
       return;
     }
     case NoiseMode::enob: {
-      const double s = rms_error_for_enob(a.output_range(), a.enob) / std::sqrt(k);
-      sigma.setConstant(static_cast<float>(s));
-      if (d_var) d_var->setZero();
+      const double s = rms_error_for_enob(a.output_range(), a.enob);
+      var.setConstant(rows, cols, static_cast<float>(s * s / k));
+      if (d_var) d_var->setZero(rows, cols);
       return;
     }
     case NoiseMode::physical: {
-      // var_ij = A_i + B_i s_j + C_i s4_j (c = sum v^2 u^2 approximated by s u / D, inputs and
-      // weights independent): per-row coefficients times per-column sums, as outer products.
       const float ix2 = static_cast<float>(1 / (st.x_scale * st.x_scale));
-      const double iw2 = 1 / (st.w_scale * st.w_scale);
-      const Eigen::VectorXf s = (v.X.colwise().squaredNorm() * ix2).transpose();
-      const Eigen::VectorXf s4 =
-          (v.X.array().square().square().colwise().sum() * (ix2 * ix2)).transpose();
-      const Eigen::VectorXf w2 = v.W.rowwise().squaredNorm();
-      const Eigen::VectorXf w4 = v.W.array().square().square().rowwise().sum();
-      auto coefficients = [&](auto pick, Eigen::VectorXf& A, Eigen::VectorXf& B,
-                              Eigen::VectorXf& C) {
-        A.resize(rows);
-        B.resize(rows);
-        C.resize(rows);
-        for (Eigen::Index i = 0; i < rows; ++i) {
-          const NoisePolynomial& p =
-              pick(st.models[st.models.size() == 1 ? 0 : static_cast<std::size_t>(i)]);
-          const double u = w2[i] * iw2, u4 = w4[i] * iw2 * iw2;
-          A[i] = static_cast<float>(p.constant + p.u * u + p.u4 * u4);
-          B[i] = static_cast<float>(p.s + p.c * u / d);
-          C[i] = static_cast<float>(p.s4);
-        }
-      };
       thread_local Eigen::VectorXf A, B, C;
-      coefficients([](const LayerNoiseModel& m) -> const NoisePolynomial& { return m.total; }, A, B,
-                   C);
-      sigma.noalias() = B * s.transpose();
-      sigma.noalias() += C * s4.transpose();
-      sigma.colwise() += A;
-      sigma = sigma.array().max(0.0f).sqrt().matrix();
+      physical_coefficients(l, p, false, A, B, C);
+      var.noalias() = B * (p.x2.transpose() * ix2);
+      var.noalias() += C * (p.x4.transpose() * (ix2 * ix2));
+      var.colwise() += A;
+      var = var.cwiseMax(0.0f);
       if (d_var) {
-        coefficients(
-            [](const LayerNoiseModel& m) -> const NoisePolynomial& {
-              return m.d_total_d_log_scale;
-            },
-            A, B, C);
-        d_var->noalias() = B * s.transpose();
-        d_var->noalias() += C * s4.transpose();
+        physical_coefficients(l, p, true, A, B, C);
+        d_var->noalias() = B * (p.x2.transpose() * ix2);
+        d_var->noalias() += C * (p.x4.transpose() * (ix2 * ix2));
         d_var->colwise() += A;
       }
       return;
@@ -205,77 +233,75 @@ void AnalogExecutor::noise_std(const MatmulView& v, Eigen::MatrixXf& sigma,
   }
 }
 
+void AnalogExecutor::noise_std(const MatmulView& v, Eigen::MatrixXf& sigma,
+                               Eigen::MatrixXf* d_var) const {
+  variance(v, sums(v), sigma, d_var);
+  sigma = sigma.cwiseSqrt();
+}
+
 // The per-sample weight perturbation of a convolution layer in weight mode (outputs x fan_in).
 void AnalogExecutor::weight_perturbation(const MatmulView& v, Eigen::MatrixXf& noise) const {
   const AnalogLayer& a = layers_.at(static_cast<std::size_t>(v.layer));
   const RandomStream rng(seed_, Stream::layer_noise);
   noise.resize(v.W.rows(), v.W.cols());
+  // One fill for the whole matrix (column-major), scaled per row.
+  rng.fill_normal(std::span<float>(noise.data(), static_cast<std::size_t>(noise.size())),
+                  static_cast<std::uint64_t>(v.first_sample), layer_word(v.layer, 1), 0);
   const double rw = a.weight_hi - a.weight_lo;
-  thread_local Eigen::VectorXf eps;
-  eps.resize(v.W.cols());
-  for (Eigen::Index i = 0; i < v.W.rows(); ++i) {
-    const double std_e = 0.1 * rw / std::sqrt(a.energy_of(i) * a.repeats);
-    rng.fill_normal(std::span<float>(eps.data(), static_cast<std::size_t>(eps.size())),
-                    static_cast<std::uint64_t>(v.first_sample), layer_word(v.layer, 1),
-                    static_cast<std::uint64_t>(i));
-    noise.row(i) = eps.transpose() * static_cast<float>(std_e);
-  }
+  for (Eigen::Index i = 0; i < v.W.rows(); ++i)
+    noise.row(i) *= static_cast<float>(0.1 * rw / std::sqrt(a.energy_of(i) * a.repeats));
 }
 
-// The standard normals of column j of a product (the same in forward and backward).
-void AnalogExecutor::column_normals(const MatmulView& v, Eigen::Index j,
-                                    Eigen::VectorXf& eps) const {
-  eps.resize(v.Y.rows());
-  RandomStream(seed_, Stream::layer_noise)
-      .fill_normal(std::span<float>(eps.data(), static_cast<std::size_t>(eps.size())),
-                   static_cast<std::uint64_t>(v.sample_of(j)), layer_word(v.layer, 0),
-                   static_cast<std::uint64_t>(v.position_of(j)));
+// The standard normals of a product (the same in forward and backward): one fill per column
+// (one sample) for dense layers, one fill of the whole image's outputs for convolutions, so
+// they depend on (sample, layer) only.
+void AnalogExecutor::normals(const MatmulView& v, Eigen::MatrixXf& eps) const {
+  const RandomStream rng(seed_, Stream::layer_noise);
+  eps.resize(v.Y.rows(), v.Y.cols());
+  if (v.per_position) {
+    rng.fill_normal(std::span<float>(eps.data(), static_cast<std::size_t>(eps.size())),
+                    static_cast<std::uint64_t>(v.first_sample), layer_word(v.layer, 0), 0);
+    return;
+  }
+  for (Eigen::Index j = 0; j < eps.cols(); ++j)
+    rng.fill_normal(std::span<float>(eps.col(j).data(), static_cast<std::size_t>(eps.rows())),
+                    static_cast<std::uint64_t>(v.sample_of(j)), layer_word(v.layer, 0), 0);
 }
 
 void AnalogExecutor::forward(MatmulView& v) const {
   if (mode_ == NoiseMode::none) return;
   const Eigen::Index rows = v.Y.rows(), cols = v.Y.cols();
-  const AnalogLayer& a = layers_.at(static_cast<std::size_t>(v.layer));
-  LayerState& st = *state_[static_cast<std::size_t>(v.layer)];
-  thread_local Eigen::MatrixXf sigma, noise;
-  thread_local Eigen::VectorXf eps;
+  const auto l = static_cast<std::size_t>(v.layer);
+  const AnalogLayer& a = layers_.at(l);
+  LayerState& st = *state_[l];
+  thread_local Eigen::MatrixXf var, eps;
+  const ProductSums p = sums(v);
   if (mode_ == NoiseMode::weight && v.per_position) {
     // Convolution: one weight perturbation per sample shared by all positions, exactly.
-    weight_perturbation(v, noise);
-    v.Y.noalias() += noise * v.X;
-    // Statistics: the std of output (i, j) is std_e,i ||x_j||.
-    const double rw = a.weight_hi - a.weight_lo;
-    const double x2 = v.X.colwise().squaredNorm().sum();
-    double sum = 0;
-    for (Eigen::Index i = 0; i < rows; ++i)
-      sum += 0.01 * rw * rw / (a.energy_of(i) * a.repeats) * x2;
-    atomic_add(st.sum_var, sum);
-    atomic_add(st.count, static_cast<double>(rows * cols));
-    return;
+    weight_perturbation(v, eps);
+    v.Y.noalias() += eps * v.X;
+    // Statistics: the variance of output (i, j) is std_e,i^2 ||x_j||^2.
+    variance(v, p, var, nullptr);
+  } else {
+    variance(v, p, var, nullptr);
+    normals(v, eps);
+    v.Y.array() += var.array().sqrt() * eps.array();
   }
-  noise_std(v, sigma, nullptr);
-  for (Eigen::Index j = 0; j < cols; ++j) {
-    column_normals(v, j, eps);
-    v.Y.col(j).array() += sigma.col(j).array() * eps.array();
-  }
-  atomic_add(st.sum_var, static_cast<double>(sigma.squaredNorm()));
+  atomic_add(st.sum_var, static_cast<double>(var.sum()));
   atomic_add(st.count, static_cast<double>(rows * cols));
   if (mode_ == NoiseMode::physical) {
     // Per-source variance from the column and row sums (the polynomials are linear in them).
     const double d = static_cast<double>(a.fan_in);
     const double ix2 = 1 / (st.x_scale * st.x_scale), iw2 = 1 / (st.w_scale * st.w_scale);
-    const double sum_s = v.X.colwise().squaredNorm().sum() * ix2;
-    const double sum_s4 = v.X.array().square().square().sum() * ix2 * ix2;
-    const Eigen::ArrayXd u = (v.W.rowwise().squaredNorm().cast<double>() * iw2).array();
-    const Eigen::ArrayXd u4 =
-        v.W.array().square().square().rowwise().sum().cast<double>() * iw2 * iw2;
+    const double sum_s = p.x2.sum() * ix2, sum_s4 = p.x4.sum() * ix2 * ix2;
     for (std::size_t src = 0; src < num_sources; ++src) {
       double total = 0;
       for (Eigen::Index i = 0; i < rows; ++i) {
-        const NoisePolynomial& p =
+        const NoisePolynomial& q =
             st.models[st.models.size() == 1 ? 0 : static_cast<std::size_t>(i)].by_source[src];
-        total += (p.constant + p.u * u[i] + p.u4 * u4[i]) * static_cast<double>(cols) +
-                 (p.s + p.c * u[i] / d) * sum_s + p.s4 * sum_s4;
+        const double u = (*p.w2)[i] * iw2, u4 = (*p.w4)[i] * iw2 * iw2;
+        total += (q.constant + q.u * u + q.u4 * u4) * static_cast<double>(cols) +
+                 (q.s + q.c * u / d) * sum_s + q.s4 * sum_s4;
       }
       atomic_add(st.source_var[src], total);
     }
@@ -284,67 +310,51 @@ void AnalogExecutor::forward(MatmulView& v) const {
 
 void AnalogExecutor::backward_noise(const MatmulView& v, MatrixMap* dx,
                                     Eigen::VectorXd* d_log_energy) const {
-  const Eigen::Index rows = v.Y.rows(), cols = v.Y.cols();
+  const Eigen::Index rows = v.Y.rows();
   if (d_log_energy) d_log_energy->setZero(rows);
-  if (mode_ == NoiseMode::none || mode_ == NoiseMode::enob)
-    return;  // sigma does not depend on E or X
-  const AnalogLayer& a = layers_.at(static_cast<std::size_t>(v.layer));
-  const LayerState& st = *state_[static_cast<std::size_t>(v.layer)];
+  if (mode_ == NoiseMode::none || mode_ == NoiseMode::enob) return;  // no E or X dependence
+  const auto l = static_cast<std::size_t>(v.layer);
+  const LayerState& st = *state_[l];
   const auto& dy = v.Y;  // dL/dY
-  thread_local Eigen::MatrixXf sigma, d_var, noise;
-  thread_local Eigen::VectorXf eps;
+  thread_local Eigen::MatrixXf var, d_var, eps, n;
+  const ProductSums p = sums(v);
   if (mode_ == NoiseMode::weight && v.per_position) {
     // Y += N X with N ~ E^(-1/2): dY/d ln E_i = -N X / 2, dL/dX += N^T dL/dY.
-    weight_perturbation(v, noise);
-    if (d_log_energy)
-      *d_log_energy = -0.5 * ((noise * v.X).cast<double>().array() * dy.cast<double>().array())
-                                 .rowwise()
-                                 .sum()
-                                 .matrix();
-    if (dx) dx->noalias() += noise.transpose() * dy;
+    weight_perturbation(v, eps);
+    if (d_log_energy) {
+      n.noalias() = eps * v.X;
+      *d_log_energy = -0.5 * n.cwiseProduct(dy).rowwise().sum().cast<double>();
+    }
+    if (dx) dx->noalias() += eps.transpose() * dy;
     return;
   }
   const bool physical = mode_ == NoiseMode::physical;
-  noise_std(v, sigma, physical ? &d_var : nullptr);
-  // Physical: d var / d s and d var / d s4 of every row (c = s u / D).
-  Eigen::VectorXf a_s, a_s4;
-  if (physical && dx) {
-    const double d = static_cast<double>(a.fan_in), iw2 = 1 / (st.w_scale * st.w_scale);
-    a_s.resize(rows);
-    a_s4.resize(rows);
-    for (Eigen::Index i = 0; i < rows; ++i) {
-      const NoisePolynomial& p =
-          st.models[st.models.size() == 1 ? 0 : static_cast<std::size_t>(i)].total;
-      const double u = v.W.row(i).squaredNorm() * iw2;
-      a_s[i] = static_cast<float>(p.s + p.c * u / d);
-      a_s4[i] = static_cast<float>(p.s4);
+  variance(v, p, var, physical ? &d_var : nullptr);
+  normals(v, eps);
+  n = var.cwiseSqrt().cwiseProduct(eps);  // the noise forward added
+  if (physical) {
+    // d(sigma eps)/dz = eps (d var/dz) / (2 sigma) = n (d var/dz) / (2 var).
+    thread_local Eigen::MatrixXf w;
+    w = (var.array() > 0).select(dy.array() * n.array() / (2 * var.array()), 0.0f);
+    if (d_log_energy) *d_log_energy = w.cwiseProduct(d_var).rowwise().sum().cast<double>();
+    if (dx) {
+      // var = A + B s + C s4, s = sum x^2 / m_x^2, s4 = sum x^4 / m_x^4.
+      thread_local Eigen::VectorXf A, B, C;
+      physical_coefficients(l, p, false, A, B, C);
+      const float ix2 = static_cast<float>(1 / (st.x_scale * st.x_scale));
+      const Eigen::RowVectorXf b = B.transpose() * w * (2 * ix2);
+      const Eigen::RowVectorXf c = C.transpose() * w * (4 * ix2 * ix2);
+      dx->array() += v.X.array().rowwise() * b.array() + v.X.array().cube().rowwise() * c.array();
     }
+    return;
   }
-  const float ix2 = static_cast<float>(1 / (st.x_scale * st.x_scale));
-  for (Eigen::Index j = 0; j < cols; ++j) {
-    column_normals(v, j, eps);
-    const Eigen::ArrayXf n = sigma.col(j).array() * eps.array();  // the noise forward added
-    const Eigen::ArrayXf g = dy.col(j).array();
-    if (physical) {
-      // d(sigma eps)/dz = eps (d var/dz) / (2 sigma) = n (d var/dz) / (2 var).
-      const Eigen::ArrayXf var = sigma.col(j).array().square();
-      const Eigen::ArrayXf w = (var > 0).select(g * n / (2 * var), 0.0f);
-      if (d_log_energy) *d_log_energy += (w * d_var.col(j).array()).cast<double>().matrix();
-      if (dx) {
-        // var = ... + A_s s + A_s4 s4, s = sum x^2 / m_x^2, s4 = sum x^4 / m_x^4.
-        const float b = (w * a_s.array()).sum(), c = (w * a_s4.array()).sum();
-        const auto x = v.X.col(j).array();
-        dx->col(j).array() += 2 * b * ix2 * x + 4 * c * ix2 * ix2 * x.cube();
-      }
-    } else {
-      // shot, thermal, weight: sigma ~ E^(-1/2), so dY/d ln E = -n / 2.
-      if (d_log_energy) *d_log_energy -= 0.5 * (g * n).cast<double>().matrix();
-      // shot and weight: sigma ~ ||x_j||, so dY_ij/dx_kj = n_ij x_kj / ||x_j||^2.
-      if (dx && mode_ != NoiseMode::thermal) {
-        const float x2 = v.X.col(j).squaredNorm();
-        if (x2 > 0) dx->col(j) += ((g * n).sum() / x2) * v.X.col(j);
-      }
-    }
+  // shot, thermal, weight: sigma ~ E^(-1/2), so dY/d ln E = -n / 2.
+  if (d_log_energy) *d_log_energy = -0.5 * n.cwiseProduct(dy).rowwise().sum().cast<double>();
+  // shot and weight: sigma ~ ||x_j||, so dY_ij/dx_kj = n_ij x_kj / ||x_j||^2.
+  if (dx && mode_ != NoiseMode::thermal) {
+    const Eigen::RowVectorXf g = n.cwiseProduct(dy).colwise().sum();
+    const Eigen::RowVectorXf scale = (p.x2.transpose().array() > 0).select(g.array() / p.x2.transpose().array(), 0.0f);
+    dx->array() += v.X.array().rowwise() * scale.array();
   }
 }
 

@@ -116,8 +116,15 @@ class AnalogExecutor final : public MatmulHook {
 
  private:
   struct LayerState;
+  struct ProductSums;
+  ProductSums sums(const MatmulView& v) const;
+  void physical_coefficients(std::size_t layer, const ProductSums& p, bool derivative,
+                             Eigen::VectorXf& A, Eigen::VectorXf& B, Eigen::VectorXf& C) const;
+  // Variance of every output's noise (and its derivative in ln E).
+  void variance(const MatmulView& v, const ProductSums& p, Eigen::MatrixXf& var,
+                Eigen::MatrixXf* d_var) const;
   void weight_perturbation(const MatmulView& v, Eigen::MatrixXf& noise) const;
-  void column_normals(const MatmulView& v, Eigen::Index j, Eigen::VectorXf& eps) const;
+  void normals(const MatmulView& v, Eigen::MatrixXf& eps) const;
   NoiseMode mode_;
   std::vector<AnalogLayer> layers_;
   std::vector<std::unique_ptr<LayerState>> state_;

@@ -78,3 +78,14 @@ TEST_CASE("rng: Poisson draws have the right mean and variance (n = 2e5)") {
   CHECK(r.poisson(0, 1, 2, 3) == 0);
   CHECK_THROWS_AS(r.poisson(-1, 1, 2, 3), Error);
 }
+
+TEST_CASE("rng: the vectorised Philox4x32 blocks are Random123's Philox4x32-10") {
+  std::uint32_t words[4][8];
+  philox4x32_x8_for_test(1000, 0xDEADBEEF, 12345, words);
+  const r123::Philox4x32 reference;
+  for (std::uint32_t lane = 0; lane < 8; ++lane) {
+    const auto r = reference(r123::Philox4x32::ctr_type{{1000 + lane, 0, 0, 0}},
+                             r123::Philox4x32::key_type{{0xDEADBEEF, 12345}});
+    for (int w = 0; w < 4; ++w) CHECK(words[w][lane] == r[static_cast<std::size_t>(w)]);
+  }
+}

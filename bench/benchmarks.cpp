@@ -1,0 +1,122 @@
+#include "bench/benchmarks.hpp"
+
+#include <omp.h>
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <chrono>
+#include <functional>
+
+#include "app/network_eval.hpp"
+#include "app/settings.hpp"
+#include "circuits/homodyne_mac.hpp"
+#include "circuits/mac_trace.hpp"
+#include "circuits/vectors.hpp"
+#include "core/error.hpp"
+#include "nn/evaluate.hpp"
+#include "nn/precision.hpp"
+
+namespace lumac::bench {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+// Median, min and max of `work / seconds` over repeated timed calls (one warm-up call first).
+Figure measure(const std::string& name, const std::string& unit, int repeats, double work,
+               const std::function<void()>& f) {
+  f();
+  std::vector<double> rates;
+  for (int r = 0; r < repeats; ++r) {
+    const auto t0 = clock::now();
+    f();
+    rates.push_back(work / std::chrono::duration<double>(clock::now() - t0).count());
+  }
+  std::sort(rates.begin(), rates.end());
+  return {name, rates[rates.size() / 2], rates.front(), rates.back(), unit};
+}
+
+}  // namespace
+
+std::vector<Figure> run_benchmarks(const BenchOptions& o) {
+  if (o.repeats < 1) fail("--repeats = {}: must be >= 1", o.repeats);
+  std::vector<Figure> out;
+  const Settings settings = load_settings({}, {});
+
+  // Eigen float32 GEMM, one core and every core (independent products per thread).
+  {
+    const Eigen::Index n = 512;
+    const Eigen::MatrixXf a = Eigen::MatrixXf::Random(n, n), b = Eigen::MatrixXf::Random(n, n);
+    Eigen::MatrixXf c(n, n);
+    const double flops = 2.0 * n * n * n;
+    out.push_back(measure("gemm_gflops", "GFLOP/s", o.repeats, flops * 1e-9, [&] { c.noalias() = a * b; }));
+    const int threads = omp_get_max_threads();
+    std::vector<Eigen::MatrixXf> cs(static_cast<std::size_t>(threads), Eigen::MatrixXf(n, n));
+    out.push_back(measure("gemm_gflops_all_cores", "GFLOP/s", o.repeats, threads * flops * 1e-9, [&] {
+#pragma omp parallel for num_threads(threads)
+      for (int t = 0; t < threads; ++t) cs[static_cast<std::size_t>(t)].noalias() = a * b;
+    }));
+  }
+
+  // Inference, clean and noisy, batch 256.
+  for (const char* name : {"fmnist_mlp", "fmnist_cnn"}) {
+    NetworkOptions no;
+    no.model = (o.models / (std::string(name) + ".h5")).string();
+    no.limit = o.images;
+    const LoadedNetwork net = load_network(no);
+    const double images = static_cast<double>(net.test.size());
+    nn::EvalOptions clean;
+    clean.batch = 256;
+    const Figure c = measure(std::string("clean_images_per_s.") + name, "images/s", o.repeats, images,
+                             [&] { nn::evaluate(net.model, net.test, clean); });
+    out.push_back(c);
+    for (auto mode : {nn::NoiseMode::shot, nn::NoiseMode::physical}) {
+      HardwareOptions h;
+      h.mode = mode;
+      if (mode == nn::NoiseMode::shot) h.energy.assign(net.model.matmul_layers().size(), 10.0);
+      const nn::AnalogExecutor ex(mode, configured_layers(net.model, h), settings.circuit, h.sources, 1);
+      nn::EvalOptions noisy = clean;
+      noisy.hook = &ex;
+      const std::string m(enum_name(mode));
+      const Figure f = measure("noisy_images_per_s." + std::string(name) + "." + m, "images/s", o.repeats,
+                               images, [&] { nn::evaluate(net.model, net.test, noisy); });
+      out.push_back(f);
+      out.push_back({"noisy_over_clean_time." + std::string(name) + "." + m, c.median / f.median,
+                     c.min / f.max, c.max / f.min, "1"});
+    }
+  }
+
+  // Circuit: Monte Carlo dot products of N = 1000 and time-domain symbols.
+  {
+    const HomodyneMac mac(settings.circuit);
+    const DotProduct dp = random_dot_product(1000, VectorDistribution::uniform, 1);
+    out.push_back(measure("mc_dot_products_per_s", "1/s", o.repeats, static_cast<double>(o.monte_carlo),
+                          [&] { mac.monte_carlo(dp, o.monte_carlo, 1); }));
+    const DotProduct tdp = random_dot_product(o.trace_symbols, VectorDistribution::uniform, 1);
+    TraceOptions t;
+    t.samples_per_symbol = 4;
+    t.record = false;
+    out.push_back(measure("trace_symbols_per_s", "1/s", o.repeats, o.trace_symbols,
+                          [&] { simulate_trace(mac, tdp, t); }));
+  }
+
+  // Precision learning steps on fmnist_cnn (batch 64, shot noise).
+  {
+    NetworkOptions no;
+    no.model = (o.models / "fmnist_cnn.h5").string();
+    no.limit = 100;
+    const LoadedNetwork net = load_network(no, true);
+    nn::PrecisionOptions p;
+    p.mode = nn::NoiseMode::shot;
+    p.target_energy = 50;
+    p.steps = o.precision_steps;
+    p.seed = 1;
+    const auto layers = nn::analog_layers(net.model);
+    out.push_back(measure("precision_steps_per_s", "1/s", o.repeats, o.precision_steps, [&] {
+      nn::learn_precision(net.model, *net.train, layers, settings.circuit, NoiseSources::all(), p);
+    }));
+  }
+  return out;
+}
+
+}  // namespace lumac::bench
