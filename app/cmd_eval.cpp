@@ -45,6 +45,8 @@ void run_eval(const EvalCommand& o) {
     j.insert_or_assign("accuracy_std", r.accuracy_std);
     j.insert_or_assign("accuracy", json_array(r.accuracy));
     j.insert_or_assign("seeds", static_cast<std::int64_t>(o.seeds));
+    j.insert_or_assign("images_per_s", r.images_per_s);
+    j.insert_or_assign("eval_seconds", json_array(r.seconds));
     toml::array ls;
     for (std::size_t l = 0; l < info.size(); ++l) {
       Json e{{"name", info[l].name},

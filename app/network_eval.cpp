@@ -1,5 +1,7 @@
 #include "app/network_eval.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "circuits/homodyne_mac.hpp"
@@ -159,7 +161,9 @@ NetworkEvaluation evaluate_on_hardware(const LoadedNetwork& net, const Settings&
                                 seed + static_cast<std::uint64_t>(s));
     if (h.bits) hook = std::make_unique<nn::DigitalQuantization>(*h.bits, layers);
     opt.hook = h.bits ? hook.get() : (h.mode == nn::NoiseMode::none ? nullptr : &ex);
+    const auto start = std::chrono::steady_clock::now();
     r.accuracy.push_back(nn::evaluate(net.model, net.test, opt).accuracy);
+    r.seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     const auto rep = ex.report();
     for (std::size_t l = 0; l < layers.size(); ++l) {
       sum_var[l] += rep[l].noise_std * rep[l].noise_std * rep[l].outputs_seen;
@@ -175,6 +179,9 @@ NetworkEvaluation evaluate_on_hardware(const LoadedNetwork& net, const Settings&
     }
   }
   const double n = seeds;
+  std::vector<double> sorted = r.seconds;
+  std::sort(sorted.begin(), sorted.end());
+  r.images_per_s = static_cast<double>(net.test.size()) / sorted[sorted.size() / 2];
   for (double a : r.accuracy) r.accuracy_mean += a / n;
   for (double a : r.accuracy) r.accuracy_std += (a - r.accuracy_mean) * (a - r.accuracy_mean);
   r.accuracy_std = seeds > 1 ? std::sqrt(r.accuracy_std / (n - 1)) : 0.0;

@@ -1,5 +1,7 @@
 #include "nn/analog.hpp"
 
+#include <omp.h>
+
 #include <cmath>
 #include <mutex>
 
@@ -19,11 +21,14 @@ std::uint64_t layer_word(int layer, std::uint64_t kind) {
   return (static_cast<std::uint64_t>(layer) << 32) | kind;
 }
 
-void atomic_add(std::atomic<double>& a, double v) {
-  double old = a.load(std::memory_order_relaxed);
-  while (!a.compare_exchange_weak(old, old + v, std::memory_order_relaxed)) {
-  }
-}
+// What a layer's noise has added, accumulated per OpenMP thread (one cache line each, so the
+// threads do not contend) and summed by report().
+struct alignas(64) NoiseStats {
+  double sum_var = 0, count = 0;
+  std::array<double, num_sources> source_var{};
+};
+
+int thread_slot() { return omp_in_parallel() ? omp_get_thread_num() : 0; }
 
 }  // namespace
 
@@ -37,9 +42,15 @@ struct AnalogExecutor::LayerState {
   std::once_flag weights_once;
   const float* weights_of = nullptr;
   Eigen::VectorXf w2, w4;
-  // Statistics since the last reset.
-  std::atomic<double> sum_var{0}, count{0};
-  std::array<std::atomic<double>, num_sources> source_var{};
+  // Statistics since the last reset, one slot per OpenMP thread (the thread count may change
+  // between construction and use, so there are enough slots for any machine this runs on).
+  std::vector<NoiseStats> stats = std::vector<NoiseStats>(
+      static_cast<std::size_t>(std::max({256, omp_get_max_threads(), omp_get_num_procs()})));
+  NoiseStats& slot() {
+    const auto t = static_cast<std::size_t>(thread_slot());
+    if (t >= stats.size()) fail("analog execution: {} OpenMP threads exceed its {} statistics slots", t + 1, stats.size());
+    return stats[t];
+  }
 };
 
 // The sums a product's noise depends on: per column (input vector) and per row (weights).
@@ -287,8 +298,9 @@ void AnalogExecutor::forward(MatmulView& v) const {
     normals(v, eps);
     v.Y.array() += var.array().sqrt() * eps.array();
   }
-  atomic_add(st.sum_var, static_cast<double>(var.sum()));
-  atomic_add(st.count, static_cast<double>(rows * cols));
+  NoiseStats& stats = st.slot();
+  stats.sum_var += static_cast<double>(var.sum());
+  stats.count += static_cast<double>(rows * cols);
   if (mode_ == NoiseMode::physical) {
     // Per-source variance from the column and row sums (the polynomials are linear in them).
     const double d = static_cast<double>(a.fan_in);
@@ -303,7 +315,7 @@ void AnalogExecutor::forward(MatmulView& v) const {
         total += (q.constant + q.u * u + q.u4 * u4) * static_cast<double>(cols) +
                  (q.s + q.c * u / d) * sum_s + q.s4 * sum_s4;
       }
-      atomic_add(st.source_var[src], total);
+      stats.source_var[src] += total;
     }
   }
 }
@@ -364,8 +376,14 @@ std::vector<LayerNoiseReport> AnalogExecutor::report() const {
     const LayerState& st = *state_[l];
     LayerNoiseReport r;
     r.name = layers_[l].name;
-    r.outputs_seen = st.count.load();
-    r.noise_std = r.outputs_seen > 0 ? std::sqrt(st.sum_var.load() / r.outputs_seen) : 0.0;
+    NoiseStats total;
+    for (const NoiseStats& t : st.stats) {
+      total.sum_var += t.sum_var;
+      total.count += t.count;
+      for (std::size_t k = 0; k < num_sources; ++k) total.source_var[k] += t.source_var[k];
+    }
+    r.outputs_seen = total.count;
+    r.noise_std = r.outputs_seen > 0 ? std::sqrt(total.sum_var / r.outputs_seen) : 0.0;
     r.enob = mode_ == NoiseMode::none || r.noise_std == 0
                  ? std::numeric_limits<double>::infinity()
                  : enob_bits(layers_[l].output_range(), r.noise_std);
@@ -373,7 +391,7 @@ std::vector<LayerNoiseReport> AnalogExecutor::report() const {
       for (std::size_t s = 0; s < num_sources; ++s)
         r.by_source.emplace_back(
             std::string(LayerNoiseModel::source_names[s]),
-            std::sqrt(std::max(0.0, st.source_var[s].load() / r.outputs_seen)));
+            std::sqrt(std::max(0.0, total.source_var[s] / r.outputs_seen)));
     out.push_back(std::move(r));
   }
   return out;
@@ -381,9 +399,7 @@ std::vector<LayerNoiseReport> AnalogExecutor::report() const {
 
 void AnalogExecutor::reset_statistics() {
   for (auto& st : state_) {
-    st->sum_var = 0;
-    st->count = 0;
-    for (auto& s : st->source_var) s = 0;
+    for (NoiseStats& t : st->stats) t = NoiseStats{};
   }
 }
 

@@ -76,3 +76,19 @@ TEST_CASE("cli: bad eval input is one line and exit 2") {
     CHECK(r.err.find(needle) != std::string::npos);
   }
 }
+
+TEST_CASE("cli: lumac bench --quick --json reports every figure (a smoke run, no timing asserted)") {
+  const RunResult r = run_lumac({"bench", "--quick", "--json"});
+  REQUIRE(r.exit_code == 0);
+  for (const char* key : {"gemm_gflops", "fmnist_mlp", "fmnist_cnn", "mc_dot_products_per_s",
+                          "trace_symbols_per_s", "precision_steps_per_s"}) {
+    CAPTURE(key);
+    CHECK(r.out.find("\"" + std::string(key) + "\"") != std::string::npos);
+  }
+  for (const char* key : {"clean_images_per_s", "noisy_images_per_s", "noisy_over_clean_time"}) {
+    CAPTURE(key);
+    CHECK(r.out.find("\"" + std::string(key) + "\"") != std::string::npos);
+  }
+  CHECK(json_number(r.out, "gemm_gflops") > 0);
+  CHECK(json_number(r.out, "mc_dot_products_per_s") > 0);
+}
