@@ -166,6 +166,16 @@ void run_precision(const PrecisionCommand& o) {
     if (!(d > 0) || !(d < 1))
       fail("--target-drop {}: must be in (0, 1) (accuracy points as a fraction)", d);
   if (!o.output.out.empty()) h5::check_output_path(o.output.out, o.output.force);
+  // The learning options are checked before the (slow) data are read.
+  if (o.steps < 1 || o.steps > 10'000'000) fail("--steps = {}: must be in [1, 1e7]", o.steps);
+  if (o.batch < 1 || o.batch > 65536) fail("--train-batch = {}: must be in [1, 65536]", o.batch);
+  if (!(o.learning_rate > 0) || !std::isfinite(o.learning_rate))
+    fail("--lr = {}: must be finite and > 0", o.learning_rate);
+  if (o.lambda && (!(*o.lambda > 0) || !std::isfinite(*o.lambda)))
+    fail("--lambda = {}: must be finite and > 0", *o.lambda);
+  if (o.target_energy && (!(*o.target_energy > 0) || !std::isfinite(*o.target_energy)))
+    fail("--target-energy = {}: must be finite and > 0", *o.target_energy);
+  NoiseSources::parse(o.sources);
   Context c{o, load_settings(o.common), {}, mode, NoiseSources::parse(o.sources), {}, 0};
   c.net = load_network(o.network, true);
   c.base = nn::analog_layers(c.net.model);

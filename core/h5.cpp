@@ -105,8 +105,12 @@ void check_output_path(const fs::path& path, bool force) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
     fail("cannot write '{}': folder '{}' does not exist", path.string(), dir.string());
-  if (access(dir.c_str(), W_OK) != 0)
-    fail("cannot write '{}': folder '{}' is not writable", path.string(), dir.string());
+  // A folder without write permission is refused even for root (who could write into it): its
+  // owner made it read-only.
+  const auto perms = fs::status(dir, ec).permissions();
+  if (access(dir.c_str(), W_OK) != 0 || (perms & (fs::perms::owner_write | fs::perms::group_write |
+                                                  fs::perms::others_write)) == fs::perms::none)
+    fail("cannot write '{}': folder '{}' is read-only", path.string(), dir.string());
   if (fs::is_directory(path, ec)) fail("cannot write '{}': it is a folder", path.string());
   if (fs::exists(path, ec) && !force)
     fail("'{}' already exists; pass --force to overwrite it", path.string());

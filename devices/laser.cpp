@@ -14,7 +14,7 @@ using constants::elementary_charge_C;
 
 void validate(const LaserParams& p) {
   const FieldCheck c("laser");
-  c.non_negative("power_W", p.power_W);
+  c.positive("power_W", p.power_W);
   c.open("wavelength_m", p.wavelength_m, 100e-9, 20e-6);
   c.open_closed("wall_plug_efficiency", p.wall_plug_efficiency, 0, 1);
   c.open("rin_dB_per_Hz", p.rin_dB_per_Hz, -250, 0);

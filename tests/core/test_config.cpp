@@ -68,9 +68,9 @@ TEST_CASE("config: wrong types and invalid values give one message naming key, v
   CHECK(error_of([] { load_settings({}, {"laser.power_W=abc"}); }) ==
         "laser.power_W = 'abc': must be a number");
   CHECK(error_of([] { load_settings({}, {"laser.power_W=-1"}); }) ==
-        "laser.power_W = -1: must be finite and >= 0");
+        "laser.power_W = -1: must be finite and > 0");
   CHECK(error_of([] { load_settings({}, {"laser.power_W=nan"}); }) ==
-        "laser.power_W = nan: must be finite and >= 0");
+        "laser.power_W = nan: must be finite and > 0");
   CHECK(error_of([] { load_settings({}, {"detector.quantum_efficiency=1.3"}); }) ==
         "detector.quantum_efficiency = 1.3: must be in (0, 1]");
   CHECK(error_of([] { load_settings({}, {"system.symbol_rate_Hz=inf"}); }) ==

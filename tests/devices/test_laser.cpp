@@ -103,7 +103,7 @@ TEST_CASE("laser: turn-on delay matches the carrier build-up integral") {
 TEST_CASE("laser: invalid parameters are rejected with the field named") {
   LaserParams p;
   p.power_W = -1;
-  CHECK_THROWS_WITH_AS(Laser{p}, "laser.power_W = -1: must be finite and >= 0", Error);
+  CHECK_THROWS_WITH_AS(Laser{p}, "laser.power_W = -1: must be finite and > 0", Error);
   p = {};
   p.wall_plug_efficiency = 0;
   CHECK_THROWS_WITH_AS(Laser{p}, "laser.wall_plug_efficiency = 0: must be in (0, 1]", Error);
