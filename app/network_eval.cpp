@@ -40,7 +40,7 @@ LoadedNetwork load_network(const NetworkOptions& o, bool need_train,
     net.dataset = net.model.training()->dataset;
   }
   const auto name = parse_enum<nn::DatasetName>(net.dataset, "--dataset");
-  nn::DatasetSplits data = nn::load_dataset(name, data_dir());
+  nn::DatasetSplits data = nn::load_dataset(name, data_dir(), need_train);
   if (data.test.sample_shape != net.model.input_shape())
     fail("model '{}' takes inputs of shape {} but dataset '{}' has images of shape {}", o.model,
          nn::shape_string(net.model.input_shape()), net.dataset,
@@ -163,7 +163,8 @@ NetworkEvaluation evaluate_on_hardware(const LoadedNetwork& net, const Settings&
     opt.hook = h.bits ? hook.get() : (h.mode == nn::NoiseMode::none ? nullptr : &ex);
     const auto start = std::chrono::steady_clock::now();
     r.accuracy.push_back(nn::evaluate(net.model, net.test, opt).accuracy);
-    r.seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    r.seconds.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     const auto rep = ex.report();
     for (std::size_t l = 0; l < layers.size(); ++l) {
       sum_var[l] += rep[l].noise_std * rep[l].noise_std * rep[l].outputs_seen;

