@@ -49,13 +49,15 @@ std::vector<Figure> run_benchmarks(const BenchOptions& o) {
     const Eigen::MatrixXf a = Eigen::MatrixXf::Random(n, n), b = Eigen::MatrixXf::Random(n, n);
     Eigen::MatrixXf c(n, n);
     const double flops = 2.0 * n * n * n;
-    out.push_back(measure("gemm_gflops", "GFLOP/s", o.repeats, flops * 1e-9, [&] { c.noalias() = a * b; }));
+    out.push_back(
+        measure("gemm_gflops", "GFLOP/s", o.repeats, flops * 1e-9, [&] { c.noalias() = a * b; }));
     const int threads = omp_get_max_threads();
     std::vector<Eigen::MatrixXf> cs(static_cast<std::size_t>(threads), Eigen::MatrixXf(n, n));
-    out.push_back(measure("gemm_gflops_all_cores", "GFLOP/s", o.repeats, threads * flops * 1e-9, [&] {
+    out.push_back(
+        measure("gemm_gflops_all_cores", "GFLOP/s", o.repeats, threads * flops * 1e-9, [&] {
 #pragma omp parallel for num_threads(threads)
-      for (int t = 0; t < threads; ++t) cs[static_cast<std::size_t>(t)].noalias() = a * b;
-    }));
+          for (int t = 0; t < threads; ++t) cs[static_cast<std::size_t>(t)].noalias() = a * b;
+        }));
   }
 
   // Inference, clean and noisy, batch 256.
@@ -67,19 +69,21 @@ std::vector<Figure> run_benchmarks(const BenchOptions& o) {
     const double images = static_cast<double>(net.test.size());
     nn::EvalOptions clean;
     clean.batch = 256;
-    const Figure c = measure(std::string("clean_images_per_s.") + name, "images/s", o.repeats, images,
-                             [&] { nn::evaluate(net.model, net.test, clean); });
+    const Figure c = measure(std::string("clean_images_per_s.") + name, "images/s", o.repeats,
+                             images, [&] { nn::evaluate(net.model, net.test, clean); });
     out.push_back(c);
     for (auto mode : {nn::NoiseMode::shot, nn::NoiseMode::physical}) {
       HardwareOptions h;
       h.mode = mode;
       if (mode == nn::NoiseMode::shot) h.energy.assign(net.model.matmul_layers().size(), 10.0);
-      const nn::AnalogExecutor ex(mode, configured_layers(net.model, h), settings.circuit, h.sources, 1);
+      const nn::AnalogExecutor ex(mode, configured_layers(net.model, h), settings.circuit,
+                                  h.sources, 1);
       nn::EvalOptions noisy = clean;
       noisy.hook = &ex;
       const std::string m(enum_name(mode));
-      const Figure f = measure("noisy_images_per_s." + std::string(name) + "." + m, "images/s", o.repeats,
-                               images, [&] { nn::evaluate(net.model, net.test, noisy); });
+      const Figure f =
+          measure("noisy_images_per_s." + std::string(name) + "." + m, "images/s", o.repeats,
+                  images, [&] { nn::evaluate(net.model, net.test, noisy); });
       out.push_back(f);
       out.push_back({"noisy_over_clean_time." + std::string(name) + "." + m, c.median / f.median,
                      c.min / f.max, c.max / f.min, "1"});
@@ -90,7 +94,8 @@ std::vector<Figure> run_benchmarks(const BenchOptions& o) {
   {
     const HomodyneMac mac(settings.circuit);
     const DotProduct dp = random_dot_product(1000, VectorDistribution::uniform, 1);
-    out.push_back(measure("mc_dot_products_per_s", "1/s", o.repeats, static_cast<double>(o.monte_carlo),
+    out.push_back(measure("mc_dot_products_per_s", "1/s", o.repeats,
+                          static_cast<double>(o.monte_carlo),
                           [&] { mac.monte_carlo(dp, o.monte_carlo, 1); }));
     const DotProduct tdp = random_dot_product(o.trace_symbols, VectorDistribution::uniform, 1);
     TraceOptions t;

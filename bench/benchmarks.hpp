@@ -10,19 +10,19 @@
 namespace lumac::bench {
 
 struct Figure {
-  std::string name;     // "gemm_gflops", "clean_images_per_s.fmnist_cnn", ...
+  std::string name;  // "gemm_gflops", "clean_images_per_s.fmnist_cnn", ...
   double median = 0;
   double min = 0, max = 0;
   std::string unit;
 };
 
 struct BenchOptions {
-  int repeats = 5;                   // timed runs per figure (after one warm-up)
-  std::int64_t images = 10000;       // test images per inference run
-  std::int64_t monte_carlo = 100000; // dot products of N = 1000
-  int trace_symbols = 2000;          // time-domain symbols
-  int precision_steps = 20;          // learning steps on fmnist_cnn
-  std::filesystem::path models;      // data/models
+  int repeats = 5;                    // timed runs per figure (after one warm-up)
+  std::int64_t images = 10000;        // test images per inference run
+  std::int64_t monte_carlo = 100000;  // dot products of N = 1000
+  int trace_symbols = 2000;           // time-domain symbols
+  int precision_steps = 20;           // learning steps on fmnist_cnn
+  std::filesystem::path models;       // data/models
 };
 
 std::vector<Figure> run_benchmarks(const BenchOptions& options);

@@ -8,7 +8,8 @@
 namespace lumac {
 
 void register_bench(CLI::App& app) {
-  auto* cmd = app.add_subcommand("bench", "benchmarks: GEMM ceiling, inference, Monte Carlo, trace, learning");
+  auto* cmd = app.add_subcommand(
+      "bench", "benchmarks: GEMM ceiling, inference, Monte Carlo, trace, learning");
   auto o = std::make_shared<bench::BenchOptions>();
   auto json = std::make_shared<bool>(false);
   auto quick = std::make_shared<bool>(false);
@@ -49,7 +50,8 @@ void register_bench(CLI::App& app) {
     }
     fmt::print("lumac bench: median of {} runs (min - max)\n", opt.repeats);
     for (const auto& f : figures)
-      fmt::print("  {:<45} {:>12.4g} {:<9} ({:.4g} - {:.4g})\n", f.name, f.median, f.unit, f.min, f.max);
+      fmt::print("  {:<45} {:>12.4g} {:<9} ({:.4g} - {:.4g})\n", f.name, f.median, f.unit, f.min,
+                 f.max);
   });
 }
 

@@ -123,9 +123,10 @@ void log_positive(const float* in, float* out, int n) {
   for (int i = 0; i < n; i += 8) {
     __m256 x = _mm256_loadu_ps(in + i);
     __m256i bits = _mm256_castps_si256(x);
-    __m256 e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127)));
-    __m256 m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007FFFFF)),
-                                                    _mm256_set1_epi32(0x3F800000)));
+    __m256 e =
+        _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127)));
+    __m256 m = _mm256_castsi256_ps(_mm256_or_si256(
+        _mm256_and_si256(bits, _mm256_set1_epi32(0x007FFFFF)), _mm256_set1_epi32(0x3F800000)));
     const __m256 big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
     m = _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
     e = _mm256_add_ps(e, _mm256_and_ps(big, _mm256_set1_ps(1.0f)));
@@ -152,7 +153,8 @@ void log_positive(const float* in, float* out, int n) {
 void to_uniforms(const std::uint32_t words[8], float* out) {
   constexpr float scale = 1.1920929e-7f;  // 2^-23
 #if defined(__AVX2__)
-  const __m256i w = _mm256_srli_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(words)), 9);
+  const __m256i w =
+      _mm256_srli_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(words)), 9);
   const __m256 f = _mm256_add_ps(_mm256_cvtepi32_ps(w), _mm256_set1_ps(0.5f));
   _mm256_storeu_ps(out, _mm256_mul_ps(f, _mm256_set1_ps(scale)));
 #else
@@ -200,17 +202,17 @@ void RandomStream::fill_normal(std::span<float> out, std::uint64_t c0, std::uint
     ww = -ww;
     const Chunk a = ww - 2.5f;
     Chunk z = Chunk::Constant(2.81022636e-08f);
-    for (const float coefficient : {3.43273939e-07f, -3.5233877e-06f, -4.39150654e-06f,
-                                    0.00021858087f, -0.00125372503f, -0.00417768164f,
-                                    0.246640727f, 1.50140941f})
+    for (const float coefficient :
+         {3.43273939e-07f, -3.5233877e-06f, -4.39150654e-06f, 0.00021858087f, -0.00125372503f,
+          -0.00417768164f, 0.246640727f, 1.50140941f})
       z = z * a + coefficient;
     // The tail branch (w >= 5, |z| > 2.8, about 1 value in 300) only where a chunk needs it.
     if (ww.maxCoeff() >= 5.0f) {
       const Chunk b = ww.sqrt() - 3.0f;
       Chunk tail = Chunk::Constant(-0.000200214257f);
-      for (const float coefficient : {0.000100950558f, 0.00134934322f, -0.00367342844f,
-                                      0.00573950773f, -0.0076224613f, 0.00943887047f, 1.00167406f,
-                                      2.83297682f})
+      for (const float coefficient :
+           {0.000100950558f, 0.00134934322f, -0.00367342844f, 0.00573950773f, -0.0076224613f,
+            0.00943887047f, 1.00167406f, 2.83297682f})
         tail = tail * b + coefficient;
       z = (ww < 5.0f).select(z, tail);
     }

@@ -28,7 +28,9 @@ struct alignas(64) NoiseStats {
   std::array<double, num_sources> source_var{};
 };
 
-int thread_slot() { return omp_in_parallel() ? omp_get_thread_num() : 0; }
+int thread_slot() {
+  return omp_in_parallel() ? omp_get_thread_num() : 0;
+}
 
 }  // namespace
 
@@ -48,7 +50,9 @@ struct AnalogExecutor::LayerState {
       static_cast<std::size_t>(std::max({256, omp_get_max_threads(), omp_get_num_procs()})));
   NoiseStats& slot() {
     const auto t = static_cast<std::size_t>(thread_slot());
-    if (t >= stats.size()) fail("analog execution: {} OpenMP threads exceed its {} statistics slots", t + 1, stats.size());
+    if (t >= stats.size())
+      fail("analog execution: {} OpenMP threads exceed its {} statistics slots", t + 1,
+           stats.size());
     return stats[t];
   }
 };
@@ -205,7 +209,8 @@ void AnalogExecutor::variance(const MatmulView& v, const ProductSums& p, Eigen::
       row.resize(rows);
       for (Eigen::Index i = 0; i < rows; ++i) {
         const double e = a.energy_of(i) * k;
-        row[i] = static_cast<float>(mode_ == NoiseMode::shot ? (*p.w2)[i] / (d * e) : 0.01 * rw * rw / e);
+        row[i] = static_cast<float>(mode_ == NoiseMode::shot ? (*p.w2)[i] / (d * e)
+                                                             : 0.01 * rw * rw / e);
       }
       var.noalias() = row * p.x2.transpose();
       if (d_var) *d_var = -var;
@@ -215,7 +220,8 @@ void AnalogExecutor::variance(const MatmulView& v, const ProductSums& p, Eigen::
       const double rw = a.weight_hi - a.weight_lo, rx = a.input_hi - a.input_lo;
       var.resize(rows, cols);
       for (Eigen::Index i = 0; i < rows; ++i)
-        var.row(i).setConstant(static_cast<float>(1e-4 * d * rw * rw * rx * rx / (a.energy_of(i) * k)));
+        var.row(i).setConstant(
+            static_cast<float>(1e-4 * d * rw * rw * rx * rx / (a.energy_of(i) * k)));
       if (d_var) *d_var = -var;
       return;
     }
@@ -365,7 +371,8 @@ void AnalogExecutor::backward_noise(const MatmulView& v, MatrixMap* dx,
   // shot and weight: sigma ~ ||x_j||, so dY_ij/dx_kj = n_ij x_kj / ||x_j||^2.
   if (dx && mode_ != NoiseMode::thermal) {
     const Eigen::RowVectorXf g = n.cwiseProduct(dy).colwise().sum();
-    const Eigen::RowVectorXf scale = (p.x2.transpose().array() > 0).select(g.array() / p.x2.transpose().array(), 0.0f);
+    const Eigen::RowVectorXf scale =
+        (p.x2.transpose().array() > 0).select(g.array() / p.x2.transpose().array(), 0.0f);
     dx->array() += v.X.array().rowwise() * scale.array();
   }
 }
@@ -389,9 +396,8 @@ std::vector<LayerNoiseReport> AnalogExecutor::report() const {
                  : enob_bits(layers_[l].output_range(), r.noise_std);
     if (mode_ == NoiseMode::physical && r.outputs_seen > 0)
       for (std::size_t s = 0; s < num_sources; ++s)
-        r.by_source.emplace_back(
-            std::string(LayerNoiseModel::source_names[s]),
-            std::sqrt(std::max(0.0, total.source_var[s] / r.outputs_seen)));
+        r.by_source.emplace_back(std::string(LayerNoiseModel::source_names[s]),
+                                 std::sqrt(std::max(0.0, total.source_var[s] / r.outputs_seen)));
     out.push_back(std::move(r));
   }
   return out;

@@ -34,7 +34,7 @@ TEST_CASE("cli: bad input gives one line and exit code 2") {
   TempDir tmp;
   write_text(tmp / "bad.toml", "[laser]\npower_W = [1,\n");
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
-      {{"devices", "--set", "laser.power_W=-1"}, "laser.power_W = -1: must be finite and >= 0"},
+      {{"devices", "--set", "laser.power_W=-1"}, "laser.power_W = -1: must be finite and > 0"},
       {{"devices", "--set", "laser.nope=1"}, "did you mean"},
       {{"devices", "--set", "laser.power_W=nan"}, "laser.power_W = nan"},
       {{"devices", "--set", "detector.quantum_efficiency=1.3"}, "must be in (0, 1]"},
@@ -43,7 +43,9 @@ TEST_CASE("cli: bad input gives one line and exit code 2") {
       {{"devices", "--bogus"}, "bogus"},
       {{"nosuchcommand"}, "nosuchcommand"},
   };
-  for (const auto& [args, needle] : cases) {
+  for (const auto& entry : cases) {
+    const auto& args = entry.first;
+    const auto& needle = entry.second;
     const RunResult r = run_lumac(args);
     CAPTURE(args.back());
     CAPTURE(r.err);

@@ -51,7 +51,9 @@ TEST_CASE("cli: lumac trace writes a file that reads back with the documented sc
       {"laser_power_W", "W"}};
   const auto time = h5::read_doubles(root, "time_s");
   CHECK(time.data.size() >= 12u * 8u);
-  for (const auto& [name, units] : datasets) {
+  for (const auto& entry : datasets) {
+    const auto& name = entry.first;
+    const auto& units = entry.second;
     CAPTURE(name);
     CHECK(h5::read_units(root, name) == units);
     CHECK(h5::read_doubles(root, name).data.size() == time.data.size());

@@ -67,7 +67,9 @@ TEST_CASE("cli: bad eval input is one line and exit 2") {
       {{"eval", "--model", model("fmnist_mlp.h5"), "--dataset", "cifar"}, "--dataset = 'cifar'"},
       {{"eval"}, "--model"},
   };
-  for (const auto& [args, needle] : cases) {
+  for (const auto& entry : cases) {
+    const auto& args = entry.first;
+    const auto& needle = entry.second;
     const RunResult r = run_lumac(args);
     CAPTURE(args);
     CAPTURE(r.err);
@@ -77,7 +79,8 @@ TEST_CASE("cli: bad eval input is one line and exit 2") {
   }
 }
 
-TEST_CASE("cli: lumac bench --quick --json reports every figure (a smoke run, no timing asserted)") {
+TEST_CASE(
+    "cli: lumac bench --quick --json reports every figure (a smoke run, no timing asserted)") {
   const RunResult r = run_lumac({"bench", "--quick", "--json"});
   REQUIRE(r.exit_code == 0);
   for (const char* key : {"gemm_gflops", "fmnist_mlp", "fmnist_cnn", "mc_dot_products_per_s",

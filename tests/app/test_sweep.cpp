@@ -179,7 +179,7 @@ TEST_CASE("sweep: a sweep killed after its first point and resumed equals an uni
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   while (!fs::exists(tmp / "k.h5.partial") && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  kill(pid, SIGTERM);
+  kill(pid, SIGINT);
   int status = 0;
   waitpid(pid, &status, 0);
   REQUIRE(WIFEXITED(status));
@@ -203,6 +203,29 @@ TEST_CASE("sweep: a sweep killed after its first point and resumed equals an uni
   ref_args.insert(ref_args.end(), {"--out", ref.string()});
   REQUIRE(run_lumac(ref_args).exit_code == 0);
   check_same_results(out, ref, {"enob_time_domain"});
+  // SIGTERM stops a sweep the same way.
+  fs::remove(out);
+  const pid_t again = fork();
+  REQUIRE(again >= 0);
+  if (again == 0) {
+    std::vector<char*> argv{const_cast<char*>(LUMAC_BINARY)};
+    for (auto& a : run_args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    execv(LUMAC_BINARY, argv.data());
+    _exit(127);
+  }
+  while (!fs::exists(tmp / "k.h5.partial") &&
+         std::chrono::steady_clock::now() < deadline + std::chrono::seconds(60))
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  kill(again, SIGTERM);
+  waitpid(again, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  CHECK(fs::exists(tmp / "k.h5.partial"));
+  CHECK(!fs::exists(out));
 }
 
 TEST_CASE("sweep: bad input is one line, exit 2, and leaves existing files untouched") {
@@ -224,7 +247,9 @@ TEST_CASE("sweep: bad input is one line, exit 2, and leaves existing files untou
       {{}, "--param"},
       {{"--param", "laser.power_W=1e-3:2e-3:2", "--model", "x.h5"}, "either --fan-in"},
   };
-  for (const auto& [extra, needle] : cases) {
+  for (const auto& entry : cases) {
+    const auto& extra = entry.first;
+    const auto& needle = entry.second;
     std::vector<std::string> args{"sweep", "--fan-in", "16", "--force", "--out", out};
     args.insert(args.end(), extra.begin(), extra.end());
     const RunResult r = run_lumac(args);

@@ -187,7 +187,9 @@ TEST_CASE("nn datasets: malformed MNIST files are errors naming the file") {
       {"{ \"data\": [0, 1] }", "2 values are not a whole number of 784-pixel digits"},
       {"{ \"data\": [] }", "8968 digits, expected 10000"},
   };
-  for (const auto& [text, needle] : cases) {
+  for (const auto& entry : cases) {
+    const auto& text = entry.first;
+    const auto& needle = entry.second;
     CAPTURE(text);
     TempDir tmp;
     for (int d = 0; d < 10; ++d) {

@@ -187,7 +187,9 @@ TEST_CASE("nn model file: wrong, damaged and inconsistent files are rejected wit
                }),
        "non-finite"},
   };
-  for (const auto& [file, needle] : cases) {
+  for (const auto& entry : cases) {
+    const auto& file = entry.first;
+    const auto& needle = entry.second;
     CAPTURE(file);
     CHECK_THROWS_WITH_AS(nn::load_model(file), doctest::Contains(needle.c_str()), Error);
     CHECK_THROWS_WITH_AS(nn::load_model(file), doctest::Contains(file.string().c_str()), Error);

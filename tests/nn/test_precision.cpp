@@ -216,7 +216,9 @@ TEST_CASE("cli: bad precision input is one line and exit 2") {
       {{"precision", "--model", (tmp / "x.h5").string(), "--noise", "shot"}, "not an HDF5 file"},
       {{"precision", "--model", model}, "--noise"},
   };
-  for (const auto& [args, needle] : cases) {
+  for (const auto& entry : cases) {
+    const auto& args = entry.first;
+    const auto& needle = entry.second;
     const RunResult r = run_lumac(args);
     CAPTURE(args);
     CAPTURE(r.err);

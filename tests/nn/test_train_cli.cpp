@@ -78,7 +78,9 @@ TEST_CASE("cli: lumac train rejects bad input with one line and exit code 2") {
       {{{"--out", (tmp / "exists.h5").string()}}, "already exists; pass --force"},
       {{{"--out", (tmp / "no" / "m.h5").string()}}, "does not exist"},
   };
-  for (const auto& [changed, needle] : cases) {
+  for (const auto& entry : cases) {
+    const auto& changed = entry.first;
+    const auto& needle = entry.second;
     Options options = valid;
     for (const auto& [k, v] : changed) options[k] = v;
     std::vector<std::string> args{"train"};
