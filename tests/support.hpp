@@ -21,6 +21,11 @@ inline std::filesystem::path source_dir() {
   return LUMAC_SOURCE_DIR;
 }
 
+// A bundled model file, data/models/<name>.
+inline std::string bundled_model(const char* name) {
+  return (source_dir() / "data" / "models" / name).string();
+}
+
 // A fresh temporary folder, removed with its contents at the end of the scope.
 class TempDir {
  public:

@@ -19,10 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string model(const char* name) {
-  return (source_dir() / "data" / "models" / name).string();
-}
-
 void check_rejected(const std::vector<std::string>& args, const std::string& needle,
                     const fs::path& out_dir, const std::string& env = "") {
   const auto before = std::distance(fs::directory_iterator(out_dir), fs::directory_iterator{});
@@ -39,7 +35,7 @@ void check_rejected(const std::vector<std::string>& args, const std::string& nee
 
 // The commands and the minimal arguments that make each one run.
 std::vector<std::vector<std::string>> every_command(const fs::path& out) {
-  const std::string m = model("fmnist_mlp.h5");
+  const std::string m = bundled_model("fmnist_mlp.h5");
   return {
       {"devices"},
       {"config"},
@@ -138,7 +134,7 @@ TEST_CASE("bad input: missing, empty, truncated, corrupt and wrong-kind model fi
   TempDir tmp;
   const fs::path out = tmp / "out";
   fs::create_directory(out);
-  const std::string good = model("fmnist_mlp.h5");
+  const std::string good = bundled_model("fmnist_mlp.h5");
   const auto bytes = read_text(good);
   write_text(tmp / "empty.h5", "");
   write_text(tmp / "truncated.h5", bytes.substr(0, bytes.size() / 2));
@@ -211,10 +207,10 @@ TEST_CASE("bad input: missing, empty, truncated, corrupt and wrong-kind model fi
 
 TEST_CASE("bad input: a dataset that is not installed names the command that installs it") {
   TempDir tmp;
-  check_rejected({"eval", "--model", model("fmnist_mlp.h5")},
+  check_rejected({"eval", "--model", bundled_model("fmnist_mlp.h5")},
                  "apt-get install dataset-fashion-mnist", tmp.path(),
                  "LUMAC_FASHION_MNIST_DIR=" + (tmp / "none").string());
-  check_rejected({"eval", "--model", model("mnist_mlp.h5")}, "npm ci", tmp.path(),
+  check_rejected({"eval", "--model", bundled_model("mnist_mlp.h5")}, "npm ci", tmp.path(),
                  "LUMAC_MNIST_DIR=" + (tmp / "none").string());
   check_rejected({"train", "--dataset", "fashion-mnist", "--arch", "mlp", "--epochs", "1", "--out",
                   (tmp / "m.h5").string()},
@@ -224,7 +220,7 @@ TEST_CASE("bad input: a dataset that is not installed names the command that ins
 
 TEST_CASE("bad input: absurd sizes and limits beyond the data") {
   TempDir tmp;
-  const std::string m = model("fmnist_mlp.h5");
+  const std::string m = bundled_model("fmnist_mlp.h5");
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
       {{"enob", "--fan-in", "0"}, "fan-in"},
       {{"enob", "--fan-in", "1000000000000"}, "fan-in"},
@@ -254,7 +250,7 @@ TEST_CASE("bad input: output paths in missing or read-only folders, and existing
   const fs::path ro = tmp / "readonly";
   fs::create_directory(ro);
   chmod(ro.c_str(), 0555);
-  const std::string m = model("fmnist_mlp.h5");
+  const std::string m = bundled_model("fmnist_mlp.h5");
   for (const fs::path& dir : {tmp / "missing", ro}) {
     const std::string needle = dir == ro ? "read-only" : "does not exist";
     check_rejected({"trace", "--fan-in", "8", "--out", (dir / "t.h5").string()}, needle,

@@ -3,16 +3,10 @@
 using namespace lumac::test;
 namespace fs = std::filesystem;
 
-namespace {
-std::string model(const char* name) {
-  return (source_dir() / "data" / "models" / name).string();
-}
-}  // namespace
-
 TEST_CASE("cli: lumac eval --json has the documented keys") {
   const RunResult r =
-      run_lumac({"eval", "--model", model("fmnist_mlp.h5"), "--noise", "shot", "--photons-per-mac",
-                 "5", "--limit", "500", "--seeds", "2", "--json"});
+      run_lumac({"eval", "--model", bundled_model("fmnist_mlp.h5"), "--noise", "shot",
+                 "--photons-per-mac", "5", "--limit", "500", "--seeds", "2", "--json"});
   REQUIRE(r.exit_code == 0);
   for (const char* key :
        {"accuracy_mean", "accuracy_std", "clean_accuracy", "fan_in", "macs", "enob", "noise_std",
@@ -29,17 +23,18 @@ TEST_CASE("cli: lumac eval --json has the documented keys") {
 }
 
 TEST_CASE("cli: lumac eval physical mode and the enob and digital baselines run") {
-  const RunResult p = run_lumac({"eval", "--model", model("fmnist_cnn.h5"), "--noise", "physical",
-                                 "--set", "laser.power_W=0.01", "--limit", "300"});
+  const RunResult p = run_lumac({"eval", "--model", bundled_model("fmnist_cnn.h5"), "--noise",
+                                 "physical", "--set", "laser.power_W=0.01", "--limit", "300"});
   REQUIRE(p.exit_code == 0);
   CHECK(p.out.find("conv2") != std::string::npos);
-  const RunResult e = run_lumac({"eval", "--model", model("fmnist_cnn.h5"), "--noise", "enob",
-                                 "--enob-per-layer", "6,6,5,5", "--limit", "300", "--json"});
+  const RunResult e =
+      run_lumac({"eval", "--model", bundled_model("fmnist_cnn.h5"), "--noise", "enob",
+                 "--enob-per-layer", "6,6,5,5", "--limit", "300", "--json"});
   REQUIRE(e.exit_code == 0);
   // The measured ENOB of the first layer is the requested one.
   CHECK(json_number(e.out, "enob") == doctest::Approx(6).epsilon(0.01));
-  const RunResult b =
-      run_lumac({"eval", "--model", model("mnist_mlp.h5"), "--bits", "4", "--limit", "300"});
+  const RunResult b = run_lumac(
+      {"eval", "--model", bundled_model("mnist_mlp.h5"), "--bits", "4", "--limit", "300"});
   REQUIRE(b.exit_code == 0);
 }
 
@@ -51,20 +46,25 @@ TEST_CASE("cli: bad eval input is one line and exit 2") {
       {{"eval", "--model", (tmp / "none.h5").string()}, "does not exist"},
       {{"eval", "--model", (tmp / "empty.h5").string()}, "not an HDF5 file"},
       {{"eval", "--model", (tmp / "corrupt.h5").string()}, "corrupt.h5"},
-      {{"eval", "--model", model("fmnist_mlp.h5"), "--noise", "cosmic"}, "--noise = 'cosmic'"},
-      {{"eval", "--model", model("fmnist_mlp.h5"), "--noise", "shot", "--energy-per-layer", "1,2"},
+      {{"eval", "--model", bundled_model("fmnist_mlp.h5"), "--noise", "cosmic"},
+       "--noise = 'cosmic'"},
+      {{"eval", "--model", bundled_model("fmnist_mlp.h5"), "--noise", "shot", "--energy-per-layer",
+        "1,2"},
        "has 2 values but the model has 3"},
-      {{"eval", "--model", model("fmnist_mlp.h5"), "--repeats-per-layer", "1,2,3,4"},
+      {{"eval", "--model", bundled_model("fmnist_mlp.h5"), "--repeats-per-layer", "1,2,3,4"},
        "has 4 values"},
-      {{"eval", "--model", model("fmnist_mlp.h5"), "--repeats", "0"}, "repeats = 0"},
-      {{"eval", "--model", model("fmnist_mlp.h5"), "--noise", "shot", "--photons-per-mac", "-1"},
+      {{"eval", "--model", bundled_model("fmnist_mlp.h5"), "--repeats", "0"}, "repeats = 0"},
+      {{"eval", "--model", bundled_model("fmnist_mlp.h5"), "--noise", "shot", "--photons-per-mac",
+        "-1"},
        "-1"},
-      {{"eval", "--model", model("fmnist_mlp.h5"), "--noise", "enob"}, "--enob"},
-      {{"eval", "--model", model("fmnist_mlp.h5"), "--limit", "20000"}, "only 10000"},
-      {{"eval", "--model", model("fmnist_mlp.h5"), "--limit", "-3"}, "--limit"},
-      {{"eval", "--model", model("fmnist_mlp.h5"), "--seeds", "0"}, "--seeds"},
-      {{"eval", "--model", model("fmnist_mlp.h5"), "--bits", "4", "--noise", "shot"}, "--bits"},
-      {{"eval", "--model", model("fmnist_mlp.h5"), "--dataset", "cifar"}, "--dataset = 'cifar'"},
+      {{"eval", "--model", bundled_model("fmnist_mlp.h5"), "--noise", "enob"}, "--enob"},
+      {{"eval", "--model", bundled_model("fmnist_mlp.h5"), "--limit", "20000"}, "only 10000"},
+      {{"eval", "--model", bundled_model("fmnist_mlp.h5"), "--limit", "-3"}, "--limit"},
+      {{"eval", "--model", bundled_model("fmnist_mlp.h5"), "--seeds", "0"}, "--seeds"},
+      {{"eval", "--model", bundled_model("fmnist_mlp.h5"), "--bits", "4", "--noise", "shot"},
+       "--bits"},
+      {{"eval", "--model", bundled_model("fmnist_mlp.h5"), "--dataset", "cifar"},
+       "--dataset = 'cifar'"},
       {{"eval"}, "--model"},
   };
   for (const auto& entry : cases) {

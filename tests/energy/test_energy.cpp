@@ -9,7 +9,7 @@ using namespace lumac::test;
 
 namespace {
 
-Settings defaults() {
+Settings default_settings() {
   return load_settings({}, {});
 }
 
@@ -36,7 +36,7 @@ std::size_t component(std::string_view name) {
 }  // namespace
 
 TEST_CASE("energy: 12.5 detected photons per MAC at 1550 nm is 1.602 aJ/MAC") {
-  const Settings s = defaults();
+  const Settings s = default_settings();
   const EnergyReport r = energy_report(s.circuit, s.energy, {layer(1000, 64, 1, 1, 12.5)});
   const LayerEnergy& l = r.layers[0];
   // 12.5 * 1.28158e-19 J = 1.602e-18 J.
@@ -53,7 +53,7 @@ TEST_CASE("energy: 12.5 detected photons per MAC at 1550 nm is 1.602 aJ/MAC") {
 }
 
 TEST_CASE("energy: laser electrical energy is optical / wall-plug efficiency") {
-  Settings s = defaults();
+  Settings s = default_settings();
   s.circuit.laser.wall_plug_efficiency = 0.25;
   const EnergyReport r = energy_report(s.circuit, s.energy, {layer(100, 32, 1, 1, 20)});
   const LayerEnergy& l = r.layers[0];
@@ -62,7 +62,7 @@ TEST_CASE("energy: laser electrical energy is optical / wall-plug efficiency") {
 
 TEST_CASE("energy: doubling repeats doubles what repeats and nothing else") {
   for (auto averaging : {Averaging::digital, Averaging::analog}) {
-    Settings s = defaults();
+    Settings s = default_settings();
     s.energy.weights_in_dram = true;  // a component that does not repeat
     s.circuit.system.averaging = averaging;
     const LayerEnergy a = energy_report(s.circuit, s.energy, {layer(200, 64, 9, 2, 10)}).layers[0];
@@ -97,7 +97,7 @@ TEST_CASE("energy: doubling repeats doubles what repeats and nothing else") {
 }
 
 TEST_CASE("energy: input modulators per MAC fall as 1/M, read-out per MAC as 1/N") {
-  Settings s = defaults();
+  Settings s = default_settings();
   s.circuit.system.fan_out = 8;
   const LayerEnergy m8 = energy_report(s.circuit, s.energy, {layer(100, 64, 1, 1, 10)}).layers[0];
   s.circuit.system.fan_out = 32;
@@ -119,7 +119,7 @@ TEST_CASE("energy: input modulators per MAC fall as 1/M, read-out per MAC as 1/N
 }
 
 TEST_CASE("energy: components add up to the total exactly, per layer and overall") {
-  Settings s = defaults();
+  Settings s = default_settings();
   s.energy.weights_in_dram = true;
   const EnergyReport r = energy_report(
       s.circuit, s.energy,
@@ -140,7 +140,7 @@ TEST_CASE("energy: components add up to the total exactly, per layer and overall
 }
 
 TEST_CASE("energy: weight-stationary removes the per-MAC weight drive, DAC and memory read") {
-  Settings s = defaults();
+  Settings s = default_settings();
   s.energy.weight_stationary = true;
   const LayerEnergy l = energy_report(s.circuit, s.energy, {layer(100, 32, 1, 1, 10)}).layers[0];
   CHECK(l.components_J[component("weight_modulators")] == 0);
@@ -149,7 +149,7 @@ TEST_CASE("energy: weight-stationary removes the per-MAC weight drive, DAC and m
 }
 
 TEST_CASE("energy: matched ADC resolution follows the read-out ENOB") {
-  Settings s = defaults();
+  Settings s = default_settings();
   s.energy.adc_resolution = AdcResolution::matched;
   LayerWork w = layer(100, 32, 1, 1, 10);
   w.readout_enob = 4.3;
@@ -167,7 +167,7 @@ TEST_CASE("energy: bad parameters and layers are errors") {
   CHECK_THROWS_WITH_AS(load_settings({}, {"energy.photonic_J=1"}),
                        doctest::Contains("unknown config key 'energy.photonic_J'"), Error);
   CHECK_THROWS_AS(load_settings({}, {"laser.wall_plug_efficiency=0"}), Error);
-  const Settings s = defaults();
+  const Settings s = default_settings();
   CHECK_THROWS_AS(energy_report(s.circuit, s.energy, {layer(0, 1, 1, 1, 1)}), Error);
   CHECK_THROWS_AS(energy_report(s.circuit, s.energy, {layer(10, 1, 1, 1, -1)}), Error);
 }

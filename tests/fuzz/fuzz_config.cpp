@@ -1,6 +1,6 @@
 // libFuzzer harness for the config loader: TOML text (and --set overrides, one per line after
 // a line "--set") must either load or raise lumac::Error; nothing else may escape, crash or
-// hang. Built with -DLUMAC_FUZZ=ON under clang; run by scripts/fuzz.sh.
+// hang. Built with -DLUMAC_FUZZ=ON under clang; run by scripts/sanitize.sh.
 #include <cstddef>
 #include <cstdint>
 #include <sstream>
