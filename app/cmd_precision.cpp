@@ -71,8 +71,9 @@ std::vector<std::vector<double>> scaled(const std::vector<std::vector<double>>& 
 double detected_aJ(const Context& c, double mean_e) {
   const double e_ph = photon_energy_J(c.settings.circuit.laser.wavelength_m) * aJ_per_J;
   if (c.mode == nn::NoiseMode::shot) return mean_e * e_ph;
-  if (c.mode == nn::NoiseMode::physical) return mean_e * c.photons_full_scale * e_ph;
-  return 0;  // thermal and weight noise have no photon count
+  // physical: E scales the laser power; thermal and weight: E counts repeats of the circuit at
+  // the configured laser power. Either way the photons per MAC are E times the circuit's.
+  return mean_e * c.photons_full_scale * e_ph;
 }
 
 nn::EvalResult run(const Context& c, const std::vector<std::vector<double>>& energy,
@@ -125,6 +126,8 @@ Allocation search(const Context& c, const std::vector<std::vector<double>>& rela
     a.laser_power_W = a.energy_per_mac * c.settings.circuit.laser.power_W;
   if (c.mode == nn::NoiseMode::shot)
     a.laser_power_W = with_photons_per_mac(c.settings.circuit, a.energy_per_mac).laser.power_W;
+  if (c.mode == nn::NoiseMode::thermal || c.mode == nn::NoiseMode::weight)
+    a.laser_power_W = c.settings.circuit.laser.power_W;  // E counts repeats
   return a;
 }
 

@@ -4,7 +4,7 @@
 
 namespace lumac {
 
-std::vector<LayerWork> network_work(const nn::Model& model, const std::vector<int>& repeats,
+std::vector<LayerWork> network_work(const nn::Model& model, const std::vector<double>& repeats,
                                     const std::vector<double>& photons_per_mac,
                                     const std::vector<double>& readout_enob) {
   const auto& layers = model.matmul_layers();

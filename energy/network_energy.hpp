@@ -11,7 +11,7 @@ namespace lumac {
 
 // `repeats`, `photons_per_mac` and `readout_enob` have one value per matrix-product layer
 // (or are empty: 1 repeat, 0 photons, 0 bits).
-std::vector<LayerWork> network_work(const nn::Model& model, const std::vector<int>& repeats,
+std::vector<LayerWork> network_work(const nn::Model& model, const std::vector<double>& repeats,
                                     const std::vector<double>& photons_per_mac,
                                     const std::vector<double>& readout_enob);
 

@@ -2,6 +2,8 @@
 #include <omp.h>
 
 #include "app/network_eval.hpp"
+#include "circuits/homodyne_mac.hpp"
+#include "core/units.hpp"
 #include "nn/evaluate.hpp"
 #include "tests/support.hpp"
 
@@ -138,4 +140,28 @@ TEST_CASE(
     CHECK(b.layers[l].enob - a.layers[l].enob == doctest::Approx(1.0).epsilon(0.05));
   }
   CHECK(b.photons_per_mac[0] == doctest::Approx(4 * a.photons_per_mac[0]));
+}
+
+TEST_CASE("network energy: in thermal and weight modes E counts repeats of the circuit") {
+  const LoadedNetwork net = network("fmnist_mlp", 10);
+  const Settings settings = load_settings({}, {});
+  const std::size_t layers = net.model.matmul_layers().size();
+  const double circuit_photons = HomodyneMac(settings.circuit).photons_per_mac_full_scale();
+  for (const nn::NoiseMode mode : {nn::NoiseMode::thermal, nn::NoiseMode::weight}) {
+    HardwareOptions one, three;
+    one.mode = three.mode = mode;
+    one.energy.assign(layers, 1.0);
+    three.energy.assign(layers, 3.0);
+    const EnergyReport a = network_energy(net.model, settings, one, {});
+    const EnergyReport b = network_energy(net.model, settings, three, {});
+    CAPTURE(static_cast<int>(mode));
+    // One repeat detects the circuit's full-scale photons per MAC; E = 3 detects three times as
+    // many and pays every per-repeat component three times.
+    CHECK(a.total.detected_optical_J / a.total.macs ==
+          doctest::Approx(circuit_photons * photon_energy_J(settings.circuit.laser.wavelength_m)));
+    CHECK(b.total.detected_optical_J == doctest::Approx(3 * a.total.detected_optical_J));
+    CHECK(b.total.laser_optical_J == doctest::Approx(3 * a.total.laser_optical_J));
+    for (const std::size_t c : {std::size_t{0}, std::size_t{2}, std::size_t{4}})
+      CHECK(b.total.components_J[c] == doctest::Approx(3 * a.total.components_J[c]));
+  }
 }
