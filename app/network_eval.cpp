@@ -137,22 +137,15 @@ EnergyReport network_energy(const nn::Model& model, const Settings& settings,
   const nn::AnalogExecutor ex(h.mode, configured_layers(model, h), settings.circuit, h.sources, 0);
   // thermal and weight noise: E counts repeats of the circuit at the configured laser power
   // (PHYSICS.md section 5), so the account runs K E repeats at the circuit's photon budget.
-  const bool e_counts_repeats =
-      h.mode == nn::NoiseMode::thermal || h.mode == nn::NoiseMode::weight;
+  const bool e_counts_repeats = h.mode == nn::NoiseMode::thermal || h.mode == nn::NoiseMode::weight;
   const double circuit_photons =
       e_counts_repeats ? HomodyneMac(settings.circuit).photons_per_mac_full_scale() : 0.0;
   std::vector<double> photons;
   std::vector<double> repeats;
   for (std::size_t l = 0; l < ex.layers().size(); ++l) {
     const nn::AnalogLayer& a = ex.layers()[l];
-    double k = a.repeats;
-    if (e_counts_repeats) {
-      double mean_e = 0;
-      for (double e : a.energy) mean_e += e / static_cast<double>(a.energy.size());
-      k *= mean_e;
-    }
     photons.push_back(e_counts_repeats ? circuit_photons : ex.photons_per_mac(l));
-    repeats.push_back(k);
+    repeats.push_back(a.repeats * (e_counts_repeats ? a.mean_energy() : 1.0));
   }
   return energy_report(settings.circuit, settings.energy,
                        network_work(model, repeats, photons, readout_enob));

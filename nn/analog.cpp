@@ -132,8 +132,7 @@ AnalogExecutor::~AnalogExecutor() = default;
 
 double AnalogExecutor::photons_per_mac(std::size_t layer) const {
   const AnalogLayer& a = layers_.at(layer);
-  double mean_e = 0;
-  for (double e : a.energy) mean_e += e / static_cast<double>(a.energy.size());
+  const double mean_e = a.mean_energy();
   if (mode_ == NoiseMode::shot) return mean_e;
   if (mode_ == NoiseMode::physical)
     return state_[layer]->mac->photons_per_mac_full_scale() * mean_e;

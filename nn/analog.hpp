@@ -71,6 +71,12 @@ struct AnalogLayer {
   double energy_of(Eigen::Index output) const {
     return energy.size() == 1 ? energy[0] : energy[static_cast<std::size_t>(output)];
   }
+  // Mean E over the output channels (each channel does the same number of MACs).
+  double mean_energy() const {
+    double mean = 0;
+    for (double e : energy) mean += e / static_cast<double>(energy.size());
+    return mean;
+  }
 };
 
 // What the executor measured on one layer since the last reset.
