@@ -116,8 +116,7 @@ Allocation search(const Context& c, const std::vector<std::vector<double>>& rela
     double mean = 0;
     for (double e : layer) mean += e / static_cast<double>(layer.size());
     h.energy.push_back(mean);
-    if (c.o.integer_repeats || c.mode == nn::NoiseMode::thermal || c.mode == nn::NoiseMode::weight)
-      h.repeats.push_back(1);  // E already counts the repeats in these modes' noise
+    h.repeats.push_back(c.settings.circuit.system.repeats);  // K, the configured repeats
   }
   const EnergyReport e = network_energy(c.net.model, c.settings, h, a.enob);
   a.laser_optical_aJ_per_mac = e.total.aJ_per_mac(e.total.laser_optical_J);
@@ -182,6 +181,7 @@ void run_precision(const PrecisionCommand& o) {
   Context c{o, load_settings(o.common), {}, mode, NoiseSources::parse(o.sources), {}, 0};
   c.net = load_network(o.network, true);
   c.base = nn::analog_layers(c.net.model);
+  for (auto& layer : c.base) layer.repeats = c.settings.circuit.system.repeats;
   c.photons_full_scale = HomodyneMac(c.settings.circuit).photons_per_mac_full_scale();
   nn::EvalOptions clean_opt;
   clean_opt.batch = c.net.batch;

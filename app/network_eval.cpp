@@ -102,7 +102,8 @@ HardwareOptions resolve_hardware(const HardwareCli& o, const nn::Model& model,
   if (o.photons_per_mac && h.mode != nn::NoiseMode::shot && h.mode != nn::NoiseMode::physical)
     fail("--photons-per-mac applies to --noise shot or physical");
   h.bits = o.bits;
-  if (o.repeats) h.repeats.assign(layers, *o.repeats);
+  // K: --repeats or --repeats-per-layer, else the config's system.repeats for every layer.
+  h.repeats.assign(layers, o.repeats ? *o.repeats : circuit.system.repeats);
   if (!o.repeats_per_layer.empty()) h.repeats = o.repeats_per_layer;
   for (int k : h.repeats)
     if (k < 1 || k > 1'000'000) fail("repeats = {}: must be in [1, 1e6]", k);

@@ -160,6 +160,10 @@ def main():
     except OSError as e:
         sys.exit(f"plot.py: error: cannot open '{a.file}' as HDF5: {e}")
     out_dir = a.out_dir or os.path.dirname(os.path.abspath(a.file))
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        sys.exit(f"plot.py: error: cannot create the output folder '{out_dir}': {e}")
     prefix = os.path.join(out_dir, a.prefix or os.path.splitext(os.path.basename(a.file))[0])
     kind = text(f.attrs.get("kind", ""))
     if kind == "lumac-sweep":

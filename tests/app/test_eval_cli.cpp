@@ -95,3 +95,26 @@ TEST_CASE(
   CHECK(json_number(r.out, "gemm_gflops") > 0);
   CHECK(json_number(r.out, "mc_dot_products_per_s") > 0);
 }
+
+TEST_CASE("cli: the config's system.repeats sets K of every layer unless --repeats is given") {
+  auto run = [](std::vector<std::string> extra) {
+    std::vector<std::string> args{"eval",     "--model", bundled_model("fmnist_mlp.h5"), "--noise",
+                                  "physical", "--set",   "laser.power_W=2e-4",           "--limit",
+                                  "500",      "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const RunResult r = run_lumac(args);
+    REQUIRE(r.exit_code == 0);
+    return r;
+  };
+  const RunResult one = run({});
+  const RunResult config = run({"--set", "system.repeats=4"});
+  const RunResult option = run({"--repeats", "4"});
+  CHECK(json_number(one.out, "repeats") == 1);
+  CHECK(json_number(config.out, "repeats") == 4);
+  // The same K through the config or the option gives the same numbers, and more precision
+  // than K = 1: 4 repeats at digital averaging add about 1 bit to every layer.
+  CHECK(json_number(config.out, "accuracy_mean") == json_number(option.out, "accuracy_mean"));
+  CHECK(json_number(config.out, "enob") == doctest::Approx(json_number(option.out, "enob")));
+  CHECK(json_number(config.out, "enob") > json_number(one.out, "enob") + 0.8);
+  CHECK(json_number(config.out, "total_aJ_per_mac") > 3 * json_number(one.out, "total_aJ_per_mac"));
+}
