@@ -303,4 +303,11 @@ TEST_CASE("plot: scripts/plot.py turns a small sweep file and a trace file into 
                           shell_quote((source_dir() / "scripts" / "plot.py").string()) + " " +
                           shell_quote((tmp / "bad.h5").string()) + " >/dev/null 2>&1";
   CHECK(std::system(bad.c_str()) != 0);
+  // --out-dir is created when it does not exist.
+  const std::string nested = "/usr/bin/python3 " +
+                             shell_quote((source_dir() / "scripts" / "plot.py").string()) + " " +
+                             shell_quote((tmp / "s.h5").string()) + " --out-dir " +
+                             shell_quote((tmp / "new" / "plots").string()) + " >/dev/null 2>&1";
+  CHECK(std::system(nested.c_str()) == 0);
+  CHECK(fs::exists(tmp / "new" / "plots" / "s_enob.png"));
 }
