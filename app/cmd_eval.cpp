@@ -56,7 +56,7 @@ void run_eval(const EvalCommand& o) {
              {"enob", r.layers[l].enob},
              {"noise_std", r.layers[l].noise_std},
              {"output_range", layers[l].output_range()},
-             {"photons_per_mac", r.photons_per_mac[l] * layers[l].repeats},
+             {"photons_per_mac", r.photons_per_mac[l]},
              {"energy", layers[l].energy[0]},
              {"repeats", static_cast<std::int64_t>(layers[l].repeats)}};
       if (!r.layers[l].by_source.empty()) {

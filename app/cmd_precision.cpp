@@ -57,7 +57,6 @@ struct Context {
   nn::NoiseMode mode;
   NoiseSources sources;
   std::vector<nn::AnalogLayer> base;
-  double photons_full_scale = 0;  // physical: detected photons per MAC at scale 1
 };
 
 std::vector<std::vector<double>> scaled(const std::vector<std::vector<double>>& relative, double s,
@@ -66,14 +65,6 @@ std::vector<std::vector<double>> scaled(const std::vector<std::vector<double>>& 
   for (auto& layer : e)
     for (double& v : layer) v = nn::forward_energy(v * s, integer);
   return e;
-}
-
-double detected_aJ(const Context& c, double mean_e) {
-  const double e_ph = photon_energy_J(c.settings.circuit.laser.wavelength_m) * aJ_per_J;
-  if (c.mode == nn::NoiseMode::shot) return mean_e * e_ph;
-  // physical: E scales the laser power; thermal and weight: E counts repeats of the circuit at
-  // the configured laser power. Either way the photons per MAC are E times the circuit's.
-  return mean_e * c.photons_full_scale * e_ph;
 }
 
 nn::EvalResult run(const Context& c, const std::vector<std::vector<double>>& energy,
@@ -103,7 +94,6 @@ Allocation search(const Context& c, const std::vector<std::vector<double>>& rela
   a.evaluations = iso.evaluations;
   a.energy = scaled(relative, iso.scale, c.o.integer_repeats);
   a.energy_per_mac = nn::mean_energy(c.net.model, a.energy);
-  a.detected_optical_aJ_per_mac = detected_aJ(c, a.energy_per_mac);
   nn::AnalogExecutor* ex = nullptr;
   a.accuracy = run(c, a.energy, &ex).accuracy;
   for (const auto& r : ex->report()) a.enob.push_back(std::isfinite(r.enob) ? r.enob : 0.0);
@@ -119,6 +109,7 @@ Allocation search(const Context& c, const std::vector<std::vector<double>>& rela
     h.repeats.push_back(c.settings.circuit.system.repeats);  // K, the configured repeats
   }
   const EnergyReport e = network_energy(c.net.model, c.settings, h, a.enob);
+  a.detected_optical_aJ_per_mac = e.total.aJ_per_mac(e.total.detected_optical_J);
   a.laser_optical_aJ_per_mac = e.total.aJ_per_mac(e.total.laser_optical_J);
   a.total_aJ_per_mac = e.total.aJ_per_mac(e.total.total_J);
   if (c.mode == nn::NoiseMode::physical)
@@ -150,7 +141,9 @@ Json allocation_json(const Context& c, const Allocation& a) {
            {"macs", info[l].macs},
            {"energy_per_mac", mean},
            {"enob", a.enob[l]},
-           {"repeats", static_cast<std::int64_t>(repeats ? std::max(1.0, std::round(mean)) : 1.0)}};
+           {"repeats",
+            static_cast<std::int64_t>(c.settings.circuit.system.repeats) *
+                static_cast<std::int64_t>(repeats ? std::max(1.0, std::round(mean)) : 1.0)}};
     if (a.energy[l].size() > 1) e.insert_or_assign("energy_per_channel", json_array(a.energy[l]));
     layers.push_back(e);
   }
@@ -178,11 +171,10 @@ void run_precision(const PrecisionCommand& o) {
   if (o.target_energy && (!(*o.target_energy > 0) || !std::isfinite(*o.target_energy)))
     fail("--target-energy = {}: must be finite and > 0", *o.target_energy);
   NoiseSources::parse(o.sources);
-  Context c{o, load_settings(o.common), {}, mode, NoiseSources::parse(o.sources), {}, 0};
+  Context c{o, load_settings(o.common), {}, mode, NoiseSources::parse(o.sources), {}};
   c.net = load_network(o.network, true);
   c.base = nn::analog_layers(c.net.model);
   for (auto& layer : c.base) layer.repeats = c.settings.circuit.system.repeats;
-  c.photons_full_scale = HomodyneMac(c.settings.circuit).photons_per_mac_full_scale();
   nn::EvalOptions clean_opt;
   clean_opt.batch = c.net.batch;
   const double clean = nn::evaluate(c.net.model, c.net.test, clean_opt).accuracy;

@@ -106,7 +106,7 @@ HardwareOptions resolve_hardware(const HardwareCli& o, const nn::Model& model,
   h.repeats.assign(layers, o.repeats ? *o.repeats : circuit.system.repeats);
   if (!o.repeats_per_layer.empty()) h.repeats = o.repeats_per_layer;
   for (int k : h.repeats)
-    if (k < 1 || k > 1'000'000) fail("repeats = {}: must be in [1, 1e6]", k);
+    if (k < 1 || k > (1 << 20)) fail("repeats = {}: must be in [1, 2^20]", k);
   if (o.enob) h.enob.assign(layers, *o.enob);
   if (!o.enob_per_layer.empty()) h.enob = o.enob_per_layer;
   h.energy = o.energy_per_layer;
@@ -133,21 +133,33 @@ std::vector<nn::AnalogLayer> configured_layers(const nn::Model& model, const Har
   return layers;
 }
 
-EnergyReport network_energy(const nn::Model& model, const Settings& settings,
-                            const HardwareOptions& h, const std::vector<double>& readout_enob) {
-  const nn::AnalogExecutor ex(h.mode, configured_layers(model, h), settings.circuit, h.sources, 0);
-  // thermal and weight noise: E counts repeats of the circuit at the configured laser power
-  // (PHYSICS.md section 5), so the account runs K E repeats at the circuit's photon budget.
-  const bool e_counts_repeats = h.mode == nn::NoiseMode::thermal || h.mode == nn::NoiseMode::weight;
+namespace {
+
+// Detected photons per MAC per repeat and the number of repeats of every layer. shot: E photons,
+// K repeats; physical: the laser budget times E, K repeats; thermal and weight: E counts
+// repeats of the circuit at the configured laser power (PHYSICS.md section 5), so the circuit's
+// budget, K E repeats.
+void layer_budget(const nn::AnalogExecutor& ex, nn::NoiseMode mode, const CircuitParams& circuit,
+                  std::vector<double>& photons, std::vector<double>& repeats) {
+  const bool e_counts_repeats = mode == nn::NoiseMode::thermal || mode == nn::NoiseMode::weight;
   const double circuit_photons =
-      e_counts_repeats ? HomodyneMac(settings.circuit).photons_per_mac_full_scale() : 0.0;
-  std::vector<double> photons;
-  std::vector<double> repeats;
+      e_counts_repeats ? HomodyneMac(circuit).photons_per_mac_full_scale() : 0.0;
+  photons.clear();
+  repeats.clear();
   for (std::size_t l = 0; l < ex.layers().size(); ++l) {
     const nn::AnalogLayer& a = ex.layers()[l];
     photons.push_back(e_counts_repeats ? circuit_photons : ex.photons_per_mac(l));
     repeats.push_back(a.repeats * (e_counts_repeats ? a.mean_energy() : 1.0));
   }
+}
+
+}  // namespace
+
+EnergyReport network_energy(const nn::Model& model, const Settings& settings,
+                            const HardwareOptions& h, const std::vector<double>& readout_enob) {
+  const nn::AnalogExecutor ex(h.mode, configured_layers(model, h), settings.circuit, h.sources, 0);
+  std::vector<double> photons, repeats;
+  layer_budget(ex, h.mode, settings.circuit, photons, repeats);
   return energy_report(settings.circuit, settings.energy,
                        network_work(model, repeats, photons, readout_enob));
 }
@@ -182,8 +194,10 @@ NetworkEvaluation evaluate_on_hardware(const LoadedNetwork& net, const Settings&
     }
     if (s == 0) {
       r.layers = rep;
+      std::vector<double> photons, repeats;
+      layer_budget(ex, h.mode, settings.circuit, photons, repeats);
       for (std::size_t l = 0; l < layers.size(); ++l)
-        r.photons_per_mac.push_back(ex.photons_per_mac(l));
+        r.photons_per_mac.push_back(photons[l] * repeats[l]);
     }
   }
   const double n = seeds;

@@ -78,7 +78,7 @@ struct NetworkEvaluation {
   std::vector<double> accuracy;  // one per seed
   double accuracy_mean = 0, accuracy_std = 0;
   std::vector<nn::LayerNoiseReport> layers;  // noise per layer, pooled over the seeds
-  std::vector<double> photons_per_mac;       // detected per MAC per repeat, by layer
+  std::vector<double> photons_per_mac;       // detected per MAC, every repeat included, by layer
   EnergyReport energy;
   std::vector<double> seconds;  // wall time of each seed's evaluation
   double images_per_s = 0;      // median over the seeds

@@ -63,8 +63,8 @@ EnergyReport energy_report(const CircuitParams& circuit, const EnergyParams& e,
     if (w.fan_in < 1 || w.outputs < 1 || w.positions < 1)
       fail("layer '{}': fan-in {}, outputs {} and positions {} must all be >= 1", w.name, w.fan_in,
            w.outputs, w.positions);
-    if (!(w.repeats >= 1) || !std::isfinite(w.repeats))
-      fail("layer '{}': repeats = {}: must be finite and >= 1", w.name, w.repeats);
+    if (!(w.repeats > 0) || !std::isfinite(w.repeats))
+      fail("layer '{}': repeats = {}: must be finite and > 0", w.name, w.repeats);
     if (!(w.photons_per_mac >= 0) || !std::isfinite(w.photons_per_mac))
       fail("layer '{}': photons per MAC = {}: must be finite and >= 0", w.name, w.photons_per_mac);
     LayerEnergy le;

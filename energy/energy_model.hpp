@@ -80,7 +80,9 @@ struct LayerWork {
   std::int64_t outputs = 0;    // features / output channels
   std::int64_t positions = 1;  // output positions per sample (1 for dense layers)
   std::int64_t weights = 0;    // weight count
-  double repeats = 1;          // K; may be fractional (a mean over channels, learned repeats)
+  // K; may be fractional, even below 1: a mean over channels, or the E of thermal and weight
+  // noise, a continuous relaxation of the repeat count that precision learning moves freely.
+  double repeats = 1;
   double photons_per_mac = 0;  // detected photons per MAC per repeat (full scale)
   double readout_enob = 0;     // ENOB of the read-out before the ADC (for `matched`)
   double macs() const { return static_cast<double>(fan_in * outputs * positions); }

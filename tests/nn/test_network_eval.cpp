@@ -163,5 +163,10 @@ TEST_CASE("network energy: in thermal and weight modes E counts repeats of the c
     CHECK(b.total.laser_optical_J == doctest::Approx(3 * a.total.laser_optical_J));
     for (const std::size_t c : {std::size_t{0}, std::size_t{2}, std::size_t{4}})
       CHECK(b.total.components_J[c] == doctest::Approx(3 * a.total.components_J[c]));
+    // E below 1 (learning moves it freely) is half a repeat's energy, not an error.
+    HardwareOptions half = one;
+    half.energy.assign(layers, 0.5);
+    const EnergyReport c = network_energy(net.model, settings, half, {});
+    CHECK(c.total.detected_optical_J == doctest::Approx(0.5 * a.total.detected_optical_J));
   }
 }

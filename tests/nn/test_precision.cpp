@@ -227,3 +227,30 @@ TEST_CASE("cli: bad precision input is one line and exit 2") {
     CHECK(r.err.find(needle) != std::string::npos);
   }
 }
+
+TEST_CASE("cli: lumac precision counts the configured repeats, and thermal E below 1 is valid") {
+  const std::string model = (source_dir() / "data" / "models" / "mnist_mlp.h5").string();
+  const std::vector<std::string> base{"precision", "--model", model,    "--limit",       "200",
+                                      "--steps",   "20",      "--json", "--target-drop", "0.03"};
+  // Shot noise with K = 4 repeats from the config: every layer reports K = 4, and the detected
+  // optical energy is E photons per repeat times K at 0.128158 aJ per 1550 nm photon.
+  std::vector<std::string> shot = base;
+  shot.insert(shot.end(), {"--noise", "shot", "--set", "system.repeats=4"});
+  const RunResult r = run_lumac(shot);
+  REQUIRE(r.exit_code == 0);
+  CHECK(json_number(r.out, "repeats") == 4);  // the first layer of the learned allocation
+  // Keys are sorted, so the first target's "learned" object comes first after "targets", and in
+  // it "detected_optical_aJ_per_mac" precedes its own "energy_per_mac".
+  const auto targets = r.out.find("\"targets\"");
+  REQUIRE(targets != std::string::npos);
+  const std::string learned = r.out.substr(targets);
+  CHECK(json_number(learned, "detected_optical_aJ_per_mac") ==
+        doctest::Approx(4 * 0.128158 * json_number(learned, "energy_per_mac")).epsilon(1e-3));
+  // Thermal noise at a loose target: the searched E falls below one repeat, which the energy
+  // account takes as a fraction of a repeat.
+  std::vector<std::string> thermal = base;
+  thermal.insert(thermal.end(), {"--noise", "thermal"});
+  const RunResult t = run_lumac(thermal);
+  CHECK(t.err == "");
+  CHECK(t.exit_code == 0);
+}
