@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh build -DLUMAC_WERROR=ON
 ctest --test-dir build -j2 --output-on-failure --timeout 600
-# The AddressSanitizer + UndefinedBehaviorSanitizer pass and the fuzzers (about 6 minutes);
-# LUMAC_SKIP_SANITIZE=1 leaves it out for a quick local run.
+# The AddressSanitizer + UndefinedBehaviorSanitizer pass and the fuzzers, 10 s each (about 5
+# minutes); LUMAC_SKIP_SANITIZE=1 leaves it out for a quick local run.
 if [ "${LUMAC_SKIP_SANITIZE:-0}" != 1 ]; then
-  scripts/sanitize.sh 15
+  scripts/sanitize.sh 10
 fi
