@@ -170,7 +170,6 @@ void run_precision(const PrecisionCommand& o) {
     fail("--lambda = {}: must be finite and > 0", *o.lambda);
   if (o.target_energy && (!(*o.target_energy > 0) || !std::isfinite(*o.target_energy)))
     fail("--target-energy = {}: must be finite and > 0", *o.target_energy);
-  NoiseSources::parse(o.sources);
   Context c{o, load_settings(o.common), {}, mode, NoiseSources::parse(o.sources), {}};
   c.net = load_network(o.network, true);
   c.base = nn::analog_layers(c.net.model);

@@ -163,25 +163,30 @@ TEST_CASE("sweep: a sweep killed after its first point and resumed equals an uni
                                       "detector.bandwidth_Hz=200e9"};
   std::vector<std::string> run_args = args;
   run_args.insert(run_args.end(), {"--out", out.string()});
-  const pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    std::vector<char*> argv{const_cast<char*>(LUMAC_BINARY)};
-    for (auto& a : run_args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const int null = open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    dup2(null, 2);
-    execv(LUMAC_BINARY, argv.data());
-    _exit(127);
-  }
-  // Wait for the first finished point, then stop the run.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (!fs::exists(tmp / "k.h5.partial") && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  kill(pid, SIGINT);
-  int status = 0;
-  waitpid(pid, &status, 0);
+  // Starts the sweep in the background, waits for its first finished point (the .partial
+  // file), stops it with `signal` and returns its exit status.
+  auto interrupted_run = [&](int signal) {
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      std::vector<char*> argv{const_cast<char*>(LUMAC_BINARY)};
+      for (auto& a : run_args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      const int null = open("/dev/null", O_WRONLY);
+      dup2(null, 1);
+      dup2(null, 2);
+      execv(LUMAC_BINARY, argv.data());
+      _exit(127);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (!fs::exists(tmp / "k.h5.partial") && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    kill(pid, signal);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return status;
+  };
+  const int status = interrupted_run(SIGINT);
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 130);
   CHECK(!fs::exists(out));
@@ -205,25 +210,9 @@ TEST_CASE("sweep: a sweep killed after its first point and resumed equals an uni
   check_same_results(out, ref, {"enob_time_domain"});
   // SIGTERM stops a sweep the same way.
   fs::remove(out);
-  const pid_t again = fork();
-  REQUIRE(again >= 0);
-  if (again == 0) {
-    std::vector<char*> argv{const_cast<char*>(LUMAC_BINARY)};
-    for (auto& a : run_args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const int null = open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    dup2(null, 2);
-    execv(LUMAC_BINARY, argv.data());
-    _exit(127);
-  }
-  while (!fs::exists(tmp / "k.h5.partial") &&
-         std::chrono::steady_clock::now() < deadline + std::chrono::seconds(60))
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  kill(again, SIGTERM);
-  waitpid(again, &status, 0);
-  REQUIRE(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 130);
+  const int term = interrupted_run(SIGTERM);
+  REQUIRE(WIFEXITED(term));
+  CHECK(WEXITSTATUS(term) == 130);
   CHECK(fs::exists(tmp / "k.h5.partial"));
   CHECK(!fs::exists(out));
 }
