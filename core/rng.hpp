@@ -10,6 +10,8 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <string>
+#include <vector>
 
 namespace lumac {
 
@@ -63,8 +65,30 @@ class RandomStream {
   r123::Philox4x64::key_type key_;
 };
 
-// Eight Philox4x32-10 blocks (exposed for the test that checks them against Random123).
+// The sequence of standard normals (float) of one counter prefix, the form of fill_normal(float)
+// that callers use to draw normals in cache-sized pieces next to where they are used. Chunk c
+// holds elements 64 c .. 64 c + 63 of the sequence, the same values fill_normal gives there.
+class NormalSequence {
+ public:
+  static constexpr std::size_t chunk = 64;
+  static constexpr std::uint64_t max_chunks = std::uint64_t{1} << 28;  // 2^32 Philox blocks
+
+  NormalSequence(const RandomStream& rng, std::uint64_t c0, std::uint64_t c1, std::uint64_t c2);
+  // Chunks c .. c + count - 1 (count 1 or 2) into out[0 .. 64 count).
+  void chunks(std::uint64_t c, int count, float* out) const;
+  // Elements first .. first + out.size() - 1.
+  void fill(std::span<float> out, std::uint64_t first = 0) const;
+
+ private:
+  std::uint32_t k0_ = 0, k1_ = 0;
+};
+
+// For tests: eight Philox4x32-10 blocks from the vectorised code (checked against Random123),
+// and the normal kernels available on this machine ("scalar", "avx2", "avx512") by name.
 void philox4x32_x8_for_test(std::uint32_t first, std::uint32_t k0, std::uint32_t k1,
                             std::uint32_t words[4][8]);
+std::vector<std::string> normal_kernels_for_test();
+void normal_chunks_for_test(const std::string& kernel, std::uint64_t c, int count,
+                            std::uint32_t k0, std::uint32_t k1, float* out);
 
 }  // namespace lumac

@@ -1,3 +1,6 @@
+#include <Random123/philox.h>
+
+#include <boost/math/special_functions/erf.hpp>
 #include <numeric>
 
 #include "core/error.hpp"
@@ -23,11 +26,22 @@ TEST_CASE("rng: a range filled in pieces equals the range filled at once") {
   r.fill_normal(std::span<double>(parts).subspan(5, 22), 1, 2, 3, 5);
   r.fill_normal(std::span<double>(parts).subspan(27), 1, 2, 3, 27);
   CHECK(whole == parts);
-  std::vector<float> wf(29), pf(29);
+  // Float: pieces that start and end inside and across the 64-normal chunks.
+  std::vector<float> wf(700), pf(700);
   r.fill_normal(wf, 4, 5, 6);
   r.fill_normal(std::span<float>(pf).subspan(0, 11), 4, 5, 6, 0);
-  r.fill_normal(std::span<float>(pf).subspan(11), 4, 5, 6, 11);
+  r.fill_normal(std::span<float>(pf).subspan(11, 60), 4, 5, 6, 11);
+  r.fill_normal(std::span<float>(pf).subspan(71, 129), 4, 5, 6, 71);
+  r.fill_normal(std::span<float>(pf).subspan(200, 300), 4, 5, 6, 200);
+  r.fill_normal(std::span<float>(pf).subspan(500), 4, 5, 6, 500);
   CHECK(wf == pf);
+  // NormalSequence chunks are the same values.
+  const NormalSequence seq(r, 4, 5, 6);
+  std::vector<float> chunks(3 * 64);
+  seq.chunks(0, 2, chunks.data());
+  seq.chunks(2, 1, chunks.data() + 128);
+  CHECK(std::equal(chunks.begin(), chunks.end(), wf.begin()));
+  CHECK_THROWS_AS(seq.chunks(NormalSequence::max_chunks - 1, 2, chunks.data()), Error);
 }
 
 TEST_CASE("rng: standard normals have mean 0 and variance 1 (seeded, n = 1e6)") {
@@ -87,5 +101,79 @@ TEST_CASE("rng: the vectorised Philox4x32 blocks are Random123's Philox4x32-10")
     const auto r = reference(r123::Philox4x32::ctr_type{{1000 + lane, 0, 0, 0}},
                              r123::Philox4x32::key_type{{0xDEADBEEF, 12345}});
     for (int w = 0; w < 4; ++w) CHECK(words[w][lane] == r[static_cast<std::size_t>(w)]);
+  }
+}
+
+TEST_CASE("rng: every float normal kernel on this machine gives the same values") {
+  // AVX2 and AVX-512 bit for bit (so results do not depend on which one the processor runs);
+  // the scalar fallback (std::log, exact sqrt) within float rounding. 4096 chunks = 262,144
+  // normals each, so about 870 take the tail branch.
+  const std::vector<std::string> kernels = normal_kernels_for_test();
+  INFO("kernels: " << kernels.size());
+  const int chunks = 4096;
+  std::vector<float> reference(64 * chunks), got(64 * chunks);
+  const std::string& best = kernels.back();
+  for (int c = 0; c < chunks; c += 2)
+    normal_chunks_for_test(best, static_cast<std::uint64_t>(c), 2, 0x1234567u, 0x89ABCDEFu,
+                           reference.data() + 64 * c);
+  for (const std::string& k : kernels) {
+    CAPTURE(k);
+    for (int c = 0; c < chunks; ++c)
+      normal_chunks_for_test(k, static_cast<std::uint64_t>(c), 1, 0x1234567u, 0x89ABCDEFu,
+                             got.data() + 64 * c);
+    if (k == "scalar") {
+      float worst = 0;
+      for (std::size_t i = 0; i < got.size(); ++i)
+        worst = std::max(worst, std::abs(got[i] - reference[i]) / std::max(1.0f, std::abs(got[i])));
+      CHECK(worst < 2e-6f);
+    } else {
+      CHECK(got == reference);
+    }
+  }
+  CHECK_THROWS_AS(normal_chunks_for_test("sse9", 0, 1, 0, 0, got.data()), Error);
+}
+
+TEST_CASE("rng: float normals are sqrt(2) erfinv(2u - 1) of the Philox words, to float precision") {
+  // Element i of chunk c is word (i % 32) / 8 of Philox4x32-10 block 16 c + 8 (i / 32) + i % 8,
+  // u = (top 23 bits + 1/2) 2^-23; the reference is Boost's double-precision erf_inv.
+  const std::uint32_t k0 = 77, k1 = 0xFEEDu;
+  const int chunks = 2048;
+  std::vector<float> z(64 * chunks);
+  normal_chunks_for_test(normal_kernels_for_test().back(), 0, 1, k0, k1, z.data());
+  for (int c = 1; c < chunks; ++c)
+    normal_chunks_for_test(normal_kernels_for_test().back(), static_cast<std::uint64_t>(c), 1,
+                           k0, k1, z.data() + 64 * c);
+  double worst = 0, largest = 0;
+  for (int c = 0; c < chunks; ++c)
+    for (int i = 0; i < 64; ++i) {
+      const auto block = static_cast<std::uint32_t>(16 * c + 8 * (i / 32) + i % 8);
+      const auto words = r123::Philox4x32{}(r123::Philox4x32::ctr_type{{block, 0, 0, 0}},
+                                            r123::Philox4x32::key_type{{k0, k1}});
+      const double u =
+          (static_cast<double>(words[static_cast<std::size_t>((i % 32) / 8)] >> 9) + 0.5) *
+          std::ldexp(1.0, -23);
+      const double expected = std::sqrt(2.0) * boost::math::erf_inv(2 * u - 1);
+      const double got = z[static_cast<std::size_t>(64 * c + i)];
+      worst = std::max(worst, std::abs(got - expected) / std::max(1.0, std::abs(expected)));
+      largest = std::max(largest, std::abs(expected));
+    }
+  INFO("largest |z| " << largest);
+  CHECK(largest > 3.5);  // the tail branch was exercised
+  // Giles' single-precision approximation with float arithmetic: a few float epsilons.
+  CHECK(worst < 1e-6);
+}
+
+TEST_CASE("rng: float normals put the right mass beyond 1, 2 and 3 sigma (n = 2^21)") {
+  const RandomStream r(21, Stream::test);
+  std::vector<float> z(std::size_t{1} << 21);
+  r.fill_normal(z, 9, 9, 9);
+  const double n = static_cast<double>(z.size());
+  for (const double k : {1.0, 2.0, 3.0}) {
+    const double p = std::erfc(k / std::sqrt(2.0));  // P(|z| > k)
+    const double count = static_cast<double>(
+        std::count_if(z.begin(), z.end(), [&](float v) { return std::abs(v) > k; }));
+    CAPTURE(k);
+    // Binomial: 5 standard deviations of the count.
+    CHECK(std::abs(count - n * p) < 5 * std::sqrt(n * p * (1 - p)));
   }
 }
