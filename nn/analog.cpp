@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <mutex>
+#include <optional>
 
 #include "circuits/homodyne_mac.hpp"
 #include "core/error.hpp"
@@ -28,8 +29,16 @@ struct alignas(64) NoiseStats {
   std::array<double, num_sources> source_var{};
 };
 
+// A slot unique to the calling thread among those running at the same time: its position in
+// every enclosing OpenMP team, outermost first. (omp_get_thread_num() alone is 0 in a nested
+// region of one thread, e.g. a layer's loop inside Model::forward's loop over sample groups,
+// which gave two threads the same slot.) With static schedules, each slot sees the same work in
+// the same order in every run.
 int thread_slot() {
-  return omp_in_parallel() ? omp_get_thread_num() : 0;
+  int slot = 0;
+  for (int level = 1; level <= omp_get_level(); ++level)
+    slot = slot * omp_get_team_size(level) + omp_get_ancestor_thread_num(level);
+  return slot;
 }
 
 }  // namespace
@@ -284,27 +293,104 @@ void AnalogExecutor::normals(const MatmulView& v, Eigen::MatrixXf& eps) const {
                     static_cast<std::uint64_t>(v.sample_of(j)), layer_word(v.layer, 0), 0);
 }
 
+double AnalogExecutor::add_noise(MatmulView& v, const ProductSums& p) const {
+  const auto l = static_cast<std::size_t>(v.layer);
+  const AnalogLayer& a = layers_.at(l);
+  const LayerState& st = *state_[l];
+  const Eigen::Index rows = v.Y.rows(), cols = v.Y.cols();
+  const bool physical = mode_ == NoiseMode::physical;
+  // var_ij = R_i c_j (shot, weight: c = ||x_j||^2; thermal, enob: c = 1), or in physical mode
+  // max(0, B_i s_j + C_i s4_j + A_i); the same arithmetic as variance().
+  thread_local Eigen::VectorXf R, A, B, C;
+  float ix2 = 0;
+  if (physical) {
+    physical_coefficients(l, p, false, A, B, C);
+    ix2 = static_cast<float>(1 / (st.x_scale * st.x_scale));
+  } else {
+    const double d = static_cast<double>(a.fan_in), k = a.repeats;
+    const double rw = a.weight_hi - a.weight_lo, rx = a.input_hi - a.input_lo;
+    R.resize(rows);
+    for (Eigen::Index i = 0; i < rows; ++i) {
+      const double e = a.energy_of(i) * k;
+      switch (mode_) {
+        case NoiseMode::shot: R[i] = static_cast<float>((*p.w2)[i] / (d * e)); break;
+        case NoiseMode::weight: R[i] = static_cast<float>(0.01 * rw * rw / e); break;
+        case NoiseMode::thermal: R[i] = static_cast<float>(1e-4 * d * rw * rw * rx * rx / e); break;
+        default: {
+          const double s = rms_error_for_enob(a.output_range(), a.enob);
+          R[i] = static_cast<float>(s * s / k);
+        }
+      }
+    }
+  }
+  // Per-column factors: s_j, s4_j (physical) or c_j.
+  thread_local Eigen::VectorXf s, s4;
+  if (physical) {
+    s = p.x2 * ix2;
+    s4 = p.x4 * (ix2 * ix2);
+  } else if (mode_ == NoiseMode::shot || mode_ == NoiseMode::weight) {
+    s = p.x2;
+  } else {
+    s.setOnes(cols);
+  }
+  // Blocks of whole columns whose normals (about 8 KB) stay in the first-level cache with
+  // their outputs; each block's variances are computed as variance() computes them.
+  const Eigen::Index per_block = std::max<Eigen::Index>(1, 2048 / rows);
+  thread_local Eigen::MatrixXf z, var;
+  double sum_var = 0;
+  const RandomStream rng(seed_, Stream::layer_noise);
+  // Convolution: one sequence for the whole image, element e is output (e % rows, e / rows).
+  std::optional<NormalSequence> image;
+  if (v.per_position)
+    image.emplace(rng, static_cast<std::uint64_t>(v.first_sample), layer_word(v.layer, 0), 0);
+  for (Eigen::Index j0 = 0; j0 < cols; j0 += per_block) {
+    const Eigen::Index nb = std::min(per_block, cols - j0);
+    z.resize(rows, nb);
+    if (image) {
+      image->fill(std::span<float>(z.data(), static_cast<std::size_t>(z.size())),
+                  static_cast<std::uint64_t>(j0 * rows));
+    } else {
+      // Dense: one sequence per column (sample).
+      for (Eigen::Index j = 0; j < nb; ++j)
+        NormalSequence(rng, static_cast<std::uint64_t>(v.sample_of(j0 + j)),
+                       layer_word(v.layer, 0), 0)
+            .fill(std::span<float>(z.col(j).data(), static_cast<std::size_t>(rows)));
+    }
+    if (physical) {
+      var.noalias() = B * s.segment(j0, nb).transpose();
+      var.noalias() += C * s4.segment(j0, nb).transpose();
+      var.colwise() += A;
+      var = var.cwiseMax(0.0f);
+    } else {
+      var.noalias() = R * s.segment(j0, nb).transpose();
+    }
+    v.Y.middleCols(j0, nb).array() += var.array().sqrt() * z.array();
+    sum_var += static_cast<double>(var.sum());
+  }
+  return sum_var;
+}
+
 void AnalogExecutor::forward(MatmulView& v) const {
   if (mode_ == NoiseMode::none) return;
   const Eigen::Index rows = v.Y.rows(), cols = v.Y.cols();
   const auto l = static_cast<std::size_t>(v.layer);
   const AnalogLayer& a = layers_.at(l);
   LayerState& st = *state_[l];
-  thread_local Eigen::MatrixXf var, eps;
   const ProductSums p = sums(v);
+  double sum_var = 0;
   if (mode_ == NoiseMode::weight && v.per_position) {
     // Convolution: one weight perturbation per sample shared by all positions, exactly.
+    thread_local Eigen::MatrixXf var, eps;
     weight_perturbation(v, eps);
     v.Y.noalias() += eps * v.X;
     // Statistics: the variance of output (i, j) is std_e,i^2 ||x_j||^2.
     variance(v, p, var, nullptr);
+    sum_var = static_cast<double>(var.sum());
   } else {
-    variance(v, p, var, nullptr);
-    normals(v, eps);
-    v.Y.array() += var.array().sqrt() * eps.array();
+    sum_var = add_noise(v, p);
   }
   NoiseStats& stats = st.slot();
-  stats.sum_var += static_cast<double>(var.sum());
+  stats.sum_var += sum_var;
   stats.count += static_cast<double>(rows * cols);
   if (mode_ == NoiseMode::physical) {
     // Per-source variance from the column and row sums (the polynomials are linear in them).

@@ -131,6 +131,9 @@ class AnalogExecutor final : public MatmulHook {
                 Eigen::MatrixXf* d_var) const;
   void weight_perturbation(const MatmulView& v, Eigen::MatrixXf& noise) const;
   void normals(const MatmulView& v, Eigen::MatrixXf& eps) const;
+  // Forward: adds sigma_ij z_ij to v.Y, drawing the normals z in cache-sized blocks beside
+  // where they are used (the same z as normals()); returns the sum of the variances.
+  double add_noise(MatmulView& v, const ProductSums& p) const;
   NoiseMode mode_;
   std::vector<AnalogLayer> layers_;
   std::vector<std::unique_ptr<LayerState>> state_;

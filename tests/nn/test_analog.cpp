@@ -1,3 +1,5 @@
+#include <omp.h>
+
 #include "app/settings.hpp"
 #include "circuits/homodyne_mac.hpp"
 #include "core/precision.hpp"
@@ -189,6 +191,60 @@ TEST_CASE("analog: physical mode noise equals the circuit model of the same dot 
   CHECK(rep[0].by_source.size() == LayerNoiseModel::source_names.size());
 }
 
+TEST_CASE(
+    "analog: forward adds sigma_ij z_ij, z the normals of (sample, layer) in either layout, "
+    "across the blocks it draws them in") {
+  CircuitParams c = load_settings({}, {}).circuit;
+  c.laser.power_W = 2e-5;
+  const std::uint64_t seed = 6;
+  const RandomStream rng(seed, Stream::layer_noise);
+  // Dense: 3000 outputs (more than one block of normals) over 3 samples; conv: 5 outputs (not a
+  // divisor of the 64-normal chunks) over 700 positions (3500 outputs, two blocks).
+  for (const bool per_position : {false, true}) {
+    const Eigen::Index rows = per_position ? 5 : 3000, cols = per_position ? 700 : 3;
+    const Eigen::MatrixXf w = random_matrix(rows, 20, 11, -1, 1);
+    const Eigen::MatrixXf x = random_matrix(20, cols, 12, -1, 1);
+    AnalogLayer a = layer_of(w, 3);
+    a.input_lo = -1;
+    a.enob = 6;
+    for (const NoiseMode mode : {NoiseMode::shot, NoiseMode::thermal, NoiseMode::weight,
+                                 NoiseMode::enob, NoiseMode::physical}) {
+      if (mode == NoiseMode::weight && per_position) continue;  // an exact weight perturbation
+      CAPTURE(per_position);
+      CAPTURE(static_cast<int>(mode));
+      const AnalogExecutor ex(mode, {a}, c, NoiseSources::all(), seed);
+      const Eigen::MatrixXf clean = w * x;
+      Eigen::MatrixXf y = clean;
+      MatmulView v{0,
+                   40,
+                   per_position,
+                   ConstMatrixMap(w.data(), rows, 20),
+                   ConstMatrixMap(x.data(), 20, cols),
+                   MatrixMap(y.data(), rows, cols)};
+      Eigen::MatrixXf sigma;
+      ex.noise_std(v, sigma, nullptr);
+      ex.forward(v);
+      Eigen::MatrixXf z(rows, cols);
+      if (per_position) {
+        rng.fill_normal(std::span<float>(z.data(), static_cast<std::size_t>(z.size())), 40, 0, 0);
+      } else {
+        for (Eigen::Index j = 0; j < cols; ++j)
+          rng.fill_normal(std::span<float>(z.col(j).data(), static_cast<std::size_t>(rows)),
+                          static_cast<std::uint64_t>(40 + j), 0, 0);
+      }
+      const Eigen::MatrixXf expected = clean + sigma.cwiseProduct(z);
+      // Equal up to float rounding (fused or separate multiply-add).
+      const float err = (y - expected).cwiseAbs().maxCoeff();
+      CHECK(err <= 1e-6f * (1 + clean.cwiseAbs().maxCoeff()));
+      CHECK(sigma.minCoeff() > 0);
+      // The statistics count the same variances.
+      const auto rep = ex.report();
+      CHECK(rep[0].noise_std * rep[0].noise_std ==
+            doctest::Approx(sigma.cwiseAbs2().cast<double>().mean()).epsilon(1e-5));
+    }
+  }
+}
+
 TEST_CASE("analog: noise depends on the sample and position indices only, not on batching") {
   const Eigen::MatrixXf w = random_matrix(8, 25, 8, -1, 1), x = random_matrix(25, 10, 9, 0, 1);
   const AnalogExecutor ex(NoiseMode::shot, {layer_of(w, 3)}, load_settings({}, {}).circuit,
@@ -221,6 +277,38 @@ TEST_CASE("analog: noise depends on the sample and position indices only, not on
   ex.forward(va);
   CHECK(whole.leftCols(3) == a);
   CHECK(whole.rightCols(7) == b);
+}
+
+TEST_CASE("analog: statistics count every call made from nested parallel regions") {
+  // Layers run their loops inside Model::forward's loop over sample groups; there the inner
+  // region has one thread, whose omp_get_thread_num() is 0 on every outer thread. Each call
+  // must still land in a slot of its own thread (lost updates would drop outputs).
+  const Eigen::MatrixXf w = random_matrix(4, 9, 1, -1, 1), x = random_matrix(9, 3, 2, 0, 1);
+  AnalogLayer a = layer_of(w, 1);
+  a.enob = 5;
+  const AnalogExecutor ex(NoiseMode::enob, {a}, load_settings({}, {}).circuit,
+                          NoiseSources::all(), 1);
+  const int calls = 20000;
+  const int threads_before = omp_get_max_threads();
+  omp_set_num_threads(2);
+#pragma omp parallel for schedule(static)
+  for (int k = 0; k < calls; ++k) {
+#pragma omp parallel if (false)
+    {
+      Eigen::MatrixXf y = w * x;
+      MatmulView v{0,
+                   k,
+                   false,
+                   ConstMatrixMap(w.data(), 4, 9),
+                   ConstMatrixMap(x.data(), 9, 3),
+                   MatrixMap(y.data(), 4, 3)};
+      ex.forward(v);
+    }
+  }
+  omp_set_num_threads(threads_before);
+  const auto rep = ex.report();
+  CHECK(rep[0].outputs_seen == 12.0 * calls);
+  CHECK(rep[0].noise_std == doctest::Approx(rms_error_for_enob(6, 5)).epsilon(1e-6));
 }
 
 TEST_CASE("analog: bad layers are errors") {
