@@ -151,9 +151,20 @@ double AnalogExecutor::photons_per_mac(std::size_t layer) const {
 AnalogExecutor::ProductSums AnalogExecutor::sums(const MatmulView& v) const {
   LayerState& st = *state_[static_cast<std::size_t>(v.layer)];
   ProductSums p;
-  p.x2 = v.X.colwise().squaredNorm().transpose();
-  if (mode_ == NoiseMode::physical)
-    p.x4 = v.X.array().square().square().colwise().sum().matrix().transpose();
+  if (mode_ == NoiseMode::physical) {
+    // Both sums in one pass over X (each column is read twice while in the L1 cache); the same
+    // reductions as X.colwise().squaredNorm() and X^4 summed by column, bit for bit.
+    const Eigen::Index cols = v.X.cols();
+    p.x2.resize(cols);
+    p.x4.resize(cols);
+    for (Eigen::Index j = 0; j < cols; ++j) {
+      const auto sq = v.X.col(j).array().square();
+      p.x2[j] = sq.sum();
+      p.x4[j] = sq.square().sum();
+    }
+  } else {
+    p.x2 = v.X.colwise().squaredNorm().transpose();
+  }
   std::call_once(st.weights_once, [&] {
     st.weights_of = v.W.data();
     st.w2 = v.W.rowwise().squaredNorm();
@@ -356,11 +367,12 @@ double AnalogExecutor::add_noise(MatmulView& v, const ProductSums& p) const {
                        layer_word(v.layer, 0), 0)
             .fill(std::span<float>(z.col(j).data(), static_cast<std::size_t>(rows)));
     }
+    var.resize(rows, nb);
     if (physical) {
-      var.noalias() = B * s.segment(j0, nb).transpose();
-      var.noalias() += C * s4.segment(j0, nb).transpose();
-      var.colwise() += A;
-      var = var.cwiseMax(0.0f);
+      // One pass per column: (B s_j + C s4_j) + A, clipped at 0, as variance() rounds it.
+      for (Eigen::Index j = 0; j < nb; ++j)
+        var.col(j).array() =
+            (B.array() * s[j0 + j] + C.array() * s4[j0 + j] + A.array()).max(0.0f);
     } else {
       var.noalias() = R * s.segment(j0, nb).transpose();
     }
