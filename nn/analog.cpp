@@ -347,26 +347,35 @@ double AnalogExecutor::add_noise(MatmulView& v, const ProductSums& p) const {
   // Blocks of whole columns whose normals (about 8 KB) stay in the first-level cache with
   // their outputs; each block's variances are computed as variance() computes them.
   const Eigen::Index per_block = std::max<Eigen::Index>(1, 2048 / rows);
-  thread_local Eigen::MatrixXf z, var;
+  thread_local Eigen::MatrixXf var;
+  thread_local std::vector<float> zbuf;
   double sum_var = 0;
   const RandomStream rng(seed_, Stream::layer_noise);
   // Convolution: one sequence for the whole image, element e is output (e % rows, e / rows).
+  // Dense: one sequence per column (sample), drawn in whole 64-normal chunks straight into a
+  // column of stride `ld` (the chunks' tail lands in the padding and is not used).
   std::optional<NormalSequence> image;
   if (v.per_position)
     image.emplace(rng, static_cast<std::uint64_t>(v.first_sample), layer_word(v.layer, 0), 0);
+  constexpr auto chunk = static_cast<Eigen::Index>(NormalSequence::chunk);
+  const Eigen::Index ld = image ? rows : (rows + chunk - 1) / chunk * chunk;
+  zbuf.resize(static_cast<std::size_t>(ld * per_block));
   for (Eigen::Index j0 = 0; j0 < cols; j0 += per_block) {
     const Eigen::Index nb = std::min(per_block, cols - j0);
-    z.resize(rows, nb);
     if (image) {
-      image->fill(std::span<float>(z.data(), static_cast<std::size_t>(z.size())),
+      image->fill(std::span<float>(zbuf.data(), static_cast<std::size_t>(rows * nb)),
                   static_cast<std::uint64_t>(j0 * rows));
     } else {
-      // Dense: one sequence per column (sample).
-      for (Eigen::Index j = 0; j < nb; ++j)
-        NormalSequence(rng, static_cast<std::uint64_t>(v.sample_of(j0 + j)),
-                       layer_word(v.layer, 0), 0)
-            .fill(std::span<float>(z.col(j).data(), static_cast<std::size_t>(rows)));
+      for (Eigen::Index j = 0; j < nb; ++j) {
+        const NormalSequence seq(rng, static_cast<std::uint64_t>(v.sample_of(j0 + j)),
+                                 layer_word(v.layer, 0), 0);
+        for (Eigen::Index c = 0; c < ld / chunk; c += 2)
+          seq.chunks(static_cast<std::uint64_t>(c), ld / chunk - c >= 2 ? 2 : 1,
+                     zbuf.data() + j * ld + c * chunk);
+      }
     }
+    const Eigen::Map<const Eigen::MatrixXf, 0, Eigen::OuterStride<>> z(zbuf.data(), rows, nb,
+                                                                      Eigen::OuterStride<>(ld));
     var.resize(rows, nb);
     if (physical) {
       // One pass per column: (B s_j + C s4_j) + A, clipped at 0, as variance() rounds it.
