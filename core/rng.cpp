@@ -178,8 +178,8 @@ inline __m256 log8(__m256 x) {
 // u = (m + 1/2) 2^-23 from the top 23 bits of each word (exactly representable, as are 1 - u
 // and 2u - 1).
 inline __m256 uniforms8(__m256i words) {
-  const __m256 f = _mm256_add_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(words, 9)),
-                                 _mm256_set1_ps(0.5f));
+  const __m256 f =
+      _mm256_add_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(words, 9)), _mm256_set1_ps(0.5f));
   return _mm256_mul_ps(f, _mm256_set1_ps(1.1920929e-7f));
 }
 
@@ -227,8 +227,9 @@ void normal_chunks_avx2(std::uint64_t c, int count, std::uint32_t k0, std::uint3
                          k1, words);
     for (int g = 0; g < 2; ++g)
       for (int k = 0; k < 4; ++k)
-        _mm256_storeu_ps(out + 64 * n + 32 * g + 8 * k,
-                         normals8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(words[g][k]))));
+        _mm256_storeu_ps(
+            out + 64 * n + 32 * g + 8 * k,
+            normals8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(words[g][k]))));
   }
 }
 
@@ -338,7 +339,7 @@ LUMAC_AVX512 void normal_chunks_avx512(std::uint64_t c, int count, std::uint32_t
 // Without AVX2: the same polynomials, block by block.
 void normal_chunks_scalar(std::uint64_t c, int count, std::uint32_t k0, std::uint32_t k1,
                           float* out) {
-  const auto horner = [](float x, const float (&k)[9]) {
+  const auto horner = [](float x, const float(&k)[9]) {
     float p = k[0];
     for (int i = 1; i < 9; ++i) p = std::fma(p, x, k[i]);
     return p;
@@ -346,12 +347,13 @@ void normal_chunks_scalar(std::uint64_t c, int count, std::uint32_t k0, std::uin
   for (int n = 0; n < count * 64; ++n) {
     const std::uint64_t chunk_index = c + static_cast<std::uint64_t>(n / 64);
     const int i = n % 64;
-    const auto block = static_cast<std::uint32_t>(chunk_index * 16 + 8 * static_cast<std::uint64_t>(i / 32) +
-                                                  static_cast<std::uint64_t>(i % 8));
+    const auto block =
+        static_cast<std::uint32_t>(chunk_index * 16 + 8 * static_cast<std::uint64_t>(i / 32) +
+                                   static_cast<std::uint64_t>(i % 8));
     const auto r = r123::Philox4x32{}(r123::Philox4x32::ctr_type{{block, 0, 0, 0}},
                                       r123::Philox4x32::key_type{{k0, k1}});
-    const float u = (static_cast<float>(r[static_cast<std::size_t>((i % 32) / 8)] >> 9) + 0.5f) *
-                    1.1920929e-7f;
+    const float u =
+        (static_cast<float>(r[static_cast<std::size_t>((i % 32) / 8)] >> 9) + 0.5f) * 1.1920929e-7f;
     const float w = -std::log((4.0f * u) * (1.0f - u));
     float z = horner(w - 2.5f, giles_central);
     if (w >= 5.0f) z = horner(std::sqrt(w) - 3.0f, giles_tail);
@@ -398,8 +400,8 @@ std::vector<std::string> normal_kernels_for_test() {
   return names;
 }
 
-void normal_chunks_for_test(const std::string& kernel, std::uint64_t c, int count,
-                            std::uint32_t k0, std::uint32_t k1, float* out) {
+void normal_chunks_for_test(const std::string& kernel, std::uint64_t c, int count, std::uint32_t k0,
+                            std::uint32_t k1, float* out) {
   if (kernel == "scalar") return normal_chunks_scalar(c, count, k0, k1, out);
 #if defined(__AVX2__)
   if (kernel == "avx2") return normal_chunks_avx2(c, count, k0, k1, out);

@@ -88,7 +88,7 @@ class NormalSequence {
 void philox4x32_x8_for_test(std::uint32_t first, std::uint32_t k0, std::uint32_t k1,
                             std::uint32_t words[4][8]);
 std::vector<std::string> normal_kernels_for_test();
-void normal_chunks_for_test(const std::string& kernel, std::uint64_t c, int count,
-                            std::uint32_t k0, std::uint32_t k1, float* out);
+void normal_chunks_for_test(const std::string& kernel, std::uint64_t c, int count, std::uint32_t k0,
+                            std::uint32_t k1, float* out);
 
 }  // namespace lumac

@@ -206,48 +206,64 @@ void AnalogExecutor::physical_coefficients(std::size_t layer, const ProductSums&
   }
 }
 
+// shot: R_i = ||w_i||^2 / (D E K), c_j = ||x_j||^2; weight (output equivalent):
+// R_i = 0.01 R_w^2 / (E K), c_j = ||x_j||^2; thermal: R_i = 1e-4 D R_w^2 R_x^2 / (E K), c_j = 1;
+// enob: R_i = (R / (sqrt(12) 2^ENOB))^2 / K, c_j = 1.
+bool AnalogExecutor::separable_rows(std::size_t layer, const ProductSums& p,
+                                    Eigen::VectorXf& R) const {
+  const AnalogLayer& a = layers_.at(layer);
+  const double d = static_cast<double>(a.fan_in), k = a.repeats;
+  const double rw = a.weight_hi - a.weight_lo, rx = a.input_hi - a.input_lo;
+  const double enob_std =
+      mode_ == NoiseMode::enob ? rms_error_for_enob(a.output_range(), a.enob) : 0;
+  R.resize(p.w2->size());  // the rows of this product
+  for (Eigen::Index i = 0; i < R.size(); ++i) {
+    const double e = a.energy_of(i) * k;
+    switch (mode_) {
+      case NoiseMode::shot:
+        R[i] = static_cast<float>((*p.w2)[i] / (d * e));
+        break;
+      case NoiseMode::weight:
+        R[i] = static_cast<float>(0.01 * rw * rw / e);
+        break;
+      case NoiseMode::thermal:
+        R[i] = static_cast<float>(1e-4 * d * rw * rw * rx * rx / e);
+        break;
+      case NoiseMode::enob:
+        R[i] = static_cast<float>(enob_std * enob_std / k);
+        break;
+      default:
+        fail("analog execution: noise mode {} has no separable variance", enum_name(mode_));
+    }
+  }
+  return mode_ == NoiseMode::shot || mode_ == NoiseMode::weight;
+}
+
 void AnalogExecutor::variance(const MatmulView& v, const ProductSums& p, Eigen::MatrixXf& var,
                               Eigen::MatrixXf* d_var) const {
   const auto l = static_cast<std::size_t>(v.layer);
-  const AnalogLayer& a = layers_.at(l);
   const LayerState& st = *state_[l];
   const Eigen::Index rows = v.Y.rows(), cols = v.Y.cols();
-  const double d = static_cast<double>(a.fan_in);
-  const double k = a.repeats;
   switch (mode_) {
     case NoiseMode::none:
       var.setZero(rows, cols);
       if (d_var) d_var->setZero(rows, cols);
       return;
     case NoiseMode::shot:
-    case NoiseMode::weight: {
-      // shot: ||w_i||^2 ||x_j||^2 / (D E K); weight (output equivalent):
-      // 0.01 R_w^2 ||x_j||^2 / (E K). An outer product of a row factor and the column norms.
-      const double rw = a.weight_hi - a.weight_lo;
-      thread_local Eigen::VectorXf row;
-      row.resize(rows);
-      for (Eigen::Index i = 0; i < rows; ++i) {
-        const double e = a.energy_of(i) * k;
-        row[i] = static_cast<float>(mode_ == NoiseMode::shot ? (*p.w2)[i] / (d * e)
-                                                             : 0.01 * rw * rw / e);
-      }
-      var.noalias() = row * p.x2.transpose();
-      if (d_var) *d_var = -var;
-      return;
-    }
-    case NoiseMode::thermal: {
-      const double rw = a.weight_hi - a.weight_lo, rx = a.input_hi - a.input_lo;
-      var.resize(rows, cols);
-      for (Eigen::Index i = 0; i < rows; ++i)
-        var.row(i).setConstant(
-            static_cast<float>(1e-4 * d * rw * rw * rx * rx / (a.energy_of(i) * k)));
-      if (d_var) *d_var = -var;
-      return;
-    }
+    case NoiseMode::weight:
+    case NoiseMode::thermal:
     case NoiseMode::enob: {
-      const double s = rms_error_for_enob(a.output_range(), a.enob);
-      var.setConstant(rows, cols, static_cast<float>(s * s / k));
-      if (d_var) d_var->setZero(rows, cols);
+      thread_local Eigen::VectorXf row;
+      if (separable_rows(l, p, row))
+        var.noalias() = row * p.x2.transpose();
+      else
+        var = row.replicate(1, cols);
+      if (d_var) {
+        if (mode_ == NoiseMode::enob)
+          d_var->setZero(rows, cols);  // no dependence on E
+        else
+          *d_var = -var;  // var ~ 1/E
+      }
       return;
     }
     case NoiseMode::physical: {
@@ -306,7 +322,6 @@ void AnalogExecutor::normals(const MatmulView& v, Eigen::MatrixXf& eps) const {
 
 double AnalogExecutor::add_noise(MatmulView& v, const ProductSums& p) const {
   const auto l = static_cast<std::size_t>(v.layer);
-  const AnalogLayer& a = layers_.at(l);
   const LayerState& st = *state_[l];
   const Eigen::Index rows = v.Y.rows(), cols = v.Y.cols();
   const bool physical = mode_ == NoiseMode::physical;
@@ -314,32 +329,19 @@ double AnalogExecutor::add_noise(MatmulView& v, const ProductSums& p) const {
   // max(0, B_i s_j + C_i s4_j + A_i); the same arithmetic as variance().
   thread_local Eigen::VectorXf R, A, B, C;
   float ix2 = 0;
+  bool column_norms = false;
   if (physical) {
     physical_coefficients(l, p, false, A, B, C);
     ix2 = static_cast<float>(1 / (st.x_scale * st.x_scale));
   } else {
-    const double d = static_cast<double>(a.fan_in), k = a.repeats;
-    const double rw = a.weight_hi - a.weight_lo, rx = a.input_hi - a.input_lo;
-    R.resize(rows);
-    for (Eigen::Index i = 0; i < rows; ++i) {
-      const double e = a.energy_of(i) * k;
-      switch (mode_) {
-        case NoiseMode::shot: R[i] = static_cast<float>((*p.w2)[i] / (d * e)); break;
-        case NoiseMode::weight: R[i] = static_cast<float>(0.01 * rw * rw / e); break;
-        case NoiseMode::thermal: R[i] = static_cast<float>(1e-4 * d * rw * rw * rx * rx / e); break;
-        default: {
-          const double s = rms_error_for_enob(a.output_range(), a.enob);
-          R[i] = static_cast<float>(s * s / k);
-        }
-      }
-    }
+    column_norms = separable_rows(l, p, R);
   }
   // Per-column factors: s_j, s4_j (physical) or c_j.
   thread_local Eigen::VectorXf s, s4;
   if (physical) {
     s = p.x2 * ix2;
     s4 = p.x4 * (ix2 * ix2);
-  } else if (mode_ == NoiseMode::shot || mode_ == NoiseMode::weight) {
+  } else if (column_norms) {
     s = p.x2;
   } else {
     s.setOnes(cols);
@@ -375,13 +377,12 @@ double AnalogExecutor::add_noise(MatmulView& v, const ProductSums& p) const {
       }
     }
     const Eigen::Map<const Eigen::MatrixXf, 0, Eigen::OuterStride<>> z(zbuf.data(), rows, nb,
-                                                                      Eigen::OuterStride<>(ld));
+                                                                       Eigen::OuterStride<>(ld));
     var.resize(rows, nb);
     if (physical) {
       // One pass per column: (B s_j + C s4_j) + A, clipped at 0, as variance() rounds it.
       for (Eigen::Index j = 0; j < nb; ++j)
-        var.col(j).array() =
-            (B.array() * s[j0 + j] + C.array() * s4[j0 + j] + A.array()).max(0.0f);
+        var.col(j).array() = (B.array() * s[j0 + j] + C.array() * s4[j0 + j] + A.array()).max(0.0f);
     } else {
       var.noalias() = R * s.segment(j0, nb).transpose();
     }

@@ -126,6 +126,9 @@ class AnalogExecutor final : public MatmulHook {
   ProductSums sums(const MatmulView& v) const;
   void physical_coefficients(std::size_t layer, const ProductSums& p, bool derivative,
                              Eigen::VectorXf& A, Eigen::VectorXf& B, Eigen::VectorXf& C) const;
+  // Separable modes (all but physical): var_ij = R_i c_j. Fills R (one per output row) and
+  // returns true when c_j = ||x_j||^2 (shot, weight), false when c_j = 1 (thermal, enob).
+  bool separable_rows(std::size_t layer, const ProductSums& p, Eigen::VectorXf& R) const;
   // Variance of every output's noise (and its derivative in ln E).
   void variance(const MatmulView& v, const ProductSums& p, Eigen::MatrixXf& var,
                 Eigen::MatrixXf* d_var) const;

@@ -141,8 +141,8 @@ TEST_CASE("rng: float normals are sqrt(2) erfinv(2u - 1) of the Philox words, to
   std::vector<float> z(64 * chunks);
   normal_chunks_for_test(normal_kernels_for_test().back(), 0, 1, k0, k1, z.data());
   for (int c = 1; c < chunks; ++c)
-    normal_chunks_for_test(normal_kernels_for_test().back(), static_cast<std::uint64_t>(c), 1,
-                           k0, k1, z.data() + 64 * c);
+    normal_chunks_for_test(normal_kernels_for_test().back(), static_cast<std::uint64_t>(c), 1, k0,
+                           k1, z.data() + 64 * c);
   double worst = 0, largest = 0;
   for (int c = 0; c < chunks; ++c)
     for (int i = 0; i < 64; ++i) {

@@ -286,8 +286,8 @@ TEST_CASE("analog: statistics count every call made from nested parallel regions
   const Eigen::MatrixXf w = random_matrix(4, 9, 1, -1, 1), x = random_matrix(9, 3, 2, 0, 1);
   AnalogLayer a = layer_of(w, 1);
   a.enob = 5;
-  const AnalogExecutor ex(NoiseMode::enob, {a}, load_settings({}, {}).circuit,
-                          NoiseSources::all(), 1);
+  const AnalogExecutor ex(NoiseMode::enob, {a}, load_settings({}, {}).circuit, NoiseSources::all(),
+                          1);
   const int calls = 20000;
   const int threads_before = omp_get_max_threads();
   omp_set_num_threads(2);
