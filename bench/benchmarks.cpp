@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <memory>
 
 #include "app/network_eval.hpp"
 #include "app/settings.hpp"
@@ -69,24 +70,53 @@ std::vector<Figure> run_benchmarks(const BenchOptions& o) {
     const double images = static_cast<double>(net.test.size());
     nn::EvalOptions clean;
     clean.batch = 256;
-    const Figure c = measure(std::string("clean_images_per_s.") + name, "images/s", o.repeats,
-                             images, [&] { nn::evaluate(net.model, net.test, clean); });
-    out.push_back(c);
+    std::vector<std::unique_ptr<nn::AnalogExecutor>> executors;
+    std::vector<std::string> modes;
     for (auto mode : {nn::NoiseMode::shot, nn::NoiseMode::physical}) {
       HardwareOptions h;
       h.mode = mode;
       if (mode == nn::NoiseMode::shot) h.energy.assign(net.model.matmul_layers().size(), 10.0);
-      const nn::AnalogExecutor ex(mode, configured_layers(net.model, h), settings.circuit,
-                                  h.sources, 1);
-      nn::EvalOptions noisy = clean;
-      noisy.hook = &ex;
-      const std::string m(enum_name(mode));
-      const Figure f =
-          measure("noisy_images_per_s." + std::string(name) + "." + m, "images/s", o.repeats,
-                  images, [&] { nn::evaluate(net.model, net.test, noisy); });
-      out.push_back(f);
-      out.push_back({"noisy_over_clean_time." + std::string(name) + "." + m, c.median / f.median,
-                     c.min / f.max, c.max / f.min, "1"});
+      executors.push_back(std::make_unique<nn::AnalogExecutor>(
+          mode, configured_layers(net.model, h), settings.circuit, h.sources, 1));
+      modes.emplace_back(enum_name(mode));
+    }
+    // The clean pass and the noisy passes alternate within every repeat, so that a change of
+    // machine load in the middle of the run reaches all of them; each noisy/clean ratio is the
+    // median over repeats of the ratio within a repeat.
+    const auto pass = [&](std::size_t p) {
+      nn::EvalOptions e = clean;
+      if (p > 0) e.hook = executors[p - 1].get();
+      nn::evaluate(net.model, net.test, e);
+    };
+    const std::size_t passes = executors.size() + 1;
+    std::vector<std::vector<double>> seconds(passes);
+    for (std::size_t p = 0; p < passes; ++p) pass(p);  // warm-up
+    for (int r = 0; r < o.repeats; ++r)
+      for (std::size_t p = 0; p < passes; ++p) {
+        const auto t0 = clock::now();
+        pass(p);
+        seconds[p].push_back(std::chrono::duration<double>(clock::now() - t0).count());
+      }
+    const auto summary = [](const std::string& figure, const std::string& unit,
+                            std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return Figure{figure, v[v.size() / 2], v.front(), v.back(), unit};
+    };
+    const auto rates = [&](std::size_t p) {
+      std::vector<double> v;
+      for (const double s : seconds[p]) v.push_back(images / s);
+      return v;
+    };
+    out.push_back(summary(std::string("clean_images_per_s.") + name, "images/s", rates(0)));
+    for (std::size_t m = 0; m < modes.size(); ++m) {
+      out.push_back(summary("noisy_images_per_s." + std::string(name) + "." + modes[m], "images/s",
+                            rates(m + 1)));
+      std::vector<double> ratio;
+      for (int r = 0; r < o.repeats; ++r)
+        ratio.push_back(seconds[m + 1][static_cast<std::size_t>(r)] /
+                        seconds[0][static_cast<std::size_t>(r)]);
+      out.push_back(
+          summary("noisy_over_clean_time." + std::string(name) + "." + modes[m], "1", ratio));
     }
   }
 
