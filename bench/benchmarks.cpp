@@ -80,9 +80,10 @@ std::vector<Figure> run_benchmarks(const BenchOptions& o) {
           mode, configured_layers(net.model, h), settings.circuit, h.sources, 1));
       modes.emplace_back(enum_name(mode));
     }
-    // The clean pass and the noisy passes alternate within every repeat, so that a change of
-    // machine load in the middle of the run reaches all of them; each noisy/clean ratio is the
-    // median over repeats of the ratio within a repeat.
+    // The clean pass and the noisy passes alternate within every repeat (in an order rotated
+    // from repeat to repeat), so that a change of machine load in the middle of the run reaches
+    // all of them; each noisy/clean ratio is the median over repeats of the ratio within a
+    // repeat.
     const auto pass = [&](std::size_t p) {
       nn::EvalOptions e = clean;
       if (p > 0) e.hook = executors[p - 1].get();
@@ -92,7 +93,8 @@ std::vector<Figure> run_benchmarks(const BenchOptions& o) {
     std::vector<std::vector<double>> seconds(passes);
     for (std::size_t p = 0; p < passes; ++p) pass(p);  // warm-up
     for (int r = 0; r < o.repeats; ++r)
-      for (std::size_t p = 0; p < passes; ++p) {
+      for (std::size_t q = 0; q < passes; ++q) {
+        const std::size_t p = (q + static_cast<std::size_t>(r)) % passes;  // rotate the order
         const auto t0 = clock::now();
         pass(p);
         seconds[p].push_back(std::chrono::duration<double>(clock::now() - t0).count());

@@ -336,7 +336,10 @@ LUMAC_AVX512 void normal_chunks_avx512(std::uint64_t c, int count, std::uint32_t
 
 #endif  // __AVX2__
 
-// Without AVX2: the same polynomials, block by block.
+// Without AVX2: the same polynomials, block by block, but std::log and an exact sqrt, so its
+// values differ from the vector kernels' in the last bits (a test bounds the difference); a
+// build without AVX2 (LUMAC_NATIVE=OFF, or a processor without it) draws slightly different
+// normals.
 void normal_chunks_scalar(std::uint64_t c, int count, std::uint32_t k0, std::uint32_t k1,
                           float* out) {
   const auto horner = [](float x, const float(&k)[9]) {
@@ -344,27 +347,27 @@ void normal_chunks_scalar(std::uint64_t c, int count, std::uint32_t k0, std::uin
     for (int i = 1; i < 9; ++i) p = std::fma(p, x, k[i]);
     return p;
   };
-  for (int n = 0; n < count * 64; ++n) {
-    const std::uint64_t chunk_index = c + static_cast<std::uint64_t>(n / 64);
-    const int i = n % 64;
-    const auto block =
-        static_cast<std::uint32_t>(chunk_index * 16 + 8 * static_cast<std::uint64_t>(i / 32) +
-                                   static_cast<std::uint64_t>(i % 8));
-    const auto r = r123::Philox4x32{}(r123::Philox4x32::ctr_type{{block, 0, 0, 0}},
-                                      r123::Philox4x32::key_type{{k0, k1}});
-    const float u =
-        (static_cast<float>(r[static_cast<std::size_t>((i % 32) / 8)] >> 9) + 0.5f) * 1.1920929e-7f;
-    const float w = -std::log((4.0f * u) * (1.0f - u));
-    float z = horner(w - 2.5f, giles_central);
-    if (w >= 5.0f) z = horner(std::sqrt(w) - 3.0f, giles_tail);
-    out[n] = (1.41421356f * z) * (2.0f * u - 1.0f);
-  }
+  for (int n = 0; n < count; ++n)
+    for (std::uint32_t b = 0; b < 16; ++b) {
+      // Block 16 c + b gives elements 32 (b / 8) + 8 w + b % 8 of its chunk, w = 0..3.
+      const auto block = static_cast<std::uint32_t>((c + static_cast<std::uint64_t>(n)) * 16 + b);
+      const auto r = r123::Philox4x32{}(r123::Philox4x32::ctr_type{{block, 0, 0, 0}},
+                                        r123::Philox4x32::key_type{{k0, k1}});
+      for (std::uint32_t w = 0; w < 4; ++w) {
+        const float u = (static_cast<float>(r[w] >> 9) + 0.5f) * 1.1920929e-7f;
+        const float lw = -std::log((4.0f * u) * (1.0f - u));
+        float z = horner(lw - 2.5f, giles_central);
+        if (lw >= 5.0f) z = horner(std::sqrt(lw) - 3.0f, giles_tail);
+        out[64 * n + 32 * (b / 8) + 8 * w + b % 8] = (1.41421356f * z) * (2.0f * u - 1.0f);
+      }
+    }
 }
 
 using NormalKernel = void (*)(std::uint64_t, int, std::uint32_t, std::uint32_t, float*);
 
 NormalKernel best_kernel() {
 #if defined(LUMAC_HAVE_AVX512_KERNEL)
+  __builtin_cpu_init();  // needed if this runs before the constructors of libgcc
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
       __builtin_cpu_supports("avx512dq"))
     return normal_chunks_avx512;
@@ -376,7 +379,11 @@ NormalKernel best_kernel() {
 #endif
 }
 
-const NormalKernel normal_kernel = best_kernel();
+// Chosen on first use (a function-local static, so also safe from static initialisers).
+NormalKernel normal_kernel() {
+  static const NormalKernel kernel = best_kernel();
+  return kernel;
+}
 
 }  // namespace
 
@@ -423,9 +430,9 @@ NormalSequence::NormalSequence(const RandomStream& rng, std::uint64_t c0, std::u
 
 void NormalSequence::chunks(std::uint64_t c, int count, float* out) const {
   if (count != 1 && count != 2) fail("normal sequence: {} chunks asked for (1 or 2)", count);
-  if (c + static_cast<std::uint64_t>(count) > max_chunks)
+  if (c >= max_chunks || static_cast<std::uint64_t>(count) > max_chunks - c)
     fail("normal sequence: chunk {} is beyond its {} chunks", c + count - 1, max_chunks);
-  normal_kernel(c, count, k0_, k1_, out);
+  normal_kernel()(c, count, k0_, k1_, out);
 }
 
 void NormalSequence::fill(std::span<float> out, std::uint64_t first) const {

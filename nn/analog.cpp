@@ -1,7 +1,6 @@
 #include "nn/analog.hpp"
 
-#include <omp.h>
-
+#include <atomic>
 #include <cmath>
 #include <mutex>
 #include <optional>
@@ -22,23 +21,28 @@ std::uint64_t layer_word(int layer, std::uint64_t kind) {
   return (static_cast<std::uint64_t>(layer) << 32) | kind;
 }
 
-// What a layer's noise has added, accumulated per OpenMP thread (one cache line each, so the
-// threads do not contend) and summed by report().
+// What a layer's noise has added, accumulated per thread (one cache line each, so the threads
+// do not contend) and summed by report().
 struct alignas(64) NoiseStats {
   double sum_var = 0, count = 0;
   std::array<double, num_sources> source_var{};
 };
 
-// A slot unique to the calling thread among those running at the same time: its position in
-// every enclosing OpenMP team, outermost first. (omp_get_thread_num() alone is 0 in a nested
-// region of one thread, e.g. a layer's loop inside Model::forward's loop over sample groups,
-// which gave two threads the same slot.) With static schedules, each slot sees the same work in
-// the same order in every run.
-int thread_slot() {
-  int slot = 0;
-  for (int level = 1; level <= omp_get_level(); ++level)
-    slot = slot * omp_get_team_size(level) + omp_get_ancestor_thread_num(level);
-  return slot;
+void merge(NoiseStats& into, const NoiseStats& d) {
+  into.sum_var += d.sum_var;
+  into.count += d.count;
+  for (std::size_t k = 0; k < num_sources; ++k) into.source_var[k] += d.source_var[k];
+}
+
+// An index unique to the calling OS thread for the life of the process (0, 1, 2, ... in order
+// of first use). Not omp_get_thread_num(): that is 0 in a nested region of one thread (a layer's
+// loop inside Model::forward's loop over sample groups), so two threads running at once would
+// share it; nor a combination of the enclosing teams' positions, which collides when nested
+// teams differ in size (the last, smaller sample group runs its layers on one thread).
+std::size_t thread_index() {
+  static std::atomic<std::size_t> next{0};
+  thread_local const std::size_t index = next.fetch_add(1, std::memory_order_relaxed);
+  return index;
 }
 
 }  // namespace
@@ -53,16 +57,21 @@ struct AnalogExecutor::LayerState {
   std::once_flag weights_once;
   const float* weights_of = nullptr;
   Eigen::VectorXf w2, w4;
-  // Statistics since the last reset, one slot per OpenMP thread (the thread count may change
-  // between construction and use, so there are enough slots for any machine this runs on).
-  std::vector<NoiseStats> stats = std::vector<NoiseStats>(
-      static_cast<std::size_t>(std::max({256, omp_get_max_threads(), omp_get_num_procs()})));
-  NoiseStats& slot() {
-    const auto t = static_cast<std::size_t>(thread_slot());
-    if (t >= stats.size())
-      fail("analog execution: {} OpenMP threads exceed its {} statistics slots", t + 1,
-           stats.size());
-    return stats[t];
+  // Statistics since the last reset: one slot per thread (by thread_index()), so threads do not
+  // contend; a thread beyond the slots adds to `overflow` under a lock. The order in which
+  // report() sums the slots does not depend on which thread did what when two slots are used
+  // (as with two threads: double addition is commutative).
+  std::vector<NoiseStats> stats = std::vector<NoiseStats>(256);
+  NoiseStats overflow;
+  std::mutex overflow_mutex;
+  void add(const NoiseStats& d) {
+    const std::size_t t = thread_index();
+    if (t < stats.size()) {
+      merge(stats[t], d);
+      return;
+    }
+    const std::lock_guard<std::mutex> lock(overflow_mutex);
+    merge(overflow, d);
   }
 };
 
@@ -411,9 +420,9 @@ void AnalogExecutor::forward(MatmulView& v) const {
   } else {
     sum_var = add_noise(v, p);
   }
-  NoiseStats& stats = st.slot();
-  stats.sum_var += sum_var;
-  stats.count += static_cast<double>(rows * cols);
+  NoiseStats stats;
+  stats.sum_var = sum_var;
+  stats.count = static_cast<double>(rows * cols);
   if (mode_ == NoiseMode::physical) {
     // Per-source variance from the column and row sums (the polynomials are linear in them).
     const double d = static_cast<double>(a.fan_in);
@@ -428,9 +437,10 @@ void AnalogExecutor::forward(MatmulView& v) const {
         total += (q.constant + q.u * u + q.u4 * u4) * static_cast<double>(cols) +
                  (q.s + q.c * u / d) * sum_s + q.s4 * sum_s4;
       }
-      stats.source_var[src] += total;
+      stats.source_var[src] = total;
     }
   }
+  st.add(stats);
 }
 
 void AnalogExecutor::backward_noise(const MatmulView& v, MatrixMap* dx,
@@ -491,11 +501,8 @@ std::vector<LayerNoiseReport> AnalogExecutor::report() const {
     LayerNoiseReport r;
     r.name = layers_[l].name;
     NoiseStats total;
-    for (const NoiseStats& t : st.stats) {
-      total.sum_var += t.sum_var;
-      total.count += t.count;
-      for (std::size_t k = 0; k < num_sources; ++k) total.source_var[k] += t.source_var[k];
-    }
+    for (const NoiseStats& t : st.stats) merge(total, t);
+    merge(total, st.overflow);
     r.outputs_seen = total.count;
     r.noise_std = r.outputs_seen > 0 ? std::sqrt(total.sum_var / r.outputs_seen) : 0.0;
     r.enob = mode_ == NoiseMode::none || r.noise_std == 0
@@ -513,6 +520,7 @@ std::vector<LayerNoiseReport> AnalogExecutor::report() const {
 void AnalogExecutor::reset_statistics() {
   for (auto& st : state_) {
     for (NoiseStats& t : st->stats) t = NoiseStats{};
+    st->overflow = NoiseStats{};
   }
 }
 

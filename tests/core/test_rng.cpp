@@ -42,6 +42,7 @@ TEST_CASE("rng: a range filled in pieces equals the range filled at once") {
   seq.chunks(2, 1, chunks.data() + 128);
   CHECK(std::equal(chunks.begin(), chunks.end(), wf.begin()));
   CHECK_THROWS_AS(seq.chunks(NormalSequence::max_chunks - 1, 2, chunks.data()), Error);
+  CHECK_THROWS_AS(seq.chunks(~std::uint64_t{0}, 2, chunks.data()), Error);  // no wrap-around
 }
 
 TEST_CASE("rng: standard normals have mean 0 and variance 1 (seeded, n = 1e6)") {

@@ -1,5 +1,6 @@
 #include <omp.h>
 
+#include <thread>
 #include "app/settings.hpp"
 #include "circuits/homodyne_mac.hpp"
 #include "core/precision.hpp"
@@ -279,35 +280,49 @@ TEST_CASE("analog: noise depends on the sample and position indices only, not on
   CHECK(whole.rightCols(7) == b);
 }
 
-TEST_CASE("analog: statistics count every call made from nested parallel regions") {
-  // Layers run their loops inside Model::forward's loop over sample groups; there the inner
-  // region has one thread, whose omp_get_thread_num() is 0 on every outer thread. Each call
-  // must still land in a slot of its own thread (lost updates would drop outputs).
+TEST_CASE("analog: statistics count every call, from nested parallel regions and many threads") {
+  // Layers run their loops inside Model::forward's loop over sample groups: inner regions of
+  // one thread (omp_get_thread_num() is then 0 on every outer thread) and of different sizes.
+  // Every call must land in its own thread's slot (lost updates would drop outputs), also for
+  // more threads than there are slots. (A shared slot shows here as lost updates in some runs,
+  // not all: two adds must overlap in time.)
   const Eigen::MatrixXf w = random_matrix(4, 9, 1, -1, 1), x = random_matrix(9, 3, 2, 0, 1);
   AnalogLayer a = layer_of(w, 1);
   a.enob = 5;
   const AnalogExecutor ex(NoiseMode::enob, {a}, load_settings({}, {}).circuit, NoiseSources::all(),
                           1);
+  const auto call = [&](int k) {
+    Eigen::MatrixXf y = w * x;
+    MatmulView v{0,
+                 k,
+                 false,
+                 ConstMatrixMap(w.data(), 4, 9),
+                 ConstMatrixMap(x.data(), 9, 3),
+                 MatrixMap(y.data(), 4, 3)};
+    ex.forward(v);
+  };
   const int calls = 20000;
-  const int threads_before = omp_get_max_threads();
-  omp_set_num_threads(2);
-#pragma omp parallel for schedule(static)
+  const int threads_before = omp_get_max_threads(), levels_before = omp_get_max_active_levels();
+  omp_set_max_active_levels(2);
+#pragma omp parallel for schedule(static) num_threads(2)
   for (int k = 0; k < calls; ++k) {
-#pragma omp parallel if (false)
-    {
-      Eigen::MatrixXf y = w * x;
-      MatmulView v{0,
-                   k,
-                   false,
-                   ConstMatrixMap(w.data(), 4, 9),
-                   ConstMatrixMap(x.data(), 9, 3),
-                   MatrixMap(y.data(), 4, 3)};
-      ex.forward(v);
-    }
+    // Inner teams of 2 threads on the first outer thread, of 1 (inactive) on the second.
+#pragma omp parallel for num_threads(k < calls / 2 ? 2 : 1)
+    for (int m = 0; m < 2; ++m) call(2 * k + m);
   }
+  omp_set_max_active_levels(levels_before);
   omp_set_num_threads(threads_before);
+  // 300 more threads (beyond the 256 slots), four at a time.
+  for (int batch = 0; batch < 75; ++batch) {
+    std::vector<std::thread> pool;
+    for (int t = 0; t < 4; ++t)
+      pool.emplace_back([&, batch, t] {
+        for (int k = 0; k < 10; ++k) call(4 * calls + 40 * batch + 10 * t + k);
+      });
+    for (std::thread& th : pool) th.join();
+  }
   const auto rep = ex.report();
-  CHECK(rep[0].outputs_seen == 12.0 * calls);
+  CHECK(rep[0].outputs_seen == 12.0 * (2 * calls + 3000));
   CHECK(rep[0].noise_std == doctest::Approx(rms_error_for_enob(6, 5)).epsilon(1e-6));
 }
 
