@@ -301,7 +301,7 @@ TEST_CASE("analog: statistics count every call, from nested parallel regions and
                  MatrixMap(y.data(), 4, 3)};
     ex.forward(v);
   };
-  const int calls = 20000;
+  const int calls = 8000;
   const int threads_before = omp_get_max_threads(), levels_before = omp_get_max_active_levels();
   omp_set_max_active_levels(2);
 #pragma omp parallel for schedule(static) num_threads(2)
