@@ -1,3 +1,4 @@
+#include <Random123/ars.h>
 #include <Random123/philox.h>
 
 #include <boost/math/special_functions/erf.hpp>
@@ -177,4 +178,128 @@ TEST_CASE("rng: float normals put the right mass beyond 1, 2 and 3 sigma (n = 2^
     // Binomial: 5 standard deviations of the count.
     CHECK(std::abs(count - n * p) < 5 * std::sqrt(n * p * (1 - p)));
   }
+}
+
+// --- NoiseSequence: ARS-7 words and the octave-table inverse CDF ---------------------------------
+
+TEST_CASE("noise rng: the software AES round gives Random123's ARS-7 (AES-NI)") {
+#if R123_USE_AES_NI
+  REQUIRE(haveAESNI());
+  for (const std::uint64_t block :
+       {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{123456789}, ~std::uint64_t{0}}) {
+    const std::uint64_t k0 = 0x0123456789ABCDEFu, k1 = 0xFEDCBA9876543210u ^ block;
+    std::uint32_t got[4];
+    ars7_for_test(block, k0, k1, got);
+    const r123::ARS4x32::ctr_type ctr{
+        {static_cast<std::uint32_t>(block), static_cast<std::uint32_t>(block >> 32), 0, 0}};
+    const r123::ARS4x32::key_type key{
+        {static_cast<std::uint32_t>(k0), static_cast<std::uint32_t>(k0 >> 32),
+         static_cast<std::uint32_t>(k1), static_cast<std::uint32_t>(k1 >> 32)}};
+    const auto expected = r123::ARS4x32{}(ctr, key);
+    CAPTURE(block);
+    for (int w = 0; w < 4; ++w) CHECK(got[w] == expected[static_cast<std::size_t>(w)]);
+  }
+#else
+  MESSAGE("built without AES-NI: the software AES is checked only through the kernels");
+#endif
+}
+
+TEST_CASE("noise rng: every kernel on this machine gives the same bits") {
+  // 3 x 4096 chunks (196,608 normals): the AVX-512 kernel's groups of 8, 2 and 1 chunks, the
+  // AVX2 kernel's groups of 2, and the scalar one. Counts that are not multiples of the groups.
+  const std::vector<std::string> kernels = noise_kernels_for_test();
+  INFO("kernels: " << kernels.size());
+  const std::uint64_t k0 = 0x1234567u, k1 = 0x89ABCDEF0123u;
+  const std::size_t chunks = 3 * 4096;
+  std::vector<float> reference(16 * chunks), got(16 * chunks);
+  noise_chunks_for_test("scalar", 0, chunks, k0, k1, reference.data());
+  for (const std::string& k : kernels) {
+    CAPTURE(k);
+    std::fill(got.begin(), got.end(), 0.0f);
+    std::size_t c = 0;
+    for (const std::size_t count :
+         {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{11}, std::size_t{17}})
+      for (; c + count <= chunks; c += count) {
+        noise_chunks_for_test(k, c, count, k0, k1, got.data() + 16 * c);
+        if (c > chunks / 5 * count) break;
+      }
+    noise_chunks_for_test(k, c, chunks - c, k0, k1, got.data() + 16 * c);
+    CHECK(got == reference);
+  }
+  CHECK_THROWS_AS(noise_chunks_for_test("sse9", 0, 1, 0, 0, got.data()), Error);
+}
+
+TEST_CASE("noise rng: the normal of a word is sqrt(2) erfc^-1(r) to 1e-6") {
+  // Every octave of r, its ends and a stride through all 2^31 magnitudes, against Boost's
+  // double-precision erfc_inv of the same float r; the sign is the word's top bit.
+  double worst = 0;
+  std::size_t asymmetric = 0;
+  const auto check = [&](std::uint32_t m) {
+    const float r =
+        std::min(std::fma(static_cast<float>(static_cast<std::int32_t>(m)), 0x1p-31f, 0x1p-32f),
+                 0x1.fffffep-1f);
+    const double expected = std::sqrt(2.0) * boost::math::erfc_inv(static_cast<double>(r));
+    const float z = noise_normal_of_word_for_test(m),
+                zn = noise_normal_of_word_for_test(m | 0x80000000u);
+    worst = std::max(worst, std::abs(z - expected));
+    asymmetric += zn != -z;
+  };
+  for (std::uint32_t m = 0; m < 0x80000000u; m += 1021) check(m);
+  for (int o = 0; o < 31; ++o) {
+    const std::uint32_t lo = std::uint32_t{1} << o;
+    check(lo - 1);
+    check(lo);
+    check(lo + 1);
+  }
+  check(0x7FFFFFFFu);
+  CHECK(asymmetric == 0);
+  CHECK(worst < 1e-6);
+  CHECK(noise_normal_of_word_for_test(0x7FFFFFFFu) == doctest::Approx(0).epsilon(1e-6));
+  CHECK(noise_normal_of_word_for_test(0) > 6.2f);  // the largest |z|: r = 2^-32
+}
+
+TEST_CASE("noise rng: normals have mean 0, variance 1 and the right tail mass (n = 2^22)") {
+  const RandomStream r(21, Stream::test);
+  std::vector<float> z(std::size_t{1} << 22);
+  NoiseSequence(r, 9, 9, 9).fill(z);
+  const double n = static_cast<double>(z.size());
+  const Moments m = moments(std::vector<double>(z.begin(), z.end()));
+  CHECK(std::abs(m.mean) < mean_tolerance(1, n));
+  CHECK(std::abs(m.variance - 1) < variance_tolerance(1, n));
+  for (const double k : {1.0, 2.0, 3.0, 4.0}) {
+    const double p = std::erfc(k / std::sqrt(2.0));  // P(|z| > k)
+    const double count = static_cast<double>(
+        std::count_if(z.begin(), z.end(), [&](float v) { return std::abs(v) > k; }));
+    CAPTURE(k);
+    CHECK(std::abs(count - n * p) < 5 * std::sqrt(n * p * (1 - p)));  // 5 binomial sigma
+  }
+  // Independent counter prefixes and streams give different sequences.
+  std::vector<float> a(64), b(64), c(64);
+  NoiseSequence(r, 9, 9, 10).fill(a);
+  NoiseSequence(RandomStream(21, Stream::layer_noise), 9, 9, 9).fill(b);
+  r.fill_normal(c, 9, 9, 9);  // NormalSequence of the same prefix
+  CHECK(a != std::vector<float>(z.begin(), z.begin() + 64));
+  CHECK(b != std::vector<float>(z.begin(), z.begin() + 64));
+  CHECK(c != std::vector<float>(z.begin(), z.begin() + 64));
+}
+
+TEST_CASE("noise rng: a range filled in pieces equals the range filled at once") {
+  const RandomStream r(3, Stream::test);
+  const NoiseSequence seq(r, 4, 5, 6);
+  std::vector<float> whole(700), parts(700), chunks(3 * NoiseSequence::chunk);
+  seq.fill(whole);
+  std::size_t at = 0;
+  for (const std::size_t n : {3, 5, 8, 16, 33, 100, 1, 15, 200}) {
+    seq.fill(std::span<float>(parts).subspan(at, n), at);
+    at += n;
+  }
+  seq.fill(std::span<float>(parts).subspan(at), at);
+  CHECK(whole == parts);
+  seq.chunks(0, 1, chunks.data());
+  seq.chunks(1, 2, chunks.data() + NoiseSequence::chunk);
+  CHECK(std::equal(chunks.begin(), chunks.end(), whole.begin()));
+  seq.fill(std::span<float>{}, 5);  // nothing to do
+  CHECK_THROWS_AS(seq.chunks(NoiseSequence::max_chunks - 1, 2, chunks.data()), Error);
+  CHECK_THROWS_AS(seq.chunks(~std::uint64_t{0}, 2, chunks.data()), Error);  // no wrap-around
+  CHECK_THROWS_AS(seq.fill(std::span<float>(chunks), NoiseSequence::max_chunks * 16 - 4), Error);
 }
