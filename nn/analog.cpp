@@ -47,6 +47,25 @@ std::size_t thread_index() {
 
 }  // namespace
 
+// Per noise source: sum over rows of (constant, s, s4) coefficients of its variance.
+using SourceTerms = std::array<std::array<double, 3>, num_sources>;
+
+SourceTerms source_terms(const std::vector<LayerNoiseModel>& models, double w_scale, double d,
+                         const Eigen::VectorXf& w2, const Eigen::VectorXf& w4) {
+  const double iw2 = 1 / (w_scale * w_scale);
+  SourceTerms out{};
+  for (std::size_t src = 0; src < num_sources; ++src)
+    for (Eigen::Index i = 0; i < w2.size(); ++i) {
+      const NoisePolynomial& q =
+          models[models.size() == 1 ? 0 : static_cast<std::size_t>(i)].by_source[src];
+      const double u = w2[i] * iw2, u4 = w4[i] * iw2 * iw2;
+      out[src][0] += q.constant + q.u * u + q.u4 * u4;
+      out[src][1] += q.s + q.c * u / d;
+      out[src][2] += q.s4;
+    }
+  return out;
+}
+
 struct AnalogExecutor::LayerState {
   // Physical mode: the circuit of this layer and its noise polynomial per distinct energy.
   std::unique_ptr<HomodyneMac> mac;
@@ -57,6 +76,9 @@ struct AnalogExecutor::LayerState {
   std::once_flag weights_once;
   const float* weights_of = nullptr;
   Eigen::VectorXf w2, w4;
+  // Physical mode, for the cached weights: per noise source, the row sums of the constant, s and
+  // s4 coefficients of its variance polynomial (the statistics are linear in them).
+  SourceTerms source_terms{};
   // Statistics since the last reset: one slot per thread (by thread_index()), so threads do not
   // contend; a thread beyond the slots adds to `overflow` under a lock. The order in which
   // report() sums the slots does not depend on which thread did what when two slots are used
@@ -160,7 +182,10 @@ double AnalogExecutor::photons_per_mac(std::size_t layer) const {
 AnalogExecutor::ProductSums AnalogExecutor::sums(const MatmulView& v) const {
   LayerState& st = *state_[static_cast<std::size_t>(v.layer)];
   ProductSums p;
-  if (mode_ == NoiseMode::physical) {
+  if (v.patches) {
+    // Convolution: box sums over the receptive fields, from the image.
+    receptive_field_sums(*v.patches, p.x2, mode_ == NoiseMode::physical ? &p.x4 : nullptr);
+  } else if (mode_ == NoiseMode::physical) {
     // Both sums in one pass over X (each column is read twice while in the L1 cache); the same
     // reductions as X.colwise().squaredNorm() and X^4 summed by column, bit for bit.
     const Eigen::Index cols = v.X.cols();
@@ -178,6 +203,10 @@ AnalogExecutor::ProductSums AnalogExecutor::sums(const MatmulView& v) const {
     st.weights_of = v.W.data();
     st.w2 = v.W.rowwise().squaredNorm();
     st.w4 = v.W.array().square().square().rowwise().sum().matrix();
+    if (mode_ == NoiseMode::physical)
+      st.source_terms = source_terms(
+          st.models, st.w_scale,
+          static_cast<double>(layers_[static_cast<std::size_t>(v.layer)].fan_in), st.w2, st.w4);
   });
   if (st.weights_of == v.W.data() && st.w2.size() == v.W.rows()) {
     p.w2 = &st.w2;
@@ -306,8 +335,8 @@ void AnalogExecutor::weight_perturbation(const MatmulView& v, Eigen::MatrixXf& n
   const RandomStream rng(seed_, Stream::layer_noise);
   noise.resize(v.W.rows(), v.W.cols());
   // One fill for the whole matrix (column-major), scaled per row.
-  rng.fill_normal(std::span<float>(noise.data(), static_cast<std::size_t>(noise.size())),
-                  static_cast<std::uint64_t>(v.first_sample), layer_word(v.layer, 1), 0);
+  NoiseSequence(rng, static_cast<std::uint64_t>(v.first_sample), layer_word(v.layer, 1), 0)
+      .fill(std::span<float>(noise.data(), static_cast<std::size_t>(noise.size())));
   const double rw = a.weight_hi - a.weight_lo;
   for (Eigen::Index i = 0; i < v.W.rows(); ++i)
     noise.row(i) *= static_cast<float>(0.1 * rw / std::sqrt(a.energy_of(i) * a.repeats));
@@ -320,13 +349,13 @@ void AnalogExecutor::normals(const MatmulView& v, Eigen::MatrixXf& eps) const {
   const RandomStream rng(seed_, Stream::layer_noise);
   eps.resize(v.Y.rows(), v.Y.cols());
   if (v.per_position) {
-    rng.fill_normal(std::span<float>(eps.data(), static_cast<std::size_t>(eps.size())),
-                    static_cast<std::uint64_t>(v.first_sample), layer_word(v.layer, 0), 0);
+    NoiseSequence(rng, static_cast<std::uint64_t>(v.first_sample), layer_word(v.layer, 0), 0)
+        .fill(std::span<float>(eps.data(), static_cast<std::size_t>(eps.size())));
     return;
   }
   for (Eigen::Index j = 0; j < eps.cols(); ++j)
-    rng.fill_normal(std::span<float>(eps.col(j).data(), static_cast<std::size_t>(eps.rows())),
-                    static_cast<std::uint64_t>(v.sample_of(j)), layer_word(v.layer, 0), 0);
+    NoiseSequence(rng, static_cast<std::uint64_t>(v.sample_of(j)), layer_word(v.layer, 0), 0)
+        .fill(std::span<float>(eps.col(j).data(), static_cast<std::size_t>(eps.rows())));
 }
 
 double AnalogExecutor::add_noise(MatmulView& v, const ProductSums& p) const {
@@ -358,17 +387,21 @@ double AnalogExecutor::add_noise(MatmulView& v, const ProductSums& p) const {
   // Blocks of whole columns whose normals (about 8 KB) stay in the first-level cache with
   // their outputs; each block's variances are computed as variance() computes them.
   const Eigen::Index per_block = std::max<Eigen::Index>(1, 2048 / rows);
-  thread_local Eigen::MatrixXf var;
   thread_local std::vector<float> zbuf;
+  thread_local Eigen::VectorXf acc, root_r;  // per-row sums of a block's variances; sqrt(R_i)
+  if (physical)
+    acc.setZero(rows);
+  else
+    root_r = R.cwiseSqrt();
   double sum_var = 0;
   const RandomStream rng(seed_, Stream::layer_noise);
   // Convolution: one sequence for the whole image, element e is output (e % rows, e / rows).
-  // Dense: one sequence per column (sample), drawn in whole 64-normal chunks straight into a
+  // Dense: one sequence per column (sample), drawn in whole 16-normal chunks straight into a
   // column of stride `ld` (the chunks' tail lands in the padding and is not used).
-  std::optional<NormalSequence> image;
+  std::optional<NoiseSequence> image;
   if (v.per_position)
     image.emplace(rng, static_cast<std::uint64_t>(v.first_sample), layer_word(v.layer, 0), 0);
-  constexpr auto chunk = static_cast<Eigen::Index>(NormalSequence::chunk);
+  constexpr auto chunk = static_cast<Eigen::Index>(NoiseSequence::chunk);
   const Eigen::Index ld = image ? rows : (rows + chunk - 1) / chunk * chunk;
   zbuf.resize(static_cast<std::size_t>(ld * per_block));
   for (Eigen::Index j0 = 0; j0 < cols; j0 += per_block) {
@@ -378,26 +411,36 @@ double AnalogExecutor::add_noise(MatmulView& v, const ProductSums& p) const {
                   static_cast<std::uint64_t>(j0 * rows));
     } else {
       for (Eigen::Index j = 0; j < nb; ++j) {
-        const NormalSequence seq(rng, static_cast<std::uint64_t>(v.sample_of(j0 + j)),
-                                 layer_word(v.layer, 0), 0);
-        for (Eigen::Index c = 0; c < ld / chunk; c += 2)
-          seq.chunks(static_cast<std::uint64_t>(c), ld / chunk - c >= 2 ? 2 : 1,
-                     zbuf.data() + j * ld + c * chunk);
+        NoiseSequence(rng, static_cast<std::uint64_t>(v.sample_of(j0 + j)), layer_word(v.layer, 0),
+                      0)
+            .chunks(0, static_cast<std::uint64_t>(ld / chunk), zbuf.data() + j * ld);
       }
     }
-    const Eigen::Map<const Eigen::MatrixXf, 0, Eigen::OuterStride<>> z(zbuf.data(), rows, nb,
-                                                                       Eigen::OuterStride<>(ld));
-    var.resize(rows, nb);
-    if (physical) {
-      // One pass per column: (B s_j + C s4_j) + A, clipped at 0, as variance() rounds it.
-      for (Eigen::Index j = 0; j < nb; ++j)
-        var.col(j).array() = (B.array() * s[j0 + j] + C.array() * s4[j0 + j] + A.array()).max(0.0f);
-    } else {
-      var.noalias() = R * s.segment(j0, nb).transpose();
+    // One pass over the block: each output's variance, sqrt(var) z added to it.
+    for (Eigen::Index j = 0; j < nb; ++j) {
+      float* y = v.Y.col(j0 + j).data();
+      const float* z = zbuf.data() + j * ld;
+      if (physical) {
+        // (B_i s_j + C_i s4_j) + A_i, clipped at 0, as variance() computes it.
+        const float sj = s[j0 + j], s4j = s4[j0 + j];
+        for (Eigen::Index i = 0; i < rows; ++i) {
+          const float var = std::max(B[i] * sj + C[i] * s4j + A[i], 0.0f);
+          y[i] += std::sqrt(var) * z[i];
+          acc[i] += var;
+        }
+      } else {
+        // var_ij = R_i c_j, so sigma_ij = sqrt(R_i) sqrt(c_j).
+        const float root_c = std::sqrt(s[j0 + j]);
+        for (Eigen::Index i = 0; i < rows; ++i) y[i] += root_r[i] * root_c * z[i];
+      }
     }
-    v.Y.middleCols(j0, nb).array() += var.array().sqrt() * z.array();
-    sum_var += static_cast<double>(var.sum());
+    if (physical) {
+      sum_var += static_cast<double>(acc.sum());
+      acc.setZero();
+    }
   }
+  if (!physical)  // sum_ij R_i c_j
+    sum_var = R.cast<double>().sum() * s.cast<double>().sum();
   return sum_var;
 }
 
@@ -425,20 +468,15 @@ void AnalogExecutor::forward(MatmulView& v) const {
   stats.count = static_cast<double>(rows * cols);
   if (mode_ == NoiseMode::physical) {
     // Per-source variance from the column and row sums (the polynomials are linear in them).
-    const double d = static_cast<double>(a.fan_in);
-    const double ix2 = 1 / (st.x_scale * st.x_scale), iw2 = 1 / (st.w_scale * st.w_scale);
+    const double ix2 = 1 / (st.x_scale * st.x_scale);
     const double sum_s = p.x2.sum() * ix2, sum_s4 = p.x4.sum() * ix2 * ix2;
-    for (std::size_t src = 0; src < num_sources; ++src) {
-      double total = 0;
-      for (Eigen::Index i = 0; i < rows; ++i) {
-        const NoisePolynomial& q =
-            st.models[st.models.size() == 1 ? 0 : static_cast<std::size_t>(i)].by_source[src];
-        const double u = (*p.w2)[i] * iw2, u4 = (*p.w4)[i] * iw2 * iw2;
-        total += (q.constant + q.u * u + q.u4 * u4) * static_cast<double>(cols) +
-                 (q.s + q.c * u / d) * sum_s + q.s4 * sum_s4;
-      }
-      stats.source_var[src] = total;
-    }
+    const SourceTerms terms =
+        p.w2 == &st.w2
+            ? st.source_terms
+            : source_terms(st.models, st.w_scale, static_cast<double>(a.fan_in), *p.w2, *p.w4);
+    for (std::size_t src = 0; src < num_sources; ++src)
+      stats.source_var[src] = terms[src][0] * static_cast<double>(cols) + terms[src][1] * sum_s +
+                              terms[src][2] * sum_s4;
   }
   st.add(stats);
 }

@@ -21,6 +21,61 @@ int out_size(int in, int kernel, int stride, int padding) {
 
 }  // namespace
 
+void receptive_field_sums(const PatchSource& g, Eigen::VectorXf& s2, Eigen::VectorXf* s4) {
+  using Vec = Eigen::Map<Eigen::VectorXf>;
+  using ConstVec = Eigen::Map<const Eigen::VectorXf>;
+  const int ho = out_size(g.height, g.kernel_h, g.stride, g.padding);
+  const int wo = out_size(g.width, g.kernel_w, g.stride, g.padding);
+  const int hp = g.height + 2 * g.padding, wp = g.width + 2 * g.padding;
+  const Eigen::Index plane = static_cast<Eigen::Index>(g.height) * g.width;
+  const Eigen::Index padded = static_cast<Eigen::Index>(hp) * wp;
+  const int powers = s4 ? 2 : 1;
+  // t[k]: x^2 (k = 0) and x^4 (k = 1) summed over channels; q[k]: t on the zero-padded grid.
+  thread_local Eigen::VectorXf t[2], q[2], r[2], o[2];
+  for (int k = 0; k < powers; ++k) t[k].setZero(plane);
+  for (int c = 0; c < g.channels; ++c) {
+    const auto x = ConstVec(g.image + c * plane, plane).array();
+    t[0].array() += x.square();
+    if (powers == 2) t[1].array() += x.square().square();
+  }
+  for (int k = 0; k < powers; ++k) {
+    const Eigen::VectorXf* grid = &t[k];
+    if (g.padding > 0) {
+      q[k].setZero(padded);
+      for (int y = 0; y < g.height; ++y)
+        Vec(q[k].data() + static_cast<Eigen::Index>(y + g.padding) * wp + g.padding, g.width) =
+            ConstVec(t[k].data() + static_cast<Eigen::Index>(y) * g.width, g.width);
+      grid = &q[k];
+    }
+    Eigen::VectorXf& out = k == 0 ? s2 : *s4;
+    out.resize(static_cast<Eigen::Index>(ho) * wo);
+    if (g.stride == 1) {
+      // On the flat padded grid: r_i = sum_kx grid_(i + kx), o_i = sum_ky r_(i + ky wp); output
+      // (oy, ox) is o at oy wp + ox. (Entries past a row's last full window mix two rows and
+      // are not read.)
+      const Eigen::Index nr = padded - (g.kernel_w - 1),
+                         no = nr - static_cast<Eigen::Index>(g.kernel_h - 1) * wp;
+      r[k] = grid->head(nr);
+      for (int kx = 1; kx < g.kernel_w; ++kx) r[k] += grid->segment(kx, nr);
+      o[k] = r[k].head(no);
+      for (int ky = 1; ky < g.kernel_h; ++ky)
+        o[k] += r[k].segment(static_cast<Eigen::Index>(ky) * wp, no);
+      for (int oy = 0; oy < ho; ++oy)
+        Vec(out.data() + static_cast<Eigen::Index>(oy) * wo, wo) =
+            ConstVec(o[k].data() + static_cast<Eigen::Index>(oy) * wp, wo);
+    } else {
+      out.setZero();
+      for (int oy = 0; oy < ho; ++oy)
+        for (int ky = 0; ky < g.kernel_h; ++ky) {
+          const float* row = grid->data() + static_cast<Eigen::Index>(oy * g.stride + ky) * wp;
+          for (int ox = 0; ox < wo; ++ox)
+            for (int kx = 0; kx < g.kernel_w; ++kx)
+              out[static_cast<Eigen::Index>(oy) * wo + ox] += row[ox * g.stride + kx];
+        }
+    }
+  }
+}
+
 Conv2d::Conv2d(std::string name, const Conv2dGeometry& g)
     : MatmulLayer(std::move(name), g.out_channels, g.in_channels * g.kernel_h * g.kernel_w), g_(g) {
   if (g.in_channels < 1 || g.out_channels < 1 || g.kernel_h < 1 || g.kernel_w < 1 || g.stride < 1 ||
@@ -104,6 +159,17 @@ void Conv2d::col2im(const Eigen::MatrixXf& cols, int h, int w, float* image) con
   }
 }
 
+PatchSource Conv2d::patch_source(const float* image, int h, int w) const {
+  return {.image = image,
+          .channels = g_.in_channels,
+          .height = h,
+          .width = w,
+          .kernel_h = g_.kernel_h,
+          .kernel_w = g_.kernel_w,
+          .stride = g_.stride,
+          .padding = g_.padding};
+}
+
 void Conv2d::forward(const Tensor& in, Tensor& out, const Pass& pass) const {
   const Shape os = output_shape(in.shape);
   const int h = in.shape[1], w = in.shape[2];
@@ -115,12 +181,14 @@ void Conv2d::forward(const Tensor& in, Tensor& out, const Pass& pass) const {
     y.resize(cout, p);
     y.noalias() = weight_ * cols;
     if (pass.hook) {
+      const PatchSource patches = patch_source(in.sample(i), h, w);
       MatmulView v{.layer = matmul_index_,
                    .first_sample = pass.sample(i),
                    .per_position = true,
                    .W = ConstMatrixMap(weight_.data(), cout, k),
                    .X = ConstMatrixMap(cols.data(), k, p),
-                   .Y = MatrixMap(y.data(), cout, p)};
+                   .Y = MatrixMap(y.data(), cout, p),
+                   .patches = &patches};
       pass.hook->forward(v);
     }
     Eigen::Map<RowMatrixXf>(out.sample(i), cout, p) = y.colwise() + bias_;
@@ -149,12 +217,14 @@ void Conv2d::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, T
       dy = Eigen::Map<const RowMatrixXf>(grad_out.sample(i), cout, p);
       if (grad_in) dcols.noalias() = weight_.transpose() * dy;
       if (pass.hook) {
+        const PatchSource patches = patch_source(in.sample(i), h, w);
         const MatmulView v{.layer = matmul_index_,
                            .first_sample = pass.sample(i),
                            .per_position = true,
                            .W = ConstMatrixMap(weight_.data(), cout, k),
                            .X = ConstMatrixMap(cols.data(), k, p),
-                           .Y = MatrixMap(dy.data(), cout, p)};
+                           .Y = MatrixMap(dy.data(), cout, p),
+                           .patches = &patches};
         MatrixMap dx(grad_in ? dcols.data() : nullptr, k, p);
         pass.hook->backward(v, grad_in ? &dx : nullptr);
       }

@@ -41,6 +41,8 @@ class Conv2d final : public MatmulLayer {
  private:
   // Fills cols (fan_in x Ho*Wo) from one image of shape {Cin, H, W}.
   void im2col(const float* image, int h, int w, Eigen::MatrixXf& cols) const;
+  // What a hook needs to compute receptive-field sums of one image.
+  PatchSource patch_source(const float* image, int h, int w) const;
   // Adds cols back onto one image gradient (the adjoint of im2col).
   void col2im(const Eigen::MatrixXf& cols, int h, int w, float* image) const;
 

@@ -26,6 +26,20 @@ namespace lumac::nn {
 using MatrixMap = Eigen::Map<Eigen::MatrixXf>;
 using ConstMatrixMap = Eigen::Map<const Eigen::MatrixXf>;
 
+// Conv2d: the image the columns of X are the receptive fields of, so that a hook can compute
+// per-column sums of powers of X from the image (separable box sums) instead of from X.
+struct PatchSource {
+  const float* image = nullptr;  // channels x height x width, row-major
+  int channels = 1, height = 1, width = 1;
+  int kernel_h = 1, kernel_w = 1, stride = 1, padding = 0;
+};
+
+// For every output position p (column p of X), the sums over its receptive field of x^2 into
+// s2 and, when s4 is not null, of x^4 into *s4: the column sums of X∘X and X∘X∘X∘X up to float
+// rounding (padding counts as zeros; a field of zeros gives exactly 0). Cost O(C H W + H Wo kw +
+// Ho Wo kh) instead of O(C kh kw Ho Wo).
+void receptive_field_sums(const PatchSource& src, Eigen::VectorXf& s2, Eigen::VectorXf* s4);
+
 struct MatmulView {
   int layer = 0;                  // index of the layer among the matrix-product layers
   std::int64_t first_sample = 0;  // global sample index of column 0 (dataset index)
@@ -33,7 +47,8 @@ struct MatmulView {
                                   // true: all columns are sample first_sample, column = position
   ConstMatrixMap W{nullptr, 0, 0};
   ConstMatrixMap X{nullptr, 0, 0};
-  MatrixMap Y{nullptr, 0, 0};  // modified in place (forward) / read (backward: dL/dY)
+  MatrixMap Y{nullptr, 0, 0};            // modified in place (forward) / read (backward: dL/dY)
+  const PatchSource* patches = nullptr;  // Conv2d: where the columns of X come from
   // Global sample index and output position of column j.
   std::int64_t sample_of(Eigen::Index j) const {
     return per_position ? first_sample : first_sample + j;

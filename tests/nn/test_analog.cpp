@@ -200,7 +200,7 @@ TEST_CASE(
   const std::uint64_t seed = 6;
   const RandomStream rng(seed, Stream::layer_noise);
   // Dense: 3000 outputs (more than one block of normals) over 3 samples; conv: 5 outputs (not a
-  // divisor of the 64-normal chunks) over 700 positions (3500 outputs, two blocks).
+  // divisor of the 16-normal chunks) over 700 positions (3500 outputs, two blocks).
   for (const bool per_position : {false, true}) {
     const Eigen::Index rows = per_position ? 5 : 3000, cols = per_position ? 700 : 3;
     const Eigen::MatrixXf w = random_matrix(rows, 20, 11, -1, 1);
@@ -227,11 +227,12 @@ TEST_CASE(
       ex.forward(v);
       Eigen::MatrixXf z(rows, cols);
       if (per_position) {
-        rng.fill_normal(std::span<float>(z.data(), static_cast<std::size_t>(z.size())), 40, 0, 0);
+        NoiseSequence(rng, 40, 0, 0)
+            .fill(std::span<float>(z.data(), static_cast<std::size_t>(z.size())));
       } else {
         for (Eigen::Index j = 0; j < cols; ++j)
-          rng.fill_normal(std::span<float>(z.col(j).data(), static_cast<std::size_t>(rows)),
-                          static_cast<std::uint64_t>(40 + j), 0, 0);
+          NoiseSequence(rng, static_cast<std::uint64_t>(40 + j), 0, 0)
+              .fill(std::span<float>(z.col(j).data(), static_cast<std::size_t>(rows)));
       }
       const Eigen::MatrixXf expected = clean + sigma.cwiseProduct(z);
       // Equal up to float rounding (fused or separate multiply-add).

@@ -1,6 +1,7 @@
 // The MatmulHook seam (nn/matmul_hook.hpp): which calls the layers make, with which shapes,
 // sample indices and values, in forward and backward; and a hook that adds a constant to Y
 // acts exactly like the same constant added to the bias.
+#include <atomic>
 #include <map>
 #include <mutex>
 
@@ -181,6 +182,57 @@ TEST_CASE("nn hook: conv layers make one call per image with columns = output po
   CHECK(back == calls);
   for (const Call& c : rec.backward_calls)
     if (c.layer == 0) CHECK((c.y.rows() == 16 && c.y.cols() == 784 && c.per_position));
+}
+
+TEST_CASE("nn hook: receptive-field sums from the image equal the column sums of X") {
+  // Geometries with and without padding, strides 1-3, non-square kernels and several channels,
+  // through the layer (forward and backward hand over the image), and an all-zero image.
+  class Sums final : public nn::MatmulHook {
+   public:
+    void forward(nn::MatmulView& v) const override { check(v); }
+    void backward(const nn::MatmulView& v, nn::MatrixMap*) const override { check(v); }
+    mutable std::atomic<int> checked{0}, bad{0};
+
+   private:
+    void check(const nn::MatmulView& v) const {
+      if (!v.patches) return;
+      Eigen::VectorXf s2, s4;
+      nn::receptive_field_sums(*v.patches, s2, &s4);
+      const Eigen::VectorXf x2 = v.X.colwise().squaredNorm().transpose();
+      const Eigen::VectorXf x4 = v.X.array().square().square().colwise().sum().transpose();
+      // Both are float sums of n = C kh kw non-negative terms in different orders: each is within
+      // (n - 1) u of the exact sum relative to it (u = 2^-24), so they differ by at most 2 n u.
+      const float tol = 2.0f * static_cast<float>(v.X.rows()) * 0x1p-24f;
+      const auto close = [&](const Eigen::VectorXf& a, const Eigen::VectorXf& b) {
+        return a.size() == b.size() && ((a - b).array().abs() <= tol * b.array()).all();
+      };
+      Eigen::VectorXf only2;  // without the x^4 sums
+      nn::receptive_field_sums(*v.patches, only2, nullptr);
+      if (!close(s2, x2) || !close(s4, x4) || !close(only2, x2)) ++bad;
+      ++checked;
+    }
+  };
+  for (const nn::Conv2dGeometry& g :
+       {nn::Conv2dGeometry{1, 4, 5, 5, 1, 2}, nn::Conv2dGeometry{3, 2, 3, 2, 2, 1},
+        nn::Conv2dGeometry{2, 3, 4, 3, 3, 0}, nn::Conv2dGeometry{2, 2, 1, 1, 1, 0}}) {
+    CAPTURE(g.kernel_h);
+    nn::Conv2d conv("c", g);
+    conv.set_matmul_index(0);
+    for (const bool zero : {false, true}) {
+      nn::Tensor x = random_tensor(3, {g.in_channels, 11, 9}, 5);
+      if (zero) std::fill(x.data.begin(), x.data.end(), 0.0f);
+      nn::Tensor y, gx;
+      Sums hook;
+      const std::vector<std::int64_t> samples{0, 1, 2};
+      const nn::Pass pass{.samples = samples, .hook = &hook};
+      conv.forward(x, y, pass);
+      nn::Tensor gy = y;
+      std::vector<std::vector<float>> grads(2);
+      conv.backward(x, y, gy, &gx, grads, pass);
+      CHECK(hook.checked == 6);
+      CHECK(hook.bad == 0);
+    }
+  }
 }
 
 TEST_CASE("nn hook: adding a constant to Y equals adding it to the bias, bit for bit") {
