@@ -202,9 +202,10 @@ void ars7_scalar(std::uint64_t block, std::uint64_t k0, std::uint64_t k1, std::u
 }
 
 // The normal of one word: the top bit is the sign; the other 31, m, give the two-sided tail
-// probability r = (m + 1/2) 2^-31 (rounded to float, and kept below 1), and z = z(r) from the
-// table. The vector kernels do the same operations in the same order, so every kernel gives the
-// same bits.
+// probability r = fma(float(m), 2^-31, 2^-32), kept below 1: (m + 1/2) 2^-31 exactly for
+// m < 2^23, float(m) 2^-31 rounded to 24 bits above (the half is below float resolution there;
+// the effect on the variance is 2e-9), and z = z(r) from the table. The vector kernels do the same
+// operations in the same order, so every kernel gives the same bits.
 float normal_of_word(std::uint32_t w) {
   const auto m = static_cast<std::int32_t>(w & 0x7FFFFFFFu);
   const float r = std::min(std::fma(static_cast<float>(m), 0x1p-31f, 0x1p-32f), 0x1.fffffep-1f);
@@ -225,6 +226,10 @@ void noise_chunks_scalar(std::uint64_t c, std::uint64_t count, std::uint64_t k0,
     ars7_scalar(b, k0, k1, words);
     for (int w = 0; w < 4; ++w) out[w] = normal_of_word(words[w]);
   }
+}
+
+void noise_words_scalar(const std::uint32_t* w, std::size_t n, float* out) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = normal_of_word(w[i]);
 }
 
 #if defined(LUMAC_X86_NOISE_KERNELS)
@@ -257,26 +262,37 @@ LUMAC_AVX2_AES inline __m256 noise_normals8(__m256i w) {
                        _mm256_and_si256(w, _mm256_set1_epi32(static_cast<int>(0x80000000u)))));
 }
 
+// G blocks (G / 4 chunks) from block b on, G independent AES chains so that their latencies
+// overlap.
+template <int G>
+LUMAC_AVX2_AES inline void noise_blocks_avx2(std::uint64_t b, const __m128i (&rk)[8], float* out) {
+  __m128i v[G];
+  for (int g = 0; g < G; ++g)
+    v[g] = _mm_xor_si128(_mm_set_epi64x(0, static_cast<long long>(b + static_cast<unsigned>(g))),
+                         rk[0]);
+  for (int i = 1; i < 7; ++i)
+    for (int g = 0; g < G; ++g) v[g] = _mm_aesenc_si128(v[g], rk[i]);
+  for (int g = 0; g < G; ++g) v[g] = _mm_aesenclast_si128(v[g], rk[7]);
+  for (int g = 0; g < G; g += 2)
+    _mm256_storeu_ps(out + 4 * g, noise_normals8(_mm256_set_m128i(v[g + 1], v[g])));
+}
+
 LUMAC_AVX2_AES void noise_chunks_avx2(std::uint64_t c, std::uint64_t count, std::uint64_t k0,
                                       std::uint64_t k1, float* out) {
   __m128i rk[8];
   rk[0] = _mm_set_epi64x(static_cast<long long>(k1), static_cast<long long>(k0));
   const __m128i weyl = _mm_set_epi64x(static_cast<long long>(weyl1), static_cast<long long>(weyl0));
   for (int i = 1; i < 8; ++i) rk[i] = _mm_add_epi64(rk[i - 1], weyl);
-  constexpr int G = 8;  // blocks in flight (two chunks), so that the AES latencies overlap
-  for (std::uint64_t b = 4 * c, end = 4 * (c + count); b < end; b += G, out += 4 * G) {
-    const int n = static_cast<int>(std::min<std::uint64_t>(G, end - b));
-    __m128i v[G];
-    for (int g = 0; g < G; ++g)
-      v[g] = _mm_xor_si128(_mm_set_epi64x(0, static_cast<long long>(b + static_cast<unsigned>(g))),
-                           rk[0]);
-    for (int i = 1; i < 7; ++i)
-      for (int g = 0; g < G; ++g) v[g] = _mm_aesenc_si128(v[g], rk[i]);
-    for (int g = 0; g < G; ++g) v[g] = _mm_aesenclast_si128(v[g], rk[7]);
-    for (int g = 0; g + 1 < n; g += 2)
-      _mm256_storeu_ps(out + 4 * g, noise_normals8(_mm256_set_m128i(v[g + 1], v[g])));
-    // n is a multiple of 4 (whole chunks), so no single block is left over.
-  }
+  for (std::uint64_t i = 0; i + 2 <= count; i += 2)
+    noise_blocks_avx2<8>(4 * (c + i), rk, out + 16 * i);
+  if (count % 2 == 1) noise_blocks_avx2<4>(4 * (c + count - 1), rk, out + 16 * (count - 1));
+}
+
+// The word-to-normal transforms of the vector kernels, for tests (n a multiple of 16).
+LUMAC_AVX2_AES void noise_words_avx2(const std::uint32_t* w, std::size_t n, float* out) {
+  for (std::size_t i = 0; i < n; i += 8)
+    _mm256_storeu_ps(out + i,
+                     noise_normals8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i))));
 }
 
 // --- AVX-512 with VAES: four blocks per instruction, the table in registers ------------------
@@ -337,30 +353,43 @@ LUMAC_AVX512_VAES void noise_chunks_avx512(std::uint64_t c, std::uint64_t count,
   if (count == 1) noise_group_avx512<1>(c, rk, lo, hi, out);
 }
 
+LUMAC_AVX512_VAES void noise_words_avx512(const std::uint32_t* w, std::size_t n, float* out) {
+  __m512 lo[7], hi[7];
+  for (int k = 0; k < 7; ++k) {
+    lo[k] = _mm512_load_ps(table[k]);
+    hi[k] = _mm512_load_ps(table[k] + 16);
+  }
+  for (std::size_t i = 0; i < n; i += 16)
+    _mm512_storeu_ps(out + i, noise_normals16(_mm512_loadu_si512(w + i), lo, hi));
+}
+
 #endif  // LUMAC_X86_NOISE_KERNELS
 
 using NoiseKernel = void (*)(std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, float*);
 
+using WordsKernel = void (*)(const std::uint32_t*, std::size_t, float*);
+
 struct NamedKernel {
   const char* name;
   NoiseKernel kernel;
+  WordsKernel words;  // its word-to-normal transform alone (tests)
 };
 
 // The kernels this processor can run, slowest first.
 std::vector<NamedKernel> available_kernels() {
-  std::vector<NamedKernel> out{{"scalar", noise_chunks_scalar}};
+  std::vector<NamedKernel> out{{"scalar", noise_chunks_scalar, noise_words_scalar}};
 #if defined(LUMAC_X86_NOISE_KERNELS)
   __builtin_cpu_init();  // needed if this runs before the constructors of libgcc
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
       __builtin_cpu_supports("aes"))
-    out.push_back({"avx2", noise_chunks_avx2});
+    out.push_back({"avx2", noise_chunks_avx2, noise_words_avx2});
   // VAES: CPUID leaf 7, ECX bit 9 (clang 14's __builtin_cpu_supports does not know it); it uses
   // the register state the AVX-512 check has already found the OS to save.
   unsigned a = 0, b = 0, c = 0, d = 0;
   const bool vaes = __get_cpuid_count(7, 0, &a, &b, &c, &d) != 0 && (c & (1u << 9)) != 0;
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("aes") && vaes)
-    out.push_back({"avx512", noise_chunks_avx512});
+    out.push_back({"avx512", noise_chunks_avx512, noise_words_avx512});
 #endif
   return out;
 }
@@ -384,9 +413,11 @@ NoiseSequence::NoiseSequence(const RandomStream& rng, std::uint64_t c0, std::uin
 }
 
 void NoiseSequence::chunks(std::uint64_t c, std::uint64_t count, float* out) const {
+  if (count == 0) return;
   if (c >= max_chunks || count > max_chunks - c)
-    fail("noise sequence: chunk {} is beyond its {} chunks", c + count - 1, max_chunks);
-  if (count > 0) noise_kernel()(c, count, k0_, k1_, out);
+    fail("noise sequence: chunks {} .. {} are beyond its {} chunks", c, c + (count - 1),
+         max_chunks);
+  noise_kernel()(c, count, k0_, k1_, out);
 }
 
 void NoiseSequence::fill(std::span<float> out, std::uint64_t first) const {
@@ -425,6 +456,14 @@ std::vector<std::string> noise_kernels_for_test() {
   std::vector<std::string> names;
   for (const NamedKernel& k : available_kernels()) names.emplace_back(k.name);
   return names;
+}
+
+void noise_words_for_test(const std::string& kernel, const std::uint32_t* words, std::size_t n,
+                          float* out) {
+  if (n % 16 != 0) fail("noise_words_for_test: {} words (a multiple of 16)", n);
+  for (const NamedKernel& k : available_kernels())
+    if (kernel == k.name) return k.words(words, n, out);
+  fail("no noise kernel '{}' on this machine", kernel);
 }
 
 void noise_chunks_for_test(const std::string& kernel, std::uint64_t c, std::uint64_t count,

@@ -1,7 +1,8 @@
-// Counter-based random numbers (Random123 Philox4x64-10). There is no global generator: a
-// RandomStream is keyed by (seed, stream id), and every draw is addressed by an explicit counter
-// built from the indices of what it perturbs (sample, layer, output, repeat, ...). The same
-// indices give the same numbers whatever the thread count, batch size or call order.
+// Counter-based random numbers (Random123: Philox4x64-10 and Philox4x32-10; ARS-7 for the noise
+// of analog products). There is no global generator: a RandomStream is keyed by (seed, stream
+// id), and every draw is addressed by an explicit counter built from the indices of what it
+// perturbs (sample, layer, output, repeat, ...). The same indices give the same numbers whatever
+// the thread count, batch size or call order.
 // See shared/DESIGN.md, convention 5.
 #pragma once
 
@@ -50,9 +51,10 @@ class RandomStream {
 
   // Standard normals: element i of `out` is element (first + i) of the infinite sequence for
   // counter prefix (c0, c1, c2), so a range can be filled in pieces with identical results.
-  // The double version draws Philox4x64 blocks (c0, c1, c2, block); the float version, the hot
-  // path of analog execution, hashes (seed, stream, c0, c1, c2) with one Philox4x64 call into a
-  // Philox4x32 key and runs vectorised Philox4x32-10 over block counters 0, 1, 2, ....
+  // The double version draws Philox4x64 blocks (c0, c1, c2, block); the float version (model
+  // initialisation; analog noise uses NoiseSequence below) hashes (seed, stream, c0, c1, c2)
+  // with one Philox4x64 call into a Philox4x32 key and runs vectorised Philox4x32-10 over block
+  // counters 0, 1, 2, ....
   void fill_normal(std::span<double> out, std::uint64_t c0, std::uint64_t c1, std::uint64_t c2,
                    std::uint64_t first = 0) const;
   void fill_normal(std::span<float> out, std::uint64_t c0, std::uint64_t c1, std::uint64_t c2,
@@ -88,8 +90,9 @@ class NormalSequence {
 // e is made from 32-bit word e % 4 of block e / 4 of ARS-7 (Random123's counter-based generator of
 // AES rounds, r123::ARS4x32 with its default 7 rounds; block counter (e / 4, 0) under a 128-bit
 // key hashed from (seed, stream, c0, c1, c2) by one Philox4x64 call). The word's top bit is the
-// sign; the other 31 bits m give r = (m + 1/2) 2^-31, and the value is sqrt(2) erfc^-1(r) from
-// a degree-6 polynomial per octave of r (largest error 7.4e-7; |z| up to 6.2). About four times
+// sign; the other 31 bits m give r = (m + 1/2) 2^-31 (rounded to float), and the value is
+// sqrt(2) erfc^-1(r) from a degree-6 polynomial per octave of r (largest error 7.4e-7; |z| up
+// to 6.34). About four times
 // faster than NormalSequence; model initialisation keeps NormalSequence, so the bundled models
 // stay reproducible. Kernels: AVX-512 with VAES, AVX2 with AES-NI, and a scalar one with a
 // software AES round; all give the same bits (a test checks).
@@ -114,6 +117,8 @@ class NoiseSequence {
 void ars7_for_test(std::uint64_t block, std::uint64_t k0, std::uint64_t k1, std::uint32_t out[4]);
 float noise_normal_of_word_for_test(std::uint32_t word);
 std::vector<std::string> noise_kernels_for_test();
+void noise_words_for_test(const std::string& kernel, const std::uint32_t* words, std::size_t n,
+                          float* out);
 void noise_chunks_for_test(const std::string& kernel, std::uint64_t c, std::uint64_t count,
                            std::uint64_t k0, std::uint64_t k1, float* out);
 

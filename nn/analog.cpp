@@ -364,7 +364,10 @@ double AnalogExecutor::add_noise(MatmulView& v, const ProductSums& p) const {
   const Eigen::Index rows = v.Y.rows(), cols = v.Y.cols();
   const bool physical = mode_ == NoiseMode::physical;
   // var_ij = R_i c_j (shot, weight: c = ||x_j||^2; thermal, enob: c = 1), or in physical mode
-  // max(0, B_i s_j + C_i s4_j + A_i); the same arithmetic as variance().
+  // max(0, B_i s_j + C_i s4_j + A_i): the variances of variance(), up to rounding (the noise std
+  // is sqrt(R_i) sqrt(c_j) here, sqrt(R_i c_j) there; the compiler may fuse the physical
+  // polynomial differently), so that backward_noise's regenerated noise differs from the added
+  // noise by a few units in the last place at most.
   thread_local Eigen::VectorXf R, A, B, C;
   float ix2 = 0;
   bool column_norms = false;
@@ -385,7 +388,7 @@ double AnalogExecutor::add_noise(MatmulView& v, const ProductSums& p) const {
     s.setOnes(cols);
   }
   // Blocks of whole columns whose normals (about 8 KB) stay in the first-level cache with
-  // their outputs; each block's variances are computed as variance() computes them.
+  // their outputs.
   const Eigen::Index per_block = std::max<Eigen::Index>(1, 2048 / rows);
   thread_local std::vector<float> zbuf;
   thread_local Eigen::VectorXf acc, root_r;  // per-row sums of a block's variances; sqrt(R_i)
@@ -421,7 +424,7 @@ double AnalogExecutor::add_noise(MatmulView& v, const ProductSums& p) const {
       float* y = v.Y.col(j0 + j).data();
       const float* z = zbuf.data() + j * ld;
       if (physical) {
-        // (B_i s_j + C_i s4_j) + A_i, clipped at 0, as variance() computes it.
+        // (B_i s_j + C_i s4_j) + A_i, clipped at 0.
         const float sj = s[j0 + j], s4j = s4[j0 + j];
         for (Eigen::Index i = 0; i < rows; ++i) {
           const float var = std::max(B[i] * sj + C[i] * s4j + A[i], 0.0f);

@@ -27,7 +27,7 @@ using MatrixMap = Eigen::Map<Eigen::MatrixXf>;
 using ConstMatrixMap = Eigen::Map<const Eigen::MatrixXf>;
 
 // Conv2d: the image the columns of X are the receptive fields of, so that a hook can compute
-// per-column sums of powers of X from the image (separable box sums) instead of from X.
+// per-column sums of powers of X from the image (box sums) instead of from X.
 struct PatchSource {
   const float* image = nullptr;  // channels x height x width, row-major
   int channels = 1, height = 1, width = 1;
@@ -36,8 +36,9 @@ struct PatchSource {
 
 // For every output position p (column p of X), the sums over its receptive field of x^2 into
 // s2 and, when s4 is not null, of x^4 into *s4: the column sums of X∘X and X∘X∘X∘X up to float
-// rounding (padding counts as zeros; a field of zeros gives exactly 0). Cost O(C H W + H Wo kw +
-// Ho Wo kh) instead of O(C kh kw Ho Wo).
+// rounding (padding counts as zeros; a field of zeros gives exactly 0). Stride 1 (separable
+// passes over the flat padded grid): O(C H W + (H + 2 pad)(W + 2 pad)(kh + kw)) instead of
+// O(C kh kw Ho Wo); other strides: O(C H W + kh kw Ho Wo).
 void receptive_field_sums(const PatchSource& src, Eigen::VectorXf& s2, Eigen::VectorXf* s4);
 
 struct MatmulView {
