@@ -2,7 +2,7 @@
 # Reproduces docs/results.md: learned versus uniform per-layer precision for the bundled
 # Fashion-MNIST models under shot, thermal and weight noise, at -1 and -2 points of accuracy
 # (the default targets), with the default 1500 learning steps on the full test set.
-# Writes results/precision_<model>_<noise>.{json,h5}. About 3 minutes on 2 cores.
+# Writes results/precision_<model>_<noise>.{json,h5}. About 4 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p results
