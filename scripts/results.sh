@@ -29,8 +29,8 @@ for seed in "${seeds[@]}"; do
     done
   done
 done
-for i in "${!seeds[@]}"; do
-  [ "${seeds[$i]}" = 1 ] && /usr/bin/python3 scripts/results_table.py results
+for seed in "${seeds[@]}"; do
+  if [ "$seed" = 1 ]; then /usr/bin/python3 scripts/results_table.py results; fi
 done
 if ((${#seeds[@]} > 1)); then
   /usr/bin/python3 scripts/results_seeds.py "${dirs[@]}"
