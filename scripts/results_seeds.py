@@ -4,27 +4,18 @@ and sample standard deviation, from the JSON files of scripts/results.sh.
 
 Usage: scripts/results_seeds.py DIR DIR [DIR ...]   (results = seed 1, results/seed<k> = seed k)
 """
-import json
 import pathlib
 import re
 import statistics
 import sys
 
-MODELS = ["fmnist_mlp", "fmnist_cnn"]
-NOISES = ["shot", "thermal", "weight"]
+# The same files and rows as the tables of docs/results.md (this script's folder is on sys.path).
+from results_table import MODELS, NOISES, load
 
 
 def seed_of(folder):
     match = re.fullmatch(r"seed(\d+)", folder.name)
     return int(match.group(1)) if match else 1
-
-
-def load(folder, model, noise):
-    path = folder / f"precision_{model}_{noise}.json"
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        sys.exit(f"results_seeds: {path}: {error}")
 
 
 def main():
