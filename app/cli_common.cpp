@@ -4,7 +4,7 @@
 
 #include <cstdio>
 
-namespace lumac {
+namespace lumac::cli {
 
 void add_common_options(CLI::App& cmd, CommonOptions& o) {
   cmd.add_option("--config", o.config, "TOML preset (default: data/presets/homodyne_1550.toml)");
@@ -21,7 +21,7 @@ void add_output_options(CLI::App& cmd, OutputOptions& o, bool required) {
 }
 
 Settings load_settings(const CommonOptions& o) {
-  return load_settings(o.config, o.sets);
+  return lumac::load_settings(o.config, o.sets);
 }
 
 namespace {
@@ -53,4 +53,4 @@ void print_figures(const std::string& title, const std::vector<Figure>& figures)
     fmt::print("  {:<{}}  {:>12.5g} {}\n", f.what, width, f.value, f.unit);
 }
 
-}  // namespace lumac
+}  // namespace lumac::cli

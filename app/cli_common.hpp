@@ -9,10 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "app/settings.hpp"
-#include "core/json.hpp"
+#include "lumac/core/json.hpp"
+#include "lumac/energy/energy_model.hpp"
+#include "lumac/studies/settings.hpp"
 
-namespace lumac {
+namespace lumac::cli {
 
 inline constexpr std::uint64_t default_seed = 1;
 
@@ -58,4 +59,7 @@ struct Figure {
 };
 void print_figures(const std::string& title, const std::vector<Figure>& figures);
 
-}  // namespace lumac
+// An energy report as a table of aJ/MAC by component and layer (app/energy_table.cpp).
+void print_energy_table(const EnergyReport& r);
+
+}  // namespace lumac::cli

@@ -6,7 +6,7 @@
 #include "app/cli_common.hpp"
 #include "app/commands.hpp"
 
-namespace lumac {
+namespace lumac::cli {
 
 namespace {
 
@@ -43,9 +43,8 @@ void register_config(CLI::App& app) {
     } else if (opts->json) {
       Json j;
       for (const auto& k : keys) {
-        toml::table entry{
-            {"value", k.value}, {"unit", k.unit}, {"type", kind_name(k)}, {"doc", k.doc}};
-        j.insert_or_assign(k.key, entry);
+        Json entry{{"value", k.value}, {"unit", k.unit}, {"type", kind_name(k)}, {"doc", k.doc}};
+        j[k.key] = entry;
       }
       print_json(j);
     } else if (*markdown) {
@@ -61,4 +60,4 @@ void register_config(CLI::App& app) {
   });
 }
 
-}  // namespace lumac
+}  // namespace lumac::cli

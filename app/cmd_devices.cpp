@@ -3,14 +3,14 @@
 
 #include "app/cli_common.hpp"
 #include "app/commands.hpp"
-#include "circuits/system.hpp"
-#include "core/units.hpp"
-#include "devices/converters.hpp"
-#include "devices/detector.hpp"
-#include "devices/laser.hpp"
-#include "devices/modulator.hpp"
+#include "lumac/circuits/system.hpp"
+#include "lumac/core/units.hpp"
+#include "lumac/devices/converters.hpp"
+#include "lumac/devices/detector.hpp"
+#include "lumac/devices/laser.hpp"
+#include "lumac/devices/modulator.hpp"
 
-namespace lumac {
+namespace lumac::cli {
 
 namespace {
 
@@ -79,7 +79,7 @@ void register_devices(CLI::App& app) {
     const auto figures = device_figures(s);
     if (opts->json) {
       Json j;
-      for (const auto& f : figures) j.insert_or_assign(f.key, f.value);
+      for (const auto& f : figures) j[f.key] = f.value;
       print_json(j);
     } else {
       print_figures("lumac devices", figures);
@@ -87,4 +87,4 @@ void register_devices(CLI::App& app) {
   });
 }
 
-}  // namespace lumac
+}  // namespace lumac::cli

@@ -2,20 +2,20 @@
 // to HDF5 (schema: docs/trace_file.md).
 #include <fmt/format.h>
 
-#include "app/circuit_options.hpp"
 #include "app/cli_common.hpp"
 #include "app/commands.hpp"
-#include "circuits/mac_trace.hpp"
-#include "core/h5.hpp"
+#include "app/study_options.hpp"
+#include "lumac/circuits/mac_trace.hpp"
+#include "lumac/core/h5.hpp"
 
-namespace lumac {
+namespace lumac::cli {
 
 namespace {
 
 struct TraceCommand {
   CommonOptions common;
   OutputOptions output;
-  CircuitOptions circuit;
+  CircuitSpec circuit;
   int samples_per_symbol = 16;
   std::string laser = "cw";
   double laser_lead_s = 5e-9;
@@ -23,8 +23,8 @@ struct TraceCommand {
 
 void run_trace(const TraceCommand& o) {
   const Settings s = load_settings(o.common);
-  const CircuitParams params = apply_circuit_options(s.circuit, o.circuit);
-  const NoiseSources sources = parse_sources(o.circuit);
+  const CircuitParams params = apply_circuit_spec(s.circuit, o.circuit);
+  const NoiseSources sources = circuit_sources(o.circuit);
   if (o.laser != "cw" && o.laser != "rate-equation")
     fail("--laser = '{}': must be cw or rate-equation", o.laser);
   if (!(o.laser_lead_s >= 0) || o.laser_lead_s > 1e-6)
@@ -52,10 +52,7 @@ void run_trace(const TraceCommand& o) {
   h5::OutputFile out(o.output.out, o.output.force);
   H5::H5File& f = out.file();
   H5::Group root = f.openGroup("/");
-  h5::write_config(f, list_keys(s), settings_toml(s));
-  h5::write_attribute(f, "kind", std::string("lumac-trace"));
-  h5::write_attribute(f, "schema_version", std::int64_t{1});
-  h5::write_attribute(f, "command_line", command_line());
+  write_header(f, s, "lumac-trace", command_line());
   h5::write_attribute(f, "seed", static_cast<std::int64_t>(o.common.seed));
   h5::write_attribute(f, "fan_in", static_cast<std::int64_t>(dp.x.size()));
   h5::write_attribute(f, "repeats", static_cast<std::int64_t>(params.system.repeats));
@@ -123,4 +120,4 @@ void register_trace(CLI::App& app) {
   cmd->callback([o] { run_trace(*o); });
 }
 
-}  // namespace lumac
+}  // namespace lumac::cli

@@ -10,16 +10,16 @@
 
 #include "app/cli_common.hpp"
 #include "app/commands.hpp"
-#include "core/error.hpp"
-#include "core/h5.hpp"
-#include "nn/architectures.hpp"
-#include "nn/calibration.hpp"
-#include "nn/dataset.hpp"
-#include "nn/evaluate.hpp"
-#include "nn/model_file.hpp"
-#include "nn/train.hpp"
+#include "lumac/core/error.hpp"
+#include "lumac/core/h5.hpp"
+#include "lumac/nn/architectures.hpp"
+#include "lumac/nn/calibration.hpp"
+#include "lumac/nn/dataset.hpp"
+#include "lumac/nn/evaluate.hpp"
+#include "lumac/nn/model_file.hpp"
+#include "lumac/nn/train.hpp"
 
-namespace lumac {
+namespace lumac::cli {
 
 namespace {
 
@@ -103,9 +103,9 @@ void run(const TrainCommand& o) {
            {"test_samples", r.test_samples},
            {"macs_per_sample", model.macs_per_sample()},
            {"out", o.output.out}};
-    toml::array losses;
+    Json losses = Json::array();
     for (const auto& e : trained.epochs) losses.push_back(e.train_loss);
-    j.insert_or_assign("train_loss_per_epoch", losses);
+    j["train_loss_per_epoch"] = losses;
     print_json(j);
   } else {
     fmt::print(
@@ -142,4 +142,4 @@ void register_train(CLI::App& app) {
   });
 }
 
-}  // namespace lumac
+}  // namespace lumac::cli

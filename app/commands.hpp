@@ -3,7 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
-namespace lumac {
+namespace lumac::cli {
 
 void register_bench(CLI::App& app);  // bench/cmd_bench.cpp
 void register_config(CLI::App& app);
@@ -16,4 +16,4 @@ void register_sweep(CLI::App& app);
 void register_trace(CLI::App& app);
 void register_train(CLI::App& app);
 
-}  // namespace lumac
+}  // namespace lumac::cli

@@ -10,24 +10,24 @@
 
 #include "app/cli_common.hpp"
 #include "app/commands.hpp"
-#include "core/error.hpp"
+#include "lumac/core/error.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{
       "lumac: photonic hardware co-simulator (devices -> optical MAC -> networks -> energy)"};
   app.set_version_flag("--version", std::string("lumac ") + LUMAC_VERSION);
   app.require_subcommand(1);
-  lumac::register_bench(app);
-  lumac::register_config(app);
-  lumac::register_devices(app);
-  lumac::register_energy(app);
-  lumac::register_enob(app);
-  lumac::register_eval(app);
-  lumac::register_precision(app);
-  lumac::register_sweep(app);
-  lumac::register_trace(app);
-  lumac::register_train(app);
-  lumac::set_command_line(argc, argv);
+  lumac::cli::register_bench(app);
+  lumac::cli::register_config(app);
+  lumac::cli::register_devices(app);
+  lumac::cli::register_energy(app);
+  lumac::cli::register_enob(app);
+  lumac::cli::register_eval(app);
+  lumac::cli::register_precision(app);
+  lumac::cli::register_sweep(app);
+  lumac::cli::register_trace(app);
+  lumac::cli::register_train(app);
+  lumac::cli::set_command_line(argc, argv);
   // CLI11 reports an unknown command only as "a subcommand is required"; name it instead.
   std::vector<std::string> names;
   bool known = false;
@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     fmt::print(stderr, "lumac: error: {}\n", e.what());
     return 2;
-  } catch (const lumac::Interrupted& e) {
+  } catch (const lumac::cli::Interrupted& e) {
     fmt::print(stderr, "lumac: {}\n", e.what());
     return 130;
   } catch (const lumac::Error& e) {

@@ -5,7 +5,7 @@
 
 #include <cstdio>
 
-namespace lumac {
+namespace lumac::cli {
 
 Progress::Progress(std::int64_t total, std::string label)
     : total_(total),
@@ -34,4 +34,4 @@ void Progress::update(std::int64_t done) {
   std::fflush(stderr);
 }
 
-}  // namespace lumac
+}  // namespace lumac::cli

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-namespace lumac {
+namespace lumac::cli {
 
 class Progress {
  public:
@@ -20,4 +20,4 @@ class Progress {
   std::chrono::steady_clock::time_point start_;
 };
 
-}  // namespace lumac
+}  // namespace lumac::cli

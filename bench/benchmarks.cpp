@@ -8,14 +8,14 @@
 #include <functional>
 #include <memory>
 
-#include "app/network_eval.hpp"
-#include "app/settings.hpp"
-#include "circuits/homodyne_mac.hpp"
-#include "circuits/mac_trace.hpp"
-#include "circuits/vectors.hpp"
-#include "core/error.hpp"
-#include "nn/evaluate.hpp"
-#include "nn/precision.hpp"
+#include "lumac/circuits/homodyne_mac.hpp"
+#include "lumac/circuits/mac_trace.hpp"
+#include "lumac/circuits/vectors.hpp"
+#include "lumac/core/error.hpp"
+#include "lumac/nn/evaluate.hpp"
+#include "lumac/nn/precision.hpp"
+#include "lumac/studies/evaluation.hpp"
+#include "lumac/studies/settings.hpp"
 
 namespace lumac::bench {
 
@@ -63,7 +63,7 @@ std::vector<Figure> run_benchmarks(const BenchOptions& o) {
 
   // Inference, clean and noisy, batch 256.
   for (const char* name : {"fmnist_mlp", "fmnist_cnn"}) {
-    NetworkOptions no;
+    NetworkSpec no;
     no.model = (o.models / (std::string(name) + ".h5")).string();
     no.limit = o.images;
     const LoadedNetwork net = load_network(no);
@@ -139,7 +139,7 @@ std::vector<Figure> run_benchmarks(const BenchOptions& o) {
 
   // Precision learning steps on fmnist_cnn (batch 64, shot noise).
   {
-    NetworkOptions no;
+    NetworkSpec no;
     no.model = (o.models / "fmnist_cnn.h5").string();
     no.limit = 100;
     const LoadedNetwork net = load_network(no, true);

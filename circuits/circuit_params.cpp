@@ -1,4 +1,4 @@
-#include "circuits/circuit_params.hpp"
+#include "lumac/circuits/circuit_params.hpp"
 
 namespace lumac {
 

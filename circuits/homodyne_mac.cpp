@@ -1,14 +1,14 @@
-#include "circuits/homodyne_mac.hpp"
+#include "lumac/circuits/homodyne_mac.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
-#include "core/error.hpp"
-#include "core/precision.hpp"
-#include "core/rng.hpp"
-#include "core/units.hpp"
-#include "devices/converters.hpp"
+#include "lumac/core/error.hpp"
+#include "lumac/core/precision.hpp"
+#include "lumac/core/rng.hpp"
+#include "lumac/core/units.hpp"
+#include "lumac/devices/converters.hpp"
 
 namespace lumac {
 

@@ -1,16 +1,16 @@
-#include "circuits/mac_trace.hpp"
+#include "lumac/circuits/mac_trace.hpp"
 
 #include <array>
 #include <boost/numeric/odeint.hpp>
 #include <cmath>
 #include <numeric>
 
-#include "core/error.hpp"
-#include "core/precision.hpp"
-#include "core/rng.hpp"
-#include "core/units.hpp"
-#include "devices/converters.hpp"
-#include "devices/laser.hpp"
+#include "lumac/core/error.hpp"
+#include "lumac/core/precision.hpp"
+#include "lumac/core/rng.hpp"
+#include "lumac/core/units.hpp"
+#include "lumac/devices/converters.hpp"
+#include "lumac/devices/laser.hpp"
 
 namespace lumac {
 

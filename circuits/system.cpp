@@ -1,9 +1,9 @@
-#include "circuits/system.hpp"
+#include "lumac/circuits/system.hpp"
 
 #include <cmath>
 
-#include "core/error.hpp"
-#include "core/units.hpp"
+#include "lumac/core/error.hpp"
+#include "lumac/core/units.hpp"
 
 namespace lumac {
 

@@ -1,9 +1,9 @@
-#include "circuits/vectors.hpp"
+#include "lumac/circuits/vectors.hpp"
 
 #include <Random123/uniform.hpp>
-#include "core/error.hpp"
+#include "lumac/core/error.hpp"
 
-#include "core/rng.hpp"
+#include "lumac/core/rng.hpp"
 
 namespace lumac {
 

@@ -1,4 +1,4 @@
-#include "core/config.hpp"
+#include "lumac/core/config.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -6,6 +6,8 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+
+#include <toml++/toml.h>
 
 namespace lumac {
 
@@ -35,54 +37,56 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
   return prev[b.size()];
 }
 
-}  // namespace
-
-ConfigValue::ConfigValue(const toml::node& node, std::string origin) : origin_(std::move(origin)) {
-  node.visit([&](const auto& n) { holder_.insert_or_assign("v", n); });
+// The typed value of a TOML node (other types become std::monostate).
+ConfigValue::Value node_value(const toml::node& node) {
+  if (const auto* f = node.as_floating_point()) return f->get();
+  if (const auto* i = node.as_integer()) return i->get();
+  if (const auto* b = node.as_boolean()) return b->get();
+  if (const auto* s = node.as_string()) return s->get();
+  return std::monostate{};
 }
 
+ConfigValue from_node(const toml::node& node, std::string origin) {
+  return ConfigValue(node_value(node), describe_node(node), std::move(origin));
+}
+
+}  // namespace
+
+ConfigValue::ConfigValue(Value value, std::string shown, std::string origin)
+    : value_(std::move(value)), shown_(std::move(shown)), origin_(std::move(origin)) {}
+
 ConfigValue ConfigValue::from_text(std::string_view text) {
-  ConfigValue v;
-  v.origin_ = "--set";
   // A TOML value parses as itself; anything else (a bare word such as `analog`) is a string.
   try {
     toml::table parsed = toml::parse("v = " + std::string(text));
-    if (parsed.size() == 1 && parsed.contains("v")) {
-      v.holder_ = std::move(parsed);
-      return v;
-    }
+    if (parsed.size() == 1 && parsed.contains("v")) return from_node(*parsed.get("v"), "--set");
   } catch (const toml::parse_error&) {
   }
-  v.holder_.insert_or_assign("v", std::string(text));
-  return v;
+  return ConfigValue(std::string(text), "'" + std::string(text) + "'", "--set");
 }
 
 void ConfigValue::type_error(std::string_view key, std::string_view expected) const {
-  fail("{} = {}: must be {}", key, describe_node(*holder_.get("v")), expected);
+  fail("{} = {}: must be {}", key, shown_, expected);
 }
 
 double ConfigValue::as_real(std::string_view key) const {
-  const toml::node& n = *holder_.get("v");
-  if (const auto* f = n.as_floating_point()) return f->get();
-  if (const auto* i = n.as_integer()) return static_cast<double>(i->get());
+  if (const auto* f = std::get_if<double>(&value_)) return *f;
+  if (const auto* i = std::get_if<std::int64_t>(&value_)) return static_cast<double>(*i);
   type_error(key, "a number");
 }
 
 std::int64_t ConfigValue::as_integer(std::string_view key) const {
-  const toml::node& n = *holder_.get("v");
-  if (const auto* i = n.as_integer()) return i->get();
+  if (const auto* i = std::get_if<std::int64_t>(&value_)) return *i;
   type_error(key, "an integer");
 }
 
 bool ConfigValue::as_boolean(std::string_view key) const {
-  const toml::node& n = *holder_.get("v");
-  if (const auto* b = n.as_boolean()) return b->get();
+  if (const auto* b = std::get_if<bool>(&value_)) return *b;
   type_error(key, "true or false");
 }
 
 std::string ConfigValue::as_text(std::string_view key) const {
-  const toml::node& n = *holder_.get("v");
-  if (const auto* s = n.as_string()) return s->get();
+  if (const auto* s = std::get_if<std::string>(&value_)) return *s;
   type_error(key, "a string");
 }
 
@@ -108,7 +112,9 @@ std::string format_real(double value) {
   return fmt::format("{}", value);
 }
 
-toml::table parse_toml_text(std::string_view text, const std::string& name) {
+namespace {
+
+toml::table parse_toml(std::string_view text, const std::string& name) {
   try {
     return toml::parse(text, name);
   } catch (const toml::parse_error& e) {
@@ -117,12 +123,55 @@ toml::table parse_toml_text(std::string_view text, const std::string& name) {
   }
 }
 
-toml::table parse_toml_file(const std::filesystem::path& file) {
+}  // namespace
+
+void read_config_text(std::string_view text, const std::string& name, const KeySetter& set) {
+  const toml::table doc = parse_toml(text, name);
+  for (const auto& [section, node] : doc) {
+    const auto* table = node.as_table();
+    if (!table)
+      fail("{}:{}: '{}' must be a [section] table of keys", name, node.source().begin.line,
+           std::string_view(section));
+    for (const auto& [key, value] : *table) {
+      const auto line = value.source().begin.line;
+      const std::string full = std::string(section.str()) + "." + std::string(key.str());
+      try {
+        set(full, from_node(value, fmt::format("{}:{}", name, line)));
+      } catch (const Error& e) {
+        throw Error(fmt::format("{}:{}: {}", name, line, e.what()));
+      }
+    }
+  }
+}
+
+void read_config_file(const std::filesystem::path& file, const KeySetter& set) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec))
+    fail("cannot read config file '{}': it is a directory", file.string());
   std::ifstream in(file, std::ios::binary);
   if (!in) fail("cannot read config file '{}'", file.string());
   std::ostringstream text;
   text << in.rdbuf();
-  return parse_toml_text(text.str(), file.string());
+  if (in.bad()) fail("cannot read config file '{}'", file.string());
+  read_config_text(text.str(), file.string(), set);
+}
+
+std::string format_toml(const ConfigSections& sections) {
+  toml::table out;
+  for (const auto& [section, keys] : sections) {
+    toml::table t;
+    for (const auto& [name, value] : keys)
+      std::visit(
+          [&](const auto& v) {
+            if constexpr (!std::is_same_v<std::decay_t<decltype(v)>, std::monostate>)
+              t.insert_or_assign(name, v);
+          },
+          value);
+    out.insert_or_assign(section, std::move(t));
+  }
+  std::ostringstream os;
+  os << out;
+  return os.str();
 }
 
 }  // namespace lumac

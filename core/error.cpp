@@ -1,4 +1,4 @@
-#include "core/error.hpp"
+#include "lumac/core/error.hpp"
 
 #include <cmath>
 

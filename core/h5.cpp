@@ -1,4 +1,4 @@
-#include "core/h5.hpp"
+#include "lumac/core/h5.hpp"
 
 #include <signal.h>
 #include <unistd.h>
@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <fstream>
 
-#include "core/error.hpp"
+#include "lumac/core/error.hpp"
 
 namespace lumac::h5 {
 
@@ -287,6 +287,15 @@ void write_config(H5::H5Object& root, const std::vector<KeyInfo>& keys,
     }
   }
   write_attribute(root, "config_toml", config_toml);
+}
+
+void write_header(H5::H5Object& root, const std::vector<KeyInfo>& keys,
+                  const std::string& config_toml, const std::string& kind,
+                  const std::string& command_line) {
+  write_config(root, keys, config_toml);
+  write_attribute(root, "kind", kind);
+  write_attribute(root, "schema_version", std::int64_t{1});
+  write_attribute(root, "command_line", command_line);
 }
 
 void write_dataset(H5::Group& group, const std::string& name, const std::vector<double>& data,

@@ -2,7 +2,7 @@
 // generator) and an inverse normal CDF evaluated from a table of per-octave polynomials. See
 // NoiseSequence in core/rng.hpp for the definition of the sequence.
 
-#include "core/rng.hpp"
+#include "lumac/core/rng.hpp"
 
 // GCC 12's own AVX-512 intrinsics trip its -Wuninitialized (GCC bug 105593: `__m512 __Y = __Y`
 // inside _mm512_undefined_*, fixed in GCC 13).
@@ -23,7 +23,7 @@
 #include <bit>
 #include <cmath>
 
-#include "core/error.hpp"
+#include "lumac/core/error.hpp"
 
 namespace lumac {
 

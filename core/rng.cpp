@@ -1,4 +1,4 @@
-#include "core/rng.hpp"
+#include "lumac/core/rng.hpp"
 
 // GCC 12's own AVX-512 intrinsics trip its -Wuninitialized (GCC bug 105593: `__m512 __Y = __Y`
 // inside _mm512_undefined_*, fixed in GCC 13); the AVX-512 kernel below needs them.
@@ -20,7 +20,7 @@
 #include <cmath>
 #include <random>
 
-#include "core/error.hpp"
+#include "lumac/core/error.hpp"
 
 namespace lumac {
 

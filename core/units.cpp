@@ -1,4 +1,4 @@
-#include "core/units.hpp"
+#include "lumac/core/units.hpp"
 
 #include <cmath>
 

@@ -1,10 +1,10 @@
-#include "devices/converters.hpp"
+#include "lumac/devices/converters.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-#include "core/error.hpp"
-#include "core/precision.hpp"
+#include "lumac/core/error.hpp"
+#include "lumac/core/precision.hpp"
 
 namespace lumac {
 

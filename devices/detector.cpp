@@ -1,11 +1,11 @@
-#include "devices/detector.hpp"
+#include "lumac/devices/detector.hpp"
 
 #include <fmt/ranges.h>
 #include <cmath>
 #include <vector>
 
-#include "core/error.hpp"
-#include "core/units.hpp"
+#include "lumac/core/error.hpp"
+#include "lumac/core/units.hpp"
 
 namespace lumac {
 

@@ -1,11 +1,11 @@
-#include "devices/laser.hpp"
+#include "lumac/devices/laser.hpp"
 
 #include <array>
 #include <boost/math/quadrature/gauss_kronrod.hpp>
 #include <boost/numeric/odeint.hpp>
 #include <cmath>
 
-#include "core/error.hpp"
+#include "lumac/core/error.hpp"
 
 namespace lumac {
 

@@ -1,10 +1,10 @@
-#include "devices/modulator.hpp"
+#include "lumac/devices/modulator.hpp"
 
 #include <array>
 #include <boost/numeric/odeint.hpp>
 #include <cmath>
 
-#include "core/error.hpp"
+#include "lumac/core/error.hpp"
 
 namespace lumac {
 

@@ -1,13 +1,13 @@
-#include "energy/energy_model.hpp"
+#include "lumac/energy/energy_model.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-#include "circuits/system.hpp"
-#include "core/error.hpp"
-#include "core/units.hpp"
-#include "devices/converters.hpp"
-#include "devices/modulator.hpp"
+#include "lumac/circuits/system.hpp"
+#include "lumac/core/error.hpp"
+#include "lumac/core/units.hpp"
+#include "lumac/devices/converters.hpp"
+#include "lumac/devices/modulator.hpp"
 
 namespace lumac {
 

@@ -1,14 +1,14 @@
-#include "nn/analog.hpp"
+#include "lumac/nn/analog.hpp"
 
 #include <atomic>
 #include <cmath>
 #include <mutex>
 #include <optional>
 
-#include "circuits/homodyne_mac.hpp"
-#include "core/error.hpp"
-#include "core/precision.hpp"
-#include "core/rng.hpp"
+#include "lumac/circuits/homodyne_mac.hpp"
+#include "lumac/core/error.hpp"
+#include "lumac/core/precision.hpp"
+#include "lumac/core/rng.hpp"
 
 namespace lumac::nn {
 
@@ -104,10 +104,6 @@ struct AnalogExecutor::ProductSums {
   const Eigen::VectorXf* w4 = nullptr;
   Eigen::VectorXf w2_local, w4_local;  // when the weights are not the cached ones
 };
-
-NoiseMode parse_noise_mode(std::string_view text) {
-  return parse_enum<NoiseMode>(text, "--noise");
-}
 
 std::vector<AnalogLayer> analog_layers(const Model& model) {
   if (!model.calibrated())

@@ -1,11 +1,11 @@
-#include "nn/architectures.hpp"
+#include "lumac/nn/architectures.hpp"
 
 #include <cmath>
 
-#include "core/rng.hpp"
-#include "nn/conv2d.hpp"
-#include "nn/dense.hpp"
-#include "nn/pool.hpp"
+#include "lumac/core/rng.hpp"
+#include "lumac/nn/conv2d.hpp"
+#include "lumac/nn/dense.hpp"
+#include "lumac/nn/pool.hpp"
 
 namespace lumac::nn {
 

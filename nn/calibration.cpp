@@ -1,10 +1,10 @@
-#include "nn/calibration.hpp"
+#include "lumac/nn/calibration.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <mutex>
 
-#include "core/error.hpp"
+#include "lumac/core/error.hpp"
 
 namespace lumac::nn {
 

@@ -1,11 +1,11 @@
-#include "nn/conv2d.hpp"
+#include "lumac/nn/conv2d.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 
-#include "core/error.hpp"
-#include "nn/parallel.hpp"
+#include "lumac/core/error.hpp"
+#include "lumac/nn/parallel.hpp"
 
 namespace lumac::nn {
 

@@ -1,4 +1,4 @@
-#include "nn/dataset.hpp"
+#include "lumac/nn/dataset.hpp"
 
 #include <zlib.h>
 
@@ -8,7 +8,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "core/error.hpp"
+#include "lumac/core/error.hpp"
+#include "lumac/core/json.hpp"
 
 namespace lumac::nn {
 
@@ -127,65 +128,88 @@ Dataset fashion_split(const fs::path& dir, const std::string& prefix, const std:
 
 }  // namespace
 
-// Parses { "data": [numbers] } strictly; every number must be in [0, 1].
+namespace {
+
+// Reads { "data": [numbers] } through nlohmann-json's SAX interface: the structure is checked
+// by the library, and each pixel is converted from its decimal text straight to float (as the
+// digits were always read), every value in [0, 1].
+class DigitReader final : public nlohmann::json_sax<Json> {
+ public:
+  std::vector<float> values;
+  std::string problem;  // what was expected where the document went wrong
+
+  bool null() override { return unexpected("a number"); }
+  bool boolean(bool) override { return unexpected("a number"); }
+  bool number_integer(number_integer_t v) override { return pixel(static_cast<float>(v)); }
+  bool number_unsigned(number_unsigned_t v) override { return pixel(static_cast<float>(v)); }
+  bool number_float(number_float_t, const string_t& text) override {
+    float v = 0;
+    const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (r.ec != std::errc() || r.ptr != text.data() + text.size()) return unexpected("a number");
+    return pixel(v);
+  }
+  bool string(string_t&) override { return unexpected("a number"); }
+  bool binary(binary_t&) override { return unexpected("a number"); }
+  bool start_object(std::size_t) override {
+    if (depth_++ != 0) return unexpected("a number");
+    return true;
+  }
+  bool key(string_t& k) override {
+    if (depth_ != 1 || k != "data" || seen_data_) return unexpected("the single key \"data\"");
+    seen_data_ = true;
+    return true;
+  }
+  bool end_object() override {
+    --depth_;
+    if (!seen_data_) return unexpected("the key \"data\"");
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    if (depth_++ != 1) return unexpected(depth_ == 1 ? "an object" : "a number");
+    return true;
+  }
+  bool end_array() override {
+    --depth_;
+    return true;
+  }
+  bool parse_error(std::size_t byte, const std::string&,
+                   const nlohmann::detail::exception& e) override {
+    if (problem.empty()) problem = fmt::format("byte {}: {}", byte, e.what());
+    return false;
+  }
+
+ private:
+  bool pixel(float v) {
+    if (depth_ != 2) return unexpected("an object with a \"data\" array");
+    if (!(v >= 0.0f && v <= 1.0f)) return unexpected("a pixel value in [0, 1]");
+    values.push_back(v);
+    return true;
+  }
+  bool unexpected(const char* what) {
+    if (problem.empty()) problem = fmt::format("expected {}", what);
+    return false;
+  }
+  int depth_ = 0;
+  bool seen_data_ = false;
+};
+
+}  // namespace
+
 std::vector<float> parse_digit_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("MNIST file '{}' cannot be read", path.string());
   std::ostringstream os;
   os << in.rdbuf();
   const std::string text = os.str();
-  const char* p = text.data();
-  const char* const end = p + text.size();
-  auto bad = [&](const char* what) -> void {
-    fail("MNIST file '{}' is malformed at byte {}: expected {}; reinstall it with {}",
-         path.string(), p - text.data(), what, mnist_install);
-  };
-  auto skip_ws = [&] {
-    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) ++p;
-  };
-  auto expect = [&](std::string_view token) {
-    skip_ws();
-    if (static_cast<std::size_t>(end - p) < token.size() ||
-        std::string_view(p, token.size()) != token)
-      bad(std::string(token).c_str());
-    p += token.size();
-  };
-  expect("{");
-  expect("\"data\"");
-  expect(":");
-  expect("[");
-  std::vector<float> values;
-  values.reserve(text.size() / 2);
-  skip_ws();
-  if (p < end && *p == ']') {
-    ++p;
-  } else {
-    for (;;) {
-      skip_ws();
-      float v = 0;
-      const auto r = std::from_chars(p, end, v);
-      if (r.ec != std::errc() || !(v >= 0.0f && v <= 1.0f)) bad("a pixel value in [0, 1]");
-      p = r.ptr;
-      values.push_back(v);
-      skip_ws();
-      if (p < end && *p == ',') {
-        ++p;
-        continue;
-      }
-      if (p < end && *p == ']') {
-        ++p;
-        break;
-      }
-      bad("',' or ']'");
-    }
-  }
-  expect("}");
-  skip_ws();
-  if (p != end) bad("the end of the file");
-  if (values.size() % image_pixels != 0)
+  DigitReader reader;
+  reader.values.reserve(text.size() / 2);
+  if (!Json::sax_parse(text, &reader) || !reader.problem.empty())
+    fail("MNIST file '{}' is malformed ({}); reinstall it with {}", path.string(),
+         reader.problem.empty() ? "not a JSON object" : reader.problem, mnist_install);
+  if (reader.values.size() % image_pixels != 0)
     fail("MNIST file '{}': {} values are not a whole number of 784-pixel digits", path.string(),
-         values.size());
-  return values;
+         reader.values.size());
+  return std::move(reader.values);
 }
 
 namespace {

@@ -1,11 +1,11 @@
-#include "nn/dense.hpp"
+#include "lumac/nn/dense.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 
-#include "core/error.hpp"
-#include "nn/parallel.hpp"
+#include "lumac/core/error.hpp"
+#include "lumac/nn/parallel.hpp"
 
 namespace lumac::nn {
 

@@ -1,9 +1,9 @@
-#include "nn/evaluate.hpp"
+#include "lumac/nn/evaluate.hpp"
 
 #include <algorithm>
 
-#include "core/error.hpp"
-#include "nn/loss.hpp"
+#include "lumac/core/error.hpp"
+#include "lumac/nn/loss.hpp"
 
 namespace lumac::nn {
 

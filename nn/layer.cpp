@@ -1,6 +1,6 @@
-#include "nn/layer.hpp"
+#include "lumac/nn/layer.hpp"
 
-#include "core/error.hpp"
+#include "lumac/core/error.hpp"
 
 namespace lumac::nn {
 

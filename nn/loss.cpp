@@ -1,8 +1,8 @@
-#include "nn/loss.hpp"
+#include "lumac/nn/loss.hpp"
 
 #include <cmath>
 
-#include "core/error.hpp"
+#include "lumac/core/error.hpp"
 
 namespace lumac::nn {
 

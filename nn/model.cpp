@@ -1,12 +1,12 @@
-#include "nn/model.hpp"
+#include "lumac/nn/model.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <utility>
 
-#include "core/error.hpp"
-#include "nn/parallel.hpp"
+#include "lumac/core/error.hpp"
+#include "lumac/nn/parallel.hpp"
 
 namespace lumac::nn {
 

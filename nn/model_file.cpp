@@ -1,14 +1,14 @@
-#include "nn/model_file.hpp"
+#include "lumac/nn/model_file.hpp"
 
 #include <fmt/format.h>
 
 #include <cmath>
 
-#include "core/error.hpp"
-#include "core/h5.hpp"
-#include "nn/conv2d.hpp"
-#include "nn/dense.hpp"
-#include "nn/pool.hpp"
+#include "lumac/core/error.hpp"
+#include "lumac/core/h5.hpp"
+#include "lumac/nn/conv2d.hpp"
+#include "lumac/nn/dense.hpp"
+#include "lumac/nn/pool.hpp"
 
 namespace lumac::nn {
 

@@ -1,9 +1,9 @@
-#include "nn/optimizer.hpp"
+#include "lumac/nn/optimizer.hpp"
 
 #include <cassert>
 #include <cmath>
 
-#include "core/error.hpp"
+#include "lumac/core/error.hpp"
 
 namespace lumac::nn {
 

@@ -1,9 +1,9 @@
-#include "nn/pool.hpp"
+#include "lumac/nn/pool.hpp"
 
 #include <fmt/format.h>
 
-#include "core/error.hpp"
-#include "nn/parallel.hpp"
+#include "lumac/core/error.hpp"
+#include "lumac/nn/parallel.hpp"
 
 namespace lumac::nn {
 

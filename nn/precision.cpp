@@ -1,4 +1,4 @@
-#include "nn/precision.hpp"
+#include "lumac/nn/precision.hpp"
 
 #include <chrono>
 #include <cmath>
@@ -6,9 +6,9 @@
 #include <mutex>
 #include <numeric>
 
-#include "core/error.hpp"
-#include "core/rng.hpp"
-#include "nn/loss.hpp"
+#include "lumac/core/error.hpp"
+#include "lumac/core/rng.hpp"
+#include "lumac/nn/loss.hpp"
 
 namespace lumac::nn {
 
@@ -49,7 +49,7 @@ class LearningHook final : public MatmulHook {
 
 void check_options(const PrecisionOptions& o, const Model& model,
                    const std::vector<AnalogLayer>& layers) {
-  if (o.mode == NoiseMode::none || o.mode == NoiseMode::enob)
+  if (!noise_mode_info(o.mode).learnable)
     fail(
         "precision learning needs a noise mode with an energy knob: shot, thermal, weight or "
         "physical");

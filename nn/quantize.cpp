@@ -1,9 +1,9 @@
-#include "nn/quantize.hpp"
+#include "lumac/nn/quantize.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-#include "core/error.hpp"
+#include "lumac/core/error.hpp"
 
 namespace lumac::nn {
 

@@ -1,4 +1,4 @@
-#include "nn/tensor.hpp"
+#include "lumac/nn/tensor.hpp"
 
 #include <algorithm>
 #include <cassert>

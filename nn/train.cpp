@@ -1,12 +1,12 @@
-#include "nn/train.hpp"
+#include "lumac/nn/train.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <numeric>
 
-#include "core/error.hpp"
-#include "core/rng.hpp"
-#include "nn/loss.hpp"
+#include "lumac/core/error.hpp"
+#include "lumac/core/rng.hpp"
+#include "lumac/nn/loss.hpp"
 
 namespace lumac::nn {
 

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "core/error.hpp"
+#include "lumac/core/error.hpp"
 
 namespace lumac::test {
 

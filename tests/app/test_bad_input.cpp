@@ -4,13 +4,13 @@
 
 #include <set>
 
-#include "app/settings.hpp"
-#include "core/h5.hpp"
-#include "nn/dataset.hpp"
-#include "nn/dense.hpp"
-#include "nn/layer.hpp"
-#include "nn/model.hpp"
-#include "nn/model_file.hpp"
+#include "lumac/core/h5.hpp"
+#include "lumac/nn/dataset.hpp"
+#include "lumac/nn/dense.hpp"
+#include "lumac/nn/layer.hpp"
+#include "lumac/nn/model.hpp"
+#include "lumac/nn/model_file.hpp"
+#include "lumac/studies/settings.hpp"
 #include "tests/support.hpp"
 
 using namespace lumac;
@@ -226,12 +226,12 @@ TEST_CASE("bad input: absurd sizes and limits beyond the data") {
       {{"enob", "--fan-in", "1000000000000"}, "fan-in"},
       {{"energy", "--fan-in", "0"}, "fan-in"},
       {{"trace", "--fan-in", "1000000", "--out", (tmp / "t.h5").string()}, "1e5"},
-      {{"eval", "--model", m, "--seeds", "0"}, "--seeds"},
+      {{"eval", "--model", m, "--seeds", "0"}, "seeds = 0"},
       {{"eval", "--model", m, "--limit", "1000000"}, "only 10000"},
-      {{"eval", "--model", m, "--batch", "0"}, "--batch"},
+      {{"eval", "--model", m, "--batch", "0"}, "batch = 0"},
       {{"sweep", "--model", m, "--param", "laser.power_W=1e-3:2e-3:2", "--seeds", "0", "--out",
         (tmp / "s.h5").string()},
-       "--seeds"},
+       "seeds = 0"},
       {{"sweep", "--fan-in", "8", "--param", "laser.power_W=1e-3:2e-3:0", "--out",
         (tmp / "s.h5").string()},
        "N = 0"},

@@ -1,6 +1,6 @@
-#include "core/h5.hpp"
-#include "core/units.hpp"
-#include "devices/converters.hpp"
+#include "lumac/core/h5.hpp"
+#include "lumac/core/units.hpp"
+#include "lumac/devices/converters.hpp"
 #include "tests/support.hpp"
 
 using namespace lumac;

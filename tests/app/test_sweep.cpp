@@ -7,7 +7,7 @@
 #include <chrono>
 #include <thread>
 
-#include "core/h5.hpp"
+#include "lumac/core/h5.hpp"
 #include "tests/support.hpp"
 
 using namespace lumac;
@@ -233,8 +233,8 @@ TEST_CASE("sweep: bad input is one line, exit 2, and leaves existing files untou
       {{"--param", "system.encoding=1:2:2"}, "only numeric keys"},
       {{"--param", "adc.bits=4:5:3"}, "integer key"},
       {{"--param", "laser.power_W=-1e-3:1e-3:3"}, "laser.power_W = -0.001"},
-      {{}, "--param"},
-      {{"--param", "laser.power_W=1e-3:2e-3:2", "--model", "x.h5"}, "either --fan-in"},
+      {{}, "at least one axis"},
+      {{"--param", "laser.power_W=1e-3:2e-3:2", "--model", "x.h5"}, "either a fan-in"},
   };
   for (const auto& entry : cases) {
     const auto& extra = entry.first;

@@ -1,6 +1,6 @@
-#include "app/settings.hpp"
-#include "circuits/homodyne_mac.hpp"
-#include "circuits/vectors.hpp"
+#include "lumac/circuits/homodyne_mac.hpp"
+#include "lumac/circuits/vectors.hpp"
+#include "lumac/studies/settings.hpp"
 #include "tests/support.hpp"
 
 using namespace lumac;

@@ -1,8 +1,8 @@
-#include "app/settings.hpp"
-#include "circuits/mac_trace.hpp"
-#include "circuits/vectors.hpp"
-#include "core/precision.hpp"
-#include "devices/converters.hpp"
+#include "lumac/circuits/mac_trace.hpp"
+#include "lumac/circuits/vectors.hpp"
+#include "lumac/core/precision.hpp"
+#include "lumac/devices/converters.hpp"
+#include "lumac/studies/settings.hpp"
 #include "tests/support.hpp"
 
 using namespace lumac;

@@ -1,4 +1,4 @@
-#include "core/h5.hpp"
+#include "lumac/core/h5.hpp"
 #include "tests/support.hpp"
 
 using namespace lumac;

@@ -4,8 +4,8 @@
 #include <boost/math/special_functions/erf.hpp>
 #include <numeric>
 
-#include "core/error.hpp"
-#include "core/rng.hpp"
+#include "lumac/core/error.hpp"
+#include "lumac/core/rng.hpp"
 #include "tests/support.hpp"
 
 using namespace lumac;

@@ -1,7 +1,7 @@
-#include "core/error.hpp"
-#include "core/precision.hpp"
-#include "core/rng.hpp"
-#include "devices/converters.hpp"
+#include "lumac/core/error.hpp"
+#include "lumac/core/precision.hpp"
+#include "lumac/core/rng.hpp"
+#include "lumac/devices/converters.hpp"
 #include "tests/support.hpp"
 
 using namespace lumac;

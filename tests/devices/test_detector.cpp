@@ -1,5 +1,5 @@
-#include "core/error.hpp"
-#include "devices/detector.hpp"
+#include "lumac/core/error.hpp"
+#include "lumac/devices/detector.hpp"
 #include "tests/support.hpp"
 
 using namespace lumac;

@@ -1,6 +1,6 @@
 #include <algorithm>
 
-#include "devices/laser.hpp"
+#include "lumac/devices/laser.hpp"
 #include "tests/support.hpp"
 
 using namespace lumac;

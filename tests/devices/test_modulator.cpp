@@ -1,4 +1,4 @@
-#include "devices/modulator.hpp"
+#include "lumac/devices/modulator.hpp"
 #include "tests/support.hpp"
 
 using namespace lumac;

@@ -1,7 +1,7 @@
-#include "app/settings.hpp"
-#include "circuits/homodyne_mac.hpp"
-#include "core/units.hpp"
-#include "energy/energy_model.hpp"
+#include "lumac/circuits/homodyne_mac.hpp"
+#include "lumac/core/units.hpp"
+#include "lumac/energy/energy_model.hpp"
+#include "lumac/studies/settings.hpp"
 #include "tests/support.hpp"
 
 using namespace lumac;

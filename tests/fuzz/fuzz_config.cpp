@@ -6,8 +6,8 @@
 #include <sstream>
 #include <string>
 
-#include "app/settings.hpp"
-#include "core/config.hpp"
+#include "lumac/core/config.hpp"
+#include "lumac/studies/settings.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string input(reinterpret_cast<const char*>(data), size);
@@ -15,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string toml_text = input.substr(0, split);
   lumac::Settings s;
   try {
-    lumac::apply_toml(s, lumac::parse_toml_text(toml_text, "fuzz.toml"), "fuzz.toml");
+    lumac::load_toml_text(s, toml_text, "fuzz.toml");
     if (split != std::string::npos) {
       std::istringstream lines(input.substr(split + 7));
       std::string line;

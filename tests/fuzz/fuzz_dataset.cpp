@@ -10,8 +10,8 @@
 #include <fstream>
 #include <string>
 
-#include "core/error.hpp"
-#include "nn/dataset.hpp"
+#include "lumac/core/error.hpp"
+#include "lumac/nn/dataset.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const std::filesystem::path file =

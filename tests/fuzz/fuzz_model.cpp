@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "core/error.hpp"
-#include "core/h5.hpp"
-#include "nn/model_file.hpp"
+#include "lumac/core/error.hpp"
+#include "lumac/core/h5.hpp"
+#include "lumac/nn/model_file.hpp"
 
 namespace {
 

@@ -18,8 +18,8 @@
 #include <span>
 #include <vector>
 
-#include "core/rng.hpp"
-#include "nn/layer.hpp"
+#include "lumac/core/rng.hpp"
+#include "lumac/nn/layer.hpp"
 #include "tests/support.hpp"
 
 namespace lumac::test {

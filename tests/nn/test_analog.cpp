@@ -1,11 +1,11 @@
 #include <omp.h>
 
 #include <thread>
-#include "app/settings.hpp"
-#include "circuits/homodyne_mac.hpp"
-#include "core/precision.hpp"
-#include "core/rng.hpp"
-#include "nn/analog.hpp"
+#include "lumac/circuits/homodyne_mac.hpp"
+#include "lumac/core/precision.hpp"
+#include "lumac/core/rng.hpp"
+#include "lumac/nn/analog.hpp"
+#include "lumac/studies/settings.hpp"
 #include "tests/support.hpp"
 
 using namespace lumac;
@@ -339,6 +339,5 @@ TEST_CASE("analog: bad layers are errors") {
   a = layer_of(w, 1);
   a.output_lo = a.output_hi = 0;
   CHECK_THROWS_AS(AnalogExecutor(NoiseMode::shot, {a}, c, NoiseSources::all(), 1), Error);
-  CHECK_THROWS_WITH_AS(parse_noise_mode("quantum"), doctest::Contains("--noise = 'quantum'"),
-                       Error);
+  CHECK_THROWS_WITH_AS(parse_noise_mode("quantum"), doctest::Contains("noise = 'quantum'"), Error);
 }

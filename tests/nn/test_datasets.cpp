@@ -5,7 +5,7 @@
 #include <array>
 #include <cstdlib>
 
-#include "nn/dataset.hpp"
+#include "lumac/nn/dataset.hpp"
 #include "tests/support.hpp"
 
 using namespace lumac;
@@ -179,11 +179,11 @@ TEST_CASE("nn datasets: a missing dataset names the command that installs it") {
 
 TEST_CASE("nn datasets: malformed MNIST files are errors naming the file") {
   const std::vector<std::pair<std::string, std::string>> cases{
-      {"{ \"data\": [0, 0.5, oops] }", "malformed at byte 19"},
+      {"{ \"data\": [0, 0.5, oops] }", "malformed (byte 20"},
       {"{ \"data\": [0, 0.5, 1.5] }", "expected a pixel value in [0, 1]"},
-      {"{ \"pixels\": [] }", "expected \"data\""},
-      {"{ \"data\": [0, 1] } trailing", "expected the end of the file"},
-      {"{ \"data\": [0, 1 ", "expected ',' or ']'"},
+      {"{ \"pixels\": [] }", "expected the single key \"data\""},
+      {"{ \"data\": [0, 1] } trailing", "expected end of input"},
+      {"{ \"data\": [0, 1 ", "expected ']'"},
       {"{ \"data\": [0, 1] }", "2 values are not a whole number of 784-pixel digits"},
       {"{ \"data\": [] }", "8968 digits, expected 10000"},
   };

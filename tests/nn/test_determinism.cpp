@@ -5,8 +5,8 @@
 
 #include <cstring>
 
-#include "nn/architectures.hpp"
-#include "nn/dense.hpp"
+#include "lumac/nn/architectures.hpp"
+#include "lumac/nn/dense.hpp"
 #include "tests/nn/nn_support.hpp"
 
 using namespace lumac;

@@ -5,11 +5,11 @@
 #include <map>
 #include <mutex>
 
-#include "nn/architectures.hpp"
-#include "nn/conv2d.hpp"
-#include "nn/dense.hpp"
-#include "nn/loss.hpp"
-#include "nn/pool.hpp"
+#include "lumac/nn/architectures.hpp"
+#include "lumac/nn/conv2d.hpp"
+#include "lumac/nn/dense.hpp"
+#include "lumac/nn/loss.hpp"
+#include "lumac/nn/pool.hpp"
 #include "tests/nn/nn_support.hpp"
 
 using namespace lumac;

@@ -1,10 +1,10 @@
 // Forward values and backward passes of every layer, checked against direct computations and
 // central differences (tolerances derived in tests/nn/nn_support.hpp).
-#include "nn/conv2d.hpp"
-#include "nn/dense.hpp"
-#include "nn/loss.hpp"
-#include "nn/model.hpp"
-#include "nn/pool.hpp"
+#include "lumac/nn/conv2d.hpp"
+#include "lumac/nn/dense.hpp"
+#include "lumac/nn/loss.hpp"
+#include "lumac/nn/model.hpp"
+#include "lumac/nn/pool.hpp"
 #include "tests/nn/nn_support.hpp"
 
 using namespace lumac;

@@ -1,9 +1,9 @@
 // Model files (nn/model_file.hpp, docs/model_file.md): bitwise round trip of architecture,
 // weights, calibration and training record; rejection of wrong, damaged and inconsistent files.
-#include "core/h5.hpp"
-#include "nn/architectures.hpp"
-#include "nn/calibration.hpp"
-#include "nn/model_file.hpp"
+#include "lumac/core/h5.hpp"
+#include "lumac/nn/architectures.hpp"
+#include "lumac/nn/calibration.hpp"
+#include "lumac/nn/model_file.hpp"
 #include "tests/nn/nn_support.hpp"
 
 using namespace lumac;

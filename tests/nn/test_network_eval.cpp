@@ -1,10 +1,10 @@
 // Networks on the simulated hardware (app/network_eval.hpp, nn/analog.hpp, nn/quantize.hpp).
 #include <omp.h>
 
-#include "app/network_eval.hpp"
-#include "circuits/homodyne_mac.hpp"
-#include "core/units.hpp"
-#include "nn/evaluate.hpp"
+#include "lumac/circuits/homodyne_mac.hpp"
+#include "lumac/core/units.hpp"
+#include "lumac/nn/evaluate.hpp"
+#include "lumac/studies/evaluation.hpp"
 #include "tests/support.hpp"
 
 using namespace lumac;
@@ -13,7 +13,7 @@ using namespace lumac::test;
 namespace {
 
 LoadedNetwork network(const std::string& name, std::int64_t limit, int batch = 256) {
-  NetworkOptions o;
+  NetworkSpec o;
   o.model = (source_dir() / "data" / "models" / (name + ".h5")).string();
   o.limit = limit;
   o.batch = batch;

@@ -3,7 +3,7 @@
 // a_i (p_i - t_i); and convergence to its minimum t.
 #include <cmath>
 
-#include "nn/optimizer.hpp"
+#include "lumac/nn/optimizer.hpp"
 #include "tests/support.hpp"
 
 using namespace lumac;

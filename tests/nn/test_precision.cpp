@@ -1,6 +1,6 @@
 // Precision learning (nn/precision.hpp) and lumac precision.
-#include "app/network_eval.hpp"
-#include "nn/precision.hpp"
+#include "lumac/nn/precision.hpp"
+#include "lumac/studies/evaluation.hpp"
 #include "tests/support.hpp"
 
 using namespace lumac;
@@ -10,7 +10,7 @@ namespace fs = std::filesystem;
 namespace {
 
 LoadedNetwork mlp(std::int64_t limit) {
-  NetworkOptions o;
+  NetworkSpec o;
   o.model = (source_dir() / "data" / "models" / "fmnist_mlp.h5").string();
   o.limit = limit;
   return load_network(o, true);
@@ -60,7 +60,7 @@ TEST_CASE("precision: the reparameterised gradient matches central differences o
 }
 
 TEST_CASE("precision: the gradient through convolutions matches central differences too") {
-  NetworkOptions no;
+  NetworkSpec no;
   no.model = (source_dir() / "data" / "models" / "fmnist_cnn.h5").string();
   no.limit = 10;
   const LoadedNetwork net = load_network(no, true);
@@ -207,9 +207,10 @@ TEST_CASE("cli: bad precision input is one line and exit 2") {
   write_text(tmp / "x.h5", "garbage");
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
       {{"precision", "--model", model, "--noise", "shot", "--target-drop", "-0.01"},
-       "--target-drop"},
-      {{"precision", "--model", model, "--noise", "shot", "--target-drop", "0"}, "--target-drop"},
-      {{"precision", "--model", model, "--noise", "shot", "--target-drop", "1.5"}, "--target-drop"},
+       "target_drop -0.01"},
+      {{"precision", "--model", model, "--noise", "shot", "--target-drop", "0"}, "target_drop 0"},
+      {{"precision", "--model", model, "--noise", "shot", "--target-drop", "1.5"},
+       "target_drop 1.5"},
       {{"precision", "--model", model, "--noise", "enob"}, "needs shot, thermal"},
       {{"precision", "--model", model, "--noise", "shot", "--steps", "0"}, "steps"},
       {{"precision", "--model", model, "--noise", "shot", "--lambda", "-1"}, "lambda"},

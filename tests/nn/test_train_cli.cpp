@@ -3,8 +3,8 @@
 #include <cstring>
 #include <map>
 
-#include "core/h5.hpp"
-#include "nn/model_file.hpp"
+#include "lumac/core/h5.hpp"
+#include "lumac/nn/model_file.hpp"
 #include "tests/support.hpp"
 
 using namespace lumac;

@@ -5,11 +5,11 @@
 
 #include <cstring>
 
-#include "nn/architectures.hpp"
-#include "nn/calibration.hpp"
-#include "nn/evaluate.hpp"
-#include "nn/model_file.hpp"
-#include "nn/train.hpp"
+#include "lumac/nn/architectures.hpp"
+#include "lumac/nn/calibration.hpp"
+#include "lumac/nn/evaluate.hpp"
+#include "lumac/nn/model_file.hpp"
+#include "lumac/nn/train.hpp"
 #include "tests/support.hpp"
 
 using namespace lumac;

@@ -1,0 +1,56 @@
+// `lumac bench`: the benchmarks of bench/benchmarks.hpp as a table or JSON.
+#include <fmt/format.h>
+
+#include "app/cli_common.hpp"
+#include "app/commands.hpp"
+#include "bench/benchmarks.hpp"
+
+namespace lumac::cli {
+
+void register_bench(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "bench", "benchmarks: GEMM ceiling, inference, Monte Carlo, trace, learning");
+  auto o = std::make_shared<bench::BenchOptions>();
+  auto json = std::make_shared<bool>(false);
+  auto quick = std::make_shared<bool>(false);
+  cmd->add_option("--repeats", o->repeats, "timed runs per figure (default 5)");
+  cmd->add_flag("--quick", *quick, "small sizes (a smoke run, not for figures)");
+  cmd->add_flag("--json", *json, "machine-readable JSON on stdout");
+  cmd->callback([o, json, quick] {
+    bench::BenchOptions opt = *o;
+    opt.models = data_dir() / "models";
+    if (*quick) {
+      opt.repeats = 1;
+      opt.images = 256;
+      opt.monte_carlo = 1000;
+      opt.trace_symbols = 50;
+      opt.precision_steps = 2;
+    }
+    const auto figures = bench::run_benchmarks(opt);
+    if (*json) {
+      // Nested objects: "noisy_images_per_s.fmnist_cnn.shot" -> {"noisy_images_per_s": {...}}.
+      Json j;
+      Json spread;
+      for (const auto& f : figures) {
+        Json* at = &j;
+        std::string rest = f.name;
+        for (auto dot = rest.find('.'); dot != std::string::npos; dot = rest.find('.')) {
+          at = &(*at)[rest.substr(0, dot)];
+          rest = rest.substr(dot + 1);
+        }
+        (*at)[rest] = f.median;
+        spread[f.name] = Json{{"min", f.min}, {"max", f.max}, {"unit", f.unit}};
+      }
+      j["spread"] = spread;
+      j["repeats"] = static_cast<std::int64_t>(opt.repeats);
+      print_json(j);
+      return;
+    }
+    fmt::print("lumac bench: median of {} runs (min - max)\n", opt.repeats);
+    for (const auto& f : figures)
+      fmt::print("  {:<45} {:>12.4g} {:<9} ({:.4g} - {:.4g})\n", f.name, f.median, f.unit, f.min,
+                 f.max);
+  });
+}
+
+}  // namespace lumac::cli

@@ -1,0 +1,28 @@
+#include <fmt/format.h>
+
+#include "app/cli_common.hpp"
+
+namespace lumac::cli {
+
+void print_energy_table(const EnergyReport& r) {
+  fmt::print("energy per MAC (aJ/MAC); laser counted electrically in the total\n");
+  fmt::print("{:<16}", "component");
+  for (const auto& l : r.layers) fmt::print(" {:>12.12}", l.name);
+  fmt::print(" {:>12}\n", r.layers.size() > 1 ? "network" : "");
+  auto row = [&](const std::string& label, auto value) {
+    fmt::print("{:<16}", label);
+    for (const auto& l : r.layers) fmt::print(" {:>12.4g}", value(l));
+    if (r.layers.size() > 1) fmt::print(" {:>12.4g}", value(r.total));
+    fmt::print("\n");
+  };
+  for (std::size_t i = 0; i < energy_components.size(); ++i)
+    row(std::string(energy_components[i]),
+        [&](const LayerEnergy& l) { return l.aJ_per_mac(l.components_J[i]); });
+  row("total", [](const LayerEnergy& l) { return l.aJ_per_mac(l.total_J); });
+  row("laser optical", [](const LayerEnergy& l) { return l.aJ_per_mac(l.laser_optical_J); });
+  row("detected optical", [](const LayerEnergy& l) { return l.aJ_per_mac(l.detected_optical_J); });
+  row("MACs", [](const LayerEnergy& l) { return l.macs; });
+  fmt::print("total per inference: {:.4g} J ({:.4g} MACs)\n", r.total.total_J, r.total.macs);
+}
+
+}  // namespace lumac::cli

@@ -1,0 +1,50 @@
+#include "app/study_options.hpp"
+
+namespace lumac::cli {
+
+void add_circuit_options(CLI::App& cmd, CircuitSpec& o, bool fan_in_required) {
+  auto* f = cmd.add_option("--fan-in", o.fan_in, "fan-in N of the dot product (MACs per output)");
+  if (fan_in_required) f->required();
+  cmd.add_option("--photons-per-mac", o.photons_per_mac,
+                 "set the laser power so that eta (n_s + n_L) at full scale is this many "
+                 "detected photons per MAC");
+  cmd.add_option("--repeats", o.repeats, "K repeats of every dot product (system.repeats)");
+  cmd.add_option("--encoding", o.encoding, "full-scale | norm-adaptive (system.encoding)");
+  cmd.add_option("--averaging", o.averaging, "digital | analog (system.averaging)");
+  cmd.add_option("--sources", o.sources,
+                 "noise and error sources to keep: all, none, or a list of shot,dark,reset,"
+                 "amplifier,rin,weight,adc,dac,extinction");
+  cmd.add_option("--vectors", o.vectors,
+                 "random vectors: uniform (x, w in [-1,1]) | positive (x in [0,1]) | ones");
+  cmd.add_option("--range", o.range,
+                 "output full-scale range R for the ENOB (default 2 ||x|| ||w||)");
+}
+
+void add_network_options(CLI::App& cmd, NetworkSpec& o, bool model_required) {
+  auto* m = cmd.add_option("--model", o.model, "model file (e.g. data/models/fmnist_cnn.h5)");
+  if (model_required) m->required();
+  cmd.add_option("--dataset", o.dataset,
+                 "fashion-mnist | mnist (default: the dataset the model was trained on)");
+  cmd.add_option("--limit", o.limit, "use the first N test images (default: all)");
+  cmd.add_option("--batch", o.batch, "images per forward pass (default 256)");
+}
+
+void add_hardware_options(CLI::App& cmd, HardwareSpec& o) {
+  cmd.add_option("--noise", o.noise,
+                 "none | shot | thermal | weight | physical | enob (default none)");
+  cmd.add_option("--photons-per-mac", o.photons_per_mac,
+                 "shot: E, detected photons per MAC; physical: set the laser power for this many "
+                 "detected photons per MAC at full scale");
+  cmd.add_option("--energy-per-layer", o.energy_per_layer,
+                 "E per layer, comma separated (photons per MAC, repeats or laser scale)")
+      ->delimiter(',');
+  cmd.add_option("--repeats", o.repeats, "K repeats of every matrix product");
+  cmd.add_option("--repeats-per-layer", o.repeats_per_layer, "K per layer, comma separated")
+      ->delimiter(',');
+  cmd.add_option("--enob", o.enob, "enob mode: ENOB of every layer");
+  cmd.add_option("--enob-per-layer", o.enob_per_layer, "enob mode: ENOB per layer")->delimiter(',');
+  cmd.add_option("--bits", o.bits, "digital baseline: quantize weights and activations to b bits");
+  cmd.add_option("--sources", o.sources, "physical mode: noise sources to keep (default all)");
+}
+
+}  // namespace lumac::cli

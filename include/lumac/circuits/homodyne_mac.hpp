@@ -1,0 +1,179 @@
+// The homodyne optical MAC (PHYSICS.md §2-4): statistical noise budget, ENOB and Monte Carlo of
+// one dot product y = sum_j x_j w_j of fan-in N on one output of a tile of M outputs.
+//
+// Encoding. Inputs drive the signal modulator and weights the LO modulator with drives
+// v = x / m_x and u = w / m_w in [-1, 1] (clipped; DAC-quantized if the `dac` source is on),
+// where m is the modulator full scale. The fields at the detector are
+//   E_s,j = sqrt(n_s) (d sqrt(1 - v_j^2) + i v_j),  E_L,j = sqrt(n_L) (d sqrt(1 - u_j^2) + i u_j)
+// with d = 10^(-ER/20) if the `extinction` source is on (else 0), n_s, n_L the photons per
+// symbol at full scale. full-scale encoding: m_x, m_w are the given full scales and n_s, n_L
+// follow from the laser power through the link budget. norm-adaptive encoding (Hamerly; the
+// seed's code): m_x = max|x|, m_w = max|w| and the power is scaled per dot product so that
+// exactly N n_MAC photons are detected, n_MAC = eta (n_s,max + n_L,max):
+// n_s = N n_s,max m_x^2 / ||x||^2, n_L likewise.
+//
+// Read-out. D = N+ - N- integrated over N symbols (one repeat): E[D] = 2 eta sum Re(E_s E_L*),
+// gain G = 2 eta sqrt(n_s n_L) / (m_x m_w) electrons per unit of y. Noise of one read-out
+// (electrons^2): shot eta sum(|E_s|^2 + |E_L|^2); dark 2 I_dark N T / q; amplifier
+// i_n^2 N T / (2 q^2); RIN after CMRR (devices/detector.hpp); weight noise, std sigma_w m_w on
+// every weight: y-variance sigma_w^2 m_w^2 sum x'^2, temporal (new every repeat) or static
+// (fixed per device); reset kTC; ADC quantization LSB^2 / 12 with the ADC span
+// range_scale * R * G (times K for analog accumulation, which must hold K times the charge).
+//
+// Repeats K (§4). digital: K read-outs averaged, every temporal variance / K (ADC included,
+// assuming the read-out noise dithers the quantizer), static weight noise not reduced.
+// analog: the charge of K repeats integrates before one read-out: shot, dark, amplifier, RIN and
+// temporal weight variances grow K times while the signal grows K times (-> / K in y), reset
+// noise is paid once (-> / K^2), the ADC must span K times the charge (-> unchanged in y).
+//
+// Deterministic errors (against the ideal x.w): DAC quantization of the drives (`dac`), the
+// d^2 sqrt(1-v^2) sqrt(1-u^2) term of finite extinction (`extinction`), and clipping of inputs
+// beyond full scale (always on). ENOB = log2(R / (sqrt(12) sigma_total)), sigma_total^2 =
+// sum of noise variances + (total deterministic error)^2; R defaults to the Cauchy-Schwarz
+// range 2 ||x|| ||w||.
+#pragma once
+
+#include <array>
+#include <complex>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lumac/circuits/circuit_params.hpp"
+#include "lumac/circuits/system.hpp"
+#include "lumac/devices/detector.hpp"
+#include "lumac/devices/modulator.hpp"
+#include "lumac/devices/noise_sources.hpp"
+
+namespace lumac {
+
+// One dot product to run on the circuit.
+struct DotProduct {
+  std::vector<double> x, w;
+  double x_full_scale = 1;  // input that drives the signal modulator to +-1 (full-scale encoding)
+  double w_full_scale = 1;  // weight that drives the LO modulator to +-1
+  double range = 0;         // output full-scale range R for ENOB; 0 = 2 ||x|| ||w||
+};
+
+// What one dot product (one output, all repeats) consumes, for the energy account.
+struct MacCounts {
+  double laser_photons = 0;    // photons leaving the laser attributable to this output
+  double input_symbols = 0;    // input modulator symbols (shared by the M outputs: N K / M)
+  double weight_symbols = 0;   // weight modulator symbols (N K)
+  double dac_conversions = 0;  // input + weight DAC conversions
+  double adc_conversions = 0;  // K (digital averaging) or 1 (analog accumulation)
+  double readouts = 0;         // integrator resets / TIA read-outs
+};
+
+// One term of the error budget, in units of the dot product.
+struct ErrorTerm {
+  std::string name;
+  double std = 0;  // RMS (noise) or |error| (deterministic)
+  bool deterministic = false;
+};
+
+struct NoiseBudget {
+  double ideal = 0;                    // x . w
+  double expected = 0;                 // mean read-out, deterministic errors included
+  double range = 0;                    // R used for the ENOB
+  double gain_electrons_per_unit = 0;  // G (one repeat)
+  std::vector<ErrorTerm> terms;        // shot, dark, reset, amplifier, rin, weight, adc, dac,
+                                       // extinction, clipping (after repeats)
+  double noise_std = 0;                // RMS of the noise terms
+  double total_std = 0;                // RMS error: noise and deterministic error
+  double enob = 0;
+  double signal_photons_per_symbol = 0;   // n_s at modulator full scale
+  double lo_photons_per_symbol = 0;       // n_L
+  double photons_per_mac_full_scale = 0;  // eta (n_s,max + n_L,max) of the laser budget
+  double photons_per_mac_detected = 0;    // eta sum(|E_s|^2 + |E_L|^2) / N, this dot product
+  double laser_power_W = 0;
+  MacCounts counts;
+  double term(const std::string& name) const;  // std of a named term (0 if absent)
+};
+
+struct MonteCarloResult {
+  std::int64_t samples = 0;
+  double mean = 0;       // mean read-out (units of y)
+  double noise_std = 0;  // standard deviation of the read-outs
+  double rms_error = 0;  // RMS of read-out - ideal
+  double enob = 0;       // log2(R / (sqrt(12) rms_error))
+};
+
+// The drives and photon numbers of one encoded dot product.
+struct EncodedDotProduct {
+  double x_scale = 1, w_scale = 1;       // m_x, m_w
+  double n_signal = 0, n_lo = 0;         // photons per symbol at modulator full scale
+  std::vector<double> x_drive, w_drive;  // in [-1, 1], clipped and DAC-quantized
+  double clipping_error = 0;             // (clipped - unclipped) . products, units of y
+};
+
+// The noise variance of one read-out (units of y^2, after repeats) as a polynomial of the sums
+// a dot product's noise depends on, for full-scale encoding without extinction:
+//   s = sum v^2, u = sum u^2, c = sum v^2 u^2, s4 = sum v^4, u4 = sum u^4
+// (v = x / m_x, u = w / m_w the drives). Used by networks on the hardware (nn/analog.hpp),
+// which evaluate it for every output; DAC quantization enters as its noise equivalent
+// LSB^2 / 12 on every drive. Tied to analyze() by a test.
+struct NoisePolynomial {
+  double constant = 0, s = 0, u = 0, c = 0, s4 = 0, u4 = 0;
+  double operator()(double s_, double u_, double c_, double s4_, double u4_) const {
+    return constant + s * s_ + u * u_ + c * c_ + s4 * s4_ + u4 * u4_;
+  }
+  NoisePolynomial& operator+=(const NoisePolynomial& o);
+};
+
+// One polynomial per source, in the order shot, dark, reset, amplifier, rin, weight, adc, dac.
+struct LayerNoiseModel {
+  static constexpr std::array<std::string_view, 8> source_names{
+      "shot", "dark", "reset", "amplifier", "rin", "weight", "adc", "dac"};
+  std::array<NoisePolynomial, 8> by_source{};
+  NoisePolynomial total;
+  // Derivative of the total variance with respect to ln(photon scale), as a polynomial.
+  NoisePolynomial d_total_d_log_scale;
+};
+
+class HomodyneMac {
+ public:
+  explicit HomodyneMac(const CircuitParams& params, NoiseSources sources = NoiseSources::all());
+  const CircuitParams& params() const { return p_; }
+  const LinkBudget& link() const { return link_; }
+  NoiseSources sources() const { return sources_; }
+
+  // eta (n_s,max + n_L,max): detected photons per MAC of the laser budget at full scale.
+  double photons_per_mac_full_scale() const;
+  double symbol_period_s() const { return link_.symbol_period_s(); }
+  // Relative power variance of one symbol from the laser RIN: 10^(RIN/10) / (2 T).
+  double rin_variance_per_symbol() const;
+  // Field imbalance d used for the encoding (0 unless the extinction source is on).
+  double extinction_residual() const;
+
+  EncodedDotProduct encode(const DotProduct& dp) const;
+  // Field of one symbol: sqrt(n) (d sqrt(1 - v^2) + i v).
+  std::complex<double> symbol_field(double drive, double photons) const;
+  // Photons at the two diodes over one repeat, optionally with weight drives perturbed by
+  // `weight_error` (added to the LO drives, may be empty).
+  WindowPhotons window(const EncodedDotProduct& e, const std::vector<double>& weight_error) const;
+  double gain_electrons_per_unit(const EncodedDotProduct& e) const;
+  double range_of(const DotProduct& dp) const;
+
+  NoiseBudget analyze(const DotProduct& dp) const;
+  // The per-read-out noise polynomial of a layer: fan-in N, modulator full scales m_x, m_w,
+  // output range R, and the laser power scaled by `photon_scale`. Full-scale encoding; the
+  // extinction residual is not included.
+  LayerNoiseModel layer_noise(double fan_in, double x_scale, double w_scale, double range,
+                              double photon_scale = 1) const;
+  MonteCarloResult monte_carlo(const DotProduct& dp, std::int64_t samples,
+                               std::uint64_t seed) const;
+
+ private:
+  CircuitParams p_;
+  NoiseSources sources_;
+  LinkBudget link_;
+  BalancedDetector detector_;
+  MachZehnderModulator modulator_;
+};
+
+// The same circuit with the laser power set so that eta (n_s,max + n_L,max) = photons_per_mac.
+CircuitParams with_photons_per_mac(CircuitParams params, double photons_per_mac);
+
+}  // namespace lumac

@@ -1,0 +1,90 @@
+// System parameters of the homodyne optical MAC tile (PHYSICS.md §2 and §7) and its optical link
+// budget: how a laser power becomes photons per symbol at each detector.
+//
+// One laser feeds a signal path (fraction s of its power) and a local-oscillator path (1 - s).
+// Each path loses the laser-to-chip coupling, its propagation loss, the excess loss of every 1x2
+// splitter stage (one for the signal/LO split, ceil(log2 M) for the fan-out tree to M outputs)
+// and the modulator insertion loss, and is divided among the M parallel outputs:
+//   T_path = (share / M) 10^(-(coupling + waveguide + excess * stages + IL) / 10)
+//   n_path = P_L T_path / (f_sym E_ph)          photons per symbol at full scale.
+#pragma once
+
+#include <array>
+#include <string_view>
+#include <utility>
+
+#include "lumac/core/config.hpp"
+#include "lumac/devices/laser.hpp"
+#include "lumac/devices/modulator.hpp"
+
+namespace lumac {
+
+enum class Encoding { full_scale, norm_adaptive };
+template <>
+struct EnumNames<Encoding> {
+  static constexpr std::array<std::pair<Encoding, std::string_view>, 2> values{
+      {{Encoding::full_scale, "full-scale"}, {Encoding::norm_adaptive, "norm-adaptive"}}};
+};
+
+enum class Averaging { digital, analog };
+template <>
+struct EnumNames<Averaging> {
+  static constexpr std::array<std::pair<Averaging, std::string_view>, 2> values{
+      {{Averaging::digital, "digital"}, {Averaging::analog, "analog"}}};
+};
+
+struct SystemParams {
+  double symbol_rate_Hz = 10e9;              // modulation symbol rate
+  double temperature_K = 300;                // temperature of the read-out electronics
+  int fan_out = 32;                          // M parallel outputs sharing one input broadcast
+  double signal_split = 0.5;                 // fraction of laser power sent to the signal path
+  double coupling_loss_dB = 1.0;             // laser-to-chip coupling loss
+  double waveguide_loss_dB = 0.5;            // propagation loss of each path
+  double splitter_excess_loss_dB = 0.1;      // excess loss of each 1x2 splitter stage
+  Encoding encoding = Encoding::full_scale;  // full-scale or norm-adaptive photon allocation
+  Averaging averaging = Averaging::digital;  // how repeats are averaged
+  int repeats = 1;                           // K repeats of every dot product
+};
+
+template <class V>
+void visit_fields(SystemParams& p, V& v) {
+  v.real("symbol_rate_Hz", p.symbol_rate_Hz, "Hz", "modulation symbol rate");
+  v.real("temperature_K", p.temperature_K, "K", "temperature of the read-out electronics");
+  v.integer("fan_out", p.fan_out, "1", "M parallel outputs sharing one input broadcast");
+  v.real("signal_split", p.signal_split, "1", "fraction of laser power sent to the signal path");
+  v.real("coupling_loss_dB", p.coupling_loss_dB, "dB", "laser-to-chip coupling loss");
+  v.real("waveguide_loss_dB", p.waveguide_loss_dB, "dB", "propagation loss of each path");
+  v.real("splitter_excess_loss_dB", p.splitter_excess_loss_dB, "dB",
+         "excess loss of each 1x2 splitter stage");
+  v.choice("encoding", p.encoding, "full-scale or norm-adaptive photon allocation");
+  v.choice("averaging", p.averaging, "digital (K read-outs) or analog (one accumulated read-out)");
+  v.integer("repeats", p.repeats, "1", "K repeats of every dot product");
+}
+
+void validate(const SystemParams& p);
+
+// Photons per symbol at one detector for a laser power, at full scale.
+class LinkBudget {
+ public:
+  LinkBudget(const LaserParams& laser, const ModulatorParams& modulator,
+             const SystemParams& system);
+
+  int splitter_stages() const;         // 1 + ceil(log2 M)
+  double common_loss_dB() const;       // coupling + waveguide + excess * stages + IL
+  double signal_transmission() const;  // laser power fraction reaching one output's detector
+  double lo_transmission() const;
+  double symbol_period_s() const;
+  double photon_energy_J() const;
+  // Photons per symbol at one detector at full scale (|x| = 1), for the configured laser power.
+  double signal_photons_per_symbol() const;
+  double lo_photons_per_symbol() const;
+  // The laser power giving `photons` signal + LO photons per symbol at one detector, full scale.
+  double laser_power_for_photons(double photons_per_symbol) const;
+
+ private:
+  LaserParams laser_;
+  ModulatorParams modulator_;
+  SystemParams system_;
+};
+
+}  // namespace lumac

@@ -1,0 +1,132 @@
+// Analog execution of a network's matrix products (PHYSICS.md §5 and §2): a MatmulHook that
+// adds to every pre-bias output Y_ij of every Dense and Conv2d layer the noise its hardware
+// implies, sigma_ij * eps_ij with eps_ij standard normal drawn from the counter
+// (sample, layer, position, output), so results do not depend on batch size or threads.
+//
+// Modes (E = the layer's energy knob, K its repeats; E may be one value per output channel):
+//   none      no noise: identical to the plain forward pass
+//   shot      sigma_ij = ||w_i|| ||x_j|| / sqrt(D E K), E = detected photons per MAC
+//             (norm-adaptive homodyne shot noise; the seed authors' model)
+//   thermal   sigma = 0.01 sqrt(D) R_w R_x / sqrt(E K), R_w, R_x the calibrated weight and
+//             input ranges, E = repeats
+//   weight    every weight gets noise of std 0.1 R_w / sqrt(E K), new for every sample and
+//             forward pass: exact per-sample weight perturbations for convolutions, the
+//             equivalent output noise sigma_ij = 0.1 R_w ||x_j|| / sqrt(E K) for dense layers
+//   physical  the circuit model (circuits/homodyne_mac.hpp, full-scale encoding) for the
+//             configured devices and laser power (scaled by E), with modulator full scales
+//             from the calibrated input and weight ranges, the ADC spanning the calibrated
+//             output range, and K repeats with the configured averaging
+//   enob      sigma = R / (sqrt(12) 2^b) for a given ENOB b per layer, R the output range
+// The executor measures what it adds: per layer the mean noise variance of its outputs, from
+// which the layer's ENOB log2(R / (sqrt(12) sigma_rms)) is reported.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "lumac/circuits/circuit_params.hpp"
+#include "lumac/core/config.hpp"
+#include "lumac/devices/noise_sources.hpp"
+#include "lumac/nn/matmul_hook.hpp"
+#include "lumac/nn/model.hpp"
+#include "lumac/nn/noise_mode.hpp"
+
+namespace lumac::nn {
+
+// What the executor needs of one matrix-product layer.
+struct AnalogLayer {
+  std::string name;
+  std::int64_t fan_in = 0;               // D
+  std::int64_t outputs = 0;              // features / output channels
+  double input_lo = 0, input_hi = 1;     // calibrated input range
+  double output_lo = -1, output_hi = 1;  // calibrated pre-bias output range
+  double weight_lo = -1, weight_hi = 1;  // weight range
+  std::vector<double> energy{1.0};       // E: one value, or one per output channel
+  int repeats = 1;                       // K
+  double enob = 8;                       // for NoiseMode::enob
+  double output_range() const { return output_hi - output_lo; }
+  double energy_of(Eigen::Index output) const {
+    return energy.size() == 1 ? energy[0] : energy[static_cast<std::size_t>(output)];
+  }
+  // Mean E over the output channels (each channel does the same number of MACs).
+  double mean_energy() const {
+    double mean = 0;
+    for (double e : energy) mean += e / static_cast<double>(energy.size());
+    return mean;
+  }
+};
+
+// What the executor measured on one layer since the last reset.
+struct LayerNoiseReport {
+  std::string name;
+  double outputs_seen = 0;  // noisy outputs produced
+  double noise_std = 0;     // RMS of the added noise std over those outputs
+  double enob = 0;          // log2(R / (sqrt(12) noise_std))
+  std::vector<std::pair<std::string, double>> by_source;  // physical: RMS std per source
+};
+
+class AnalogExecutor final : public MatmulHook {
+ public:
+  // `circuit` and `sources` are used by the physical mode only.
+  AnalogExecutor(NoiseMode mode, std::vector<AnalogLayer> layers, const CircuitParams& circuit,
+                 NoiseSources sources, std::uint64_t seed);
+  ~AnalogExecutor() override;
+
+  void forward(MatmulView& v) const override;
+  void backward(const MatmulView& v, MatrixMap* dx) const override {
+    backward_noise(v, dx, nullptr);
+  }
+  // The backward pass through the noise of these columns (regenerated from the same counters):
+  // adds to *dx the gradient through the noise std's dependence on X, and writes into
+  // *d_log_energy, for every output row i, sum_j dL/dY_ij dY_ij/d ln E_i (v.Y holds dL/dY).
+  // Used by precision learning (nn/precision.hpp), which reaches ln E through the noise.
+  void backward_noise(const MatmulView& v, MatrixMap* dx, Eigen::VectorXd* d_log_energy) const;
+
+  NoiseMode mode() const { return mode_; }
+  const std::vector<AnalogLayer>& layers() const { return layers_; }
+  std::vector<LayerNoiseReport> report() const;
+  void reset_statistics();
+
+  // Full-scale detected photons per MAC per repeat of a layer in physical mode (the laser
+  // budget scaled by E), or E itself in shot mode; 0 for the other modes.
+  double photons_per_mac(std::size_t layer) const;
+
+  // The noise std of every element of v.Y for the current mode (without drawing noise), and,
+  // if `d_log_energy` is given, d sigma_ij^2 / d ln E_i for every element. Used by forward()
+  // and by precision learning.
+  void noise_std(const MatmulView& v, Eigen::MatrixXf& sigma,
+                 Eigen::MatrixXf* d_var_d_log_energy) const;
+
+ private:
+  struct LayerState;
+  struct ProductSums;
+  ProductSums sums(const MatmulView& v) const;
+  void physical_coefficients(std::size_t layer, const ProductSums& p, bool derivative,
+                             Eigen::VectorXf& A, Eigen::VectorXf& B, Eigen::VectorXf& C) const;
+  // Separable modes (all but physical): var_ij = R_i c_j. Fills R (one per output row) and
+  // returns true when c_j = ||x_j||^2 (shot, weight), false when c_j = 1 (thermal, enob).
+  bool separable_rows(std::size_t layer, const ProductSums& p, Eigen::VectorXf& R) const;
+  // Variance of every output's noise (and its derivative in ln E).
+  void variance(const MatmulView& v, const ProductSums& p, Eigen::MatrixXf& var,
+                Eigen::MatrixXf* d_var) const;
+  void weight_perturbation(const MatmulView& v, Eigen::MatrixXf& noise) const;
+  void normals(const MatmulView& v, Eigen::MatrixXf& eps) const;
+  // Forward: adds sigma_ij z_ij to v.Y, drawing the normals z in cache-sized blocks beside
+  // where they are used (the same z as normals()); returns the sum of the variances.
+  double add_noise(MatmulView& v, const ProductSums& p) const;
+  NoiseMode mode_;
+  std::vector<AnalogLayer> layers_;
+  std::vector<std::unique_ptr<LayerState>> state_;
+  std::uint64_t seed_;
+};
+
+// The analog view of every matrix-product layer of a calibrated model (energy 1, 1 repeat);
+// lumac::Error if the model has no calibration.
+std::vector<AnalogLayer> analog_layers(const Model& model);
+
+}  // namespace lumac::nn

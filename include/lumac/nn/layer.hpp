@@ -1,0 +1,122 @@
+// Layers of the network engine: the interface every layer implements (forward and backward over
+// a batch, parameters), the base of the matrix-product layers (Dense, Conv2d) that the analog
+// hardware model executes through nn/matmul_hook.hpp, and the parameter-free layers ReLU and
+// Flatten. Layers hold only their parameters: activations live in the caller's tape, gradients
+// in the caller's buffers, so a const network can run on several threads and be differentiated
+// with frozen weights (precision learning, PHYSICS.md §5). See shared/DESIGN.md ("nn/").
+#pragma once
+
+#include <Eigen/Core>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lumac/nn/matmul_hook.hpp"
+#include "lumac/nn/tensor.hpp"
+
+namespace lumac::nn {
+
+// What one forward or backward pass over a batch needs besides the tensors.
+struct Pass {
+  // Global dataset index of every batch row (the hooks' RNG counters); empty means 0..batch-1.
+  std::span<const std::int64_t> samples;
+  // Analog execution of every matrix product (nullptr: exact digital products).
+  const MatmulHook* hook = nullptr;
+
+  std::int64_t sample(int row) const { return samples.empty() ? row : samples[row]; }
+};
+
+enum class LayerType { dense, conv2d, relu, maxpool2d, avgpool2d, flatten };
+
+// "dense", "conv2d", "relu", "maxpool2d", "avgpool2d", "flatten" (the model file's names).
+std::string_view layer_type_name(LayerType type);
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  virtual LayerType type() const = 0;
+  virtual std::unique_ptr<Layer> clone() const = 0;
+  // One line with the type and every hyperparameter ("conv2d conv1 1->16 5x5 stride 1 pad 2").
+  virtual std::string describe() const = 0;
+  // Per-sample output shape for a per-sample input shape; lumac::Error if the input does not fit.
+  virtual Shape output_shape(const Shape& input) const = 0;
+
+  // out = layer(in) over the batch (out is resized).
+  virtual void forward(const Tensor& in, Tensor& out, const Pass& pass) const = 0;
+
+  // Given the forward tensors `in` and `out` and grad_out = dL/dout, writes dL/din into
+  // *grad_in (resized; skipped when null) and dL/dparameter into grads[k] (one vector per
+  // parameter, in the order of parameters(), resized; skipped when `grads` is empty: frozen
+  // weights).
+  virtual void backward(const Tensor& in, const Tensor& out, const Tensor& grad_out,
+                        Tensor* grad_in, std::span<std::vector<float>> grads,
+                        const Pass& pass) const = 0;
+
+  // The trainable parameters as flat arrays (empty for parameter-free layers).
+  virtual std::vector<std::span<float>> parameters() { return {}; }
+  std::vector<std::span<const float>> parameters() const;
+};
+
+// A layer whose core is one matrix product Y = W X per batch chunk or image (nn/matmul_hook.hpp
+// gives the layout), followed by a per-output bias.
+class MatmulLayer : public Layer {
+ public:
+  const std::string& name() const { return name_; }
+  void set_name(std::string name) { name_ = std::move(name); }
+  // Index among the model's matrix-product layers (MatmulView::layer); set by the Model.
+  int matmul_index() const { return matmul_index_; }
+  void set_matmul_index(int index) { matmul_index_ = index; }
+
+  int fan_in() const { return static_cast<int>(weight_.cols()); }
+  int outputs() const { return static_cast<int>(weight_.rows()); }
+  // Dot products per output and per sample (Dense: 1; Conv2d: output positions Ho*Wo).
+  virtual int positions(const Shape& input) const = 0;
+
+  // W, outputs x fan_in (column-major), and the bias, one per output.
+  const Eigen::MatrixXf& weight() const { return weight_; }
+  Eigen::MatrixXf& weight() { return weight_; }
+  const Eigen::VectorXf& bias() const { return bias_; }
+  Eigen::VectorXf& bias() { return bias_; }
+
+  // {weight, bias}.
+  std::vector<std::span<float>> parameters() override;
+  using Layer::parameters;
+
+ protected:
+  MatmulLayer(std::string name, int outputs, int fan_in);
+
+  std::string name_;
+  int matmul_index_ = 0;
+  Eigen::MatrixXf weight_;
+  Eigen::VectorXf bias_;
+};
+
+// max(x, 0) elementwise.
+class ReLU final : public Layer {
+ public:
+  LayerType type() const override { return LayerType::relu; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<ReLU>(*this); }
+  std::string describe() const override { return "relu"; }
+  Shape output_shape(const Shape& input) const override { return input; }
+  void forward(const Tensor& in, Tensor& out, const Pass& pass) const override;
+  void backward(const Tensor& in, const Tensor& out, const Tensor& grad_out, Tensor* grad_in,
+                std::span<std::vector<float>> grads, const Pass& pass) const override;
+};
+
+// {C, H, W} -> {C*H*W}; the values do not move.
+class Flatten final : public Layer {
+ public:
+  LayerType type() const override { return LayerType::flatten; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<Flatten>(*this); }
+  std::string describe() const override { return "flatten"; }
+  Shape output_shape(const Shape& input) const override;
+  void forward(const Tensor& in, Tensor& out, const Pass& pass) const override;
+  void backward(const Tensor& in, const Tensor& out, const Tensor& grad_out, Tensor* grad_in,
+                std::span<std::vector<float>> grads, const Pass& pass) const override;
+};
+
+}  // namespace lumac::nn

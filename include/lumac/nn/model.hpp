@@ -1,0 +1,155 @@
+// A feed-forward network: a sequence of layers on a fixed per-sample input shape, with what the
+// rest of lumac needs to know about it: its matrix-product layers (fan-in D, outputs, output
+// positions and MACs per sample, PHYSICS.md §5 and §7), their calibrated ranges (the full-scale
+// values of the analog encoding and the output range R of the layer's ENOB, PHYSICS.md §2-3),
+// and how it was trained. Forward and backward over a batch; the backward pass works with frozen
+// weights (input gradients only) for precision learning.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "lumac/nn/layer.hpp"
+#include "lumac/nn/tensor.hpp"
+
+namespace lumac::nn {
+
+// A matrix-product layer as the hardware model sees it.
+struct MatmulLayerInfo {
+  std::string name;  // "conv1", "fc1", ...
+  LayerType type = LayerType::dense;
+  int layer_index = 0;              // position in the model's layer list
+  int matmul_index = 0;             // position among the matrix-product layers (MatmulView::layer)
+  int fan_in = 0;                   // dot-product length D: in_features, or Cin * kh * kw
+  int outputs = 0;                  // out_features, or output channels
+  int positions = 0;                // dot products per output and sample: 1, or Ho * Wo
+  std::int64_t macs = 0;            // multiply-accumulates per sample: outputs * fan_in * positions
+  Shape input_shape, output_shape;  // per sample
+};
+
+// Calibrated ranges of one matrix-product layer.
+struct LayerCalibration {
+  float input_lo = 0, input_hi = 0;    // 0.01% and 99.99% percentiles of the layer's input values
+  float output_lo = 0, output_hi = 0;  // same, of its pre-bias products Y = W X
+  float weight_lo = 0, weight_hi = 0;  // smallest and largest weight
+};
+
+struct Calibration {
+  std::string dataset;                   // "fashion-mnist train"
+  std::int64_t samples = 0;              // calibration images (the first ones of the set)
+  double percentile_lo = 0.01;           // percent
+  double percentile_hi = 99.99;          // percent
+  std::vector<LayerCalibration> layers;  // one per matrix-product layer, in order
+};
+
+// How a model was trained (the model file's /training group).
+struct TrainingRecord {
+  std::string dataset;    // "fashion-mnist" or "mnist"
+  std::string arch;       // "mlp" or "cnn"
+  std::string optimizer;  // "sgd" or "adam"
+  std::uint64_t seed = 0;
+  std::int64_t epochs = 0, batch = 0;
+  double learning_rate = 0;
+  std::int64_t train_samples = 0, test_samples = 0;
+  double train_loss = 0;     // mean cross-entropy of the last epoch (nats)
+  double test_accuracy = 0;  // clean (digital float32) accuracy on the test samples
+  double seconds = 0;        // training wall time
+};
+
+// Samples a Model runs through all its layers as one unit: the batch is cut into groups of this
+// many consecutive rows (the Dense chunk size, so that chunks stay aligned), and the groups run
+// in parallel with OpenMP, one parallel region per forward or backward pass, when a group has
+// at least parallel_min_macs multiply-accumulates (nn/parallel.hpp; the CNN does, the MLP not).
+inline constexpr int model_group_samples = 32;
+
+// Activations kept by a forward pass for the backward pass, stored per group of samples.
+class Tape {
+ public:
+  int batch() const { return batch_; }
+  // Activation l over the whole batch: 0 is the input, l + 1 the output of layer l (assembled).
+  Tensor activation(std::size_t l) const;
+  Tensor logits() const { return activation(layers_); }
+
+ private:
+  friend class Model;
+  int batch_ = 0;
+  std::size_t layers_ = 0;
+  std::vector<std::vector<Tensor>> groups_;  // [group][activation]
+};
+
+// Parameter gradients, one array per entry of Model::parameters(), in that order.
+using Gradients = std::vector<std::vector<float>>;
+
+class Model {
+ public:
+  Model() = default;
+  // Checks that the shapes chain (lumac::Error naming the layer otherwise) and that the output
+  // is flat; numbers the matrix-product layers in order.
+  Model(Shape input_shape, std::vector<std::unique_ptr<Layer>> layers, std::string arch = "custom");
+  Model(const Model& other);
+  Model& operator=(const Model& other);
+  Model(Model&&) = default;
+  Model& operator=(Model&&) = default;
+  ~Model();
+
+  const Shape& input_shape() const { return shapes_.front(); }
+  int classes() const { return shapes_.back()[0]; }
+  const std::string& arch() const { return arch_; }
+  std::size_t size() const { return layers_.size(); }
+  const Layer& layer(std::size_t i) const { return *layers_.at(i); }
+  Layer& layer(std::size_t i) { return *layers_.at(i); }
+  // Per-sample input shape of layer i (i = size(): the output shape).
+  const Shape& shape(std::size_t i) const { return shapes_.at(i); }
+
+  const std::vector<MatmulLayerInfo>& matmul_layers() const { return matmul_; }
+  const MatmulLayer& matmul_layer(int matmul_index) const;
+  MatmulLayer& matmul_layer(int matmul_index);
+  std::int64_t macs_per_sample() const;
+
+  // Logits of a batch (x.shape must be input_shape()). The batch runs in groups of
+  // model_group_samples samples in parallel; a sample's logits are bitwise the same whatever
+  // the batch it is in and the thread count.
+  Tensor forward(const Tensor& x, const Pass& pass = {}) const;
+  // The same, keeping every activation in `tape` for backward().
+  void forward(const Tensor& x, const Pass& pass, Tape& tape) const;
+  // Backpropagates dL/dlogits through the activations of `tape` (the forward pass must have had
+  // the same `pass`). Fills *grads (one array per parameter) unless null (frozen weights), and
+  // dL/dinput into *grad_input unless null. Hooks see dL/dY of every matrix product either way.
+  void backward(const Tape& tape, const Tensor& grad_logits, const Pass& pass, Gradients* grads,
+                Tensor* grad_input) const;
+
+  // Every trainable array (weights then bias of each matrix-product layer, in order).
+  std::vector<std::span<float>> parameters();
+  std::vector<std::size_t> parameter_sizes() const;
+
+  bool calibrated() const { return calibration_.has_value(); }
+  // lumac::Error if the model has no calibration.
+  const Calibration& calibration() const;
+  const LayerCalibration& calibration(int matmul_index) const;
+  // Must have one entry per matrix-product layer.
+  void set_calibration(Calibration calibration);
+
+  const std::optional<TrainingRecord>& training() const { return training_; }
+  void set_training(TrainingRecord record) { training_ = std::move(record); }
+
+  // One line per layer with its shapes (and MACs for matrix products).
+  std::string summary() const;
+
+ private:
+  void index_layers();
+  bool parallel_groups() const;
+
+  std::string arch_ = "custom";
+  std::vector<std::unique_ptr<Layer>> layers_;
+  std::vector<Shape> shapes_{Shape{1}};
+  std::vector<MatmulLayerInfo> matmul_;
+  std::vector<std::size_t> param_offset_;  // first parameter array of each layer
+  std::optional<Calibration> calibration_;
+  std::optional<TrainingRecord> training_;
+};
+
+}  // namespace lumac::nn

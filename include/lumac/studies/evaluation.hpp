@@ -1,0 +1,99 @@
+// Running a network on the simulated hardware, shared by every study and shell: the hardware
+// of each matrix-product layer (noise mode, energy, repeats, ENOB, digital bits) resolved from
+// a plain spec, one evaluation over several seeds with its per-layer noise report, and the
+// energy account.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lumac/core/json.hpp"
+#include "lumac/devices/noise_sources.hpp"
+#include "lumac/energy/energy_model.hpp"
+#include "lumac/nn/analog.hpp"
+#include "lumac/studies/network.hpp"
+#include "lumac/studies/settings.hpp"
+
+namespace lumac {
+
+// How the matrix products run, as a user states it (one value, or one per layer for the
+// lists). The CLI's options and the Python keywords fill it; resolve_hardware checks it.
+struct HardwareSpec {
+  std::string noise = "none";  // none | shot | thermal | weight | physical | enob
+  std::optional<double> photons_per_mac;
+  std::vector<double> energy_per_layer;
+  std::optional<int> repeats;
+  std::vector<int> repeats_per_layer;
+  std::optional<double> enob;
+  std::vector<double> enob_per_layer;
+  std::optional<int> bits;  // digital baseline
+  std::string sources = "all";
+};
+
+// A spec with this noise mode and the rest at its defaults.
+inline HardwareSpec hardware_spec(std::string noise) {
+  HardwareSpec h;
+  h.noise = std::move(noise);
+  return h;
+}
+
+// The resolved hardware of every matrix-product layer.
+struct HardwareOptions {
+  nn::NoiseMode mode = nn::NoiseMode::none;
+  std::vector<double> energy;  // E per layer (its meaning: nn::noise_mode_info(mode))
+  std::vector<int> repeats;    // K per layer
+  std::vector<double> enob;    // ENOB per layer (enob mode)
+  NoiseSources sources = NoiseSources::all();
+  std::optional<int> bits;  // digital baseline: weights and activations at this many bits
+};
+
+// Resolves a spec for a model; may change the circuit (photons per MAC in physical mode sets
+// the laser power). Errors name the spec's fields.
+HardwareOptions resolve_hardware(const HardwareSpec& spec, const nn::Model& model,
+                                 CircuitParams& circuit);
+
+// The analog layers of the model with the options applied.
+std::vector<nn::AnalogLayer> configured_layers(const nn::Model& model, const HardwareOptions& h);
+
+struct NetworkEvaluation {
+  std::vector<double> accuracy;  // one per seed
+  double accuracy_mean = 0, accuracy_std = 0;
+  std::vector<nn::LayerNoiseReport> layers;  // noise per layer, pooled over the seeds
+  std::vector<double> photons_per_mac;       // detected per MAC, every repeat included, by layer
+  EnergyReport energy;
+  std::vector<double> seconds;  // wall time of each seed's evaluation
+  double images_per_s = 0;      // median over the seeds
+};
+
+NetworkEvaluation evaluate_on_hardware(const LoadedNetwork& net, const Settings& settings,
+                                       const HardwareOptions& h, std::uint64_t seed, int seeds);
+
+// One evaluation study (lumac eval): the network on its hardware over seeds, next to its clean
+// accuracy.
+struct EvalStudy {
+  std::string model, dataset;
+  std::int64_t samples = 0;
+  HardwareOptions hardware;
+  std::vector<nn::MatmulLayerInfo> info;
+  std::vector<nn::AnalogLayer> layers;  // as configured
+  double clean_accuracy = 0;
+  int seeds = 1;
+  NetworkEvaluation result;
+};
+// `settings` may change (photons per MAC in physical mode sets the laser power).
+EvalStudy run_eval_study(const NetworkSpec& network, const HardwareSpec& hardware,
+                         Settings settings, std::uint64_t seed, int seeds);
+Json to_json(const EvalStudy& study);
+
+// The energy account of a network (lumac energy --model). With energy.adc_resolution =
+// matched, the read-out ENOB is measured on the first `network.limit` test images (200 if 0).
+EnergyReport model_energy_report(NetworkSpec network, const HardwareSpec& hardware,
+                                 Settings settings, std::uint64_t seed);
+
+// The energy account of a model under hardware options (photons from the executor's view).
+EnergyReport network_energy(const nn::Model& model, const Settings& settings,
+                            const HardwareOptions& h, const std::vector<double>& readout_enob);
+
+}  // namespace lumac

@@ -1,0 +1,238 @@
+#include "lumac/studies/evaluation.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "lumac/circuits/homodyne_mac.hpp"
+#include "lumac/core/error.hpp"
+#include "lumac/core/precision.hpp"
+#include "lumac/nn/evaluate.hpp"
+#include "lumac/nn/model_file.hpp"
+#include "lumac/nn/quantize.hpp"
+#include "lumac/studies/network_work.hpp"
+#include "lumac/studies/results.hpp"
+
+namespace lumac {
+
+HardwareOptions resolve_hardware(const HardwareSpec& o, const nn::Model& model,
+                                 CircuitParams& circuit) {
+  HardwareOptions h;
+  h.mode = nn::parse_noise_mode(o.noise);
+  const nn::NoiseModeInfo& info = nn::noise_mode_info(h.mode);
+  h.sources = NoiseSources::parse(o.sources);
+  const std::size_t layers = model.matmul_layers().size();
+  auto per_layer = [&](const auto& list, const char* option) {
+    if (!list.empty() && list.size() != layers)
+      fail("{} has {} values but the model has {} matrix-product layers", option, list.size(),
+           layers);
+  };
+  per_layer(o.energy_per_layer, "energy_per_layer");
+  per_layer(o.repeats_per_layer, "repeats_per_layer");
+  per_layer(o.enob_per_layer, "enob_per_layer");
+  if (o.repeats && !o.repeats_per_layer.empty())
+    fail("repeats and repeats_per_layer cannot be combined");
+  if (o.enob && !o.enob_per_layer.empty()) fail("enob and enob_per_layer cannot be combined");
+  if (o.photons_per_mac && !o.energy_per_layer.empty() && info.photons == nn::PhotonsOption::energy)
+    fail("photons_per_mac and energy_per_layer both set E in {} mode: give one", info.name);
+  if (o.bits && info.adds_noise()) fail("bits is the digital baseline: use it with noise none");
+  const bool wants_enob = h.mode == nn::NoiseMode::enob;
+  if ((o.enob || !o.enob_per_layer.empty()) && !wants_enob) fail("enob needs noise enob");
+  if (wants_enob && !o.enob && o.enob_per_layer.empty())
+    fail("noise enob needs enob b or enob_per_layer b1,b2,...");
+  if (o.photons_per_mac && info.photons == nn::PhotonsOption::refused)
+    fail("photons_per_mac applies to noise shot or physical, not {}", info.name);
+  h.bits = o.bits;
+  // K: --repeats or --repeats-per-layer, else the config's system.repeats for every layer.
+  h.repeats.assign(layers, o.repeats ? *o.repeats : circuit.system.repeats);
+  if (!o.repeats_per_layer.empty()) h.repeats = o.repeats_per_layer;
+  for (int k : h.repeats)
+    if (k < 1 || k > (1 << 20)) fail("repeats = {}: must be in [1, 2^20]", k);
+  if (o.enob) h.enob.assign(layers, *o.enob);
+  if (!o.enob_per_layer.empty()) h.enob = o.enob_per_layer;
+  h.energy = o.energy_per_layer;
+  if (info.photons == nn::PhotonsOption::laser_power && o.photons_per_mac)
+    circuit = with_photons_per_mac(circuit, *o.photons_per_mac);
+  if (info.photons == nn::PhotonsOption::energy && h.energy.empty()) {
+    // Shot mode: E defaults to photons_per_mac, else to the laser budget of the config.
+    const double e =
+        o.photons_per_mac ? *o.photons_per_mac : HomodyneMac(circuit).photons_per_mac_full_scale();
+    h.energy.assign(layers, e);
+  }
+  for (double e : h.energy)
+    if (!(e > 0) || !std::isfinite(e)) fail("energy per MAC = {}: must be finite and > 0", e);
+  return h;
+}
+
+std::vector<nn::AnalogLayer> configured_layers(const nn::Model& model, const HardwareOptions& h) {
+  std::vector<nn::AnalogLayer> layers = nn::analog_layers(model);
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    if (!h.energy.empty()) layers[l].energy = {h.energy[l]};
+    if (!h.repeats.empty()) layers[l].repeats = h.repeats[l];
+    if (!h.enob.empty()) layers[l].enob = h.enob[l];
+  }
+  return layers;
+}
+
+namespace {
+
+// Detected photons per MAC per repeat and the number of repeats of every layer
+// (nn::layer_budget).
+void layer_budget(const nn::AnalogExecutor& ex, nn::NoiseMode mode, const CircuitParams& circuit,
+                  std::vector<double>& photons, std::vector<double>& repeats) {
+  const double circuit_photons = nn::noise_mode_info(mode).counts_repeats()
+                                     ? HomodyneMac(circuit).photons_per_mac_full_scale()
+                                     : 0.0;
+  photons.clear();
+  repeats.clear();
+  for (std::size_t l = 0; l < ex.layers().size(); ++l) {
+    const nn::AnalogLayer& a = ex.layers()[l];
+    const nn::LayerBudget b =
+        nn::layer_budget(mode, a.repeats, a.mean_energy(), ex.photons_per_mac(l), circuit_photons);
+    photons.push_back(b.photons_per_mac);
+    repeats.push_back(b.repeats);
+  }
+}
+
+}  // namespace
+
+EnergyReport network_energy(const nn::Model& model, const Settings& settings,
+                            const HardwareOptions& h, const std::vector<double>& readout_enob) {
+  const nn::AnalogExecutor ex(h.mode, configured_layers(model, h), settings.circuit, h.sources, 0);
+  std::vector<double> photons, repeats;
+  layer_budget(ex, h.mode, settings.circuit, photons, repeats);
+  return energy_report(settings.circuit, settings.energy,
+                       network_work(model, repeats, photons, readout_enob));
+}
+
+NetworkEvaluation evaluate_on_hardware(const LoadedNetwork& net, const Settings& settings,
+                                       const HardwareOptions& h, std::uint64_t seed, int seeds) {
+  check_seeds(seeds);
+  NetworkEvaluation r;
+  const auto layers = configured_layers(net.model, h);
+  std::vector<double> sum_var(layers.size(), 0), count(layers.size(), 0);
+  std::vector<std::vector<double>> source_var(layers.size());
+  std::vector<std::string> source_names;
+  for (int s = 0; s < seeds; ++s) {
+    nn::EvalOptions opt;
+    opt.batch = net.batch;
+    std::unique_ptr<nn::MatmulHook> hook;
+    const nn::AnalogExecutor ex(h.mode, layers, settings.circuit, h.sources,
+                                seed + static_cast<std::uint64_t>(s));
+    if (h.bits) hook = std::make_unique<nn::DigitalQuantization>(*h.bits, layers);
+    opt.hook = h.bits ? hook.get() : (nn::noise_mode_info(h.mode).adds_noise() ? &ex : nullptr);
+    const auto start = std::chrono::steady_clock::now();
+    r.accuracy.push_back(nn::evaluate(net.model, net.test, opt).accuracy);
+    r.seconds.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    const auto rep = ex.report();
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+      sum_var[l] += rep[l].noise_std * rep[l].noise_std * rep[l].outputs_seen;
+      count[l] += rep[l].outputs_seen;
+      source_var[l].resize(rep[l].by_source.size(), 0);
+      for (std::size_t k = 0; k < rep[l].by_source.size(); ++k)
+        source_var[l][k] += std::pow(rep[l].by_source[k].second, 2) * rep[l].outputs_seen;
+    }
+    if (s == 0) {
+      r.layers = rep;
+      std::vector<double> photons, repeats;
+      layer_budget(ex, h.mode, settings.circuit, photons, repeats);
+      for (std::size_t l = 0; l < layers.size(); ++l)
+        r.photons_per_mac.push_back(photons[l] * repeats[l]);
+    }
+  }
+  std::vector<double> sorted = r.seconds;
+  std::sort(sorted.begin(), sorted.end());
+  r.images_per_s = static_cast<double>(net.test.size()) / sorted[sorted.size() / 2];
+  const AccuracyStats stats = accuracy_stats(r.accuracy);
+  r.accuracy_mean = stats.mean;
+  r.accuracy_std = stats.std;
+  std::vector<double> readout_enob;
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    auto& rep = r.layers[l];
+    rep.outputs_seen = count[l];
+    rep.noise_std = count[l] > 0 ? std::sqrt(sum_var[l] / count[l]) : 0.0;
+    rep.enob = rep.noise_std > 0 ? enob_bits(layers[l].output_range(), rep.noise_std)
+                                 : std::numeric_limits<double>::infinity();
+    if (h.bits) rep.enob = *h.bits;  // the digital baseline's precision is its bit width
+    for (std::size_t k = 0; k < rep.by_source.size(); ++k)
+      rep.by_source[k].second = count[l] > 0 ? std::sqrt(source_var[l][k] / count[l]) : 0.0;
+    readout_enob.push_back(std::isfinite(rep.enob) ? rep.enob : 0.0);
+  }
+  r.energy = network_energy(net.model, settings, h, readout_enob);
+  return r;
+}
+
+EvalStudy run_eval_study(const NetworkSpec& network, const HardwareSpec& hardware,
+                         Settings settings, std::uint64_t seed, int seeds) {
+  check_seeds(seeds);
+  EvalStudy st;
+  const LoadedNetwork net = load_network(network, false, [&](const nn::Model& m) {
+    st.hardware = resolve_hardware(hardware, m, settings.circuit);
+  });
+  st.model = net.path;
+  st.dataset = net.dataset;
+  st.samples = net.test.size();
+  st.seeds = seeds;
+  st.clean_accuracy = clean_accuracy(net);
+  st.result = evaluate_on_hardware(net, settings, st.hardware, seed, seeds);
+  st.info = net.model.matmul_layers();
+  st.layers = configured_layers(net.model, st.hardware);
+  return st;
+}
+
+Json to_json(const EvalStudy& st) {
+  const NetworkEvaluation& r = st.result;
+  Json j;
+  j["model"] = st.model;
+  j["dataset"] = st.dataset;
+  j["samples"] = st.samples;
+  j["noise"] = std::string(enum_name(st.hardware.mode));
+  if (st.hardware.bits) j["bits"] = static_cast<std::int64_t>(*st.hardware.bits);
+  j["clean_accuracy"] = st.clean_accuracy;
+  j["accuracy_mean"] = r.accuracy_mean;
+  j["accuracy_std"] = r.accuracy_std;
+  j["accuracy"] = json_array(r.accuracy);
+  j["seeds"] = static_cast<std::int64_t>(st.seeds);
+  j["images_per_s"] = r.images_per_s;
+  j["eval_seconds"] = json_array(r.seconds);
+  Json ls = Json::array();
+  for (std::size_t l = 0; l < st.info.size(); ++l) {
+    Json e{{"name", st.info[l].name},
+           {"fan_in", static_cast<std::int64_t>(st.info[l].fan_in)},
+           {"outputs", static_cast<std::int64_t>(st.info[l].outputs)},
+           {"macs", st.info[l].macs},
+           {"enob", r.layers[l].enob},
+           {"noise_std", r.layers[l].noise_std},
+           {"output_range", st.layers[l].output_range()},
+           {"photons_per_mac", r.photons_per_mac[l]},
+           {"energy", st.layers[l].energy[0]},
+           {"repeats", static_cast<std::int64_t>(st.layers[l].repeats)}};
+    if (!r.layers[l].by_source.empty()) {
+      Json src = Json::object();
+      for (const auto& [name, v] : r.layers[l].by_source) src[name] = v;
+      e["noise_std_by_source"] = src;
+    }
+    ls.push_back(e);
+  }
+  j["layers"] = ls;
+  j["energy"] = energy_json(r.energy);
+  return j;
+}
+
+EnergyReport model_energy_report(NetworkSpec network, const HardwareSpec& hardware,
+                                 Settings settings, std::uint64_t seed) {
+  HardwareOptions h;
+  if (settings.energy.adc_resolution != AdcResolution::matched) {
+    const nn::Model model = nn::load_model(network.model);
+    h = resolve_hardware(hardware, model, settings.circuit);
+    return network_energy(model, settings, h, {});
+  }
+  if (network.limit == 0) network.limit = 200;
+  const LoadedNetwork net = load_network(network, false, [&](const nn::Model& m) {
+    h = resolve_hardware(hardware, m, settings.circuit);
+  });
+  return evaluate_on_hardware(net, settings, h, seed, 1).energy;
+}
+
+}  // namespace lumac
