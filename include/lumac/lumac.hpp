@@ -1,0 +1,4 @@
+// The whole lumac library: devices, circuits, networks, energy and studies (link lumac::lumac).
+#pragma once
+
+#include "lumac/studies.hpp"
