@@ -136,8 +136,8 @@ NoiseBudget HomodyneMac::analyze(const DotProduct& dp) const {
   const EncodedDotProduct e = encode(dp);
   const std::size_t n = dp.x.size();
   const double fan_in = static_cast<double>(n);
-  const double k = p_.system.repeats;
-  const bool analog = p_.system.averaging == Averaging::analog;
+  const ReadoutRule rule = readout_rule();
+  const double k = rule.repeats;
   const double t_int = fan_in * symbol_period_s();
   const double eta = p_.detector.quantum_efficiency;
 
@@ -170,8 +170,7 @@ NoiseBudget HomodyneMac::analyze(const DotProduct& dp) const {
   if (g == 0) b.expected = b.ideal + e.clipping_error + dac_error;
 
   // Noise of one read-out of one repeat, electrons^2.
-  const double sigma_w = sources_.has(NoiseSource::weight) ? p_.modulator.weight_noise_std : 0.0;
-  const bool static_w = p_.modulator.weight_noise_kind == WeightNoiseKind::static_;
+  const double sigma_w = rule.weight_noise_std;
   double v_shot = 0, v_dark = 0, v_amp = 0, v_rin = 0, v_reset = 0, v_adc = 0;
   if (sources_.has(NoiseSource::shot)) {
     // Weight noise adds eta n_L sigma_w^2 photons per symbol on average to the LO.
@@ -194,9 +193,9 @@ NoiseBudget HomodyneMac::analyze(const DotProduct& dp) const {
   auto per_repeat = [&](double v) { return g2 > 0 ? v / (k * g2) : 0.0; };
   const double y_shot = per_repeat(v_shot), y_dark = per_repeat(v_dark), y_amp = per_repeat(v_amp),
                y_rin = per_repeat(v_rin);
-  const double y_reset = g2 > 0 ? (analog ? v_reset / (k * k * g2) : v_reset / (k * g2)) : 0.0;
-  const double y_adc = g2 > 0 ? (analog ? v_adc / g2 : v_adc / (k * g2)) : 0.0;
-  const double y_weight = static_w ? v_weight_y : v_weight_y / k;
+  const double y_reset = g2 > 0 ? v_reset / (k * rule.repeats_per_readout() * g2) : 0.0;
+  const double y_adc = g2 > 0 ? v_adc / (rule.readouts() * g2) : 0.0;
+  const double y_weight = v_weight_y / rule.weight_draws();
 
   b.terms = {{"shot", std::sqrt(y_shot), false},
              {"dark", std::sqrt(y_dark), false},
@@ -220,7 +219,7 @@ NoiseBudget HomodyneMac::analyze(const DotProduct& dp) const {
   b.counts.input_symbols = fan_in * k / m;
   b.counts.weight_symbols = fan_in * k;
   b.counts.dac_conversions = b.counts.input_symbols + b.counts.weight_symbols;
-  b.counts.adc_conversions = analog ? 1 : k;
+  b.counts.adc_conversions = rule.readouts();
   b.counts.readouts = b.counts.adc_conversions;
   return b;
 }
@@ -246,14 +245,13 @@ LayerNoiseModel HomodyneMac::layer_noise(double fan_in, double x_scale, double w
   const double eta = p_.detector.quantum_efficiency;
   const double ns = photon_scale * link_.signal_photons_per_symbol();
   const double nl = photon_scale * link_.lo_photons_per_symbol();
-  const double k = p_.system.repeats;
-  const bool analog = p_.system.averaging == Averaging::analog;
+  const ReadoutRule rule = readout_rule();
+  const double k = rule.repeats;
   const double t_int = fan_in * symbol_period_s();
   const double xy2 = x_scale * x_scale * w_scale * w_scale;
   const double g2 = 4 * eta * eta * ns * nl / xy2;  // G^2
   const double per_repeat = 1 / (k * g2);
-  const double sigma_w = sources_.has(NoiseSource::weight) ? p_.modulator.weight_noise_std : 0.0;
-  const bool static_w = p_.modulator.weight_noise_kind == WeightNoiseKind::static_;
+  const double sigma_w = rule.weight_noise_std;
 
   LayerNoiseModel m;
   auto& [shot, dark, reset, amp, rin, weight, adc, dac] = m.by_source;
@@ -266,7 +264,8 @@ LayerNoiseModel HomodyneMac::layer_noise(double fan_in, double x_scale, double w
   if (sources_.has(NoiseSource::amplifier))
     amp.constant = detector_.amplifier_variance(t_int) * per_repeat;
   if (sources_.has(NoiseSource::reset))
-    reset.constant = std::pow(detector_.reset_std_electrons(), 2) * per_repeat / (analog ? k : 1);
+    reset.constant =
+        std::pow(detector_.reset_std_electrons(), 2) * per_repeat / rule.repeats_per_readout();
   if (sources_.has(NoiseSource::rin)) {
     // eta^2 s_r^2 sum[(n+ - n-)^2 + eps^2 (n+ + n-)^2] with n+ - n- = 2 sqrt(ns nl) v u and
     // n+ + n- = ns v^2 + nl u^2.
@@ -276,10 +275,10 @@ LayerNoiseModel HomodyneMac::layer_noise(double fan_in, double x_scale, double w
     rin.s4 = a * eps2 * ns * ns;
     rin.u4 = a * eps2 * nl * nl;
   }
-  if (sigma_w > 0) weight.s = sigma_w * sigma_w * xy2 / (static_w ? 1 : k);
+  if (sigma_w > 0) weight.s = sigma_w * sigma_w * xy2 / rule.weight_draws();
   if (sources_.has(NoiseSource::adc)) {
     const double lsb = lsb_mid_rise(p_.adc.range_scale * range, p_.adc.bits);
-    adc.constant = lsb * lsb / 12 / (analog ? 1 : k);
+    adc.constant = lsb * lsb / 12 / rule.readouts();
   }
   if (sources_.has(NoiseSource::dac)) {
     const double lsb = lsb_mid_tread(2.0, p_.dac.bits);
@@ -311,21 +310,22 @@ MonteCarloResult HomodyneMac::monte_carlo(const DotProduct& dp, std::int64_t sam
   if (samples < 2) fail("Monte Carlo: samples = {}: must be >= 2", samples);
   const EncodedDotProduct e = encode(dp);
   const std::size_t n = dp.x.size();
-  const int k = p_.system.repeats;
-  const bool analog = p_.system.averaging == Averaging::analog;
+  const ReadoutRule rule = readout_rule();
+  const int k = rule.repeats;
+  const bool analog = rule.analog;
   const double t_int = static_cast<double>(n) * symbol_period_s();
   const double g = gain_electrons_per_unit(e);
   if (!(g > 0))
     fail("Monte Carlo: the dot product carries no signal (zero photons or a zero vector)");
   const double range = range_of(dp);
   const double ideal = std::inner_product(dp.x.begin(), dp.x.end(), dp.w.begin(), 0.0);
-  const double sigma_w = sources_.has(NoiseSource::weight) ? p_.modulator.weight_noise_std : 0.0;
-  const bool static_w = p_.modulator.weight_noise_kind == WeightNoiseKind::static_;
+  const double sigma_w = rule.weight_noise_std;
+  const bool static_w = rule.static_weight;
   const double rin_var = rin_variance_per_symbol();
   // Reset noise is paid once per read-out: per repeat for digital averaging, once for analog.
   const NoiseSources per_repeat = analog ? sources_.without(NoiseSource::reset) : sources_;
   const bool adc = sources_.has(NoiseSource::adc);
-  const double span = p_.adc.range_scale * range * g * (analog ? k : 1);
+  const double span = p_.adc.range_scale * range * g * rule.repeats_per_readout();
   const MidRiseQuantizer quantizer(p_.adc.bits, -span / 2, span / 2);
   const RandomStream reset_rng(seed, Stream::reset);
   const RandomStream wt_rng(seed, Stream::weight_temporal), ws_rng(seed, Stream::weight_static);
@@ -377,6 +377,15 @@ MonteCarloResult HomodyneMac::monte_carlo(const DotProduct& dp, std::int64_t sam
   r.noise_std = std::sqrt(std::max(0.0, (sum_sq - s * r.mean * r.mean) / (s - 1)));
   r.rms_error = std::sqrt(sum_err_sq / s);
   r.enob = enob_bits(range, r.rms_error);
+  return r;
+}
+
+ReadoutRule readout_rule(const CircuitParams& params, NoiseSources sources) {
+  ReadoutRule r;
+  r.repeats = params.system.repeats;
+  r.analog = params.system.averaging == Averaging::analog;
+  r.weight_noise_std = sources.has(NoiseSource::weight) ? params.modulator.weight_noise_std : 0.0;
+  r.static_weight = params.modulator.weight_noise_kind == WeightNoiseKind::static_;
   return r;
 }
 

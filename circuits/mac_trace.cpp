@@ -22,6 +22,50 @@ namespace {
 // State: modulator voltages (signal, LO), filtered diode currents (+, -), integrator charge.
 using State = std::array<double, 5>;
 
+// Drive voltages of every symbol of every repeat, signal and LO (the LO carries the weight
+// drive noise, drawn per the read-out rule).
+void drive_levels(const MachZehnderModulator& mzm, const EncodedDotProduct& e,
+                  const ReadoutRule& rule, const TraceOptions& opt, std::vector<double>& v_sig,
+                  std::vector<double>& v_lo) {
+  const std::size_t n = e.x_drive.size();
+  const double sigma_w = rule.weight_noise_std;
+  const RandomStream wt_rng(opt.seed, Stream::weight_temporal),
+      ws_rng(opt.seed, Stream::weight_static);
+  v_sig.resize(n * static_cast<std::size_t>(rule.repeats));
+  v_lo.resize(v_sig.size());
+  std::vector<double> noise(n);
+  if (sigma_w > 0 && rule.static_weight) ws_rng.fill_normal(noise, opt.run, 0, 0);
+  for (int r = 0; r < rule.repeats; ++r) {
+    if (sigma_w > 0 && !rule.static_weight)
+      wt_rng.fill_normal(noise, opt.run, static_cast<std::uint64_t>(r), 0);
+    for (std::size_t j = 0; j < n; ++j) {
+      const double u = e.w_drive[j] + (sigma_w > 0 ? sigma_w * noise[j] : 0.0);
+      v_sig[r * n + j] = mzm.drive_voltage(e.x_drive[j]);
+      v_lo[r * n + j] = mzm.drive_voltage(std::clamp(u, -1.0, 1.0));
+    }
+  }
+}
+
+// Laser power relative to its nominal value at every integration step: empty for CW, or the
+// rate-equation laser switched on at -lead with a constant current, normalised to its steady
+// state.
+std::vector<double> laser_envelope(const CircuitParams& p, const TraceOptions& opt,
+                                   double total_time, double h) {
+  std::vector<double> laser_shape;
+  if (!opt.rate_equation_laser) return laser_shape;
+  if (!(opt.laser_lead_s >= 0) || !(opt.laser_bias_multiple > 1))
+    fail("rate-equation laser: lead time {} s must be >= 0 and bias multiple {} > 1",
+         opt.laser_lead_s, opt.laser_bias_multiple);
+  const RateEquationLaser rel(p.laser);
+  const double current = opt.laser_bias_multiple * rel.threshold_current_A();
+  const double p_ss = rel.output_power_W(rel.steady_state(current).photons_per_m3);
+  const auto s =
+      rel.simulate([current](double) { return current; }, {}, opt.laser_lead_s + total_time + h, h);
+  const auto first = static_cast<std::size_t>(std::llround(opt.laser_lead_s / h));
+  for (std::size_t i = first; i < s.size(); ++i) laser_shape.push_back(s[i].power_W / p_ss);
+  return laser_shape;
+}
+
 }  // namespace
 
 MacTrace simulate_trace(const HomodyneMac& mac, const DotProduct& dp, const TraceOptions& opt) {
@@ -33,8 +77,9 @@ MacTrace simulate_trace(const HomodyneMac& mac, const DotProduct& dp, const Trac
   const MachZehnderModulator mzm(p.modulator);
   const BalancedDetector det(p.detector, p.laser.wavelength_m, p.system.temperature_K);
   const std::size_t n = dp.x.size();
-  const int k = p.system.repeats;
-  const bool analog = p.system.averaging == Averaging::analog;
+  const ReadoutRule rule = mac.readout_rule();
+  const int k = rule.repeats;
+  const bool analog = rule.analog;
   const double t_sym = mac.symbol_period_s();
   const double eta = p.detector.quantum_efficiency;
   const double q = elementary_charge_C;
@@ -49,15 +94,11 @@ MacTrace simulate_trace(const HomodyneMac& mac, const DotProduct& dp, const Trac
   // Photon fluxes at full scale (photons/s at the detector).
   const double flux_s = e.n_signal / t_sym, flux_l = e.n_lo / t_sym;
   const double rin_psd = db_to_power_ratio(p.laser.rin_dB_per_Hz);
-  const double sigma_w = src.has(NoiseSource::weight) ? p.modulator.weight_noise_std : 0.0;
-  const bool static_w = p.modulator.weight_noise_kind == WeightNoiseKind::static_;
   const double dark = src.has(NoiseSource::dark) ? p.detector.dark_current_A : 0.0;
   const double amp_var_rate = src.has(NoiseSource::amplifier)
                                   ? 0.5 * std::pow(p.detector.amplifier_noise_A_per_rtHz, 2)
                                   : 0.0;
   const RandomStream rng(opt.seed, Stream::trace);
-  const RandomStream wt_rng(opt.seed, Stream::weight_temporal),
-      ws_rng(opt.seed, Stream::weight_static);
 
   MacTrace tr;
   tr.ideal = std::inner_product(dp.x.begin(), dp.x.end(), dp.w.begin(), 0.0);
@@ -67,41 +108,15 @@ MacTrace simulate_trace(const HomodyneMac& mac, const DotProduct& dp, const Trac
     fail("time domain: the dot product carries no signal (zero photons or a zero vector)");
   const double range = mac.range_of(dp);
   const bool adc = src.has(NoiseSource::adc);
-  const double span_e = p.adc.range_scale * range * g * (analog ? k : 1);
+  const double span_e = p.adc.range_scale * range * g * rule.repeats_per_readout();
   const MidRiseQuantizer quantizer(p.adc.bits, -span_e / 2, span_e / 2);
   tr.adc_lsb_C = adc ? quantizer.lsb() * q : 0.0;
 
-  // Drive levels of every symbol of every repeat (the LO carries the weight drive noise).
   const std::size_t symbols = n * static_cast<std::size_t>(k);
-  std::vector<double> v_sig(symbols), v_lo(symbols);
-  std::vector<double> noise(n);
-  if (sigma_w > 0 && static_w) ws_rng.fill_normal(noise, opt.run, 0, 0);
-  for (int r = 0; r < k; ++r) {
-    if (sigma_w > 0 && !static_w)
-      wt_rng.fill_normal(noise, opt.run, static_cast<std::uint64_t>(r), 0);
-    for (std::size_t j = 0; j < n; ++j) {
-      const double u = e.w_drive[j] + (sigma_w > 0 ? sigma_w * noise[j] : 0.0);
-      v_sig[r * n + j] = mzm.drive_voltage(e.x_drive[j]);
-      v_lo[r * n + j] = mzm.drive_voltage(std::clamp(u, -1.0, 1.0));
-    }
-  }
-
-  // Laser power relative to its nominal value: CW, or the rate-equation laser switched on at
-  // -lead with a constant current, normalised to its steady state.
-  const double total_time = static_cast<double>(symbols) * t_sym;
-  std::vector<double> laser_shape;
-  if (opt.rate_equation_laser) {
-    if (!(opt.laser_lead_s >= 0) || !(opt.laser_bias_multiple > 1))
-      fail("rate-equation laser: lead time {} s must be >= 0 and bias multiple {} > 1",
-           opt.laser_lead_s, opt.laser_bias_multiple);
-    const RateEquationLaser rel(p.laser);
-    const double current = opt.laser_bias_multiple * rel.threshold_current_A();
-    const double p_ss = rel.output_power_W(rel.steady_state(current).photons_per_m3);
-    const auto s = rel.simulate([current](double) { return current; }, {},
-                                opt.laser_lead_s + total_time + h, h);
-    const auto first = static_cast<std::size_t>(std::llround(opt.laser_lead_s / h));
-    for (std::size_t i = first; i < s.size(); ++i) laser_shape.push_back(s[i].power_W / p_ss);
-  }
+  std::vector<double> v_sig, v_lo;
+  drive_levels(mzm, e, rule, opt, v_sig, v_lo);
+  const std::vector<double> laser_shape =
+      laser_envelope(p, opt, static_cast<double>(symbols) * t_sym, h);
 
   // Deterministic dynamics over one step with piecewise-constant drives and laser factor.
   double drive_s = 0, drive_l = 0, laser = 1;
@@ -145,6 +160,14 @@ MacTrace simulate_trace(const HomodyneMac& mac, const DotProduct& dp, const Trac
     x[4] = reset_std_C * rng.normal(opt.run, window, 0, 1);
   };
   double readout_sum = 0;
+  // Closing a window: the integrator's charge is sampled (and converted by the ADC).
+  auto sample_window = [&] {
+    const double electrons = x[4] / q;
+    tr.readout_charge_C.push_back(x[4]);
+    const std::int64_t code = adc ? quantizer.code(electrons) : -1;
+    tr.adc_codes.push_back(code);
+    readout_sum += (adc ? quantizer.value(code) : electrons) / (g * rule.repeats_per_readout());
+  };
   const double e_ph = photon_energy_J(p.laser.wavelength_m);
   std::array<double, 8> z{};
   std::int64_t step = 0;
@@ -155,13 +178,7 @@ MacTrace simulate_trace(const HomodyneMac& mac, const DotProduct& dp, const Trac
       // Window boundaries: open the first window, close (sample) and reopen the others.
       if (step >= delay_steps && (step - delay_steps) % window_steps == 0) {
         const auto w = static_cast<std::size_t>((step - delay_steps) / window_steps);
-        if (w > 0) {
-          const double electrons = x[4] / q;
-          tr.readout_charge_C.push_back(x[4]);
-          const std::int64_t code = adc ? quantizer.code(electrons) : -1;
-          tr.adc_codes.push_back(code);
-          readout_sum += (adc ? quantizer.value(code) : electrons) / (g * (analog ? k : 1));
-        }
+        if (w > 0) sample_window();
         if (w < windows) reset(w);
       }
       const std::int64_t symbol = step / steps_per_symbol;
@@ -218,15 +235,8 @@ MacTrace simulate_trace(const HomodyneMac& mac, const DotProduct& dp, const Trac
       tr.laser_power_W.push_back(p.laser.power_W * laser);
     }
   }
-  // The last window closes at the end of the simulation.
-  {
-    const double electrons = x[4] / q;
-    tr.readout_charge_C.push_back(x[4]);
-    const std::int64_t code = adc ? quantizer.code(electrons) : -1;
-    tr.adc_codes.push_back(code);
-    readout_sum += (adc ? quantizer.value(code) : electrons) / (g * (analog ? k : 1));
-  }
-  tr.readout = readout_sum / (analog ? 1 : k);
+  sample_window();  // the last window closes at the end of the simulation
+  tr.readout = readout_sum / rule.readouts();
   return tr;
 }
 

@@ -160,13 +160,15 @@ std::string format_toml(const ConfigSections& sections) {
   toml::table out;
   for (const auto& [section, keys] : sections) {
     toml::table t;
-    for (const auto& [name, value] : keys)
+    for (const auto& key : keys) {
+      const std::string& name = key.first;
       std::visit(
-          [&](const auto& v) {
+          [&t, &name](const auto& v) {
             if constexpr (!std::is_same_v<std::decay_t<decltype(v)>, std::monostate>)
               t.insert_or_assign(name, v);
           },
-          value);
+          key.second);
+    }
     out.insert_or_assign(section, std::move(t));
   }
   std::ostringstream os;

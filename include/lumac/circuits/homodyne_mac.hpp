@@ -132,12 +132,30 @@ struct LayerNoiseModel {
   NoisePolynomial d_total_d_log_scale;
 };
 
+// How the K repeats of one dot product become its read-out, and which weight noise they see:
+// the one rule ("Repeats" above) that the noise budget, the layer noise model of networks, the
+// Monte Carlo and the time-domain trace all follow.
+struct ReadoutRule {
+  int repeats = 1;              // K
+  bool analog = false;          // analog accumulation (one read-out) or digital averaging
+  double weight_noise_std = 0;  // sigma_w of the weight drives; 0 when the source is off
+  bool static_weight = false;   // weight noise drawn once per device, the same every repeat
+  // Repeats whose charge integrates before one read-out (and one reset): K analog, else 1.
+  int repeats_per_readout() const { return analog ? repeats : 1; }
+  // Read-outs (ADC conversions) averaged digitally: 1 analog, else K.
+  int readouts() const { return analog ? 1 : repeats; }
+  // Independent weight-noise draws averaged over the repeats: 1 static, else K.
+  int weight_draws() const { return static_weight ? 1 : repeats; }
+};
+ReadoutRule readout_rule(const CircuitParams& params, NoiseSources sources);
+
 class HomodyneMac {
  public:
   explicit HomodyneMac(const CircuitParams& params, NoiseSources sources = NoiseSources::all());
   const CircuitParams& params() const { return p_; }
   const LinkBudget& link() const { return link_; }
   NoiseSources sources() const { return sources_; }
+  ReadoutRule readout_rule() const { return lumac::readout_rule(p_, sources_); }
 
   // eta (n_s,max + n_L,max): detected photons per MAC of the laser budget at full scale.
   double photons_per_mac_full_scale() const;
