@@ -13,3 +13,5 @@
 #include "lumac/studies/results.hpp"
 #include "lumac/studies/settings.hpp"
 #include "lumac/studies/sweep.hpp"
+#include "lumac/studies/trace_study.hpp"
+#include "lumac/studies/training.hpp"

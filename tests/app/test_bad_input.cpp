@@ -239,7 +239,7 @@ TEST_CASE("bad input: absurd sizes and limits beyond the data") {
       {{"precision", "--model", m, "--noise", "shot", "--limit", "1000000"}, "only 10000"},
       {{"train", "--dataset", "mnist", "--arch", "mlp", "--epochs", "0", "--out",
         (tmp / "m.h5").string()},
-       "--epochs"},
+       "epochs = 0"},
       {{"bench", "--repeats", "0"}, "--repeats"},
   };
   for (const auto& entry : cases) check_rejected(entry.first, entry.second, tmp.path());
