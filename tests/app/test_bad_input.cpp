@@ -72,6 +72,8 @@ TEST_CASE("bad input: every command rejects a bad config the same way") {
                    "unknown config section 'lazer'", tmp.path());
     check_rejected(with({"--config", (tmp / "none.toml").string()}), "cannot read config file",
                    tmp.path());
+    // A folder is not a config file (it used to be read as an empty one: the defaults).
+    check_rejected(with({"--config", tmp.path().string()}), "it is a directory", tmp.path());
   }
 }
 
