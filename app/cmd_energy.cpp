@@ -20,13 +20,9 @@ struct EnergyCommand {
 
 EnergyReport model_energy(const EnergyCommand& o, Settings s) {
   if (o.circuit.fan_in != 0) fail("--fan-in and --model exclude each other");
-  // --photons-per-mac and --repeats act per layer; --averaging and --encoding on the circuit.
   HardwareSpec hardware = o.hardware;
-  hardware.photons_per_mac = o.circuit.photons_per_mac;
-  hardware.repeats = o.circuit.repeats;
   CircuitSpec circuit = o.circuit;
-  circuit.photons_per_mac.reset();
-  circuit.repeats.reset();
+  move_circuit_shortcuts(circuit, hardware);
   s.circuit = apply_circuit_spec(s.circuit, circuit);
   return model_energy_report(o.network, hardware, s, o.common.seed);
 }

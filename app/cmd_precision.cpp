@@ -1,10 +1,10 @@
 // `lumac precision`: learns the precision (energy) of every layer of a frozen model and
 // compares it at iso-accuracy with one uniform precision (studies/precision_study.hpp).
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include "app/cli_common.hpp"
 #include "app/commands.hpp"
+#include "app/progress.hpp"
 #include "app/study_options.hpp"
 #include "lumac/core/h5.hpp"
 #include "lumac/studies/precision_study.hpp"
@@ -60,8 +60,7 @@ void run_precision(PrecisionCommand o) {
   const Settings settings = load_settings(o.common);
   const LoadedNetwork net = load_network(o.network, true);
   o.spec.seed = o.common.seed;
-  const bool tty = isatty(STDERR_FILENO) == 1;
-  if (tty)
+  if (stderr_is_terminal())
     o.spec.on_step = [](int step, int steps, double loss) {
       if (step % 50 == 0 || step == steps)
         fmt::print(stderr, "\rlearning precision: step {}/{}, loss {:.4f}   ", step, steps, loss);

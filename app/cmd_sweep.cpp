@@ -27,9 +27,7 @@ struct SweepCommand {
 SweepSpec effective_spec(const SweepCommand& o) {
   SweepSpec s = o.spec;
   s.seed = o.common.seed;
-  s.hardware.photons_per_mac = s.circuit.photons_per_mac;
-  s.hardware.repeats = s.circuit.repeats;
-  s.hardware.sources = s.circuit.sources;
+  if (s.network_mode()) move_circuit_shortcuts(s.circuit, s.hardware);
   return s;
 }
 

@@ -2,7 +2,6 @@
 // or MNIST (nn/dataset.hpp), measures its clean test accuracy, calibrates it on the first 1000
 // training images (nn/calibration.hpp) and writes the model file (docs/model_file.md).
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -10,6 +9,7 @@
 
 #include "app/cli_common.hpp"
 #include "app/commands.hpp"
+#include "app/progress.hpp"
 #include "lumac/core/h5.hpp"
 #include "lumac/studies/training.hpp"
 
@@ -38,7 +38,7 @@ void run(TrainCommand o) {
   h5::check_output_path(o.output.out, o.output.force);
   const Settings settings = load_settings(o.common);
   o.spec.seed = o.common.seed;
-  if (isatty(fileno(stderr))) {
+  if (stderr_is_terminal()) {
     o.spec.on_epoch = [](const nn::EpochStats& s) {
       fmt::print(stderr, "epoch {}/{}: train loss {:.4f}, train accuracy {:.4f}, {:.1f} s\n",
                  s.epoch, s.epochs, s.train_loss, s.train_accuracy, s.seconds);

@@ -7,10 +7,14 @@
 
 namespace lumac::cli {
 
+bool stderr_is_terminal() {
+  return isatty(STDERR_FILENO) == 1;
+}
+
 Progress::Progress(std::int64_t total, std::string label)
     : total_(total),
       label_(std::move(label)),
-      active_(isatty(STDERR_FILENO) == 1),
+      active_(stderr_is_terminal()),
       start_(std::chrono::steady_clock::now()) {
   update(0);
 }

@@ -7,6 +7,9 @@
 
 namespace lumac::cli {
 
+// Whether stderr is a terminal (progress is shown only there).
+bool stderr_is_terminal();
+
 class Progress {
  public:
   Progress(std::int64_t total, std::string label);

@@ -130,6 +130,8 @@ AnalogExecutor::AnalogExecutor(NoiseMode mode, std::vector<AnalogLayer> layers,
                                const CircuitParams& circuit, NoiseSources sources,
                                std::uint64_t seed)
     : mode_(mode), layers_(std::move(layers)), seed_(seed) {
+  if (noise_mode_info(mode_).counts_repeats())
+    circuit_photons_ = HomodyneMac(circuit).photons_per_mac_full_scale();
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     const AnalogLayer& a = layers_[l];
     if (a.fan_in < 1 || a.outputs < 1)
@@ -165,6 +167,11 @@ AnalogExecutor::AnalogExecutor(NoiseMode mode, std::vector<AnalogLayer> layers,
 }
 
 AnalogExecutor::~AnalogExecutor() = default;
+
+LayerBudget AnalogExecutor::budget(std::size_t layer) const {
+  const AnalogLayer& a = layers_.at(layer);
+  return layer_budget(mode_, a.repeats, a.mean_energy(), photons_per_mac(layer), circuit_photons_);
+}
 
 double AnalogExecutor::photons_per_mac(std::size_t layer) const {
   const AnalogLayer& a = layers_.at(layer);

@@ -76,19 +76,13 @@ std::vector<nn::AnalogLayer> configured_layers(const nn::Model& model, const Har
 
 namespace {
 
-// Detected photons per MAC per repeat and the number of repeats of every layer
-// (nn::layer_budget).
-void layer_budget(const nn::AnalogExecutor& ex, nn::NoiseMode mode, const CircuitParams& circuit,
-                  std::vector<double>& photons, std::vector<double>& repeats) {
-  const double circuit_photons = nn::noise_mode_info(mode).counts_repeats()
-                                     ? HomodyneMac(circuit).photons_per_mac_full_scale()
-                                     : 0.0;
+// Detected photons per MAC per repeat and the number of repeats of every layer.
+void layer_budget(const nn::AnalogExecutor& ex, std::vector<double>& photons,
+                  std::vector<double>& repeats) {
   photons.clear();
   repeats.clear();
   for (std::size_t l = 0; l < ex.layers().size(); ++l) {
-    const nn::AnalogLayer& a = ex.layers()[l];
-    const nn::LayerBudget b =
-        nn::layer_budget(mode, a.repeats, a.mean_energy(), ex.photons_per_mac(l), circuit_photons);
+    const nn::LayerBudget b = ex.budget(l);
     photons.push_back(b.photons_per_mac);
     repeats.push_back(b.repeats);
   }
@@ -100,7 +94,7 @@ EnergyReport network_energy(const nn::Model& model, const Settings& settings,
                             const HardwareOptions& h, const std::vector<double>& readout_enob) {
   const nn::AnalogExecutor ex(h.mode, configured_layers(model, h), settings.circuit, h.sources, 0);
   std::vector<double> photons, repeats;
-  layer_budget(ex, h.mode, settings.circuit, photons, repeats);
+  layer_budget(ex, photons, repeats);
   return energy_report(settings.circuit, settings.energy,
                        network_work(model, repeats, photons, readout_enob));
 }
@@ -136,7 +130,7 @@ NetworkEvaluation evaluate_on_hardware(const LoadedNetwork& net, const Settings&
     if (s == 0) {
       r.layers = rep;
       std::vector<double> photons, repeats;
-      layer_budget(ex, h.mode, settings.circuit, photons, repeats);
+      layer_budget(ex, photons, repeats);
       for (std::size_t l = 0; l < layers.size(); ++l)
         r.photons_per_mac.push_back(photons[l] * repeats[l]);
     }
@@ -233,6 +227,14 @@ EnergyReport model_energy_report(NetworkSpec network, const HardwareSpec& hardwa
     h = resolve_hardware(hardware, m, settings.circuit);
   });
   return evaluate_on_hardware(net, settings, h, seed, 1).energy;
+}
+
+void move_circuit_shortcuts(CircuitSpec& circuit, HardwareSpec& hardware) {
+  hardware.photons_per_mac = circuit.photons_per_mac;
+  hardware.repeats = circuit.repeats;
+  hardware.sources = circuit.sources;
+  circuit.photons_per_mac.reset();
+  circuit.repeats.reset();
 }
 
 }  // namespace lumac

@@ -8,6 +8,7 @@
 #include "lumac/core/h5.hpp"
 #include "lumac/nn/evaluate.hpp"
 #include "lumac/studies/evaluation.hpp"
+#include "lumac/studies/results.hpp"
 
 namespace lumac {
 
@@ -61,10 +62,10 @@ void account(const Context& c, Allocation& a) {
     h.energy.push_back(layer_mean(layer));
     h.repeats.push_back(c.settings.circuit.system.repeats);
   }
-  const EnergyReport e = network_energy(c.net.model, c.settings, h, a.enob);
-  a.detected_optical_aJ_per_mac = e.total.aJ_per_mac(e.total.detected_optical_J);
-  a.laser_optical_aJ_per_mac = e.total.aJ_per_mac(e.total.laser_optical_J);
-  a.total_aJ_per_mac = e.total.aJ_per_mac(e.total.total_J);
+  const EnergyFigures e = energy_figures(network_energy(c.net.model, c.settings, h, a.enob).total);
+  a.detected_optical_aJ_per_mac = e.detected_optical_aJ_per_mac;
+  a.laser_optical_aJ_per_mac = e.laser_optical_aJ_per_mac;
+  a.total_aJ_per_mac = e.total_aJ_per_mac;
   a.laser_power_W = nn::allocation_laser_power_W(c.mode, c.settings.circuit, a.energy_per_mac);
   for (const auto& layer : a.energy)
     a.repeats.push_back(

@@ -29,8 +29,8 @@ Json optional_json(const auto& v) {
   return v ? Json(*v) : Json(nullptr);
 }
 
-// The circuit of a network-sweep point: the spec's encoding and averaging (photons per MAC
-// and repeats act per layer, through the hardware spec).
+// The circuit of a network-sweep point: the spec's encoding and averaging (photons per MAC,
+// repeats and sources act per layer, through the hardware spec: move_circuit_shortcuts).
 CircuitSpec network_circuit(const SweepSpec& spec) {
   CircuitSpec c = spec.circuit;
   c.photons_per_mac.reset();

@@ -95,6 +95,9 @@ class AnalogExecutor final : public MatmulHook {
   // Full-scale detected photons per MAC per repeat of a layer in physical mode (the laser
   // budget scaled by E), or E itself in shot mode; 0 for the other modes.
   double photons_per_mac(std::size_t layer) const;
+  // The photon budget and repeats of a layer for the energy account (nn::layer_budget): in
+  // thermal and weight mode E counts repeats of the circuit at the configured laser power.
+  LayerBudget budget(std::size_t layer) const;
 
   // The noise std of every element of v.Y for the current mode (without drawing noise), and,
   // if `d_log_energy` is given, d sigma_ij^2 / d ln E_i for every element. Used by forward()
@@ -123,6 +126,7 @@ class AnalogExecutor final : public MatmulHook {
   std::vector<AnalogLayer> layers_;
   std::vector<std::unique_ptr<LayerState>> state_;
   std::uint64_t seed_;
+  double circuit_photons_ = 0;  // full-scale budget of the configured circuit (E counts repeats)
 };
 
 // The analog view of every matrix-product layer of a calibrated model (energy 1, 1 repeat);

@@ -13,6 +13,7 @@
 #include "lumac/devices/noise_sources.hpp"
 #include "lumac/energy/energy_model.hpp"
 #include "lumac/nn/analog.hpp"
+#include "lumac/studies/circuit_study.hpp"
 #include "lumac/studies/network.hpp"
 #include "lumac/studies/settings.hpp"
 
@@ -31,6 +32,12 @@ struct HardwareSpec {
   std::optional<int> bits;  // digital baseline
   std::string sources = "all";
 };
+
+// A network study given the shortcuts of a circuit spec (the CLI's --photons-per-mac, --repeats
+// and --sources, shared with its circuit commands): photons per MAC and repeats act per layer
+// and the sources on the executor, so they move into `hardware`; encoding and averaging stay on
+// the circuit.
+void move_circuit_shortcuts(CircuitSpec& circuit, HardwareSpec& hardware);
 
 // A spec with this noise mode and the rest at its defaults.
 inline HardwareSpec hardware_spec(std::string noise) {
