@@ -68,176 +68,225 @@ std::vector<double> laser_envelope(const CircuitParams& p, const TraceOptions& o
 
 }  // namespace
 
-MacTrace simulate_trace(const HomodyneMac& mac, const DotProduct& dp, const TraceOptions& opt) {
-  if (opt.samples_per_symbol < 1 || opt.samples_per_symbol > 4096)
-    fail("samples per symbol = {}: must be in [1, 4096]", opt.samples_per_symbol);
-  const CircuitParams& p = mac.params();
-  const NoiseSources src = mac.sources();
-  const EncodedDotProduct e = mac.encode(dp);
-  const MachZehnderModulator mzm(p.modulator);
-  const BalancedDetector det(p.detector, p.laser.wavelength_m, p.system.temperature_K);
-  const std::size_t n = dp.x.size();
-  const ReadoutRule rule = mac.readout_rule();
-  const int k = rule.repeats;
-  const bool analog = rule.analog;
-  const double t_sym = mac.symbol_period_s();
-  const double eta = p.detector.quantum_efficiency;
-  const double q = elementary_charge_C;
-  const double d = mac.extinction_residual();
-  const double eps = det.common_mode_leak();
-  const double tau_m = mzm.time_constant_s(), tau_d = det.time_constant_s();
-  // Recorded step and the integration step (at most a quarter of the fastest time constant).
-  const double dt_rec = t_sym / opt.samples_per_symbol;
-  const int substeps =
-      std::max(1, static_cast<int>(std::ceil(dt_rec / (0.25 * std::min(tau_m, tau_d)))));
-  const double h = dt_rec / substeps;
-  // Photon fluxes at full scale (photons/s at the detector).
-  const double flux_s = e.n_signal / t_sym, flux_l = e.n_lo / t_sym;
-  const double rin_psd = db_to_power_ratio(p.laser.rin_dB_per_Hz);
-  const double dark = src.has(NoiseSource::dark) ? p.detector.dark_current_A : 0.0;
-  const double amp_var_rate = src.has(NoiseSource::amplifier)
-                                  ? 0.5 * std::pow(p.detector.amplifier_noise_A_per_rtHz, 2)
-                                  : 0.0;
-  const RandomStream rng(opt.seed, Stream::trace);
+namespace {
 
-  MacTrace tr;
-  tr.ideal = std::inner_product(dp.x.begin(), dp.x.end(), dp.w.begin(), 0.0);
+// One time-domain run: the constants of the circuit and the dot product, the state of the
+// devices, and the recorded trace.
+class TraceRun {
+ public:
+  TraceRun(const HomodyneMac& mac, const DotProduct& dp, const TraceOptions& opt);
+  MacTrace run();
+
+ private:
+  // Photon fluxes at the two diodes for modulator voltages (vs, vl) and the laser factor.
+  void photon_fluxes(double vs, double vl, double& plus, double& minus) const;
+  // Deterministic dynamics with piecewise-constant drives and laser factor.
+  void derivatives(const State& x, State& dxdt) const;
+  // One integration step from `step`, with its noise increments; adds the shot-noise charge
+  // of the step to noise_plus and noise_minus.
+  void advance(std::int64_t step, double& noise_plus, double& noise_minus);
+  void record(double noise_plus, double noise_minus);
+  // Closing a window: the integrator's charge is sampled (and converted by the ADC).
+  void sample_window();
+
+  const CircuitParams& p_;
+  const TraceOptions& opt_;
+  NoiseSources src_;
+  EncodedDotProduct e_;
+  MachZehnderModulator mzm_;
+  BalancedDetector det_;
+  ReadoutRule rule_;
+  std::size_t n_, symbols_;
+  double t_sym_, eta_, q_ = elementary_charge_C, d_, eps_, tau_m_, tau_d_;
+  int substeps_;
+  double h_, flux_s_, flux_l_, rin_psd_, dark_, amp_var_rate_, g_;
+  RandomStream rng_;
+  bool adc_;
+  MidRiseQuantizer quantizer_;
+  std::vector<double> v_sig_, v_lo_, laser_shape_;
+  MacTrace tr_;
+  State x_{};
+  double drive_s_ = 0, drive_l_ = 0, laser_ = 1, t_ = 0, readout_sum_ = 0;
+  odeint::runge_kutta4<State> stepper_;
+};
+
+double adc_span(const HomodyneMac& mac, const DotProduct& dp, const EncodedDotProduct& e) {
   const double g = mac.gain_electrons_per_unit(e);
-  tr.gain_electrons_per_unit = g;
   if (!(g > 0))
     fail("time domain: the dot product carries no signal (zero photons or a zero vector)");
-  const double range = mac.range_of(dp);
-  const bool adc = src.has(NoiseSource::adc);
-  const double span_e = p.adc.range_scale * range * g * rule.repeats_per_readout();
-  const MidRiseQuantizer quantizer(p.adc.bits, -span_e / 2, span_e / 2);
-  tr.adc_lsb_C = adc ? quantizer.lsb() * q : 0.0;
+  return mac.params().adc.range_scale * mac.range_of(dp) * g *
+         mac.readout_rule().repeats_per_readout();
+}
 
-  const std::size_t symbols = n * static_cast<std::size_t>(k);
-  std::vector<double> v_sig, v_lo;
-  drive_levels(mzm, e, rule, opt, v_sig, v_lo);
-  const std::vector<double> laser_shape =
-      laser_envelope(p, opt, static_cast<double>(symbols) * t_sym, h);
+TraceRun::TraceRun(const HomodyneMac& mac, const DotProduct& dp, const TraceOptions& opt)
+    : p_(mac.params()),
+      opt_(opt),
+      src_(mac.sources()),
+      e_(mac.encode(dp)),
+      mzm_(p_.modulator),
+      det_(p_.detector, p_.laser.wavelength_m, p_.system.temperature_K),
+      rule_(mac.readout_rule()),
+      n_(dp.x.size()),
+      symbols_(n_ * static_cast<std::size_t>(rule_.repeats)),
+      t_sym_(mac.symbol_period_s()),
+      eta_(p_.detector.quantum_efficiency),
+      d_(mac.extinction_residual()),
+      eps_(det_.common_mode_leak()),
+      tau_m_(mzm_.time_constant_s()),
+      tau_d_(det_.time_constant_s()),
+      rng_(opt.seed, Stream::trace),
+      adc_(src_.has(NoiseSource::adc)),
+      quantizer_(p_.adc.bits, -adc_span(mac, dp, e_) / 2, adc_span(mac, dp, e_) / 2) {
+  // Recorded step and the integration step (at most a quarter of the fastest time constant).
+  const double dt_rec = t_sym_ / opt.samples_per_symbol;
+  substeps_ = std::max(1, static_cast<int>(std::ceil(dt_rec / (0.25 * std::min(tau_m_, tau_d_)))));
+  h_ = dt_rec / substeps_;
+  // Photon fluxes at full scale (photons/s at the detector).
+  flux_s_ = e_.n_signal / t_sym_;
+  flux_l_ = e_.n_lo / t_sym_;
+  rin_psd_ = db_to_power_ratio(p_.laser.rin_dB_per_Hz);
+  dark_ = src_.has(NoiseSource::dark) ? p_.detector.dark_current_A : 0.0;
+  amp_var_rate_ = src_.has(NoiseSource::amplifier)
+                      ? 0.5 * std::pow(p_.detector.amplifier_noise_A_per_rtHz, 2)
+                      : 0.0;
+  tr_.ideal = std::inner_product(dp.x.begin(), dp.x.end(), dp.w.begin(), 0.0);
+  g_ = mac.gain_electrons_per_unit(e_);
+  tr_.gain_electrons_per_unit = g_;
+  tr_.adc_lsb_C = adc_ ? quantizer_.lsb() * q_ : 0.0;
+  drive_levels(mzm_, e_, rule_, opt, v_sig_, v_lo_);
+  laser_shape_ = laser_envelope(p_, opt, static_cast<double>(symbols_) * t_sym_, h_);
+  // Modulators start at the null (0 V), diodes at their dark current.
+  x_ = State{0, 0, dark_, dark_, 0};
+}
 
-  // Deterministic dynamics over one step with piecewise-constant drives and laser factor.
-  double drive_s = 0, drive_l = 0, laser = 1;
-  auto photon_fluxes = [&](double vs, double vl, double& plus, double& minus) {
-    const double ts = mzm.phase_rad(vs), tl = mzm.phase_rad(vl);
-    const std::complex<double> es =
-        std::sqrt(flux_s * laser) * std::complex<double>(d * std::cos(ts), std::sin(ts));
-    const std::complex<double> el =
-        std::sqrt(flux_l * laser) * std::complex<double>(d * std::cos(tl), std::sin(tl));
-    plus = 0.5 * std::norm(es + el);
-    minus = 0.5 * std::norm(es - el);
-  };
-  auto system = [&](const State& x, State& dxdt, double) {
-    double fp, fm;
-    photon_fluxes(x[0], x[1], fp, fm);
-    dxdt[0] = (drive_s - x[0]) / tau_m;
-    dxdt[1] = (drive_l - x[1]) / tau_m;
-    dxdt[2] = (eta * q * fp + dark - x[2]) / tau_d;
-    dxdt[3] = (eta * q * fm + dark - x[3]) / tau_d;
-    dxdt[4] = x[2] - x[3];
-  };
-  odeint::runge_kutta4<State> stepper;
+void TraceRun::photon_fluxes(double vs, double vl, double& plus, double& minus) const {
+  const double ts = mzm_.phase_rad(vs), tl = mzm_.phase_rad(vl);
+  const std::complex<double> es =
+      std::sqrt(flux_s_ * laser_) * std::complex<double>(d_ * std::cos(ts), std::sin(ts));
+  const std::complex<double> el =
+      std::sqrt(flux_l_ * laser_) * std::complex<double>(d_ * std::cos(tl), std::sin(tl));
+  plus = 0.5 * std::norm(es + el);
+  minus = 0.5 * std::norm(es - el);
+}
 
+void TraceRun::derivatives(const State& x, State& dxdt) const {
+  double fp, fm;
+  photon_fluxes(x[0], x[1], fp, fm);
+  dxdt[0] = (drive_s_ - x[0]) / tau_m_;
+  dxdt[1] = (drive_l_ - x[1]) / tau_m_;
+  dxdt[2] = (eta_ * q_ * fp + dark_ - x[2]) / tau_d_;
+  dxdt[3] = (eta_ * q_ * fm + dark_ - x[3]) / tau_d_;
+  dxdt[4] = x[2] - x[3];
+}
+
+void TraceRun::advance(std::int64_t step, double& noise_plus, double& noise_minus) {
+  const std::int64_t steps_per_symbol =
+      static_cast<std::int64_t>(substeps_) * opt_.samples_per_symbol;
+  const std::int64_t symbol = step / steps_per_symbol;
+  const bool driven = symbol < static_cast<std::int64_t>(symbols_);
+  drive_s_ = driven ? v_sig_[static_cast<std::size_t>(symbol)] : 0.0;
+  drive_l_ = driven ? v_lo_[static_cast<std::size_t>(symbol)] : 0.0;
+  laser_ = opt_.rate_equation_laser
+               ? laser_shape_[std::min(laser_shape_.size() - 1, static_cast<std::size_t>(step))]
+               : 1.0;
+  std::array<double, 8> z{};
+  rng_.fill_normal(z, opt_.run, static_cast<std::uint64_t>(step), 0);
+  double fp0, fm0;
+  photon_fluxes(x_[0], x_[1], fp0, fm0);
+  stepper_.do_step([this](const State& x, State& dxdt, double) { derivatives(x, dxdt); }, x_, t_,
+                   h_);
+  t_ += h_;
+  // Euler-Maruyama increments of the integrated charge from the currents at step start.
+  const double q = q_, h = h_;
+  const double ip = eta_ * q * fp0, im = eta_ * q * fm0;
+  double dq_plus = 0, dq_minus = 0, dq = 0;
+  if (src_.has(NoiseSource::shot)) {
+    dq_plus += std::sqrt(q * ip * h) * z[0];
+    dq_minus += std::sqrt(q * im * h) * z[1];
+  }
+  if (dark_ > 0) {
+    dq_plus += std::sqrt(q * dark_ * h) * z[2];
+    dq_minus += std::sqrt(q * dark_ * h) * z[3];
+  }
+  if (amp_var_rate_ > 0) dq += std::sqrt(amp_var_rate_ * h) * z[4];
+  if (src_.has(NoiseSource::rin)) {
+    // Relative power fluctuation r over the step (variance S / (2 h)): it scales the
+    // difference current, and the common-mode current leaks through the CMRR.
+    const double r = std::sqrt(rin_psd_ / (2 * h)) * z[5];
+    dq += ((ip - im) + eps_ * (ip + im)) * r * h;
+  }
+  x_[4] += dq + dq_plus - dq_minus;
+  noise_plus += dq_plus;
+  noise_minus += dq_minus;
+}
+
+void TraceRun::record(double noise_plus, double noise_minus) {
+  const double dt = substeps_ * h_;
+  const double e_ph = photon_energy_J(p_.laser.wavelength_m);
+  const double ts = mzm_.phase_rad(x_[0]), tl = mzm_.phase_rad(x_[1]);
+  tr_.time_s.push_back(t_);
+  tr_.drive_signal_V.push_back(drive_s_);
+  tr_.drive_lo_V.push_back(drive_l_);
+  tr_.modulator_signal_V.push_back(x_[0]);
+  tr_.modulator_lo_V.push_back(x_[1]);
+  tr_.power_signal_W.push_back(flux_s_ * laser_ * e_ph *
+                               (d_ * d_ * std::pow(std::cos(ts), 2) + std::pow(std::sin(ts), 2)));
+  tr_.power_lo_W.push_back(flux_l_ * laser_ * e_ph *
+                           (d_ * d_ * std::pow(std::cos(tl), 2) + std::pow(std::sin(tl), 2)));
+  tr_.current_plus_A.push_back(x_[2] + noise_plus / dt);
+  tr_.current_minus_A.push_back(x_[3] + noise_minus / dt);
+  tr_.charge_C.push_back(x_[4]);
+  tr_.laser_power_W.push_back(p_.laser.power_W * laser_);
+}
+
+void TraceRun::sample_window() {
+  const double electrons = x_[4] / q_;
+  tr_.readout_charge_C.push_back(x_[4]);
+  const std::int64_t code = adc_ ? quantizer_.code(electrons) : -1;
+  tr_.adc_codes.push_back(code);
+  readout_sum_ +=
+      (adc_ ? quantizer_.value(code) : electrons) / (g_ * rule_.repeats_per_readout());
+}
+
+MacTrace TraceRun::run() {
   // The integration windows are aligned with the signal: they open and close one group delay
   // (tau_m + tau_d) after the symbol boundaries, so only genuine inter-symbol interference
   // remains. After the last symbol the drives return to 0 V until the last window closes.
-  const std::size_t window_symbols = analog ? symbols : n;
-  const std::size_t windows = symbols / window_symbols;
-  const auto delay_steps = static_cast<std::int64_t>(std::llround((tau_m + tau_d) / h));
+  const std::size_t window_symbols = rule_.analog ? symbols_ : n_;
+  const std::size_t windows = symbols_ / window_symbols;
+  const auto delay_steps = static_cast<std::int64_t>(std::llround((tau_m_ + tau_d_) / h_));
   const std::int64_t steps_per_symbol =
-      static_cast<std::int64_t>(substeps) * opt.samples_per_symbol;
+      static_cast<std::int64_t>(substeps_) * opt_.samples_per_symbol;
   const std::int64_t window_steps = static_cast<std::int64_t>(window_symbols) * steps_per_symbol;
   const std::int64_t total_steps =
-      static_cast<std::int64_t>(symbols) * steps_per_symbol + delay_steps;
-  const std::int64_t recorded_steps = (total_steps + substeps - 1) / substeps;
-
-  // Modulators start at the null (0 V), diodes at their dark current.
-  State x{0, 0, dark, dark, 0};
-  const double reset_std_C = src.has(NoiseSource::reset) ? det.reset_std_electrons() * q : 0.0;
-  auto reset = [&](std::uint64_t window) {
-    x[4] = reset_std_C * rng.normal(opt.run, window, 0, 1);
-  };
-  double readout_sum = 0;
-  // Closing a window: the integrator's charge is sampled (and converted by the ADC).
-  auto sample_window = [&] {
-    const double electrons = x[4] / q;
-    tr.readout_charge_C.push_back(x[4]);
-    const std::int64_t code = adc ? quantizer.code(electrons) : -1;
-    tr.adc_codes.push_back(code);
-    readout_sum += (adc ? quantizer.value(code) : electrons) / (g * rule.repeats_per_readout());
-  };
-  const double e_ph = photon_energy_J(p.laser.wavelength_m);
-  std::array<double, 8> z{};
+      static_cast<std::int64_t>(symbols_) * steps_per_symbol + delay_steps;
+  const std::int64_t recorded_steps = (total_steps + substeps_ - 1) / substeps_;
+  const double reset_std_C = src_.has(NoiseSource::reset) ? det_.reset_std_electrons() * q_ : 0.0;
   std::int64_t step = 0;
-  double t = 0;
   for (std::int64_t rec = 0; rec < recorded_steps; ++rec) {
     double noise_plus = 0, noise_minus = 0;  // shot-noise charge of the recorded step
-    for (int sub = 0; sub < substeps && step < total_steps; ++sub, ++step) {
+    for (int sub = 0; sub < substeps_ && step < total_steps; ++sub, ++step) {
       // Window boundaries: open the first window, close (sample) and reopen the others.
       if (step >= delay_steps && (step - delay_steps) % window_steps == 0) {
         const auto w = static_cast<std::size_t>((step - delay_steps) / window_steps);
         if (w > 0) sample_window();
-        if (w < windows) reset(w);
+        if (w < windows) x_[4] = reset_std_C * rng_.normal(opt_.run, w, 0, 1);
       }
-      const std::int64_t symbol = step / steps_per_symbol;
-      drive_s = symbol < static_cast<std::int64_t>(symbols)
-                    ? v_sig[static_cast<std::size_t>(symbol)]
-                    : 0.0;
-      drive_l = symbol < static_cast<std::int64_t>(symbols) ? v_lo[static_cast<std::size_t>(symbol)]
-                                                            : 0.0;
-      laser = opt.rate_equation_laser
-                  ? laser_shape[std::min(laser_shape.size() - 1, static_cast<std::size_t>(step))]
-                  : 1.0;
-      rng.fill_normal(z, opt.run, static_cast<std::uint64_t>(step), 0);
-      double fp0, fm0;
-      photon_fluxes(x[0], x[1], fp0, fm0);
-      stepper.do_step(system, x, t, h);
-      t += h;
-      // Euler-Maruyama increments of the integrated charge from the currents at step start.
-      const double ip = eta * q * fp0, im = eta * q * fm0;
-      double dq_plus = 0, dq_minus = 0, dq = 0;
-      if (src.has(NoiseSource::shot)) {
-        dq_plus += std::sqrt(q * ip * h) * z[0];
-        dq_minus += std::sqrt(q * im * h) * z[1];
-      }
-      if (dark > 0) {
-        dq_plus += std::sqrt(q * dark * h) * z[2];
-        dq_minus += std::sqrt(q * dark * h) * z[3];
-      }
-      if (amp_var_rate > 0) dq += std::sqrt(amp_var_rate * h) * z[4];
-      if (src.has(NoiseSource::rin)) {
-        // Relative power fluctuation r over the step (variance S / (2 h)): it scales the
-        // difference current, and the common-mode current leaks through the CMRR.
-        const double r = std::sqrt(rin_psd / (2 * h)) * z[5];
-        dq += ((ip - im) + eps * (ip + im)) * r * h;
-      }
-      x[4] += dq + dq_plus - dq_minus;
-      noise_plus += dq_plus;
-      noise_minus += dq_minus;
+      advance(step, noise_plus, noise_minus);
     }
-    if (opt.record) {
-      const double dt = substeps * h;
-      const double ts = mzm.phase_rad(x[0]), tl = mzm.phase_rad(x[1]);
-      tr.time_s.push_back(t);
-      tr.drive_signal_V.push_back(drive_s);
-      tr.drive_lo_V.push_back(drive_l);
-      tr.modulator_signal_V.push_back(x[0]);
-      tr.modulator_lo_V.push_back(x[1]);
-      tr.power_signal_W.push_back(flux_s * laser * e_ph *
-                                  (d * d * std::pow(std::cos(ts), 2) + std::pow(std::sin(ts), 2)));
-      tr.power_lo_W.push_back(flux_l * laser * e_ph *
-                              (d * d * std::pow(std::cos(tl), 2) + std::pow(std::sin(tl), 2)));
-      tr.current_plus_A.push_back(x[2] + noise_plus / dt);
-      tr.current_minus_A.push_back(x[3] + noise_minus / dt);
-      tr.charge_C.push_back(x[4]);
-      tr.laser_power_W.push_back(p.laser.power_W * laser);
-    }
+    if (opt_.record) record(noise_plus, noise_minus);
   }
   sample_window();  // the last window closes at the end of the simulation
-  tr.readout = readout_sum / rule.readouts();
-  return tr;
+  tr_.readout = readout_sum_ / rule_.readouts();
+  return std::move(tr_);
+}
+
+}  // namespace
+
+MacTrace simulate_trace(const HomodyneMac& mac, const DotProduct& dp, const TraceOptions& opt) {
+  if (opt.samples_per_symbol < 1 || opt.samples_per_symbol > 4096)
+    fail("samples per symbol = {}: must be in [1, 4096]", opt.samples_per_symbol);
+  return TraceRun(mac, dp, opt).run();
 }
 
 MonteCarloResult time_domain_monte_carlo(const HomodyneMac& mac, const DotProduct& dp,
