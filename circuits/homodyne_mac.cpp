@@ -153,20 +153,11 @@ NoiseBudget HomodyneMac::analyze(const DotProduct& dp) const {
   const double g = gain_electrons_per_unit(e);
   b.gain_electrons_per_unit = g;
   b.photons_per_mac_detected = eta * (win.plus + win.minus) / fan_in;
-  const double xy_scale = e.x_scale * e.w_scale;
 
   // Mean read-out in units of y, and the deterministic error terms.
   b.expected = g > 0 ? detector_.mean_difference(win) / g : 0.0;
-  double dac_error = 0, sum_xu = 0, sum_vu = 0, x2 = 0;
-  for (std::size_t j = 0; j < n; ++j) {
-    const double v = std::clamp(dp.x[j] / e.x_scale, -1.0, 1.0);
-    const double u = std::clamp(dp.w[j] / e.w_scale, -1.0, 1.0);
-    sum_vu += v * u;
-    sum_xu += e.x_drive[j] * e.w_drive[j];
-    x2 += e.x_drive[j] * e.x_drive[j];
-  }
-  dac_error = (sum_xu - sum_vu) * xy_scale;
-  const double extinction_error = b.expected - sum_xu * xy_scale;
+  const DeterministicErrors det = deterministic_errors(dp, e, b.expected);
+  const double dac_error = det.dac, extinction_error = det.extinction, x2 = det.x2;
   if (g == 0) b.expected = b.ideal + e.clipping_error + dac_error;
 
   // Noise of one read-out of one repeat, electrons^2.
@@ -213,15 +204,40 @@ NoiseBudget HomodyneMac::analyze(const DotProduct& dp) const {
   b.total_std = std::sqrt(noise_var + bias * bias);
   b.enob = enob_bits(b.range, b.total_std);
 
-  const double m = p_.system.fan_out;
-  b.counts.laser_photons =
-      p_.laser.power_W * fan_in * k * symbol_period_s() / (link_.photon_energy_J() * m);
-  b.counts.input_symbols = fan_in * k / m;
-  b.counts.weight_symbols = fan_in * k;
-  b.counts.dac_conversions = b.counts.input_symbols + b.counts.weight_symbols;
-  b.counts.adc_conversions = rule.readouts();
-  b.counts.readouts = b.counts.adc_conversions;
+  b.counts = counts(fan_in);
   return b;
+}
+
+HomodyneMac::DeterministicErrors HomodyneMac::deterministic_errors(const DotProduct& dp,
+                                                                   const EncodedDotProduct& e,
+                                                                   double expected) const {
+  const double xy_scale = e.x_scale * e.w_scale;
+  DeterministicErrors d;
+  double sum_vu = 0;
+  for (std::size_t j = 0; j < dp.x.size(); ++j) {
+    const double v = std::clamp(dp.x[j] / e.x_scale, -1.0, 1.0);
+    const double u = std::clamp(dp.w[j] / e.w_scale, -1.0, 1.0);
+    sum_vu += v * u;
+    d.sum_xu += e.x_drive[j] * e.w_drive[j];
+    d.x2 += e.x_drive[j] * e.x_drive[j];
+  }
+  d.dac = (d.sum_xu - sum_vu) * xy_scale;
+  d.extinction = expected - d.sum_xu * xy_scale;
+  return d;
+}
+
+MacCounts HomodyneMac::counts(double fan_in) const {
+  const double k = p_.system.repeats;
+  const double m = p_.system.fan_out;
+  MacCounts c;
+  c.laser_photons =
+      p_.laser.power_W * fan_in * k * symbol_period_s() / (link_.photon_energy_J() * m);
+  c.input_symbols = fan_in * k / m;
+  c.weight_symbols = fan_in * k;
+  c.dac_conversions = c.input_symbols + c.weight_symbols;
+  c.adc_conversions = readout_rule().readouts();
+  c.readouts = c.adc_conversions;
+  return c;
 }
 
 NoisePolynomial& NoisePolynomial::operator+=(const NoisePolynomial& o) {

@@ -244,8 +244,7 @@ void TraceRun::sample_window() {
   tr_.readout_charge_C.push_back(x_[4]);
   const std::int64_t code = adc_ ? quantizer_.code(electrons) : -1;
   tr_.adc_codes.push_back(code);
-  readout_sum_ +=
-      (adc_ ? quantizer_.value(code) : electrons) / (g_ * rule_.repeats_per_readout());
+  readout_sum_ += (adc_ ? quantizer_.value(code) : electrons) / (g_ * rule_.repeats_per_readout());
 }
 
 MacTrace TraceRun::run() {

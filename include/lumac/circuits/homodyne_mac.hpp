@@ -184,6 +184,15 @@ class HomodyneMac {
                                std::uint64_t seed) const;
 
  private:
+  // What one dot product of fan-in N consumes (for the energy account).
+  MacCounts counts(double fan_in) const;
+  // The deterministic errors of the encoded dot product in units of y: DAC quantization and
+  // finite extinction (`expected` is the mean read-out); also sum x'^2 of the encoded inputs.
+  struct DeterministicErrors {
+    double dac = 0, extinction = 0, x2 = 0, sum_xu = 0;
+  };
+  DeterministicErrors deterministic_errors(const DotProduct& dp, const EncodedDotProduct& e,
+                                           double expected) const;
   CircuitParams p_;
   NoiseSources sources_;
   LinkBudget link_;
