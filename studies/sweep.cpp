@@ -149,6 +149,27 @@ fs::path partial_path(const fs::path& out) {
   return fs::path(out.string() + ".partial");
 }
 
+namespace {
+
+// The axes group (the values of each axis) and the points group (each axis's value at every
+// point) of a sweep file.
+void write_axes(H5::H5File& f, const SweepGrid& grid) {
+  const auto p = static_cast<hsize_t>(grid.points());
+  H5::Group axes = f.createGroup("axes");
+  H5::Group points = f.createGroup("points");
+  for (std::size_t k = 0; k < grid.axes.size(); ++k) {
+    const SweepAxis& a = grid.axes[k];
+    h5::write_dataset(axes, a.key, a.values, {a.values.size()}, a.unit);
+    H5::DataSet axis_ds = axes.openDataSet(a.key);
+    h5::write_attribute(axis_ds, "log", std::int64_t{a.log ? 1 : 0});
+    std::vector<double> per_point(p);
+    for (hsize_t i = 0; i < p; ++i) per_point[i] = grid.point(static_cast<std::int64_t>(i))[k];
+    h5::write_dataset(points, a.key, per_point, {p}, a.unit);
+  }
+}
+
+}  // namespace
+
 void write_sweep_file(const SweepResults& r, const fs::path& path, bool complete) {
   h5::OutputFile out(path, true);
   H5::H5File& f = out.file();
@@ -163,18 +184,8 @@ void write_sweep_file(const SweepResults& r, const fs::path& path, bool complete
     for (const auto& [k, v] : r.text_attributes) h5::write_attribute(f, k, v);
     for (const auto& [k, v] : r.number_attributes) h5::write_attribute(f, k, v);
 
+    write_axes(f, r.grid);
     const auto p = static_cast<hsize_t>(r.grid.points());
-    H5::Group axes = f.createGroup("axes");
-    H5::Group points = f.createGroup("points");
-    for (std::size_t k = 0; k < r.grid.axes.size(); ++k) {
-      const SweepAxis& a = r.grid.axes[k];
-      h5::write_dataset(axes, a.key, a.values, {a.values.size()}, a.unit);
-      H5::DataSet axis_ds = axes.openDataSet(a.key);
-      h5::write_attribute(axis_ds, "log", std::int64_t{a.log ? 1 : 0});
-      std::vector<double> per_point(p);
-      for (hsize_t i = 0; i < p; ++i) per_point[i] = r.grid.point(static_cast<std::int64_t>(i))[k];
-      h5::write_dataset(points, a.key, per_point, {p}, a.unit);
-    }
     std::vector<std::int64_t> done(r.done.begin(), r.done.end());
     h5::write_dataset(root, "done", done, {p}, "1");
     auto column = [&](auto get) {
