@@ -54,10 +54,11 @@ TEST_CASE("studies: a sweep's resume signature changes with every field that cha
       {"seed", [](SweepSpec& s) { s.seed = 2; }},
   };
   std::set<std::string> seen{base};
-  for (const auto& [what, change] : circuit_changes) {
+  for (const auto& entry : circuit_changes) {
+    const std::string what = entry.first;
     CAPTURE(what);
     SweepSpec s = circuit_sweep();
-    change(s);
+    entry.second(s);
     CHECK(seen.insert(signature_of(s)).second);
   }
   CAPTURE("config");
@@ -83,10 +84,11 @@ TEST_CASE("studies: a sweep's resume signature changes with every field that cha
       {"encoding", [](SweepSpec& s) { s.circuit.encoding = "norm-adaptive"; }},
   };
   seen.insert(net_base);
-  for (const auto& [what, change] : network_changes) {
+  for (const auto& entry : network_changes) {
+    const std::string what = entry.first;
     CAPTURE(what);
     SweepSpec s = network_sweep();
-    change(s);
+    entry.second(s);
     CHECK(seen.insert(signature_of(s)).second);
   }
   // The batch size changes nothing (results are bitwise identical for any batch).
@@ -111,15 +113,15 @@ TEST_CASE("studies: the noise-mode table says what each mode's energy means") {
   const CircuitParams c = load_settings({}, {}).circuit;
   using nn::NoiseMode;
   // shot: E detected photons per MAC per repeat, K repeats; the laser power that gives E.
-  CHECK(nn::layer_budget(NoiseMode::shot, 3, 50, 50, 999).photons_per_mac == 50);
-  CHECK(nn::layer_budget(NoiseMode::shot, 3, 50, 50, 999).repeats == 3);
-  CHECK(nn::allocation_laser_power_W(NoiseMode::shot, c, 50) ==
+  CHECK(nn::layer_budget(NoiseMode::shot_only, 3, 50, 50, 999).photons_per_mac == 50);
+  CHECK(nn::layer_budget(NoiseMode::shot_only, 3, 50, 50, 999).repeats == 3);
+  CHECK(nn::allocation_laser_power_W(NoiseMode::shot_only, c, 50) ==
         with_photons_per_mac(c, 50).laser.power_W);
   // physical: E scales the laser power; the executor's photons are the scaled budget.
   CHECK(nn::allocation_laser_power_W(NoiseMode::physical, c, 2.5) == 2.5 * c.laser.power_W);
   CHECK(nn::layer_budget(NoiseMode::physical, 2, 2.5, 700, 999).photons_per_mac == 700);
   // thermal and weight: E counts repeats of the circuit at the configured power.
-  for (NoiseMode m : {NoiseMode::thermal, NoiseMode::weight}) {
+  for (NoiseMode m : {NoiseMode::thermal_only, NoiseMode::weight_only}) {
     const nn::LayerBudget b = nn::layer_budget(m, 2, 3.5, 0, 999);
     CHECK(b.photons_per_mac == 999);
     CHECK(b.repeats == 7);
@@ -127,7 +129,7 @@ TEST_CASE("studies: the noise-mode table says what each mode's energy means") {
     CHECK(nn::whole_repeats(m, 2, 0.2) == 2);  // at least one repeat
     CHECK(nn::allocation_laser_power_W(m, c, 3.5) == c.laser.power_W);
   }
-  CHECK(nn::whole_repeats(NoiseMode::shot, 2, 3.5) == 2);
+  CHECK(nn::whole_repeats(NoiseMode::shot_only, 2, 3.5) == 2);
   CHECK(nn::allocation_laser_power_W(NoiseMode::none, c, 1) == 0);
 }
 
