@@ -73,10 +73,10 @@ void inference_figures(const BenchOptions& o, const Settings& settings, const st
   clean.batch = 256;
   std::vector<std::unique_ptr<nn::AnalogExecutor>> executors;
   std::vector<std::string> modes;
-  for (auto mode : {nn::NoiseMode::shot, nn::NoiseMode::physical}) {
+  for (auto mode : {nn::NoiseMode::shot_only, nn::NoiseMode::physical}) {
     HardwareOptions h;
     h.mode = mode;
-    if (mode == nn::NoiseMode::shot) h.energy.assign(net.model.matmul_layers().size(), 10.0);
+    if (mode == nn::NoiseMode::shot_only) h.energy.assign(net.model.matmul_layers().size(), 10.0);
     executors.push_back(std::make_unique<nn::AnalogExecutor>(mode, configured_layers(net.model, h),
                                                              settings.circuit, h.sources, 1));
     modes.emplace_back(enum_name(mode));
@@ -134,7 +134,7 @@ void precision_figures(const BenchOptions& o, const Settings& settings, std::vec
   no.limit = 100;
   const LoadedNetwork net = load_network(no, true);
   nn::PrecisionOptions p;
-  p.mode = nn::NoiseMode::shot;
+  p.mode = nn::NoiseMode::shot_only;
   p.target_energy = 50;
   p.steps = o.precision_steps;
   p.seed = 1;

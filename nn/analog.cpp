@@ -176,7 +176,7 @@ LayerBudget AnalogExecutor::budget(std::size_t layer) const {
 double AnalogExecutor::photons_per_mac(std::size_t layer) const {
   const AnalogLayer& a = layers_.at(layer);
   const double mean_e = a.mean_energy();
-  if (mode_ == NoiseMode::shot) return mean_e;
+  if (mode_ == NoiseMode::shot_only) return mean_e;
   if (mode_ == NoiseMode::physical)
     return state_[layer]->mac->photons_per_mac_full_scale() * mean_e;
   return 0;
@@ -261,13 +261,13 @@ bool AnalogExecutor::separable_rows(std::size_t layer, const ProductSums& p,
   for (Eigen::Index i = 0; i < R.size(); ++i) {
     const double e = a.energy_of(i) * k;
     switch (mode_) {
-      case NoiseMode::shot:
+      case NoiseMode::shot_only:
         R[i] = static_cast<float>((*p.w2)[i] / (d * e));
         break;
-      case NoiseMode::weight:
+      case NoiseMode::weight_only:
         R[i] = static_cast<float>(0.01 * rw * rw / e);
         break;
-      case NoiseMode::thermal:
+      case NoiseMode::thermal_only:
         R[i] = static_cast<float>(1e-4 * d * rw * rw * rx * rx / e);
         break;
       case NoiseMode::enob:
@@ -277,7 +277,7 @@ bool AnalogExecutor::separable_rows(std::size_t layer, const ProductSums& p,
         fail("analog execution: noise mode {} has no separable variance", enum_name(mode_));
     }
   }
-  return mode_ == NoiseMode::shot || mode_ == NoiseMode::weight;
+  return mode_ == NoiseMode::shot_only || mode_ == NoiseMode::weight_only;
 }
 
 void AnalogExecutor::variance(const MatmulView& v, const ProductSums& p, Eigen::MatrixXf& var,
@@ -290,9 +290,9 @@ void AnalogExecutor::variance(const MatmulView& v, const ProductSums& p, Eigen::
       var.setZero(rows, cols);
       if (d_var) d_var->setZero(rows, cols);
       return;
-    case NoiseMode::shot:
-    case NoiseMode::weight:
-    case NoiseMode::thermal:
+    case NoiseMode::shot_only:
+    case NoiseMode::weight_only:
+    case NoiseMode::thermal_only:
     case NoiseMode::enob: {
       thread_local Eigen::VectorXf row;
       if (separable_rows(l, p, row))
@@ -458,7 +458,7 @@ void AnalogExecutor::forward(MatmulView& v) const {
   LayerState& st = *state_[l];
   const ProductSums p = sums(v);
   double sum_var = 0;
-  if (mode_ == NoiseMode::weight && v.per_position) {
+  if (mode_ == NoiseMode::weight_only && v.per_position) {
     // Convolution: one weight perturbation per sample shared by all positions, exactly.
     thread_local Eigen::MatrixXf var, eps;
     weight_perturbation(v, eps);
@@ -497,7 +497,7 @@ void AnalogExecutor::backward_noise(const MatmulView& v, MatrixMap* dx,
   const auto& dy = v.Y;  // dL/dY
   thread_local Eigen::MatrixXf var, d_var, eps, n;
   const ProductSums p = sums(v);
-  if (mode_ == NoiseMode::weight && v.per_position) {
+  if (mode_ == NoiseMode::weight_only && v.per_position) {
     // Y += N X with N ~ E^(-1/2): dY/d ln E_i = -N X / 2, dL/dX += N^T dL/dY.
     weight_perturbation(v, eps);
     if (d_log_energy) {
@@ -530,7 +530,7 @@ void AnalogExecutor::backward_noise(const MatmulView& v, MatrixMap* dx,
   // shot, thermal, weight: sigma ~ E^(-1/2), so dY/d ln E = -n / 2.
   if (d_log_energy) *d_log_energy = -0.5 * n.cwiseProduct(dy).rowwise().sum().cast<double>();
   // shot and weight: sigma ~ ||x_j||, so dY_ij/dx_kj = n_ij x_kj / ||x_j||^2.
-  if (dx && mode_ != NoiseMode::thermal) {
+  if (dx && mode_ != NoiseMode::thermal_only) {
     const Eigen::RowVectorXf g = n.cwiseProduct(dy).colwise().sum();
     const Eigen::RowVectorXf scale =
         (p.x2.transpose().array() > 0).select(g.array() / p.x2.transpose().array(), 0.0f);

@@ -101,7 +101,7 @@ TEST_CASE("analog: shot mode noise std is ||w_i|| ||x|| / sqrt(D E) (n = 20000)"
   const Eigen::MatrixXf w = random_matrix(6, 50, 3, -1, 1);
   const Eigen::VectorXf x = random_matrix(50, 1, 4, 0, 1);
   const double e = 4;
-  const AnalogExecutor ex(NoiseMode::shot, {layer_of(w, e)}, load_settings({}, {}).circuit,
+  const AnalogExecutor ex(NoiseMode::shot_only, {layer_of(w, e)}, load_settings({}, {}).circuit,
                           NoiseSources::all(), 9);
   const int n = 20000;
   const Eigen::VectorXd got = measured_std(ex, w, x, n);
@@ -121,16 +121,16 @@ TEST_CASE("analog: thermal, weight and enob modes follow PHYSICS.md section 5") 
   const double rw = a.weight_hi - a.weight_lo, rx = a.input_hi - a.input_lo;
   const double tol = 5 / std::sqrt(2.0 * n);
   const Eigen::VectorXd thermal =
-      measured_std(AnalogExecutor(NoiseMode::thermal, {a}, c, NoiseSources::all(), 1), w, x, n);
+      measured_std(AnalogExecutor(NoiseMode::thermal_only, {a}, c, NoiseSources::all(), 1), w, x, n);
   for (Eigen::Index i = 0; i < 4; ++i)
     CHECK(thermal[i] / (0.01 * std::sqrt(30.0) * rw * rx / 2) == doctest::Approx(1).epsilon(tol));
   const Eigen::VectorXd weight =
-      measured_std(AnalogExecutor(NoiseMode::weight, {a}, c, NoiseSources::all(), 1), w, x, n);
+      measured_std(AnalogExecutor(NoiseMode::weight_only, {a}, c, NoiseSources::all(), 1), w, x, n);
   for (Eigen::Index i = 0; i < 4; ++i)
     CHECK(weight[i] / (0.1 * rw * x.norm() / 2) == doctest::Approx(1).epsilon(tol));
   // Convolution layout: an exact per-sample weight perturbation with the same statistics.
   const Eigen::VectorXd conv = measured_std(
-      AnalogExecutor(NoiseMode::weight, {a}, c, NoiseSources::all(), 1), w, x, n, true);
+      AnalogExecutor(NoiseMode::weight_only, {a}, c, NoiseSources::all(), 1), w, x, n, true);
   for (Eigen::Index i = 0; i < 4; ++i)
     CHECK(conv[i] / (0.1 * rw * x.norm() / 2) == doctest::Approx(1).epsilon(tol));
   a.enob = 5;
@@ -208,9 +208,9 @@ TEST_CASE(
     AnalogLayer a = layer_of(w, 3);
     a.input_lo = -1;
     a.enob = 6;
-    for (const NoiseMode mode : {NoiseMode::shot, NoiseMode::thermal, NoiseMode::weight,
+    for (const NoiseMode mode : {NoiseMode::shot_only, NoiseMode::thermal_only, NoiseMode::weight_only,
                                  NoiseMode::enob, NoiseMode::physical}) {
-      if (mode == NoiseMode::weight && per_position) continue;  // an exact weight perturbation
+      if (mode == NoiseMode::weight_only && per_position) continue;  // an exact weight perturbation
       CAPTURE(per_position);
       CAPTURE(static_cast<int>(mode));
       const AnalogExecutor ex(mode, {a}, c, NoiseSources::all(), seed);
@@ -249,7 +249,7 @@ TEST_CASE(
 
 TEST_CASE("analog: noise depends on the sample and position indices only, not on batching") {
   const Eigen::MatrixXf w = random_matrix(8, 25, 8, -1, 1), x = random_matrix(25, 10, 9, 0, 1);
-  const AnalogExecutor ex(NoiseMode::shot, {layer_of(w, 3)}, load_settings({}, {}).circuit,
+  const AnalogExecutor ex(NoiseMode::shot_only, {layer_of(w, 3)}, load_settings({}, {}).circuit,
                           NoiseSources::all(), 4);
   const Eigen::MatrixXf clean = w * x;
   Eigen::MatrixXf whole = clean;
@@ -331,13 +331,13 @@ TEST_CASE("analog: bad layers are errors") {
   const Eigen::MatrixXf w = random_matrix(4, 10, 1, -1, 1);
   const CircuitParams c = load_settings({}, {}).circuit;
   AnalogLayer a = layer_of(w, 0);
-  CHECK_THROWS_AS(AnalogExecutor(NoiseMode::shot, {a}, c, NoiseSources::all(), 1), Error);
+  CHECK_THROWS_AS(AnalogExecutor(NoiseMode::shot_only, {a}, c, NoiseSources::all(), 1), Error);
   a = layer_of(w, 1);
   a.energy = {1, 2};
-  CHECK_THROWS_WITH_AS(AnalogExecutor(NoiseMode::shot, {a}, c, NoiseSources::all(), 1),
+  CHECK_THROWS_WITH_AS(AnalogExecutor(NoiseMode::shot_only, {a}, c, NoiseSources::all(), 1),
                        doctest::Contains("2 energies given for 4"), Error);
   a = layer_of(w, 1);
   a.output_lo = a.output_hi = 0;
-  CHECK_THROWS_AS(AnalogExecutor(NoiseMode::shot, {a}, c, NoiseSources::all(), 1), Error);
+  CHECK_THROWS_AS(AnalogExecutor(NoiseMode::shot_only, {a}, c, NoiseSources::all(), 1), Error);
   CHECK_THROWS_WITH_AS(parse_noise_mode("quantum"), doctest::Contains("noise = 'quantum'"), Error);
 }

@@ -22,7 +22,7 @@ LoadedNetwork network(const std::string& name, std::int64_t limit, int batch = 2
 
 HardwareOptions shot(double photons, std::size_t layers) {
   HardwareOptions h;
-  h.mode = nn::NoiseMode::shot;
+  h.mode = nn::NoiseMode::shot_only;
   h.energy.assign(layers, photons);
   return h;
 }
@@ -75,14 +75,14 @@ TEST_CASE(
   const Settings s = load_settings({}, {});
   for (const char* model : {"fmnist_cnn", "fmnist_mlp"}) {
     const LoadedNetwork net = network(model, 200);
-    for (auto mode : {nn::NoiseMode::shot, nn::NoiseMode::physical, nn::NoiseMode::weight}) {
+    for (auto mode : {nn::NoiseMode::shot_only, nn::NoiseMode::physical, nn::NoiseMode::weight_only}) {
       std::vector<int> reference;
       for (int threads : {1, 2}) {
         for (int batch : {7, 64, 256}) {
           HardwareOptions h;
           h.mode = mode;
           h.energy.assign(net.model.matmul_layers().size(),
-                          mode == nn::NoiseMode::shot ? 3.0 : 1.0);
+                          mode == nn::NoiseMode::shot_only ? 3.0 : 1.0);
           const nn::AnalogExecutor ex(h.mode, configured_layers(net.model, h), s.circuit, h.sources,
                                       5);
           omp_set_num_threads(threads);
@@ -147,7 +147,7 @@ TEST_CASE("network energy: in thermal and weight modes E counts repeats of the c
   const Settings settings = load_settings({}, {});
   const std::size_t layers = net.model.matmul_layers().size();
   const double circuit_photons = HomodyneMac(settings.circuit).photons_per_mac_full_scale();
-  for (const nn::NoiseMode mode : {nn::NoiseMode::thermal, nn::NoiseMode::weight}) {
+  for (const nn::NoiseMode mode : {nn::NoiseMode::thermal_only, nn::NoiseMode::weight_only}) {
     HardwareOptions one, three;
     one.mode = three.mode = mode;
     one.energy.assign(layers, 1.0);

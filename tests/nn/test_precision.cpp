@@ -20,7 +20,7 @@ nn::PrecisionOptions options(nn::NoiseMode mode, double target) {
   nn::PrecisionOptions p;
   p.mode = mode;
   p.target_energy = target;
-  p.lambda = mode == nn::NoiseMode::shot ? 2 : 8;
+  p.lambda = mode == nn::NoiseMode::shot_only ? 2 : 8;
   p.seed = 3;
   return p;
 }
@@ -31,8 +31,8 @@ TEST_CASE("precision: the reparameterised gradient matches central differences o
   const LoadedNetwork net = mlp(100);
   const Settings s = load_settings({}, {});
   const nn::Batch batch = nn::make_batch(*net.train, 0, 64);
-  for (auto mode : {nn::NoiseMode::shot, nn::NoiseMode::physical, nn::NoiseMode::thermal,
-                    nn::NoiseMode::weight}) {
+  for (auto mode : {nn::NoiseMode::shot_only, nn::NoiseMode::physical, nn::NoiseMode::thermal_only,
+                    nn::NoiseMode::weight_only}) {
     auto layers = nn::analog_layers(net.model);
     for (std::size_t l = 0; l < layers.size(); ++l)
       layers[l].energy = {mode == nn::NoiseMode::physical ? 0.05 * (1 + l) : 0.5 + l};
@@ -66,7 +66,7 @@ TEST_CASE("precision: the gradient through convolutions matches central differen
   const LoadedNetwork net = load_network(no, true);
   const Settings s = load_settings({}, {});
   const nn::Batch batch = nn::make_batch(*net.train, 0, 8);
-  for (auto mode : {nn::NoiseMode::shot, nn::NoiseMode::weight}) {
+  for (auto mode : {nn::NoiseMode::shot_only, nn::NoiseMode::weight_only}) {
     auto layers = nn::analog_layers(net.model);
     for (std::size_t l = 0; l < layers.size(); ++l) layers[l].energy = {0.3 + 0.2 * l};
     nn::PrecisionOptions o = options(mode, 100);  // hinge inactive: the cross-entropy only
@@ -101,7 +101,7 @@ TEST_CASE(
   const Settings s = load_settings({}, {});
   auto layers = nn::analog_layers(net.model);
   for (auto& a : layers) a.energy = {2.4};
-  nn::PrecisionOptions o = options(nn::NoiseMode::thermal, 100);  // hinge inactive: CE only
+  nn::PrecisionOptions o = options(nn::NoiseMode::thermal_only, 100);  // hinge inactive: CE only
   o.integer_repeats = true;
   const auto g = nn::precision_gradient(net.model, nn::make_batch(*net.train, 0, 64), layers,
                                         s.circuit, NoiseSources::all(), o, 5);
@@ -111,7 +111,7 @@ TEST_CASE(
 TEST_CASE("precision: a layer made far more sensitive to noise gets more energy") {
   const LoadedNetwork net = mlp(100);
   const Settings s = load_settings({}, {});
-  nn::PrecisionOptions o = options(nn::NoiseMode::thermal, 1);
+  nn::PrecisionOptions o = options(nn::NoiseMode::thermal_only, 1);
   o.steps = 200;
   o.learning_rate = 0.05;
   auto share = [&](const nn::PrecisionResult& r, std::size_t l) {
@@ -140,7 +140,7 @@ TEST_CASE("precision: a layer made far more sensitive to noise gets more energy"
 TEST_CASE("precision: learning is seeded and per-channel learning gives one energy per channel") {
   const LoadedNetwork net = mlp(100);
   const Settings s = load_settings({}, {});
-  nn::PrecisionOptions o = options(nn::NoiseMode::shot, 20);
+  nn::PrecisionOptions o = options(nn::NoiseMode::shot_only, 20);
   o.steps = 30;
   o.per_channel = true;
   const auto a = nn::learn_precision(net.model, *net.train, nn::analog_layers(net.model), s.circuit,

@@ -16,7 +16,11 @@
 
 namespace lumac::nn {
 
-enum class NoiseMode { none, shot, thermal, weight, physical, enob };
+// Each mode is a whole noise model of the network's products; its name in files and on the command
+// line is the row's `name` ("shot", "thermal", ...). The enumerators say "_only" where the mode
+// keeps a single effect, which also keeps them apart from the circuit's NoiseSource terms of the
+// same name.
+enum class NoiseMode { none, shot_only, thermal_only, weight_only, physical, enob };
 
 // What a command-line or API "photons per MAC" value means in a mode.
 enum class PhotonsOption {
@@ -48,12 +52,12 @@ struct NoiseModeInfo {
 
 inline constexpr std::array<NoiseModeInfo, 6> noise_modes{{
     {NoiseMode::none, "none", EnergyKind::none, "-", PhotonsOption::refused, false, 0, 1},
-    {NoiseMode::shot, "shot", EnergyKind::photons, "detected photons per MAC",
+    {NoiseMode::shot_only, "shot", EnergyKind::photons, "detected photons per MAC",
      PhotonsOption::energy, true, 2, 10},
-    {NoiseMode::thermal, "thermal", EnergyKind::repeats, "repeats", PhotonsOption::refused, true, 8,
-     1},
-    {NoiseMode::weight, "weight", EnergyKind::repeats, "repeats", PhotonsOption::refused, true, 8,
-     1},
+    {NoiseMode::thermal_only, "thermal", EnergyKind::repeats, "repeats", PhotonsOption::refused,
+     true, 8, 1},
+    {NoiseMode::weight_only, "weight", EnergyKind::repeats, "repeats", PhotonsOption::refused, true,
+     8, 1},
     {NoiseMode::physical, "physical", EnergyKind::laser_scale, "laser power scale",
      PhotonsOption::laser_power, true, 2, 1},
     {NoiseMode::enob, "enob", EnergyKind::none, "-", PhotonsOption::refused, false, 0, 1},
@@ -91,9 +95,9 @@ template <>
 struct EnumNames<nn::NoiseMode> {
   static constexpr std::array<std::pair<nn::NoiseMode, std::string_view>, 6> values{
       {{nn::NoiseMode::none, nn::noise_modes[0].name},
-       {nn::NoiseMode::shot, nn::noise_modes[1].name},
-       {nn::NoiseMode::thermal, nn::noise_modes[2].name},
-       {nn::NoiseMode::weight, nn::noise_modes[3].name},
+       {nn::NoiseMode::shot_only, nn::noise_modes[1].name},
+       {nn::NoiseMode::thermal_only, nn::noise_modes[2].name},
+       {nn::NoiseMode::weight_only, nn::noise_modes[3].name},
        {nn::NoiseMode::physical, nn::noise_modes[4].name},
        {nn::NoiseMode::enob, nn::noise_modes[5].name}}};
 };

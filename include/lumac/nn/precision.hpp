@@ -25,7 +25,7 @@
 namespace lumac::nn {
 
 struct PrecisionOptions {
-  NoiseMode mode = NoiseMode::shot;
+  NoiseMode mode = NoiseMode::shot_only;
   bool per_channel = false;  // one E per output channel instead of per layer
   bool constrained = true;   // the hinge on ln E_target, else lambda ln E_avg
   double lambda = 2;         // 2 for shot, 8 for thermal and weight (PHYSICS.md §5)
