@@ -10,7 +10,13 @@ void add_common_options(CLI::App& cmd, CommonOptions& o) {
   cmd.add_option("--config", o.config, "TOML preset (default: data/presets/homodyne_1550.toml)");
   cmd.add_option("--set", o.sets, "override a config key: section.key=value (repeatable)")
       ->allow_extra_args(false);
-  cmd.add_option("--seed", o.seed, "random seed (default 1)");
+  cmd.add_option("--seed", o.seed, "random seed, a whole number >= 0 (default 1)")
+      ->check(
+          [](const std::string& v) {
+            return v.rfind('-', 0) == 0 ? "must be a whole number >= 0 (got " + v + ")"
+                                        : std::string();
+          },
+          "SEED >= 0");
   cmd.add_flag("--json", o.json, "machine-readable JSON on stdout");
 }
 

@@ -33,7 +33,9 @@ void register_config(CLI::App& app) {
   auto toml_out = std::make_shared<bool>(false);
   auto markdown = std::make_shared<bool>(false);
   add_common_options(*cmd, *opts);
-  cmd->add_flag("--toml", *toml_out, "print the effective config as a TOML preset");
+  cmd->add_flag("--toml", *toml_out,
+                "print the effective config as a TOML preset (numbers in their shortest exact "
+                "form; the comments of the preset file are not kept)");
   cmd->add_flag("--markdown", *markdown, "print the key table as Markdown (docs/config.md)");
   cmd->callback([opts, toml_out, markdown] {
     const Settings s = load_settings(*opts);

@@ -31,20 +31,31 @@ void print_study(const PrecisionStudy& st) {
              st.model, st.noise, st.clean_accuracy, st.test_samples);
   fmt::print("  learned in {} steps ({:.1f} s), target E {:.4g} ({}), lambda {}\n", st.steps,
              st.learned.seconds, st.target_energy, st.energy_unit, st.lambda);
+  // The E column says what E is; in physical mode E is the laser power scale, which the laser
+  // column already shows in mW.
   const auto kind = nn::noise_mode_info(nn::parse_noise_mode(st.noise)).energy;
-  const bool photonic = kind == nn::EnergyKind::photons || kind == nn::EnergyKind::laser_scale;
-  fmt::print("\n  {:<10} {:<9} {:>9} {:>10} {:>9} {:>11} {:>11} {:>11}\n", "target", "precision",
-             "accuracy", "E per MAC", "laser mW", "detected aJ", "laser aJ", "total aJ");
+  const bool e_column = kind != nn::EnergyKind::laser_scale;
+  const bool laser_column = kind == nn::EnergyKind::photons || kind == nn::EnergyKind::laser_scale;
+  const std::string e_header = kind == nn::EnergyKind::photons ? "photons/MAC" : "repeats E";
+  fmt::print("\n  {:<10} {:<9} {:>9}{} {:>9} {:>11} {:>11} {:>11}\n", "target", "precision",
+             "accuracy", e_column ? fmt::format(" {:>11}", e_header) : "", "laser mW",
+             "detected aJ", "laser aJ", "total aJ");
+  auto change = [](double learned, double uniform) { return 100 * (1 - learned / uniform); };
   for (const auto& t : st.targets) {
     for (const Allocation* a : {&t.uniform, &t.learned}) {
-      fmt::print("  {:<10} {:<9} {:>9.4f} {:>10.4g} {:>9} {:>11.4g} {:>11.4g} {:>11.4g}\n",
+      fmt::print("  {:<10} {:<9} {:>9.4f}{} {:>9} {:>11.4g} {:>11.4g} {:>11.4g}\n",
                  a == &t.uniform ? fmt::format("-{:.0f} pt", 100 * t.drop) : "",
-                 a == &t.uniform ? "uniform" : "learned", a->accuracy, a->energy_per_mac,
-                 photonic ? fmt::format("{:.4g}", 1e3 * a->laser_power_W) : "-",
+                 a == &t.uniform ? "uniform" : "learned", a->accuracy,
+                 e_column ? fmt::format(" {:>11.4g}", a->energy_per_mac) : "",
+                 laser_column ? fmt::format("{:.4g}", 1e3 * a->laser_power_W) : "-",
                  a->detected_optical_aJ_per_mac, a->laser_optical_aJ_per_mac, a->total_aJ_per_mac);
     }
-    fmt::print("  {:<10} saving {:.1f}% of E per MAC\n", "",
-               100 * (1 - t.learned.energy_per_mac / t.uniform.energy_per_mac));
+    fmt::print(
+        "  {:<10} saving {:.1f}% of the MAC-weighted mean E ({}); per MAC, detected optical "
+        "energy {:.1f}% and total energy {:.1f}%\n",
+        "", change(t.learned.energy_per_mac, t.uniform.energy_per_mac), st.energy_unit,
+        change(t.learned.detected_optical_aJ_per_mac, t.uniform.detected_optical_aJ_per_mac),
+        change(t.learned.total_aJ_per_mac, t.uniform.total_aJ_per_mac));
   }
   fmt::print("\n  per layer (first target): E per MAC and ENOB\n");
   const Allocation& u = st.targets.front().uniform;

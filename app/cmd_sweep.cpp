@@ -31,22 +31,45 @@ SweepSpec effective_spec(const SweepCommand& o) {
   return s;
 }
 
+// One column of the printed table: its header and a width that holds both the header and the
+// numbers (columns are separated by two spaces, so headers never run together or get cut).
+struct Column {
+  std::string header;
+  std::size_t width;
+  Column(std::string h, std::size_t numbers)
+      : header(std::move(h)), width(std::max(header.size(), numbers)) {}
+};
+
 void print_table(const SweepResults& r, const std::string& out) {
-  for (const auto& a : r.grid.axes) fmt::print("{:>22}", a.key);
-  if (r.seeds > 0) fmt::print(" {:>16}", "accuracy");
-  for (const auto& l : r.layer_names) fmt::print(" {:>10.10}", "enob " + l);
-  for (const auto& e : r.extra_names) fmt::print(" {:>16}", e);
-  fmt::print(" {:>14} {:>14}\n", "detected aJ/MAC", "total aJ/MAC");
+  std::vector<Column> cols;
+  for (const auto& a : r.grid.axes) cols.emplace_back(a.key, 11);
+  const bool spread = r.seeds > 1;
+  if (r.seeds > 0) cols.emplace_back(spread ? "accuracy +- std" : "accuracy", spread ? 16 : 8);
+  for (const auto& l : r.layer_names) cols.emplace_back("enob " + l, 7);
+  for (const auto& e : r.extra_names) cols.emplace_back(e, 7);
+  cols.emplace_back("detected aJ/MAC", 11);
+  cols.emplace_back("total aJ/MAC", 11);
+  std::string line;
+  for (const auto& c : cols)
+    line += fmt::format("{}{:>{}}", line.empty() ? "" : "  ", c.header, c.width);
+  fmt::print("{}\n", line);
   for (std::int64_t i = 0; i < r.grid.points(); ++i) {
     const PointResult& p = r.points[static_cast<std::size_t>(i)];
-    for (double v : r.grid.point(i)) fmt::print("{:>22.6g}", v);
+    std::vector<std::string> cells;
+    for (double v : r.grid.point(i)) cells.push_back(fmt::format("{:.6g}", v));
     if (r.seeds > 0) {
       const AccuracyStats a = accuracy_stats(p.accuracy);
-      fmt::print(" {:>9.4f} +-{:<5.4f}", a.mean, a.std);
+      cells.push_back(spread ? fmt::format("{:.4f} +- {:.4f}", a.mean, a.std)
+                             : fmt::format("{:.4f}", a.mean));
     }
-    for (double e : p.enob) fmt::print(" {:>10.3f}", e);
-    for (double e : p.extra) fmt::print(" {:>16.3f}", e);
-    fmt::print(" {:>14.5g} {:>14.5g}\n", p.detected_optical_aJ_per_mac, p.total_aJ_per_mac);
+    for (double e : p.enob) cells.push_back(fmt::format("{:.3f}", e));
+    for (double e : p.extra) cells.push_back(fmt::format("{:.3f}", e));
+    cells.push_back(fmt::format("{:.5g}", p.detected_optical_aJ_per_mac));
+    cells.push_back(fmt::format("{:.5g}", p.total_aJ_per_mac));
+    line.clear();
+    for (std::size_t c = 0; c < cells.size(); ++c)
+      line += fmt::format("{}{:>{}}", c ? "  " : "", cells[c], cols[c].width);
+    fmt::print("{}\n", line);
   }
   fmt::print("results: {}\n", out);
 }
@@ -74,15 +97,18 @@ void run_sweep(const SweepCommand& o) {
   h5::check_output_path(out, o.output.force);
   open_partial(o, r, partial);
   InterruptGuard guard;
-  Progress progress(r.grid.points(), "sweep");
-  progress.update(r.finished());
-  run_sweep_points(
-      spec, base, net, r,
-      [&] {
-        write_sweep_file(r, partial, false);
-        progress.update(r.finished());
-      },
-      [] { return InterruptGuard::interrupted(); });
+  {
+    // The progress bar ends (its line closed) before anything else is printed.
+    Progress progress(r.grid.points(), "sweep");
+    progress.update(r.finished());
+    run_sweep_points(
+        spec, base, net, r,
+        [&] {
+          write_sweep_file(r, partial, false);
+          progress.update(r.finished());
+        },
+        [] { return InterruptGuard::interrupted(); });
+  }
   if (r.finished() < r.grid.points())
     throw Interrupted(
         fmt::format("sweep interrupted after {} of {} points; they are kept in '{}'; "

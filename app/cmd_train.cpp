@@ -67,8 +67,9 @@ void register_train(CLI::App& app) {
   cmd->add_option("--lr", o->spec.learning_rate,
                   "learning rate (default 0.001 for adam, 0.05 for sgd)");
   cmd->add_option("--optimizer", o->spec.optimizer, "sgd (momentum 0.9) or adam (default)");
-  cmd->add_option("--limit", o->spec.limit,
-                  "use only the first N training and N test samples (quick runs; default all)");
+  cmd->add_option(
+      "--limit", o->spec.limit,
+      "use only the first N training and N test samples (quick runs; default, or 0: all)");
   cmd->callback([o] { run(*o); });
 }
 

@@ -10,6 +10,7 @@
 
 #include "app/cli_common.hpp"
 #include "app/commands.hpp"
+#include "app/hints.hpp"
 #include "lumac/core/error.hpp"
 
 int main(int argc, char** argv) {
@@ -48,6 +49,14 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const CLI::ExtrasError&) {
+    fmt::print(stderr, "lumac: error: {}\n", lumac::cli::unexpected_arguments_message(app));
+    return 2;
+  } catch (const CLI::RequiredError& e) {
+    const bool no_command = app.get_subcommands().empty();
+    fmt::print(stderr, "lumac: error: {}\n",
+               no_command ? lumac::cli::missing_command_message(app) : std::string(e.what()));
+    return 2;
   } catch (const CLI::ParseError& e) {
     fmt::print(stderr, "lumac: error: {}\n", e.what());
     return 2;

@@ -25,7 +25,7 @@ void add_network_options(CLI::App& cmd, NetworkSpec& o, bool model_required) {
   if (model_required) m->required();
   cmd.add_option("--dataset", o.dataset,
                  "fashion-mnist | mnist (default: the dataset the model was trained on)");
-  cmd.add_option("--limit", o.limit, "use the first N test images (default: all)");
+  cmd.add_option("--limit", o.limit, "use the first N test images (default, or 0: all)");
   cmd.add_option("--batch", o.batch, "images per forward pass (default 256)");
 }
 

@@ -156,24 +156,51 @@ void read_config_file(const std::filesystem::path& file, const KeySetter& set) {
   read_config_text(text.str(), file.string(), set);
 }
 
+namespace {
+
+// A TOML float in its shortest form that reads back exactly (always with a '.' or an exponent,
+// so that it stays a float).
+std::string toml_float(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  std::string text = format_real(v);
+  if (text.find_first_of(".e") == std::string::npos) text += ".0";
+  return text;
+}
+
+std::string toml_value(const ConfigValue::Value& value) {
+  return std::visit(
+      [](const auto& v) -> std::string {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, double>) return toml_float(v);
+        if constexpr (std::is_same_v<T, std::int64_t>) return std::to_string(v);
+        if constexpr (std::is_same_v<T, bool>) return v ? "true" : "false";
+        if constexpr (std::is_same_v<T, std::string>) return "'" + v + "'";
+        return "";
+      },
+      value);
+}
+
+}  // namespace
+
 std::string format_toml(const ConfigSections& sections) {
-  toml::table out;
-  for (const auto& [section, keys] : sections) {
-    toml::table t;
-    for (const auto& key : keys) {
-      const std::string& name = key.first;
-      std::visit(
-          [&t, &name](const auto& v) {
-            if constexpr (!std::is_same_v<std::decay_t<decltype(v)>, std::monostate>)
-              t.insert_or_assign(name, v);
-          },
-          key.second);
-    }
-    out.insert_or_assign(section, std::move(t));
+  // Sections and keys sorted by name.
+  std::vector<std::pair<std::string, std::vector<std::pair<std::string, ConfigValue::Value>>>>
+      sorted = sections;
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string out;
+  for (auto& section : sorted) {
+    std::sort(section.second.begin(), section.second.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    if (!out.empty()) out += "\n";
+    out += "[" + section.first + "]\n";
+    for (const auto& key : section.second)
+      if (!std::holds_alternative<std::monostate>(key.second))
+        out += key.first + " = " + toml_value(key.second) + "\n";
   }
-  std::ostringstream os;
-  os << out;
-  return os.str();
+  if (!out.empty()) out.pop_back();  // no newline after the last key, as before
+  return out;
 }
 
 }  // namespace lumac

@@ -69,6 +69,26 @@ PointResult circuit_point(const SweepSpec& spec, const Settings& s) {
   return r;
 }
 
+// A shortcut that fixes a config key would silently cancel an axis over that key: an error
+// naming both.
+void check_shortcuts(const SweepSpec& spec, const SweepGrid& grid) {
+  const HardwareSpec& h = spec.hardware;
+  const CircuitSpec& c = spec.circuit;
+  const std::vector<std::pair<bool, std::pair<const char*, const char*>>> fixed{
+      {c.photons_per_mac.has_value() || h.photons_per_mac.has_value(),
+       {"photons_per_mac", "laser.power_W"}},
+      {c.repeats.has_value() || h.repeats.has_value(), {"repeats", "system.repeats"}},
+      {!h.repeats_per_layer.empty(), {"repeats_per_layer", "system.repeats"}},
+      {!c.encoding.empty(), {"encoding", "system.encoding"}},
+      {!c.averaging.empty(), {"averaging", "system.averaging"}},
+  };
+  for (const auto& axis : grid.axes)
+    for (const auto& [set, names] : fixed)
+      if (set && axis.key == names.second)
+        fail("{} fixes {}, which the sweep axis over '{}' varies: give one of them", names.first,
+             names.second, axis.key);
+}
+
 }  // namespace
 
 Json to_json(const SweepSpec& spec) {
@@ -115,6 +135,7 @@ void prepare_sweep(const SweepSpec& spec, const Settings& base, const std::strin
         fail("axis key '{}' is swept twice", r.grid.axes[a].key);
   if (r.grid.points() > 1'000'000)
     fail("the grid has {} points: the limit is 1e6", r.grid.points());
+  check_shortcuts(spec, r.grid);
   check_monte_carlo(spec.monte_carlo);
   if (spec.network_mode() == (spec.circuit.fan_in > 0))
     fail("a sweep needs either a fan-in (circuit sweep) or a model (network sweep)");

@@ -21,14 +21,14 @@ std::string signature_of(const SweepSpec& spec, const std::vector<std::string>& 
 
 SweepSpec circuit_sweep() {
   SweepSpec s;
-  s.axes = {"laser.power_W=1e-3:2e-3:2"};
+  s.axes = {"detector.cmrr_dB=20:30:2"};
   s.circuit.fan_in = 16;
   return s;
 }
 
 SweepSpec network_sweep() {
   SweepSpec s;
-  s.axes = {"laser.power_W=1e-3:2e-3:2"};
+  s.axes = {"detector.cmrr_dB=20:30:2"};
   s.network.model = bundled_model("fmnist_mlp.h5");
   s.network.limit = 100;
   return s;
@@ -40,7 +40,7 @@ TEST_CASE("studies: a sweep's resume signature changes with every field that cha
   const std::string base = signature_of(circuit_sweep());
   CHECK(signature_of(circuit_sweep()) == base);  // deterministic
   const std::vector<std::pair<const char*, std::function<void(SweepSpec&)>>> circuit_changes{
-      {"axes", [](SweepSpec& s) { s.axes = {"laser.power_W=1e-3:3e-3:2"}; }},
+      {"axes", [](SweepSpec& s) { s.axes = {"detector.cmrr_dB=20:40:2"}; }},
       {"fan_in", [](SweepSpec& s) { s.circuit.fan_in = 17; }},
       {"photons_per_mac", [](SweepSpec& s) { s.circuit.photons_per_mac = 10; }},
       {"repeats", [](SweepSpec& s) { s.circuit.repeats = 2; }},
