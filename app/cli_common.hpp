@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "lumac/core/interrupt.hpp"
 #include "lumac/core/json.hpp"
 #include "lumac/energy/energy_model.hpp"
 #include "lumac/studies/settings.hpp"
@@ -16,13 +17,6 @@
 namespace lumac::cli {
 
 inline constexpr std::uint64_t default_seed = 1;
-
-// A long run stopped by SIGINT or SIGTERM after saving its work; main() reports it as one line
-// and exits with code 130.
-class Interrupted : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 struct CommonOptions {
   std::string config;             // preset file; empty means the default preset

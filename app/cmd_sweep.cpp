@@ -5,7 +5,6 @@
 
 #include "app/cli_common.hpp"
 #include "app/commands.hpp"
-#include "app/interrupt.hpp"
 #include "app/progress.hpp"
 #include "app/study_options.hpp"
 #include "lumac/core/h5.hpp"
@@ -96,7 +95,6 @@ void run_sweep(const SweepCommand& o) {
   const std::filesystem::path out = o.output.out, partial = partial_path(out);
   h5::check_output_path(out, o.output.force);
   open_partial(o, r, partial);
-  InterruptGuard guard;
   {
     // The progress bar ends (its line closed) before anything else is printed.
     Progress progress(r.grid.points(), "sweep");
@@ -107,7 +105,7 @@ void run_sweep(const SweepCommand& o) {
           write_sweep_file(r, partial, false);
           progress.update(r.finished());
         },
-        [] { return InterruptGuard::interrupted(); });
+        [] { return stop_requested(); });
   }
   if (r.finished() < r.grid.points())
     throw Interrupted(

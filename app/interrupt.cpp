@@ -2,22 +2,23 @@
 
 #include <csignal>
 
+#include "lumac/core/interrupt.hpp"
+
 namespace lumac::cli {
 
 namespace {
-volatile std::sig_atomic_t interrupt_flag = 0;
 struct sigaction previous_int, previous_term;
 extern "C" void on_signal(int sig) {
-  if (interrupt_flag) {
+  if (stop_requested()) {  // the second signal ends the process at once
     std::signal(sig, SIG_DFL);
     std::raise(sig);
   }
-  interrupt_flag = 1;
+  request_stop();
 }
 }  // namespace
 
 InterruptGuard::InterruptGuard() {
-  interrupt_flag = 0;
+  clear_stop();
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
@@ -31,7 +32,7 @@ InterruptGuard::~InterruptGuard() {
 }
 
 bool InterruptGuard::interrupted() {
-  return interrupt_flag != 0;
+  return stop_requested();
 }
 
 }  // namespace lumac::cli

@@ -3,8 +3,9 @@
 
 namespace lumac::cli {
 
-// SIGINT/SIGTERM handling for long runs: while a guard lives, a signal sets a flag that the
-// run checks between points (a second signal terminates at once).
+// SIGINT/SIGTERM handling: while a guard lives (main() holds one for every command), a signal
+// requests a stop (core/interrupt.hpp) that the library's long loops poll; a second signal
+// terminates at once.
 class InterruptGuard {
  public:
   InterruptGuard();

@@ -11,6 +11,7 @@
 #include "app/cli_common.hpp"
 #include "app/commands.hpp"
 #include "app/hints.hpp"
+#include "app/interrupt.hpp"
 #include "lumac/core/error.hpp"
 
 int main(int argc, char** argv) {
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
                fmt::join(names, ", "));
     return 2;
   }
+  const lumac::cli::InterruptGuard interrupt_guard;
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -60,7 +62,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     fmt::print(stderr, "lumac: error: {}\n", e.what());
     return 2;
-  } catch (const lumac::cli::Interrupted& e) {
+  } catch (const lumac::Interrupted& e) {
     fmt::print(stderr, "lumac: {}\n", e.what());
     return 130;
   } catch (const lumac::Error& e) {

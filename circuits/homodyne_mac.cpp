@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "lumac/core/interrupt.hpp"
 #include "lumac/core/error.hpp"
 #include "lumac/core/precision.hpp"
 #include "lumac/core/rng.hpp"
@@ -350,6 +351,7 @@ MonteCarloResult HomodyneMac::monte_carlo(const DotProduct& dp, std::int64_t sam
   std::vector<double> weight_error(sigma_w > 0 ? n : 0);
   double sum = 0, sum_sq = 0, sum_err_sq = 0;
   for (std::int64_t i = 0; i < samples; ++i) {
+    if (i % 4096 == 0) throw_if_stop_requested("Monte Carlo");
     const auto si = static_cast<std::uint64_t>(i);
     if (sigma_w > 0 && static_w) {
       ws_rng.fill_normal(weight_error, si, 0, 0);

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "lumac/core/error.hpp"
+#include "lumac/core/interrupt.hpp"
 #include "lumac/core/precision.hpp"
 #include "lumac/core/rng.hpp"
 #include "lumac/core/units.hpp"
@@ -263,6 +264,7 @@ MacTrace TraceRun::run() {
   const double reset_std_C = src_.has(NoiseSource::reset) ? det_.reset_std_electrons() * q_ : 0.0;
   std::int64_t step = 0;
   for (std::int64_t rec = 0; rec < recorded_steps; ++rec) {
+    if (rec % 4096 == 0) throw_if_stop_requested("time-domain simulation");
     double noise_plus = 0, noise_minus = 0;  // shot-noise charge of the recorded step
     for (int sub = 0; sub < substeps_ && step < total_steps; ++sub, ++step) {
       // Window boundaries: open the first window, close (sample) and reopen the others.

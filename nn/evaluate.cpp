@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "lumac/core/error.hpp"
+#include "lumac/core/interrupt.hpp"
 #include "lumac/nn/loss.hpp"
 
 namespace lumac::nn {
@@ -18,6 +19,7 @@ EvalResult evaluate(const Model& model, const Dataset& data, const EvalOptions& 
   r.samples = n;
   r.predictions.reserve(static_cast<std::size_t>(n));
   for (std::int64_t first = 0; first < n; first += options.batch) {
+    throw_if_stop_requested("evaluation");
     const int count = static_cast<int>(std::min<std::int64_t>(options.batch, n - first));
     const Batch b = make_batch(data, first, count);
     const Tensor logits = model.forward(b.images, Pass{.samples = b.samples, .hook = options.hook});

@@ -1,3 +1,4 @@
+#include "lumac/core/interrupt.hpp"
 #include "lumac/nn/precision.hpp"
 
 #include <chrono>
@@ -164,6 +165,10 @@ PrecisionResult learn_precision(const Model& model, const Dataset& train,
   std::uint64_t epoch = 0;
   PrecisionResult result;
   for (int step = 0; step < o.steps; ++step) {
+    if (stop_requested()) {
+      result.interrupted = true;
+      break;
+    }
     // Mini-batches without replacement, reshuffled every pass over the training set.
     if (cursor + o.batch > n) {
       std::iota(order.begin(), order.end(), std::int64_t{0});

@@ -1,3 +1,4 @@
+#include "lumac/core/interrupt.hpp"
 #include "lumac/nn/train.hpp"
 
 #include <algorithm>
@@ -48,6 +49,7 @@ TrainResult train(Model& model, const Dataset& data, const TrainOptions& options
     double loss_sum = 0;
     std::int64_t correct = 0;
     for (std::int64_t first = 0; first < n; first += options.batch) {
+      throw_if_stop_requested("training");
       const auto count = static_cast<std::size_t>(std::min<std::int64_t>(options.batch, n - first));
       const Batch b = make_batch(data, std::span<const std::int64_t>(order).subspan(
                                            static_cast<std::size_t>(first), count));

@@ -6,6 +6,7 @@
 #include "lumac/circuits/homodyne_mac.hpp"
 #include "lumac/core/error.hpp"
 #include "lumac/core/h5.hpp"
+#include "lumac/core/interrupt.hpp"
 #include "lumac/nn/evaluate.hpp"
 #include "lumac/studies/evaluation.hpp"
 #include "lumac/studies/results.hpp"
@@ -161,6 +162,7 @@ PrecisionStudy run_precision_study(const LoadedNetwork& net, const Settings& set
   for (const auto& a : c.base) uniform.emplace_back(spec.per_channel ? a.outputs : 1, 1.0);
   const double start = nn::noise_mode_info(mode).search_start;
   for (double d : spec.drops) {
+    throw_if_stop_requested("precision study (during the uniform searches, nothing learned yet)");
     PrecisionTarget t;
     t.drop = d;
     t.target_accuracy = clean - d;
@@ -179,15 +181,24 @@ PrecisionStudy run_precision_study(const LoadedNetwork& net, const Settings& set
   st.lambda = p.lambda;
   st.steps = p.steps;
   st.learned = nn::learn_precision(net.model, *net.train, c.base, settings.circuit, c.sources, p);
+  if (st.learned.interrupted) {
+    st.complete = false;
+    return st;
+  }
   // The learned allocation relative to its mean, searched over a global scale.
   auto relative = st.learned.energy;
   const double mean_learned = nn::mean_energy(net.model, st.learned.energy);
   for (auto& l : relative)
     for (double& e : l) e /= mean_learned;
-  for (auto& t : st.targets) {
-    t.learned = search(c, relative, t.target_accuracy, t.uniform.scale);
-    t.saving_fraction =
-        t.learned.reached ? 1 - t.learned.energy_per_mac / t.uniform.energy_per_mac : 0.0;
+  try {
+    for (auto& t : st.targets) {
+      t.learned = search(c, relative, t.target_accuracy, t.uniform.scale);
+      t.learned_searched = true;
+      t.saving_fraction =
+          t.learned.reached ? 1 - t.learned.energy_per_mac / t.uniform.energy_per_mac : 0.0;
+    }
+  } catch (const Interrupted&) {
+    st.complete = false;
   }
   return st;
 }
@@ -233,13 +244,17 @@ Json to_json(const PrecisionStudy& st) {
   j["energy_unit"] = st.energy_unit;
   Json targets = Json::array();
   for (const auto& t : st.targets)
-    targets.push_back(Json{{"drop", t.drop},
-                           {"target_accuracy", t.target_accuracy},
-                           {"uniform", allocation_json(st, t.uniform)},
-                           {"learned", allocation_json(st, t.learned)},
-                           {"saving_fraction", t.saving_fraction}});
+    targets.push_back(Json{
+        {"drop", t.drop},
+        {"target_accuracy", t.target_accuracy},
+        {"uniform", allocation_json(st, t.uniform)},
+        {"learned", t.learned_searched ? allocation_json(st, t.learned) : Json(nullptr)},
+        {"saving_fraction", t.saving_fraction}});
   j["targets"] = targets;
-  j["layers"] = allocation_json(st, st.targets.front().learned)["layers"];
+  j["complete"] = st.complete;
+  if (!st.targets.empty() && st.targets.front().learned_searched)
+    j["layers"] = allocation_json(st, st.targets.front().learned)["layers"];
+  j["learning_steps_done"] = static_cast<std::int64_t>(st.learned.curve.loss.size());
   return j;
 }
 
@@ -252,6 +267,7 @@ void write_precision_file(const PrecisionStudy& st, const Settings& settings,
   write_header(f, settings, "lumac-precision", command_line);
   h5::write_attribute(f, "result_json", to_json(to_json(st)));
   h5::write_attribute(f, "clean_accuracy", st.clean_accuracy);
+  h5::write_attribute(f, "complete", std::int64_t{st.complete ? 1 : 0});
   const auto n = static_cast<hsize_t>(st.learned.curve.loss.size());
   h5::write_dataset(root, "learning_loss", st.learned.curve.loss, {n}, "nat");
   h5::write_dataset(root, "learning_cross_entropy", st.learned.curve.cross_entropy, {n}, "nat");

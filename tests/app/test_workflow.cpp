@@ -1,6 +1,16 @@
 // What a new user ran into (issue 20): mistakes caught with a hint, and output that reads
 // right. Each case failed before its fix.
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <thread>
+
 #include "lumac/core/config.hpp"
+#include "lumac/core/h5.hpp"
 #include "tests/support.hpp"
 
 using namespace lumac;
@@ -81,4 +91,70 @@ TEST_CASE("workflow: the sweep table keeps headers apart and shows a spread only
                  (tmp / "c.h5").string()});
   REQUIRE(circuit.exit_code == 0);
   CHECK(circuit.out.find("enob dot_product") != std::string::npos);
+}
+
+namespace {
+
+// Starts lumac with `args` (output discarded, stderr to `err`), sends SIGINT after `delay`,
+// and returns the exit status and the seconds from the signal to the exit.
+std::pair<int, double> interrupt_after(const std::vector<std::string>& args,
+                                       std::chrono::milliseconds delay,
+                                       const std::filesystem::path& err) {
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    std::vector<std::string> copy = args;
+    std::vector<char*> argv{const_cast<char*>(LUMAC_BINARY)};
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const int null = open("/dev/null", O_WRONLY);
+    const int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(null, 1);
+    dup2(e, 2);
+    execv(LUMAC_BINARY, argv.data());
+    _exit(127);
+  }
+  std::this_thread::sleep_for(delay);
+  const auto t0 = std::chrono::steady_clock::now();
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return {status, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
+}
+
+}  // namespace
+
+TEST_CASE(
+    "workflow: eval and precision stop on Ctrl-C within a second, precision keeping what it "
+    "learned") {
+  TempDir tmp;
+  // eval of the CNN on the whole test set with 20 seeds runs for many seconds.
+  const auto [eval_status, eval_seconds] = interrupt_after(
+      {"eval", "--model", bundled_model("fmnist_cnn.h5"), "--noise", "physical", "--seeds", "20"},
+      std::chrono::milliseconds(1500), tmp / "eval.err");
+  REQUIRE(WIFEXITED(eval_status));
+  CHECK(WEXITSTATUS(eval_status) == 130);
+  CHECK(eval_seconds < 1.0);
+  const std::string eval_err = read_text(tmp / "eval.err");
+  CHECK(eval_err == "lumac: evaluation interrupted\n");
+  // precision: quick uniform searches (100 images, a low target), then a long learning run.
+  const std::string out = (tmp / "p.h5").string();
+  const auto [p_status, p_seconds] = interrupt_after(
+      {"precision", "--model", bundled_model("fmnist_mlp.h5"), "--noise", "shot", "--limit", "100",
+       "--target-drop", "0.3", "--steps", "10000000", "--out", out},
+      std::chrono::milliseconds(2500), tmp / "p.err");
+  REQUIRE(WIFEXITED(p_status));
+  CHECK(WEXITSTATUS(p_status) == 130);
+  CHECK(p_seconds < 1.0);
+  const std::string p_err = read_text(tmp / "p.err");
+  CAPTURE(p_err);
+  CHECK(p_err.find("lumac: precision interrupted after ") == 0);
+  CHECK(std::count(p_err.begin(), p_err.end(), '\n') == 1);
+  CHECK(p_err.find("the energies learned so far are in '" + out + ".partial'") !=
+        std::string::npos);
+  CHECK(!std::filesystem::exists(out));
+  H5::H5File f = h5::open_for_reading(out + ".partial", "precision");
+  CHECK(h5::read_int_attribute(f, "complete") == 0);
+  CHECK(!h5::read_doubles(f.openGroup("/"), "learning_loss").data.empty());
+  CHECK(h5::read_doubles(f.openGroup("learned_energy"), "fc1").data.size() == 1);
 }

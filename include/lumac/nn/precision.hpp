@@ -47,6 +47,9 @@ struct PrecisionResult {
   std::vector<std::vector<double>> energy;
   PrecisionCurve curve;
   double seconds = 0;
+  // A stop was requested (core/interrupt.hpp): learning ended after `curve.loss.size()` steps
+  // and `energy` holds what it had learned.
+  bool interrupted = false;
 };
 
 // E as the forward pass uses it: round(E), at least 1, when E counts repeats.

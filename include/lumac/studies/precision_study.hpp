@@ -56,6 +56,7 @@ struct Allocation {
 struct PrecisionTarget {
   double drop = 0, target_accuracy = 0;
   Allocation uniform, learned;
+  bool learned_searched = false;  // false when the study stopped before this search
   // 1 - learned / uniform MAC-weighted mean E (0 if the learned allocation did not reach it).
   double saving_fraction = 0;
 };
@@ -70,6 +71,10 @@ struct PrecisionStudy {
   int steps = 0;
   nn::PrecisionResult learned;  // the learned energies and the learning curve
   std::vector<PrecisionTarget> targets;
+  // False when a stop was requested (core/interrupt.hpp) during learning or during the searches
+  // of the learned allocation: what was learned is kept, the rest is missing. A stop during the
+  // uniform searches, before anything is learned, throws lumac::Interrupted.
+  bool complete = true;
 };
 
 // Loads nothing: `net` must have its training split.
