@@ -5,6 +5,7 @@
 #include "lumac/core/config.hpp"
 #include "lumac/core/error.hpp"
 #include "lumac/core/h5.hpp"
+#include "lumac/core/interrupt.hpp"
 #include "lumac/core/json.hpp"
 #include "lumac/core/precision.hpp"
 #include "lumac/core/rng.hpp"
