@@ -15,7 +15,7 @@ struct EnergyCommand {
   CommonOptions common;
   CircuitSpec circuit;
   NetworkSpec network;
-  HardwareSpec hardware = hardware_spec("physical");
+  HardwareSpec hardware;
 };
 
 EnergyReport model_energy(const EnergyCommand& o, Settings s) {

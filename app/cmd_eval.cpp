@@ -55,7 +55,10 @@ void register_eval(CLI::App& app) {
   add_network_options(*cmd, o->network, true);
   add_hardware_options(*cmd, o->hardware);
   cmd->add_option("--seeds", o->seeds, "evaluate with S seeds (default 1)");
-  cmd->callback([o] { run_eval(*o); });
+  cmd->callback([o, cmd] {
+    settle_noise(*cmd, o->hardware, o->common.sets);
+    run_eval(*o);
+  });
 }
 
 }  // namespace lumac::cli

@@ -82,11 +82,11 @@ void run_precision(PrecisionCommand o) {
     // Keep what was learned: OUT.partial holds the learning curve and the learned energies.
     const std::string partial = o.output.out + ".partial";
     if (!o.output.out.empty()) write_precision_file(st, settings, partial, true, command_line());
-    throw Interrupted(fmt::format(
-        "precision interrupted after {} of {} learning steps; {}", st.learned.curve.loss.size(),
-        o.spec.steps,
-        o.output.out.empty() ? "pass --out F.h5 to keep the energies learned so far"
-                             : "the energies learned so far are in '" + partial + "'"));
+    throw Interrupted(fmt::format("precision interrupted after {} of {} learning steps; {}",
+                                  st.learned.curve.loss.size(), o.spec.steps,
+                                  o.output.out.empty()
+                                      ? "pass --out F.h5 to keep the energies learned so far"
+                                      : "the energies learned so far are in '" + partial + "'"));
   }
   if (!o.output.out.empty())
     write_precision_file(st, settings, o.output.out, o.output.force, command_line());

@@ -145,7 +145,10 @@ void register_sweep(CLI::App& app) {
   cmd->add_flag("--time-domain", o->spec.time_domain,
                 "circuit sweeps: also a time-domain ENOB (runs: --monte-carlo, default 200)");
   cmd->add_flag("--resume", o->resume, "continue an interrupted sweep from OUT.partial");
-  cmd->callback([o] { run_sweep(*o); });
+  cmd->callback([o, cmd] {
+    if (o->spec.network_mode()) settle_noise(*cmd, o->spec.hardware, o->common.sets, o->spec.axes);
+    run_sweep(*o);
+  });
 }
 
 }  // namespace lumac::cli

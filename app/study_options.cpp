@@ -1,5 +1,7 @@
 #include "app/study_options.hpp"
 
+#include <fmt/format.h>
+
 namespace lumac::cli {
 
 void add_circuit_options(CLI::App& cmd, CircuitSpec& o, bool fan_in_required) {
@@ -31,7 +33,8 @@ void add_network_options(CLI::App& cmd, NetworkSpec& o, bool model_required) {
 
 void add_hardware_options(CLI::App& cmd, HardwareSpec& o) {
   cmd.add_option("--noise", o.noise,
-                 "none | shot | thermal | weight | physical | enob (default none)");
+                 "none | shot | thermal | weight | physical (default) | enob; --bits alone "
+                 "selects none");
   cmd.add_option("--photons-per-mac", o.photons_per_mac,
                  "shot: E, detected photons per MAC; physical: set the laser power for this many "
                  "detected photons per MAC at full scale");
@@ -45,6 +48,24 @@ void add_hardware_options(CLI::App& cmd, HardwareSpec& o) {
   cmd.add_option("--enob-per-layer", o.enob_per_layer, "enob mode: ENOB per layer")->delimiter(',');
   cmd.add_option("--bits", o.bits, "digital baseline: quantize weights and activations to b bits");
   cmd.add_option("--sources", o.sources, "physical mode: noise sources to keep (default all)");
+}
+
+void settle_noise(const CLI::App& cmd, HardwareSpec& o, const std::vector<std::string>& sets,
+                  const std::vector<std::string>& axes) {
+  const bool noise_given = cmd.count("--noise") > 0;
+  if (o.bits && !noise_given) o.noise = "none";
+  if (o.noise != "none" || !noise_given) return;
+  std::vector<std::string> keys;
+  for (const auto& s : sets) keys.push_back(s.substr(0, s.find('=')));
+  for (const auto& a : axes) keys.push_back(a.substr(0, a.find('=')));
+  for (const auto& key : keys) {
+    const std::string section = key.substr(0, key.find('.'));
+    if (section != "energy")
+      fmt::print(stderr,
+                 "lumac: warning: {} does not change the accuracy under --noise none (the "
+                 "products run without hardware noise; only the energy account uses it)\n",
+                 key);
+  }
 }
 
 }  // namespace lumac::cli

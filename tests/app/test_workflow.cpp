@@ -158,3 +158,24 @@ TEST_CASE(
   CHECK(!h5::read_doubles(f.openGroup("/"), "learning_loss").data.empty());
   CHECK(h5::read_doubles(f.openGroup("learned_energy"), "fc1").data.size() == 1);
 }
+
+TEST_CASE("workflow: eval defaults to physical noise and warns when --noise none ignores a key") {
+  const std::string cnn = bundled_model("fmnist_cnn.h5");
+  const RunResult dim = run_lumac(
+      {"eval", "--model", cnn, "--set", "laser.power_W=1e-4", "--limit", "300", "--json"});
+  REQUIRE(dim.exit_code == 0);
+  CHECK(dim.out.find("\"noise\": \"physical\"") != std::string::npos);
+  // At 0.1 mW the physical noise costs accuracy (it used to print the clean accuracy).
+  CHECK(json_number(dim.out, "accuracy_mean") < json_number(dim.out, "clean_accuracy") - 0.05);
+  const RunResult none = run_lumac({"eval", "--model", cnn, "--noise", "none", "--set",
+                                    "laser.power_W=1e-4", "--limit", "300", "--json"});
+  REQUIRE(none.exit_code == 0);
+  CHECK(none.err.find(
+            "lumac: warning: laser.power_W does not change the accuracy under --noise none") == 0);
+  CHECK(json_number(none.out, "accuracy_mean") == json_number(none.out, "clean_accuracy"));
+  const RunResult bits = run_lumac({"eval", "--model", bundled_model("mnist_mlp.h5"), "--bits", "4",
+                                    "--limit", "100", "--json"});
+  REQUIRE(bits.exit_code == 0);
+  CHECK(bits.out.find("\"noise\": \"none\"") != std::string::npos);
+  CHECK(bits.err.empty());
+}

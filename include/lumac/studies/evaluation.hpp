@@ -22,14 +22,14 @@ namespace lumac {
 // How the matrix products run, as a user states it (one value, or one per layer for the
 // lists). The CLI's options and the Python keywords fill it; resolve_hardware checks it.
 struct HardwareSpec {
-  std::string noise = "none";  // none | shot | thermal | weight | physical | enob
+  std::string noise = "physical";  // none | shot | thermal | weight | physical | enob
   std::optional<double> photons_per_mac;
   std::vector<double> energy_per_layer;
   std::optional<int> repeats;
   std::vector<int> repeats_per_layer;
   std::optional<double> enob;
   std::vector<double> enob_per_layer;
-  std::optional<int> bits;  // digital baseline
+  std::optional<int> bits;  // digital baseline (with noise none)
   std::string sources = "all";
 };
 

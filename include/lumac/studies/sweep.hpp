@@ -94,7 +94,7 @@ struct SweepSpec {
   bool time_domain = false;
   // Network sweeps.
   NetworkSpec network;
-  HardwareSpec hardware = hardware_spec("physical");
+  HardwareSpec hardware;
   int seeds = 1;
   std::uint64_t seed = 1;
   bool network_mode() const { return !network.model.empty(); }
