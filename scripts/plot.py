@@ -1,14 +1,16 @@
 #!/usr/bin/python3
 """Plots lumac result files (HDF5) as PNGs.
 
-    /usr/bin/python3 scripts/plot.py FILE.h5 [--out-dir DIR] [--prefix NAME]
+    /usr/bin/python3 scripts/plot.py FILE.h5 [--out-dir DIR] [--prefix NAME] [--list]
 
 Sweep files (kind lumac-sweep, docs/sweep_file.md) give
   <prefix>_accuracy.png   accuracy vs the first swept key (mean and spread over seeds), with the
                           clean accuracy and the -1 and -2 point lines (network sweeps)
-  <prefix>_enob.png       ENOB per layer vs the first swept key
+  <prefix>_enob.png       ENOB per layer vs the first swept key, and the Monte Carlo and
+                          time-domain ENOBs of circuit sweeps that have them
   <prefix>_energy.png     optical (detected, laser) and total aJ/MAC vs the first swept key
-  <prefix>_breakdown.png  the energy by component at every point (stacked bars)
+  <prefix>_breakdown.png  each component's share of the energy per MAC at every point (stacked,
+                          linear, 100%), next to the total aJ/MAC
 Trace files (kind lumac-trace, docs/trace_file.md) give <prefix>_trace.png: drives, modulator
 outputs, optical powers, diode currents and integrator charge against time.
 Further swept keys become one line per combination. Axes carry units; a logarithmic sweep gets a
@@ -60,8 +62,16 @@ def x_axis(f, ax):
 def save(fig, path):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    if LIST:
+        # What each panel shows, for tests and for a reader of a log.
+        for ax in fig.axes:
+            _, names = ax.get_legend_handles_labels()
+            print(f"{path}: {ax.get_ylabel()}: {'; '.join(names)}")
     plt.close(fig)
     print(path)
+
+
+LIST = False
 
 
 def plot_sweep(f, prefix):
@@ -72,7 +82,9 @@ def plot_sweep(f, prefix):
         for name, idx in series(f):
             mean, std = f["accuracy_mean"][()][idx], f["accuracy_std"][()][idx]
             ok = done[idx]
-            ax.errorbar(x[ok], 100 * mean[ok], yerr=100 * std[ok], marker="o", capsize=3, label=name or "accuracy")
+            # One seed has no spread: no zero-height error bars.
+            yerr = 100 * std[ok] if int(f.attrs.get("seeds", 1)) > 1 else None
+            ax.errorbar(x[ok], 100 * mean[ok], yerr=yerr, marker="o", capsize=3, label=name or "accuracy")
         if "clean_accuracy" in f.attrs:
             clean = 100 * float(f.attrs["clean_accuracy"])
             for drop, style in ((0, "-"), (1, "--"), (2, ":")):
@@ -90,7 +102,15 @@ def plot_sweep(f, prefix):
     for name, idx in series(f):
         for l, layer in enumerate(layers):
             ok = done[idx]
-            ax.plot(x[ok], enob[idx, l][ok], marker="o", label=f"{layer} {name}".strip())
+            what = "analytic" if layer == "dot_product" else layer
+            ax.plot(x[ok], enob[idx, l][ok], marker="o", label=f"{what} {name}".strip())
+        # Circuit sweeps: the sampled ENOBs next to the analytic one.
+        for key, what, style in (("enob_monte_carlo", "Monte Carlo", "--"),
+                                 ("enob_time_domain", "time domain", ":")):
+            if key in f:
+                ok = done[idx]
+                ax.plot(x[ok], f[key][()][idx][ok], marker="s", linestyle=style,
+                        label=f"{what} {name}".strip())
     ax.set_ylabel("ENOB [bit]")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
@@ -109,22 +129,31 @@ def plot_sweep(f, prefix):
     ax.grid(alpha=0.3, which="both")
     save(fig, f"{prefix}_energy.png")
 
-    fig, ax = plt.subplots(figsize=(7.2, 4.2))
+    # Shares on a linear axis (a stacked bar on a log axis hides the small parts), and the total.
+    fig, (ax, ax_total) = plt.subplots(1, 2, figsize=(10, 4.2), gridspec_kw={"width_ratios": [3, 2]})
     comp = f["energy_components"][()]
     names = [text(n) for n in f["energy_components"].attrs["component_names"]]
     points = np.flatnonzero(done)
+    totals = comp[points].sum(axis=1)
+    shares = 100 * comp[points] / np.where(totals > 0, totals, 1)[:, None]
     bottom = np.zeros(len(points))
     for c, name in enumerate(names):
-        ax.bar(np.arange(len(points)), comp[points, c], bottom=bottom, label=name)
-        bottom += comp[points, c]
+        ax.bar(np.arange(len(points)), shares[:, c], bottom=bottom, label=name)
+        bottom += shares[:, c]
     keys = [text(a) for a in f.attrs["axes"]]
     ticks = [", ".join(f"{f['points'][k][()][p]:.3g}" for k in keys) for p in points]
-    ax.set_xticks(np.arange(len(points)))
-    ax.set_xticklabels(ticks, rotation=45, ha="right", fontsize=7)
-    ax.set_xlabel(", ".join(label(k, f["axes"][k].attrs.get("units", "")) for k in keys))
-    ax.set_yscale("log")
-    ax.set_ylabel("energy per MAC [aJ] (stacked)")
-    ax.legend(fontsize=7, ncol=2)
+    xlabel = ", ".join(label(k, f["axes"][k].attrs.get("units", "")) for k in keys)
+    for a_ in (ax, ax_total):
+        a_.set_xticks(np.arange(len(points)))
+        a_.set_xticklabels(ticks, rotation=45, ha="right", fontsize=7)
+        a_.set_xlabel(xlabel)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("share of the energy per MAC [%]")
+    ax.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax_total.bar(np.arange(len(points)), f["total_aJ_per_mac"][()][points], color="gray", label="total")
+    ax_total.set_yscale("log")
+    ax_total.set_ylabel("total energy per MAC [aJ]")
+    ax_total.grid(alpha=0.3, axis="y", which="both")
     save(fig, f"{prefix}_breakdown.png")
 
 
@@ -154,7 +183,10 @@ def main():
     p.add_argument("file")
     p.add_argument("--out-dir", default=None, help="folder for the PNGs (default: the file's folder)")
     p.add_argument("--prefix", default=None, help="file name prefix (default: the file's name)")
+    p.add_argument("--list", action="store_true", help="also print what each panel shows")
     a = p.parse_args()
+    global LIST
+    LIST = a.list
     try:
         f = h5py.File(a.file, "r")
     except OSError as e:

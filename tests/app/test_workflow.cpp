@@ -179,3 +179,22 @@ TEST_CASE("workflow: eval defaults to physical noise and warns when --noise none
   CHECK(bits.out.find("\"noise\": \"none\"") != std::string::npos);
   CHECK(bits.err.empty());
 }
+
+TEST_CASE("workflow: plot.py draws the sampled ENOBs and the energy breakdown as shares") {
+  TempDir tmp;
+  REQUIRE(run_lumac({"sweep", "--fan-in", "32", "--param", "modulator.bandwidth_Hz=2e9:40e9:3:log",
+                     "--time-domain", "--monte-carlo", "50", "--out", (tmp / "bw.h5").string()})
+              .exit_code == 0);
+  const std::string cmd = "/usr/bin/python3 " +
+                          shell_quote((source_dir() / "scripts" / "plot.py").string()) + " " +
+                          shell_quote((tmp / "bw.h5").string()) + " --list >" +
+                          shell_quote((tmp / "list.txt").string()) + " 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  const std::string list = read_text(tmp / "list.txt");
+  CAPTURE(list);
+  CHECK(list.find("bw_enob.png: ENOB [bit]: analytic; Monte Carlo; time domain\n") !=
+        std::string::npos);
+  CHECK(list.find("bw_breakdown.png: share of the energy per MAC [%]: laser;") !=
+        std::string::npos);
+  CHECK(list.find("bw_breakdown.png: total energy per MAC [aJ]: total\n") != std::string::npos);
+}
