@@ -198,3 +198,32 @@ TEST_CASE("workflow: plot.py draws the sampled ENOBs and the energy breakdown as
         std::string::npos);
   CHECK(list.find("bw_breakdown.png: total energy per MAC [aJ]: total\n") != std::string::npos);
 }
+
+TEST_CASE(
+    "workflow: the docs name every option of every command and point at nothing outside the "
+    "clone") {
+  const std::string cli = read_text(source_dir() / "docs" / "cli.md");
+  for (const char* command : {"devices", "config", "enob", "trace", "energy", "eval", "train",
+                              "sweep", "precision", "bench"}) {
+    const RunResult help = run_lumac({command, "--help"});
+    REQUIRE(help.exit_code == 0);
+    const std::regex option("(--[a-z][a-z0-9-]+)");
+    for (auto it = std::sregex_iterator(help.out.begin(), help.out.end(), option);
+         it != std::sregex_iterator(); ++it) {
+      const std::string name = (*it)[1];
+      if (name == "--help") continue;
+      const std::string cmd_name = command;
+      CAPTURE(cmd_name);
+      CAPTURE(name);
+      // The option itself, not the start of a longer one (--enob in --enob-per-layer).
+      const std::regex whole(name + "([^a-z0-9-]|$)");
+      CHECK(std::regex_search(cli, whole));
+    }
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(source_dir() / "docs")) {
+    if (entry.path().extension() != ".md") continue;
+    CAPTURE(entry.path().string());
+    CHECK(read_text(entry.path()).find("shared/") == std::string::npos);
+  }
+  CHECK(read_text(source_dir() / "README.md").find("shared/") == std::string::npos);
+}
