@@ -76,11 +76,18 @@ SweepAxis parse_axis(const std::string& text, const Settings& base) {
   if (axis.log && !(start > 0 && stop > 0))
     fail("sweep axis '{}': a log range needs START and STOP > 0 (it cannot cross or touch zero)",
          text);
+  // The end points are the values typed; an interior point is the double nearest to its
+  // definition, start + f (stop - start) or start (stop / start)^f with f = i / (N - 1),
+  // evaluated in extended precision from the decimal text of START and STOP.
+  const long double start_x = std::strtold(parts[0].c_str(), nullptr);
+  const long double stop_x = std::strtold(parts[1].c_str(), nullptr);
   for (int i = 0; i < n; ++i) {
-    const double f = n == 1 ? 0.0 : static_cast<double>(i) / (n - 1);
-    double v = axis.log ? std::exp(std::log(start) + f * (std::log(stop) - std::log(start)))
-                        : start + f * (stop - start);
-    if (i == n - 1) v = stop;
+    double v = i == 0 ? start : stop;
+    if (i > 0 && i < n - 1) {
+      const long double f = static_cast<long double>(i) / (n - 1);
+      v = static_cast<double>(
+          axis.log ? start_x * std::pow(stop_x / start_x, f) : start_x + f * (stop_x - start_x));
+    }
     if (info->kind == KeyKind::integer) {
       if (std::abs(v - std::round(v)) > 1e-9 * std::max(1.0, std::abs(v)))
         fail("sweep axis '{}': '{}' is an integer key but point {} is {}", text, axis.key, i, v);

@@ -4,6 +4,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <csignal>
@@ -226,4 +228,27 @@ TEST_CASE(
     CHECK(read_text(entry.path()).find("shared/") == std::string::npos);
   }
   CHECK(read_text(source_dir() / "README.md").find("shared/") == std::string::npos);
+}
+
+TEST_CASE("workflow: grid end points are the values typed, interior points the nearest doubles") {
+  TempDir tmp;
+  const std::filesystem::path out = tmp / "g.h5";
+  REQUIRE(run_lumac({"sweep", "--fan-in", "8", "--param", "laser.power_W=1e-4:1e-1:4:log",
+                     "--param", "adc.bits=4:8:3", "--out", out.string()})
+              .exit_code == 0);
+  H5::H5File f = h5::open_for_reading(out, "sweep");
+  // 1e-4 (stop / start)^(i / 3) is 1e-3 and 1e-2 exactly (as decimals): the nearest doubles.
+  CHECK(h5::read_doubles(f.openGroup("axes"), "laser.power_W").data ==
+        std::vector<double>{1e-4, 1e-3, 1e-2, 1e-1});
+  CHECK(h5::read_doubles(f.openGroup("axes"), "adc.bits").data == std::vector<double>{4, 6, 8});
+  REQUIRE(run_lumac({"sweep", "--fan-in", "8", "--param", "laser.power_W=1e-3:2e-3:11", "--out",
+                     (tmp / "lin.h5").string()})
+              .exit_code == 0);
+  H5::H5File lin = h5::open_for_reading(tmp / "lin.h5", "sweep");
+  const auto v = h5::read_doubles(lin.openGroup("axes"), "laser.power_W").data;
+  REQUIRE(v.size() == 11);
+  for (int i = 0; i < 11; ++i) {
+    CAPTURE(i);
+    CHECK(v[static_cast<std::size_t>(i)] == std::stod(fmt::format("{}e-4", 10 + i)));
+  }
 }
