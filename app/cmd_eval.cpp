@@ -5,6 +5,7 @@
 #include "app/cli_common.hpp"
 #include "app/commands.hpp"
 #include "app/study_options.hpp"
+#include "lumac/core/h5.hpp"
 #include "lumac/studies/results.hpp"
 
 namespace lumac::cli {
@@ -16,6 +17,8 @@ struct EvalCommand {
   NetworkSpec network;
   HardwareSpec hardware;
   int seeds = 1;
+  std::string csv;
+  bool force = false;
 };
 
 void print_study(const EvalStudy& st) {
@@ -38,8 +41,10 @@ void print_study(const EvalStudy& st) {
 }
 
 void run_eval(const EvalCommand& o) {
+  if (!o.csv.empty()) h5::check_output_path(o.csv, o.force);
   const EvalStudy st =
       run_eval_study(o.network, o.hardware, load_settings(o.common), o.common.seed, o.seeds);
+  if (!o.csv.empty()) write_csv(to_csv(st), o.csv, o.force);
   if (o.common.json)
     print_json(to_json(st));
   else
@@ -55,6 +60,8 @@ void register_eval(CLI::App& app) {
   add_network_options(*cmd, o->network, true);
   add_hardware_options(*cmd, o->hardware);
   cmd->add_option("--seeds", o->seeds, "evaluate with S seeds (default 1)");
+  cmd->add_option("--csv", o->csv, "also write the per-layer table and the accuracy as CSV");
+  cmd->add_flag("--force", o->force, "overwrite an existing CSV file");
   cmd->callback([o, cmd] {
     settle_noise(*cmd, o->hardware, o->common.sets);
     run_eval(*o);

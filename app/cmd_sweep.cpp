@@ -19,6 +19,7 @@ struct SweepCommand {
   OutputOptions output;
   SweepSpec spec;
   bool resume = false;
+  std::string csv;
 };
 
 // The options of both kinds of sweep: --photons-per-mac, --repeats and --sources set the
@@ -94,6 +95,7 @@ void run_sweep(const SweepCommand& o) {
   prepare_sweep(spec, base, command_line(), r, net);
   const std::filesystem::path out = o.output.out, partial = partial_path(out);
   h5::check_output_path(out, o.output.force);
+  if (!o.csv.empty()) h5::check_output_path(o.csv, o.output.force);
   open_partial(o, r, partial);
   {
     // The progress bar ends (its line closed) before anything else is printed.
@@ -113,6 +115,7 @@ void run_sweep(const SweepCommand& o) {
                     "resume with: {} --resume",
                     r.finished(), r.grid.points(), partial.string(), r.command_line));
   write_sweep_file(r, out, true);
+  if (!o.csv.empty()) write_csv(to_csv(r), o.csv, o.output.force);
   std::error_code ec;
   std::filesystem::remove(partial, ec);
   if (o.common.json)
@@ -145,6 +148,7 @@ void register_sweep(CLI::App& app) {
   cmd->add_flag("--time-domain", o->spec.time_domain,
                 "circuit sweeps: also a time-domain ENOB (runs: --monte-carlo, default 200)");
   cmd->add_flag("--resume", o->resume, "continue an interrupted sweep from OUT.partial");
+  cmd->add_option("--csv", o->csv, "also write the results as CSV, one row per point");
   cmd->callback([o, cmd] {
     if (o->spec.network_mode()) settle_noise(*cmd, o->spec.hardware, o->common.sets, o->spec.axes);
     run_sweep(*o);

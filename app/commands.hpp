@@ -12,6 +12,7 @@ void register_energy(CLI::App& app);
 void register_enob(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_precision(CLI::App& app);
+void register_search(CLI::App& app);
 void register_sweep(CLI::App& app);
 void register_trace(CLI::App& app);
 void register_train(CLI::App& app);

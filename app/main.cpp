@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   lumac::cli::register_enob(app);
   lumac::cli::register_eval(app);
   lumac::cli::register_precision(app);
+  lumac::cli::register_search(app);
   lumac::cli::register_sweep(app);
   lumac::cli::register_trace(app);
   lumac::cli::register_train(app);

@@ -237,4 +237,38 @@ void move_circuit_shortcuts(CircuitSpec& circuit, HardwareSpec& hardware) {
   circuit.repeats.reset();
 }
 
+CsvTable to_csv(const EvalStudy& st) {
+  CsvTable t;
+  t.header = {"layer",
+              "fan_in",
+              "outputs",
+              "macs",
+              "energy",
+              "repeats",
+              "noise_std",
+              "enob",
+              "photons_per_mac",
+              "detected_optical_aJ_per_mac",
+              "total_aJ_per_mac",
+              "accuracy_mean",
+              "accuracy_std",
+              "clean_accuracy"};
+  const NetworkEvaluation& r = st.result;
+  for (std::size_t l = 0; l < st.info.size(); ++l) {
+    const EnergyFigures e = energy_figures(r.energy.layers[l]);
+    t.rows.push_back({st.info[l].name, std::to_string(st.info[l].fan_in),
+                      std::to_string(st.info[l].outputs), std::to_string(st.info[l].macs),
+                      format_real(st.layers[l].energy[0]), std::to_string(st.layers[l].repeats),
+                      format_real(r.layers[l].noise_std), format_real(r.layers[l].enob),
+                      format_real(r.photons_per_mac[l]), format_real(e.detected_optical_aJ_per_mac),
+                      format_real(e.total_aJ_per_mac), "", "", ""});
+  }
+  const EnergyFigures total = energy_figures(r.energy.total);
+  t.rows.push_back({"network", "", "", format_real(r.energy.total.macs), "", "", "", "", "",
+                    format_real(total.detected_optical_aJ_per_mac),
+                    format_real(total.total_aJ_per_mac), format_real(r.accuracy_mean),
+                    format_real(r.accuracy_std), format_real(st.clean_accuracy)});
+  return t;
+}
+
 }  // namespace lumac

@@ -244,12 +244,12 @@ Json to_json(const PrecisionStudy& st) {
   j["energy_unit"] = st.energy_unit;
   Json targets = Json::array();
   for (const auto& t : st.targets)
-    targets.push_back(Json{
-        {"drop", t.drop},
-        {"target_accuracy", t.target_accuracy},
-        {"uniform", allocation_json(st, t.uniform)},
-        {"learned", t.learned_searched ? allocation_json(st, t.learned) : Json(nullptr)},
-        {"saving_fraction", t.saving_fraction}});
+    targets.push_back(
+        Json{{"drop", t.drop},
+             {"target_accuracy", t.target_accuracy},
+             {"uniform", allocation_json(st, t.uniform)},
+             {"learned", t.learned_searched ? allocation_json(st, t.learned) : Json(nullptr)},
+             {"saving_fraction", t.saving_fraction}});
   j["targets"] = targets;
   j["complete"] = st.complete;
   if (!st.targets.empty() && st.targets.front().learned_searched)

@@ -85,8 +85,8 @@ SweepAxis parse_axis(const std::string& text, const Settings& base) {
     double v = i == 0 ? start : stop;
     if (i > 0 && i < n - 1) {
       const long double f = static_cast<long double>(i) / (n - 1);
-      v = static_cast<double>(
-          axis.log ? start_x * std::pow(stop_x / start_x, f) : start_x + f * (stop_x - start_x));
+      v = static_cast<double>(axis.log ? start_x * std::pow(stop_x / start_x, f)
+                                       : start_x + f * (stop_x - start_x));
     }
     if (info->kind == KeyKind::integer) {
       if (std::abs(v - std::round(v)) > 1e-9 * std::max(1.0, std::abs(v)))

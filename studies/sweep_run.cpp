@@ -229,4 +229,36 @@ Json to_json(const SweepResults& r, const std::string& out) {
   return j;
 }
 
+CsvTable to_csv(const SweepResults& r) {
+  CsvTable t;
+  for (const auto& a : r.grid.axes) t.header.push_back(a.key);
+  if (r.seeds > 0) {
+    t.header.insert(t.header.end(), {"accuracy_mean", "accuracy_std"});
+    for (std::int64_t s = 0; s < r.seeds; ++s)
+      t.header.push_back(fmt::format("accuracy_seed_{}", s));
+  }
+  for (const auto& l : r.layer_names) t.header.push_back("enob_" + l);
+  for (const auto& e : r.extra_names) t.header.push_back(e);
+  t.header.insert(t.header.end(),
+                  {"detected_optical_aJ_per_mac", "laser_optical_aJ_per_mac", "total_aJ_per_mac"});
+  for (std::int64_t i = 0; i < r.grid.points(); ++i) {
+    const PointResult& p = r.points[static_cast<std::size_t>(i)];
+    std::vector<std::string> row;
+    for (double v : r.grid.point(i)) row.push_back(format_real(v));
+    if (r.seeds > 0) {
+      const AccuracyStats a = accuracy_stats(p.accuracy);
+      row.push_back(format_real(a.mean));
+      row.push_back(format_real(a.std));
+      for (double a_s : p.accuracy) row.push_back(format_real(a_s));
+    }
+    for (double e : p.enob) row.push_back(format_real(e));
+    for (double e : p.extra) row.push_back(format_real(e));
+    row.push_back(format_real(p.detected_optical_aJ_per_mac));
+    row.push_back(format_real(p.laser_optical_aJ_per_mac));
+    row.push_back(format_real(p.total_aJ_per_mac));
+    t.rows.push_back(std::move(row));
+  }
+  return t;
+}
+
 }  // namespace lumac

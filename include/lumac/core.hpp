@@ -3,6 +3,7 @@
 #pragma once
 
 #include "lumac/core/config.hpp"
+#include "lumac/core/csv.hpp"
 #include "lumac/core/error.hpp"
 #include "lumac/core/h5.hpp"
 #include "lumac/core/interrupt.hpp"

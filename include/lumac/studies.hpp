@@ -11,6 +11,7 @@
 #include "lumac/studies/network_work.hpp"
 #include "lumac/studies/precision_study.hpp"
 #include "lumac/studies/results.hpp"
+#include "lumac/studies/search.hpp"
 #include "lumac/studies/settings.hpp"
 #include "lumac/studies/sweep.hpp"
 #include "lumac/studies/trace_study.hpp"

@@ -13,6 +13,7 @@
 
 #include "lumac/core/config.hpp"
 #include "lumac/core/h5.hpp"
+#include "lumac/core/json.hpp"
 #include "tests/support.hpp"
 
 using namespace lumac;
@@ -251,4 +252,78 @@ TEST_CASE("workflow: grid end points are the values typed, interior points the n
     CAPTURE(i);
     CHECK(v[static_cast<std::size_t>(i)] == std::stod(fmt::format("{}e-4", 10 + i)));
   }
+}
+
+TEST_CASE("workflow: lumac search finds the least favourable value that meets the target") {
+  TempDir tmp;
+  const std::string mlp = bundled_model("fmnist_mlp.h5");
+  auto eval_accuracy = [&](const std::string& set) {
+    const RunResult r =
+        run_lumac({"eval", "--model", mlp, "--limit", "500", "--set", set, "--json"});
+    REQUIRE(r.exit_code == 0);
+    return json_number(r.out, "accuracy_mean");
+  };
+  // Real key, higher is better: the value meets the target, the bracket's other end misses it
+  // within the resolution, and eval at that value gives the same accuracy bit for bit.
+  const RunResult power = run_lumac({"search", "--model", mlp, "--limit", "500", "--param",
+                                     "laser.power_W", "--json", "--csv", (tmp / "s.csv").string()});
+  REQUIRE(power.exit_code == 0);
+  const Json p = Json::parse(power.out);
+  const double value = p["value"], missed = p["missed_value"], target = p["target_accuracy"];
+  CHECK(missed < value);
+  CHECK(value / missed <= 1.05);
+  CHECK(json_number(power.out, "accuracy_mean") >= target);
+  CHECK(eval_accuracy("laser.power_W=" + format_real(value)) ==
+        json_number(power.out, "accuracy_mean"));
+  CHECK(eval_accuracy("laser.power_W=" + format_real(missed)) < target);
+  CHECK(read_text(tmp / "s.csv")
+            .rfind("laser.power_W,accuracy_mean,accuracy_std,meets_target\n", 0) == 0);
+  // Integer key: one bit fewer misses the target.
+  const RunResult bits = run_lumac({"search", "--model", mlp, "--limit", "500", "--param",
+                                    "adc.bits", "--set", "laser.power_W=0.1", "--json"});
+  REQUIRE(bits.exit_code == 0);
+  const double b = Json::parse(bits.out)["value"].get<double>();
+  CHECK(json_number(bits.out, "missed_value") == b - 1);
+  CHECK(eval_accuracy("adc.bits=" + format_real(b - 1)) < json_number(bits.out, "target_accuracy"));
+  // Lower is better: the highest amplifier noise that keeps the target.
+  const RunResult noise =
+      run_lumac({"search", "--model", mlp, "--limit", "500", "--param",
+                 "detector.amplifier_noise_A_per_rtHz", "--better", "lower", "--json"});
+  REQUIRE(noise.exit_code == 0);
+  CHECK(json_number(noise.out, "missed_value") > Json::parse(noise.out)["value"].get<double>());
+  // Bad input.
+  check_error({"search", "--model", mlp, "--param", "laser.powr_W"},
+              "did you mean 'laser.power_W'");
+  check_error({"search", "--model", mlp, "--param", "system.encoding"}, "not a number");
+  check_error({"search", "--model", mlp, "--param", "laser.power_W", "--photons-per-mac", "10"},
+              "photons_per_mac fixes laser.power_W");
+  check_error({"search", "--model", mlp, "--param", "laser.power_W", "--target-drop", "1.5"},
+              "target_drop 1.5");
+  check_error({"search", "--model", mlp, "--param", "laser.power_W", "--better", "up"},
+              "better = 'up'");
+}
+
+TEST_CASE(
+    "workflow: --csv writes sweep and eval results for spreadsheets, never over a file without "
+    "--force") {
+  TempDir tmp;
+  const std::string mlp = bundled_model("fmnist_mlp.h5");
+  REQUIRE(run_lumac({"sweep", "--model", mlp, "--limit", "50", "--param",
+                     "laser.power_W=1e-3:1e-2:2", "--seeds", "2", "--out", (tmp / "s.h5").string(),
+                     "--csv", (tmp / "s.csv").string()})
+              .exit_code == 0);
+  const std::string sweep = read_text(tmp / "s.csv");
+  CHECK(sweep.rfind("laser.power_W,accuracy_mean,accuracy_std,accuracy_seed_0,accuracy_seed_1,"
+                    "enob_fc1,enob_fc2,enob_fc3,detected_optical_aJ_per_mac,"
+                    "laser_optical_aJ_per_mac,total_aJ_per_mac\n0.001,",
+                    0) == 0);
+  CHECK(std::count(sweep.begin(), sweep.end(), '\n') == 3);
+  REQUIRE(run_lumac({"eval", "--model", mlp, "--limit", "50", "--csv", (tmp / "e.csv").string()})
+              .exit_code == 0);
+  const std::string eval = read_text(tmp / "e.csv");
+  CHECK(eval.find("\nfc1,784,100,78400,") != std::string::npos);
+  CHECK(eval.find("\nnetwork,") != std::string::npos);
+  check_error({"eval", "--model", mlp, "--limit", "50", "--csv", (tmp / "e.csv").string()},
+              "already exists");
+  CHECK(read_text(tmp / "e.csv") == eval);
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "lumac/core/csv.hpp"
 #include "lumac/core/json.hpp"
 #include "lumac/devices/noise_sources.hpp"
 #include "lumac/energy/energy_model.hpp"
@@ -93,6 +94,8 @@ struct EvalStudy {
 EvalStudy run_eval_study(const NetworkSpec& network, const HardwareSpec& hardware,
                          Settings settings, std::uint64_t seed, int seeds);
 Json to_json(const EvalStudy& study);
+// One row per matrix-product layer, then a row "network" with the accuracy and the energies.
+CsvTable to_csv(const EvalStudy& study);
 
 // The energy account of a network (lumac energy --model). With energy.adc_resolution =
 // matched, the read-out ENOB is measured on the first `network.limit` test images (200 if 0).

@@ -16,6 +16,7 @@
 
 #include <functional>
 
+#include "lumac/core/csv.hpp"
 #include "lumac/core/json.hpp"
 #include "lumac/studies/circuit_study.hpp"
 #include "lumac/studies/evaluation.hpp"
@@ -118,5 +119,8 @@ void run_sweep_points(const SweepSpec& spec, const Settings& base,
 
 // The results' JSON form (lumac sweep --json).
 Json to_json(const SweepResults& results, const std::string& out);
+// One row per point: the axis values, the accuracy (mean, std and per seed), the ENOB of every
+// layer, the extra ENOBs and the energies per MAC.
+CsvTable to_csv(const SweepResults& results);
 
 }  // namespace lumac
