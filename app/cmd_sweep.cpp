@@ -56,7 +56,11 @@ void print_table(const SweepResults& r, const std::string& out) {
   for (std::int64_t i = 0; i < r.grid.points(); ++i) {
     const PointResult& p = r.points[static_cast<std::size_t>(i)];
     std::vector<std::string> cells;
-    for (double v : r.grid.point(i)) cells.push_back(fmt::format("{:.6g}", v));
+    const auto at = r.grid.point_indices(i);
+    for (std::size_t k = 0; k < at.size(); ++k) {
+      const SweepAxis& a = r.grid.axes[k];
+      cells.push_back(a.text() ? a.labels[at[k]] : fmt::format("{:.6g}", a.values[at[k]]));
+    }
     if (r.seeds > 0) {
       const AccuracyStats a = accuracy_stats(p.accuracy);
       cells.push_back(spread ? fmt::format("{:.4f} +- {:.4f}", a.mean, a.std)

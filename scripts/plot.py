@@ -38,6 +38,16 @@ def label(name, units):
     return f"{name} [{units}]" if units and units != "1" else name
 
 
+def axis_labels(ds):
+    """The value names of a boolean or choice axis (its values are indices), else None."""
+    return [text(v) for v in ds.attrs["labels"]] if "labels" in ds.attrs else None
+
+
+def value_name(ds, value):
+    names = axis_labels(ds)
+    return names[int(value)] if names else f"{value:.4g}"
+
+
 def series(f):
     """Yields (label, point indices along the first axis) for every combination of the others."""
     axes = [text(a) for a in f.attrs["axes"]]
@@ -46,7 +56,8 @@ def series(f):
     index = np.arange(int(np.prod(shape))).reshape(shape)
     for rest in itertools.product(*[range(n) for n in shape[1:]]):
         idx = index[(slice(None),) + rest]
-        name = ", ".join(f"{axes[k + 1]}={values[k + 1][i]:.4g}" for k, i in enumerate(rest))
+        name = ", ".join(f"{axes[k + 1]}={value_name(f['axes'][axes[k + 1]], values[k + 1][i])}"
+                         for k, i in enumerate(rest))
         yield name, idx
 
 
@@ -56,6 +67,10 @@ def x_axis(f, ax):
     ax.set_xlabel(label(key, ds.attrs.get("units", "")))
     if int(ds.attrs.get("log", 0)):
         ax.set_xscale("log")
+    names = axis_labels(ds)
+    if names:  # a boolean or choice axis: one tick per value name
+        ax.set_xticks(np.arange(len(names)))
+        ax.set_xticklabels(names)
     return ds[()]
 
 
@@ -141,7 +156,7 @@ def plot_sweep(f, prefix):
         ax.bar(np.arange(len(points)), shares[:, c], bottom=bottom, label=name)
         bottom += shares[:, c]
     keys = [text(a) for a in f.attrs["axes"]]
-    ticks = [", ".join(f"{f['points'][k][()][p]:.3g}" for k in keys) for p in points]
+    ticks = [", ".join(value_name(f["axes"][k], f["points"][k][()][p]) for k in keys) for p in points]
     xlabel = ", ".join(label(k, f["axes"][k].attrs.get("units", "")) for k in keys)
     for a_ in (ax, ax_total):
         a_.set_xticks(np.arange(len(points)))

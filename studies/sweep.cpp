@@ -1,5 +1,8 @@
 #include "lumac/studies/sweep.hpp"
 
+#include <fmt/ranges.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -36,7 +39,50 @@ std::vector<std::string> split(const std::string& s, char sep) {
 
 const double nan = std::numeric_limits<double>::quiet_NaN();
 
+// KEY=V1,V2,...: numbers of a numeric key, true/false, or the names of a choice.
+SweepAxis list_axis(SweepAxis axis, const KeyInfo& info, const std::string& text,
+                    const std::string& spec) {
+  const auto items = split(spec, ',');
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const std::string& item = items[i];
+    if (item.empty()) fail("sweep axis '{}': an empty value in the list", text);
+    for (std::size_t j = 0; j < i; ++j)
+      if (items[j] == item) fail("sweep axis '{}': '{}' is listed twice", text, item);
+    switch (info.kind) {
+      case KeyKind::real:
+      case KeyKind::integer: {
+        const double v = parse_number(item, text, "value");
+        if (info.kind == KeyKind::integer && v != std::round(v))
+          fail("sweep axis '{}': '{}' is an integer key but '{}' is not an integer", text, axis.key,
+               item);
+        axis.values.push_back(v);
+        break;
+      }
+      case KeyKind::boolean:
+        if (item != "true" && item != "false")
+          fail("sweep axis '{}': '{}' takes true or false, not '{}'", text, axis.key, item);
+        break;
+      case KeyKind::choice:
+        if (std::find(info.choices.begin(), info.choices.end(), item) == info.choices.end())
+          fail("sweep axis '{}': '{}' is not a value of {} (one of {})", text, item, axis.key,
+               fmt::join(info.choices, ", "));
+        break;
+    }
+    if (info.kind == KeyKind::boolean || info.kind == KeyKind::choice) {
+      axis.labels.push_back(item);
+      axis.values.push_back(static_cast<double>(i));
+    }
+  }
+  axis.integer = info.kind == KeyKind::integer;
+  return axis;
+}
+
 }  // namespace
+
+std::string SweepAxis::value_text(std::size_t i) const {
+  if (text()) return labels[i];
+  return integer ? std::to_string(std::llround(values[i])) : format_real(values[i]);
+}
 
 SweepAxis parse_axis(const std::string& text, const Settings& base) {
   const auto eq = text.find('=');
@@ -53,10 +99,18 @@ SweepAxis parse_axis(const std::string& text, const Settings& base) {
     fail("sweep axis: unknown config key '{}' (did you mean '{}'?)", axis.key,
          nearest_key(axis.key, valid));
   }
-  if (info->kind != KeyKind::real && info->kind != KeyKind::integer)
-    fail("sweep axis '{}': only numeric keys can be swept ('{}' is not a number)", text, axis.key);
   axis.unit = info->unit;
-  const auto parts = split(text.substr(eq + 1), ':');
+  const std::string spec = text.substr(eq + 1);
+  const bool numeric = info->kind == KeyKind::real || info->kind == KeyKind::integer;
+  if (spec.find(':') == std::string::npos && (spec.find(',') != std::string::npos || !numeric))
+    return list_axis(axis, *info, text, spec);
+  if (!numeric)
+    fail("sweep axis '{}': '{}' is not a number; list its values, e.g. {}={}", text, axis.key,
+         axis.key,
+         info->kind == KeyKind::boolean ? "false,true"
+                                        : fmt::format("{}", fmt::join(info->choices, ",")));
+  axis.integer = info->kind == KeyKind::integer;
+  const auto parts = split(spec, ':');
   if (parts.size() != 3 && parts.size() != 4)
     fail("sweep axis '{}': expected KEY=START:STOP:N[:log]", text);
   const double start = parse_number(parts[0], text, "START");
@@ -114,18 +168,21 @@ std::vector<double> SweepGrid::point(std::int64_t index) const {
   return v;
 }
 
+std::vector<std::size_t> SweepGrid::point_indices(std::int64_t index) const {
+  std::vector<std::size_t> at(axes.size());
+  for (std::size_t k = axes.size(); k-- > 0;) {
+    const auto n = static_cast<std::int64_t>(axes[k].values.size());
+    at[k] = static_cast<std::size_t>(index % n);
+    index /= n;
+  }
+  return at;
+}
+
 Settings SweepGrid::settings(const Settings& base, std::int64_t index) const {
   Settings s = base;
-  const auto values = point(index);
-  const auto keys = list_keys(base);
-  for (std::size_t k = 0; k < axes.size(); ++k) {
-    bool integer = false;
-    for (const auto& info : keys)
-      if (info.key == axes[k].key) integer = info.kind == KeyKind::integer;
-    const std::string text =
-        integer ? std::to_string(std::llround(values[k])) : format_real(values[k]);
-    set_key(s, axes[k].key, ConfigValue::from_text(text));
-  }
+  const auto at = point_indices(index);
+  for (std::size_t k = 0; k < axes.size(); ++k)
+    set_key(s, axes[k].key, ConfigValue::from_text(axes[k].value_text(at[k])));
   validate(s);
   return s;
 }
@@ -169,6 +226,8 @@ void write_axes(H5::H5File& f, const SweepGrid& grid) {
     h5::write_dataset(axes, a.key, a.values, {a.values.size()}, a.unit);
     H5::DataSet axis_ds = axes.openDataSet(a.key);
     h5::write_attribute(axis_ds, "log", std::int64_t{a.log ? 1 : 0});
+    // Booleans and choices: the values are indices into the names.
+    if (a.text()) h5::write_attribute(axis_ds, "labels", a.labels);
     std::vector<double> per_point(p);
     for (hsize_t i = 0; i < p; ++i) per_point[i] = grid.point(static_cast<std::int64_t>(i))[k];
     h5::write_dataset(points, a.key, per_point, {p}, a.unit);

@@ -202,7 +202,7 @@ Json to_json(const SweepResults& r, const std::string& out) {
   Json j;
   j["out"] = out;
   Json axes = Json::object();
-  for (const auto& a : r.grid.axes) axes[a.key] = json_array(a.values);
+  for (const auto& a : r.grid.axes) axes[a.key] = a.text() ? Json(a.labels) : json_array(a.values);
   j["axes"] = axes;
   j["layer_names"] = r.layer_names;
   Json points = Json::array();
@@ -211,7 +211,11 @@ Json to_json(const SweepResults& r, const std::string& out) {
     Json pt;
     Json values = Json::object();
     const auto v = r.grid.point(i);
-    for (std::size_t k = 0; k < v.size(); ++k) values[r.grid.axes[k].key] = v[k];
+    const auto at = r.grid.point_indices(i);
+    for (std::size_t k = 0; k < v.size(); ++k) {
+      const SweepAxis& a = r.grid.axes[k];
+      values[a.key] = a.text() ? Json(a.labels[at[k]]) : Json(v[k]);
+    }
     pt["values"] = values;
     pt["enob"] = json_array(p.enob);
     if (r.seeds > 0) pt["accuracy"] = json_array(p.accuracy);
@@ -244,7 +248,8 @@ CsvTable to_csv(const SweepResults& r) {
   for (std::int64_t i = 0; i < r.grid.points(); ++i) {
     const PointResult& p = r.points[static_cast<std::size_t>(i)];
     std::vector<std::string> row;
-    for (double v : r.grid.point(i)) row.push_back(format_real(v));
+    const auto at = r.grid.point_indices(i);
+    for (std::size_t k = 0; k < at.size(); ++k) row.push_back(r.grid.axes[k].value_text(at[k]));
     if (r.seeds > 0) {
       const AccuracyStats a = accuracy_stats(p.accuracy);
       row.push_back(format_real(a.mean));

@@ -25,22 +25,29 @@
 
 namespace lumac {
 
-// One axis: KEY=START:STOP:N[:log].
+// One axis: KEY=START:STOP:N[:log] (a numeric key), or a list KEY=V1,V2,... of the values of
+// any key: numbers, true/false, or the names of a choice.
 struct SweepAxis {
   std::string key;
   std::string unit;
-  std::vector<double> values;
+  std::vector<double> values;  // numeric keys: the values; booleans and choices: 0, 1, ...
   bool log = false;
+  bool integer = false;             // an integer key
+  std::vector<std::string> labels;  // booleans and choices: the value names (else empty)
+  bool text() const { return !labels.empty(); }
+  // The value of point `i` along this axis as written in a config (a number or a name).
+  std::string value_text(std::size_t i) const;
 };
 
-// Parses an axis and checks it against the config keys (real or integer keys only).
+// Parses an axis and checks it against the config keys.
 SweepAxis parse_axis(const std::string& text, const Settings& base);
 
 // The grid: points in row-major order (the first axis varies slowest).
 struct SweepGrid {
   std::vector<SweepAxis> axes;
   std::int64_t points() const;
-  std::vector<double> point(std::int64_t index) const;  // one value per axis
+  std::vector<double> point(std::int64_t index) const;               // one value per axis
+  std::vector<std::size_t> point_indices(std::int64_t index) const;  // index along each axis
   // The settings of a point (base + the point's values, validated).
   Settings settings(const Settings& base, std::int64_t index) const;
 };
