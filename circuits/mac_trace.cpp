@@ -241,6 +241,7 @@ void TraceRun::record(double noise_plus, double noise_minus) {
 }
 
 void TraceRun::sample_window() {
+  tr_.window_close_s.push_back(t_);
   const double electrons = x_[4] / q_;
   tr_.readout_charge_C.push_back(x_[4]);
   const std::int64_t code = adc_ ? quantizer_.code(electrons) : -1;
@@ -271,7 +272,10 @@ MacTrace TraceRun::run() {
       if (step >= delay_steps && (step - delay_steps) % window_steps == 0) {
         const auto w = static_cast<std::size_t>((step - delay_steps) / window_steps);
         if (w > 0) sample_window();
-        if (w < windows) x_[4] = reset_std_C * rng_.normal(opt_.run, w, 0, 1);
+        if (w < windows) {
+          x_[4] = reset_std_C * rng_.normal(opt_.run, w, 0, 1);
+          tr_.window_open_s.push_back(t_);
+        }
       }
       advance(step, noise_plus, noise_minus);
     }

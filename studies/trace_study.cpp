@@ -81,6 +81,8 @@ void write_trace_file(const TraceStudy& st, const Settings& settings,
   const hsize_t r = st.trace.readout_charge_C.size();
   h5::write_dataset(root, "readout_charge_C", st.trace.readout_charge_C, {r}, "C");
   h5::write_dataset(root, "adc_codes", st.trace.adc_codes, {r}, "1");
+  h5::write_dataset(root, "window_open_s", st.trace.window_open_s, {r}, "s");
+  h5::write_dataset(root, "window_close_s", st.trace.window_close_s, {r}, "s");
   h5::write_dataset(root, "x", st.dot_product.x, {st.dot_product.x.size()}, "1");
   h5::write_dataset(root, "w", st.dot_product.w, {st.dot_product.w.size()}, "1");
   out.commit();

@@ -195,11 +195,13 @@ TEST_CASE("workflow: plot.py draws the sampled ENOBs and the energy breakdown as
   REQUIRE(std::system(cmd.c_str()) == 0);
   const std::string list = read_text(tmp / "list.txt");
   CAPTURE(list);
-  CHECK(list.find("bw_enob.png: ENOB [bit]: analytic; Monte Carlo; time domain\n") !=
+  CHECK(list.find("bw_enob.png: modulator bandwidth [GHz] | effective number of bits [bit]: "
+                  "analytic; Monte Carlo; time domain\n") != std::string::npos);
+  CHECK(list.find("bw_breakdown.png: modulator bandwidth [Hz] | share of the energy per MAC [%]: "
+                  "laser;") != std::string::npos);
+  CHECK(list.find(
+            "bw_breakdown.png: modulator bandwidth [Hz] | total energy per MAC [pJ]: total\n") !=
         std::string::npos);
-  CHECK(list.find("bw_breakdown.png: share of the energy per MAC [%]: laser;") !=
-        std::string::npos);
-  CHECK(list.find("bw_breakdown.png: total energy per MAC [aJ]: total\n") != std::string::npos);
 }
 
 TEST_CASE(
@@ -362,4 +364,54 @@ TEST_CASE("workflow: any key is a sweep axis: lists of numbers, booleans and cho
                            shell_quote(out) + " >/dev/null 2>&1";
   CHECK(std::system(plot.c_str()) == 0);
   CHECK(std::filesystem::exists(tmp / "c_enob.png"));
+}
+
+namespace {
+
+// Runs plot.py with `args` and --list; returns what it printed (empty on failure).
+std::string plot_list(const std::string& args, const std::filesystem::path& log) {
+  const std::string cmd = "/usr/bin/python3 " +
+                          shell_quote((source_dir() / "scripts" / "plot.py").string()) + " " +
+                          args + " --list >" + shell_quote(log.string()) + " 2>&1";
+  return std::system(cmd.c_str()) == 0 ? read_text(log) : "";
+}
+
+}  // namespace
+
+TEST_CASE(
+    "workflow: plots for a paper: titles, axes in words with units, bands, maps, traces, formats") {
+  TempDir tmp;
+  const std::string grid = (tmp / "g.h5").string();
+  REQUIRE(run_lumac({"sweep", "--model", bundled_model("fmnist_mlp.h5"), "--limit", "100",
+                     "--param", "laser.power_W=1e-4:1e-1:3:log", "--param", "adc.bits=4,8",
+                     "--seeds", "2", "--out", grid})
+              .exit_code == 0);
+  const std::string list = plot_list(shell_quote(grid), tmp / "g.txt");
+  CAPTURE(list);
+  // Axes in words, laser power in mW, energies in pJ, one line per ADC resolution.
+  CHECK(list.find("g_accuracy.png: laser power [mW] | test accuracy [%]: ADC resolution = 4; "
+                  "ADC resolution = 8; clean; clean - 1 point; clean - 2 points\n") !=
+        std::string::npos);
+  CHECK(list.find("g_energy.png: laser power [mW] | energy per MAC [pJ]:") != std::string::npos);
+  CHECK(list.find("g_map.png: laser power [mW] | ADC resolution [bit]") != std::string::npos);
+  // --x puts the other key on the x axis; --format svg writes SVG.
+  const std::string by_bits =
+      plot_list(shell_quote(grid) + " --x adc.bits --format svg --prefix b", tmp / "b.txt");
+  CHECK(by_bits.find(
+            "b_accuracy.svg: ADC resolution [bit] | test accuracy [%]: laser power = 0.0001;") !=
+        std::string::npos);
+  CHECK(read_text(tmp / "b_accuracy.svg").find("<svg") != std::string::npos);
+  CHECK(read_text(tmp / "b_accuracy.svg")
+            .find("fmnist_mlp, physical noise, 100 test images, 2 seeds") != std::string::npos);
+  CHECK(plot_list(shell_quote(grid) + " --x nope", tmp / "n.txt").empty());
+  // A trace: laser power, charge in units of y, integration windows; a time window; PDF.
+  const std::string trace = (tmp / "t.h5").string();
+  REQUIRE(run_lumac({"trace", "--fan-in", "8", "--repeats", "2", "--out", trace}).exit_code == 0);
+  const std::string t =
+      plot_list(shell_quote(trace) + " --window 0:1e-9 --format pdf", tmp / "t.txt");
+  CHECK(t.find("t_trace.pdf:  | laser power [mW]: laser\n") != std::string::npos);
+  CHECK(t.find("t_trace.pdf: time [ps] | charge [units of y]: integrator; integration window\n") !=
+        std::string::npos);
+  CHECK(read_text(tmp / "t_trace.pdf").rfind("%PDF", 0) == 0);
+  CHECK(plot_list(shell_quote(trace) + " --window 5:6", tmp / "w.txt").empty());
 }
