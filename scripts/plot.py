@@ -58,6 +58,7 @@ KEY_WORDS = {
     "detector.bandwidth_Hz": "detector bandwidth",
     "detector.amplifier_noise_A_per_rtHz": "amplifier noise",
     "detector.quantum_efficiency": "quantum efficiency",
+    "detector.integrator_capacitance_F": "integrator capacitance",
     "energy.weight_stationary": "stationary weights",
 }
 PREFIXES = [(1e-18, "a"), (1e-15, "f"), (1e-12, "p"), (1e-9, "n"), (1e-6, "u"), (1e-3, "m"),
@@ -270,8 +271,19 @@ def plot_breakdown(f, prefix, done):
                label=name.replace("_", " "))
         bottom += shares[:, c]
     keys = [text(a) for a in f.attrs["axes"]]
-    ticks = [", ".join(value_name(f["axes"][k], f["points"][k][()][p]) for k in keys) for p in points]
-    xlabel = ", ".join(key_label(k, f["axes"][k].attrs.get("units", "")) for k in keys)
+    scales = {}
+    for k in keys:
+        ds = f["axes"][k]
+        scales[k] = (1.0, text(ds.attrs.get("units", ""))) if axis_labels(ds) else si_scale(
+            ds[()], text(ds.attrs.get("units", "")))
+
+    def tick(k, p):
+        ds = f["axes"][k]
+        v = f["points"][k][()][p]
+        return axis_labels(ds)[int(v)] if axis_labels(ds) else f"{v / scales[k][0]:.3g}"
+
+    ticks = [", ".join(tick(k, p) for k in keys) for p in points]
+    xlabel = ", ".join(key_label(k, scales[k][1]) for k in keys)
     for a_ in (ax, ax_total):
         a_.set_xticks(np.arange(len(points)))
         a_.set_xticklabels(ticks, rotation=45, ha="right", fontsize=7)
@@ -283,7 +295,9 @@ def plot_breakdown(f, prefix, done):
     divisor, unit = energy_scale(f["total_aJ_per_mac"][()][points])
     ax_total.bar(np.arange(len(points)), f["total_aJ_per_mac"][()][points] / divisor, color="gray",
                  label="total")
-    ax_total.set_yscale("log")
+    totals_shown = f["total_aJ_per_mac"][()][points]
+    if totals_shown.min() > 0 and totals_shown.max() / totals_shown.min() > 10:
+        ax_total.set_yscale("log")
     ax_total.set_ylabel(f"total energy per MAC [{unit}]")
     ax_total.grid(alpha=0.3, axis="y", which="both")
     save(fig, f"{prefix}_breakdown")
@@ -314,9 +328,12 @@ def plot_map(f, prefix, x_key, done):
         set_labels([axis_labels(ds)[i] if axis_labels(ds) else f"{v / factor:.3g}"
                     for i, v in enumerate(values)], fontsize=7)
         set_label(key_label(key, unit))
+    lo, hi = np.nanmin(z), np.nanmax(z)
     for (r, c), v in np.ndenumerate(z):
-        if np.isfinite(v):
-            ax.text(c, r, f"{v:.1f}", ha="center", va="center", fontsize=6, color="white")
+        if np.isfinite(v):  # dark text on the bright end of the colour map
+            bright = hi > lo and (v - lo) / (hi - lo) > 0.6
+            ax.text(c, r, f"{v:.1f}", ha="center", va="center", fontsize=6,
+                    color="black" if bright else "white")
     ax.set_title(title(f), fontsize=9)
     save(fig, f"{prefix}_map")
 

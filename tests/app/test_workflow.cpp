@@ -197,10 +197,10 @@ TEST_CASE("workflow: plot.py draws the sampled ENOBs and the energy breakdown as
   CAPTURE(list);
   CHECK(list.find("bw_enob.png: modulator bandwidth [GHz] | effective number of bits [bit]: "
                   "analytic; Monte Carlo; time domain\n") != std::string::npos);
-  CHECK(list.find("bw_breakdown.png: modulator bandwidth [Hz] | share of the energy per MAC [%]: "
+  CHECK(list.find("bw_breakdown.png: modulator bandwidth [GHz] | share of the energy per MAC [%]: "
                   "laser;") != std::string::npos);
   CHECK(list.find(
-            "bw_breakdown.png: modulator bandwidth [Hz] | total energy per MAC [pJ]: total\n") !=
+            "bw_breakdown.png: modulator bandwidth [GHz] | total energy per MAC [pJ]: total\n") !=
         std::string::npos);
 }
 
@@ -414,4 +414,20 @@ TEST_CASE(
         std::string::npos);
   CHECK(read_text(tmp / "t_trace.pdf").rfind("%PDF", 0) == 0);
   CHECK(plot_list(shell_quote(trace) + " --window 5:6", tmp / "w.txt").empty());
+}
+
+TEST_CASE("workflow: on a terminal the sweep table starts on its own line after the progress bar") {
+  TempDir tmp;
+  // script(1) (Debian's bsdutils, essential) runs lumac on a pseudo-terminal.
+  const std::string cmd =
+      "script -qc " +
+      shell_quote(shell_quote(LUMAC_BINARY) +
+                  " sweep --fan-in 16 --param laser.power_W=1e-3:1e-2:2 --out " +
+                  shell_quote((tmp / "s.h5").string())) +
+      " /dev/null >" + shell_quote((tmp / "tty.txt").string()) + " 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  const std::string out = read_text(tmp / "tty.txt");
+  CAPTURE(out);
+  CHECK(out.find("sweep [###") != std::string::npos);  // the bar was drawn
+  CHECK(out.find("\nlaser.power_W  enob dot_product") != std::string::npos);
 }
