@@ -28,7 +28,7 @@ void print_result(const SearchResult& r) {
                r.seeds > 1 ? fmt::format(" +- {:.4f}", p.accuracy_std) : "",
                p.accuracy_mean >= r.target_accuracy ? "  meets" : "");
   if (!r.reached) {
-    fmt::print("  no value tried meets the target\n");
+    fmt::print("  no value tried meets the target{}\n", r.hint.empty() ? "" : "; " + r.hint);
     return;
   }
   fmt::print(

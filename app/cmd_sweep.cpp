@@ -113,11 +113,15 @@ void run_sweep(const SweepCommand& o) {
         },
         [] { return stop_requested(); });
   }
-  if (r.finished() < r.grid.points())
+  if (r.finished() < r.grid.points()) {
+    if (r.finished() == 0 && !o.resume)
+      throw Interrupted(fmt::format("sweep interrupted before its first point finished; nothing "
+                                    "was written"));
     throw Interrupted(
         fmt::format("sweep interrupted after {} of {} points; they are kept in '{}'; "
                     "resume with: {} --resume",
                     r.finished(), r.grid.points(), partial.string(), r.command_line));
+  }
   write_sweep_file(r, out, true);
   if (!o.csv.empty()) write_csv(to_csv(r), o.csv, o.output.force);
   std::error_code ec;

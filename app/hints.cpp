@@ -51,11 +51,24 @@ std::string unexpected_arguments_message(const CLI::App& app) {
       return fmt::format("{} has no option {}; {} is a config key: --set {}={}", where, name, key,
                          key, value);
     }
-    return fmt::format("{} has no option {} (did you mean {}?)", where, name,
-                       nearest_key(name, options));
+    const std::string near = nearest_key(name, options);
+    // A suggestion only when it starts like what was typed (--fanin: --fan-in, not --config).
+    if (near.size() > 2 && name.size() > 2 && near[2] == name[2])
+      return fmt::format("{} has no option {} (did you mean {}?)", where, name, near);
+    return fmt::format("{} has no option {} ({} --help lists them)", where, name, where);
   }
   return fmt::format("{}: unexpected arguments: {} ({} --help lists the options)", where,
                      fmt::join(extra, " "), where);
+}
+
+bool has_unexpected_options(const CLI::App& app) {
+  const auto parsed = app.get_subcommands();
+  std::vector<std::string> extra = app.remaining();
+  if (!parsed.empty())
+    for (const auto& a : parsed.front()->remaining()) extra.push_back(a);
+  for (const auto& a : extra)
+    if (a.rfind("--", 0) == 0) return true;
+  return false;
 }
 
 std::string missing_command_message(const CLI::App& app) {

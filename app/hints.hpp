@@ -12,6 +12,9 @@ namespace lumac::cli {
 // arguments of `app` and of the command that was parsed, if any).
 std::string unexpected_arguments_message(const CLI::App& app);
 
+// Whether the command line holds an option (--name) that the parsed command does not know.
+bool has_unexpected_options(const CLI::App& app);
+
 // "a command is required: bench, config, ... (lumac COMMAND --help)".
 std::string missing_command_message(const CLI::App& app);
 

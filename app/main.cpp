@@ -56,9 +56,13 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "lumac: error: {}\n", lumac::cli::unexpected_arguments_message(app));
     return 2;
   } catch (const CLI::RequiredError& e) {
+    // A mistyped option is reported before the option it failed to give.
     const bool no_command = app.get_subcommands().empty();
+    const bool extras = !no_command && lumac::cli::has_unexpected_options(app);
     fmt::print(stderr, "lumac: error: {}\n",
-               no_command ? lumac::cli::missing_command_message(app) : std::string(e.what()));
+               no_command ? lumac::cli::missing_command_message(app)
+               : extras   ? lumac::cli::unexpected_arguments_message(app)
+                          : std::string(e.what()));
     return 2;
   } catch (const CLI::ParseError& e) {
     fmt::print(stderr, "lumac: error: {}\n", e.what());

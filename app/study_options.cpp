@@ -63,7 +63,7 @@ void settle_noise(const CLI::App& cmd, HardwareSpec& o, const std::vector<std::s
     if (section != "energy")
       fmt::print(stderr,
                  "lumac: warning: {} does not change the accuracy under --noise none (the "
-                 "products run without hardware noise; only the energy account uses it)\n",
+                 "products run without hardware noise)\n",
                  key);
   }
 }

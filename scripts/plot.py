@@ -103,9 +103,15 @@ def axis_labels(ds):
     return [text(v) for v in ds.attrs["labels"]] if "labels" in ds.attrs else None
 
 
-def value_name(ds, value):
+def value_name(ds, value, with_unit=False):
+    """A value of an axis as text: its name, or the number (scaled, with its unit)."""
     names = axis_labels(ds)
-    return names[int(value)] if names else f"{value:.4g}"
+    if names:
+        return names[int(value)]
+    if not with_unit:
+        return f"{value:.4g}"
+    factor, unit = si_scale(ds[()], text(ds.attrs.get("units", "")))
+    return f"{value / factor:.4g} {unit}" if unit and unit != "1" else f"{value:.4g}"
 
 
 def ordered_axes(f, x_key):
@@ -130,7 +136,7 @@ def series(f, x_key):
         idx = index[(slice(None),) + rest]
         name = ", ".join(
             f"{KEY_WORDS.get(axes[k + 1], axes[k + 1])} = "
-            f"{value_name(f['axes'][axes[k + 1]], f['axes'][axes[k + 1]][()][i])}"
+            f"{value_name(f['axes'][axes[k + 1]], f['axes'][axes[k + 1]][()][i], with_unit=True)}"
             for k, i in enumerate(rest))
         yield name, idx
 
@@ -152,7 +158,13 @@ def x_axis(f, ax, x_key):
 
 
 def title(f):
-    """Model (or fan-in), noise mode and seeds of a sweep."""
+    """Model (or fan-in), noise mode, seeds and repeats of a sweep."""
+    swept = [text(a) for a in f.attrs["axes"]]
+    repeats = "" if "system.repeats" in swept else f", K = {int(f.attrs.get('config.system.repeats', 1))}"
+    return base_title(f) + repeats
+
+
+def base_title(f):
     if text(f.attrs.get("mode", "")) == "model":
         model = os.path.splitext(os.path.basename(text(f.attrs.get("model", ""))))[0]
         seeds = int(float(f.attrs.get("seeds", 1)))
@@ -267,8 +279,8 @@ def plot_breakdown(f, prefix, done):
     shares = 100 * comp[points] / np.where(totals > 0, totals, 1)[:, None]
     bottom = np.zeros(len(points))
     for c, (name, colour) in enumerate(zip(names, colours(len(names)))):
-        ax.bar(np.arange(len(points)), shares[:, c], bottom=bottom, color=colour,
-               label=name.replace("_", " "))
+        words = name.replace("_", " ").replace("dacs", "DACs").replace("adc", "ADC")
+        ax.bar(np.arange(len(points)), shares[:, c], bottom=bottom, color=colour, label=words)
         bottom += shares[:, c]
     keys = [text(a) for a in f.attrs["axes"]]
     scales = {}

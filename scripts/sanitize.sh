@@ -51,7 +51,7 @@ echo "sanitize: built in $(($(date +%s) - start)) s" >&2
 # The long network studies: full-test-set accuracies, CNN training, learned precision, the
 # benchmark smoke run, the bad-input tables that load the full datasets once per row, and the
 # thread-count determinism checks (the Release suite runs them; ASan does not look for races).
-slow='bundled models|120 steps train a CNN|precision learning|lumac bench|bad precision|absurd sizes|NaN, infinity|thread count and batch|identical results with 1 and 2 threads|stop on Ctrl-C within a second'
+slow='bundled models|120 steps train a CNN|precision learning|lumac bench|bad precision|absurd sizes|NaN, infinity|thread count and batch|identical results with 1 and 2 threads|stop on Ctrl-C within a second|stops on Ctrl-C within a second'
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 start=$(date +%s)

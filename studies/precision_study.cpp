@@ -120,7 +120,7 @@ void check_precision_spec(const PrecisionSpec& spec) {
   if (spec.drops.empty()) fail("target_drop needs at least one value");
   for (double d : spec.drops)
     if (!(d > 0) || !(d < 1))
-      fail("target_drop {}: must be in (0, 1) (accuracy points as a fraction)", d);
+      fail("target_drop = {}: must be in (0, 1) (accuracy points as a fraction)", d);
   if (spec.steps < 1 || spec.steps > 10'000'000)
     fail("steps = {}: must be in [1, 1e7]", spec.steps);
   if (spec.batch < 1 || spec.batch > 65536)
@@ -155,7 +155,7 @@ PrecisionStudy run_precision_study(const LoadedNetwork& net, const Settings& set
   const double clean = st.clean_accuracy;
   for (double d : spec.drops)
     if (clean - d <= 0)
-      fail("target_drop {}: the target accuracy {} is not positive", d, clean - d);
+      fail("target_drop = {}: the target accuracy {} is not positive", d, clean - d);
 
   // Uniform allocation for every target; the first target's energy is the learning budget.
   std::vector<std::vector<double>> uniform;

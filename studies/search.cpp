@@ -1,5 +1,8 @@
 #include "lumac/studies/search.hpp"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -70,7 +73,7 @@ void integer_search(const std::function<bool(double)>& meets, double base, bool 
 
 SearchResult run_search(const SearchSpec& spec, const Settings& settings) {
   if (!(spec.target_drop > 0) || !(spec.target_drop < 1))
-    fail("target_drop {}: must be in (0, 1) (accuracy points as a fraction)", spec.target_drop);
+    fail("target_drop = {}: must be in (0, 1) (accuracy points as a fraction)", spec.target_drop);
   if (spec.better != "higher" && spec.better != "lower")
     fail("better = '{}': must be higher or lower", spec.better);
   if (!(spec.tolerance_ratio > 1) || !(spec.tolerance_ratio <= 4))
@@ -111,7 +114,7 @@ SearchResult run_search(const SearchSpec& spec, const Settings& settings) {
   r.clean_accuracy = clean_accuracy(net);
   r.target_accuracy = r.clean_accuracy - spec.target_drop;
   if (r.target_accuracy <= 0)
-    fail("target_drop {}: the target accuracy {} is not positive", spec.target_drop,
+    fail("target_drop = {}: the target accuracy {} is not positive", spec.target_drop,
          r.target_accuracy);
   std::vector<Evaluated> done;
   auto evaluate = [&](double value) -> double {
@@ -152,6 +155,18 @@ SearchResult run_search(const SearchSpec& spec, const Settings& settings) {
         r.bracketed = true;
       }
   }
+  // No value met the target and the accuracy fell towards the "better" side: the direction is
+  // probably the wrong one.
+  if (!r.reached && r.evaluations.size() >= 2) {
+    const auto [lo, hi] = std::minmax_element(
+        r.evaluations.begin(), r.evaluations.end(),
+        [](const SearchPoint& a, const SearchPoint& b) { return a.value < b.value; });
+    const bool falls_with_value = hi->accuracy_mean < lo->accuracy_mean;
+    if (falls_with_value == higher_better)
+      r.hint = fmt::format("the accuracy {} as {} grows: try --better {}",
+                           falls_with_value ? "falls" : "rises", spec.key,
+                           higher_better ? "lower" : "higher");
+  }
   if (r.reached) {
     evaluate(r.found.value);  // cached: the found value was evaluated
     for (const auto& e : done)
@@ -165,10 +180,13 @@ SearchResult run_search(const SearchSpec& spec, const Settings& settings) {
 }
 
 Json to_json(const SearchResult& r) {
+  // Integer keys as integers.
+  auto number = [&](double v) { return r.integer ? Json(std::llround(v)) : Json(v); };
   Json evaluations = Json::array();
   for (const auto& p : r.evaluations)
-    evaluations.push_back(Json{
-        {"value", p.value}, {"accuracy_mean", p.accuracy_mean}, {"accuracy_std", p.accuracy_std}});
+    evaluations.push_back(Json{{"value", number(p.value)},
+                               {"accuracy_mean", p.accuracy_mean},
+                               {"accuracy_std", p.accuracy_std}});
   Json j{{"key", r.key},
          {"unit", r.unit},
          {"better", r.better},
@@ -178,7 +196,7 @@ Json to_json(const SearchResult& r) {
          {"reached", r.reached},
          {"evaluations", evaluations}};
   if (r.reached) {
-    j["value"] = r.found.value;
+    j["value"] = number(r.found.value);
     j["accuracy_mean"] = r.found.accuracy_mean;
     j["accuracy_std"] = r.found.accuracy_std;
     j["accuracy"] = json_array(r.accuracy);
@@ -186,7 +204,8 @@ Json to_json(const SearchResult& r) {
     j["laser_optical_aJ_per_mac"] = r.energy.laser_optical_aJ_per_mac;
     j["total_aJ_per_mac"] = r.energy.total_aJ_per_mac;
   }
-  j["missed_value"] = r.bracketed ? Json(r.missed_value) : Json(nullptr);
+  j["missed_value"] = r.bracketed ? number(r.missed_value) : Json(nullptr);
+  if (!r.hint.empty()) j["hint"] = r.hint;
   return j;
 }
 

@@ -102,8 +102,7 @@ SweepAxis parse_axis(const std::string& text, const Settings& base) {
   axis.unit = info->unit;
   const std::string spec = text.substr(eq + 1);
   const bool numeric = info->kind == KeyKind::real || info->kind == KeyKind::integer;
-  if (spec.find(':') == std::string::npos && (spec.find(',') != std::string::npos || !numeric))
-    return list_axis(axis, *info, text, spec);
+  if (spec.find(':') == std::string::npos) return list_axis(axis, *info, text, spec);
   if (!numeric)
     fail("sweep axis '{}': '{}' is not a number; list its values, e.g. {}={}", text, axis.key,
          axis.key,

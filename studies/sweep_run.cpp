@@ -6,6 +6,7 @@
 
 #include "lumac/circuits/mac_trace.hpp"
 #include "lumac/core/error.hpp"
+#include "lumac/core/interrupt.hpp"
 #include "lumac/studies/results.hpp"
 #include "lumac/studies/sweep.hpp"
 
@@ -192,7 +193,11 @@ void run_sweep_points(const SweepSpec& spec, const Settings& base,
     if (r.done[at]) continue;
     if (stop && stop()) return;
     const Settings s = r.grid.settings(base, i);
-    r.points[at] = spec.network_mode() ? network_point(spec, s, *net) : circuit_point(spec, s);
+    try {
+      r.points[at] = spec.network_mode() ? network_point(spec, s, *net) : circuit_point(spec, s);
+    } catch (const Interrupted&) {
+      return;  // the point in flight is discarded; the finished ones are kept
+    }
     r.done[at] = 1;
     if (after_point) after_point();
   }

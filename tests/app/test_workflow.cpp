@@ -173,8 +173,8 @@ TEST_CASE("workflow: eval defaults to physical noise and warns when --noise none
   const RunResult none = run_lumac({"eval", "--model", cnn, "--noise", "none", "--set",
                                     "laser.power_W=1e-4", "--limit", "300", "--json"});
   REQUIRE(none.exit_code == 0);
-  CHECK(none.err.find(
-            "lumac: warning: laser.power_W does not change the accuracy under --noise none") == 0);
+  CHECK(none.err.find("lumac: warning: laser.power_W does not change the accuracy under --noise "
+                      "none (the products run without hardware noise)\n") == 0);
   CHECK(json_number(none.out, "accuracy_mean") == json_number(none.out, "clean_accuracy"));
   const RunResult bits = run_lumac({"eval", "--model", bundled_model("mnist_mlp.h5"), "--bits", "4",
                                     "--limit", "100", "--json"});
@@ -300,7 +300,7 @@ TEST_CASE("workflow: lumac search finds the least favourable value that meets th
   check_error({"search", "--model", mlp, "--param", "laser.power_W", "--photons-per-mac", "10"},
               "photons_per_mac fixes laser.power_W");
   check_error({"search", "--model", mlp, "--param", "laser.power_W", "--target-drop", "1.5"},
-              "target_drop 1.5");
+              "target_drop = 1.5");
   check_error({"search", "--model", mlp, "--param", "laser.power_W", "--better", "up"},
               "better = 'up'");
 }
@@ -389,8 +389,8 @@ TEST_CASE(
   const std::string list = plot_list(shell_quote(grid), tmp / "g.txt");
   CAPTURE(list);
   // Axes in words, laser power in mW, energies in pJ, one line per ADC resolution.
-  CHECK(list.find("g_accuracy.png: laser power [mW] | test accuracy [%]: ADC resolution = 4; "
-                  "ADC resolution = 8; clean; clean - 1 point; clean - 2 points\n") !=
+  CHECK(list.find("g_accuracy.png: laser power [mW] | test accuracy [%]: ADC resolution = 4 bit; "
+                  "ADC resolution = 8 bit; clean; clean - 1 point; clean - 2 points\n") !=
         std::string::npos);
   CHECK(list.find("g_energy.png: laser power [mW] | energy per MAC [pJ]:") != std::string::npos);
   CHECK(list.find("g_map.png: laser power [mW] | ADC resolution [bit]") != std::string::npos);
@@ -398,11 +398,12 @@ TEST_CASE(
   const std::string by_bits =
       plot_list(shell_quote(grid) + " --x adc.bits --format svg --prefix b", tmp / "b.txt");
   CHECK(by_bits.find(
-            "b_accuracy.svg: ADC resolution [bit] | test accuracy [%]: laser power = 0.0001;") !=
+            "b_accuracy.svg: ADC resolution [bit] | test accuracy [%]: laser power = 0.1 mW;") !=
         std::string::npos);
   CHECK(read_text(tmp / "b_accuracy.svg").find("<svg") != std::string::npos);
   CHECK(read_text(tmp / "b_accuracy.svg")
-            .find("fmnist_mlp, physical noise, 100 test images, 2 seeds") != std::string::npos);
+            .find("fmnist_mlp, physical noise, 100 test images, 2 seeds, K = 1") !=
+        std::string::npos);
   CHECK(plot_list(shell_quote(grid) + " --x nope", tmp / "n.txt").empty());
   // A trace: laser power, charge in units of y, integration windows; a time window; PDF.
   const std::string trace = (tmp / "t.h5").string();
@@ -430,4 +431,53 @@ TEST_CASE("workflow: on a terminal the sweep table starts on its own line after 
   CAPTURE(out);
   CHECK(out.find("sweep [###") != std::string::npos);  // the bar was drawn
   CHECK(out.find("\nlaser.power_W  enob dot_product") != std::string::npos);
+}
+
+TEST_CASE(
+    "workflow: what a new user tried: hints before missing options, single-value axes, search "
+    "direction, interrupted sweeps") {
+  // A mistyped required option is named before "--fan-in is required".
+  check_error({"enob", "--fanin", "64"},
+              "lumac enob has no option --fanin (did you mean --fan-in?)");
+  // No far-fetched suggestion.
+  check_error({"search", "--model", bundled_model("fmnist_mlp.h5"), "--param", "laser.power_W",
+               "--fanin", "3"},
+              "lumac search has no option --fanin (lumac search --help lists them)");
+  // A single value is a list of one.
+  TempDir tmp;
+  const RunResult one = run_lumac({"sweep", "--fan-in", "8", "--param", "adc.bits=8", "--out",
+                                   (tmp / "one.h5").string(), "--json"});
+  REQUIRE(one.exit_code == 0);
+  CHECK(Json::parse(one.out)["points"].size() == 1);
+  // Searching a noise density with the default direction says to turn it round.
+  const RunResult wrong =
+      run_lumac({"search", "--model", bundled_model("fmnist_mlp.h5"), "--limit", "200", "--param",
+                 "detector.amplifier_noise_A_per_rtHz", "--json"});
+  REQUIRE(wrong.exit_code == 0);
+  const Json w = Json::parse(wrong.out);
+  CHECK(w["reached"] == false);
+  CHECK(w["hint"] ==
+        "the accuracy falls as detector.amplifier_noise_A_per_rtHz grows: try --better lower");
+}
+
+TEST_CASE(
+    "workflow: a network sweep stops on Ctrl-C within a second and names the --resume command") {
+  TempDir tmp;
+  const std::string out = (tmp / "s.h5").string();
+  // 20 points of 10 seeds on the CNN: each point takes seconds.
+  const auto [status, seconds] =
+      interrupt_after({"sweep", "--model", bundled_model("fmnist_cnn.h5"), "--limit", "2000",
+                       "--seeds", "10", "--param", "laser.power_W=1e-4:1e-1:20:log", "--out", out},
+                      std::chrono::milliseconds(6000), tmp / "err");
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  CHECK(seconds < 1.0);
+  const std::string err = read_text(tmp / "err");
+  CAPTURE(err);
+  const bool some = err.find("lumac: sweep interrupted after ") == 0 &&
+                    err.find(" --resume\n") != std::string::npos;
+  const bool none =
+      err == "lumac: sweep interrupted before its first point finished; nothing was written\n";
+  CHECK((some || none));
+  CHECK(std::filesystem::exists(out + ".partial") == some);
 }

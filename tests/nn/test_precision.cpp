@@ -207,10 +207,10 @@ TEST_CASE("cli: bad precision input is one line and exit 2") {
   write_text(tmp / "x.h5", "garbage");
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
       {{"precision", "--model", model, "--noise", "shot", "--target-drop", "-0.01"},
-       "target_drop -0.01"},
-      {{"precision", "--model", model, "--noise", "shot", "--target-drop", "0"}, "target_drop 0"},
+       "target_drop = -0.01"},
+      {{"precision", "--model", model, "--noise", "shot", "--target-drop", "0"}, "target_drop = 0:"},
       {{"precision", "--model", model, "--noise", "shot", "--target-drop", "1.5"},
-       "target_drop 1.5"},
+       "target_drop = 1.5"},
       {{"precision", "--model", model, "--noise", "enob"}, "needs shot, thermal"},
       {{"precision", "--model", model, "--noise", "shot", "--steps", "0"}, "steps"},
       {{"precision", "--model", model, "--noise", "shot", "--lambda", "-1"}, "lambda"},

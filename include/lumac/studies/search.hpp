@@ -47,6 +47,7 @@ struct SearchResult {
   std::vector<double> accuracy;  // per seed, at the found value
   EnergyFigures energy;          // at the found value
   std::vector<SearchPoint> evaluations;
+  std::string hint;  // when no value met the target and the direction looks wrong
 };
 
 SearchResult run_search(const SearchSpec& spec, const Settings& settings);

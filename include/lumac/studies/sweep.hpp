@@ -119,7 +119,8 @@ void prepare_sweep(const SweepSpec& spec, const Settings& base, const std::strin
                    SweepResults& results, std::optional<LoadedNetwork>& net);
 
 // Computes every point not yet done, in order, calling `after_point` when one is finished
-// (the shell writes the partial file there) and stopping early when `stop` returns true.
+// (the shell writes the partial file there) and stopping early when `stop` returns true or a
+// stop is requested during a point (core/interrupt.hpp: that point is discarded).
 void run_sweep_points(const SweepSpec& spec, const Settings& base,
                       const std::optional<LoadedNetwork>& net, SweepResults& results,
                       const std::function<void()>& after_point, const std::function<bool()>& stop);
