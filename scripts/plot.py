@@ -193,6 +193,15 @@ def save(fig, path):
     print(path)
 
 
+def finish(fig, ax, f, ylabel, path):
+    """The y label, the sweep's title line, a grid, the legend outside the axes; saved."""
+    ax.set_ylabel(ylabel)
+    ax.set_title(title(f), fontsize=9)
+    ax.grid(alpha=0.3, which="both")
+    legend(ax)
+    save(fig, path)
+
+
 def colours(n):
     cmap = plt.get_cmap("tab10" if n <= 10 else "tab20")
     return [cmap(i % cmap.N) for i in range(n)]
@@ -215,11 +224,7 @@ def plot_accuracy(f, prefix, x_key, done):
         for drop, style in ((0, "-"), (1, "--"), (2, ":")):
             ax.axhline(clean - drop, color="gray", linestyle=style, linewidth=1,
                        label="clean" if drop == 0 else f"clean - {drop} point{'s' if drop > 1 else ''}")
-    ax.set_ylabel("test accuracy [%]")
-    ax.set_title(title(f), fontsize=9)
-    ax.grid(alpha=0.3)
-    legend(ax)
-    save(fig, f"{prefix}_accuracy")
+    finish(fig, ax, f, "test accuracy [%]", f"{prefix}_accuracy")
 
 
 def plot_enob(f, prefix, x_key, done):
@@ -242,11 +247,7 @@ def plot_enob(f, prefix, x_key, done):
             if key in f:
                 ax.plot(x[ok], f[key][()][idx][ok], marker="s", linestyle=style,
                         label=f"{what} {name}".strip())
-    ax.set_ylabel("effective number of bits [bit]")
-    ax.set_title(title(f), fontsize=9)
-    ax.grid(alpha=0.3)
-    legend(ax)
-    save(fig, f"{prefix}_enob")
+    finish(fig, ax, f, "effective number of bits [bit]", f"{prefix}_enob")
 
 
 def plot_energy(f, prefix, x_key, done):
@@ -262,11 +263,7 @@ def plot_energy(f, prefix, x_key, done):
             ax.plot(x[ok], f[key][()][idx][ok] / divisor, marker="o", linestyle=style, color=colour,
                     label=f"{what} {name}".strip())
     ax.set_yscale("log")
-    ax.set_ylabel(f"energy per MAC [{unit}]")
-    ax.set_title(title(f), fontsize=9)
-    ax.grid(alpha=0.3, which="both")
-    legend(ax)
-    save(fig, f"{prefix}_energy")
+    finish(fig, ax, f, f"energy per MAC [{unit}]", f"{prefix}_energy")
 
 
 def plot_breakdown(f, prefix, done):
