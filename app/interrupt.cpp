@@ -31,8 +31,4 @@ InterruptGuard::~InterruptGuard() {
   sigaction(SIGTERM, &previous_term, nullptr);
 }
 
-bool InterruptGuard::interrupted() {
-  return stop_requested();
-}
-
 }  // namespace lumac::cli

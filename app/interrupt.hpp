@@ -10,7 +10,6 @@ class InterruptGuard {
  public:
   InterruptGuard();
   ~InterruptGuard();
-  static bool interrupted();
 };
 
 }  // namespace lumac::cli
