@@ -115,8 +115,9 @@ void run_sweep(const SweepCommand& o) {
   }
   if (r.finished() < r.grid.points()) {
     if (r.finished() == 0 && !o.resume)
-      throw Interrupted(fmt::format("sweep interrupted before its first point finished; nothing "
-                                    "was written"));
+      throw Interrupted(
+          fmt::format("sweep interrupted before its first point finished; nothing "
+                      "was written"));
     throw Interrupted(
         fmt::format("sweep interrupted after {} of {} points; they are kept in '{}'; "
                     "resume with: {} --resume",

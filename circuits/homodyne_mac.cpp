@@ -4,8 +4,8 @@
 #include <cmath>
 #include <numeric>
 
-#include "lumac/core/interrupt.hpp"
 #include "lumac/core/error.hpp"
+#include "lumac/core/interrupt.hpp"
 #include "lumac/core/precision.hpp"
 #include "lumac/core/rng.hpp"
 #include "lumac/core/units.hpp"

@@ -1,5 +1,5 @@
-#include "lumac/core/interrupt.hpp"
 #include "lumac/nn/precision.hpp"
+#include "lumac/core/interrupt.hpp"
 
 #include <chrono>
 #include <cmath>

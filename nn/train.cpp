@@ -1,5 +1,5 @@
-#include "lumac/core/interrupt.hpp"
 #include "lumac/nn/train.hpp"
+#include "lumac/core/interrupt.hpp"
 
 #include <algorithm>
 #include <chrono>

@@ -120,8 +120,8 @@ TEST_CASE("analog: thermal, weight and enob modes follow PHYSICS.md section 5") 
   a.repeats = 2;  // E K = 4
   const double rw = a.weight_hi - a.weight_lo, rx = a.input_hi - a.input_lo;
   const double tol = 5 / std::sqrt(2.0 * n);
-  const Eigen::VectorXd thermal =
-      measured_std(AnalogExecutor(NoiseMode::thermal_only, {a}, c, NoiseSources::all(), 1), w, x, n);
+  const Eigen::VectorXd thermal = measured_std(
+      AnalogExecutor(NoiseMode::thermal_only, {a}, c, NoiseSources::all(), 1), w, x, n);
   for (Eigen::Index i = 0; i < 4; ++i)
     CHECK(thermal[i] / (0.01 * std::sqrt(30.0) * rw * rx / 2) == doctest::Approx(1).epsilon(tol));
   const Eigen::VectorXd weight =
@@ -208,8 +208,8 @@ TEST_CASE(
     AnalogLayer a = layer_of(w, 3);
     a.input_lo = -1;
     a.enob = 6;
-    for (const NoiseMode mode : {NoiseMode::shot_only, NoiseMode::thermal_only, NoiseMode::weight_only,
-                                 NoiseMode::enob, NoiseMode::physical}) {
+    for (const NoiseMode mode : {NoiseMode::shot_only, NoiseMode::thermal_only,
+                                 NoiseMode::weight_only, NoiseMode::enob, NoiseMode::physical}) {
       if (mode == NoiseMode::weight_only && per_position) continue;  // an exact weight perturbation
       CAPTURE(per_position);
       CAPTURE(static_cast<int>(mode));

@@ -75,7 +75,8 @@ TEST_CASE(
   const Settings s = load_settings({}, {});
   for (const char* model : {"fmnist_cnn", "fmnist_mlp"}) {
     const LoadedNetwork net = network(model, 200);
-    for (auto mode : {nn::NoiseMode::shot_only, nn::NoiseMode::physical, nn::NoiseMode::weight_only}) {
+    for (auto mode :
+         {nn::NoiseMode::shot_only, nn::NoiseMode::physical, nn::NoiseMode::weight_only}) {
       std::vector<int> reference;
       for (int threads : {1, 2}) {
         for (int batch : {7, 64, 256}) {

@@ -208,7 +208,8 @@ TEST_CASE("cli: bad precision input is one line and exit 2") {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
       {{"precision", "--model", model, "--noise", "shot", "--target-drop", "-0.01"},
        "target_drop = -0.01"},
-      {{"precision", "--model", model, "--noise", "shot", "--target-drop", "0"}, "target_drop = 0:"},
+      {{"precision", "--model", model, "--noise", "shot", "--target-drop", "0"},
+       "target_drop = 0:"},
       {{"precision", "--model", model, "--noise", "shot", "--target-drop", "1.5"},
        "target_drop = 1.5"},
       {{"precision", "--model", model, "--noise", "enob"}, "needs shot, thermal"},

@@ -47,7 +47,7 @@ struct MacTrace {
   // Per read-out (K for digital averaging, 1 for analog accumulation).
   std::vector<double> readout_charge_C;  // integrator charge sampled at the end of each window
   std::vector<double> window_open_s, window_close_s;  // each integration window (s)
-  std::vector<std::int64_t> adc_codes;   // ADC code of each read-out (-1 if the ADC is off)
+  std::vector<std::int64_t> adc_codes;  // ADC code of each read-out (-1 if the ADC is off)
   double readout = 0;  // the dot product read out (units of y), averaged over repeats
   double ideal = 0;    // x . w
   double gain_electrons_per_unit = 0;
