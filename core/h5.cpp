@@ -39,7 +39,10 @@ void write_dataset_impl(H5::Group& group, const std::string& name, const std::ve
   if (count != data.size())
     throw std::logic_error("write_dataset: dims do not match data size for " + name);
   H5::DataSpace space(static_cast<int>(dims.size()), dims.data());
-  H5::DataSet ds = group.createDataSet(name, native_type<T>(), space);
+  // No modification times in the object headers: the same results give the same bytes.
+  H5::DSetCreatPropList dcpl;
+  H5Pset_obj_track_times(dcpl.getId(), false);
+  H5::DataSet ds = group.createDataSet(name, native_type<T>(), space, dcpl);
   if (!data.empty()) ds.write(data.data(), native_type<T>());
   write_attribute(ds, "units", units);
 }
@@ -90,6 +93,17 @@ bool process_alive(long pid) {
 }
 
 }  // namespace
+
+H5::Group create_group(H5::Group& parent, const std::string& name) {
+  const hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+  H5Pset_obj_track_times(gcpl, false);
+  const hid_t id = H5Gcreate2(parent.getId(), name.c_str(), H5P_DEFAULT, gcpl, H5P_DEFAULT);
+  H5Pclose(gcpl);
+  if (id < 0) fail("cannot create group '{}'", name);
+  H5::Group g(id);
+  H5Gclose(id);  // H5::Group holds its own reference
+  return g;
+}
 
 void quiet() {
   static const bool done = [] {

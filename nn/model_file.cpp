@@ -247,18 +247,18 @@ void save_model(const Model& model, const fs::path& path, bool force,
     const Shape& in = model.input_shape();
     h5::write_dataset(root, "input_shape", std::vector<std::int64_t>(in.begin(), in.end()),
                       {in.size()}, "1");
-    H5::Group layers = root.createGroup("layers");
+    H5::Group layers = h5::create_group(root, "layers");
     put(layers, "count", static_cast<std::int64_t>(model.size()));
     for (std::size_t i = 0; i < model.size(); ++i) {
-      H5::Group g = layers.createGroup(layer_group(i));
+      H5::Group g = h5::create_group(layers, layer_group(i));
       write_layer(g, model.layer(i));
     }
     if (model.calibrated()) {
-      H5::Group g = root.createGroup("calibration");
+      H5::Group g = h5::create_group(root, "calibration");
       write_calibration(g, model);
     }
     if (model.training()) {
-      H5::Group g = root.createGroup("training");
+      H5::Group g = h5::create_group(root, "training");
       write_training(g, *model.training());
     }
   } catch (const H5::Exception& e) {

@@ -71,6 +71,10 @@ void write_header(H5::H5Object& root, const std::vector<KeyInfo>& keys,
                   const std::string& config_toml, const std::string& kind,
                   const std::string& command_line);
 
+// A new group in `parent` (like createGroup, without modification times: lumac's files hold
+// no timestamps, so the same results give the same bytes).
+H5::Group create_group(H5::Group& parent, const std::string& name);
+
 // Datasets (row-major, `dims` multiply to data.size()), each with a `units` attribute.
 void write_dataset(H5::Group& group, const std::string& name, const std::vector<double>& data,
                    const std::vector<hsize_t>& dims, const std::string& units);
