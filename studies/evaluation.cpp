@@ -99,42 +99,71 @@ EnergyReport network_energy(const nn::Model& model, const Settings& settings,
                        network_work(model, repeats, photons, readout_enob));
 }
 
-NetworkEvaluation evaluate_on_hardware(const LoadedNetwork& net, const Settings& settings,
-                                       const HardwareOptions& h, std::uint64_t seed, int seeds) {
-  check_seeds(seeds);
+SeedEvaluation evaluate_seed(const LoadedNetwork& net, const Settings& settings,
+                             const HardwareOptions& h, std::uint64_t seed, std::int64_t begin,
+                             std::int64_t end) {
+  const auto layers = configured_layers(net.model, h);
+  nn::EvalOptions opt;
+  opt.batch = net.batch;
+  opt.begin = begin;
+  opt.limit = end;
+  std::unique_ptr<nn::MatmulHook> hook;
+  const nn::AnalogExecutor ex(h.mode, layers, settings.circuit, h.sources, seed);
+  if (h.bits) hook = std::make_unique<nn::DigitalQuantization>(*h.bits, layers);
+  opt.hook = h.bits ? hook.get() : (nn::noise_mode_info(h.mode).adds_noise() ? &ex : nullptr);
+  const auto start = std::chrono::steady_clock::now();
+  // An empty range evaluates nothing (end 0 means the end of the test set).
+  const bool empty = end > 0 && begin >= end;
+  const nn::EvalResult e = empty ? nn::EvalResult{} : nn::evaluate(net.model, net.test, opt);
+  SeedEvaluation r;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.correct = e.correct;
+  r.samples = e.samples;
+  r.layers = ex.report();
+  std::vector<double> photons, repeats;
+  layer_budget(ex, photons, repeats);
+  for (std::size_t l = 0; l < layers.size(); ++l)
+    r.photons_per_mac.push_back(photons[l] * repeats[l]);
+  return r;
+}
+
+NetworkEvaluation pool_evaluations(const LoadedNetwork& net, const Settings& settings,
+                                   const HardwareOptions& h,
+                                   const std::vector<std::vector<SeedEvaluation>>& pieces) {
   NetworkEvaluation r;
   const auto layers = configured_layers(net.model, h);
   std::vector<double> sum_var(layers.size(), 0), count(layers.size(), 0);
   std::vector<std::vector<double>> source_var(layers.size());
-  std::vector<std::string> source_names;
-  for (int s = 0; s < seeds; ++s) {
-    nn::EvalOptions opt;
-    opt.batch = net.batch;
-    std::unique_ptr<nn::MatmulHook> hook;
-    const nn::AnalogExecutor ex(h.mode, layers, settings.circuit, h.sources,
-                                seed + static_cast<std::uint64_t>(s));
-    if (h.bits) hook = std::make_unique<nn::DigitalQuantization>(*h.bits, layers);
-    opt.hook = h.bits ? hook.get() : (nn::noise_mode_info(h.mode).adds_noise() ? &ex : nullptr);
-    const auto start = std::chrono::steady_clock::now();
-    r.accuracy.push_back(nn::evaluate(net.model, net.test, opt).accuracy);
-    r.seconds.push_back(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    const auto rep = ex.report();
-    for (std::size_t l = 0; l < layers.size(); ++l) {
-      sum_var[l] += rep[l].noise_std * rep[l].noise_std * rep[l].outputs_seen;
-      count[l] += rep[l].outputs_seen;
-      source_var[l].resize(rep[l].by_source.size(), 0);
-      for (std::size_t k = 0; k < rep[l].by_source.size(); ++k)
-        source_var[l][k] += std::pow(rep[l].by_source[k].second, 2) * rep[l].outputs_seen;
+  for (const auto& seed : pieces) {
+    if (seed.empty()) fail("pool_evaluations: a seed has no evaluated images");
+    std::int64_t correct = 0, samples = 0;
+    double seconds = 0;
+    for (const SeedEvaluation& piece : seed) {
+      correct += piece.correct;
+      samples += piece.samples;
+      seconds += piece.seconds;
+      if (piece.layers.size() != layers.size())
+        fail("pool_evaluations: a piece reports {} layers, the model has {}", piece.layers.size(),
+             layers.size());
+      for (std::size_t l = 0; l < layers.size(); ++l) {
+        const nn::LayerNoiseReport& rep = piece.layers[l];
+        sum_var[l] += rep.noise_std * rep.noise_std * rep.outputs_seen;
+        count[l] += rep.outputs_seen;
+        source_var[l].resize(rep.by_source.size(), 0);
+        for (std::size_t k = 0; k < rep.by_source.size(); ++k)
+          source_var[l][k] += std::pow(rep.by_source[k].second, 2) * rep.outputs_seen;
+      }
     }
-    if (s == 0) {
-      r.layers = rep;
-      std::vector<double> photons, repeats;
-      layer_budget(ex, photons, repeats);
-      for (std::size_t l = 0; l < layers.size(); ++l)
-        r.photons_per_mac.push_back(photons[l] * repeats[l]);
-    }
+    if (samples != net.test.size())
+      fail("pool_evaluations: the pieces of a seed cover {} of {} test images", samples,
+           net.test.size());
+    r.accuracy.push_back(samples > 0 ? static_cast<double>(correct) / static_cast<double>(samples)
+                                     : 0.0);
+    r.seconds.push_back(seconds);
   }
+  if (r.accuracy.empty()) fail("pool_evaluations: no seeds");
+  r.layers = pieces.front().front().layers;
+  r.photons_per_mac = pieces.front().front().photons_per_mac;
   std::vector<double> sorted = r.seconds;
   std::sort(sorted.begin(), sorted.end());
   r.images_per_s = static_cast<double>(net.test.size()) / sorted[sorted.size() / 2];
@@ -157,8 +186,18 @@ NetworkEvaluation evaluate_on_hardware(const LoadedNetwork& net, const Settings&
   return r;
 }
 
+NetworkEvaluation evaluate_on_hardware(const LoadedNetwork& net, const Settings& settings,
+                                       const HardwareOptions& h, std::uint64_t seed, int seeds) {
+  check_seeds(seeds);
+  std::vector<std::vector<SeedEvaluation>> pieces;
+  for (int s = 0; s < seeds; ++s)
+    pieces.push_back({evaluate_seed(net, settings, h, seed + static_cast<std::uint64_t>(s))});
+  return pool_evaluations(net, settings, h, pieces);
+}
+
 EvalStudy run_eval_study(const NetworkSpec& network, const HardwareSpec& hardware,
-                         Settings settings, std::uint64_t seed, int seeds) {
+                         Settings settings, std::uint64_t seed, int seeds,
+                         const Evaluator& evaluator) {
   check_seeds(seeds);
   EvalStudy st;
   const LoadedNetwork net = load_network(network, false, [&](const nn::Model& m) {
@@ -168,8 +207,11 @@ EvalStudy run_eval_study(const NetworkSpec& network, const HardwareSpec& hardwar
   st.dataset = net.dataset;
   st.samples = net.test.size();
   st.seeds = seeds;
-  st.clean_accuracy = clean_accuracy(net);
-  st.result = evaluate_on_hardware(net, settings, st.hardware, seed, seeds);
+  // The clean accuracy through the evaluator too (exact products: noise none), so that a
+  // distributed evaluator spreads it as well; equal to clean_accuracy(net) bit for bit.
+  const NetworkEvaluation clean = evaluator(net, settings, HardwareOptions{}, seed, 1);
+  st.clean_accuracy = clean.accuracy.empty() ? 0.0 : clean.accuracy.front();
+  st.result = evaluator(net, settings, st.hardware, seed, seeds);
   st.info = net.model.matmul_layers();
   st.layers = configured_layers(net.model, st.hardware);
   return st;

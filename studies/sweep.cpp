@@ -218,8 +218,9 @@ namespace {
 // point) of a sweep file.
 void write_axes(H5::H5File& f, const SweepGrid& grid) {
   const auto p = static_cast<hsize_t>(grid.points());
-  H5::Group axes = f.createGroup("axes");
-  H5::Group points = f.createGroup("points");
+  H5::Group root = f.openGroup("/");
+  H5::Group axes = h5::create_group(root, "axes");
+  H5::Group points = h5::create_group(root, "points");
   for (std::size_t k = 0; k < grid.axes.size(); ++k) {
     const SweepAxis& a = grid.axes[k];
     h5::write_dataset(axes, a.key, a.values, {a.values.size()}, a.unit);
@@ -321,6 +322,9 @@ void read_partial_sweep(SweepResults& r, const fs::path& path) {
         "cannot resume from '{}': it was written by a different sweep (model, noise, axes, seeds, "
         "limit or config differ)",
         path.string());
+  // The run that started the sweep names it: the resumed file is the one it would have written.
+  if (h5::has_attribute(f, "command_line"))
+    r.command_line = h5::read_string_attribute(f, "command_line");
   const H5::Group root = f.openGroup("/");
   const auto p = static_cast<std::size_t>(r.grid.points());
   const auto done = h5::read_ints(root, "done");

@@ -185,6 +185,59 @@ void prepare_sweep(const SweepSpec& spec, const Settings& base, const std::strin
   r.signature = signature.dump();
 }
 
+PointResult compute_sweep_point(const SweepSpec& spec, const Settings& base,
+                                const std::optional<LoadedNetwork>& net, const SweepGrid& grid,
+                                std::int64_t index) {
+  if (index < 0 || index >= grid.points())
+    fail("sweep point {} is outside the grid of {} points", index, grid.points());
+  if (spec.network_mode() && !net) fail("a network sweep point needs the loaded network");
+  const Settings s = grid.settings(base, index);
+  return spec.network_mode() ? network_point(spec, s, *net) : circuit_point(spec, s);
+}
+
+std::vector<double> pack_point(const PointResult& p) {
+  std::vector<double> out;
+  for (const auto* v : {&p.accuracy, &p.enob, &p.energy_components, &p.extra}) {
+    out.push_back(static_cast<double>(v->size()));
+    out.insert(out.end(), v->begin(), v->end());
+  }
+  out.insert(out.end(),
+             {p.detected_optical_aJ_per_mac, p.laser_optical_aJ_per_mac, p.total_aJ_per_mac});
+  return out;
+}
+
+PointResult unpack_point(const std::vector<double>& packed, const SweepResults& r) {
+  PointResult p;
+  std::size_t at = 0;
+  auto take = [&](std::vector<double>& v, std::size_t expected, const char* what) {
+    if (at >= packed.size() || packed[at] != static_cast<double>(expected))
+      fail("a packed sweep point has the wrong number of {} values (expected {})", what, expected);
+    ++at;
+    if (packed.size() - at < expected) fail("a packed sweep point is truncated");
+    v.assign(packed.begin() + static_cast<std::ptrdiff_t>(at),
+             packed.begin() + static_cast<std::ptrdiff_t>(at + expected));
+    at += expected;
+  };
+  take(p.accuracy, static_cast<std::size_t>(r.seeds), "accuracy");
+  take(p.enob, r.layer_names.size(), "ENOB");
+  take(p.energy_components, energy_components.size(), "energy");
+  take(p.extra, r.extra_names.size(), "extra");
+  if (packed.size() - at != 3)
+    fail("a packed sweep point has {} trailing values, not 3", packed.size() - at);
+  p.detected_optical_aJ_per_mac = packed[at];
+  p.laser_optical_aJ_per_mac = packed[at + 1];
+  p.total_aJ_per_mac = packed[at + 2];
+  return p;
+}
+
+std::string describe_point(const SweepGrid& grid, std::int64_t index) {
+  std::string out;
+  const auto at = grid.point_indices(index);
+  for (std::size_t k = 0; k < at.size(); ++k)
+    out += fmt::format("{}{}={}", k ? ", " : "", grid.axes[k].key, grid.axes[k].value_text(at[k]));
+  return out;
+}
+
 void run_sweep_points(const SweepSpec& spec, const Settings& base,
                       const std::optional<LoadedNetwork>& net, SweepResults& r,
                       const std::function<void()>& after_point, const std::function<bool()>& stop) {
@@ -192,9 +245,8 @@ void run_sweep_points(const SweepSpec& spec, const Settings& base,
     const auto at = static_cast<std::size_t>(i);
     if (r.done[at]) continue;
     if (stop && stop()) return;
-    const Settings s = r.grid.settings(base, i);
     try {
-      r.points[at] = spec.network_mode() ? network_point(spec, s, *net) : circuit_point(spec, s);
+      r.points[at] = compute_sweep_point(spec, base, net, r.grid, i);
     } catch (const Interrupted&) {
       return;  // the point in flight is discarded; the finished ones are kept
     }

@@ -149,3 +149,58 @@ TEST_CASE("studies: the enob study and the CLI give the same figures") {
   CHECK_THROWS_WITH_AS(run_enob_study(s, dot, 1, max_monte_carlo_samples + 1, false),
                        doctest::Contains("monte_carlo"), Error);
 }
+
+TEST_CASE(
+    "studies: a seed's evaluation split into pieces pools to the whole, accuracy bit for bit") {
+  NetworkSpec spec;
+  spec.model = bundled_model("fmnist_mlp.h5");
+  spec.limit = 700;
+  spec.batch = 100;
+  const LoadedNetwork net = load_network(spec, false);
+  Settings settings = load_settings({}, {});
+  const HardwareOptions h =
+      resolve_hardware(hardware_spec("physical"), net.model, settings.circuit);
+  const NetworkEvaluation whole = evaluate_on_hardware(net, settings, h, 5, 2);
+  // Pieces of different sizes, one empty, boundaries inside and on batches.
+  std::vector<std::vector<SeedEvaluation>> pieces(2);
+  for (std::uint64_t s = 0; s < 2; ++s)
+    for (auto [b, e] :
+         std::vector<std::pair<int, int>>{{0, 130}, {130, 130}, {130, 400}, {400, 700}})
+      pieces[s].push_back(evaluate_seed(net, settings, h, 5 + s, b, e));
+  CHECK(pieces[0][1].samples == 0);
+  const NetworkEvaluation pooled = pool_evaluations(net, settings, h, pieces);
+  CHECK(pooled.accuracy == whole.accuracy);  // exact: correct counts add up
+  CHECK(pooled.accuracy[0] != pooled.accuracy[1]);
+  for (std::size_t l = 0; l < whole.layers.size(); ++l) {
+    CHECK(pooled.layers[l].outputs_seen == whole.layers[l].outputs_seen);
+    // The noise variance is summed in float32 within a batch: split batches agree to ~1e-6.
+    CHECK(pooled.layers[l].noise_std == doctest::Approx(whole.layers[l].noise_std).epsilon(1e-6));
+  }
+  // Pieces that do not cover the test set are refused.
+  pieces[1].pop_back();
+  CHECK_THROWS_WITH_AS(pool_evaluations(net, settings, h, pieces),
+                       doctest::Contains("cover 400 of 700 test images"), Error);
+}
+
+TEST_CASE("studies: a sweep point packs into numbers and back exactly, and bad packs are refused") {
+  SweepSpec spec = network_sweep();
+  spec.seeds = 2;
+  SweepResults r;
+  std::optional<LoadedNetwork> net;
+  prepare_sweep(spec, load_settings({}, {}), "test", r, net);
+  const PointResult p = compute_sweep_point(spec, load_settings({}, {}), net, r.grid, 1);
+  const PointResult q = unpack_point(pack_point(p), r);
+  CHECK(q.accuracy == p.accuracy);
+  CHECK(q.enob == p.enob);
+  CHECK(q.energy_components == p.energy_components);
+  CHECK(q.total_aJ_per_mac == p.total_aJ_per_mac);
+  CHECK(q.detected_optical_aJ_per_mac == p.detected_optical_aJ_per_mac);
+  CHECK(describe_point(r.grid, 1) == "detector.cmrr_dB=30");
+  std::vector<double> bad = pack_point(p);
+  bad.pop_back();
+  CHECK_THROWS_AS(unpack_point(bad, r), Error);
+  bad = pack_point(p);
+  bad[0] = 3;  // three accuracies in a sweep of two seeds
+  CHECK_THROWS_WITH_AS(unpack_point(bad, r), doctest::Contains("accuracy"), Error);
+  CHECK_THROWS_AS(compute_sweep_point(spec, load_settings({}, {}), net, r.grid, 2), Error);
+}

@@ -15,7 +15,8 @@ namespace lumac::nn {
 
 struct EvalOptions {
   int batch = 256;                   // samples per forward pass
-  std::int64_t limit = 0;            // evaluate the first `limit` samples only (0: all)
+  std::int64_t begin = 0;            // the first sample evaluated
+  std::int64_t limit = 0;            // stop before sample `limit` (0: at the end)
   const MatmulHook* hook = nullptr;  // nullptr: exact float32 products
 };
 
@@ -23,10 +24,10 @@ struct EvalResult {
   double accuracy = 0;  // correct / samples
   double loss = 0;      // mean cross-entropy (nats)
   std::int64_t samples = 0, correct = 0;
-  std::vector<int> predictions;  // predicted class of samples 0 .. samples - 1
+  std::vector<int> predictions;  // predicted class of samples begin .. begin + samples - 1
 };
 
-// lumac::Error for batch < 1, limit < 0, or a dataset that does not fit the model.
+// lumac::Error for batch < 1, begin < 0, limit < 0, or a dataset that does not fit the model.
 EvalResult evaluate(const Model& model, const Dataset& data, const EvalOptions& options = {});
 
 }  // namespace lumac::nn

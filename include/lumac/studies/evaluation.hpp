@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -78,6 +79,25 @@ struct NetworkEvaluation {
 NetworkEvaluation evaluate_on_hardware(const LoadedNetwork& net, const Settings& settings,
                                        const HardwareOptions& h, std::uint64_t seed, int seeds);
 
+// The parts of an evaluation, for shells that spread it over processes (mpi/): one seed on the
+// test images [begin, end), and the pooling of such pieces. The noise of an image depends only
+// on (seed, image index), so the pieces of a seed add up to its whole evaluation: the accuracy
+// is the same bit for bit however the images are split (the pooled noise std agrees to
+// rounding; bit for bit when every seed is one piece).
+struct SeedEvaluation {
+  std::int64_t correct = 0, samples = 0;
+  double seconds = 0;                        // wall time
+  std::vector<nn::LayerNoiseReport> layers;  // the executor's report over these images
+  std::vector<double> photons_per_mac;       // detected per MAC, every repeat included, by layer
+};
+SeedEvaluation evaluate_seed(const LoadedNetwork& net, const Settings& settings,
+                             const HardwareOptions& h, std::uint64_t seed, std::int64_t begin = 0,
+                             std::int64_t end = 0);
+// `pieces[s]` holds seed s's pieces in image order (together covering the test set).
+NetworkEvaluation pool_evaluations(const LoadedNetwork& net, const Settings& settings,
+                                   const HardwareOptions& h,
+                                   const std::vector<std::vector<SeedEvaluation>>& pieces);
+
 // One evaluation study (lumac eval): the network on its hardware over seeds, next to its clean
 // accuracy.
 struct EvalStudy {
@@ -90,9 +110,17 @@ struct EvalStudy {
   int seeds = 1;
   NetworkEvaluation result;
 };
+// How an evaluation over seeds is computed: evaluate_on_hardware, or a shell's own version of
+// it (the MPI drivers spread it over processes; on the ranks that do not report it returns an
+// evaluation without accuracies). run_eval_study calls it twice: for the clean accuracy
+// (HardwareOptions{}, noise none, one seed) and for the study.
+using Evaluator = std::function<NetworkEvaluation(const LoadedNetwork&, const Settings&,
+                                                  const HardwareOptions&, std::uint64_t, int)>;
+
 // `settings` may change (photons per MAC in physical mode sets the laser power).
 EvalStudy run_eval_study(const NetworkSpec& network, const HardwareSpec& hardware,
-                         Settings settings, std::uint64_t seed, int seeds);
+                         Settings settings, std::uint64_t seed, int seeds,
+                         const Evaluator& evaluator = evaluate_on_hardware);
 Json to_json(const EvalStudy& study);
 // One row per matrix-product layer, then a row "network" with the accuracy and the energies.
 CsvTable to_csv(const EvalStudy& study);

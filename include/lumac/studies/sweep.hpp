@@ -85,8 +85,9 @@ struct SweepResults {
 
 // Writes the results (complete or partial) to `path` through a temporary name and a rename.
 void write_sweep_file(const SweepResults& r, const std::filesystem::path& path, bool complete);
-// Reads a partial file back into `r` (whose grid, seeds, layers and extras are already set);
-// lumac::Error if the file is not a partial sweep with the same signature.
+// Reads a partial file back into `r` (whose grid, seeds, layers and extras are already set),
+// with the command line of the run that started it (so a resumed sweep writes the same file as
+// an uninterrupted one); lumac::Error if the file is not a partial sweep with the same signature.
 void read_partial_sweep(SweepResults& r, const std::filesystem::path& path);
 
 std::filesystem::path partial_path(const std::filesystem::path& out);
@@ -117,6 +118,21 @@ Json to_json(const SweepSpec& spec);
 // network sweeps, the model file's digest). `net` receives the loaded network.
 void prepare_sweep(const SweepSpec& spec, const Settings& base, const std::string& command_line,
                    SweepResults& results, std::optional<LoadedNetwork>& net);
+
+// Computes point `index` of the grid (every shell and every MPI rank computes a point this
+// way, so a point's numbers do not depend on where it ran). Throws lumac::Interrupted on a stop
+// request and lumac::Error if the point fails.
+PointResult compute_sweep_point(const SweepSpec& spec, const Settings& base,
+                                const std::optional<LoadedNetwork>& net, const SweepGrid& grid,
+                                std::int64_t index);
+
+// A point's results as one flat array of doubles and back (exact: the MPI drivers send points
+// between ranks this way). `unpack_point` checks the sizes against the sweep's columns.
+std::vector<double> pack_point(const PointResult& p);
+PointResult unpack_point(const std::vector<double>& packed, const SweepResults& results);
+
+// The values of point `index` as "key=value, key=value" (for messages about a point).
+std::string describe_point(const SweepGrid& grid, std::int64_t index);
 
 // Computes every point not yet done, in order, calling `after_point` when one is finished
 // (the shell writes the partial file there) and stopping early when `stop` returns true or a
