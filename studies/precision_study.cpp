@@ -258,24 +258,21 @@ Json to_json(const PrecisionStudy& st) {
   return j;
 }
 
-void write_precision_file(const PrecisionStudy& st, const Settings& settings,
-                          const std::filesystem::path& path, bool force,
-                          const std::string& command_line) {
-  h5::OutputFile out(path, force);
-  H5::H5File& f = out.file();
-  H5::Group root = f.openGroup("/");
-  write_header(f, settings, "lumac-precision", command_line);
-  h5::write_attribute(f, "result_json", to_json(to_json(st)));
-  h5::write_attribute(f, "clean_accuracy", st.clean_accuracy);
-  h5::write_attribute(f, "complete", std::int64_t{st.complete ? 1 : 0});
+namespace {
+
+// One study's datasets (and its result_json) in `g`.
+void write_study(H5::Group& g, const PrecisionStudy& st) {
+  h5::write_attribute(g, "result_json", to_json(to_json(st)));
+  h5::write_attribute(g, "clean_accuracy", st.clean_accuracy);
+  h5::write_attribute(g, "complete", std::int64_t{st.complete ? 1 : 0});
   const auto n = static_cast<hsize_t>(st.learned.curve.loss.size());
-  h5::write_dataset(root, "learning_loss", st.learned.curve.loss, {n}, "nat");
-  h5::write_dataset(root, "learning_cross_entropy", st.learned.curve.cross_entropy, {n}, "nat");
-  h5::write_dataset(root, "learning_mean_energy", st.learned.curve.mean_energy, {n}, "1");
-  h5::write_attribute(f, "layer_names", st.layer_names);
-  H5::Group g = f.createGroup("learned_energy");
+  h5::write_dataset(g, "learning_loss", st.learned.curve.loss, {n}, "nat");
+  h5::write_dataset(g, "learning_cross_entropy", st.learned.curve.cross_entropy, {n}, "nat");
+  h5::write_dataset(g, "learning_mean_energy", st.learned.curve.mean_energy, {n}, "1");
+  h5::write_attribute(g, "layer_names", st.layer_names);
+  H5::Group e = h5::create_group(g, "learned_energy");
   for (std::size_t l = 0; l < st.layer_names.size(); ++l)
-    h5::write_dataset(g, st.layer_names[l], st.learned.energy[l], {st.learned.energy[l].size()},
+    h5::write_dataset(e, st.layer_names[l], st.learned.energy[l], {st.learned.energy[l].size()},
                       "1");
   std::vector<double> drops, uni, lea, uni_aj, lea_aj, save;
   for (const auto& t : st.targets) {
@@ -287,12 +284,71 @@ void write_precision_file(const PrecisionStudy& st, const Settings& settings,
     save.push_back(t.saving_fraction);
   }
   const hsize_t tn = drops.size();
-  h5::write_dataset(root, "target_drop", drops, {tn}, "1");
-  h5::write_dataset(root, "uniform_energy_per_mac", uni, {tn}, "1");
-  h5::write_dataset(root, "learned_energy_per_mac", lea, {tn}, "1");
-  h5::write_dataset(root, "uniform_detected_optical_aJ_per_mac", uni_aj, {tn}, "aJ");
-  h5::write_dataset(root, "learned_detected_optical_aJ_per_mac", lea_aj, {tn}, "aJ");
-  h5::write_dataset(root, "saving_fraction", save, {tn}, "1");
+  h5::write_dataset(g, "target_drop", drops, {tn}, "1");
+  h5::write_dataset(g, "uniform_energy_per_mac", uni, {tn}, "1");
+  h5::write_dataset(g, "learned_energy_per_mac", lea, {tn}, "1");
+  h5::write_dataset(g, "uniform_detected_optical_aJ_per_mac", uni_aj, {tn}, "aJ");
+  h5::write_dataset(g, "learned_detected_optical_aJ_per_mac", lea_aj, {tn}, "aJ");
+  h5::write_dataset(g, "saving_fraction", save, {tn}, "1");
+}
+
+}  // namespace
+
+void write_precision_file(const PrecisionStudy& st, const Settings& settings,
+                          const std::filesystem::path& path, bool force,
+                          const std::string& command_line) {
+  h5::OutputFile out(path, force);
+  H5::H5File& f = out.file();
+  H5::Group root = f.openGroup("/");
+  write_header(f, settings, "lumac-precision", command_line);
+  write_study(root, st);
+  out.commit();
+}
+
+Json to_json(const std::vector<PrecisionStudy>& studies, std::uint64_t first_seed) {
+  if (studies.empty()) fail("a precision study over seeds needs at least one study");
+  Json j;
+  j["seeds"] = static_cast<std::int64_t>(studies.size());
+  j["first_seed"] = first_seed;
+  std::vector<double> mean, stdev;
+  for (std::size_t t = 0; t < studies.front().targets.size(); ++t) {
+    std::vector<double> s;
+    for (const auto& st : studies)
+      if (t < st.targets.size()) s.push_back(st.targets[t].saving_fraction);
+    const AccuracyStats a = accuracy_stats(s);
+    mean.push_back(a.mean);
+    stdev.push_back(a.std);
+  }
+  j["saving_fraction_mean"] = json_array(mean);
+  j["saving_fraction_std"] = json_array(stdev);
+  Json all = Json::array();
+  for (const auto& st : studies) all.push_back(to_json(st));
+  j["studies"] = all;
+  return j;
+}
+
+void write_precision_file(const std::vector<PrecisionStudy>& studies, std::uint64_t first_seed,
+                          const Settings& settings, const std::filesystem::path& path, bool force,
+                          const std::string& command_line) {
+  if (studies.empty()) fail("a precision study over seeds needs at least one study");
+  h5::OutputFile out(path, force);
+  H5::H5File& f = out.file();
+  H5::Group root = f.openGroup("/");
+  write_header(f, settings, "lumac-precision-seeds", command_line);
+  h5::write_attribute(f, "result_json", to_json(to_json(studies, first_seed)));
+  const std::size_t targets = studies.front().targets.size();
+  std::vector<double> seeds, drops, saving;
+  for (const auto& t : studies.front().targets) drops.push_back(t.drop);
+  for (std::size_t k = 0; k < studies.size(); ++k) {
+    seeds.push_back(static_cast<double>(first_seed + k));
+    for (std::size_t t = 0; t < targets; ++t)
+      saving.push_back(t < studies[k].targets.size() ? studies[k].targets[t].saving_fraction : 0);
+    H5::Group g = h5::create_group(root, fmt::format("seed_{}", k));
+    write_study(g, studies[k]);
+  }
+  h5::write_dataset(root, "seed", seeds, {seeds.size()}, "1");
+  h5::write_dataset(root, "target_drop", drops, {targets}, "1");
+  h5::write_dataset(root, "saving_fraction", saving, {studies.size(), targets}, "1");
   out.commit();
 }
 

@@ -88,4 +88,14 @@ void write_precision_file(const PrecisionStudy& study, const Settings& settings,
                           const std::filesystem::path& path, bool force,
                           const std::string& command_line);
 
+// The same study with several seeds (lumac precision --seeds S): studies[k] ran with seed
+// first_seed + k (its learning batches and its noise). JSON: {seeds, first_seed,
+// saving_fraction_mean, saving_fraction_std (per target drop), studies: [one study's JSON]}.
+Json to_json(const std::vector<PrecisionStudy>& studies, std::uint64_t first_seed);
+// The HDF5 form: the root has the header, `seed` (S), `target_drop` (T) and `saving_fraction`
+// (S x T); group `seed_<k>` holds study k as the single-seed file's root does.
+void write_precision_file(const std::vector<PrecisionStudy>& studies, std::uint64_t first_seed,
+                          const Settings& settings, const std::filesystem::path& path, bool force,
+                          const std::string& command_line);
+
 }  // namespace lumac
