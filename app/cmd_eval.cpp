@@ -7,6 +7,8 @@
 #include "app/study_options.hpp"
 #include "lumac/core/h5.hpp"
 #include "lumac/studies/results.hpp"
+#include "mpi/distributed.hpp"
+#include "mpi/world.hpp"
 
 namespace lumac::cli {
 
@@ -41,9 +43,17 @@ void print_study(const EvalStudy& st) {
 }
 
 void run_eval(const EvalCommand& o) {
-  if (!o.csv.empty()) h5::check_output_path(o.csv, o.force);
+  if (!o.csv.empty() && mpi::rank() == 0) h5::check_output_path(o.csv, o.force);
+  // Under mpirun the seeds (or, with fewer seeds than ranks, the test images) are spread over
+  // the ranks once every rank has loaded the model and data; rank 0 reports.
   const EvalStudy st =
-      run_eval_study(o.network, o.hardware, load_settings(o.common), o.common.seed, o.seeds);
+      run_eval_study(o.network, o.hardware, load_settings(o.common), o.common.seed, o.seeds,
+                     [](const LoadedNetwork& net, const Settings& s, const HardwareOptions& h,
+                        std::uint64_t seed, int seeds) {
+                       mpi::agree("");
+                       return mpi::evaluate_on_hardware(net, s, h, seed, seeds);
+                     });
+  if (mpi::rank() != 0) return;
   if (!o.csv.empty()) write_csv(to_csv(st), o.csv, o.force);
   if (o.common.json)
     print_json(to_json(st));
@@ -55,6 +65,9 @@ void run_eval(const EvalCommand& o) {
 
 void register_eval(CLI::App& app) {
   auto* cmd = app.add_subcommand("eval", "accuracy of a model on the simulated analog hardware");
+  cmd->footer(
+      "Under mpirun -np N the seeds (or, with fewer seeds than ranks, the test images) are spread\n"
+      "over N processes, with the same accuracies as one process (docs/cluster.md).");
   auto o = std::make_shared<EvalCommand>();
   add_common_options(*cmd, o->common);
   add_network_options(*cmd, o->network, true);

@@ -8,6 +8,8 @@
 #include "app/study_options.hpp"
 #include "lumac/core/h5.hpp"
 #include "lumac/studies/precision_study.hpp"
+#include "mpi/distributed.hpp"
+#include "mpi/world.hpp"
 
 namespace lumac::cli {
 
@@ -18,6 +20,7 @@ struct PrecisionCommand {
   OutputOptions output;
   NetworkSpec network;
   PrecisionSpec spec;
+  int seeds = 1;
 };
 
 double mean_of(const std::vector<double>& e) {
@@ -65,19 +68,58 @@ void print_study(const PrecisionStudy& st) {
                st.layer_names[k], mean_of(u.energy[k]), u.enob[k], mean_of(l.energy[k]), l.enob[k]);
 }
 
+// Several seeds: the first seed's table, then the saving at each target over the seeds.
+void print_seeds(const std::vector<PrecisionStudy>& studies, std::uint64_t first_seed) {
+  fmt::print("seed {} of {}:\n", first_seed, studies.size());
+  print_study(studies.front());
+  fmt::print("\n  over {} seeds ({} to {}): saving of the MAC-weighted mean E\n", studies.size(),
+             first_seed, first_seed + studies.size() - 1);
+  const Json j = to_json(studies, first_seed);
+  for (std::size_t t = 0; t < studies.front().targets.size(); ++t)
+    fmt::print("    -{:.0f} pt: {:.1f}% +- {:.1f}%\n", 100 * studies.front().targets[t].drop,
+               100 * j["saving_fraction_mean"][t].get<double>(),
+               100 * j["saving_fraction_std"][t].get<double>());
+}
+
+void write_seeds(const PrecisionCommand& o, const Settings& settings,
+                 const std::vector<PrecisionStudy>& studies) {
+  for (const auto& st : studies)
+    if (!st.complete)
+      throw Interrupted(fmt::format("precision interrupted during seed {} of {}; nothing written",
+                                    &st - studies.data() + 1, o.seeds));
+  if (!o.output.out.empty())
+    write_precision_file(studies, o.spec.seed, settings, o.output.out, o.output.force,
+                         command_line());
+  if (o.common.json)
+    print_json(to_json(studies, o.spec.seed));
+  else
+    print_seeds(studies, o.spec.seed);
+}
+
 void run_precision(PrecisionCommand o) {
   check_precision_spec(o.spec);
-  if (!o.output.out.empty()) h5::check_output_path(o.output.out, o.output.force);
+  check_seeds(o.seeds);
+  if (!o.output.out.empty() && mpi::rank() == 0)
+    h5::check_output_path(o.output.out, o.output.force);
   const Settings settings = load_settings(o.common);
   const LoadedNetwork net = load_network(o.network, true);
+  mpi::agree("");
   o.spec.seed = o.common.seed;
-  if (stderr_is_terminal())
+  if (stderr_is_terminal() && mpi::rank() == 0)
     o.spec.on_step = [](int step, int steps, double loss) {
       if (step % 50 == 0 || step == steps)
         fmt::print(stderr, "\rlearning precision: step {}/{}, loss {:.4f}   ", step, steps, loss);
       if (step == steps) fmt::print(stderr, "\n");
     };
-  const PrecisionStudy st = run_precision_study(net, settings, o.spec);
+  // Under mpirun the seeds are spread over the ranks (one seed runs on rank 0).
+  const std::vector<PrecisionStudy> studies =
+      mpi::run_precision_studies(net, settings, o.spec, o.seeds);
+  if (mpi::rank() != 0) return;
+  if (o.seeds > 1) {
+    write_seeds(o, settings, studies);
+    return;
+  }
+  const PrecisionStudy& st = studies.front();
   if (!st.complete) {
     // Keep what was learned: OUT.partial holds the learning curve and the learned energies.
     const std::string partial = o.output.out + ".partial";
@@ -101,6 +143,9 @@ void run_precision(PrecisionCommand o) {
 void register_precision(CLI::App& app) {
   auto* cmd = app.add_subcommand("precision",
                                  "learn per-layer precision and compare it with uniform precision");
+  cmd->footer(
+      "Under mpirun -np N the seeds of --seeds are spread over N processes, with the same results\n"
+      "as one process (docs/cluster.md).");
   auto o = std::make_shared<PrecisionCommand>();
   PrecisionSpec& p = o->spec;
   add_common_options(*cmd, o->common);
@@ -122,6 +167,9 @@ void register_precision(CLI::App& app) {
   cmd->add_option("--target-energy", p.target_energy,
                   "E_target (default: the uniform energy meeting the first target)");
   cmd->add_option("--sources", p.sources, "physical mode: noise sources to keep (default all)");
+  cmd->add_option("--seeds", o->seeds,
+                  "repeat the study with seeds SEED .. SEED+S-1 and report the spread of the "
+                  "saving (default 1; spread over the ranks under mpirun)");
   cmd->callback([o] { run_precision(*o); });
 }
 

@@ -9,6 +9,8 @@
 #include "app/study_options.hpp"
 #include "lumac/core/h5.hpp"
 #include "lumac/studies/sweep.hpp"
+#include "mpi/distributed.hpp"
+#include "mpi/world.hpp"
 
 namespace lumac::cli {
 
@@ -91,6 +93,29 @@ void open_partial(const SweepCommand& o, SweepResults& r, const std::filesystem:
   }
 }
 
+// Computes the points not yet done (spread over the ranks under mpirun), writing the partial
+// file after each; a failed rank's error says where the finished points are.
+void compute_points(const SweepCommand& o, const SweepSpec& spec, const Settings& base,
+                    const std::optional<LoadedNetwork>& net, SweepResults& r,
+                    const std::filesystem::path& partial) {
+  // The progress bar ends (its line closed) before anything else is printed.
+  Progress progress(r.grid.points(), "sweep");
+  progress.update(r.finished());
+  try {
+    mpi::run_sweep_points(
+        spec, base, net, r,
+        [&] {
+          write_sweep_file(r, partial, false);
+          progress.update(r.finished());
+        },
+        [] { return stop_requested(); });
+  } catch (const Error& e) {
+    if (r.finished() == 0 && !o.resume) throw;
+    fail("{}; the {} finished points are kept in '{}'; resume with: {} --resume", e.what(),
+         r.finished(), partial.string(), r.command_line);
+  }
+}
+
 void run_sweep(const SweepCommand& o) {
   const Settings base = load_settings(o.common);
   const SweepSpec spec = effective_spec(o);
@@ -98,21 +123,17 @@ void run_sweep(const SweepCommand& o) {
   std::optional<LoadedNetwork> net;
   prepare_sweep(spec, base, command_line(), r, net);
   const std::filesystem::path out = o.output.out, partial = partial_path(out);
-  h5::check_output_path(out, o.output.force);
-  if (!o.csv.empty()) h5::check_output_path(o.csv, o.output.force);
-  open_partial(o, r, partial);
-  {
-    // The progress bar ends (its line closed) before anything else is printed.
-    Progress progress(r.grid.points(), "sweep");
-    progress.update(r.finished());
-    run_sweep_points(
-        spec, base, net, r,
-        [&] {
-          write_sweep_file(r, partial, false);
-          progress.update(r.finished());
-        },
-        [] { return stop_requested(); });
+  if (mpi::rank() == 0) {
+    h5::check_output_path(out, o.output.force);
+    if (!o.csv.empty()) h5::check_output_path(o.csv, o.output.force);
+    open_partial(o, r, partial);
   }
+  mpi::agree("");
+  if (mpi::rank() != 0) {
+    mpi::run_sweep_points(spec, base, net, r, {}, {});
+    return;
+  }
+  compute_points(o, spec, base, net, r, partial);
   if (r.finished() < r.grid.points()) {
     if (r.finished() == 0 && !o.resume)
       throw Interrupted(
@@ -137,6 +158,9 @@ void run_sweep(const SweepCommand& o) {
 
 void register_sweep(CLI::App& app) {
   auto* cmd = app.add_subcommand("sweep", "sweep config keys over a grid; write results to HDF5");
+  cmd->footer(
+      "Under mpirun -np N the points are handed out to N processes, with the same file as one\n"
+      "process (docs/cluster.md).");
   auto o = std::make_shared<SweepCommand>();
   HardwareSpec& hw = o->spec.hardware;
   add_common_options(*cmd, o->common);

@@ -13,8 +13,40 @@
 #include "app/hints.hpp"
 #include "app/interrupt.hpp"
 #include "lumac/core/error.hpp"
+#include "mpi/world.hpp"
+
+namespace {
+
+// The commands that spread their work over the ranks of an mpirun job (mpi/distributed.hpp).
+bool runs_distributed(const std::string& command) {
+  return command == "sweep" || command == "eval" || command == "precision";
+}
+
+// Reports an error of a command as one line and returns the exit code. Under mpirun a failure
+// before the command's sync point is agreed on by every rank (mpi::agree), so that rank 0
+// reports it once; later, a rank other than 0 tags its line with its rank.
+int report(const std::string& text, int code, bool interrupted) {
+  if (lumac::mpi::distributed() && !lumac::mpi::agreed() && !interrupted) {
+    try {
+      lumac::mpi::agree(text);
+    } catch (const lumac::mpi::QuietExit& e) {
+      return e.code();
+    } catch (const lumac::Error& e) {
+      fmt::print(stderr, "lumac: error: {}\n", e.what());
+      return code;
+    }
+  }
+  fmt::print(stderr, "lumac: {}{}{}\n", lumac::mpi::log_tag(), interrupted ? "" : "error: ", text);
+  lumac::mpi::set_exit_code(code);
+  return code;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
+  const lumac::mpi::World world(argc, argv);
+  // Command-line errors are the same on every rank of an mpirun job: rank 0 reports them.
+  const bool speaks = lumac::mpi::rank() == 0;
   CLI::App app{
       "lumac: photonic hardware co-simulator (devices -> optical MAC -> networks -> energy)"};
   app.set_version_flag("--version", std::string("lumac ") + LUMAC_VERSION);
@@ -39,43 +71,53 @@ int main(int argc, char** argv) {
     known = known || (argc > 1 && sub->get_name() == argv[1]);
   }
   if (argc > 1 && argv[1][0] != '-' && !known) {
-    fmt::print(stderr, "lumac: error: unknown command '{}' (commands: {})\n", argv[1],
-               fmt::join(names, ", "));
+    if (speaks)
+      fmt::print(stderr, "lumac: error: unknown command '{}' (commands: {})\n", argv[1],
+                 fmt::join(names, ", "));
+    return 2;
+  }
+  if (lumac::mpi::distributed() && argc > 1 && !runs_distributed(argv[1])) {
+    if (speaks)
+      fmt::print(stderr,
+                 "lumac: error: 'lumac {}' runs as one process: start it without mpirun (sweep, "
+                 "eval and precision spread over the ranks of an mpirun job)\n",
+                 argv[1]);
     return 2;
   }
   const lumac::cli::InterruptGuard interrupt_guard;
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
+    return speaks ? app.exit(e) : 0;
   } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
+    return speaks ? app.exit(e) : 0;
   } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
+    return speaks ? app.exit(e) : 0;
   } catch (const CLI::ExtrasError&) {
-    fmt::print(stderr, "lumac: error: {}\n", lumac::cli::unexpected_arguments_message(app));
+    if (speaks)
+      fmt::print(stderr, "lumac: error: {}\n", lumac::cli::unexpected_arguments_message(app));
     return 2;
   } catch (const CLI::RequiredError& e) {
     // A mistyped option is reported before the option it failed to give.
     const bool no_command = app.get_subcommands().empty();
     const bool extras = !no_command && lumac::cli::has_unexpected_options(app);
-    fmt::print(stderr, "lumac: error: {}\n",
-               no_command ? lumac::cli::missing_command_message(app)
-               : extras   ? lumac::cli::unexpected_arguments_message(app)
-                          : std::string(e.what()));
+    if (speaks)
+      fmt::print(stderr, "lumac: error: {}\n",
+                 no_command ? lumac::cli::missing_command_message(app)
+                 : extras   ? lumac::cli::unexpected_arguments_message(app)
+                            : std::string(e.what()));
     return 2;
   } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "lumac: error: {}\n", e.what());
+    if (speaks) fmt::print(stderr, "lumac: error: {}\n", e.what());
     return 2;
+  } catch (const lumac::mpi::QuietExit& e) {
+    return e.code();
   } catch (const lumac::Interrupted& e) {
-    fmt::print(stderr, "lumac: {}\n", e.what());
-    return 130;
+    return report(e.what(), 130, true);
   } catch (const lumac::Error& e) {
-    fmt::print(stderr, "lumac: error: {}\n", e.what());
-    return 2;
+    return report(e.what(), 2, false);
   } catch (const std::bad_alloc&) {
-    fmt::print(stderr, "lumac: error: out of memory\n");
-    return 2;
+    return report("out of memory", 2, false);
   }
   return 0;
 }

@@ -5,6 +5,8 @@
 
 #include <cstdio>
 
+#include "mpi/world.hpp"
+
 namespace lumac::cli {
 
 bool stderr_is_terminal() {
@@ -14,7 +16,7 @@ bool stderr_is_terminal() {
 Progress::Progress(std::int64_t total, std::string label)
     : total_(total),
       label_(std::move(label)),
-      active_(stderr_is_terminal()),
+      active_(stderr_is_terminal() && mpi::rank() == 0),  // rank 0 of an mpirun job only
       start_(std::chrono::steady_clock::now()) {
   update(0);
 }

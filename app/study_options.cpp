@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "mpi/world.hpp"
+
 namespace lumac::cli {
 
 void add_circuit_options(CLI::App& cmd, CircuitSpec& o, bool fan_in_required) {
@@ -60,7 +62,8 @@ void settle_noise(const CLI::App& cmd, HardwareSpec& o, const std::vector<std::s
   for (const auto& a : axes) keys.push_back(a.substr(0, a.find('=')));
   for (const auto& key : keys) {
     const std::string section = key.substr(0, key.find('.'));
-    if (section != "energy")
+    // Under mpirun every rank would say the same: rank 0 says it.
+    if (section != "energy" && mpi::rank() == 0)
       fmt::print(stderr,
                  "lumac: warning: {} does not change the accuracy under --noise none (the "
                  "products run without hardware noise)\n",

@@ -1,0 +1,203 @@
+#include "mpi/world.hpp"
+
+#include <mpi.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "lumac/core/error.hpp"
+
+namespace lumac::mpi {
+
+namespace {
+bool initialised = false;
+bool left_out_of_step = false;
+bool has_agreed = false;
+int exit_code = 0;
+int world_rank = 0, world_size = 1;
+
+void check(int code, const char* what) {
+  if (code == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  fail("MPI {} failed: {}", what, std::string(text, static_cast<std::size_t>(length)));
+}
+}  // namespace
+
+bool launched_by_mpirun() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"})
+    if (std::getenv(name)) return true;
+  return false;
+}
+
+World::World(int& argc, char**& argv) {
+  if (!launched_by_mpirun()) return;
+  int provided = 0;
+  if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+    std::fputs("lumac: error: MPI_Init_thread failed\n", stderr);
+    std::exit(2);
+  }
+  initialised = true;
+  // Errors are returned, not fatal, so that lumac reports them as one line.
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &world_size);
+}
+
+World::~World() {
+  if (initialised && left_out_of_step) abort_job(exit_code == 0 ? 1 : exit_code);
+  if (initialised) MPI_Finalize();
+  initialised = false;
+}
+
+void out_of_step() {
+  left_out_of_step = true;
+}
+void set_exit_code(int code) {
+  exit_code = code;
+}
+
+int rank() {
+  return world_rank;
+}
+int size() {
+  return world_size;
+}
+bool distributed() {
+  return initialised && world_size > 1;
+}
+
+std::string log_tag() {
+  return distributed() && world_rank != 0 ? fmt::format("[rank {}] ", world_rank) : std::string();
+}
+
+void abort_job(int code) {
+  std::fflush(stdout);
+  std::fflush(stderr);
+  if (initialised) MPI_Abort(MPI_COMM_WORLD, code);
+  std::exit(code);
+}
+
+bool agreed() {
+  return has_agreed;
+}
+
+void agree(const std::string& error) {
+  has_agreed = true;
+  if (!distributed()) {
+    if (!error.empty()) throw Error(error);
+    return;
+  }
+  // The lowest failing rank (world_size when none failed).
+  const int mine = error.empty() ? world_size : world_rank;
+  int first = world_size;
+  check(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), "Allreduce");
+  if (first == world_size) return;
+  // Rank 0 learns the message of the first failing rank.
+  std::vector<char> text(error.begin(), error.end());
+  if (first != 0) {
+    if (world_rank == first) send(0, 999, text);
+    if (world_rank == 0) text = receive(first).bytes;
+  }
+  if (world_rank != 0) throw QuietExit(2);
+  const std::string message(text.begin(), text.end());
+  if (first == 0) throw Error(message);
+  throw Error(fmt::format("rank {}: {}", first, message));
+}
+
+void send(int dest, int tag, const std::vector<char>& bytes) {
+  check(MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, dest, tag, MPI_COMM_WORLD),
+        "Send");
+}
+
+namespace {
+Message receive_probed(const MPI_Status& status) {
+  int count = 0;
+  MPI_Get_count(&status, MPI_BYTE, &count);
+  Message m;
+  m.source = status.MPI_SOURCE;
+  m.tag = status.MPI_TAG;
+  m.bytes.resize(static_cast<std::size_t>(count));
+  check(MPI_Recv(m.bytes.data(), count, MPI_BYTE, status.MPI_SOURCE, status.MPI_TAG, MPI_COMM_WORLD,
+                 MPI_STATUS_IGNORE),
+        "Recv");
+  return m;
+}
+}  // namespace
+
+Message receive(int source) {
+  MPI_Status status;
+  check(MPI_Probe(source < 0 ? MPI_ANY_SOURCE : source, MPI_ANY_TAG, MPI_COMM_WORLD, &status),
+        "Probe");
+  return receive_probed(status);
+}
+
+Message try_receive() {
+  int flag = 0;
+  MPI_Status status;
+  check(MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &status), "Iprobe");
+  if (!flag) return {};
+  return receive_probed(status);
+}
+
+void broadcast(std::vector<char>& bytes) {
+  if (!distributed()) return;
+  std::int64_t n = static_cast<std::int64_t>(bytes.size());
+  check(MPI_Bcast(&n, 1, MPI_INT64_T, 0, MPI_COMM_WORLD), "Bcast");
+  bytes.resize(static_cast<std::size_t>(n));
+  check(MPI_Bcast(bytes.data(), static_cast<int>(n), MPI_BYTE, 0, MPI_COMM_WORLD), "Bcast");
+}
+
+void Writer::raw(const void* p, std::size_t n) {
+  const auto* c = static_cast<const char*>(p);
+  bytes_.insert(bytes_.end(), c, c + n);
+}
+void Writer::number(double v) {
+  raw(&v, sizeof v);
+}
+void Writer::integer(std::int64_t v) {
+  raw(&v, sizeof v);
+}
+void Writer::numbers(const std::vector<double>& v) {
+  integer(static_cast<std::int64_t>(v.size()));
+  raw(v.data(), v.size() * sizeof(double));
+}
+void Writer::text(const std::string& s) {
+  integer(static_cast<std::int64_t>(s.size()));
+  raw(s.data(), s.size());
+}
+
+void Reader::raw(void* p, std::size_t n) {
+  if (bytes_.size() - at_ < n) fail("a message between MPI ranks is truncated");
+  std::memcpy(p, bytes_.data() + at_, n);
+  at_ += n;
+}
+double Reader::number() {
+  double v;
+  raw(&v, sizeof v);
+  return v;
+}
+std::int64_t Reader::integer() {
+  std::int64_t v;
+  raw(&v, sizeof v);
+  return v;
+}
+std::vector<double> Reader::numbers() {
+  const std::int64_t n = integer();
+  if (n < 0 || static_cast<std::size_t>(n) > (bytes_.size() - at_) / sizeof(double))
+    fail("a message between MPI ranks is truncated");
+  std::vector<double> v(static_cast<std::size_t>(n));
+  raw(v.data(), v.size() * sizeof(double));
+  return v;
+}
+std::string Reader::text() {
+  const std::int64_t n = integer();
+  if (n < 0 || static_cast<std::size_t>(n) > bytes_.size() - at_)
+    fail("a message between MPI ranks is truncated");
+  std::string s(static_cast<std::size_t>(n), '\0');
+  raw(s.data(), s.size());
+  return s;
+}
+
+}  // namespace lumac::mpi

@@ -1,0 +1,108 @@
+// The MPI world of one lumac process (docs/cluster.md). MPI is initialised only when the process
+// was started by mpirun (or srun with PMIx): a plain `lumac` never touches MPI and starts as
+// fast as without it. Under mpirun every rank runs the same command; rank 0 writes the files
+// and prints, the other ranks compute what rank 0 hands them (mpi/distributed.hpp).
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace lumac::mpi {
+
+// Whether the environment says this process is one rank of an MPI job.
+bool launched_by_mpirun();
+
+// MPI_Init_thread (funneled: only the main thread calls MPI) in the constructor when
+// launched_by_mpirun(), MPI_Finalize in the destructor. One per process, in main.
+class World {
+ public:
+  World(int& argc, char**& argv);
+  ~World();
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
+};
+
+int rank();          // 0 without MPI
+int size();          // 1 without MPI
+bool distributed();  // MPI is initialised and there is more than one rank
+
+// "[rank R] " on ranks other than 0 of a distributed run, else "" (a prefix for log lines).
+std::string log_tag();
+
+// Says that this rank (rank 0, after a failure elsewhere) has left the others mid-protocol:
+// World's destructor then ends the job with MPI_Abort(code) instead of MPI_Finalize, which
+// would wait for ranks that will never arrive.
+void out_of_step();
+// The exit code main returns, for that MPI_Abort.
+void set_exit_code(int code);
+
+// Ends the whole job at once (MPI_Abort) with this exit code; without MPI, std::exit.
+[[noreturn]] void abort_job(int code);
+
+// A rank other than 0 leaves quietly: rank 0 reports the problem (main exits with the code).
+class QuietExit : public std::runtime_error {
+ public:
+  explicit QuietExit(int code) : std::runtime_error("quiet exit"), code_(code) {}
+  int code() const { return code_; }
+
+ private:
+  int code_;
+};
+
+// The sync point after a command's preparation (loading, validation). Every rank calls it
+// once per command: with "" when its preparation succeeded, or with the error message (main
+// does this when a command fails before its sync point, see agreed()).
+// Collective: every rank passes the error message of its preparation ("" when it succeeded).
+// If any rank failed, every rank throws: rank 0 a lumac::Error with its own message or, when
+// only others failed, the first failing rank's message prefixed "rank R: "; the others
+// QuietExit(2). Without MPI, throws lumac::Error(error) when error is not empty.
+void agree(const std::string& error);
+// Whether agree() has been called in this process.
+bool agreed();
+
+// Point-to-point messages between ranks (MPI_BYTE payloads; tags below 1000 are lumac's).
+struct Message {
+  int source = -1, tag = -1;
+  std::vector<char> bytes;
+};
+void send(int dest, int tag, const std::vector<char>& bytes);
+// Blocks until a message from `source` (-1: any) arrives.
+Message receive(int source = -1);
+// Returns a message if one is waiting, else a Message with source -1.
+Message try_receive();
+
+// Broadcasts rank 0's bytes to every rank (the others' `bytes` are replaced).
+void broadcast(std::vector<char>& bytes);
+
+// A flat archive of numbers and strings, for sending study results between ranks exactly.
+class Writer {
+ public:
+  void number(double v);
+  void integer(std::int64_t v);
+  void numbers(const std::vector<double>& v);
+  void text(const std::string& s);
+  const std::vector<char>& bytes() const { return bytes_; }
+
+ private:
+  void raw(const void* p, std::size_t n);
+  std::vector<char> bytes_;
+};
+class Reader {
+ public:
+  explicit Reader(std::vector<char> bytes) : bytes_(std::move(bytes)) {}
+  double number();
+  std::int64_t integer();
+  std::vector<double> numbers();
+  std::string text();
+  bool done() const { return at_ == bytes_.size(); }
+
+ private:
+  void raw(void* p, std::size_t n);
+  std::vector<char> bytes_;
+  std::size_t at_ = 0;
+};
+
+}  // namespace lumac::mpi
