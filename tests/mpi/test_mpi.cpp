@@ -361,3 +361,23 @@ TEST_CASE("mpi: without mpirun nothing of MPI starts, and the rank archive round
   mpi::Reader lying(std::vector<char>(8, '\x7f'));  // a huge length and no data
   CHECK_THROWS_AS(lying.numbers(), Error);
 }
+
+TEST_CASE("mpi: the plain lumac loads no MPI library; under mpirun it runs lumac-mpi in its place") {
+  // ldd lists the shared libraries the dynamic loader maps at start.
+  const std::string cmd = "ldd " + shell_quote(LUMAC_BINARY);
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::string libs;
+  char buffer[512];
+  while (std::fgets(buffer, sizeof buffer, p)) libs += buffer;
+  pclose(p);
+  CHECK(libs.find("libstdc++") != std::string::npos);  // ldd worked
+  CHECK(libs.find("libmpi") == std::string::npos);
+  CHECK(libs.find("libopen-pal") == std::string::npos);
+  // mpirun starts lumac, which becomes lumac-mpi (same pid): two ranks that talk to each other.
+  TempDir tmp;
+  const RunResult r = run_in(tmp.path(), 2, {"eval", "--model", bundled_model("fmnist_mlp.h5"),
+                                             "--limit", "20", "--seeds", "2", "--json"});
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(Json::parse(r.out)["accuracy"].size() == 2);
+}
