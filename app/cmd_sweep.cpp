@@ -101,16 +101,19 @@ void compute_points(const SweepCommand& o, const SweepSpec& spec, const Settings
   // The progress bar ends (its line closed) before anything else is printed.
   Progress progress(r.grid.points(), "sweep");
   progress.update(r.finished());
+  bool writing = false;  // an error while writing the partial file is reported as it is
   try {
     mpi::run_sweep_points(
         spec, base, net, r,
         [&] {
+          writing = true;
           write_sweep_file(r, partial, false);
+          writing = false;
           progress.update(r.finished());
         },
         [] { return stop_requested(); });
   } catch (const Error& e) {
-    if (r.finished() == 0 && !o.resume) throw;
+    if (writing || (r.finished() == 0 && !o.resume)) throw;
     fail("{}; the {} finished points are kept in '{}'; resume with: {} --resume", e.what(),
          r.finished(), partial.string(), r.command_line);
   }

@@ -24,20 +24,25 @@ bool runs_distributed(const std::string& command) {
 
 // Reports an error of a command as one line and returns the exit code. Under mpirun a failure
 // before the command's sync point is agreed on by every rank (mpi::agree), so that rank 0
-// reports it once; later, a rank other than 0 tags its line with its rank.
-int report(const std::string& text, int code, bool interrupted) {
-  if (lumac::mpi::distributed() && !lumac::mpi::agreed() && !interrupted) {
+// reports it once (a stop signal too: the ranks that got past their preparation wait for the
+// others there); later, a rank other than 0 tags its line with its rank.
+int report(std::string text, int code, bool interrupted) {
+  if (text.empty()) text = "unknown error";
+  const char* kind = interrupted ? "" : "error: ";
+  if (lumac::mpi::distributed() && !lumac::mpi::agreed()) {
     try {
       lumac::mpi::agree(text);
     } catch (const lumac::mpi::QuietExit& e) {
-      return e.code();
+      return interrupted ? code : e.code();
     } catch (const lumac::Error& e) {
-      fmt::print(stderr, "lumac: error: {}\n", e.what());
+      fmt::print(stderr, "lumac: {}{}\n", kind, e.what());
       return code;
     }
   }
-  fmt::print(stderr, "lumac: {}{}{}\n", lumac::mpi::log_tag(), interrupted ? "" : "error: ", text);
+  fmt::print(stderr, "lumac: {}{}{}\n", lumac::mpi::log_tag(), kind, text);
   lumac::mpi::set_exit_code(code);
+  // Past the sync point, rank 0 may be waiting for this rank: end the job rather than wait.
+  if (lumac::mpi::distributed() && lumac::mpi::rank() != 0) lumac::mpi::out_of_step();
   return code;
 }
 
@@ -76,7 +81,7 @@ int main(int argc, char** argv) {
                  fmt::join(names, ", "));
     return 2;
   }
-  if (lumac::mpi::distributed() && argc > 1 && !runs_distributed(argv[1])) {
+  if (lumac::mpi::distributed() && argc > 1 && argv[1][0] != '-' && !runs_distributed(argv[1])) {
     if (speaks)
       fmt::print(stderr,
                  "lumac: error: 'lumac {}' runs as one process: start it without mpirun (sweep, "

@@ -16,23 +16,35 @@ bool stderr_is_terminal() {
 Progress::Progress(std::int64_t total, std::string label)
     : total_(total),
       label_(std::move(label)),
-      active_(stderr_is_terminal() && mpi::rank() == 0),  // rank 0 of an mpirun job only
+      mode_(mpi::rank() != 0       ? Mode::off
+            : stderr_is_terminal() ? Mode::bar
+            : mpi::distributed()   ? Mode::lines
+                                   : Mode::off),
       start_(std::chrono::steady_clock::now()) {
   update(0);
 }
 
 Progress::~Progress() {
-  if (active_) fmt::print(stderr, "\n");
+  if (mode_ == Mode::bar) fmt::print(stderr, "\n");
 }
 
 void Progress::update(std::int64_t done) {
-  if (!active_ || total_ <= 0) return;
-  constexpr int width = 30;
+  if (mode_ == Mode::off || total_ <= 0) return;
   const double f = static_cast<double>(done) / static_cast<double>(total_);
-  const int filled = static_cast<int>(f * width);
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double eta = done > 0 ? elapsed * (1 - f) / f : 0;
+  if (mode_ == Mode::lines) {
+    const std::int64_t tenths = done * 10 / total_;
+    if (tenths == tenths_shown_) return;
+    tenths_shown_ = tenths;
+    fmt::print(stderr, "{} [rank 0, {} ranks]: {}/{} done, {:.0f} s elapsed, {:.0f} s left\n",
+               label_, mpi::size(), done, total_, elapsed, eta);
+    std::fflush(stderr);
+    return;
+  }
+  constexpr int width = 30;
+  const int filled = static_cast<int>(f * width);
   fmt::print(stderr, "\r{} [{}{}] {}/{}  {:.0f} s elapsed, {:.0f} s left ", label_,
              std::string(static_cast<std::size_t>(filled), '#'),
              std::string(static_cast<std::size_t>(width - filled), '.'), done, total_, elapsed,

@@ -1,4 +1,6 @@
-// A progress bar on stderr for long runs, shown only when stderr is a terminal.
+// Progress of long runs on stderr: a bar redrawn in place when stderr is a terminal; under
+// mpirun (whose ranks write stderr into a pipe), a line from rank 0 at every tenth of the work,
+// for the job's log; otherwise nothing.
 #pragma once
 
 #include <chrono>
@@ -7,7 +9,7 @@
 
 namespace lumac::cli {
 
-// Whether stderr is a terminal (progress is shown only there).
+// Whether stderr is a terminal (the bar is shown only there).
 bool stderr_is_terminal();
 
 class Progress {
@@ -17,9 +19,11 @@ class Progress {
   void update(std::int64_t done);
 
  private:
+  enum class Mode { off, bar, lines };
   std::int64_t total_;
   std::string label_;
-  bool active_;
+  Mode mode_;
+  std::int64_t tenths_shown_ = -1;  // lines mode: the last tenth of the work reported
   std::chrono::steady_clock::time_point start_;
 };
 

@@ -29,16 +29,19 @@ void run_sweep_points(const SweepSpec& spec, const Settings& base,
 
 // An evaluation over seeds (evaluate_on_hardware): the work is split into pieces, one per seed
 // when there are at least as many seeds as ranks, else every seed's test images split into
-// equal shares so that every rank has work; the pieces are dealt out in turn (piece i to rank
-// i mod N) and pooled on rank 0 in seed and image order. The accuracies equal the serial ones
-// bit for bit; so does everything else when each seed is one piece. Rank 0 returns the pooled
-// evaluation; the other ranks an empty one.
+// shares on whole evaluation batches (at most one share per batch); the pieces are dealt out
+// in turn (piece i to rank i mod N) and pooled on rank 0 in seed and image order. The
+// accuracies equal the serial ones bit for bit; so does everything else when each seed is one
+// piece. Rank 0 returns the pooled evaluation; the other ranks an empty one. A rank whose piece
+// fails or is stopped computes no more and tells rank 0, which throws lumac::Error naming the
+// rank and the piece (or Interrupted, when it was stopped too).
 NetworkEvaluation evaluate_on_hardware(const LoadedNetwork& net, const Settings& settings,
                                        const HardwareOptions& h, std::uint64_t seed, int seeds);
 
 // Precision studies with seeds seed, seed + 1, ... (run_precision_study with spec.seed set to
 // each), dealt out in turn over the ranks and gathered on rank 0 in seed order (the other
-// ranks return an empty vector). `on_step` of the spec is called on rank 0 only.
+// ranks return an empty vector). `on_step` of the spec is called on rank 0 only. Failures and
+// stops as for evaluate_on_hardware; an incomplete study counts as stopped.
 std::vector<PrecisionStudy> run_precision_studies(const LoadedNetwork& net,
                                                   const Settings& settings, PrecisionSpec spec,
                                                   int seeds);

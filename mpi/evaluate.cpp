@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "lumac/core/error.hpp"
+#include "lumac/core/interrupt.hpp"
 #include "mpi/distributed.hpp"
 #include "mpi/world.hpp"
 
@@ -144,31 +145,105 @@ PrecisionStudy read_study(Reader& r) {
   return st;
 }
 
+// What a rank did with the pieces dealt to it: all done, or stopped at one (a stop signal, an
+// error, or a study left incomplete by a stop request).
+enum Status : std::int64_t { all_done = 0, piece_failed = 1, piece_stopped = 2 };
+
 // Runs `compute(i)` for the pieces i = rank, rank + N, ... of `count` and returns all of them on
-// rank 0 (in piece order; empty elsewhere). Each rank sends its pieces in one message.
-template <class T, class Compute, class Write, class Read>
-std::vector<T> deal(std::int64_t count, int tag, Compute compute, Write write_one, Read read_one) {
+// rank 0 (in piece order; empty elsewhere). Each rank with pieces sends one message: its status,
+// the index of the piece it stopped at and why, and the pieces it finished. A rank stops at the
+// first piece that fails or that `complete` says is incomplete (the pieces after it are not
+// computed). Rank 0 collects every message, then throws Interrupted if a piece was stopped
+// while a stop was requested here too, and else lumac::Error naming the rank and the piece
+// (`what(i)`) that failed first.
+template <class T, class Compute, class Complete, class Write, class Read, class What>
+std::vector<T> deal(std::int64_t count, int tag, Compute compute, Complete complete,
+                    Write write_one, Read read_one, What what) {
   std::vector<T> mine;
-  for (std::int64_t i = rank(); i < count; i += size()) mine.push_back(compute(i));
+  Status status = all_done;
+  std::int64_t stopped_at = -1;
+  std::string message;
+  for (std::int64_t i = rank(); i < count; i += size()) {
+    try {
+      mine.push_back(compute(i));
+      if (complete(mine.back())) continue;
+      mine.pop_back();
+      status = piece_stopped;
+    } catch (const Interrupted&) {
+      status = piece_stopped;
+    } catch (const std::exception& e) {
+      status = piece_failed;
+      message = e.what();
+    }
+    stopped_at = i;
+    break;
+  }
+  if (rank() != 0 && rank() >= count) return {};  // nothing was dealt to this rank
+  Step step;
   if (rank() != 0) {
-    if (rank() >= count) return {};  // nothing was dealt to this rank
     Writer w;
+    w.integer(status);
+    w.integer(stopped_at);
+    w.text(message);
+    w.integer(static_cast<std::int64_t>(mine.size()));
     for (const T& t : mine) write_one(w, t);
     send(0, tag, w.bytes());
+    step.finish();
     return {};
   }
   std::vector<T> all(static_cast<std::size_t>(count));
   for (std::size_t k = 0; k < mine.size(); ++k)
     all[k * static_cast<std::size_t>(size())] = std::move(mine[k]);
+  // The first problem by piece index (rank 0's own included).
+  std::int64_t bad = status == all_done ? count : stopped_at;
+  Status bad_status = status;
+  int bad_rank = 0;
+  std::string bad_message = message;
   for (int from = 1; from < size() && from < count; ++from) {
     const Message m = receive(from);
     if (m.tag != tag) fail("rank {} sent an unexpected message (tag {})", from, m.tag);
     Reader in(m.bytes);
-    for (std::int64_t i = from; i < count; i += size())
-      all[static_cast<std::size_t>(i)] = read_one(in);
+    const auto st = static_cast<Status>(in.integer());
+    const std::int64_t at = in.integer();
+    const std::string text = in.text();
+    const std::int64_t n = in.integer();
+    for (std::int64_t k = 0; k < n; ++k)
+      all[static_cast<std::size_t>(from + k * size())] = read_one(in);
     if (!in.done()) fail("rank {} sent more results than it was given", from);
+    if (st != all_done && at < bad) {
+      bad = at;
+      bad_status = st;
+      bad_rank = from;
+      bad_message = text;
+    }
   }
-  return all;
+  step.finish();
+  if (bad == count) return all;
+  // The other ranks go on to the command's next exchange, which rank 0 will not join: the job
+  // ends with MPI_Abort once this is reported.
+  out_of_step();
+  if (bad_status == piece_stopped && stop_requested())
+    throw Interrupted(fmt::format("interrupted at {}; nothing was written", what(bad)));
+  throw Error(fmt::format("rank {} failed at {}: {}", bad_rank, what(bad),
+                          bad_status == piece_failed ? bad_message : "stopped by a signal"));
+}
+
+// The image ranges each seed is split into: one range when there are at least as many seeds as
+// ranks, else enough ranges for every rank, their bounds rounded up to whole evaluation batches
+// (so that every batch holds the same images as in a serial run) and never empty: at most one
+// range per batch.
+std::vector<std::int64_t> share_bounds(const LoadedNetwork& net, int seeds) {
+  const std::int64_t n = net.test.size();
+  const std::int64_t batch = std::max(1, net.batch);
+  const std::int64_t wanted = (size() + seeds - 1) / seeds;
+  const std::int64_t shares = std::max<std::int64_t>(1, std::min(wanted, (n + batch - 1) / batch));
+  std::vector<std::int64_t> bounds{0};
+  for (std::int64_t k = 1; k < shares; ++k) {
+    const std::int64_t b = std::min(n, (k * n / shares + batch - 1) / batch * batch);
+    if (b > bounds.back() && b < n) bounds.push_back(b);
+  }
+  bounds.push_back(n);
+  return bounds;
 }
 
 }  // namespace
@@ -177,25 +252,25 @@ NetworkEvaluation evaluate_on_hardware(const LoadedNetwork& net, const Settings&
                                        const HardwareOptions& h, std::uint64_t seed, int seeds) {
   if (!distributed()) return lumac::evaluate_on_hardware(net, settings, h, seed, seeds);
   check_seeds(seeds);
-  // Shares per seed: enough pieces for every rank, never fewer images than ranks allow.
-  const std::int64_t n = net.test.size();
-  const std::int64_t shares =
-      std::max<std::int64_t>(1, std::min<std::int64_t>((size() + seeds - 1) / seeds, n));
+  const std::vector<std::int64_t> bounds = share_bounds(net, seeds);
+  const auto shares = static_cast<std::int64_t>(bounds.size()) - 1;
   const std::int64_t pieces = seeds * shares;
-  // Share boundaries fall on whole evaluation batches, so that every batch holds the same images
-  // as in a serial run.
-  const std::int64_t batch = std::max(1, net.batch);
-  auto boundary = [&](std::int64_t k) {
-    return std::min(n, (k * n / shares + batch - 1) / batch * batch);
-  };
   auto compute = [&](std::int64_t i) {
     const std::int64_t s = i / shares, k = i % shares;
-    return evaluate_seed(net, settings, h, seed + static_cast<std::uint64_t>(s), boundary(k),
-                         k + 1 == shares ? n : boundary(k + 1));
+    return evaluate_seed(net, settings, h, seed + static_cast<std::uint64_t>(s),
+                         bounds[static_cast<std::size_t>(k)],
+                         bounds[static_cast<std::size_t>(k + 1)]);
+  };
+  auto what = [&](std::int64_t i) {
+    return fmt::format("seed {}, test images {} to {}",
+                       seed + static_cast<std::uint64_t>(i / shares),
+                       bounds[static_cast<std::size_t>(i % shares)],
+                       bounds[static_cast<std::size_t>(i % shares + 1)] - 1);
   };
   const auto all = deal<SeedEvaluation>(
-      pieces, evaluation_tag, compute, [](Writer& w, const SeedEvaluation& e) { put(w, e); },
-      [](Reader& r) { return read_evaluation(r); });
+      pieces, evaluation_tag, compute, [](const SeedEvaluation&) { return true; },
+      [](Writer& w, const SeedEvaluation& e) { put(w, e); },
+      [](Reader& r) { return read_evaluation(r); }, what);
   if (rank() != 0) return {};
   std::vector<std::vector<SeedEvaluation>> by_seed(static_cast<std::size_t>(seeds));
   for (std::int64_t i = 0; i < pieces; ++i)
@@ -223,8 +298,10 @@ std::vector<PrecisionStudy> run_precision_studies(const LoadedNetwork& net,
     return out;
   }
   return deal<PrecisionStudy>(
-      seeds, precision_tag, compute, [](Writer& w, const PrecisionStudy& st) { put(w, st); },
-      [](Reader& r) { return read_study(r); });
+      seeds, precision_tag, compute, [](const PrecisionStudy& st) { return st.complete; },
+      [](Writer& w, const PrecisionStudy& st) { put(w, st); },
+      [](Reader& r) { return read_study(r); },
+      [&](std::int64_t i) { return fmt::format("the study of seed {}", first + i); });
 }
 
 }  // namespace lumac::mpi

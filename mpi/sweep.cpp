@@ -6,12 +6,14 @@
 // Every worker message gets exactly one reply, so a worker always waits in one place.
 #include <fmt/format.h>
 
+#include <pthread.h>
 #include <unistd.h>
+
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -27,31 +29,69 @@ namespace {
 
 enum Tag : int { ready = 1, result = 2, failed = 3, stopped = 4, work = 5 };
 
-// The line a crashing rank prints from its signal handler (async-signal-safe: written with
-// write(2) from a buffer filled before each point).
-char crash_line[512] = "";
-std::size_t crash_line_length = 0;
+// The line a crashing rank prints from its signal handler. Everything is formatted before the
+// point starts; the handler only copies bytes and calls write(2) (async-signal-safe). The line
+// of the point in progress is filled in the idle one of two buffers and then published by an
+// atomic index, so the handler never reads a half-written line; it names the point only when
+// the crash is on the thread computing it.
+struct CrashLines {
+  char point[2][512]{};
+  std::size_t point_length[2]{};
+  std::atomic<int> current{-1};  // the buffer of the point in progress, -1 between points
+  char plain[128]{};             // "lumac: error: rank R crashed"
+  std::size_t plain_length = 0;
+  pthread_t computing{};
+  std::atomic<bool> has_computing{false};
+};
+CrashLines crash;
+
+void append(char* out, std::size_t& n, std::size_t cap, const char* text, std::size_t length) {
+  for (std::size_t i = 0; i < length && n < cap; ++i) out[n++] = text[i];
+}
 
 extern "C" void on_crash(int sig) {
-  if (crash_line_length > 0) {
-    char line[600];
-    const int n = std::snprintf(line, sizeof line, "%.*s (signal %d)\n",
-                                static_cast<int>(crash_line_length), crash_line, sig);
-    if (n > 0) (void)!::write(STDERR_FILENO, line, static_cast<std::size_t>(n));
-  }
+  char line[700];
+  std::size_t n = 0;
+  const int at = crash.current.load();
+  const bool on_point =
+      at >= 0 && crash.has_computing.load() && pthread_equal(pthread_self(), crash.computing);
+  if (on_point)
+    append(line, n, sizeof line, crash.point[at], crash.point_length[at]);
+  else
+    append(line, n, sizeof line, crash.plain, crash.plain_length);
+  append(line, n, sizeof line, " (signal ", 9);
+  char digits[12];
+  std::size_t d = 0;
+  for (int v = sig > 0 ? sig : 0; d == 0 || v > 0; v /= 10)
+    digits[d++] = static_cast<char>('0' + v % 10);
+  while (d > 0 && n < sizeof line) line[n++] = digits[--d];
+  append(line, n, sizeof line, ")\n", 2);
+  (void)!::write(STDERR_FILENO, line, n);
   std::signal(sig, SIG_DFL);
   std::raise(sig);
 }
 
 void install_crash_handler() {
+  const std::string plain = fmt::format("lumac: error: rank {} crashed", rank());
+  crash.plain_length = std::min(plain.size(), sizeof crash.plain);
+  std::memcpy(crash.plain, plain.data(), crash.plain_length);
   for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) std::signal(sig, on_crash);
 }
 
+// Called by the thread that computes points, before each point (and with index -1 after it).
 void set_crash_point(const SweepGrid& grid, std::int64_t index) {
+  if (index < 0) {
+    crash.current.store(-1);
+    return;
+  }
+  crash.computing = pthread_self();
+  crash.has_computing.store(true);
+  const int idle = crash.current.load() == 0 ? 1 : 0;
   const std::string line = fmt::format("lumac: error: rank {} crashed during sweep point {} ({})",
                                        rank(), index, describe_point(grid, index));
-  crash_line_length = std::min(line.size(), sizeof crash_line);
-  std::memcpy(crash_line, line.data(), crash_line_length);
+  crash.point_length[idle] = std::min(line.size(), sizeof crash.point[idle]);
+  std::memcpy(crash.point[idle], line.data(), crash.point_length[idle]);
+  crash.current.store(idle);
 }
 
 std::vector<char> index_bytes(std::int64_t i) {
@@ -86,19 +126,29 @@ Outcome compute(const SweepSpec& spec, const Settings& base,
   } catch (const std::bad_alloc&) {
     o.kind = Outcome::failed;
     o.message = "out of memory";
+  } catch (const std::exception& e) {
+    o.kind = Outcome::failed;
+    o.message = e.what();
+  } catch (...) {
+    o.kind = Outcome::failed;
+    o.message = "unknown error";
   }
-  crash_line_length = 0;
+  set_crash_point(grid, -1);
   return o;
 }
 
 void worker(const SweepSpec& spec, const Settings& base, const std::optional<LoadedNetwork>& net,
             const SweepGrid& grid) {
+  Step step;
   send(0, ready, {});
   for (;;) {
     const Message m = receive(0);
     Reader in(m.bytes);
     const std::int64_t index = in.integer();
-    if (index < 0) return;
+    if (index < 0) {
+      step.finish();
+      return;
+    }
     const Outcome o = compute(spec, base, net, grid, index);
     Writer out;
     out.integer(index);
@@ -123,19 +173,42 @@ class Coordinator {
   }
 
   void run(const std::function<void()>& after_point, const std::function<bool()>& stop) {
+    Step step;  // not finished when this throws: the job then ends with MPI_Abort
     std::thread local([this] { compute_locally(); });
+    try {
+      if (serve_all(after_point, stop)) step.finish();
+    } catch (...) {
+      // Rank 0's own point in flight is abandoned, its thread joined, and the error reported.
+      stopping_ = true;
+      request_stop();
+      local.join();
+      throw;
+    }
+    local.join();
+    drain_local(after_point);
+    if (failure_) throw Error(*failure_);
+    if (!stopped_alone_.empty() && !stop_requested()) throw Error(stopped_alone_);
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  // How long a stop signal may take to reach rank 0 after it reached another rank (a batch
+  // system signals the ranks of different nodes at slightly different times), and how long
+  // the ranks get to report once a stop is requested.
+  static constexpr std::chrono::seconds stop_skew{2}, stop_wait{10};
+
+  // Serves the other ranks until every one has had its last reply (true), or until a stop has
+  // waited stop_wait for ranks that do not answer (false: they are left behind).
+  bool serve_all(const std::function<void()>& after_point, const std::function<bool()>& stop) {
     int workers = size() - 1;
+    Clock::time_point stop_since{};
     while (workers > 0 || !local_finished_) {
-      if (failure_) {
-        // The job ends now: the other ranks are left as they are (main ends the job with
-        // MPI_Abort once the error is reported; mpi/world.hpp: out_of_step).
-        stopping_ = true;
-        request_stop();
-        local.join();
-        out_of_step();
-        throw Error(*failure_);
-      }
+      if (failure_) throw Error(*failure_);
+      if (!stopped_alone_.empty() && !stop_requested() && Clock::now() - stopped_at_ > stop_skew)
+        throw Error(stopped_alone_);
       if (!stopping_ && stop && stop()) stopping_ = true;
+      if (stopping_ && stop_since == Clock::time_point{}) stop_since = Clock::now();
+      if (stopping_ && Clock::now() - stop_since > stop_wait && local_finished_) return false;
       bool busy = false;
       if (workers > 0) {
         const Message m = try_receive();
@@ -143,7 +216,8 @@ class Coordinator {
           busy = true;
           serve(m, after_point);
           // Reply: the next point, or -1 (no more work, or the sweep is ending).
-          const std::int64_t next = stopping_ ? -1 : take();
+          const bool ending = stopping_ || failure_ || !stopped_alone_.empty();
+          const std::int64_t next = ending ? -1 : take();
           send(m.source, work, index_bytes(next));
           if (next < 0) --workers;
         }
@@ -151,12 +225,7 @@ class Coordinator {
       busy = drain_local(after_point) || busy;
       if (!busy) std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
-    local.join();
-    drain_local(after_point);
-    if (failure_) {
-      out_of_step();
-      throw Error(*failure_);
-    }
+    return true;
   }
 
  private:
@@ -220,9 +289,20 @@ class Coordinator {
     // a failure, or a stop signal to one rank alone, ends the sweep with an error.
     if (o.kind == Outcome::stopped && stop_requested()) return;
     if (failure_) return;
-    const std::string what = o.kind == Outcome::failed ? o.message : "stopped by a signal";
-    failure_ = fmt::format("rank {} failed at sweep point {} ({}): {}", o.rank, o.index,
-                           describe_point(r_.grid, o.index), what);
+    const std::string line =
+        fmt::format("rank {} failed at sweep point {} ({}): {}", o.rank, o.index,
+                    describe_point(r_.grid, o.index),
+                    o.kind == Outcome::failed ? o.message : std::string("stopped by a signal"));
+    if (o.kind == Outcome::failed) {
+      failure_ = line;
+      return;
+    }
+    // A stop signal that reached another rank first: a failure of that rank unless rank 0
+    // is signalled too within stop_skew. No more points are handed out meanwhile.
+    if (stopped_alone_.empty()) {
+      stopped_alone_ = line;
+      stopped_at_ = Clock::now();
+    }
   }
 
   const SweepSpec& spec_;
@@ -234,6 +314,8 @@ class Coordinator {
   std::deque<Outcome> finished_;
   std::atomic<bool> stopping_{false}, local_finished_{false};
   std::optional<std::string> failure_;
+  std::string stopped_alone_;  // a rank stopped by a signal that rank 0 has not had (yet)
+  Clock::time_point stopped_at_{};
 };
 
 }  // namespace

@@ -32,10 +32,27 @@ bool distributed();  // MPI is initialised and there is more than one rank
 // "[rank R] " on ranks other than 0 of a distributed run, else "" (a prefix for log lines).
 std::string log_tag();
 
-// Says that this rank (rank 0, after a failure elsewhere) has left the others mid-protocol:
-// World's destructor then ends the job with MPI_Abort(code) instead of MPI_Finalize, which
-// would wait for ranks that will never arrive.
+// Says that this rank has left the others mid-protocol (a failure while ranks still wait for
+// messages): World's destructor then ends the job with MPI_Abort(code) instead of MPI_Finalize,
+// which would wait for ranks that will never arrive.
 void out_of_step();
+
+// A message exchange between ranks (a driver of mpi/distributed.hpp) as a scope: unless
+// finish() is called once every rank has had its last message, leaving the scope (by an
+// exception) calls out_of_step().
+class Step {
+ public:
+  Step() = default;
+  ~Step() {
+    if (!finished_) out_of_step();
+  }
+  Step(const Step&) = delete;
+  Step& operator=(const Step&) = delete;
+  void finish() { finished_ = true; }
+
+ private:
+  bool finished_ = false;
+};
 // The exit code main returns, for that MPI_Abort.
 void set_exit_code(int code);
 

@@ -37,10 +37,18 @@ World::World(int& argc, char**& argv) {
 
 World::~World() = default;
 
-int rank() { return 0; }
-int size() { return 1; }
-bool distributed() { return false; }
-std::string log_tag() { return {}; }
+int rank() {
+  return 0;
+}
+int size() {
+  return 1;
+}
+bool distributed() {
+  return false;
+}
+std::string log_tag() {
+  return {};
+}
 void out_of_step() {}
 void set_exit_code(int) {}
 
@@ -50,16 +58,24 @@ void abort_job(int code) {
   std::exit(code);
 }
 
-bool agreed() { return has_agreed; }
+bool agreed() {
+  return has_agreed;
+}
 
 void agree(const std::string& error) {
   has_agreed = true;
   if (!error.empty()) throw Error(error);
 }
 
-void send(int, int, const std::vector<char>&) { no_mpi("sending to another rank"); }
-Message receive(int) { no_mpi("receiving from another rank"); }
-Message try_receive() { return {}; }
+void send(int, int, const std::vector<char>&) {
+  no_mpi("sending to another rank");
+}
+Message receive(int) {
+  no_mpi("receiving from another rank");
+}
+Message try_receive() {
+  return {};
+}
 void broadcast(std::vector<char>&) {}
 
 }  // namespace lumac::mpi

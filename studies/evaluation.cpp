@@ -106,14 +106,14 @@ SeedEvaluation evaluate_seed(const LoadedNetwork& net, const Settings& settings,
   nn::EvalOptions opt;
   opt.batch = net.batch;
   opt.begin = begin;
-  opt.limit = end;
+  opt.limit = end < 0 ? 0 : end;
   std::unique_ptr<nn::MatmulHook> hook;
   const nn::AnalogExecutor ex(h.mode, layers, settings.circuit, h.sources, seed);
   if (h.bits) hook = std::make_unique<nn::DigitalQuantization>(*h.bits, layers);
   opt.hook = h.bits ? hook.get() : (nn::noise_mode_info(h.mode).adds_noise() ? &ex : nullptr);
   const auto start = std::chrono::steady_clock::now();
-  // An empty range evaluates nothing (end 0 means the end of the test set).
-  const bool empty = end > 0 && begin >= end;
+  // An empty range evaluates nothing (end -1 means the end of the test set).
+  const bool empty = end >= 0 && begin >= end;
   const nn::EvalResult e = empty ? nn::EvalResult{} : nn::evaluate(net.model, net.test, opt);
   SeedEvaluation r;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -149,7 +149,8 @@ NetworkEvaluation pool_evaluations(const LoadedNetwork& net, const Settings& set
         const nn::LayerNoiseReport& rep = piece.layers[l];
         sum_var[l] += rep.noise_std * rep.noise_std * rep.outputs_seen;
         count[l] += rep.outputs_seen;
-        source_var[l].resize(rep.by_source.size(), 0);
+        // A piece that saw no outputs has no per-source figures.
+        source_var[l].resize(std::max(source_var[l].size(), rep.by_source.size()), 0);
         for (std::size_t k = 0; k < rep.by_source.size(); ++k)
           source_var[l][k] += std::pow(rep.by_source[k].second, 2) * rep.outputs_seen;
       }
@@ -164,6 +165,12 @@ NetworkEvaluation pool_evaluations(const LoadedNetwork& net, const Settings& set
   if (r.accuracy.empty()) fail("pool_evaluations: no seeds");
   r.layers = pieces.front().front().layers;
   r.photons_per_mac = pieces.front().front().photons_per_mac;
+  // The names of the sources, from a piece that saw outputs.
+  for (std::size_t l = 0; l < layers.size(); ++l)
+    for (const auto& seed : pieces)
+      for (const SeedEvaluation& piece : seed)
+        if (piece.layers[l].by_source.size() > r.layers[l].by_source.size())
+          r.layers[l].by_source = piece.layers[l].by_source;
   std::vector<double> sorted = r.seconds;
   std::sort(sorted.begin(), sorted.end());
   r.images_per_s = static_cast<double>(net.test.size()) / sorted[sorted.size() / 2];
@@ -178,7 +185,7 @@ NetworkEvaluation pool_evaluations(const LoadedNetwork& net, const Settings& set
     rep.enob = rep.noise_std > 0 ? enob_bits(layers[l].output_range(), rep.noise_std)
                                  : std::numeric_limits<double>::infinity();
     if (h.bits) rep.enob = *h.bits;  // the digital baseline's precision is its bit width
-    for (std::size_t k = 0; k < rep.by_source.size(); ++k)
+    for (std::size_t k = 0; k < rep.by_source.size() && k < source_var[l].size(); ++k)
       rep.by_source[k].second = count[l] > 0 ? std::sqrt(source_var[l][k] / count[l]) : 0.0;
     readout_enob.push_back(std::isfinite(rep.enob) ? rep.enob : 0.0);
   }

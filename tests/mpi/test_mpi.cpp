@@ -37,7 +37,9 @@ const std::string mpi_env =
 // under `mpirun -np ranks` when ranks > 0.
 RunResult run_in(const fs::path& dir, int ranks, const std::vector<std::string>& args) {
   TempDir tmp;
-  std::string cmd = "cd " + shell_quote(dir.string()) + " && env " + mpi_env + " ";
+  // A hang fails the test instead of holding up the suite (timeout exits with 124).
+  std::string cmd =
+      "cd " + shell_quote(dir.string()) + " && timeout -k 10 300 env " + mpi_env + " ";
   if (ranks > 0) cmd += "mpirun -np " + std::to_string(ranks) + " ";
   cmd += shell_quote(LUMAC_BINARY);
   for (const auto& a : args) cmd += " " + shell_quote(a);
@@ -102,6 +104,7 @@ pid_t start_mpirun(const fs::path& dir, int ranks, const std::vector<std::string
   const pid_t pid = fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
+    setpgid(0, 0);  // a process group of its own, so that a hung job can be killed whole
     std::string cmd = "cd " + shell_quote(dir.string()) + " && exec env " + mpi_env +
                       " mpirun -np " + std::to_string(ranks) + " " + shell_quote(LUMAC_BINARY);
     for (const auto& a : args) cmd += " " + shell_quote(a);
@@ -121,9 +124,16 @@ bool wait_for(const std::function<bool()>& ready, int seconds = 120) {
   return true;
 }
 
+// The exit status of a background job; a job still running after 300 s is killed with its
+// whole process group and fails the test.
 int wait_status(pid_t pid) {
   int status = 0;
-  waitpid(pid, &status, 0);
+  const bool ended = wait_for([&] { return waitpid(pid, &status, WNOHANG) == pid; }, 300);
+  if (!ended) {
+    kill(-pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+  CHECK_MESSAGE(ended, "the job hung");
   return status;
 }
 
@@ -197,7 +207,8 @@ TEST_CASE("mpi: eval spreads seeds, or one seed's images, over the ranks with th
     const RunResult serial = run_in(tmp.path(), 0, args);
     REQUIRE(serial.exit_code == 0);
     const Json want = without_times(Json::parse(serial.out));
-    for (int ranks : {2, 3}) {
+    // 5 ranks and one seed: 1000 images make 4 batches of 256, so one rank has no share.
+    for (int ranks : {2, 3, 5}) {
       CAPTURE(ranks);
       const RunResult r = run_in(tmp.path(), ranks, args);
       REQUIRE_MESSAGE(r.exit_code == 0, r.err);
@@ -213,6 +224,14 @@ TEST_CASE("mpi: eval spreads seeds, or one seed's images, over the ranks with th
         for (std::size_t l = 0; l < want["layers"].size(); ++l) {
           const double a = got["layers"][l]["noise_std"], b = want["layers"][l]["noise_std"];
           CHECK(a == doctest::Approx(b).epsilon(1e-12));
+          const Json& src = want["layers"][l]["noise_std_by_source"];
+          REQUIRE(src.size() > 3);
+          for (auto it = src.begin(); it != src.end(); ++it) {
+            const std::string name = it.key();
+            CAPTURE(name);
+            const double g = got["layers"][l]["noise_std_by_source"][name];
+            CHECK(g == doctest::Approx(it->get<double>()).epsilon(1e-12));
+          }
         }
       }
     }
@@ -255,6 +274,11 @@ TEST_CASE("mpi: a sweep job killed mid-way resumes, on another rank count, to th
   kill(job, SIGTERM);
   const int status = wait_status(job);
   CHECK(!(WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  // A stop of the whole job is an interruption (not a rank failure): one line from rank 0.
+  const auto lines = lumac_lines(read_text(tmp / "job" / "err"));
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].find("sweep interrupted after") != std::string::npos);
+  CHECK(lines[0].find("--resume") != std::string::npos);
   REQUIRE(fs::exists(partial));
   const std::int64_t kept = done_points(partial);
   CHECK(kept >= 1);
@@ -362,7 +386,8 @@ TEST_CASE("mpi: without mpirun nothing of MPI starts, and the rank archive round
   CHECK_THROWS_AS(lying.numbers(), Error);
 }
 
-TEST_CASE("mpi: the plain lumac loads no MPI library; under mpirun it runs lumac-mpi in its place") {
+TEST_CASE(
+    "mpi: the plain lumac loads no MPI library; under mpirun it runs lumac-mpi in its place") {
   // ldd lists the shared libraries the dynamic loader maps at start.
   const std::string cmd = "ldd " + shell_quote(LUMAC_BINARY);
   FILE* p = popen(cmd.c_str(), "r");
@@ -376,8 +401,46 @@ TEST_CASE("mpi: the plain lumac loads no MPI library; under mpirun it runs lumac
   CHECK(libs.find("libopen-pal") == std::string::npos);
   // mpirun starts lumac, which becomes lumac-mpi (same pid): two ranks that talk to each other.
   TempDir tmp;
-  const RunResult r = run_in(tmp.path(), 2, {"eval", "--model", bundled_model("fmnist_mlp.h5"),
-                                             "--limit", "20", "--seeds", "2", "--json"});
+  const RunResult r = run_in(tmp.path(), 2,
+                             {"eval", "--model", bundled_model("fmnist_mlp.h5"), "--limit", "20",
+                              "--seeds", "2", "--json"});
   CHECK_MESSAGE(r.exit_code == 0, r.err);
   CHECK(Json::parse(r.out)["accuracy"].size() == 2);
+}
+
+TEST_CASE(
+    "mpi: a rank of eval stopped alone, or a partial file that cannot be written, is one line") {
+  TempDir tmp;
+  SUBCASE("eval: rank 1 stopped by a signal") {
+    const pid_t job =
+        start_mpirun(tmp.path(), 2,
+                     {"eval", "--model", bundled_model("fmnist_cnn.h5"), "--seeds", "6", "--json"});
+    // Past start-up (the signal handlers are installed at once), within the evaluation.
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    const pid_t victim = rank_pid(job, 1);
+    REQUIRE(victim > 0);
+    kill(victim, SIGTERM);
+    const int status = wait_status(job);
+    CHECK(!(WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    const auto lines = lumac_lines(read_text(tmp / "err"));
+    REQUIRE(lines.size() == 1);
+    CHECK(lines[0].find("rank 1 failed at seed") != std::string::npos);
+    CHECK(lines[0].find("stopped by a signal") != std::string::npos);
+  }
+  SUBCASE("sweep: the output folder disappears") {
+    fs::create_directory(tmp / "out");
+    std::vector<std::string> args = slow_sweep;
+    args.back() = "out/k.h5";
+    const pid_t job = start_mpirun(tmp.path(), 2, args);
+    REQUIRE(wait_for([&] { return fs::exists(tmp / "out" / "k.h5.partial"); }));
+    fs::remove_all(tmp / "out");
+    const int status = wait_status(job);
+    CHECK(!(WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    const std::string err = read_text(tmp / "err");
+    const auto lines = lumac_lines(err);
+    REQUIRE(lines.size() == 1);
+    CHECK(lines[0].find("cannot write") != std::string::npos);
+    CHECK(lines[0].find("crashed") == std::string::npos);
+    CHECK(err.find("terminate") == std::string::npos);
+  }
 }

@@ -161,13 +161,15 @@ TEST_CASE(
   const HardwareOptions h =
       resolve_hardware(hardware_spec("physical"), net.model, settings.circuit);
   const NetworkEvaluation whole = evaluate_on_hardware(net, settings, h, 5, 2);
-  // Pieces of different sizes, one empty, boundaries inside and on batches.
+  // Pieces of different sizes, empty ones first and between, boundaries inside and on batches.
   std::vector<std::vector<SeedEvaluation>> pieces(2);
   for (std::uint64_t s = 0; s < 2; ++s)
     for (auto [b, e] :
-         std::vector<std::pair<int, int>>{{0, 130}, {130, 130}, {130, 400}, {400, 700}})
+         std::vector<std::pair<int, int>>{{0, 0}, {0, 130}, {130, 130}, {130, 400}, {400, -1}})
       pieces[s].push_back(evaluate_seed(net, settings, h, 5 + s, b, e));
-  CHECK(pieces[0][1].samples == 0);
+  CHECK(pieces[0][0].samples == 0);
+  CHECK(pieces[0][2].samples == 0);
+  CHECK(pieces[0][4].samples == 300);
   const NetworkEvaluation pooled = pool_evaluations(net, settings, h, pieces);
   CHECK(pooled.accuracy == whole.accuracy);  // exact: correct counts add up
   CHECK(pooled.accuracy[0] != pooled.accuracy[1]);
@@ -175,6 +177,13 @@ TEST_CASE(
     CHECK(pooled.layers[l].outputs_seen == whole.layers[l].outputs_seen);
     // The noise variance is summed in float32 within a batch: split batches agree to ~1e-6.
     CHECK(pooled.layers[l].noise_std == doctest::Approx(whole.layers[l].noise_std).epsilon(1e-6));
+    REQUIRE(pooled.layers[l].by_source.size() == whole.layers[l].by_source.size());
+    CHECK(!whole.layers[l].by_source.empty());
+    for (std::size_t k = 0; k < whole.layers[l].by_source.size(); ++k) {
+      CHECK(pooled.layers[l].by_source[k].first == whole.layers[l].by_source[k].first);
+      CHECK(pooled.layers[l].by_source[k].second ==
+            doctest::Approx(whole.layers[l].by_source[k].second).epsilon(1e-6));
+    }
   }
   // Pieces that do not cover the test set are refused.
   pieces[1].pop_back();

@@ -82,8 +82,8 @@ NetworkEvaluation evaluate_on_hardware(const LoadedNetwork& net, const Settings&
 // The parts of an evaluation, for shells that spread it over processes (mpi/): one seed on the
 // test images [begin, end), and the pooling of such pieces. The noise of an image depends only
 // on (seed, image index), so the pieces of a seed add up to its whole evaluation: the accuracy
-// is the same bit for bit however the images are split (the pooled noise std agrees to
-// rounding; bit for bit when every seed is one piece).
+// is the same bit for bit however the images are split (end -1: to the end of the test set) (the
+// pooled noise std agrees to rounding; bit for bit when every seed is one piece).
 struct SeedEvaluation {
   std::int64_t correct = 0, samples = 0;
   double seconds = 0;                        // wall time
@@ -92,7 +92,7 @@ struct SeedEvaluation {
 };
 SeedEvaluation evaluate_seed(const LoadedNetwork& net, const Settings& settings,
                              const HardwareOptions& h, std::uint64_t seed, std::int64_t begin = 0,
-                             std::int64_t end = 0);
+                             std::int64_t end = -1);
 // `pieces[s]` holds seed s's pieces in image order (together covering the test set).
 NetworkEvaluation pool_evaluations(const LoadedNetwork& net, const Settings& settings,
                                    const HardwareOptions& h,
