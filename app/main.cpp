@@ -31,12 +31,15 @@ int report(std::string text, int code, bool interrupted) {
   const char* kind = interrupted ? "" : "error: ";
   if (lumac::mpi::distributed() && !lumac::mpi::agreed()) {
     try {
-      lumac::mpi::agree(text);
+      lumac::mpi::agree(text, interrupted);
     } catch (const lumac::mpi::QuietExit& e) {
-      return interrupted ? code : e.code();
+      return e.code();
+    } catch (const lumac::Interrupted& e) {
+      fmt::print(stderr, "lumac: {}\n", e.what());
+      return 130;
     } catch (const lumac::Error& e) {
-      fmt::print(stderr, "lumac: {}{}\n", kind, e.what());
-      return code;
+      fmt::print(stderr, "lumac: error: {}\n", e.what());
+      return 2;
     }
   }
   fmt::print(stderr, "lumac: {}{}{}\n", lumac::mpi::log_tag(), kind, text);

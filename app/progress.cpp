@@ -38,8 +38,9 @@ void Progress::update(std::int64_t done) {
     const std::int64_t tenths = done * 10 / total_;
     if (tenths == tenths_shown_) return;
     tenths_shown_ = tenths;
-    fmt::print(stderr, "{} [rank 0, {} ranks]: {}/{} done, {:.0f} s elapsed, {:.0f} s left\n",
-               label_, mpi::size(), done, total_, elapsed, eta);
+    fmt::print(stderr, "{} [rank 0, {} ranks]: {}/{} done, {:.0f} s elapsed{}\n", label_,
+               mpi::size(), done, total_, elapsed,
+               done > 0 ? fmt::format(", {:.0f} s left", eta) : std::string());
     std::fflush(stderr);
     return;
   }

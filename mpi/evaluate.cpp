@@ -3,6 +3,9 @@
 // back in seed (and image) order.
 #include <fmt/format.h>
 
+#include <chrono>
+#include <thread>
+
 #include "lumac/core/error.hpp"
 #include "lumac/core/interrupt.hpp"
 #include "mpi/distributed.hpp"
@@ -219,6 +222,12 @@ std::vector<T> deal(std::int64_t count, int tag, Compute compute, Complete compl
   }
   step.finish();
   if (bad == count) return all;
+  // A stop signal can reach rank 0 a little after another rank (a batch system signals the
+  // nodes one after the other): a stopped piece is a failure only if rank 0 stays unsignalled.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (bad_status == piece_stopped && !stop_requested() &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   // The other ranks go on to the command's next exchange, which rank 0 will not join: the job
   // ends with MPI_Abort once this is reported.
   out_of_step();
@@ -272,10 +281,15 @@ NetworkEvaluation evaluate_on_hardware(const LoadedNetwork& net, const Settings&
       [](Writer& w, const SeedEvaluation& e) { put(w, e); },
       [](Reader& r) { return read_evaluation(r); }, what);
   if (rank() != 0) return {};
+  // The other ranks may already wait for the command's next exchange: a failure here must end
+  // the job (Step), not leave rank 0 in MPI_Finalize.
+  Step step;
   std::vector<std::vector<SeedEvaluation>> by_seed(static_cast<std::size_t>(seeds));
   for (std::int64_t i = 0; i < pieces; ++i)
     by_seed[static_cast<std::size_t>(i / shares)].push_back(all[static_cast<std::size_t>(i)]);
-  return pool_evaluations(net, settings, h, by_seed);
+  NetworkEvaluation pooled = pool_evaluations(net, settings, h, by_seed);
+  step.finish();
+  return pooled;
 }
 
 std::vector<PrecisionStudy> run_precision_studies(const LoadedNetwork& net,
@@ -298,7 +312,9 @@ std::vector<PrecisionStudy> run_precision_studies(const LoadedNetwork& net,
     return out;
   }
   return deal<PrecisionStudy>(
-      seeds, precision_tag, compute, [](const PrecisionStudy& st) { return st.complete; },
+      // An incomplete study (a stop during learning) is kept, as in a serial run: the command
+      // writes what was learned.
+      seeds, precision_tag, compute, [](const PrecisionStudy&) { return true; },
       [](Writer& w, const PrecisionStudy& st) { put(w, st); },
       [](Reader& r) { return read_study(r); },
       [&](std::int64_t i) { return fmt::format("the study of seed {}", first + i); });

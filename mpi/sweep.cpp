@@ -78,20 +78,23 @@ void install_crash_handler() {
   for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) std::signal(sig, on_crash);
 }
 
-// Called by the thread that computes points, before each point (and with index -1 after it).
-void set_crash_point(const SweepGrid& grid, std::int64_t index) {
-  if (index < 0) {
-    crash.current.store(-1);
-    return;
-  }
+// Called by the thread that computes points: the line its crash would print from now on.
+void set_crash_line(const std::string& line) {
   crash.computing = pthread_self();
   crash.has_computing.store(true);
   const int idle = crash.current.load() == 0 ? 1 : 0;
-  const std::string line = fmt::format("lumac: error: rank {} crashed during sweep point {} ({})",
-                                       rank(), index, describe_point(grid, index));
   crash.point_length[idle] = std::min(line.size(), sizeof crash.point[idle]);
   std::memcpy(crash.point[idle], line.data(), crash.point_length[idle]);
   crash.current.store(idle);
+}
+
+// Before and after computing point `index` (the line names it, or the wait that follows it).
+void set_crash_point(const SweepGrid& grid, std::int64_t index, bool done) {
+  set_crash_line(done ? fmt::format("lumac: error: rank {} crashed after sweep point {}, waiting "
+                                    "for its next sweep point",
+                                    rank(), index)
+                      : fmt::format("lumac: error: rank {} crashed during sweep point {} ({})",
+                                    rank(), index, describe_point(grid, index)));
 }
 
 std::vector<char> index_bytes(std::int64_t i) {
@@ -115,7 +118,7 @@ Outcome compute(const SweepSpec& spec, const Settings& base,
   Outcome o;
   o.rank = rank();
   o.index = index;
-  set_crash_point(grid, index);
+  set_crash_point(grid, index, false);
   try {
     o.point = compute_sweep_point(spec, base, net, grid, index);
   } catch (const Interrupted&) {
@@ -133,12 +136,14 @@ Outcome compute(const SweepSpec& spec, const Settings& base,
     o.kind = Outcome::failed;
     o.message = "unknown error";
   }
-  set_crash_point(grid, -1);
+  set_crash_point(grid, index, true);
   return o;
 }
 
 void worker(const SweepSpec& spec, const Settings& base, const std::optional<LoadedNetwork>& net,
             const SweepGrid& grid) {
+  set_crash_line(
+      fmt::format("lumac: error: rank {} crashed waiting for its first sweep point", rank()));
   Step step;
   send(0, ready, {});
   for (;;) {
@@ -187,6 +192,9 @@ class Coordinator {
     local.join();
     drain_local(after_point);
     if (failure_) throw Error(*failure_);
+    // A rank stopped alone near the end: give rank 0's own signal the same time to arrive.
+    while (!stopped_alone_.empty() && !stop_requested() && Clock::now() - stopped_at_ < stop_skew)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     if (!stopped_alone_.empty() && !stop_requested()) throw Error(stopped_alone_);
   }
 
@@ -239,7 +247,7 @@ class Coordinator {
 
   void compute_locally() {
     for (;;) {
-      const std::int64_t i = stopping_ ? -1 : take();
+      const std::int64_t i = stopping_ || halted_ ? -1 : take();
       if (i < 0) break;
       Outcome o = compute(spec_, base_, net_, r_.grid, i);
       const std::lock_guard<std::mutex> lock(mutex_);
@@ -302,6 +310,7 @@ class Coordinator {
     if (stopped_alone_.empty()) {
       stopped_alone_ = line;
       stopped_at_ = Clock::now();
+      halted_ = true;
     }
   }
 
@@ -313,6 +322,7 @@ class Coordinator {
   std::deque<std::int64_t> todo_;
   std::deque<Outcome> finished_;
   std::atomic<bool> stopping_{false}, local_finished_{false};
+  std::atomic<bool> halted_{false};  // no more points while a rank's stop awaits rank 0's
   std::optional<std::string> failure_;
   std::string stopped_alone_;  // a rank stopped by a signal that rank 0 has not had (yet)
   Clock::time_point stopped_at_{};

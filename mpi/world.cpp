@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "lumac/core/error.hpp"
+#include "lumac/core/interrupt.hpp"
 
 namespace lumac::mpi {
 
@@ -31,6 +32,12 @@ World::World(int& argc, char**& argv) {
   if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
     std::fputs("lumac: error: MPI_Init_thread failed\n", stderr);
     std::exit(2);
+  }
+  // Rank 0 of a sweep computes on a second thread while its main thread calls MPI.
+  if (provided < MPI_THREAD_FUNNELED) {
+    std::fputs("lumac: error: this MPI library does not support threads (MPI_THREAD_FUNNELED)\n",
+               stderr);
+    MPI_Abort(MPI_COMM_WORLD, 2);
   }
   initialised = true;
   // Errors are returned, not fatal, so that lumac reports them as one line.
@@ -77,27 +84,32 @@ bool agreed() {
   return has_agreed;
 }
 
-void agree(const std::string& error) {
+void agree(const std::string& error, bool interrupted) {
   has_agreed = true;
   if (!distributed()) {
-    if (!error.empty()) throw Error(error);
-    return;
+    if (error.empty()) return;
+    if (interrupted) throw Interrupted(error);
+    throw Error(error);
   }
-  // The lowest failing rank (world_size when none failed).
-  const int mine = error.empty() ? world_size : world_rank;
-  int first = world_size;
-  check(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), "Allreduce");
-  if (first == world_size) return;
+  // The lowest failing rank and how it failed, as 2 rank + (1 if stopped), reduced by MIN
+  // (2 world_size when none failed).
+  const int mine = error.empty() ? 2 * world_size : 2 * world_rank + (interrupted ? 1 : 0);
+  int lowest = 2 * world_size;
+  check(MPI_Allreduce(&mine, &lowest, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), "Allreduce");
+  if (lowest == 2 * world_size) return;
+  const int first = lowest / 2;
+  const bool stopped = lowest % 2 == 1;
   // Rank 0 learns the message of the first failing rank.
   std::vector<char> text(error.begin(), error.end());
   if (first != 0) {
     if (world_rank == first) send(0, 999, text);
     if (world_rank == 0) text = receive(first).bytes;
   }
-  if (world_rank != 0) throw QuietExit(2);
-  const std::string message(text.begin(), text.end());
-  if (first == 0) throw Error(message);
-  throw Error(fmt::format("rank {}: {}", first, message));
+  if (world_rank != 0) throw QuietExit(stopped ? 130 : 2);
+  std::string message(text.begin(), text.end());
+  if (first != 0) message = fmt::format("rank {}: {}", first, message);
+  if (stopped) throw Interrupted(message);
+  throw Error(message);
 }
 
 void send(int dest, int tag, const std::vector<char>& bytes) {

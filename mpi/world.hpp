@@ -72,11 +72,13 @@ class QuietExit : public std::runtime_error {
 // The sync point after a command's preparation (loading, validation). Every rank calls it
 // once per command: with "" when its preparation succeeded, or with the error message (main
 // does this when a command fails before its sync point, see agreed()).
-// Collective: every rank passes the error message of its preparation ("" when it succeeded).
-// If any rank failed, every rank throws: rank 0 a lumac::Error with its own message or, when
-// only others failed, the first failing rank's message prefixed "rank R: "; the others
-// QuietExit(2). Without MPI, throws lumac::Error(error) when error is not empty.
-void agree(const std::string& error);
+// Collective: every rank passes the error message of its preparation ("" when it succeeded)
+// and whether it was a stop request (lumac::Interrupted) rather than an error. If any rank
+// failed, every rank throws: rank 0 the first failing rank's exception (lumac::Error, or
+// lumac::Interrupted when that rank was stopped) with its message, prefixed "rank R: " when
+// R is not 0; the others QuietExit with the exit code rank 0 will have (2, or 130 for a stop).
+// Without MPI, throws the same exception when error is not empty.
+void agree(const std::string& error, bool interrupted = false);
 // Whether agree() has been called in this process.
 bool agreed();
 

@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "lumac/core/error.hpp"
+#include "lumac/core/interrupt.hpp"
 #include "mpi/world.hpp"
 
 namespace lumac::mpi {
@@ -62,9 +63,11 @@ bool agreed() {
   return has_agreed;
 }
 
-void agree(const std::string& error) {
+void agree(const std::string& error, bool interrupted) {
   has_agreed = true;
-  if (!error.empty()) throw Error(error);
+  if (error.empty()) return;
+  if (interrupted) throw Interrupted(error);
+  throw Error(error);
 }
 
 void send(int, int, const std::vector<char>&) {
