@@ -99,8 +99,7 @@ void compute_points(const SweepCommand& o, const SweepSpec& spec, const Settings
                     const std::optional<LoadedNetwork>& net, SweepResults& r,
                     const std::filesystem::path& partial) {
   // The progress bar ends (its line closed) before anything else is printed.
-  Progress progress(r.grid.points(), "sweep");
-  progress.update(r.finished());
+  Progress progress(r.grid.points(), "sweep", r.finished());
   bool writing = false;  // an error while writing the partial file is reported as it is
   try {
     mpi::run_sweep_points(

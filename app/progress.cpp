@@ -13,15 +13,16 @@ bool stderr_is_terminal() {
   return isatty(STDERR_FILENO) == 1;
 }
 
-Progress::Progress(std::int64_t total, std::string label)
+Progress::Progress(std::int64_t total, std::string label, std::int64_t already_done)
     : total_(total),
+      already_done_(already_done),
       label_(std::move(label)),
       mode_(mpi::rank() != 0       ? Mode::off
             : stderr_is_terminal() ? Mode::bar
             : mpi::distributed()   ? Mode::lines
                                    : Mode::off),
       start_(std::chrono::steady_clock::now()) {
-  update(0);
+  update(already_done);
 }
 
 Progress::~Progress() {
@@ -33,14 +34,17 @@ void Progress::update(std::int64_t done) {
   const double f = static_cast<double>(done) / static_cast<double>(total_);
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  const double eta = done > 0 ? elapsed * (1 - f) / f : 0;
+  const std::int64_t now_done = done - already_done_;
+  const double eta =
+      now_done > 0 ? elapsed * static_cast<double>(total_ - done) / static_cast<double>(now_done)
+                   : 0;
   if (mode_ == Mode::lines) {
     const std::int64_t tenths = done * 10 / total_;
     if (tenths == tenths_shown_) return;
     tenths_shown_ = tenths;
     fmt::print(stderr, "{} [rank 0, {} ranks]: {}/{} done, {:.0f} s elapsed{}\n", label_,
                mpi::size(), done, total_, elapsed,
-               done > 0 ? fmt::format(", {:.0f} s left", eta) : std::string());
+               now_done > 0 ? fmt::format(", {:.0f} s left", eta) : std::string());
     std::fflush(stderr);
     return;
   }

@@ -14,13 +14,15 @@ bool stderr_is_terminal();
 
 class Progress {
  public:
-  Progress(std::int64_t total, std::string label);
+  // `already_done` units were finished by an earlier run (a resumed sweep): the time left is
+  // estimated from the units this run finishes.
+  Progress(std::int64_t total, std::string label, std::int64_t already_done = 0);
   ~Progress();
   void update(std::int64_t done);
 
  private:
   enum class Mode { off, bar, lines };
-  std::int64_t total_;
+  std::int64_t total_, already_done_;
   std::string label_;
   Mode mode_;
   std::int64_t tenths_shown_ = -1;  // lines mode: the last tenth of the work reported
