@@ -24,6 +24,14 @@ void check(int code, const char* what) {
   MPI_Error_string(code, text, &length);
   fail("MPI {} failed: {}", what, std::string(text, static_cast<std::size_t>(length)));
 }
+
+// Ends the whole job at once with this exit code.
+[[noreturn]] void abort_job(int code) {
+  std::fflush(stdout);
+  std::fflush(stderr);
+  if (initialised) MPI_Abort(MPI_COMM_WORLD, code);
+  std::exit(code);
+}
 }  // namespace
 
 World::World(int& argc, char**& argv) {
@@ -71,13 +79,6 @@ bool distributed() {
 
 std::string log_tag() {
   return distributed() && world_rank != 0 ? fmt::format("[rank {}] ", world_rank) : std::string();
-}
-
-void abort_job(int code) {
-  std::fflush(stdout);
-  std::fflush(stderr);
-  if (initialised) MPI_Abort(MPI_COMM_WORLD, code);
-  std::exit(code);
 }
 
 bool agreed() {
@@ -145,14 +146,6 @@ Message try_receive() {
   check(MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &status), "Iprobe");
   if (!flag) return {};
   return receive_probed(status);
-}
-
-void broadcast(std::vector<char>& bytes) {
-  if (!distributed()) return;
-  std::int64_t n = static_cast<std::int64_t>(bytes.size());
-  check(MPI_Bcast(&n, 1, MPI_INT64_T, 0, MPI_COMM_WORLD), "Bcast");
-  bytes.resize(static_cast<std::size_t>(n));
-  check(MPI_Bcast(bytes.data(), static_cast<int>(n), MPI_BYTE, 0, MPI_COMM_WORLD), "Bcast");
 }
 
 }  // namespace lumac::mpi

@@ -56,9 +56,6 @@ class Step {
 // The exit code main returns, for that MPI_Abort.
 void set_exit_code(int code);
 
-// Ends the whole job at once (MPI_Abort) with this exit code; without MPI, std::exit.
-[[noreturn]] void abort_job(int code);
-
 // A rank other than 0 leaves quietly: rank 0 reports the problem (main exits with the code).
 class QuietExit : public std::runtime_error {
  public:
@@ -92,9 +89,6 @@ void send(int dest, int tag, const std::vector<char>& bytes);
 Message receive(int source = -1);
 // Returns a message if one is waiting, else a Message with source -1.
 Message try_receive();
-
-// Broadcasts rank 0's bytes to every rank (the others' `bytes` are replaced).
-void broadcast(std::vector<char>& bytes);
 
 // A flat archive of numbers and strings, for sending study results between ranks exactly.
 class Writer {

@@ -53,12 +53,6 @@ std::string log_tag() {
 void out_of_step() {}
 void set_exit_code(int) {}
 
-void abort_job(int code) {
-  std::fflush(stdout);
-  std::fflush(stderr);
-  std::exit(code);
-}
-
 bool agreed() {
   return has_agreed;
 }
@@ -79,6 +73,5 @@ Message receive(int) {
 Message try_receive() {
   return {};
 }
-void broadcast(std::vector<char>&) {}
 
 }  // namespace lumac::mpi
