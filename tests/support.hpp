@@ -72,10 +72,11 @@ inline std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
-// Runs the lumac binary with the arguments; captures stdout, stderr and the exit code.
-inline RunResult run_lumac(const std::vector<std::string>& args, const std::string& env = "") {
+// Runs a shell command line with the lumac binary and the arguments appended; captures stdout,
+// stderr and the exit code.
+inline RunResult run_shell(const std::string& prefix, const std::vector<std::string>& args) {
   TempDir tmp;
-  std::string cmd = env + " " + shell_quote(LUMAC_BINARY);
+  std::string cmd = prefix + " " + shell_quote(LUMAC_BINARY);
   for (const auto& a : args) cmd += " " + shell_quote(a);
   cmd += " >" + shell_quote((tmp / "out").string()) + " 2>" + shell_quote((tmp / "err").string());
   const int status = std::system(cmd.c_str());
@@ -84,6 +85,11 @@ inline RunResult run_lumac(const std::vector<std::string>& args, const std::stri
   r.out = read_text(tmp / "out");
   r.err = read_text(tmp / "err");
   return r;
+}
+
+// Runs the lumac binary with the arguments; captures stdout, stderr and the exit code.
+inline RunResult run_lumac(const std::vector<std::string>& args, const std::string& env = "") {
+  return run_shell(env, args);
 }
 
 // The number stored under "key" in JSON text (the first occurrence); NaN if absent.

@@ -37,20 +37,10 @@ const std::string mpi_env =
 // Runs `lumac args` in `dir` (so that --out names are the same relative paths in every run),
 // under `mpirun -np ranks` when ranks > 0.
 RunResult run_in(const fs::path& dir, int ranks, const std::vector<std::string>& args) {
-  TempDir tmp;
   // A hang fails the test instead of holding up the suite (timeout exits with 124).
-  std::string cmd =
-      "cd " + shell_quote(dir.string()) + " && timeout -k 10 300 env " + mpi_env + " ";
-  if (ranks > 0) cmd += "mpirun -np " + std::to_string(ranks) + " ";
-  cmd += shell_quote(LUMAC_BINARY);
-  for (const auto& a : args) cmd += " " + shell_quote(a);
-  cmd += " >" + shell_quote((tmp / "out").string()) + " 2>" + shell_quote((tmp / "err").string());
-  const int status = std::system(cmd.c_str());
-  RunResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = read_text(tmp / "out");
-  r.err = read_text(tmp / "err");
-  return r;
+  std::string prefix = "cd " + shell_quote(dir.string()) + " && timeout -k 10 300 env " + mpi_env;
+  if (ranks > 0) prefix += " mpirun -np " + std::to_string(ranks);
+  return run_shell(prefix, args);
 }
 
 std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& more) {
