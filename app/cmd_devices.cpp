@@ -3,6 +3,7 @@
 
 #include "app/cli_common.hpp"
 #include "app/commands.hpp"
+#include "lumac/circuits/homodyne_mac.hpp"
 #include "lumac/circuits/system.hpp"
 #include "lumac/core/units.hpp"
 #include "lumac/devices/converters.hpp"
@@ -19,8 +20,12 @@ std::vector<Figure> device_figures(const Settings& s) {
   const Laser laser(c.laser);
   const RateEquationLaser dyn(c.laser);
   const MachZehnderModulator mzm(c.modulator);
-  const BalancedDetector det(c.detector, c.laser.wavelength_m, c.system.temperature_K);
   const LinkBudget link(c.laser, c.modulator, c.system);
+  // The receiver of a read-out of fan-in 1000 (its capacitance sized as the circuit sizes it).
+  const HomodyneMac mac(c);
+  const double q_fs = mac.full_scale_charge(1000, link.signal_photons_per_symbol(),
+                                            link.lo_photons_per_symbol());
+  const BalancedDetector det = mac.receiver(q_fs);
   const double t_symbol = link.symbol_period_s();
   const double i_bias = 3 * dyn.threshold_current_A();
   return {
@@ -45,11 +50,18 @@ std::vector<Figure> device_figures(const Settings& s) {
       {"modulator_drive_energy_J", mzm.drive_energy_J(), "J",
        "modulator drive energy per symbol C (2 V_pi)^2 / 4"},
       {"responsivity_A_per_W", det.responsivity_A_per_W(), "A/W", "detector responsivity"},
-      {"ktc_noise_electrons", det.reset_std_electrons(), "e", "integrator kTC reset noise (std)"},
+      {"full_scale_charge_N1000_electrons", q_fs, "e",
+       "full-scale charge of a read-out of fan-in 1000"},
+      {"integrator_capacitance_N1000_F", det.params().integrator_capacitance_F, "F",
+       "integrating capacitor for fan-in 1000 (sized if detector.integrator_capacitance_F = 0)"},
+      {"ktc_noise_N1000_electrons", det.reset_std_electrons(), "e",
+       "kTC reset noise of that capacitor (std; 0 with CDS or a TIA)"},
+      {"readout_noise_N1000_electrons", std::sqrt(det.voltage_noise_variance()), "e",
+       "read-out amplifier voltage noise times that capacitor (std)"},
       {"dark_noise_electrons_per_symbol", std::sqrt(det.dark_variance(t_symbol)), "e",
        "dark-current noise over one symbol (std)"},
-      {"amplifier_noise_electrons_per_symbol", std::sqrt(det.amplifier_variance(t_symbol)), "e",
-       "amplifier noise over one symbol (std)"},
+      {"amplifier_noise_electrons_per_symbol", std::sqrt(det.current_noise_variance(t_symbol)),
+       "e", "front-end current noise over one symbol (std; with 4 k T / R_f for a TIA)"},
       {"link_loss_dB", link.common_loss_dB(), "dB",
        "loss on each path (coupling, waveguide, splitters, modulator)"},
       {"signal_transmission", link.signal_transmission(), "1",

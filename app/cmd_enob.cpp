@@ -29,6 +29,27 @@ void print_enob(const EnobStudy& st) {
              b.photons_per_mac_detected, b.photons_per_mac_full_scale);
   fmt::print("  ideal {:.6g}, expected read-out {:.6g}, range R {:.6g}\n", b.ideal, b.expected,
              b.range);
+  if (b.front_end == FrontEnd::integrator)
+    fmt::print(
+        "  integrator {:.4g} F{}: full-scale charge {:.4g} e needs {:.4g} V, this dot product "
+        "peaks at {:.4g} V, swing {:.4g} V\n",
+        b.capacitance_F, st.params.detector.integrator_capacitance_F == 0 ? " (sized)" : "",
+        b.full_scale_charge_electrons, b.full_scale_V, b.peak_V, b.swing_V);
+  else
+    fmt::print(
+        "  TIA: full-scale symbol gives {:.4g} V at its output, this dot product peaks at {:.4g} "
+        "V, swing {:.4g} V\n",
+        b.full_scale_V, b.peak_V, b.swing_V);
+  if (b.saturates())
+    fmt::print(
+        "  warning: the receiver saturates ({:.4g} V over its {:.4g} V swing): the read-out is "
+        "clipped (the saturation term)\n",
+        b.peak_V, b.swing_V);
+  else if (b.full_scale_V > b.swing_V)
+    fmt::print(
+        "  note: a full-scale read-out would need {:.4g} V, over the {:.4g} V swing: larger "
+        "inputs saturate the receiver\n",
+        b.full_scale_V, b.swing_V);
   fmt::print("  {:<12} {:>12} {:>8}\n", "source", "std (of y)", "share");
   const double var = b.total_std * b.total_std;
   for (const auto& t : b.terms)

@@ -53,9 +53,66 @@ HomodyneMac::HomodyneMac(const CircuitParams& params, NoiseSources sources)
     : p_(params),
       sources_(sources),
       link_(params.laser, params.modulator, params.system),
-      detector_(params.detector, params.laser.wavelength_m, params.system.temperature_K),
       modulator_(params.modulator) {
   validate(p_);
+  // A configured detector is checked now, not at the first dot product.
+  (void)receiver(full_scale_charge(1, link_.signal_photons_per_symbol(),
+                                   link_.lo_photons_per_symbol()));
+}
+
+double HomodyneMac::full_scale_charge(double fan_in, double n_signal, double n_lo) const {
+  return 2 * p_.detector.quantum_efficiency * std::sqrt(n_signal * n_lo) * fan_in *
+         readout_rule().repeats_per_readout();
+}
+
+BalancedDetector HomodyneMac::receiver(double full_scale_charge_electrons) const {
+  DetectorParams d = p_.detector;
+  if (d.front_end == FrontEnd::integrator && d.integrator_capacitance_F == 0) {
+    // Sized to hold the full-scale charge; a floor of 1 aF keeps an unlit circuit defined.
+    d.integrator_capacitance_F =
+        std::max(full_scale_charge_electrons * constants::elementary_charge_C / d.swing_V, 1e-18);
+  }
+  return BalancedDetector(d, p_.laser.wavelength_m, p_.system.temperature_K);
+}
+
+HomodyneMac::Saturation HomodyneMac::saturation(const EncodedDotProduct& e,
+                                                const BalancedDetector& rx) const {
+  const double eta = p_.detector.quantum_efficiency;
+  const double q = constants::elementary_charge_C;
+  Saturation s;
+  const int passes = readout_rule().repeats_per_readout();
+  if (p_.detector.front_end == FrontEnd::integrator) {
+    // The mean charge, symbol by symbol over the window (and the K windows of analog
+    // accumulation), held within +-capacity.
+    const double cap = rx.capacity_electrons();
+    double clipped = 0, free = 0, peak = 0;
+    for (int r = 0; r < passes; ++r)
+      for (std::size_t j = 0; j < e.x_drive.size(); ++j) {
+        WindowPhotons w;
+        w.add_fields(symbol_field(e.x_drive[j], e.n_signal), symbol_field(e.w_drive[j], e.n_lo));
+        const double d = eta * (w.plus - w.minus);
+        free += d;
+        peak = std::max(peak, std::abs(free));
+        clipped = std::clamp(clipped + d, -cap, cap);
+      }
+    s.error_electrons = clipped - free;
+    s.peak_V = peak * q / rx.params().integrator_capacitance_F;
+  } else {
+    // Each symbol's difference current clips at the TIA's largest current.
+    const double t = symbol_period_s();
+    const double d_max = rx.max_current_A() * t / q;  // electrons per symbol
+    double err = 0, peak = 0;
+    for (std::size_t j = 0; j < e.x_drive.size(); ++j) {
+      WindowPhotons w;
+      w.add_fields(symbol_field(e.x_drive[j], e.n_signal), symbol_field(e.w_drive[j], e.n_lo));
+      const double d = eta * (w.plus - w.minus);
+      peak = std::max(peak, std::abs(d));
+      err += std::clamp(d, -d_max, d_max) - d;
+    }
+    s.error_electrons = err * passes;
+    s.peak_V = peak * q / t * p_.detector.tia_feedback_ohm;
+  }
+  return s;
 }
 
 double HomodyneMac::photons_per_mac_full_scale() const {
@@ -155,24 +212,48 @@ NoiseBudget HomodyneMac::analyze(const DotProduct& dp) const {
   b.gain_electrons_per_unit = g;
   b.photons_per_mac_detected = eta * (win.plus + win.minus) / fan_in;
 
+  // The receiver and its capacity.
+  const BalancedDetector detector = receiver(full_scale_charge(fan_in, e.n_signal, e.n_lo));
+  b.front_end = p_.detector.front_end;
+  b.capacitance_F = b.front_end == FrontEnd::integrator
+                        ? detector.params().integrator_capacitance_F
+                        : 0.0;
+  b.full_scale_charge_electrons = full_scale_charge(fan_in, e.n_signal, e.n_lo);
+  b.swing_V = p_.detector.swing_V;
+  if (b.front_end == FrontEnd::integrator)
+    b.full_scale_V = b.full_scale_charge_electrons * constants::elementary_charge_C / b.capacitance_F;
+  else
+    b.full_scale_V = 2 * eta * std::sqrt(e.n_signal * e.n_lo) * constants::elementary_charge_C /
+                     symbol_period_s() * p_.detector.tia_feedback_ohm;
+  const Saturation sat = saturation(e, detector);
+  b.peak_V = sat.peak_V;
+  // Per read-out in electrons; in units of y after the K_r repeats it holds.
+  const double saturation_error =
+      g > 0 ? sat.error_electrons / (g * rule.repeats_per_readout()) : 0.0;
+
   // Mean read-out in units of y, and the deterministic error terms.
-  b.expected = g > 0 ? detector_.mean_difference(win) / g : 0.0;
+  b.expected = g > 0 ? detector.mean_difference(win) / g : 0.0;
   const DeterministicErrors det = deterministic_errors(dp, e, b.expected);
   const double dac_error = det.dac, extinction_error = det.extinction, x2 = det.x2;
   if (g == 0) b.expected = b.ideal + e.clipping_error + dac_error;
+  b.expected += saturation_error;
 
   // Noise of one read-out of one repeat, electrons^2.
   const double sigma_w = rule.weight_noise_std;
   double v_shot = 0, v_dark = 0, v_amp = 0, v_rin = 0, v_reset = 0, v_adc = 0;
   if (sources_.has(NoiseSource::shot)) {
     // Weight noise adds eta n_L sigma_w^2 photons per symbol on average to the LO.
-    v_shot = detector_.shot_variance(win) + eta * e.n_lo * sigma_w * sigma_w * fan_in;
+    v_shot = detector.shot_variance(win) + eta * e.n_lo * sigma_w * sigma_w * fan_in;
   }
-  if (sources_.has(NoiseSource::dark)) v_dark = detector_.dark_variance(t_int);
-  if (sources_.has(NoiseSource::amplifier)) v_amp = detector_.amplifier_variance(t_int);
+  if (sources_.has(NoiseSource::dark)) v_dark = detector.dark_variance(t_int);
+  double v_amp_voltage = 0;  // the read-out voltage noise, paid once per read-out
+  if (sources_.has(NoiseSource::amplifier)) {
+    v_amp = detector.current_noise_variance(t_int);
+    v_amp_voltage = detector.voltage_noise_variance();
+  }
   if (sources_.has(NoiseSource::rin))
-    v_rin = detector_.rin_variance(win, rin_variance_per_symbol());
-  if (sources_.has(NoiseSource::reset)) v_reset = std::pow(detector_.reset_std_electrons(), 2);
+    v_rin = detector.rin_variance(win, rin_variance_per_symbol());
+  if (sources_.has(NoiseSource::reset)) v_reset = std::pow(detector.reset_std_electrons(), 2);
   if (sources_.has(NoiseSource::adc)) {
     const double lsb = lsb_mid_rise(p_.adc.range_scale * b.range * g, p_.adc.bits);
     v_adc = lsb * lsb / 12;
@@ -183,9 +264,12 @@ NoiseBudget HomodyneMac::analyze(const DotProduct& dp) const {
   // Repeats (see the header): y-variance of each term.
   const double g2 = g * g;
   auto per_repeat = [&](double v) { return g2 > 0 ? v / (k * g2) : 0.0; };
-  const double y_shot = per_repeat(v_shot), y_dark = per_repeat(v_dark), y_amp = per_repeat(v_amp),
-               y_rin = per_repeat(v_rin);
-  const double y_reset = g2 > 0 ? v_reset / (k * rule.repeats_per_readout() * g2) : 0.0;
+  auto per_readout = [&](double v) {
+    return g2 > 0 ? v / (k * rule.repeats_per_readout() * g2) : 0.0;
+  };
+  const double y_shot = per_repeat(v_shot), y_dark = per_repeat(v_dark),
+               y_amp = per_repeat(v_amp) + per_readout(v_amp_voltage), y_rin = per_repeat(v_rin);
+  const double y_reset = per_readout(v_reset);
   const double y_adc = g2 > 0 ? v_adc / (rule.readouts() * g2) : 0.0;
   const double y_weight = v_weight_y / rule.weight_draws();
 
@@ -198,7 +282,8 @@ NoiseBudget HomodyneMac::analyze(const DotProduct& dp) const {
              {"adc", std::sqrt(y_adc), false},
              {"dac", std::abs(dac_error), true},
              {"extinction", std::abs(extinction_error), true},
-             {"clipping", std::abs(e.clipping_error), true}};
+             {"clipping", std::abs(e.clipping_error), true},
+             {"saturation", std::abs(saturation_error), true}};
   const double noise_var = y_shot + y_dark + y_reset + y_amp + y_rin + y_weight + y_adc;
   const double bias = b.expected - b.ideal;
   b.noise_std = std::sqrt(noise_var);
@@ -223,7 +308,7 @@ HomodyneMac::DeterministicErrors HomodyneMac::deterministic_errors(const DotProd
     d.x2 += e.x_drive[j] * e.x_drive[j];
   }
   d.dac = (d.sum_xu - sum_vu) * xy_scale;
-  d.extinction = expected - d.sum_xu * xy_scale;
+  d.extinction = expected - d.sum_xu * xy_scale;  // before the receiver's saturation
   return d;
 }
 
@@ -270,6 +355,12 @@ LayerNoiseModel HomodyneMac::layer_noise(double fan_in, double x_scale, double w
   const double per_repeat = 1 / (k * g2);
   const double sigma_w = rule.weight_noise_std;
 
+  // The receiver of this layer (its capacitance sized to the layer's full-scale charge if the
+  // preset asks): whether its read noise scales with the laser power.
+  const BalancedDetector detector = receiver(full_scale_charge(fan_in, ns, nl));
+  const bool sized = p_.detector.front_end == FrontEnd::integrator &&
+                     p_.detector.integrator_capacitance_F == 0;
+
   LayerNoiseModel m;
   auto& [shot, dark, reset, amp, rin, weight, adc, dac] = m.by_source;
   if (sources_.has(NoiseSource::shot)) {
@@ -277,17 +368,21 @@ LayerNoiseModel HomodyneMac::layer_noise(double fan_in, double x_scale, double w
     shot.u = eta * nl * per_repeat;
     shot.constant = eta * nl * sigma_w * sigma_w * fan_in * per_repeat;
   }
-  if (sources_.has(NoiseSource::dark)) dark.constant = detector_.dark_variance(t_int) * per_repeat;
-  if (sources_.has(NoiseSource::amplifier))
-    amp.constant = detector_.amplifier_variance(t_int) * per_repeat;
+  if (sources_.has(NoiseSource::dark)) dark.constant = detector.dark_variance(t_int) * per_repeat;
+  double amp_current = 0, amp_voltage = 0;  // the amplifier's two parts, y^2
+  if (sources_.has(NoiseSource::amplifier)) {
+    amp_current = detector.current_noise_variance(t_int) * per_repeat;
+    amp_voltage = detector.voltage_noise_variance() * per_repeat / rule.repeats_per_readout();
+    amp.constant = amp_current + amp_voltage;
+  }
   if (sources_.has(NoiseSource::reset))
     reset.constant =
-        std::pow(detector_.reset_std_electrons(), 2) * per_repeat / rule.repeats_per_readout();
+        std::pow(detector.reset_std_electrons(), 2) * per_repeat / rule.repeats_per_readout();
   if (sources_.has(NoiseSource::rin)) {
     // eta^2 s_r^2 sum[(n+ - n-)^2 + eps^2 (n+ + n-)^2] with n+ - n- = 2 sqrt(ns nl) v u and
     // n+ + n- = ns v^2 + nl u^2.
     const double a = eta * eta * rin_variance_per_symbol() * per_repeat;
-    const double eps2 = std::pow(detector_.common_mode_leak(), 2);
+    const double eps2 = std::pow(detector.common_mode_leak(), 2);
     rin.c = a * (4 * ns * nl + 2 * eps2 * ns * nl);
     rin.s4 = a * eps2 * ns * ns;
     rin.u4 = a * eps2 * nl * nl;
@@ -304,7 +399,9 @@ LayerNoiseModel HomodyneMac::layer_noise(double fan_in, double x_scale, double w
   for (const auto& p : m.by_source) m.total += p;
   // With the laser power scaled by f, G^2 grows as f^2: shot variance (electrons ~ f) falls as
   // 1/f, electronic noise (dark, amplifier, reset; electrons fixed) as 1/f^2; RIN (electrons
-  // ~ f^2), weight, ADC and DAC terms do not change.
+  // ~ f^2), weight, ADC and DAC terms do not change. An integrator sized to the full-scale
+  // charge has C ~ f: its kTC (electrons^2 ~ C) falls as 1/f and its read-out voltage noise
+  // (electrons ~ C) does not change.
   auto add_scaled = [&](const NoisePolynomial& p, double f) {
     NoisePolynomial q = p;
     q.constant *= f;
@@ -317,8 +414,12 @@ LayerNoiseModel HomodyneMac::layer_noise(double fan_in, double x_scale, double w
   };
   add_scaled(shot, -1);
   add_scaled(dark, -2);
-  add_scaled(amp, -2);
-  add_scaled(reset, -2);
+  NoisePolynomial current, voltage;
+  current.constant = amp_current;
+  voltage.constant = amp_voltage;
+  add_scaled(current, -2);
+  add_scaled(voltage, sized ? 0 : -2);
+  add_scaled(reset, sized ? -1 : -2);
   return m;
 }
 
@@ -339,14 +440,21 @@ MonteCarloResult HomodyneMac::monte_carlo(const DotProduct& dp, std::int64_t sam
   const double sigma_w = rule.weight_noise_std;
   const bool static_w = rule.static_weight;
   const double rin_var = rin_variance_per_symbol();
-  // Reset noise is paid once per read-out: per repeat for digital averaging, once for analog.
-  const NoiseSources per_repeat = analog ? sources_.without(NoiseSource::reset) : sources_;
+  // Reset and read-out voltage noise are paid once per read-out: per repeat for digital
+  // averaging, once for analog accumulation (which draws the amplifier's K windows of current
+  // noise and its one read-out together below).
+  const NoiseSources per_repeat =
+      analog ? sources_.without(NoiseSource::reset).without(NoiseSource::amplifier) : sources_;
   const bool adc = sources_.has(NoiseSource::adc);
   const double span = p_.adc.range_scale * range * g * rule.repeats_per_readout();
   const MidRiseQuantizer quantizer(p_.adc.bits, -span / 2, span / 2);
-  const RandomStream reset_rng(seed, Stream::reset);
+  const RandomStream reset_rng(seed, Stream::reset), amp_rng(seed, Stream::amplifier);
   const RandomStream wt_rng(seed, Stream::weight_temporal), ws_rng(seed, Stream::weight_static);
 
+  const BalancedDetector detector =
+      receiver(full_scale_charge(static_cast<double>(n), e.n_signal, e.n_lo));
+  // The receiver's saturation acts on the mean charge of every read-out.
+  const double saturation_error = saturation(e, detector).error_electrons;
   const WindowPhotons fixed = window(e, {});
   std::vector<double> weight_error(sigma_w > 0 ? n : 0);
   double sum = 0, sum_sq = 0, sum_err_sq = 0;
@@ -369,8 +477,9 @@ MonteCarloResult HomodyneMac::monte_carlo(const DotProduct& dp, std::int64_t sam
         }
         w = window(e, weight_error);
       }
-      const double d = detector_.sample_difference(w, t_int, rin_var, per_repeat,
-                                                   ShotModel::poisson, seed, {si, sr, 0});
+      const double d = detector.sample_difference(w, t_int, rin_var, per_repeat,
+                                                  ShotModel::poisson, seed, {si, sr, 0}) +
+                       (analog ? 0.0 : saturation_error);
       if (analog) {
         charge += d;
       } else {
@@ -378,8 +487,13 @@ MonteCarloResult HomodyneMac::monte_carlo(const DotProduct& dp, std::int64_t sam
       }
     }
     if (analog) {
-      if (sources_.has(NoiseSource::reset))
-        charge += detector_.reset_std_electrons() * reset_rng.normal(si, 0, 1, 0);
+      charge += saturation_error;
+      if (sources_.has(NoiseSource::reset) && detector.reset_std_electrons() > 0)
+        charge += detector.reset_std_electrons() * reset_rng.normal(si, 0, 1, 0);
+      if (sources_.has(NoiseSource::amplifier))
+        charge += std::sqrt(k * detector.current_noise_variance(t_int) +
+                            detector.voltage_noise_variance()) *
+                  amp_rng.normal(si, 0, 1, 0);
       readout = (adc ? quantizer.quantize(charge) : charge) / (g * k);
     } else {
       readout /= k;

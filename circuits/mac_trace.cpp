@@ -101,6 +101,8 @@ class TraceRun {
   double t_sym_, eta_, q_ = elementary_charge_C, d_, eps_, tau_m_, tau_d_;
   int substeps_;
   double h_, flux_s_, flux_l_, rin_psd_, dark_, amp_var_rate_, g_;
+  double readout_std_C_ = 0, max_charge_C_ = 0, max_current_A_ = 0;
+  bool tia_ = false;
   RandomStream rng_;
   bool adc_;
   MidRiseQuantizer quantizer_;
@@ -125,7 +127,8 @@ TraceRun::TraceRun(const HomodyneMac& mac, const DotProduct& dp, const TraceOpti
       src_(mac.sources()),
       e_(mac.encode(dp)),
       mzm_(p_.modulator),
-      det_(p_.detector, p_.laser.wavelength_m, p_.system.temperature_K),
+      det_(mac.receiver(mac.full_scale_charge(static_cast<double>(dp.x.size()), e_.n_signal,
+                                              e_.n_lo))),
       rule_(mac.readout_rule()),
       n_(dp.x.size()),
       symbols_(n_ * static_cast<std::size_t>(rule_.repeats)),
@@ -147,9 +150,14 @@ TraceRun::TraceRun(const HomodyneMac& mac, const DotProduct& dp, const TraceOpti
   flux_l_ = e_.n_lo / t_sym_;
   rin_psd_ = db_to_power_ratio(p_.laser.rin_dB_per_Hz);
   dark_ = src_.has(NoiseSource::dark) ? p_.detector.dark_current_A : 0.0;
-  amp_var_rate_ = src_.has(NoiseSource::amplifier)
-                      ? 0.5 * std::pow(p_.detector.amplifier_noise_A_per_rtHz, 2)
-                      : 0.0;
+  // Amplifier current noise (C^2/s: its one-sided density / 2) and the read-out's voltage noise
+  // (C, once per sample), from the receiver the statistical budget uses.
+  amp_var_rate_ = src_.has(NoiseSource::amplifier) ? det_.current_noise_variance(1.0) * q_ * q_ : 0.0;
+  readout_std_C_ =
+      src_.has(NoiseSource::amplifier) ? std::sqrt(det_.voltage_noise_variance()) * q_ : 0.0;
+  tia_ = p_.detector.front_end == FrontEnd::tia;
+  max_charge_C_ = tia_ ? 0.0 : det_.capacity_electrons() * q_;
+  max_current_A_ = tia_ ? det_.max_current_A() : 0.0;
   tr_.ideal = std::inner_product(dp.x.begin(), dp.x.end(), dp.w.begin(), 0.0);
   g_ = mac.gain_electrons_per_unit(e_);
   tr_.gain_electrons_per_unit = g_;
@@ -177,7 +185,8 @@ void TraceRun::derivatives(const State& x, State& dxdt) const {
   dxdt[1] = (drive_l_ - x[1]) / tau_m_;
   dxdt[2] = (eta_ * q_ * fp + dark_ - x[2]) / tau_d_;
   dxdt[3] = (eta_ * q_ * fm + dark_ - x[3]) / tau_d_;
-  dxdt[4] = x[2] - x[3];
+  // The integrator holds the difference current; a TIA's output clips at V_swing / R_f.
+  dxdt[4] = tia_ ? std::clamp(x[2] - x[3], -max_current_A_, max_current_A_) : x[2] - x[3];
 }
 
 void TraceRun::advance(std::int64_t step, double& noise_plus, double& noise_minus) {
@@ -217,6 +226,8 @@ void TraceRun::advance(std::int64_t step, double& noise_plus, double& noise_minu
     dq += ((ip - im) + eps_ * (ip + im)) * r * h;
   }
   x_[4] += dq + dq_plus - dq_minus;
+  // An integrator's charge saturates at +-C V_swing.
+  if (!tia_) x_[4] = std::clamp(x_[4], -max_charge_C_, max_charge_C_);
   noise_plus += dq_plus;
   noise_minus += dq_minus;
 }
@@ -242,6 +253,10 @@ void TraceRun::record(double noise_plus, double noise_minus) {
 
 void TraceRun::sample_window() {
   tr_.window_close_s.push_back(t_);
+  // The read-out amplifier's voltage noise on the sampled charge (both samples with CDS).
+  const double window = static_cast<double>(tr_.window_close_s.size() - 1);
+  if (readout_std_C_ > 0)
+    x_[4] += readout_std_C_ * rng_.normal(opt_.run, static_cast<std::uint64_t>(window), 0, 2);
   const double electrons = x_[4] / q_;
   tr_.readout_charge_C.push_back(x_[4]);
   const std::int64_t code = adc_ ? quantizer_.code(electrons) : -1;

@@ -71,8 +71,12 @@ void validate(const DetectorParams& p) {
   const FieldCheck c("detector");
   c.open_closed("quantum_efficiency", p.quantum_efficiency, 0, 1);
   c.non_negative("dark_current_A", p.dark_current_A);
-  c.positive("integrator_capacitance_F", p.integrator_capacitance_F);
+  c.non_negative("integrator_capacitance_F", p.integrator_capacitance_F);
+  c.positive("swing_V", p.swing_V);
+  c.non_negative("readout_noise_V_per_rtHz", p.readout_noise_V_per_rtHz);
+  c.positive("readout_bandwidth_Hz", p.readout_bandwidth_Hz);
   c.non_negative("amplifier_noise_A_per_rtHz", p.amplifier_noise_A_per_rtHz);
+  c.positive("tia_feedback_ohm", p.tia_feedback_ohm);
   c.non_negative("cmrr_dB", p.cmrr_dB);
   c.positive("bandwidth_Hz", p.bandwidth_Hz);
 }
@@ -101,6 +105,10 @@ BalancedDetector::BalancedDetector(const DetectorParams& params, double waveleng
                                    double temperature_K)
     : p_(params), wavelength_m_(wavelength_m), temperature_K_(temperature_K) {
   validate(p_);
+  if (p_.front_end == FrontEnd::integrator && p_.integrator_capacitance_F == 0)
+    fail(
+        "detector.integrator_capacitance_F = 0 (sized to the full-scale charge) needs a circuit "
+        "to size it from; give a capacitance for a detector on its own");
   if (!(wavelength_m > 0) || !std::isfinite(wavelength_m))
     fail("detector wavelength = {} m: must be finite and > 0", wavelength_m);
   if (!(temperature_K > 0) || !std::isfinite(temperature_K))
@@ -132,13 +140,38 @@ double BalancedDetector::dark_variance(double t) const {
 }
 
 double BalancedDetector::reset_std_electrons() const {
+  if (p_.front_end != FrontEnd::integrator || p_.correlated_double_sampling) return 0;
   return std::sqrt(boltzmann_J_per_K * temperature_K_ * p_.integrator_capacitance_F) /
          elementary_charge_C;
 }
 
-double BalancedDetector::amplifier_variance(double t) const {
+double BalancedDetector::current_noise_variance(double t) const {
   const double in = p_.amplifier_noise_A_per_rtHz;
-  return in * in * t / (2 * elementary_charge_C * elementary_charge_C);
+  double density = in * in;  // A^2/Hz, one-sided
+  if (p_.front_end == FrontEnd::tia)
+    density += 4 * boltzmann_J_per_K * temperature_K_ / p_.tia_feedback_ohm;
+  return density * t / (2 * elementary_charge_C * elementary_charge_C);
+}
+
+double BalancedDetector::voltage_noise_variance() const {
+  if (p_.front_end != FrontEnd::integrator) return 0;
+  const double en = p_.readout_noise_V_per_rtHz;
+  const double samples = p_.correlated_double_sampling ? 2 : 1;
+  const double charge_C = p_.integrator_capacitance_F * en;  // C e_n per sqrt(Hz)
+  return charge_C * charge_C * (constants::pi / 2) * p_.readout_bandwidth_Hz * samples /
+         (elementary_charge_C * elementary_charge_C);
+}
+
+double BalancedDetector::amplifier_variance(double t) const {
+  return current_noise_variance(t) + voltage_noise_variance();
+}
+
+double BalancedDetector::capacity_electrons() const {
+  return p_.integrator_capacitance_F * p_.swing_V / elementary_charge_C;
+}
+
+double BalancedDetector::max_current_A() const {
+  return p_.swing_V / p_.tia_feedback_ohm;
 }
 
 double BalancedDetector::rin_variance(const WindowPhotons& w, double rin_var_per_symbol) const {
@@ -194,7 +227,7 @@ double BalancedDetector::sample_difference(const WindowPhotons& w, double t,
     d += static_cast<double>(rs.poisson(mean, k.a, k.b, 2 * k.c) -
                              rs.poisson(mean, k.a, k.b, 2 * k.c + 1));
   }
-  if (sources.has(NoiseSource::reset))
+  if (sources.has(NoiseSource::reset) && reset_std_electrons() > 0)
     d += reset_std_electrons() * RandomStream(seed, Stream::reset).normal(k.a, k.b, k.c, 0);
   if (sources.has(NoiseSource::amplifier))
     d += std::sqrt(amplifier_variance(t)) *

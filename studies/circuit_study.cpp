@@ -107,6 +107,19 @@ Json to_json(const EnobStudy& st) {
   j["photons_per_symbol_lo"] = b.lo_photons_per_symbol;
   j["laser_power_W"] = b.laser_power_W;
   j["gain_electrons_per_unit"] = b.gain_electrons_per_unit;
+  j["front_end"] = std::string(enum_name(b.front_end));
+  j["full_scale_charge_electrons"] = b.full_scale_charge_electrons;
+  if (b.front_end == FrontEnd::integrator) {
+    j["integrator_capacitance_F"] = b.capacitance_F;
+    j["integrator_full_scale_V"] = b.full_scale_V;
+    j["integrator_peak_V"] = b.peak_V;
+    j["integrator_swing_V"] = b.swing_V;
+  } else {
+    j["tia_full_scale_V"] = b.full_scale_V;
+    j["tia_peak_V"] = b.peak_V;
+    j["tia_swing_V"] = b.swing_V;
+  }
+  j["receiver_saturates"] = b.saturates();
   j["counts"] = Json{
       {"laser_photons", b.counts.laser_photons},     {"input_symbols", b.counts.input_symbols},
       {"weight_symbols", b.counts.weight_symbols},   {"dac_conversions", b.counts.dac_conversions},

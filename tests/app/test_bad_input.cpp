@@ -91,6 +91,8 @@ TEST_CASE("bad input: NaN, infinity and out-of-range values of every device and 
                                       "modulator.bias_phase_rad",
                                       "modulator.weight_noise_std",
                                       "detector.dark_current_A",
+                                      "detector.integrator_capacitance_F",
+                                      "detector.readout_noise_V_per_rtHz",
                                       "detector.amplifier_noise_A_per_rtHz",
                                       "detector.cmrr_dB",
                                       "adc.walden_fom_J_per_step",

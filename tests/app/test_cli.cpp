@@ -8,7 +8,16 @@ TEST_CASE("cli: lumac devices --json on the default preset matches the PHYSICS.m
   CHECK(json_number(r.out, "photon_energy_J") == doctest::Approx(1.28158e-19).epsilon(1e-5));
   CHECK(json_number(r.out, "responsivity_A_per_W") == doctest::Approx(0.8 * 1.2502).epsilon(1e-3));
   CHECK(json_number(r.out, "laser_electrical_power_W") == doctest::Approx(1e-3 / 0.2));
-  CHECK(json_number(r.out, "ktc_noise_electrons") == doctest::Approx(40.169).epsilon(1e-4));
+  // The default receiver: an integrator sized to the full-scale charge of fan-in 1000,
+  // Q_fs = 2 eta sqrt(n_s n_L) 1000, on 1 V, with CDS (no kTC) and 5 nV/sqrt(Hz) read twice over
+  // (pi / 2) 1 GHz.
+  const double q_fs = json_number(r.out, "full_scale_charge_N1000_electrons");
+  CHECK(q_fs == doctest::Approx(2 * 0.8 * json_number(r.out, "photons_per_symbol_signal") * 1000));
+  const double c = json_number(r.out, "integrator_capacitance_N1000_F");
+  CHECK(c == doctest::Approx(q_fs * 1.602176634e-19 / 1.0));
+  CHECK(json_number(r.out, "ktc_noise_N1000_electrons") == 0);
+  CHECK(json_number(r.out, "readout_noise_N1000_electrons") ==
+        doctest::Approx(c * 5e-9 * std::sqrt(2 * 1.5707963267948966 * 1e9) / 1.602176634e-19));
   CHECK(json_number(r.out, "modulator_drive_energy_J") == doctest::Approx(200e-15));
   CHECK(json_number(r.out, "adc_energy_per_conversion_J") == doctest::Approx(5e-15 * 256));
   // Link budget of the default preset: 0.5 / 32 of 1 mW through 1 + 0.5 + 0.1 * 6 + 3 = 5.1 dB

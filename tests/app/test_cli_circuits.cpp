@@ -34,7 +34,8 @@ TEST_CASE("cli: lumac trace writes a file that reads back with the documented sc
   const fs::path out = tmp / "trace.h5";
   const RunResult r =
       run_lumac({"trace", "--fan-in", "12", "--samples-per-symbol", "8", "--out", out.string(),
-                 "--seed", "3", "--set", "modulator.bandwidth_Hz=100e9"});
+                 "--seed", "3", "--set", "modulator.bandwidth_Hz=100e9", "--set",
+                 "detector.readout_noise_V_per_rtHz=0"});
   REQUIRE(r.exit_code == 0);
   H5::H5File f = h5::open_for_reading(out, "trace");
   CHECK(h5::read_string_attribute(f, "kind") == "lumac-trace");
@@ -58,7 +59,8 @@ TEST_CASE("cli: lumac trace writes a file that reads back with the documented sc
     CHECK(h5::read_units(root, name) == units);
     CHECK(h5::read_doubles(root, name).data.size() == time.data.size());
   }
-  // The final integrator charge is the read-out: it gives the ADC code and the read-out value.
+  // The final integrator charge is the read-out (with no read-out amplifier noise, which is
+  // added to the sampled charge): it gives the ADC code and the read-out value.
   const auto charge = h5::read_doubles(root, "charge_C").data;
   const auto readout_charge = h5::read_doubles(root, "readout_charge_C").data;
   const auto codes = h5::read_ints(root, "adc_codes").data;

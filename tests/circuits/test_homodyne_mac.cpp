@@ -1,5 +1,6 @@
 #include "lumac/circuits/homodyne_mac.hpp"
 #include "lumac/circuits/vectors.hpp"
+#include "lumac/core/units.hpp"
 #include "lumac/studies/settings.hpp"
 #include "tests/support.hpp"
 
@@ -14,6 +15,15 @@ DotProduct random_dot_product(int n, std::uint64_t seed) {
 
 CircuitParams defaults() {
   return load_settings({}, {}).circuit;
+}
+
+// A receiver whose every noise term shows: a fixed 10 fF integrator without CDS (kTC 40 e) and
+// 3 pA/sqrt(Hz) of input current noise.
+CircuitParams noisy_receiver(CircuitParams p) {
+  p.detector.integrator_capacitance_F = 10e-15;
+  p.detector.correlated_double_sampling = false;
+  p.detector.amplifier_noise_A_per_rtHz = 3e-12;
+  return p;
 }
 
 // Tolerance in bits of an ENOB measured from S samples: the standard error of an RMS estimate
@@ -72,7 +82,7 @@ TEST_CASE("mac: shot-limited digital averaging adds 0.5 log2 K bits") {
 
 TEST_CASE("mac: reset-noise-limited, analog accumulation adds log2 K bits, digital 0.5 log2 K") {
   const DotProduct dp = random_dot_product(256, 3);
-  CircuitParams p = defaults();
+  CircuitParams p = noisy_receiver(defaults());
   p.laser.power_W = 1e-5;  // a small signal so that kTC noise matters
   const auto sources = NoiseSources::none().with(NoiseSource::reset);
   const double base = HomodyneMac(p, sources).analyze(dp).enob;
@@ -116,7 +126,7 @@ TEST_CASE(
 
 TEST_CASE("mac: Monte Carlo matches the statistical model on the full default noise budget") {
   for (auto averaging : {Averaging::digital, Averaging::analog}) {
-    CircuitParams p = defaults();
+    CircuitParams p = noisy_receiver(defaults());
     p.laser.power_W = 1e-4;
     p.modulator.weight_noise_std = 0.01;
     p.system.repeats = 3;
@@ -217,10 +227,16 @@ TEST_CASE("mac: bad dot products are errors") {
 }
 
 TEST_CASE("mac: the layer noise polynomial equals the exact budget, source by source") {
-  CircuitParams p = defaults();
+  // Three receivers: the default (sized, CDS), sized without CDS (kTC ~ C ~ the laser power),
+  // and a fixed 10 fF capacitor.
+  CircuitParams sized_ktc = defaults();
+  sized_ktc.detector.correlated_double_sampling = false;
+  for (CircuitParams p : {defaults(), sized_ktc, noisy_receiver(defaults())}) {
   p.laser.power_W = 3e-5;
   p.laser.rin_dB_per_Hz = -120;
   p.modulator.weight_noise_std = 0.01;
+  CAPTURE(p.detector.integrator_capacitance_F);
+  CAPTURE(p.detector.correlated_double_sampling);
   for (auto averaging : {Averaging::digital, Averaging::analog}) {
     p.system.averaging = averaging;
     p.system.repeats = 3;
@@ -255,9 +271,101 @@ TEST_CASE("mac: the layer noise polynomial equals the exact budget, source by so
     CHECK(m.d_total_d_log_scale(s, u, c, s4, u4) ==
           doctest::Approx((up - down) / (2 * h)).epsilon(1e-6));
   }
+  }
+  CircuitParams p = defaults();
   // DAC as noise: LSB^2 / 12 on every drive of an 8-bit mid-tread DAC over [-1, 1].
   const HomodyneMac dac_only(p, NoiseSources::none().with(NoiseSource::dac));
   const double lsb = 2.0 / 254;
   CHECK(dac_only.layer_noise(10, 1, 1, 1).total(3, 4, 0, 0, 0) ==
         doctest::Approx(lsb * lsb / 12 * 7));
+}
+
+TEST_CASE("receiver: a sized integrator's read-out noise is fixed relative to full scale") {
+  // Only the read-out amplifier's voltage noise: with C = Q_fs q / V_swing and CDS (two
+  // samples), its std in units of y is (Q_fs / G) e_n sqrt(2 (pi / 2) B) / V_swing, and
+  // Q_fs / G = N m_x m_w: N e_n sqrt(pi B) / V_swing at unit full scales, whatever the laser.
+  const int n = 500;
+  const DotProduct dp = random_dot_product(n, 21);
+  CircuitParams p = defaults();
+  p.detector.amplifier_noise_A_per_rtHz = 0;
+  const auto amp = NoiseSources::none().with(NoiseSource::amplifier);
+  const double oracle = n * p.detector.readout_noise_V_per_rtHz *
+                        std::sqrt(constants::pi * p.detector.readout_bandwidth_Hz) /
+                        p.detector.swing_V;
+  for (double power : {1e-4, 1e-3, 1e-2}) {
+    p.laser.power_W = power;
+    const NoiseBudget b = HomodyneMac(p, amp).analyze(dp);
+    CAPTURE(power);
+    CHECK(b.term("amplifier") == doctest::Approx(oracle).epsilon(1e-9));
+    CHECK(b.full_scale_V == doctest::Approx(p.detector.swing_V));
+    CHECK(b.capacitance_F == doctest::Approx(b.full_scale_charge_electrons * 1.602176634e-19 /
+                                             p.detector.swing_V));
+  }
+  // Repeats: digital averaging reads K times (std / sqrt K); analog accumulation needs K times
+  // the capacitor for K times the charge, so one read-out of K times the noise in electrons
+  // over K times the signal: no gain at all.
+  p.system.repeats = 4;
+  const NoiseBudget digital = HomodyneMac(p, amp).analyze(dp);
+  CHECK(digital.term("amplifier") == doctest::Approx(oracle / 2).epsilon(1e-9));
+  p.system.averaging = Averaging::analog;
+  const HomodyneMac analog(p, amp);
+  const NoiseBudget a = analog.analyze(dp);
+  CHECK(a.term("amplifier") == doctest::Approx(oracle).epsilon(1e-9));
+  // A fixed capacitor instead: analog accumulation gains K (2 bits).
+  p.detector.integrator_capacitance_F = 1e-12;
+  p.system.repeats = 1;
+  const double one = HomodyneMac(p, amp).analyze(dp).term("amplifier");
+  p.system.repeats = 4;
+  CHECK(HomodyneMac(p, amp).analyze(dp).term("amplifier") == doctest::Approx(one / 4));
+  // Monte Carlo of the sized receiver with analog accumulation agrees (the read-out drawn once).
+  const double samples = 20000;
+  const MonteCarloResult mc = analog.monte_carlo(dp, 20000, 17);
+  CHECK(std::abs(mc.noise_std / a.noise_std - 1) < 5 / std::sqrt(2 * samples));
+}
+
+TEST_CASE("receiver: an integrator saturates at C V_swing, a TIA at V_swing / R_f") {
+  // Every input and weight at full scale, no extinction residual: each symbol adds
+  // d = 2 eta sqrt(n_s n_L) electrons, the free charge is N d, the held one min(N d, C V / q).
+  const int n = 100;
+  DotProduct dp;
+  dp.x.assign(n, 1.0);
+  dp.w.assign(n, 1.0);
+  CircuitParams p = defaults();
+  const auto none = NoiseSources::none();
+  const HomodyneMac probe(p, none);
+  const double eta = p.detector.quantum_efficiency;
+  const double d = 2 * eta * std::sqrt(probe.link().signal_photons_per_symbol() *
+                                       probe.link().lo_photons_per_symbol());
+  constexpr double q = 1.602176634e-19;
+  // Sized: exactly full, nothing lost.
+  const NoiseBudget sized = probe.analyze(dp);
+  CHECK(sized.term("saturation") < 1e-9);
+  CHECK(sized.peak_V == doctest::Approx(p.detector.swing_V));
+  CHECK_FALSE(sized.saturates());
+  // A capacitor holding 60% of it.
+  p.detector.integrator_capacitance_F = 0.6 * n * d * q / p.detector.swing_V;
+  const HomodyneMac small(p, none);
+  const NoiseBudget b = small.analyze(dp);
+  const double gain = b.gain_electrons_per_unit;
+  CHECK(b.saturates());
+  CHECK(b.peak_V == doctest::Approx(p.detector.swing_V / 0.6));
+  CHECK(b.term("saturation") == doctest::Approx(0.4 * n * d / gain).epsilon(1e-9));
+  CHECK(b.expected == doctest::Approx(0.6 * n).epsilon(1e-9));
+  // A running sum that only touches the rail: +1 for 70 symbols, then -1 for 30 (y = 40): the
+  // charge clips at 60 d during the climb and comes down to 30 d, not 40 d.
+  for (int j = 70; j < n; ++j) dp.w[static_cast<std::size_t>(j)] = -1;
+  const NoiseBudget r = small.analyze(dp);
+  CHECK(r.expected == doctest::Approx(30.0).epsilon(1e-9));
+  CHECK(r.term("saturation") == doctest::Approx(10.0).epsilon(1e-9));
+  // The Monte Carlo carries the same clipped mean.
+  const MonteCarloResult mc =
+      HomodyneMac(p, none.with(NoiseSource::shot)).monte_carlo(dp, 2000, 3);
+  CHECK(std::abs(mc.mean - 30.0) < mean_tolerance(mc.noise_std, 2000));
+  // TIA: a full-scale symbol drives d q / T through R_f; clipping at half of it halves y.
+  p.detector.front_end = FrontEnd::tia;
+  p.detector.tia_feedback_ohm = 2 * p.detector.swing_V / (d * q / probe.symbol_period_s());
+  const NoiseBudget t = HomodyneMac(p, none).analyze(dp);
+  CHECK(t.saturates());
+  CHECK(t.peak_V == doctest::Approx(2 * p.detector.swing_V));
+  CHECK(t.expected == doctest::Approx(20.0).epsilon(1e-9));
 }

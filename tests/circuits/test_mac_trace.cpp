@@ -26,6 +26,11 @@ TEST_CASE(
   p.laser.power_W = 5e-5;
   p.laser.rin_dB_per_Hz = -118;
   p.detector.dark_current_A = 1e-6;
+  // A fixed 10 fF integrator without CDS (kTC shows), current and read-out voltage noise.
+  p.detector.integrator_capacitance_F = 10e-15;
+  p.detector.correlated_double_sampling = false;
+  p.detector.amplifier_noise_A_per_rtHz = 3e-12;
+  p.detector.readout_noise_V_per_rtHz = 40e-9;
   const DotProduct dp = random_dot_product(8, VectorDistribution::uniform, 3);
   const auto sources = NoiseSources::all().without(NoiseSource::adc);
   const HomodyneMac mac(p, sources);

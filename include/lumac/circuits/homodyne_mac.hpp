@@ -14,11 +14,22 @@
 //
 // Read-out. D = N+ - N- integrated over N symbols (one repeat): E[D] = 2 eta sum Re(E_s E_L*),
 // gain G = 2 eta sqrt(n_s n_L) / (m_x m_w) electrons per unit of y. Noise of one read-out
-// (electrons^2): shot eta sum(|E_s|^2 + |E_L|^2); dark 2 I_dark N T / q; amplifier
-// i_n^2 N T / (2 q^2); RIN after CMRR (devices/detector.hpp); weight noise, std sigma_w m_w on
-// every weight: y-variance sigma_w^2 m_w^2 sum x'^2, temporal (new every repeat) or static
-// (fixed per device); reset kTC; ADC quantization LSB^2 / 12 with the ADC span
-// range_scale * R * G (times K for analog accumulation, which must hold K times the charge).
+// (electrons^2): shot eta sum(|E_s|^2 + |E_L|^2); dark 2 I_dark N T / q; the front end's
+// amplifier and reset noise (devices/detector.hpp: an integrator's current noise over the
+// window, read-out voltage noise times C, kTC unless CDS; a TIA's current noise and 4 k T / R_f);
+// RIN after CMRR; weight noise, std sigma_w m_w on every weight: y-variance
+// sigma_w^2 m_w^2 sum x'^2, temporal (new every repeat) or static (fixed per device); ADC
+// quantization LSB^2 / 12 with the ADC span range_scale * R * G (times K for analog
+// accumulation, which must hold K times the charge).
+//
+// Receiver capacity. The full-scale charge of a read-out is Q_fs = 2 eta sqrt(n_s n_L) N K_r
+// electrons (every symbol at full scale; K_r = K for analog accumulation, else 1). An integrator
+// with detector.integrator_capacitance_F = 0 is sized to hold it, C = Q_fs q / V_swing (so its
+// read-out voltage noise is fixed relative to full scale, and kTC grows as sqrt(C)); a given C
+// holds C V_swing / q electrons, and the mean charge, integrated symbol by symbol, saturates at
+// +-C V_swing / q. A TIA clips each symbol's difference current at V_swing / R_f. What
+// saturation removes is the deterministic error term "saturation" (the noise is taken as
+// riding on the clipped mean).
 //
 // Repeats K (§4). digital: K read-outs averaged, every temporal variance / K (ADC included,
 // assuming the read-out noise dithers the quantizer), static weight noise not reduced.
@@ -79,7 +90,7 @@ struct NoiseBudget {
   double range = 0;                    // R used for the ENOB
   double gain_electrons_per_unit = 0;  // G (one repeat)
   std::vector<ErrorTerm> terms;        // shot, dark, reset, amplifier, rin, weight, adc, dac,
-                                       // extinction, clipping (after repeats)
+                                       // extinction, clipping, saturation (after repeats)
   double noise_std = 0;                // RMS of the noise terms
   double total_std = 0;                // RMS error: noise and deterministic error
   double enob = 0;
@@ -88,6 +99,16 @@ struct NoiseBudget {
   double photons_per_mac_full_scale = 0;  // eta (n_s,max + n_L,max) of the laser budget
   double photons_per_mac_detected = 0;    // eta sum(|E_s|^2 + |E_L|^2) / N, this dot product
   double laser_power_W = 0;
+  // The receiver: capacitance (integrator; sized or given), the full-scale charge of one
+  // read-out and what it needs (V on C, or the TIA's output at the full-scale current), the
+  // largest mean charge (integrator) or TIA output of this dot product, and the swing.
+  FrontEnd front_end = FrontEnd::integrator;
+  double capacitance_F = 0;
+  double full_scale_charge_electrons = 0;
+  double full_scale_V = 0;
+  double peak_V = 0;
+  double swing_V = 0;
+  bool saturates() const { return peak_V > swing_V * (1 + 1e-9); }  // beyond rounding
   MacCounts counts;
   double term(const std::string& name) const;  // std of a named term (0 if absent)
 };
@@ -113,7 +134,7 @@ struct EncodedDotProduct {
 //   s = sum v^2, u = sum u^2, c = sum v^2 u^2, s4 = sum v^4, u4 = sum u^4
 // (v = x / m_x, u = w / m_w the drives). Used by networks on the hardware (nn/analog.hpp),
 // which evaluate it for every output; DAC quantization enters as its noise equivalent
-// LSB^2 / 12 on every drive. Tied to analyze() by a test.
+// LSB^2 / 12 on every drive. Tied to analyze() by a test. The receiver does not saturate here.
 struct NoisePolynomial {
   double constant = 0, s = 0, u = 0, c = 0, s4 = 0, u4 = 0;
   double operator()(double s_, double u_, double c_, double s4_, double u4_) const {
@@ -173,6 +194,11 @@ class HomodyneMac {
   WindowPhotons window(const EncodedDotProduct& e, const std::vector<double>& weight_error) const;
   double gain_electrons_per_unit(const EncodedDotProduct& e) const;
   double range_of(const DotProduct& dp) const;
+  // Q_fs of a read-out of fan-in N with n_s, n_L photons per symbol at full scale (electrons).
+  double full_scale_charge(double fan_in, double n_signal, double n_lo) const;
+  // The detector for a read-out of full-scale charge Q_fs: the configured one, its integrating
+  // capacitance sized to Q_fs q / V_swing when the preset gives 0.
+  BalancedDetector receiver(double full_scale_charge_electrons) const;
 
   NoiseBudget analyze(const DotProduct& dp) const;
   // The per-read-out noise polynomial of a layer: fan-in N, modulator full scales m_x, m_w,
@@ -193,10 +219,16 @@ class HomodyneMac {
   };
   DeterministicErrors deterministic_errors(const DotProduct& dp, const EncodedDotProduct& e,
                                            double expected) const;
+  // The mean charge of one read-out after the receiver's saturation, against without (electrons),
+  // and the largest output it reaches (V on the capacitor, or at the TIA output).
+  struct Saturation {
+    double error_electrons = 0;
+    double peak_V = 0;
+  };
+  Saturation saturation(const EncodedDotProduct& e, const BalancedDetector& rx) const;
   CircuitParams p_;
   NoiseSources sources_;
   LinkBudget link_;
-  BalancedDetector detector_;
   MachZehnderModulator modulator_;
 };
 

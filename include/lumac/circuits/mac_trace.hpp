@@ -11,9 +11,12 @@
 // most a quarter of the fastest time constant). Noise enters every step as Euler-Maruyama
 // increments with the spectral densities of PHYSICS.md, so its integrated variance is right
 // for any step size: shot noise of each diode (photo and dark current) as charge increments of
-// variance q I dt, amplifier current noise i_n^2 dt / 2, relative intensity noise r of
-// variance 10^(RIN/10) / (2 dt) held over the step (with the CMRR leak of common-mode power),
-// weight drive noise on the LO DAC levels, and kTC noise at every integrator reset.
+// variance q I dt, amplifier current noise i_n^2 dt / 2 (with 4 k T / R_f for a TIA), relative
+// intensity noise r of variance 10^(RIN/10) / (2 dt) held over the step (with the CMRR leak of
+// common-mode power), weight drive noise on the LO DAC levels, kTC noise at every integrator
+// reset (none with CDS) and the read-out amplifier's voltage noise on every sample. The
+// receiver is the one the statistical budget uses (its capacitance sized the same way); the
+// integrator's charge saturates at +-C V_swing, a TIA's difference current at V_swing / R_f.
 // Finite bandwidths give inter-symbol interference; finite extinction and bias errors act
 // through the modulator transfer itself.
 #pragma once
