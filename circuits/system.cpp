@@ -18,6 +18,7 @@ void validate(const SystemParams& p) {
   c.non_negative("waveguide_loss_dB", p.waveguide_loss_dB);
   c.non_negative("splitter_excess_loss_dB", p.splitter_excess_loss_dB);
   c.integer("repeats", p.repeats, 1, 1 << 20);
+  c.integer("tiles_per_laser", p.tiles_per_laser, 1, 1 << 20);
 }
 
 LinkBudget::LinkBudget(const LaserParams& laser, const ModulatorParams& modulator,

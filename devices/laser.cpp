@@ -16,7 +16,13 @@ void validate(const LaserParams& p) {
   const FieldCheck c("laser");
   c.positive("power_W", p.power_W);
   c.open("wavelength_m", p.wavelength_m, 100e-9, 20e-6);
-  c.open_closed("wall_plug_efficiency", p.wall_plug_efficiency, 0, 1);
+  // V_f >= h nu / q keeps the wall-plug efficiency below 1 (P / (V_f P / eta_d) <= 1).
+  c.open_closed("forward_voltage_V", p.forward_voltage_V, 0, 10);
+  const double photon_V = photon_energy_J(p.wavelength_m) / elementary_charge_C;
+  if (p.forward_voltage_V < photon_V)
+    c.reject("forward_voltage_V", p.forward_voltage_V,
+             fmt::format("must be >= the photon energy h nu / q = {:.3g} V", photon_V));
+  c.non_negative("cooler_power_W", p.cooler_power_W);
   c.open("rin_dB_per_Hz", p.rin_dB_per_Hz, -250, 0);
   c.open_closed("injection_efficiency", p.injection_efficiency, 0, 1);
   c.positive("active_volume_m3", p.active_volume_m3);
@@ -36,8 +42,33 @@ void validate(const LaserParams& p) {
   c.closed("spontaneous_coupling", p.spontaneous_coupling, 0, 1);
 }
 
+LaserParams rate_equations_ingaasp_1550nm() {
+  return LaserParams{};
+}
+
+LaserParams rate_equations_gaas_980nm() {
+  LaserParams p;
+  p.wavelength_m = 980e-9;
+  p.injection_efficiency = 0.8;
+  p.active_volume_m3 = 4e-18;  // 4e-12 cm^3
+  p.confinement_factor = 0.032;
+  p.group_index = 4.2;
+  p.mirror_loss_per_m = 4560;   // 45.6 /cm
+  p.internal_loss_per_m = 500;  // 5 /cm
+  p.srh_coefficient_per_s = 0;
+  p.radiative_coefficient_m3_per_s = 0.8e-16;  // 0.8e-10 cm^3/s
+  p.auger_coefficient_m6_per_s = 3.5e-42;      // 3.5e-30 cm^6/s
+  p.transparency_density_per_m3 = 1.8e24;      // 1.8e18 /cm^3
+  p.gain_offset_density_per_m3 = -0.4e24;      // -0.4e18 /cm^3
+  p.gain_coefficient_per_m = 1.8e5;            // 1800 /cm
+  p.spontaneous_coupling = 1e-4;
+  return p;
+}
+
 Laser::Laser(const LaserParams& params) : p_(params) {
-  validate(p_);
+  const RateEquationLaser dynamics(p_);  // validates
+  threshold_current_A_ = dynamics.threshold_current_A();
+  slope_efficiency_W_per_A_ = dynamics.slope_efficiency_W_per_A();
 }
 
 double Laser::photon_energy_J() const {
@@ -48,8 +79,23 @@ double Laser::photon_flux_per_s() const {
   return p_.power_W / photon_energy_J();
 }
 
+double Laser::drive_current_A() const {
+  return threshold_current_A_ + p_.power_W / slope_efficiency_W_per_A_;
+}
+
 double Laser::electrical_power_W() const {
-  return p_.power_W / p_.wall_plug_efficiency;
+  return p_.forward_voltage_V * drive_current_A() + p_.cooler_power_W;
+}
+
+double Laser::wall_plug_efficiency() const {
+  return p_.power_W / electrical_power_W();
+}
+
+double tile_laser_electrical_power_W(const LaserParams& p, int tiles_per_laser) {
+  if (tiles_per_laser < 1) fail("system.tiles_per_laser = {}: must be >= 1", tiles_per_laser);
+  LaserParams shared = p;
+  shared.power_W = p.power_W * tiles_per_laser;
+  return Laser(shared).electrical_power_W() / tiles_per_laser;
 }
 
 double Laser::relative_intensity_variance(double bandwidth_Hz) const {
@@ -145,7 +191,11 @@ RateEquationLaser::State RateEquationLaser::steady_state(double current_A) const
   if (!(current_A >= 0) || !std::isfinite(current_A))
     fail("laser drive current = {} A: must be finite and >= 0", current_A);
   // dS/dt = 0 gives S(N) = Gamma beta B N^2 / (1/tau_p - Gamma v_g g(N)) for N < N_th; then
-  // dN/dt = 0 is monotonic in N on (max(0, -N_s), N_th): solve it by bisection.
+  // dN/dt = 0 reads f(N) = R_sp(N) + B N^2 beta G/(1/tau_p - G) - pump = 0 with G = Gamma v_g g(N)
+  // in (-inf, 1/tau_p), so G/(1/tau_p - G) > -1 and f' >= 2 B N (1 - beta) > 0: f is increasing
+  // on [0, N_th), f(0) = -pump < 0 and f -> +inf at N_th. Bisect on [0, N_th]. The carriers sit
+  // below -N_s (where the gain law is floored) at drives under about 10 uA, so the bracket
+  // must start at 0, not at -N_s.
   const double vg = group_velocity_m_per_s();
   const double inv_tau_p = 1.0 / photon_lifetime_s();
   const double pump =
@@ -157,9 +207,9 @@ RateEquationLaser::State RateEquationLaser::steady_state(double current_A) const
   auto balance = [&](double n) {
     return recombination_per_m3_s(n) + vg * gain_per_m(n) * photons(n) - pump;
   };
-  double lo = std::max(0.0, -p_.gain_offset_density_per_m3) * (1 + 1e-12) + 1e-300;
-  double hi = threshold_density_per_m3();
   if (current_A == 0) return {0.0, 0.0};
+  double lo = 0;
+  double hi = threshold_density_per_m3();
   for (int i = 0; i < 400 && hi - lo > 1e-15 * hi; ++i) {
     const double mid = 0.5 * (lo + hi);
     (balance(mid) < 0 ? lo : hi) = mid;

@@ -79,7 +79,9 @@ EnergyReport energy_report(const CircuitParams& circuit, const EnergyParams& e,
     le.detected_optical_J = w.photons_per_mac * k * e_ph * macs;
     le.laser_optical_J = le.detected_optical_J / (eta * transmission) * (m / share);
     auto& c = le.components_J;
-    c[laser] = le.laser_optical_J / circuit.laser.wall_plug_efficiency;
+    c[laser] = le.laser_optical_J *
+               tile_laser_electrical_power_W(circuit.laser, circuit.system.tiles_per_laser) /
+               circuit.laser.power_W;  // electrical per optical at the tile's operating point
     c[input_modulators] = mzm.drive_energy_J() * k * macs / share;
     c[weight_modulators] = e.weight_stationary ? 0.0 : mzm.drive_energy_J() * k * macs;
     c[input_dacs] = circuit.dac.energy_per_conversion_J * k * macs / share;

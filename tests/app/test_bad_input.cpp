@@ -83,6 +83,7 @@ TEST_CASE("bad input: NaN, infinity and out-of-range values of every device and 
   const std::set<std::string> negative_ok{"laser.rin_dB_per_Hz", "laser.gain_offset_density_per_m3",
                                           "modulator.bias_phase_rad"};
   const std::set<std::string> zero_ok{"laser.srh_coefficient_per_s",
+                                      "laser.cooler_power_W",
                                       "laser.auger_coefficient_m6_per_s",
                                       "laser.internal_loss_per_m",
                                       "laser.spontaneous_coupling",

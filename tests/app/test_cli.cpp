@@ -7,7 +7,12 @@ TEST_CASE("cli: lumac devices --json on the default preset matches the PHYSICS.m
   REQUIRE(r.exit_code == 0);
   CHECK(json_number(r.out, "photon_energy_J") == doctest::Approx(1.28158e-19).epsilon(1e-5));
   CHECK(json_number(r.out, "responsivity_A_per_W") == doctest::Approx(0.8 * 1.2502).epsilon(1e-3));
-  CHECK(json_number(r.out, "laser_electrical_power_W") == doctest::Approx(1e-3 / 0.2));
+  // Operating point of the 1550 nm set at 1 mW: 1.5 V (9.592 mA + 1 mW / 0.42661 W/A).
+  CHECK(json_number(r.out, "laser_electrical_power_W") == doctest::Approx(17.904e-3).epsilon(1e-3));
+  CHECK(json_number(r.out, "laser_wall_plug_efficiency") ==
+        doctest::Approx(1e-3 / 17.904e-3).epsilon(1e-3));
+  CHECK(json_number(r.out, "laser_tile_electrical_power_W") ==
+        doctest::Approx(17.904e-3).epsilon(1e-3));
   // The default receiver: an integrator sized to the full-scale charge of fan-in 1000,
   // Q_fs = 2 eta sqrt(n_s n_L) 1000, on 1 V, with CDS (no kTC) and 5 nV/sqrt(Hz) read twice over
   // (pi / 2) 1 GHz.

@@ -369,3 +369,113 @@ TEST_CASE("receiver: an integrator saturates at C V_swing, a TIA at V_swing / R_
   CHECK(t.peak_V == doctest::Approx(2 * p.detector.swing_V));
   CHECK(t.expected == doctest::Approx(20.0).epsilon(1e-9));
 }
+
+namespace {
+
+struct DriveSums {
+  double s = 0, u = 0, c = 0, s4 = 0, u4 = 0;
+};
+
+// s = sum v^2, u = sum u^2, c = sum v^2 u^2, s4, u4 of the drives v = x / m_x, u = w / m_w.
+DriveSums drive_sums(const DotProduct& dp) {
+  DriveSums d;
+  for (std::size_t j = 0; j < dp.x.size(); ++j) {
+    const double v2 = std::pow(dp.x[j] / dp.x_full_scale, 2);
+    const double u2 = std::pow(dp.w[j] / dp.w_full_scale, 2);
+    d.s += v2;
+    d.u += u2;
+    d.c += v2 * u2;
+    d.s4 += v2 * v2;
+    d.u4 += u2 * u2;
+  }
+  return d;
+}
+
+// A dot product of fan-in n with drives uniform in [-1, 1] at full scales m_x = 2, m_w = 1.5
+// (so that y = m_x m_w sum v u = 3 sum v u: a unit slip between y and sum v u shows).
+DotProduct scaled_dot_product(int n, std::uint64_t seed) {
+  DotProduct dp = random_dot_product(n, seed);
+  dp.x_full_scale = 2;
+  dp.w_full_scale = 1.5;
+  for (auto& x : dp.x) x *= 2;
+  for (auto& w : dp.w) w *= 1.5;
+  return dp;
+}
+
+double eval(const NoisePolynomial& p, const DriveSums& d) {
+  return p(d.s, d.u, d.c, d.s4, d.u4);
+}
+
+}  // namespace
+
+TEST_CASE("mac: shot noise at signal_split 0.25 is sqrt((s / n_L + u / n_s) / (4 eta K)) sum v u") {
+  // Full-scale encoding, shot noise only. Shot variance eta sum(n_s v^2 + n_L u^2) electrons^2
+  // over a gain G = 2 eta sqrt(n_s n_L) / (m_x m_w): in units of y = m_x m_w sum v u,
+  //   sigma_y^2 = (m_x m_w)^2 (s / n_L + u / n_s) / (4 eta K).
+  // At split 0.25 the LO carries three times the signal's photons, so swapping n_s and n_L
+  // (or dropping the m_x m_w conversion, m_x m_w = 3 here) changes the answer.
+  CircuitParams p = defaults();
+  p.system.signal_split = 0.25;
+  p.system.repeats = 2;
+  p.laser.power_W = 2e-5;
+  const HomodyneMac mac(p, NoiseSources::none().with(NoiseSource::shot));
+  const DotProduct dp = scaled_dot_product(200, 21);
+  const NoiseBudget b = mac.analyze(dp);
+  const double ns = b.signal_photons_per_symbol, nl = b.lo_photons_per_symbol;
+  CHECK(nl == doctest::Approx(3 * ns).epsilon(1e-12));
+  CHECK(ns == doctest::Approx(mac.link().signal_photons_per_symbol()).epsilon(1e-12));
+  const double eta = p.detector.quantum_efficiency, k = 2;
+  const DriveSums d = drive_sums(dp);
+  const double sigma_vu = std::sqrt((d.s / nl + d.u / ns) / (4 * eta * k));
+  CHECK(b.term("shot") / (2 * 1.5) == doctest::Approx(sigma_vu).epsilon(1e-9));
+  const LayerNoiseModel m = mac.layer_noise(200, 2, 1.5, b.range);
+  CHECK(std::sqrt(eval(m.by_source[0], d)) / (2 * 1.5) == doctest::Approx(sigma_vu).epsilon(1e-9));
+  CHECK(std::sqrt(eval(m.total, d)) == doctest::Approx(b.noise_std).epsilon(1e-9));
+}
+
+TEST_CASE("mac: RIN only at signal_split 0.25: analyze() and the layer polynomial agree") {
+  CircuitParams p = defaults();
+  p.system.signal_split = 0.25;
+  p.laser.power_W = 2e-4;
+  p.laser.rin_dB_per_Hz = -120;
+  for (auto averaging : {Averaging::digital, Averaging::analog}) {
+    p.system.averaging = averaging;
+    p.system.repeats = 3;
+    const HomodyneMac mac(p, NoiseSources::none().with(NoiseSource::rin));
+    const DotProduct dp = scaled_dot_product(150, 22);
+    const NoiseBudget b = mac.analyze(dp);
+    const LayerNoiseModel m = mac.layer_noise(150, 2, 1.5, b.range);
+    const DriveSums d = drive_sums(dp);
+    const std::string mode(enum_name(averaging));
+    CAPTURE(mode);
+    REQUIRE(b.term("rin") > 0);
+    CHECK(std::sqrt(eval(m.by_source[4], d)) == doctest::Approx(b.term("rin")).epsilon(1e-9));
+    CHECK(std::sqrt(eval(m.total, d)) == doctest::Approx(b.noise_std).epsilon(1e-9));
+  }
+}
+
+TEST_CASE("mac: ADC only, 8 bits, K = 4: analog accumulation 8 bits of ENOB, digital 9") {
+  // ENOB = log2(R / (sqrt(12) sigma)) with sigma = LSB / sqrt(12), LSB = range_scale R / 2^b:
+  // 8 bits for one read-out. Analog accumulation spans K times the charge (still 8 bits);
+  // digital averaging of K = 4 read-outs halves sigma (9 bits).
+  CircuitParams p = defaults();
+  p.adc.bits = 8;
+  p.adc.range_scale = 1;
+  p.system.repeats = 4;
+  const DotProduct dp = scaled_dot_product(100, 23);
+  for (auto [averaging, bits] :
+       {std::pair{Averaging::analog, 8.0}, std::pair{Averaging::digital, 9.0}}) {
+    p.system.averaging = averaging;
+    const HomodyneMac mac(p, NoiseSources::none().with(NoiseSource::adc));
+    const NoiseBudget b = mac.analyze(dp);
+    const std::string mode(enum_name(averaging));
+    CAPTURE(mode);
+    CHECK(std::abs(b.enob - bits) < 1e-9);
+    const LayerNoiseModel m = mac.layer_noise(100, 2, 1.5, b.range);
+    const double sigma = std::sqrt(eval(m.by_source[6], drive_sums(dp)));
+    CHECK(std::abs(std::log2(b.range / (std::sqrt(12.0) * sigma)) - bits) < 1e-9);
+    CHECK(
+        std::abs(std::log2(b.range / (std::sqrt(12.0) * std::sqrt(eval(m.total, drive_sums(dp))))) -
+                 bits) < 1e-9);
+  }
+}

@@ -129,9 +129,14 @@ TEST_CASE("trace: a rate-equation laser switched on just before the dot product 
   opt.samples_per_symbol = 4;
   opt.record = false;
   opt.rate_equation_laser = true;
+  // At 1.5 I_th the default (1550 nm) laser's carriers take over 0.4 ns to reach threshold,
+  // half the 0.8 ns dot product.
+  opt.laser_bias_multiple = 1.5;
+  CHECK(RateEquationLaser(p.laser).analytic_turn_on_delay_s(
+            1.5 * RateEquationLaser(p.laser).threshold_current_A()) > 0.4e-9);
   opt.laser_lead_s = 10e-9;  // settled
   const double settled = simulate_trace(mac, dp, opt).readout;
-  opt.laser_lead_s = 0;  // turn-on delay of about a nanosecond: no light for the first symbols
+  opt.laser_lead_s = 0;  // no light for the first symbols
   const double cold = simulate_trace(mac, dp, opt).readout;
   const double ideal = simulate_trace(mac, dp, TraceOptions{}).ideal;
   CHECK(std::abs(settled - ideal) < 0.01 * mac.range_of(dp));

@@ -52,12 +52,30 @@ TEST_CASE("energy: 12.5 detected photons per MAC at 1550 nm is 1.602 aJ/MAC") {
   CHECK(l.laser_optical_J / l.macs == doctest::Approx(c.laser.power_W * 1e-10 / 32));
 }
 
-TEST_CASE("energy: laser electrical energy is optical / wall-plug efficiency") {
+TEST_CASE("energy: the laser component is the tile's electrical laser power times the time") {
+  // One laser feeds T = 4 tiles, each receiving the power that gives 20 photons per MAC; the
+  // tile is charged V_f I_th / T + V_f P_L / eta_d (PHYSICS.md §7) for as long as the layer
+  // runs, MACs T_symbol / M = 3200 * 1e-10 / 32 = 1e-8 s.
   Settings s = default_settings();
-  s.circuit.laser.wall_plug_efficiency = 0.25;
+  s.circuit = with_photons_per_mac(s.circuit, 20);
+  s.circuit.system.tiles_per_laser = 4;
+  const double p_l = s.circuit.laser.power_W;
+  const RateEquationLaser dyn(s.circuit.laser);
+  const double v = s.circuit.laser.forward_voltage_V;
+  const double per_tile_W =
+      v * dyn.threshold_current_A() / 4 + v * p_l / dyn.slope_efficiency_W_per_A();
   const EnergyReport r = energy_report(s.circuit, s.energy, {layer(100, 32, 1, 1, 20)});
   const LayerEnergy& l = r.layers[0];
-  CHECK(l.components_J[component("laser")] == doctest::Approx(l.laser_optical_J / 0.25));
+  const double time_s = l.macs * 1e-10 / 32;
+  CHECK(l.laser_optical_J == doctest::Approx(p_l * time_s).epsilon(1e-9));
+  CHECK(l.components_J[component("laser")] == doctest::Approx(per_tile_W * time_s).epsilon(1e-9));
+  // At low power the threshold dominates: one tile per laser pays nearly V_f I_th.
+  s.circuit.system.tiles_per_laser = 1;
+  const LayerEnergy one = energy_report(s.circuit, s.energy, {layer(100, 32, 1, 1, 20)}).layers[0];
+  CHECK(one.components_J[component("laser")] ==
+        doctest::Approx((v * dyn.threshold_current_A() + v * p_l / dyn.slope_efficiency_W_per_A()) *
+                        time_s)
+            .epsilon(1e-9));
 }
 
 TEST_CASE("energy: doubling repeats doubles what repeats and nothing else") {
@@ -166,7 +184,16 @@ TEST_CASE("energy: bad parameters and layers are errors") {
   CHECK_THROWS_AS(load_settings({}, {"energy.bytes_per_weight=0"}), Error);
   CHECK_THROWS_WITH_AS(load_settings({}, {"energy.photonic_J=1"}),
                        doctest::Contains("unknown config key 'energy.photonic_J'"), Error);
-  CHECK_THROWS_AS(load_settings({}, {"laser.wall_plug_efficiency=0"}), Error);
+  // The removed wall-plug efficiency names what replaced it, in one line.
+  CHECK_THROWS_WITH_AS(load_settings({}, {"laser.wall_plug_efficiency=0.2"}),
+                       "config key 'laser.wall_plug_efficiency' was removed: the electrical power "
+                       "follows from the operating point, V_f (I_th + P / eta_d) + cooler: set "
+                       "laser.forward_voltage_V and laser.cooler_power_W",
+                       Error);
+  CHECK_THROWS_WITH_AS(load_settings({}, {"laser.forward_voltage_V=-1"}),
+                       "laser.forward_voltage_V = -1: must be in (0, 10]", Error);
+  CHECK_THROWS_WITH_AS(load_settings({}, {"system.tiles_per_laser=0"}),
+                       "system.tiles_per_laser = 0: must be an integer in [1, 1048576]", Error);
   const Settings s = default_settings();
   CHECK_THROWS_AS(energy_report(s.circuit, s.energy, {layer(0, 1, 1, 1, 1)}), Error);
   CHECK_THROWS_AS(energy_report(s.circuit, s.energy, {layer(10, 1, 1, 1, -1)}), Error);

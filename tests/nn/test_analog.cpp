@@ -1,5 +1,6 @@
 #include <omp.h>
 
+#include <array>
 #include <thread>
 #include "lumac/circuits/homodyne_mac.hpp"
 #include "lumac/core/precision.hpp"
@@ -279,6 +280,39 @@ TEST_CASE("analog: noise depends on the sample and position indices only, not on
   ex.forward(va);
   CHECK(whole.leftCols(3) == a);
   CHECK(whole.rightCols(7) == b);
+}
+
+TEST_CASE("analog: two identical layers fed the same sample add uncorrelated noise") {
+  // Same weights, same calibration, same sample indices: only the layer index tells the two
+  // noise draws apart. A counter that ignored it would give rho = 1; independent draws give
+  // |rho| < 5 / sqrt(n) (five standard errors of a correlation of n pairs) but for a 6e-7 chance.
+  const Eigen::MatrixXf w = random_matrix(8, 25, 10, -1, 1), x = random_matrix(25, 1, 11, 0, 1);
+  const int samples = 2000;
+  const Eigen::MatrixXf xs = x.replicate(1, samples);
+  const AnalogExecutor ex(NoiseMode::shot_only, {layer_of(w, 3), layer_of(w, 3)},
+                          load_settings({}, {}).circuit, NoiseSources::all(), 12);
+  const Eigen::MatrixXf clean = w * xs;
+  std::array<Eigen::MatrixXf, 2> noise;
+  for (int layer : {0, 1}) {
+    Eigen::MatrixXf y = clean;
+    MatmulView v{layer,
+                 500,
+                 false,
+                 ConstMatrixMap(w.data(), w.rows(), w.cols()),
+                 ConstMatrixMap(xs.data(), xs.rows(), xs.cols()),
+                 MatrixMap(y.data(), y.rows(), y.cols())};
+    ex.forward(v);
+    noise[static_cast<std::size_t>(layer)] = y - clean;
+  }
+  const Eigen::ArrayXd a = noise[0].reshaped().cast<double>().array();
+  const Eigen::ArrayXd b = noise[1].reshaped().cast<double>().array();
+  const double n = static_cast<double>(a.size());
+  REQUIRE(n == 8.0 * samples);
+  const Eigen::ArrayXd da = a - a.mean(), db = b - b.mean();
+  const double rho = (da * db).sum() / std::sqrt((da * da).sum() * (db * db).sum());
+  CAPTURE(rho);
+  CHECK((da * da).sum() > 0);  // the layers do add noise
+  CHECK(std::abs(rho) < 5 / std::sqrt(n));
 }
 
 TEST_CASE("analog: statistics count every call, from nested parallel regions and many threads") {

@@ -67,7 +67,13 @@ std::map<std::int64_t, int> coverage(const std::vector<Call>& calls, int layer) 
 }  // namespace
 
 TEST_CASE("nn hook: dense layers hand over W, X and pre-bias Y of consecutive sample runs") {
-  const nn::Model m = nn::make_model(nn::Arch::mlp, 11);
+  nn::Model m = nn::make_model(nn::Arch::mlp, 11);
+  // Non-zero biases (about the size of the products), so that a hook seeing post-bias Y fails
+  // both the Y + b == output check and the Y == W X check below.
+  for (int k = 0; k < 3; ++k) {
+    Eigen::VectorXf& b = m.matmul_layer(k).bias();
+    fill_normal(std::span<float>(b.data(), static_cast<std::size_t>(b.size())), 130 + k, 0.5f);
+  }
   nn::Tensor x = random_tensor(40, {1, 28, 28}, 120);
   SUBCASE("consecutive samples: one call per chunk of 32") {
     std::vector<std::int64_t> samples(40);
@@ -141,7 +147,11 @@ TEST_CASE("nn hook: dense layers hand over W, X and pre-bias Y of consecutive sa
 }
 
 TEST_CASE("nn hook: conv layers make one call per image with columns = output positions") {
-  const nn::Model m = nn::make_model(nn::Arch::cnn, 12);
+  nn::Model m = nn::make_model(nn::Arch::cnn, 12);
+  for (int k = 0; k < 4; ++k) {
+    Eigen::VectorXf& b = m.matmul_layer(k).bias();
+    fill_normal(std::span<float>(b.data(), static_cast<std::size_t>(b.size())), 140 + k, 0.5f);
+  }
   const nn::Tensor x = random_tensor(5, {1, 28, 28}, 121);
   const std::vector<std::int64_t> samples{40, 41, 42, 7, 8};
   Recorder rec;

@@ -44,6 +44,7 @@ struct SystemParams {
   Encoding encoding = Encoding::full_scale;  // full-scale or norm-adaptive photon allocation
   Averaging averaging = Averaging::digital;  // how repeats are averaged
   int repeats = 1;                           // K repeats of every dot product
+  int tiles_per_laser = 1;                   // tiles one laser feeds (its threshold power shared)
 };
 
 template <class V>
@@ -59,6 +60,8 @@ void visit_fields(SystemParams& p, V& v) {
   v.choice("encoding", p.encoding, "full-scale or norm-adaptive photon allocation");
   v.choice("averaging", p.averaging, "digital (K read-outs) or analog (one accumulated read-out)");
   v.integer("repeats", p.repeats, "1", "K repeats of every dot product");
+  v.integer("tiles_per_laser", p.tiles_per_laser, "1",
+            "tiles one laser feeds, each receiving laser.power_W (threshold and cooler shared)");
 }
 
 void validate(const SystemParams& p);

@@ -7,6 +7,7 @@
 //     v.integer("bits", p.bits, "bit", "resolution");
 //     v.boolean("weight_stationary", p.weight_stationary, "weights held in the modulators");
 //     v.choice("encoding", p.encoding, "full-scale or norm-adaptive");
+//     v.retired("old_name", "what replaced it");  // a removed key: setting it is an error
 //   }
 // and a settings aggregate S lists its sections with
 //   template <class V> void visit_sections(S& s, V& v) { v.section("laser", s.laser); ... }
@@ -131,6 +132,7 @@ struct ListVisitor {
   void choice(std::string_view name, E& f, std::string_view doc) {
     add(name, KeyKind::choice, "1", doc, std::string(enum_name(f)), enum_choices<E>());
   }
+  void retired(std::string_view, std::string_view) {}
 };
 
 struct SetVisitor {
@@ -173,6 +175,10 @@ struct SetVisitor {
     f = parse_enum<E>(value->as_text(key(name)), key(name));
     found = true;
   }
+  // A key that no longer exists: setting it names what replaced it.
+  void retired(std::string_view name, std::string_view note) {
+    if (name == target_name) fail("config key '{}' was removed: {}", key(name), note);
+  }
 };
 
 // Collects the typed values of every key, section by section, for to_toml_text().
@@ -196,6 +202,7 @@ struct ValueVisitor {
   void choice(std::string_view name, E& f, std::string_view) {
     put(name, std::string(enum_name(f)));
   }
+  void retired(std::string_view, std::string_view) {}
 };
 
 }  // namespace detail
