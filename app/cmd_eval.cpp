@@ -38,8 +38,13 @@ void print_study(const EvalStudy& st) {
              r.accuracy_std, st.seeds, st.clean_accuracy);
   const EnergyFigures e = energy_figures(r.energy.total);
   fmt::print(
-      "  energy per MAC: detected optical {:.4g} aJ, laser optical {:.4g} aJ, total {:.4g} aJ\n",
-      e.detected_optical_aJ_per_mac, e.laser_optical_aJ_per_mac, e.total_aJ_per_mac);
+      "  energy per MAC at accuracy {:.4f}: detected optical {:.4g} aJ, laser optical {:.4g} aJ, "
+      "total {:.4g} aJ\n",
+      r.accuracy_mean, e.detected_optical_aJ_per_mac, e.laser_optical_aJ_per_mac,
+      e.total_aJ_per_mac);
+  fmt::print("  tile ({} rows): {:.4g} MAC/s, {:.4g} inferences/s, latency {:.4g} s per batch\n",
+             r.energy.batch, r.energy.macs_per_s(), r.energy.inferences_per_s(),
+             r.energy.latency_s());
 }
 
 void run_eval(const EvalCommand& o) {

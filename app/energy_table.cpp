@@ -5,7 +5,9 @@
 namespace lumac::cli {
 
 void print_energy_table(const EnergyReport& r) {
-  fmt::print("energy per MAC (aJ/MAC); laser counted electrically in the total\n");
+  fmt::print(
+      "energy per MAC (aJ/MAC); laser counted electrically in the total; ENOB: what the layer's "
+      "read-out buys\n");
   fmt::print("{:<16}", "component");
   for (const auto& l : r.layers) fmt::print(" {:>12.12}", l.name);
   fmt::print(" {:>12}\n", r.layers.size() > 1 ? "network" : "");
@@ -22,7 +24,18 @@ void print_energy_table(const EnergyReport& r) {
   row("laser optical", [](const LayerEnergy& l) { return l.aJ_per_mac(l.laser_optical_J); });
   row("detected optical", [](const LayerEnergy& l) { return l.aJ_per_mac(l.detected_optical_J); });
   row("MACs", [](const LayerEnergy& l) { return l.macs; });
-  fmt::print("total per inference: {:.4g} J ({:.4g} MACs)\n", r.total.total_J, r.total.macs);
+  fmt::print("{:<16}", "ENOB (bits)");
+  for (const auto& l : r.layers)
+    fmt::print(" {:>12}", l.enob > 0 ? fmt::format("{:.4g}", l.enob) : std::string("-"));
+  if (r.layers.size() > 1) fmt::print(" {:>12}", "-");
+  fmt::print("\n");
+  row("laser power (W)", [](const LayerEnergy& l) { return l.laser_W; });
+  fmt::print("total per inference: {:.4g} J ({:.4g} MACs){}\n", r.total.total_J, r.total.macs,
+             r.accuracy >= 0 ? fmt::format(" at accuracy {:.4f}", r.accuracy) : std::string());
+  fmt::print(
+      "tile ({} rows): {:.4g} MAC/s, {:.4g} inferences/s, latency {:.4g} s per batch; static "
+      "{:.4g} W\n",
+      r.batch, r.macs_per_s(), r.inferences_per_s(), r.latency_s(), r.static_W);
 }
 
 }  // namespace lumac::cli

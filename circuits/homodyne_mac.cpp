@@ -315,11 +315,12 @@ HomodyneMac::DeterministicErrors HomodyneMac::deterministic_errors(const DotProd
 MacCounts HomodyneMac::counts(double fan_in) const {
   const double k = p_.system.repeats;
   const double m = p_.system.fan_out;
+  const double b = p_.system.batch;
   MacCounts c;
   c.laser_photons =
-      p_.laser.power_W * fan_in * k * symbol_period_s() / (link_.photon_energy_J() * m);
+      p_.laser.power_W * fan_in * k * symbol_period_s() / (link_.photon_energy_J() * m * b);
   c.input_symbols = fan_in * k / m;
-  c.weight_symbols = fan_in * k;
+  c.weight_symbols = fan_in * k / b;
   c.dac_conversions = c.input_symbols + c.weight_symbols;
   c.adc_conversions = readout_rule().readouts();
   c.readouts = c.adc_conversions;

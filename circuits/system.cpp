@@ -18,6 +18,7 @@ void validate(const SystemParams& p) {
   c.non_negative("waveguide_loss_dB", p.waveguide_loss_dB);
   c.non_negative("splitter_excess_loss_dB", p.splitter_excess_loss_dB);
   c.integer("repeats", p.repeats, 1, 1 << 20);
+  c.integer("batch", p.batch, 1, 1 << 20);
   c.integer("tiles_per_laser", p.tiles_per_laser, 1, 1 << 20);
 }
 
@@ -30,7 +31,8 @@ LinkBudget::LinkBudget(const LaserParams& laser, const ModulatorParams& modulato
 }
 
 int LinkBudget::splitter_stages() const {
-  return 1 + static_cast<int>(std::ceil(std::log2(static_cast<double>(system_.fan_out))));
+  return 1 + static_cast<int>(std::ceil(std::log2(static_cast<double>(system_.fan_out)))) +
+         static_cast<int>(std::ceil(std::log2(static_cast<double>(system_.batch))));
 }
 
 double LinkBudget::common_loss_dB() const {
@@ -39,11 +41,15 @@ double LinkBudget::common_loss_dB() const {
 }
 
 double LinkBudget::signal_transmission() const {
-  return system_.signal_split / system_.fan_out * loss_db_to_transmission(common_loss_dB());
+  return system_.signal_split / detectors() * loss_db_to_transmission(common_loss_dB());
 }
 
 double LinkBudget::lo_transmission() const {
-  return (1 - system_.signal_split) / system_.fan_out * loss_db_to_transmission(common_loss_dB());
+  return (1 - system_.signal_split) / detectors() * loss_db_to_transmission(common_loss_dB());
+}
+
+double LinkBudget::detectors() const {
+  return static_cast<double>(system_.fan_out) * system_.batch;
 }
 
 double LinkBudget::symbol_period_s() const {

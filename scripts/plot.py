@@ -59,7 +59,7 @@ KEY_WORDS = {
     "detector.amplifier_noise_A_per_rtHz": "amplifier noise",
     "detector.quantum_efficiency": "quantum efficiency",
     "detector.integrator_capacitance_F": "integrator capacitance",
-    "energy.weight_stationary": "stationary weights",
+    "system.batch": "rows B sharing each weight",
 }
 PREFIXES = [(1e-18, "a"), (1e-15, "f"), (1e-12, "p"), (1e-9, "n"), (1e-6, "u"), (1e-3, "m"),
             (1.0, ""), (1e3, "k"), (1e6, "M"), (1e9, "G"), (1e12, "T")]

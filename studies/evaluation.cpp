@@ -190,6 +190,7 @@ NetworkEvaluation pool_evaluations(const LoadedNetwork& net, const Settings& set
     readout_enob.push_back(std::isfinite(rep.enob) ? rep.enob : 0.0);
   }
   r.energy = network_energy(net.model, settings, h, readout_enob);
+  r.energy.accuracy = r.accuracy_mean;
   return r;
 }
 
@@ -265,12 +266,9 @@ Json to_json(const EvalStudy& st) {
 
 EnergyReport model_energy_report(NetworkSpec network, const HardwareSpec& hardware,
                                  Settings settings, std::uint64_t seed) {
+  // Every energy is reported next to the accuracy and the per-layer ENOB it buys: the network
+  // is evaluated (on 200 test images unless --limit says otherwise).
   HardwareOptions h;
-  if (settings.energy.adc_resolution != AdcResolution::matched) {
-    const nn::Model model = nn::load_model(network.model);
-    h = resolve_hardware(hardware, model, settings.circuit);
-    return network_energy(model, settings, h, {});
-  }
   if (network.limit == 0) network.limit = 200;
   const LoadedNetwork net = load_network(network, false, [&](const nn::Model& m) {
     h = resolve_hardware(hardware, m, settings.circuit);

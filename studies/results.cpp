@@ -14,6 +14,9 @@ Json layer_energy_json(const LayerEnergy& e) {
   j["laser_optical_J"] = e.laser_optical_J;
   j["total_J"] = e.total_J;
   j["adc_bits"] = e.adc_bits;
+  if (e.enob > 0) j["enob"] = e.enob;
+  j["tile_s"] = e.tile_s;
+  j["laser_power_W"] = e.laser_W;
   Json components = Json::object(), components_j = Json::object();
   for (std::size_t i = 0; i < energy_components.size(); ++i) {
     const std::string name(energy_components[i]);
@@ -31,6 +34,12 @@ Json energy_json(const EnergyReport& r) {
   Json layers = Json::array();
   for (const auto& l : r.layers) layers.push_back(layer_energy_json(l));
   j["layers"] = layers;
+  j["static_power_W"] = r.static_W;
+  j["batch"] = r.batch;
+  j["macs_per_s"] = r.macs_per_s();
+  j["inferences_per_s"] = r.inferences_per_s();
+  j["latency_s"] = r.latency_s();
+  if (r.accuracy >= 0) j["accuracy"] = r.accuracy;
   return j;
 }
 

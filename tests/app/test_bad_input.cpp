@@ -106,6 +106,9 @@ TEST_CASE("bad input: NaN, infinity and out-of-range values of every device and 
                                       "energy.sram_J_per_byte",
                                       "energy.dram_J_per_byte",
                                       "energy.digital_op_J",
+                                      "energy.modulator_static_W",
+                                      "energy.phase_lock_W",
+                                      "energy.receiver_static_W",
                                       "laser.gain_offset_density_per_m3"};
   int cases = 0;
   for (const KeyInfo& k : list_keys(Settings{})) {

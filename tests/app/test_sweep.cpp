@@ -72,13 +72,13 @@ TEST_CASE("sweep: a circuit sweep writes a file that reads back with the documen
   const auto det = h5::read_doubles(root, "detected_optical_aJ_per_mac").data;
   CHECK(det[2] == doctest::Approx(100 * det[0]));
   const auto comp = h5::read_doubles(root, "energy_components");
-  CHECK(comp.dims == std::vector<hsize_t>{3, 9});
+  CHECK(comp.dims == std::vector<hsize_t>{3, 10});
   CHECK(
       h5::read_strings_attribute(root.openDataSet("energy_components"), "component_names").size() ==
-      9);
+      10);
   const auto total = h5::read_doubles(root, "total_aJ_per_mac").data;
   double sum = 0;
-  for (int c = 0; c < 9; ++c) sum += comp.data[static_cast<std::size_t>(9 + c)];
+  for (int c = 0; c < 10; ++c) sum += comp.data[static_cast<std::size_t>(10 + c)];
   CHECK(sum == doctest::Approx(total[1]));
   CHECK(h5::read_doubles(root, "enob_monte_carlo").data.size() == 3);
   CHECK(json_number(r.out, "total_aJ_per_mac") > 0);
@@ -109,7 +109,7 @@ TEST_CASE("sweep: a two-point network sweep on 200 images reads back with the do
   CHECK(h5::read_strings_attribute(root.openDataSet("enob"), "layer_names") ==
         std::vector<std::string>{"conv1", "conv2", "fc1", "fc2"});
   for (std::size_t l = 0; l < 4; ++l) CHECK(enob.data[4 + l] > enob.data[l]);
-  CHECK(h5::read_doubles(root, "energy_components").dims == std::vector<hsize_t>{2, 9});
+  CHECK(h5::read_doubles(root, "energy_components").dims == std::vector<hsize_t>{2, 10});
   const auto det = h5::read_doubles(root, "detected_optical_aJ_per_mac").data;
   CHECK(det[1] == doctest::Approx(100 * det[0]));
   // The accuracy plot needs the clean accuracy.

@@ -157,13 +157,62 @@ TEST_CASE("energy: components add up to the total exactly, per layer and overall
   CHECK(sum_total == doctest::Approx(r.total.total_J).epsilon(1e-15));
 }
 
-TEST_CASE("energy: weight-stationary removes the per-MAC weight drive, DAC and memory read") {
+TEST_CASE("energy: weights reuse over the B rows, E(B) = a + c / B per MAC in closed form") {
+  // Per MAC: inputs E_x / M (modulator 200 fJ, DAC 1 pJ, SRAM 1.25 pJ), weights E_w / B (the
+  // same three), a read-out (0.1 pJ + ADC 1.28 pJ) per N = 100 MACs, and the digital and output
+  // terms per dot product. With M = 32 outputs used: E(B) = a + c / B with c = 2.45 pJ.
   Settings s = default_settings();
-  s.energy.weight_stationary = true;
-  const LayerEnergy l = energy_report(s.circuit, s.energy, {layer(100, 32, 1, 1, 10)}).layers[0];
-  CHECK(l.components_J[component("weight_modulators")] == 0);
-  CHECK(l.components_J[component("weight_dacs")] == 0);
-  CHECK(l.aJ_per_mac(l.components_J[component("memory")]) < 1.25e-12 * 1e18);
+  s.energy.modulator_static_W = s.energy.phase_lock_W = s.energy.receiver_static_W = 0;
+  const double e_w = 200e-15 + 1e-12 + 1.25e-12;
+  const double e_x = e_w / 32;
+  const double per_dot = 0.1e-12 + 5e-15 * 256 + 1.25e-12 + 0.03e-12 * 3;
+  const double a = e_x + per_dot / 100;
+  for (int batch : {1, 4, 64}) {
+    s.circuit.system.batch = batch;
+    const LayerEnergy l = energy_report(s.circuit, s.energy, {layer(100, 32, 8, 1, 10)}).layers[0];
+    double electronic = 0;
+    for (const char* name : {"input_modulators", "weight_modulators", "input_dacs", "weight_dacs",
+                             "readout", "adc", "memory", "digital"})
+      electronic += l.components_J[component(name)];
+    CAPTURE(batch);
+    CHECK(electronic / l.macs == doctest::Approx(a + e_w / batch).epsilon(1e-12));
+    CHECK(l.components_J[component("static")] == 0);
+  }
+  // The link budget splits the laser over the M B detectors: photons per symbol fall as 1/B
+  // (and one splitter stage per doubling of B costs its excess loss).
+  s.circuit.system.batch = 1;
+  const LinkBudget one(s.circuit.laser, s.circuit.modulator, s.circuit.system);
+  s.circuit.system.batch = 4;
+  const LinkBudget four(s.circuit.laser, s.circuit.modulator, s.circuit.system);
+  CHECK(four.splitter_stages() == one.splitter_stages() + 2);
+  CHECK(four.signal_photons_per_symbol() ==
+        doctest::Approx(one.signal_photons_per_symbol() / 4 * std::pow(10.0, -0.02)));
+}
+
+TEST_CASE("energy: static power over the tile's time, throughput and latency") {
+  // t = ceil(outputs / M) positions N K / (B f): a layer of 40 outputs on M = 32 takes two
+  // passes; P_static = (B + M) P_mod + P_lock + B M P_rx.
+  Settings s = default_settings();
+  s.circuit.system.batch = 2;
+  const EnergyReport r = energy_report(s.circuit, s.energy,
+                                       {layer(100, 40, 10, 3, 10), layer(50, 10, 1, 1, 10)});
+  const double p_static = (2 + 32) * 1e-3 + 5e-3 + 2 * 32 * 0.1e-3;
+  CHECK(r.static_W == doctest::Approx(p_static));
+  const double t0 = 2.0 * 10 * 100 * 3 / (2 * 10e9), t1 = 1.0 * 1 * 50 * 1 / (2 * 10e9);
+  CHECK(r.layers[0].tile_s == doctest::Approx(t0));
+  CHECK(r.layers[1].tile_s == doctest::Approx(t1));
+  CHECK(r.layers[0].components_J[component("static")] == doctest::Approx(p_static * t0));
+  CHECK(r.total.tile_s == doctest::Approx(t0 + t1));
+  CHECK(r.inferences_per_s() == doctest::Approx(1 / (t0 + t1)));
+  CHECK(r.macs_per_s() == doctest::Approx((100.0 * 40 * 10 + 50.0 * 10) / (t0 + t1)));
+  CHECK(r.latency_s() == doctest::Approx(2 * (t0 + t1)));
+  // The laser runs for the same time, at the power of the layer's photon budget.
+  const double p_l = r.layers[0].laser_W;
+  CHECK(r.layers[0].laser_optical_J == doctest::Approx(p_l * t0));
+  CHECK(p_l == doctest::Approx(with_photons_per_mac(s.circuit, 10).laser.power_W));
+  // The removed weight_stationary names its replacement.
+  CHECK_THROWS_WITH_AS(load_settings({}, {"energy.weight_stationary=true"}),
+                       doctest::Contains("set system.batch"), Error);
 }
 
 TEST_CASE("energy: matched ADC resolution follows the read-out ENOB") {

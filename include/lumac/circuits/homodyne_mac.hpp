@@ -71,7 +71,7 @@ struct DotProduct {
 struct MacCounts {
   double laser_photons = 0;    // photons leaving the laser attributable to this output
   double input_symbols = 0;    // input modulator symbols (shared by the M outputs: N K / M)
-  double weight_symbols = 0;   // weight modulator symbols (N K)
+  double weight_symbols = 0;   // weight modulator symbols (shared by the B rows: N K / B)
   double dac_conversions = 0;  // input + weight DAC conversions
   double adc_conversions = 0;  // K (digital averaging) or 1 (analog accumulation)
   double readouts = 0;         // integrator resets / TIA read-outs

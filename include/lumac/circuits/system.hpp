@@ -1,11 +1,15 @@
 // System parameters of the homodyne optical MAC tile (PHYSICS.md §2 and §7) and its optical link
 // budget: how a laser power becomes photons per symbol at each detector.
 //
-// One laser feeds a signal path (fraction s of its power) and a local-oscillator path (1 - s).
-// Each path loses the laser-to-chip coupling, its propagation loss, the excess loss of every 1x2
-// splitter stage (one for the signal/LO split, ceil(log2 M) for the fan-out tree to M outputs)
-// and the modulator insertion loss, and is divided among the M parallel outputs:
-//   T_path = (share / M) 10^(-(coupling + waveguide + excess * stages + IL) / 10)
+// The tile is B rows of M balanced detectors (Hamerly et al. 2019): B input modulators (one per
+// row: a sample of the batch, or an output position of a convolution) each fan out to the M
+// outputs of their row, and M weight modulators each fan out to the B rows, so an input symbol
+// serves M MACs and a weight symbol B. One laser feeds a signal path (fraction s of its power)
+// and a local-oscillator path (1 - s). Each path loses the laser-to-chip coupling, its
+// propagation loss, the excess loss of every 1x2 splitter stage (one for the signal/LO split,
+// ceil(log2 M) + ceil(log2 B) for the trees to the M B detectors) and the modulator insertion
+// loss, and is divided among the M B detectors:
+//   T_path = (share / (M B)) 10^(-(coupling + waveguide + excess * stages + IL) / 10)
 //   n_path = P_L T_path / (f_sym E_ph)          photons per symbol at full scale.
 #pragma once
 
@@ -44,6 +48,7 @@ struct SystemParams {
   Encoding encoding = Encoding::full_scale;  // full-scale or norm-adaptive photon allocation
   Averaging averaging = Averaging::digital;  // how repeats are averaged
   int repeats = 1;                           // K repeats of every dot product
+  int batch = 1;                             // B rows sharing every weight symbol
   int tiles_per_laser = 1;                   // tiles one laser feeds (its threshold power shared)
 };
 
@@ -60,6 +65,8 @@ void visit_fields(SystemParams& p, V& v) {
   v.choice("encoding", p.encoding, "full-scale or norm-adaptive photon allocation");
   v.choice("averaging", p.averaging, "digital (K read-outs) or analog (one accumulated read-out)");
   v.integer("repeats", p.repeats, "1", "K repeats of every dot product");
+  v.integer("batch", p.batch, "1",
+            "B rows of detectors: samples or convolution positions sharing every weight symbol");
   v.integer("tiles_per_laser", p.tiles_per_laser, "1",
             "tiles one laser feeds, each receiving laser.power_W (threshold and cooler shared)");
 }
@@ -72,8 +79,9 @@ class LinkBudget {
   LinkBudget(const LaserParams& laser, const ModulatorParams& modulator,
              const SystemParams& system);
 
-  int splitter_stages() const;         // 1 + ceil(log2 M)
+  int splitter_stages() const;         // 1 + ceil(log2 M) + ceil(log2 B)
   double common_loss_dB() const;       // coupling + waveguide + excess * stages + IL
+  double detectors() const;            // M B
   double signal_transmission() const;  // laser power fraction reaching one output's detector
   double lo_transmission() const;
   double symbol_period_s() const;

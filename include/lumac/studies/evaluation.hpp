@@ -125,8 +125,9 @@ Json to_json(const EvalStudy& study);
 // One row per matrix-product layer, then a row "network" with the accuracy and the energies.
 CsvTable to_csv(const EvalStudy& study);
 
-// The energy account of a network (lumac energy --model). With energy.adc_resolution =
-// matched, the read-out ENOB is measured on the first `network.limit` test images (200 if 0).
+// The energy account of a network (lumac energy --model), with the accuracy and the per-layer
+// ENOB it buys measured on the first `network.limit` test images (200 if 0); with
+// energy.adc_resolution = matched the ADC energy follows that ENOB.
 EnergyReport model_energy_report(NetworkSpec network, const HardwareSpec& hardware,
                                  Settings settings, std::uint64_t seed);
 
