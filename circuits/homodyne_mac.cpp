@@ -152,8 +152,10 @@ EncodedDotProduct HomodyneMac::encode(const DotProduct& dp) const {
     e.n_signal = nx > 0 ? static_cast<double>(n) * ns_max * mx * mx / nx : 0;
     e.n_lo = nw > 0 ? static_cast<double>(n) * nl_max * mw * mw / nw : 0;
   }
-  const bool dac = sources_.has(NoiseSource::dac);
-  const MidTreadQuantizer q(p_.dac.bits);
+  const int bits = dac_bits();
+  const bool pre = p_.modulator.predistortion;
+  e.x_level.resize(n);
+  e.w_level.resize(n);
   e.x_drive.resize(n);
   e.w_drive.resize(n);
   double clipped = 0, unclipped = 0;
@@ -162,8 +164,10 @@ EncodedDotProduct HomodyneMac::encode(const DotProduct& dp) const {
     const double vc = std::clamp(v, -1.0, 1.0), uc = std::clamp(u, -1.0, 1.0);
     clipped += vc * uc;
     unclipped += v * u;
-    e.x_drive[j] = dac ? q.quantize(vc) : vc;
-    e.w_drive[j] = dac ? q.quantize(uc) : uc;
+    e.x_level[j] = vc;
+    e.w_level[j] = uc;
+    e.x_drive[j] = quantized_drive(vc, bits, pre);
+    e.w_drive[j] = quantized_drive(uc, bits, pre);
   }
   e.clipping_error = (clipped - unclipped) * e.x_scale * e.w_scale;
   return e;
@@ -235,7 +239,7 @@ NoiseBudget HomodyneMac::analyze(const DotProduct& dp) const {
   b.expected = g > 0 ? detector.mean_difference(win) / g : 0.0;
   const DeterministicErrors det = deterministic_errors(dp, e, b.expected);
   const double dac_error = det.dac, extinction_error = det.extinction, x2 = det.x2;
-  if (g == 0) b.expected = b.ideal + e.clipping_error + dac_error;
+  if (g == 0) b.expected = b.ideal + e.clipping_error + dac_error + det.nonlinearity;
   b.expected += saturation_error;
 
   // Noise of one read-out of one repeat, electrons^2.
@@ -281,6 +285,7 @@ NoiseBudget HomodyneMac::analyze(const DotProduct& dp) const {
              {"weight", std::sqrt(y_weight), false},
              {"adc", std::sqrt(y_adc), false},
              {"dac", std::abs(dac_error), true},
+             {"nonlinearity", std::abs(det.nonlinearity), true},
              {"extinction", std::abs(extinction_error), true},
              {"clipping", std::abs(e.clipping_error), true},
              {"saturation", std::abs(saturation_error), true}};
@@ -299,15 +304,17 @@ HomodyneMac::DeterministicErrors HomodyneMac::deterministic_errors(const DotProd
                                                                    double expected) const {
   const double xy_scale = e.x_scale * e.w_scale;
   DeterministicErrors d;
-  double sum_vu = 0;
+  const bool pre = p_.modulator.predistortion;
+  double sum_vu = 0, sum_ff = 0;  // clipped drives; their unquantized fields
   for (std::size_t j = 0; j < dp.x.size(); ++j) {
-    const double v = std::clamp(dp.x[j] / e.x_scale, -1.0, 1.0);
-    const double u = std::clamp(dp.w[j] / e.w_scale, -1.0, 1.0);
+    const double v = e.x_level[j], u = e.w_level[j];
     sum_vu += v * u;
+    sum_ff += quantized_drive(v, 0, pre) * quantized_drive(u, 0, pre);
     d.sum_xu += e.x_drive[j] * e.w_drive[j];
     d.x2 += e.x_drive[j] * e.x_drive[j];
   }
-  d.dac = (d.sum_xu - sum_vu) * xy_scale;
+  d.nonlinearity = (sum_ff - sum_vu) * xy_scale;
+  d.dac = (d.sum_xu - sum_ff) * xy_scale;
   d.extinction = expected - d.sum_xu * xy_scale;  // before the receiver's saturation
   return d;
 }
@@ -394,8 +401,13 @@ LayerNoiseModel HomodyneMac::layer_noise(double fan_in, double x_scale, double w
     adc.constant = lsb * lsb / 12 / rule.readouts();
   }
   if (sources_.has(NoiseSource::dac)) {
+    // The DAC's voltage step LSB (relative to V_pi) moves the field sin(pi t / 2) by
+    // (pi / 2) sqrt(1 - v^2) LSB: variance k (1 - v^2) per drive, k (s + u - 2 c) on the product
+    // (see the header).
     const double lsb = lsb_mid_tread(2.0, p_.dac.bits);
-    dac.s = dac.u = lsb * lsb / 12 * xy2;
+    const double kq = std::pow(constants::pi / 2, 2) * lsb * lsb / 12 * xy2;
+    dac.s = dac.u = kq;
+    dac.c = -2 * kq;
   }
   for (const auto& p : m.by_source) m.total += p;
   // With the laser power scaled by f, G^2 grows as f^2: shot variance (electrons ~ f) falls as

@@ -23,9 +23,12 @@ namespace {
 // State: modulator voltages (signal, LO), filtered diode currents (+, -), integrator charge.
 using State = std::array<double, 5>;
 
-// Drive voltages of every symbol of every repeat, signal and LO (the LO carries the weight
-// drive noise, drawn per the read-out rule).
-void drive_levels(const MachZehnderModulator& mzm, const EncodedDotProduct& e,
+// Drive voltages of every symbol of every repeat, signal and LO: the DAC's (quantized) voltage
+// for each drive level, pre-distorted or linear as the modulator is configured. The LO carries
+// the weight drive noise, drawn per the read-out rule; like the statistical model it is referred
+// to the field, so a noisy LO symbol is driven at the voltage whose field is the DAC level's
+// field plus the noise.
+void drive_levels(const MachZehnderModulator& mzm, const EncodedDotProduct& e, int dac_bits,
                   const ReadoutRule& rule, const TraceOptions& opt, std::vector<double>& v_sig,
                   std::vector<double>& v_lo) {
   const std::size_t n = e.x_drive.size();
@@ -40,9 +43,10 @@ void drive_levels(const MachZehnderModulator& mzm, const EncodedDotProduct& e,
     if (sigma_w > 0 && !rule.static_weight)
       wt_rng.fill_normal(noise, opt.run, static_cast<std::uint64_t>(r), 0);
     for (std::size_t j = 0; j < n; ++j) {
-      const double u = e.w_drive[j] + (sigma_w > 0 ? sigma_w * noise[j] : 0.0);
-      v_sig[r * n + j] = mzm.drive_voltage(e.x_drive[j]);
-      v_lo[r * n + j] = mzm.drive_voltage(std::clamp(u, -1.0, 1.0));
+      v_sig[r * n + j] = mzm.dac_voltage(e.x_level[j], dac_bits);
+      v_lo[r * n + j] =
+          sigma_w > 0 ? mzm.drive_voltage(std::clamp(e.w_drive[j] + sigma_w * noise[j], -1.0, 1.0))
+                      : mzm.dac_voltage(e.w_level[j], dac_bits);
     }
   }
 }
@@ -162,7 +166,7 @@ TraceRun::TraceRun(const HomodyneMac& mac, const DotProduct& dp, const TraceOpti
   g_ = mac.gain_electrons_per_unit(e_);
   tr_.gain_electrons_per_unit = g_;
   tr_.adc_lsb_C = adc_ ? quantizer_.lsb() * q_ : 0.0;
-  drive_levels(mzm_, e_, rule_, opt, v_sig_, v_lo_);
+  drive_levels(mzm_, e_, mac.dac_bits(), rule_, opt, v_sig_, v_lo_);
   laser_shape_ = laser_envelope(p_, opt, static_cast<double>(symbols_) * t_sym_, h_);
   // Modulators start at the null (0 V), diodes at their dark current.
   x_ = State{0, 0, dark_, dark_, 0};

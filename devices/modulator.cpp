@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "lumac/core/error.hpp"
+#include "lumac/devices/converters.hpp"
 
 namespace lumac {
 
@@ -20,6 +21,18 @@ void validate(const ModulatorParams& p) {
   c.non_negative("capacitance_F", p.capacitance_F);
   c.closed("bias_phase_rad", p.bias_phase_rad, -2 * pi, 2 * pi);
   c.closed("weight_noise_std", p.weight_noise_std, 0, 10);
+}
+
+double drive_voltage_normalized(double x, int bits, bool predistortion) {
+  if (!(std::abs(x) <= 1)) fail("modulator drive x = {}: must be in [-1, 1]", x);
+  if (bits < 0) fail("DAC bits = {}: must be >= 0 (0 = no DAC)", bits);
+  const double t = predistortion ? 2 / pi * std::asin(x) : x;
+  return bits > 0 ? MidTreadQuantizer(bits).quantize(t) : t;
+}
+
+double quantized_drive(double x, int bits, bool predistortion) {
+  if (bits == 0 && predistortion && std::abs(x) <= 1) return x;  // sin(asin(x)), exactly
+  return std::sin(pi / 2 * drive_voltage_normalized(x, bits, predistortion));
 }
 
 MachZehnderModulator::MachZehnderModulator(const ModulatorParams& params) : p_(params) {
@@ -59,8 +72,14 @@ double MachZehnderModulator::drive_voltage(double x) const {
   return 2 * p_.v_pi_V / pi * (std::asin(x) - (p_.bias_phase_rad + pi / 2));
 }
 
+double MachZehnderModulator::dac_voltage(double x, int bits) const {
+  // The same bias reference as drive_voltage(): theta = pi/2 drive_voltage_normalized(x).
+  return p_.v_pi_V * drive_voltage_normalized(x, bits, p_.predistortion) -
+         2 * p_.v_pi_V / pi * (p_.bias_phase_rad + pi / 2);
+}
+
 std::complex<double> MachZehnderModulator::encode(double x) const {
-  return field_transmission(drive_voltage(x));
+  return field_transmission(dac_voltage(x, 0));
 }
 
 double MachZehnderModulator::decode_magnitude(std::complex<double> field) const {

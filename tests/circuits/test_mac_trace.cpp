@@ -152,3 +152,36 @@ TEST_CASE("trace: bad options are errors") {
   CHECK_THROWS_AS(random_dot_product(0, VectorDistribution::uniform, 1), Error);
   CHECK_THROWS_AS(time_domain_monte_carlo(mac, dp, 1, 1, 4), Error);
 }
+
+TEST_CASE(
+    "trace: without pre-distortion the DAC drives V_pi Q(x) and the read-out has the sine error") {
+  CircuitParams p = fast_circuit();
+  p.modulator.predistortion = false;
+  p.dac.bits = 4;  // levels k / 7 of V_pi
+  p.laser.power_W = 2e-5;
+  const DotProduct dp = random_dot_product(8, VectorDistribution::uniform, 3);
+  const HomodyneMac quiet(p, NoiseSources::none().with(NoiseSource::dac));
+  const NoiseBudget b = quiet.analyze(dp);
+  REQUIRE(b.term("nonlinearity") > 0.02 * b.range);
+  TraceOptions opt;
+  opt.samples_per_symbol = 4;
+  const MacTrace tr = simulate_trace(quiet, dp, opt);
+  // The DAC levels are the quantized voltages V_pi round(7 x) / 7, read mid-symbol.
+  for (std::size_t j = 0; j < dp.x.size(); ++j) {
+    CAPTURE(j);
+    CHECK(tr.drive_signal_V[4 * j + 2] ==
+          doctest::Approx(p.modulator.v_pi_V * std::round(7 * dp.x[j]) / 7).scale(1));
+    CHECK(tr.drive_lo_V[4 * j + 2] ==
+          doctest::Approx(p.modulator.v_pi_V * std::round(7 * dp.w[j]) / 7).scale(1));
+  }
+  // The read-out is the statistical model's mean (sine error and DAC included), up to the
+  // residual inter-symbol interference.
+  CHECK(std::abs(tr.readout - b.expected) < 0.002 * b.range);
+  // Shot noise on top: mean and std of 400 runs against the statistical model.
+  const HomodyneMac noisy(p, NoiseSources::none().with(NoiseSource::dac).with(NoiseSource::shot));
+  const NoiseBudget bn = noisy.analyze(dp);
+  const double runs = 400;
+  const MonteCarloResult td = time_domain_monte_carlo(noisy, dp, 400, 13, 2);
+  CHECK(std::abs(td.mean - tr.readout) < mean_tolerance(bn.noise_std, runs));
+  CHECK(std::abs(td.noise_std / bn.noise_std - 1) < 5 / std::sqrt(2 * runs));
+}

@@ -1,3 +1,4 @@
+#include "lumac/devices/converters.hpp"
 #include "lumac/devices/modulator.hpp"
 #include "tests/support.hpp"
 
@@ -98,4 +99,83 @@ TEST_CASE("modulator: invalid parameters are rejected with the field named") {
   p = {};
   p.bandwidth_Hz = std::nan("");
   CHECK_THROWS_AS(MachZehnderModulator{p}, Error);
+}
+
+TEST_CASE("modulator drive: a 3-bit DAC on the pre-distorted voltage, hand-computed") {
+  // 3 bits: voltage levels t = V / V_pi in {0, +-1/3, +-2/3, +-1}, fields sin(pi t / 2) in
+  // {0, +-0.5, +-sqrt(3)/2, +-1}. With pre-distortion t = (2 / pi) asin(x):
+  //   x = 0.25: t = 0.1609 -> 0 (the 0 / 1/3 threshold t = 1/6 is x = sin(pi / 12) = 0.2588)
+  //   x = 0.3:  t = 0.1940 -> 1/3 -> 0.5     x = 0.7:  t = 0.4936 -> 1/3 -> 0.5
+  //   x = 0.75: t = 0.5399 -> 2/3 -> 0.8660  x = -0.95: t = -0.7978 -> -2/3 -> -0.8660
+  //   x = 0.99: t = 0.9099 -> 1 -> 1
+  // Without pre-distortion t = x: 0.3 -> 1/3 -> 0.5, 0.7 -> 2/3 -> 0.8660, 0.9 -> 1 -> 1.
+  const double r3 = std::sqrt(3.0) / 2;
+  for (auto [x, field] : {std::pair{0.25, 0.0}, std::pair{0.3, 0.5}, std::pair{0.7, 0.5},
+                          std::pair{0.75, r3}, std::pair{-0.95, -r3}, std::pair{0.99, 1.0},
+                          std::pair{0.0, 0.0}, std::pair{1.0, 1.0}, std::pair{-1.0, -1.0}}) {
+    CAPTURE(x);
+    CHECK(quantized_drive(x, 3, true) == doctest::Approx(field).epsilon(1e-12).scale(1));
+  }
+  CHECK(drive_voltage_normalized(0.75, 3, true) == doctest::Approx(2.0 / 3));
+  CHECK(quantized_drive(0.2588, 3, true) == 0);
+  CHECK(quantized_drive(0.2590, 3, true) == doctest::Approx(0.5));
+  for (auto [x, field] : {std::pair{0.3, 0.5}, std::pair{0.7, r3}, std::pair{0.9, 1.0},
+                          std::pair{0.1, 0.0}, std::pair{-0.3, -0.5}}) {
+    CAPTURE(x);
+    CHECK(quantized_drive(x, 3, false) == doctest::Approx(field).epsilon(1e-12).scale(1));
+  }
+  // No DAC: exactly x with pre-distortion, sin(pi x / 2) without (full scale stays 1).
+  CHECK(quantized_drive(0.3, 0, true) == 0.3);
+  CHECK(quantized_drive(0.3, 0, false) == doctest::Approx(std::sin(pi * 0.15)));
+  CHECK(quantized_drive(1, 0, false) == doctest::Approx(1));
+  CHECK_THROWS_AS(quantized_drive(1.5, 8, true), Error);
+  CHECK_THROWS_AS(quantized_drive(0.5, -1, true), Error);
+}
+
+TEST_CASE("modulator drive: near 0 the field step is pi/2 times the amplitude-domain step") {
+  // 8 bits: the voltage step is 1/127 of V_pi, the field moves by sin(pi / 254) = (pi / 2) / 127
+  // (1 - (pi / 254)^2 / 6): pi / 2 times the 1/127 step of an amplitude-domain mid-tread DAC,
+  // to first order (relative 2.5e-5). Measured as the largest jump on a fine grid of drives in
+  // [-0.05, 0.05], every jump being one DAC step.
+  const double amplitude_lsb = MidTreadQuantizer(8).lsb();
+  double largest = 0, previous = quantized_drive(-0.05, 8, true);
+  for (int i = 1; i <= 100000; ++i) {
+    const double f = quantized_drive(-0.05 + 0.1 * i / 100000, 8, true);
+    largest = std::max(largest, f - previous);
+    previous = f;
+  }
+  CHECK(largest / amplitude_lsb == doctest::Approx(pi / 2).epsilon(1e-4));
+  // Near full scale the steps shrink as (pi / 2) sqrt(1 - x^2) = (pi / 2) 0.141 at x = 0.99
+  // (0.13 between the levels 116/127 and 117/127 that surround it).
+  const double near_one = quantized_drive(0.99, 8, true);
+  const double t = drive_voltage_normalized(0.99, 8, true);
+  const double step =
+      (std::sin(pi / 2 * (t + amplitude_lsb)) - near_one) / (pi / 2 * amplitude_lsb);
+  CHECK(step > 0.10);
+  CHECK(step < 0.16);
+}
+
+TEST_CASE(
+    "modulator drive: the DAC voltage and the field it gives, with and without pre-distortion") {
+  ModulatorParams p;
+  p.extinction_ratio_dB = 300;
+  for (bool pre : {true, false}) {
+    p.predistortion = pre;
+    const MachZehnderModulator m(p);
+    for (double x : {-0.8, -0.1, 0.0, 0.37, 1.0})
+      for (int bits : {0, 4, 8}) {
+        CAPTURE(pre);
+        CAPTURE(x);
+        CAPTURE(bits);
+        const double v = m.dac_voltage(x, bits);
+        CHECK(v == doctest::Approx(p.v_pi_V * drive_voltage_normalized(x, bits, pre)));
+        // Linear without pre-distortion: V = V_pi x (before the DAC).
+        if (!pre && bits == 0) CHECK(v == doctest::Approx(p.v_pi_V * x).scale(1));
+        CHECK(m.field_transmission(v).imag() / std::sqrt(m.max_transmission()) ==
+              doctest::Approx(quantized_drive(x, bits, pre)).scale(1));
+      }
+    // encode() follows the configured drive.
+    CHECK(m.decode_magnitude(m.encode(0.5)) ==
+          doctest::Approx(pre ? 0.5 : std::sin(pi / 4)).epsilon(1e-12));
+  }
 }

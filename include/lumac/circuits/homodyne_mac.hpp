@@ -2,9 +2,13 @@
 // one dot product y = sum_j x_j w_j of fan-in N on one output of a tile of M outputs.
 //
 // Encoding. Inputs drive the signal modulator and weights the LO modulator with drives
-// v = x / m_x and u = w / m_w in [-1, 1] (clipped; DAC-quantized if the `dac` source is on),
-// where m is the modulator full scale. The fields at the detector are
-//   E_s,j = sqrt(n_s) (d sqrt(1 - v_j^2) + i v_j),  E_L,j = sqrt(n_L) (d sqrt(1 - u_j^2) + i u_j)
+// v = x / m_x and u = w / m_w in [-1, 1] (clipped), where m is the modulator full scale. The
+// modulator drive (devices/modulator.hpp) turns a drive into the field amplitude
+// v' = quantized_drive(v, b, predistortion): the drive voltage (2 V_pi / pi) asin(v) with
+// pre-distortion, V_pi v without, rounded to the b-bit DAC's uniform voltage grid if the `dac`
+// source is on, and v' = sin(pi V / (2 V_pi)). The fields at the detector are
+//   E_s,j = sqrt(n_s) (d sqrt(1 - v'_j^2) + i v'_j),  E_L,j = sqrt(n_L) (d sqrt(1 - u'_j^2) + i
+//   u'_j)
 // with d = 10^(-ER/20) if the `extinction` source is on (else 0), n_s, n_L the photons per
 // symbol at full scale. full-scale encoding: m_x, m_w are the given full scales and n_s, n_L
 // follow from the laser power through the link budget. norm-adaptive encoding (Hamerly; the
@@ -37,8 +41,11 @@
 // temporal weight variances grow K times while the signal grows K times (-> / K in y), reset
 // noise is paid once (-> / K^2), the ADC must span K times the charge (-> unchanged in y).
 //
-// Deterministic errors (against the ideal x.w): DAC quantization of the drives (`dac`), the
-// d^2 sqrt(1-v^2) sqrt(1-u^2) term of finite extinction (`extinction`), and clipping of inputs
+// Deterministic errors (against the ideal x.w), in units of y: with f(v) the unquantized field
+// (v with pre-distortion, sin(pi v / 2) without), the sine transfer's error
+// `nonlinearity` = m_x m_w sum (f(v) f(u) - v u) (0 with pre-distortion; always on without),
+// DAC quantization of the drive voltages `dac` = m_x m_w sum (v' u' - f(v) f(u)), the
+// d^2 sqrt(1-v'^2) sqrt(1-u'^2) term of finite extinction (`extinction`), and clipping of inputs
 // beyond full scale (always on). ENOB = log2(R / (sqrt(12) sigma_total)), sigma_total^2 =
 // sum of noise variances + (total deterministic error)^2; R defaults to the Cauchy-Schwarz
 // range 2 ||x|| ||w||.
@@ -90,7 +97,8 @@ struct NoiseBudget {
   double range = 0;                    // R used for the ENOB
   double gain_electrons_per_unit = 0;  // G (one repeat)
   std::vector<ErrorTerm> terms;        // shot, dark, reset, amplifier, rin, weight, adc, dac,
-                                       // extinction, clipping, saturation (after repeats)
+                                       // nonlinearity, extinction, clipping, saturation (after
+                                       // repeats)
   double noise_std = 0;                // RMS of the noise terms
   double total_std = 0;                // RMS error: noise and deterministic error
   double enob = 0;
@@ -125,7 +133,8 @@ struct MonteCarloResult {
 struct EncodedDotProduct {
   double x_scale = 1, w_scale = 1;       // m_x, m_w
   double n_signal = 0, n_lo = 0;         // photons per symbol at modulator full scale
-  std::vector<double> x_drive, w_drive;  // in [-1, 1], clipped and DAC-quantized
+  std::vector<double> x_level, w_level;  // drives x / m_x, w / m_w clipped to [-1, 1]
+  std::vector<double> x_drive, w_drive;  // field amplitudes quantized_drive(level) in [-1, 1]
   double clipping_error = 0;             // (clipped - unclipped) . products, units of y
 };
 
@@ -133,8 +142,15 @@ struct EncodedDotProduct {
 // a dot product's noise depends on, for full-scale encoding without extinction:
 //   s = sum v^2, u = sum u^2, c = sum v^2 u^2, s4 = sum v^4, u4 = sum u^4
 // (v = x / m_x, u = w / m_w the drives). Used by networks on the hardware (nn/analog.hpp),
-// which evaluate it for every output; DAC quantization enters as its noise equivalent
-// LSB^2 / 12 on every drive. Tied to analyze() by a test. The receiver does not saturate here.
+// which evaluate it for every output. DAC quantization enters as its noise equivalent: the DAC
+// rounds the drive voltage t = V / V_pi (step LSB = 1 / (2^(b-1) - 1), error variance
+// LSB^2 / 12) and the field sin(pi t / 2) moves by (pi / 2) sqrt(1 - v^2) per unit of t, so a
+// drive v carries field variance k (1 - v^2), k = (pi / 2)^2 LSB^2 / 12, and the product
+// sum v u (errors e_v u + v e_u, independent) gets k sum (u^2 (1 - v^2) + v^2 (1 - u^2)):
+// s = u = k m_x^2 m_w^2, c = -2 k m_x^2 m_w^2. Without pre-distortion the same k (1 - f^2) holds
+// in the field f = sin(pi v / 2); the polynomial evaluates it at f ~ v, and the sine error
+// itself (deterministic) is not in it. Tied to analyze() by a test. The receiver does not
+// saturate here.
 struct NoisePolynomial {
   double constant = 0, s = 0, u = 0, c = 0, s4 = 0, u4 = 0;
   double operator()(double s_, double u_, double c_, double s4_, double u4_) const {
@@ -185,6 +201,8 @@ class HomodyneMac {
   double rin_variance_per_symbol() const;
   // Field imbalance d used for the encoding (0 unless the extinction source is on).
   double extinction_residual() const;
+  // Resolution of the drive DAC: dac.bits if the `dac` source is on, else 0 (an ideal drive).
+  int dac_bits() const { return sources_.has(NoiseSource::dac) ? p_.dac.bits : 0; }
 
   EncodedDotProduct encode(const DotProduct& dp) const;
   // Field of one symbol: sqrt(n) (d sqrt(1 - v^2) + i v).
@@ -212,10 +230,11 @@ class HomodyneMac {
  private:
   // What one dot product of fan-in N consumes (for the energy account).
   MacCounts counts(double fan_in) const;
-  // The deterministic errors of the encoded dot product in units of y: DAC quantization and
-  // finite extinction (`expected` is the mean read-out); also sum x'^2 of the encoded inputs.
+  // The deterministic errors of the encoded dot product in units of y: the modulator's sine
+  // transfer without pre-distortion, DAC quantization and finite extinction (`expected` is the
+  // mean read-out); also sum x'^2 of the encoded inputs.
   struct DeterministicErrors {
-    double dac = 0, extinction = 0, x2 = 0, sum_xu = 0;
+    double dac = 0, nonlinearity = 0, extinction = 0, x2 = 0, sum_xu = 0;
   };
   DeterministicErrors deterministic_errors(const DotProduct& dp, const EncodedDotProduct& e,
                                            double expected) const;

@@ -1,5 +1,7 @@
 // Time-domain simulation of the homodyne MAC of circuits/homodyne_mac.hpp (PHYSICS.md §2):
-//   DAC drives (zero-order hold at the symbol rate, arcsine pre-distorted)
+//   DAC drives (zero-order hold at the symbol rate): the drive voltage, arcsine pre-distorted
+//      (or V_pi x with modulator.predistortion = false), on the DAC's uniform voltage grid
+//      when the `dac` source is on, so the fields are encode()'s
 //   -> modulator RC responses (signal and LO)              dv/dt = (V_drive - v) / tau_m
 //   -> optical fields sqrt(Phi) (d cos theta(v) + i sin theta(v)) with the laser power
 //      (CW with RIN, or the rate-equation laser switched on before the first symbol)

@@ -8,6 +8,14 @@
 // sin(pi V / (2 V_pi)) is signed; the arcsine pre-distortion V = (2 V_pi / pi) asin(x) makes it
 // exactly x. The in-phase residual d cos(theta) is what finite extinction adds: it carries
 // photons (shot noise) and, in a homodyne product of two modulated fields, an error d^2.
+// Drive (issue 15 item 7). A DAC over [-V_pi, V_pi] has uniform *voltage* steps: for a drive
+// x in [-1, 1] the voltage relative to V_pi is t(x) = (2 / pi) asin(x) with pre-distortion
+// (`predistortion`, the default), or t(x) = x without; a b-bit DAC rounds t to its mid-tread grid
+// Q(t) = k / (2^(b-1) - 1) (devices/converters.hpp); the field amplitude is sin(pi Q(t) / 2).
+// With pre-distortion the effective drive is x_q = sin(pi/2 Q(asin(x) 2/pi)): near x the field
+// step is (pi/2) sqrt(1 - x^2) times the voltage step, pi/2 times an amplitude-domain step near
+// 0, where activations cluster. Without pre-distortion the transfer sin(pi x / 2) is itself an
+// error, sin(pi x / 2) - x (full scale still maps to 1).
 // Bandwidth: first-order RC response of the drive, tau = 1 / (2 pi f_3dB), integrated with
 // Boost.Odeint. Drive energy per symbol of a lumped device: C V_pp^2 / 4 with V_pp = 2 V_pi for
 // the full +-1 swing.
@@ -39,6 +47,7 @@ struct ModulatorParams {
   double bias_phase_rad = -constants::pi / 2;  // phi_b; -pi/2 is the null (signed-field) bias
   double weight_noise_std = 0;                 // weight drive noise std, relative to full scale
   WeightNoiseKind weight_noise_kind = WeightNoiseKind::temporal;  // temporal or static
+  bool predistortion = true;  // arcsine pre-distortion of the drive voltage (else V = V_pi x)
 };
 
 template <class V>
@@ -53,9 +62,20 @@ void visit_fields(ModulatorParams& p, V& v) {
          "weight drive noise std relative to the weight full scale");
   v.choice("weight_noise_kind", p.weight_noise_kind,
            "temporal (new every repeat) or static (fixed per device)");
+  v.boolean("predistortion", p.predistortion,
+            "arcsine pre-distortion of the drive voltage (false: V = V_pi x, field sin(pi x / 2))");
 }
 
 void validate(const ModulatorParams& p);
+
+// The drive voltage relative to V_pi for a drive x in [-1, 1]: (2 / pi) asin(x) with
+// pre-distortion, x without; rounded to the mid-tread grid of a `bits`-bit DAC over
+// [-V_pi, V_pi] when bits > 0 (bits = 0: no DAC). |x| > 1 is an error.
+double drive_voltage_normalized(double x, int bits, bool predistortion);
+// The field amplitude the modulator gives for drive x: sin(pi t / 2) of the voltage above,
+// x_q = sin(pi/2 Q(asin(x) 2 / pi)) with pre-distortion, sin(pi/2 Q(x)) without. Exactly x with
+// pre-distortion and no DAC; full scale (x = +-1) maps to +-1 in every case.
+double quantized_drive(double x, int bits, bool predistortion);
 
 class MachZehnderModulator {
  public:
@@ -73,9 +93,15 @@ class MachZehnderModulator {
   double power_transmission(double voltage_V) const;
   std::complex<double> field_transmission(double voltage_V) const;
 
-  // Arcsine pre-distortion: the drive voltage whose quadrature amplitude is x, |x| <= 1.
+  // The inverse of the field transfer: the drive voltage whose quadrature amplitude is x,
+  // |x| <= 1 (the arcsine pre-distortion), referred to the configured bias.
   double drive_voltage(double x) const;
-  // Encodes x (|x| <= 1) as an output field (relative to the input field).
+  // The voltage the DAC (bits > 0; 0 = ideal drive) applies for drive x, |x| <= 1: V_pi times
+  // drive_voltage_normalized(x, bits, predistortion), referred to the configured bias like
+  // drive_voltage(). Its quadrature amplitude is quantized_drive(x, bits, predistortion).
+  double dac_voltage(double x, int bits) const;
+  // Encodes drive x (|x| <= 1) as an output field (relative to the input field) through the
+  // configured drive (pre-distorted or linear), without a DAC.
   std::complex<double> encode(double x) const;
   // What a receiver that knows the sign reads from the field magnitude:
   // sign(Im t) |t| / sqrt(T_max). Exact for infinite ER; otherwise within
