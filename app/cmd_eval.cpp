@@ -28,12 +28,13 @@ void print_study(const EvalStudy& st) {
   fmt::print("lumac eval: {} on {} ({} images), noise {}{}\n", st.model, st.dataset, st.samples,
              enum_name(st.hardware.mode),
              st.hardware.bits ? fmt::format(", {} bits", *st.hardware.bits) : "");
-  fmt::print("  {:<8} {:>7} {:>10} {:>10} {:>8} {:>11} {:>8}\n", "layer", "fan-in", "MACs", "E",
-             "repeats", "noise std", "ENOB");
+  fmt::print("  {:<8} {:>7} {:>10} {:>10} {:>8} {:>11} {:>8} {:>10} {:>10}\n", "layer", "fan-in",
+             "MACs", "E", "repeats", "noise std", "ENOB", "x clipped", "y clipped");
   for (std::size_t l = 0; l < st.info.size(); ++l)
-    fmt::print("  {:<8} {:>7} {:>10} {:>10.4g} {:>8} {:>11.4g} {:>8.2f}\n", st.info[l].name,
-               st.info[l].fan_in, st.info[l].macs, st.layers[l].energy[0], st.layers[l].repeats,
-               r.layers[l].noise_std, r.layers[l].enob);
+    fmt::print("  {:<8} {:>7} {:>10} {:>10.4g} {:>8} {:>11.4g} {:>8.2f} {:>10.3g} {:>10.3g}\n",
+               st.info[l].name, st.info[l].fan_in, st.info[l].macs, st.layers[l].energy[0],
+               st.layers[l].repeats, r.layers[l].noise_std, r.layers[l].enob,
+               r.layers[l].input_clipped_fraction, r.layers[l].output_clipped_fraction);
   fmt::print("  accuracy {:.4f} +- {:.4f} over {} seed(s); clean {:.4f}\n", r.accuracy_mean,
              r.accuracy_std, st.seeds, st.clean_accuracy);
   const EnergyFigures e = energy_figures(r.energy.total);

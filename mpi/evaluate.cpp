@@ -38,6 +38,9 @@ void put(Writer& w, const SeedEvaluation& e) {
     w.number(l.outputs_seen);
     w.number(l.noise_std);
     w.number(l.enob);
+    w.number(l.inputs_seen);
+    w.number(l.input_clipped_fraction);
+    w.number(l.output_clipped_fraction);
     w.integer(static_cast<std::int64_t>(l.by_source.size()));
     for (const auto& [name, v] : l.by_source) {
       w.text(name);
@@ -57,6 +60,9 @@ SeedEvaluation read_evaluation(Reader& r) {
     l.outputs_seen = r.number();
     l.noise_std = r.number();
     l.enob = r.number();
+    l.inputs_seen = r.number();
+    l.input_clipped_fraction = r.number();
+    l.output_clipped_fraction = r.number();
     l.by_source.resize(static_cast<std::size_t>(r.integer()));
     for (auto& src : l.by_source) {
       src.first = r.text();

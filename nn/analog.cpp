@@ -9,6 +9,7 @@
 #include "lumac/core/error.hpp"
 #include "lumac/core/precision.hpp"
 #include "lumac/core/rng.hpp"
+#include "lumac/nn/dense.hpp"
 
 namespace lumac::nn {
 
@@ -26,12 +27,37 @@ std::uint64_t layer_word(int layer, std::uint64_t kind) {
 struct alignas(64) NoiseStats {
   double sum_var = 0, count = 0;
   std::array<double, num_sources> source_var{};
+  // Physical mode: inputs encoded and clipped, outputs clipped at the ADC span, and the sum of
+  // squares of the extinction error.
+  double inputs = 0, inputs_clipped = 0, outputs_clipped = 0, extinction_sq = 0;
 };
 
 void merge(NoiseStats& into, const NoiseStats& d) {
   into.sum_var += d.sum_var;
   into.count += d.count;
   for (std::size_t k = 0; k < num_sources; ++k) into.source_var[k] += d.source_var[k];
+  into.inputs += d.inputs;
+  into.inputs_clipped += d.inputs_clipped;
+  into.outputs_clipped += d.outputs_clipped;
+  into.extinction_sq += d.extinction_sq;
+}
+
+// Finite extinction (HomodyneMac::symbol_field): a drive v sends n (v^2 + d^2 (1 - v^2))
+// photons, so the shot variance a_s s + a_u u of the polynomial (s = sum v^2, u = sum u^2)
+// becomes a_s ((1 - d^2) s + d^2 N) + a_u ((1 - d^2) u + d^2 N). Shot variance scales as
+// 1 / photon scale, so its derivative in ln E changes by minus the same amount.
+void add_extinction_shot(LayerNoiseModel& m, double d2, double fan_in) {
+  const NoisePolynomial& shot = m.by_source[0];  // source_names[0] == "shot"
+  NoisePolynomial delta, minus;
+  delta.constant = d2 * fan_in * (shot.s + shot.u);
+  delta.s = -d2 * shot.s;
+  delta.u = -d2 * shot.u;
+  minus.constant = -delta.constant;
+  minus.s = -delta.s;
+  minus.u = -delta.u;
+  m.by_source[0] += delta;
+  m.total += delta;
+  m.d_total_d_log_scale += minus;
 }
 
 // An index unique to the calling OS thread for the life of the process (0, 1, 2, ... in order
@@ -45,19 +71,37 @@ std::size_t thread_index() {
   return index;
 }
 
+// out = a b, multiplied in zero-padded blocks of dense_chunk_samples columns (as Dense does): a
+// GEMM's bits for one column depend on the number of columns, and a hook's column count
+// depends on how the samples were batched (DESIGN.md convention 5).
+template <class A, class B>
+void product_in_blocks(const A& a, const B& b, Eigen::MatrixXf& out) {
+  constexpr Eigen::Index block = dense_chunk_samples;
+  thread_local Eigen::MatrixXf bb, yb;
+  out.resize(a.rows(), b.cols());
+  bb.resize(b.rows(), block);
+  for (Eigen::Index j0 = 0; j0 < b.cols(); j0 += block) {
+    const Eigen::Index n = std::min(block, b.cols() - j0);
+    bb.leftCols(n) = b.middleCols(j0, n);
+    bb.rightCols(block - n).setZero();
+    yb.noalias() = a * bb;
+    out.middleCols(j0, n) = yb.leftCols(n);
+  }
+}
+
 }  // namespace
 
 // Per noise source: sum over rows of (constant, s, s4) coefficients of its variance.
 using SourceTerms = std::array<std::array<double, 3>, num_sources>;
 
-SourceTerms source_terms(const std::vector<LayerNoiseModel>& models, double w_scale, double d,
-                         const Eigen::VectorXf& w2, const Eigen::VectorXf& w4) {
-  const double iw2 = 1 / (w_scale * w_scale);
+SourceTerms source_terms(const std::vector<LayerNoiseModel>& models, const Eigen::VectorXd& w_scale,
+                         double d, const Eigen::VectorXf& w2, const Eigen::VectorXf& w4) {
   SourceTerms out{};
   for (std::size_t src = 0; src < num_sources; ++src)
     for (Eigen::Index i = 0; i < w2.size(); ++i) {
       const NoisePolynomial& q =
           models[models.size() == 1 ? 0 : static_cast<std::size_t>(i)].by_source[src];
+      const double iw2 = 1 / (w_scale[i] * w_scale[i]);
       const double u = w2[i] * iw2, u4 = w4[i] * iw2 * iw2;
       out[src][0] += q.constant + q.u * u + q.u4 * u4;
       out[src][1] += q.s + q.c * u / d;
@@ -66,19 +110,33 @@ SourceTerms source_terms(const std::vector<LayerNoiseModel>& models, double w_sc
   return out;
 }
 
-struct AnalogExecutor::LayerState {
-  // Physical mode: the circuit of this layer and its noise polynomial per distinct energy.
-  std::unique_ptr<HomodyneMac> mac;
-  double x_scale = 1, w_scale = 1;
-  std::vector<LayerNoiseModel> models;  // one, or one per output channel
-  // Row sums of the layer's weights (sum w^2, sum w^4), computed on first use: the weights of a
-  // layer do not change while an executor runs it.
-  std::once_flag weights_once;
-  const float* weights_of = nullptr;
-  Eigen::VectorXf w2, w4;
-  // Physical mode, for the cached weights: per noise source, the row sums of the constant, s and
-  // s4 coefficients of its variance polynomial (the statistics are linear in them).
+// What a product's noise needs of the layer's weights, computed on first use and cached: the
+// weights of a layer do not change while an executor runs it.
+struct AnalogExecutor::WeightState {
+  const float* of = nullptr;
+  Eigen::VectorXf w2, w4;  // row sums of w^2 and w^4
+  // Physical mode: the weight full scale m_w,i of every row (the layer's, or the row's max|W|),
+  // the noise polynomial (one, or one per row: per output channel energy or per row full
+  // scale), per noise source the row sums of the constant, s and s4 coefficients of its
+  // variance (the statistics are linear in them), and with extinction
+  // d^2 m_x m_w,i sqrt(1 - u_ik^2), u = W / m_w (outputs x fan_in; empty without).
+  Eigen::VectorXd w_scale;
+  std::vector<LayerNoiseModel> models;
   SourceTerms source_terms{};
+  Eigen::MatrixXf extinction;
+  const LayerNoiseModel& model(Eigen::Index i) const {
+    return models[models.size() == 1 ? 0 : static_cast<std::size_t>(i)];
+  }
+};
+
+struct AnalogExecutor::LayerState {
+  // Physical mode: the circuit of this layer, its full scales, its noise polynomial per distinct
+  // energy at the layer's weight full scale, and d^2 of the extinction (0 without).
+  std::unique_ptr<HomodyneMac> mac;
+  double x_scale = 1, w_scale = 1, d2 = 0;
+  std::vector<LayerNoiseModel> models;  // one, or one per output channel
+  std::once_flag weights_once;
+  WeightState weights;
   // Statistics since the last reset: one slot per thread (by thread_index()), so threads do not
   // contend; a thread beyond the slots adds to `overflow` under a lock. The order in which
   // report() sums the slots does not depend on which thread did what when two slots are used
@@ -100,9 +158,10 @@ struct AnalogExecutor::LayerState {
 // The sums a product's noise depends on: per column (input vector) and per row (weights).
 struct AnalogExecutor::ProductSums {
   Eigen::VectorXf x2, x4;  // per column: sum x^2, sum x^4 (x4 in physical mode only)
+  const WeightState* w = nullptr;
   const Eigen::VectorXf* w2 = nullptr;
   const Eigen::VectorXf* w4 = nullptr;
-  Eigen::VectorXf w2_local, w4_local;  // when the weights are not the cached ones
+  std::unique_ptr<WeightState> local;  // when the weights are not the cached ones
 };
 
 std::vector<AnalogLayer> analog_layers(const Model& model) {
@@ -129,7 +188,10 @@ std::vector<AnalogLayer> analog_layers(const Model& model) {
 AnalogExecutor::AnalogExecutor(NoiseMode mode, std::vector<AnalogLayer> layers,
                                const CircuitParams& circuit, NoiseSources sources,
                                std::uint64_t seed)
-    : mode_(mode), layers_(std::move(layers)), seed_(seed) {
+    : mode_(mode),
+      row_full_scale_(circuit.system.weight_full_scale == WeightFullScale::row),
+      layers_(std::move(layers)),
+      seed_(seed) {
   if (noise_mode_info(mode_).counts_repeats())
     circuit_photons_ = HomodyneMac(circuit).photons_per_mac_full_scale();
   for (std::size_t l = 0; l < layers_.size(); ++l) {
@@ -153,14 +215,17 @@ AnalogExecutor::AnalogExecutor(NoiseMode mode, std::vector<AnalogLayer> layers,
       CircuitParams c = circuit;
       c.system.repeats = a.repeats;
       c.system.encoding = Encoding::full_scale;
-      st->mac = std::make_unique<HomodyneMac>(c, sources.without(NoiseSource::extinction));
+      st->mac = std::make_unique<HomodyneMac>(c, sources);
       const double xs = std::max(std::abs(a.input_lo), std::abs(a.input_hi));
       const double ws = std::max(std::abs(a.weight_lo), std::abs(a.weight_hi));
       st->x_scale = xs > 0 ? xs : 1;
       st->w_scale = ws > 0 ? ws : 1;
-      for (double e : a.energy)
+      st->d2 = std::pow(st->mac->extinction_residual(), 2);
+      for (double e : a.energy) {
         st->models.push_back(st->mac->layer_noise(static_cast<double>(a.fan_in), st->x_scale,
                                                   st->w_scale, a.output_range(), e));
+        add_extinction_shot(st->models.back(), st->d2, static_cast<double>(a.fan_in));
+      }
     }
     state_.push_back(std::move(st));
   }
@@ -202,25 +267,86 @@ AnalogExecutor::ProductSums AnalogExecutor::sums(const MatmulView& v) const {
   } else {
     p.x2 = v.X.colwise().squaredNorm().transpose();
   }
-  std::call_once(st.weights_once, [&] {
-    st.weights_of = v.W.data();
-    st.w2 = v.W.rowwise().squaredNorm();
-    st.w4 = v.W.array().square().square().rowwise().sum().matrix();
-    if (mode_ == NoiseMode::physical)
-      st.source_terms = source_terms(
-          st.models, st.w_scale,
-          static_cast<double>(layers_[static_cast<std::size_t>(v.layer)].fan_in), st.w2, st.w4);
-  });
-  if (st.weights_of == v.W.data() && st.w2.size() == v.W.rows()) {
-    p.w2 = &st.w2;
-    p.w4 = &st.w4;
+  const auto l = static_cast<std::size_t>(v.layer);
+  std::call_once(st.weights_once, [&] { fill_weight_state(l, v.W, st.weights); });
+  if (st.weights.of == v.W.data() && st.weights.w2.size() == v.W.rows()) {
+    p.w = &st.weights;
   } else {
-    p.w2_local = v.W.rowwise().squaredNorm();
-    p.w4_local = v.W.array().square().square().rowwise().sum().matrix();
-    p.w2 = &p.w2_local;
-    p.w4 = &p.w4_local;
+    p.local = std::make_unique<WeightState>();
+    fill_weight_state(l, v.W, *p.local);
+    p.w = p.local.get();
   }
+  p.w2 = &p.w->w2;
+  p.w4 = &p.w->w4;
   return p;
+}
+
+void AnalogExecutor::fill_weight_state(std::size_t layer, const ConstMatrixMap& W,
+                                       WeightState& ws) const {
+  const AnalogLayer& a = layers_[layer];
+  const LayerState& st = *state_[layer];
+  ws.of = W.data();
+  ws.w2 = W.rowwise().squaredNorm();
+  ws.w4 = W.array().square().square().rowwise().sum().matrix();
+  if (mode_ != NoiseMode::physical) return;
+  const double fan_in = static_cast<double>(a.fan_in);
+  const Eigen::Index rows = W.rows();
+  ws.w_scale.setConstant(rows, st.w_scale);
+  if (row_full_scale_) {
+    // Each row's LO at its own full scale: m_w,i = max_j |W_ij| (a zero row keeps the layer's).
+    ws.models.clear();
+    for (Eigen::Index i = 0; i < rows; ++i) {
+      const double m = W.row(i).cwiseAbs().maxCoeff();
+      if (m > 0) ws.w_scale[i] = m;
+      ws.models.push_back(
+          st.mac->layer_noise(fan_in, st.x_scale, ws.w_scale[i], a.output_range(), a.energy_of(i)));
+      add_extinction_shot(ws.models.back(), st.d2, fan_in);
+    }
+  } else {
+    ws.models = st.models;
+  }
+  ws.source_terms = source_terms(ws.models, ws.w_scale, fan_in, ws.w2, ws.w4);
+  if (st.d2 > 0) {
+    const Eigen::ArrayXf iw = ws.w_scale.cwiseInverse().cast<float>().array();
+    const Eigen::ArrayXf gain = (st.d2 * st.x_scale * ws.w_scale.array()).cast<float>();
+    const Eigen::ArrayXXf u = W.array().colwise() * iw;
+    ws.extinction = ((1 - u.square()).max(0.0f).sqrt().colwise() * gain).matrix();
+  }
+}
+
+MatmulView AnalogExecutor::clip_inputs(const MatmulView& v, MatrixMap* y, double& clipped) const {
+  const LayerState& st = *state_[static_cast<std::size_t>(v.layer)];
+  const auto xs = static_cast<float>(st.x_scale);
+  clipped = static_cast<double>((v.X.array().abs() > xs).count());
+  if (clipped == 0) return v;
+  thread_local Eigen::MatrixXf xc;
+  thread_local std::vector<float> image;
+  thread_local PatchSource patches;
+  xc = v.X.cwiseMax(-xs).cwiseMin(xs);
+  if (y) {
+    // Y += W (X_clipped - X), column by column over the clipped inputs only.
+    for (Eigen::Index j = 0; j < v.X.cols(); ++j)
+      for (Eigen::Index k = 0; k < v.X.rows(); ++k)
+        if (std::abs(v.X(k, j)) > xs) y->col(j) += v.W.col(k) * (xc(k, j) - v.X(k, j));
+  }
+  if (v.patches) {
+    // The columns of X are receptive fields of the image (and zeros of the padding): clipping
+    // the image clips them all.
+    patches = *v.patches;
+    const std::size_t n = static_cast<std::size_t>(patches.channels) *
+                          static_cast<std::size_t>(patches.height) *
+                          static_cast<std::size_t>(patches.width);
+    image.assign(patches.image, patches.image + n);
+    for (float& x : image) x = std::clamp(x, -xs, xs);
+    patches.image = image.data();
+  }
+  return MatmulView{.layer = v.layer,
+                    .first_sample = v.first_sample,
+                    .per_position = v.per_position,
+                    .W = v.W,
+                    .X = ConstMatrixMap(xc.data(), xc.rows(), xc.cols()),
+                    .Y = v.Y,
+                    .patches = v.patches ? &patches : nullptr};
 }
 
 // Physical mode: var_ij = A_i + B_i s_j + C_i s4_j, with s = sum x^2 / m_x^2,
@@ -231,15 +357,15 @@ void AnalogExecutor::physical_coefficients(std::size_t layer, const ProductSums&
                                            Eigen::VectorXf& A, Eigen::VectorXf& B,
                                            Eigen::VectorXf& C) const {
   const AnalogLayer& a = layers_[layer];
-  const LayerState& st = *state_[layer];
-  const double d = static_cast<double>(a.fan_in), iw2 = 1 / (st.w_scale * st.w_scale);
+  const double d = static_cast<double>(a.fan_in);
   const Eigen::Index rows = p.w2->size();
   A.resize(rows);
   B.resize(rows);
   C.resize(rows);
   for (Eigen::Index i = 0; i < rows; ++i) {
-    const LayerNoiseModel& m = st.models[st.models.size() == 1 ? 0 : static_cast<std::size_t>(i)];
+    const LayerNoiseModel& m = p.w->model(i);
     const NoisePolynomial& q = derivative ? m.d_total_d_log_scale : m.total;
+    const double iw2 = 1 / (p.w->w_scale[i] * p.w->w_scale[i]);
     const double u = (*p.w2)[i] * iw2, u4 = (*p.w4)[i] * iw2 * iw2;
     A[i] = static_cast<float>(q.constant + q.u * u + q.u4 * u4);
     B[i] = static_cast<float>(q.s + q.c * u / d);
@@ -328,6 +454,13 @@ void AnalogExecutor::variance(const MatmulView& v, const ProductSums& p, Eigen::
 
 void AnalogExecutor::noise_std(const MatmulView& v, Eigen::MatrixXf& sigma,
                                Eigen::MatrixXf* d_var) const {
+  if (mode_ == NoiseMode::physical) {
+    double clipped = 0;
+    const MatmulView vc = clip_inputs(v, nullptr, clipped);
+    variance(vc, sums(vc), sigma, d_var);
+    sigma = sigma.cwiseSqrt();
+    return;
+  }
   variance(v, sums(v), sigma, d_var);
   sigma = sigma.cwiseSqrt();
 }
@@ -451,10 +584,13 @@ double AnalogExecutor::add_noise(MatmulView& v, const ProductSums& p) const {
 }
 
 void AnalogExecutor::forward(MatmulView& v) const {
+  if (mode_ == NoiseMode::physical) {
+    physical_forward(v);
+    return;
+  }
   if (mode_ == NoiseMode::none) return;
   const Eigen::Index rows = v.Y.rows(), cols = v.Y.cols();
   const auto l = static_cast<std::size_t>(v.layer);
-  const AnalogLayer& a = layers_.at(l);
   LayerState& st = *state_[l];
   const ProductSums p = sums(v);
   double sum_var = 0;
@@ -472,18 +608,52 @@ void AnalogExecutor::forward(MatmulView& v) const {
   NoiseStats stats;
   stats.sum_var = sum_var;
   stats.count = static_cast<double>(rows * cols);
-  if (mode_ == NoiseMode::physical) {
-    // Per-source variance from the column and row sums (the polynomials are linear in them).
-    const double ix2 = 1 / (st.x_scale * st.x_scale);
-    const double sum_s = p.x2.sum() * ix2, sum_s4 = p.x4.sum() * ix2 * ix2;
-    const SourceTerms terms =
-        p.w2 == &st.w2
-            ? st.source_terms
-            : source_terms(st.models, st.w_scale, static_cast<double>(a.fan_in), *p.w2, *p.w4);
-    for (std::size_t src = 0; src < num_sources; ++src)
-      stats.source_var[src] = terms[src][0] * static_cast<double>(cols) + terms[src][1] * sum_s +
-                              terms[src][2] * sum_s4;
+  st.add(stats);
+}
+
+void AnalogExecutor::physical_forward(MatmulView& v) const {
+  const Eigen::Index rows = v.Y.rows(), cols = v.Y.cols();
+  const auto l = static_cast<std::size_t>(v.layer);
+  const AnalogLayer& a = layers_.at(l);
+  LayerState& st = *state_[l];
+  NoiseStats stats;
+  // Inputs clipped at the full scale (the product corrected for them), as encode() drives.
+  const MatmulView vc = clip_inputs(v, &v.Y, stats.inputs_clipped);
+  stats.inputs = static_cast<double>(v.X.size());
+  const ProductSums p = sums(vc);
+  if (p.w->extinction.size() > 0) {
+    // The extinction error: d^2 m_x m_w,i sum_k sqrt(1 - u_ik^2) sqrt(1 - v_kj^2), exactly.
+    thread_local Eigen::MatrixXf root_v, err;
+    root_v = (1 - (vc.X.array() * static_cast<float>(1 / st.x_scale)).square())
+                 .max(0.0f)
+                 .sqrt()
+                 .matrix();
+    product_in_blocks(p.w->extinction, root_v, err);
+    stats.extinction_sq = static_cast<double>(err.squaredNorm());
+    v.Y += err;
   }
+  stats.sum_var = add_noise(v, p);
+  stats.count = static_cast<double>(rows * cols);
+  // The ADC span: range_scale R wide, centred on the calibrated output range.
+  const double centre = (a.output_lo + a.output_hi) / 2;
+  const double half = st.mac->params().adc.range_scale * a.output_range() / 2;
+  const auto lo = static_cast<float>(centre - half), hi = static_cast<float>(centre + half);
+  std::int64_t out_clipped = 0;
+  for (Eigen::Index j = 0; j < cols; ++j) {
+    float* y = v.Y.col(j).data();
+    for (Eigen::Index i = 0; i < rows; ++i) {
+      if (y[i] < lo || y[i] > hi) ++out_clipped;
+      y[i] = std::clamp(y[i], lo, hi);
+    }
+  }
+  stats.outputs_clipped = static_cast<double>(out_clipped);
+  // Per-source variance from the column and row sums (the polynomials are linear in them).
+  const double ix2 = 1 / (st.x_scale * st.x_scale);
+  const double sum_s = p.x2.sum() * ix2, sum_s4 = p.x4.sum() * ix2 * ix2;
+  const SourceTerms& terms = p.w->source_terms;
+  for (std::size_t src = 0; src < num_sources; ++src)
+    stats.source_var[src] =
+        terms[src][0] * static_cast<double>(cols) + terms[src][1] * sum_s + terms[src][2] * sum_s4;
   st.add(stats);
 }
 
@@ -492,10 +662,12 @@ void AnalogExecutor::backward_noise(const MatmulView& v, MatrixMap* dx,
   const Eigen::Index rows = v.Y.rows();
   if (d_log_energy) d_log_energy->setZero(rows);
   if (mode_ == NoiseMode::none || mode_ == NoiseMode::enob) return;  // no E or X dependence
-  const auto l = static_cast<std::size_t>(v.layer);
-  const LayerState& st = *state_[l];
+  if (mode_ == NoiseMode::physical) {
+    physical_backward(v, dx, d_log_energy);
+    return;
+  }
   const auto& dy = v.Y;  // dL/dY
-  thread_local Eigen::MatrixXf var, d_var, eps, n;
+  thread_local Eigen::MatrixXf var, eps, n;
   const ProductSums p = sums(v);
   if (mode_ == NoiseMode::weight_only && v.per_position) {
     // Y += N X with N ~ E^(-1/2): dY/d ln E_i = -N X / 2, dL/dX += N^T dL/dY.
@@ -507,26 +679,9 @@ void AnalogExecutor::backward_noise(const MatmulView& v, MatrixMap* dx,
     if (dx) dx->noalias() += eps.transpose() * dy;
     return;
   }
-  const bool physical = mode_ == NoiseMode::physical;
-  variance(v, p, var, physical ? &d_var : nullptr);
+  variance(v, p, var, nullptr);
   normals(v, eps);
   n = var.cwiseSqrt().cwiseProduct(eps);  // the noise forward added
-  if (physical) {
-    // d(sigma eps)/dz = eps (d var/dz) / (2 sigma) = n (d var/dz) / (2 var).
-    thread_local Eigen::MatrixXf w;
-    w = (var.array() > 0).select(dy.array() * n.array() / (2 * var.array()), 0.0f);
-    if (d_log_energy) *d_log_energy = w.cwiseProduct(d_var).rowwise().sum().cast<double>();
-    if (dx) {
-      // var = A + B s + C s4, s = sum x^2 / m_x^2, s4 = sum x^4 / m_x^4.
-      thread_local Eigen::VectorXf A, B, C;
-      physical_coefficients(l, p, false, A, B, C);
-      const float ix2 = static_cast<float>(1 / (st.x_scale * st.x_scale));
-      const Eigen::RowVectorXf b = B.transpose() * w * (2 * ix2);
-      const Eigen::RowVectorXf c = C.transpose() * w * (4 * ix2 * ix2);
-      dx->array() += v.X.array().rowwise() * b.array() + v.X.array().cube().rowwise() * c.array();
-    }
-    return;
-  }
   // shot, thermal, weight: sigma ~ E^(-1/2), so dY/d ln E = -n / 2.
   if (d_log_energy) *d_log_energy = -0.5 * n.cwiseProduct(dy).rowwise().sum().cast<double>();
   // shot and weight: sigma ~ ||x_j||, so dY_ij/dx_kj = n_ij x_kj / ||x_j||^2.
@@ -535,6 +690,64 @@ void AnalogExecutor::backward_noise(const MatmulView& v, MatrixMap* dx,
     const Eigen::RowVectorXf scale =
         (p.x2.transpose().array() > 0).select(g.array() / p.x2.transpose().array(), 0.0f);
     dx->array() += v.X.array().rowwise() * scale.array();
+  }
+}
+
+void AnalogExecutor::physical_backward(const MatmulView& v, MatrixMap* dx,
+                                       Eigen::VectorXd* d_log_energy) const {
+  const auto l = static_cast<std::size_t>(v.layer);
+  const LayerState& st = *state_[l];
+  thread_local Eigen::MatrixXf var, d_var, eps, n, w, root_v, y, y_ext, dy;
+  double clipped = 0;
+  const MatmulView vc = clip_inputs(v, nullptr, clipped);
+  const ProductSums p = sums(vc);
+  variance(vc, p, var, &d_var);
+  normals(vc, eps);
+  n = var.cwiseSqrt().cwiseProduct(eps);  // the noise forward added
+  const auto ix = static_cast<float>(1 / st.x_scale);
+  const bool extinction = p.w->extinction.size() > 0;
+  // The forward's output before the ADC clip (recomputed, so equal up to the rounding of the
+  // product): dL/dY is 0 where the ADC clipped it.
+  product_in_blocks(v.W, vc.X, y);
+  if (extinction) {
+    root_v = (1 - (vc.X.array() * ix).square()).max(0.0f).sqrt().matrix();
+    product_in_blocks(p.w->extinction, root_v, y_ext);
+    y += y_ext;
+  }
+  y += n;
+  const AnalogLayer& a = layers_[l];
+  const double centre = (a.output_lo + a.output_hi) / 2;
+  const double half = st.mac->params().adc.range_scale * a.output_range() / 2;
+  const auto lo = static_cast<float>(centre - half), hi = static_cast<float>(centre + half);
+  dy = (y.array() < lo || y.array() > hi).select(0.0f, v.Y.array()).matrix();
+  if (dx) {
+    // The layer's dL/dX = W^T dL/dY used the unclipped dL/dY: take back the clipped outputs.
+    for (Eigen::Index j = 0; j < dy.cols(); ++j)
+      for (Eigen::Index i = 0; i < dy.rows(); ++i)
+        if (dy(i, j) != v.Y(i, j)) dx->col(j) -= v.W.row(i).transpose() * v.Y(i, j);
+  }
+  // d(sigma eps)/dz = eps (d var/dz) / (2 sigma) = n (d var/dz) / (2 var).
+  w = (var.array() > 0).select(dy.array() * n.array() / (2 * var.array()), 0.0f);
+  if (d_log_energy) *d_log_energy = w.cwiseProduct(d_var).rowwise().sum().cast<double>();
+  if (!dx) return;
+  // var = A + B s + C s4, s = sum x^2 / m_x^2, s4 = sum x^4 / m_x^4 (of the clipped inputs).
+  thread_local Eigen::VectorXf A, B, C;
+  physical_coefficients(l, p, false, A, B, C);
+  const float ix2 = ix * ix;
+  const Eigen::RowVectorXf b = B.transpose() * w * (2 * ix2);
+  const Eigen::RowVectorXf c = C.transpose() * w * (4 * ix2 * ix2);
+  dx->array() += vc.X.array().rowwise() * b.array() + vc.X.array().cube().rowwise() * c.array();
+  if (extinction) {
+    // d/dx of sqrt(1 - v^2), v = x / m_x: -v / (m_x sqrt(1 - v^2)); 0 at |v| = 1.
+    thread_local Eigen::MatrixXf g;
+    product_in_blocks(p.w->extinction.transpose(), dy, g);
+    const Eigen::ArrayXXf vv = vc.X.array() * ix;
+    dx->array() += (root_v.array() > 0).select(-g.array() * vv * ix / root_v.array(), 0.0f);
+  }
+  // Clipped inputs do not reach the product: zero gradient through the clip.
+  if (clipped > 0) {
+    const auto xs = static_cast<float>(st.x_scale);
+    dx->array() = (v.X.array().abs() > xs).select(0.0f, dx->array());
   }
 }
 
@@ -552,10 +765,16 @@ std::vector<LayerNoiseReport> AnalogExecutor::report() const {
     r.enob = mode_ == NoiseMode::none || r.noise_std == 0
                  ? std::numeric_limits<double>::infinity()
                  : enob_bits(layers_[l].output_range(), r.noise_std);
-    if (mode_ == NoiseMode::physical && r.outputs_seen > 0)
+    if (mode_ == NoiseMode::physical && r.outputs_seen > 0) {
       for (std::size_t s = 0; s < num_sources; ++s)
         r.by_source.emplace_back(std::string(LayerNoiseModel::source_names[s]),
                                  std::sqrt(std::max(0.0, total.source_var[s] / r.outputs_seen)));
+      if (st.d2 > 0)
+        r.by_source.emplace_back("extinction", std::sqrt(total.extinction_sq / r.outputs_seen));
+      r.output_clipped_fraction = total.outputs_clipped / r.outputs_seen;
+    }
+    r.inputs_seen = total.inputs;
+    r.input_clipped_fraction = total.inputs > 0 ? total.inputs_clipped / total.inputs : 0.0;
     out.push_back(std::move(r));
   }
   return out;

@@ -133,6 +133,9 @@ NetworkEvaluation pool_evaluations(const LoadedNetwork& net, const Settings& set
   NetworkEvaluation r;
   const auto layers = configured_layers(net.model, h);
   std::vector<double> sum_var(layers.size(), 0), count(layers.size(), 0);
+  // Clipped inputs and outputs, counted (fraction times what was seen).
+  std::vector<double> inputs(layers.size(), 0), in_clipped(layers.size(), 0),
+      out_clipped(layers.size(), 0);
   std::vector<std::vector<double>> source_var(layers.size());
   for (const auto& seed : pieces) {
     if (seed.empty()) fail("pool_evaluations: a seed has no evaluated images");
@@ -149,6 +152,9 @@ NetworkEvaluation pool_evaluations(const LoadedNetwork& net, const Settings& set
         const nn::LayerNoiseReport& rep = piece.layers[l];
         sum_var[l] += rep.noise_std * rep.noise_std * rep.outputs_seen;
         count[l] += rep.outputs_seen;
+        inputs[l] += rep.inputs_seen;
+        in_clipped[l] += rep.input_clipped_fraction * rep.inputs_seen;
+        out_clipped[l] += rep.output_clipped_fraction * rep.outputs_seen;
         // A piece that saw no outputs has no per-source figures.
         source_var[l].resize(std::max(source_var[l].size(), rep.by_source.size()), 0);
         for (std::size_t k = 0; k < rep.by_source.size(); ++k)
@@ -181,6 +187,9 @@ NetworkEvaluation pool_evaluations(const LoadedNetwork& net, const Settings& set
   for (std::size_t l = 0; l < layers.size(); ++l) {
     auto& rep = r.layers[l];
     rep.outputs_seen = count[l];
+    rep.inputs_seen = inputs[l];
+    rep.input_clipped_fraction = inputs[l] > 0 ? in_clipped[l] / inputs[l] : 0.0;
+    rep.output_clipped_fraction = count[l] > 0 ? out_clipped[l] / count[l] : 0.0;
     rep.noise_std = count[l] > 0 ? std::sqrt(sum_var[l] / count[l]) : 0.0;
     rep.enob = rep.noise_std > 0 ? enob_bits(layers[l].output_range(), rep.noise_std)
                                  : std::numeric_limits<double>::infinity();
@@ -248,6 +257,8 @@ Json to_json(const EvalStudy& st) {
            {"macs", st.info[l].macs},
            {"enob", r.layers[l].enob},
            {"noise_std", r.layers[l].noise_std},
+           {"input_clipped_fraction", r.layers[l].input_clipped_fraction},
+           {"output_clipped_fraction", r.layers[l].output_clipped_fraction},
            {"output_range", st.layers[l].output_range()},
            {"photons_per_mac", r.photons_per_mac[l]},
            {"energy", st.layers[l].energy[0]},
@@ -294,6 +305,8 @@ CsvTable to_csv(const EvalStudy& st) {
               "repeats",
               "noise_std",
               "enob",
+              "input_clipped_fraction",
+              "output_clipped_fraction",
               "photons_per_mac",
               "detected_optical_aJ_per_mac",
               "total_aJ_per_mac",
@@ -303,15 +316,16 @@ CsvTable to_csv(const EvalStudy& st) {
   const NetworkEvaluation& r = st.result;
   for (std::size_t l = 0; l < st.info.size(); ++l) {
     const EnergyFigures e = energy_figures(r.energy.layers[l]);
-    t.rows.push_back({st.info[l].name, std::to_string(st.info[l].fan_in),
-                      std::to_string(st.info[l].outputs), std::to_string(st.info[l].macs),
-                      format_real(st.layers[l].energy[0]), std::to_string(st.layers[l].repeats),
-                      format_real(r.layers[l].noise_std), format_real(r.layers[l].enob),
-                      format_real(r.photons_per_mac[l]), format_real(e.detected_optical_aJ_per_mac),
-                      format_real(e.total_aJ_per_mac), "", "", ""});
+    t.rows.push_back(
+        {st.info[l].name, std::to_string(st.info[l].fan_in), std::to_string(st.info[l].outputs),
+         std::to_string(st.info[l].macs), format_real(st.layers[l].energy[0]),
+         std::to_string(st.layers[l].repeats), format_real(r.layers[l].noise_std),
+         format_real(r.layers[l].enob), format_real(r.layers[l].input_clipped_fraction),
+         format_real(r.layers[l].output_clipped_fraction), format_real(r.photons_per_mac[l]),
+         format_real(e.detected_optical_aJ_per_mac), format_real(e.total_aJ_per_mac), "", "", ""});
   }
   const EnergyFigures total = energy_figures(r.energy.total);
-  t.rows.push_back({"network", "", "", format_real(r.energy.total.macs), "", "", "", "", "",
+  t.rows.push_back({"network", "", "", format_real(r.energy.total.macs), "", "", "", "", "", "", "",
                     format_real(total.detected_optical_aJ_per_mac),
                     format_real(total.total_aJ_per_mac), format_real(r.accuracy_mean),
                     format_real(r.accuracy_std), format_real(st.clean_accuracy)});

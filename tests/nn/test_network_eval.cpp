@@ -34,9 +34,17 @@ TEST_CASE("network: noise-free analog execution equals the plain forward pass ex
   const Settings s = load_settings({}, {});
   nn::EvalOptions plain;
   const nn::EvalResult reference = nn::evaluate(net.model, net.test, plain);
-  // The physical circuit with every source switched off, installed as a hook.
-  const nn::AnalogExecutor quiet(nn::NoiseMode::physical, nn::analog_layers(net.model), s.circuit,
-                                 NoiseSources::none(), 1);
+  // The physical circuit with every source switched off, installed as a hook. It still clips
+  // inputs at the full scale and outputs at the ADC span (tests/nn/test_analog_circuit.cpp):
+  // ranges 100 times the calibrated ones clip nothing.
+  std::vector<nn::AnalogLayer> wide = nn::analog_layers(net.model);
+  for (nn::AnalogLayer& a : wide) {
+    a.input_lo *= 100;
+    a.input_hi *= 100;
+    a.output_lo *= 100;
+    a.output_hi *= 100;
+  }
+  const nn::AnalogExecutor quiet(nn::NoiseMode::physical, wide, s.circuit, NoiseSources::none(), 1);
   nn::EvalOptions hooked;
   hooked.hook = &quiet;
   const nn::EvalResult r = nn::evaluate(net.model, net.test, hooked);

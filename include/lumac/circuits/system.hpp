@@ -37,6 +37,15 @@ struct EnumNames<Averaging> {
       {{Averaging::digital, "digital"}, {Averaging::analog, "analog"}}};
 };
 
+// The weight full scale m_w of a network layer on the hardware (nn/analog.hpp): one max|W| per
+// layer, or max_j |W_ij| per output row i (each row's LO at its own full scale).
+enum class WeightFullScale { layer, row };
+template <>
+struct EnumNames<WeightFullScale> {
+  static constexpr std::array<std::pair<WeightFullScale, std::string_view>, 2> values{
+      {{WeightFullScale::layer, "layer"}, {WeightFullScale::row, "row"}}};
+};
+
 struct SystemParams {
   double symbol_rate_Hz = 10e9;              // modulation symbol rate
   double temperature_K = 300;                // temperature of the read-out electronics
@@ -50,6 +59,7 @@ struct SystemParams {
   int repeats = 1;                           // K repeats of every dot product
   int batch = 1;                             // B rows sharing every weight symbol
   int tiles_per_laser = 1;                   // tiles one laser feeds (its threshold power shared)
+  WeightFullScale weight_full_scale = WeightFullScale::layer;  // network layers: m_w per layer/row
 };
 
 template <class V>
@@ -69,6 +79,8 @@ void visit_fields(SystemParams& p, V& v) {
             "B rows of detectors: samples or convolution positions sharing every weight symbol");
   v.integer("tiles_per_laser", p.tiles_per_laser, "1",
             "tiles one laser feeds, each receiving laser.power_W (threshold and cooler shared)");
+  v.choice("weight_full_scale", p.weight_full_scale,
+           "network layers: weight full scale max abs(W) per layer, or per output row");
 }
 
 void validate(const SystemParams& p);

@@ -14,8 +14,18 @@
 //             equivalent output noise sigma_ij = 0.1 R_w ||x_j|| / sqrt(E K) for dense layers
 //   physical  the circuit model (circuits/homodyne_mac.hpp, full-scale encoding) for the
 //             configured devices and laser power (scaled by E), with modulator full scales
-//             from the calibrated input and weight ranges, the ADC spanning the calibrated
-//             output range, and K repeats with the configured averaging
+//             m_x = max|calibrated input range| and m_w = max|W| of the layer
+//             (system.weight_full_scale = layer) or of each output row (= row), the ADC
+//             spanning the calibrated output range, and K repeats with the configured
+//             averaging. Like the circuit's encode(), inputs beyond the full scale are clipped
+//             (x -> m_x sign x) before the product; with the `extinction` source the field
+//             imbalance d = 10^(-ER/20) adds the deterministic error
+//             m_x m_w,i d^2 sum_k sqrt(1 - v_kj^2) sqrt(1 - u_ik^2) (one more matrix product)
+//             and d^2 (1 - v^2) n_s + d^2 (1 - u^2) n_L shot photons per symbol; after the
+//             noise, Y is clipped at the ADC span, range_scale R wide, centred on the
+//             calibrated output range. Backward: clipped inputs have zero gradient, the
+//             extinction term's dependence on X is included, the output clip is passed
+//             straight through (the hook does not see the forward Y).
 //   enob      sigma = R / (sqrt(12) 2^b) for a given ENOB b per layer, R the output range
 // The executor measures what it adds: per layer the mean noise variance of its outputs, from
 // which the layer's ENOB log2(R / (sqrt(12) sigma_rms)) is reported.
@@ -67,7 +77,12 @@ struct LayerNoiseReport {
   double outputs_seen = 0;  // noisy outputs produced
   double noise_std = 0;     // RMS of the added noise std over those outputs
   double enob = 0;          // log2(R / (sqrt(12) noise_std))
-  std::vector<std::pair<std::string, double>> by_source;  // physical: RMS std per source
+  // physical: RMS std per noise source, then (with the extinction source) "extinction", the
+  // RMS of the deterministic extinction error (not part of noise_std)
+  std::vector<std::pair<std::string, double>> by_source;
+  double inputs_seen = 0;              // physical: input symbols (entries of X) encoded
+  double input_clipped_fraction = 0;   // physical: of those, beyond the input full scale
+  double output_clipped_fraction = 0;  // physical: of the outputs, clipped at the ADC span
 };
 
 class AnalogExecutor final : public MatmulHook {
@@ -107,8 +122,14 @@ class AnalogExecutor final : public MatmulHook {
 
  private:
   struct LayerState;
+  struct WeightState;
   struct ProductSums;
   ProductSums sums(const MatmulView& v) const;
+  void fill_weight_state(std::size_t layer, const ConstMatrixMap& W, WeightState& ws) const;
+  // Physical mode: v with its inputs clipped at the full scale (a copy in thread-local storage
+  // when any is clipped; for a convolution, its image too); `clipped` counts them. If `y` is
+  // given, adds W (X_clipped - X) to it.
+  MatmulView clip_inputs(const MatmulView& v, MatrixMap* y, double& clipped) const;
   void physical_coefficients(std::size_t layer, const ProductSums& p, bool derivative,
                              Eigen::VectorXf& A, Eigen::VectorXf& B, Eigen::VectorXf& C) const;
   // Separable modes (all but physical): var_ij = R_i c_j. Fills R (one per output row) and
@@ -122,7 +143,12 @@ class AnalogExecutor final : public MatmulHook {
   // Forward: adds sigma_ij z_ij to v.Y, drawing the normals z in cache-sized blocks beside
   // where they are used (the same z as normals()); returns the sum of the variances.
   double add_noise(MatmulView& v, const ProductSums& p) const;
+  // Physical mode: clipped inputs, extinction error, noise and the ADC clip (forward); the
+  // gradient through the noise, the extinction term and the input clip (backward).
+  void physical_forward(MatmulView& v) const;
+  void physical_backward(const MatmulView& v, MatrixMap* dx, Eigen::VectorXd* d_log_energy) const;
   NoiseMode mode_;
+  bool row_full_scale_ = false;  // physical: m_w per output row (system.weight_full_scale)
   std::vector<AnalogLayer> layers_;
   std::vector<std::unique_ptr<LayerState>> state_;
   std::uint64_t seed_;
