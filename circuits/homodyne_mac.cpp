@@ -56,8 +56,8 @@ HomodyneMac::HomodyneMac(const CircuitParams& params, NoiseSources sources)
       modulator_(params.modulator) {
   validate(p_);
   // A configured detector is checked now, not at the first dot product.
-  (void)receiver(full_scale_charge(1, link_.signal_photons_per_symbol(),
-                                   link_.lo_photons_per_symbol()));
+  (void)receiver(
+      full_scale_charge(1, link_.signal_photons_per_symbol(), link_.lo_photons_per_symbol()));
 }
 
 double HomodyneMac::full_scale_charge(double fan_in, double n_signal, double n_lo) const {
@@ -189,6 +189,16 @@ WindowPhotons HomodyneMac::window(const EncodedDotProduct& e,
   return w;
 }
 
+double HomodyneMac::zero_input_offset(const EncodedDotProduct& e) const {
+  if (!p_.system.offset_calibration || extinction_residual() == 0) return 0;
+  EncodedDotProduct zero = e;
+  std::fill(zero.x_drive.begin(), zero.x_drive.end(), 0.0);
+  return p_.detector.quantum_efficiency * [&] {
+    const WindowPhotons w = window(zero, {});
+    return w.plus - w.minus;
+  }();
+}
+
 double HomodyneMac::gain_electrons_per_unit(const EncodedDotProduct& e) const {
   return 2 * p_.detector.quantum_efficiency * std::sqrt(e.n_signal * e.n_lo) /
          (e.x_scale * e.w_scale);
@@ -219,13 +229,13 @@ NoiseBudget HomodyneMac::analyze(const DotProduct& dp) const {
   // The receiver and its capacity.
   const BalancedDetector detector = receiver(full_scale_charge(fan_in, e.n_signal, e.n_lo));
   b.front_end = p_.detector.front_end;
-  b.capacitance_F = b.front_end == FrontEnd::integrator
-                        ? detector.params().integrator_capacitance_F
-                        : 0.0;
+  b.capacitance_F =
+      b.front_end == FrontEnd::integrator ? detector.params().integrator_capacitance_F : 0.0;
   b.full_scale_charge_electrons = full_scale_charge(fan_in, e.n_signal, e.n_lo);
   b.swing_V = p_.detector.swing_V;
   if (b.front_end == FrontEnd::integrator)
-    b.full_scale_V = b.full_scale_charge_electrons * constants::elementary_charge_C / b.capacitance_F;
+    b.full_scale_V =
+        b.full_scale_charge_electrons * constants::elementary_charge_C / b.capacitance_F;
   else
     b.full_scale_V = 2 * eta * std::sqrt(e.n_signal * e.n_lo) * constants::elementary_charge_C /
                      symbol_period_s() * p_.detector.tia_feedback_ohm;
@@ -236,7 +246,7 @@ NoiseBudget HomodyneMac::analyze(const DotProduct& dp) const {
       g > 0 ? sat.error_electrons / (g * rule.repeats_per_readout()) : 0.0;
 
   // Mean read-out in units of y, and the deterministic error terms.
-  b.expected = g > 0 ? detector.mean_difference(win) / g : 0.0;
+  b.expected = g > 0 ? (detector.mean_difference(win) - zero_input_offset(e)) / g : 0.0;
   const DeterministicErrors det = deterministic_errors(dp, e, b.expected);
   const double dac_error = det.dac, extinction_error = det.extinction, x2 = det.x2;
   if (g == 0) b.expected = b.ideal + e.clipping_error + dac_error + det.nonlinearity;
@@ -255,8 +265,7 @@ NoiseBudget HomodyneMac::analyze(const DotProduct& dp) const {
     v_amp = detector.current_noise_variance(t_int);
     v_amp_voltage = detector.voltage_noise_variance();
   }
-  if (sources_.has(NoiseSource::rin))
-    v_rin = detector.rin_variance(win, rin_variance_per_symbol());
+  if (sources_.has(NoiseSource::rin)) v_rin = detector.rin_variance(win, rin_variance_per_symbol());
   if (sources_.has(NoiseSource::reset)) v_reset = std::pow(detector.reset_std_electrons(), 2);
   if (sources_.has(NoiseSource::adc)) {
     const double lsb = lsb_mid_rise(p_.adc.range_scale * b.range * g, p_.adc.bits);
@@ -366,8 +375,8 @@ LayerNoiseModel HomodyneMac::layer_noise(double fan_in, double x_scale, double w
   // The receiver of this layer (its capacitance sized to the layer's full-scale charge if the
   // preset asks): whether its read noise scales with the laser power.
   const BalancedDetector detector = receiver(full_scale_charge(fan_in, ns, nl));
-  const bool sized = p_.detector.front_end == FrontEnd::integrator &&
-                     p_.detector.integrator_capacitance_F == 0;
+  const bool sized =
+      p_.detector.front_end == FrontEnd::integrator && p_.detector.integrator_capacitance_F == 0;
 
   LayerNoiseModel m;
   auto& [shot, dark, reset, amp, rin, weight, adc, dac] = m.by_source;
@@ -468,6 +477,8 @@ MonteCarloResult HomodyneMac::monte_carlo(const DotProduct& dp, std::int64_t sam
       receiver(full_scale_charge(static_cast<double>(n), e.n_signal, e.n_lo));
   // The receiver's saturation acts on the mean charge of every read-out.
   const double saturation_error = saturation(e, detector).error_electrons;
+  // Offset calibration subtracts the zero-input read-out of every repeat.
+  const double offset = zero_input_offset(e);
   const WindowPhotons fixed = window(e, {});
   std::vector<double> weight_error(sigma_w > 0 ? n : 0);
   double sum = 0, sum_sq = 0, sum_err_sq = 0;
@@ -490,13 +501,14 @@ MonteCarloResult HomodyneMac::monte_carlo(const DotProduct& dp, std::int64_t sam
         }
         w = window(e, weight_error);
       }
-      const double d = detector.sample_difference(w, t_int, rin_var, per_repeat,
-                                                  ShotModel::poisson, seed, {si, sr, 0}) +
+      const double d = detector.sample_difference(w, t_int, rin_var, per_repeat, ShotModel::poisson,
+                                                  seed, {si, sr, 0}) +
                        (analog ? 0.0 : saturation_error);
+      // (The ADC converts the charge; the offset is subtracted from its digital value.)
       if (analog) {
         charge += d;
       } else {
-        readout += (adc ? quantizer.quantize(d) : d) / g;
+        readout += ((adc ? quantizer.quantize(d) : d) - offset) / g;
       }
     }
     if (analog) {
@@ -507,7 +519,7 @@ MonteCarloResult HomodyneMac::monte_carlo(const DotProduct& dp, std::int64_t sam
         charge += std::sqrt(k * detector.current_noise_variance(t_int) +
                             detector.voltage_noise_variance()) *
                   amp_rng.normal(si, 0, 1, 0);
-      readout = (adc ? quantizer.quantize(charge) : charge) / (g * k);
+      readout = ((adc ? quantizer.quantize(charge) : charge) - offset * k) / (g * k);
     } else {
       readout /= k;
     }

@@ -105,7 +105,7 @@ class TraceRun {
   double t_sym_, eta_, q_ = elementary_charge_C, d_, eps_, tau_m_, tau_d_;
   int substeps_;
   double h_, flux_s_, flux_l_, rin_psd_, dark_, amp_var_rate_, g_;
-  double readout_std_C_ = 0, max_charge_C_ = 0, max_current_A_ = 0;
+  double readout_std_C_ = 0, max_charge_C_ = 0, max_current_A_ = 0, offset_ = 0;
   bool tia_ = false;
   RandomStream rng_;
   bool adc_;
@@ -131,8 +131,8 @@ TraceRun::TraceRun(const HomodyneMac& mac, const DotProduct& dp, const TraceOpti
       src_(mac.sources()),
       e_(mac.encode(dp)),
       mzm_(p_.modulator),
-      det_(mac.receiver(mac.full_scale_charge(static_cast<double>(dp.x.size()), e_.n_signal,
-                                              e_.n_lo))),
+      det_(mac.receiver(
+          mac.full_scale_charge(static_cast<double>(dp.x.size()), e_.n_signal, e_.n_lo))),
       rule_(mac.readout_rule()),
       n_(dp.x.size()),
       symbols_(n_ * static_cast<std::size_t>(rule_.repeats)),
@@ -156,7 +156,8 @@ TraceRun::TraceRun(const HomodyneMac& mac, const DotProduct& dp, const TraceOpti
   dark_ = src_.has(NoiseSource::dark) ? p_.detector.dark_current_A : 0.0;
   // Amplifier current noise (C^2/s: its one-sided density / 2) and the read-out's voltage noise
   // (C, once per sample), from the receiver the statistical budget uses.
-  amp_var_rate_ = src_.has(NoiseSource::amplifier) ? det_.current_noise_variance(1.0) * q_ * q_ : 0.0;
+  amp_var_rate_ =
+      src_.has(NoiseSource::amplifier) ? det_.current_noise_variance(1.0) * q_ * q_ : 0.0;
   readout_std_C_ =
       src_.has(NoiseSource::amplifier) ? std::sqrt(det_.voltage_noise_variance()) * q_ : 0.0;
   tia_ = p_.detector.front_end == FrontEnd::tia;
@@ -164,6 +165,7 @@ TraceRun::TraceRun(const HomodyneMac& mac, const DotProduct& dp, const TraceOpti
   max_current_A_ = tia_ ? det_.max_current_A() : 0.0;
   tr_.ideal = std::inner_product(dp.x.begin(), dp.x.end(), dp.w.begin(), 0.0);
   g_ = mac.gain_electrons_per_unit(e_);
+  offset_ = mac.zero_input_offset(e_);
   tr_.gain_electrons_per_unit = g_;
   tr_.adc_lsb_C = adc_ ? quantizer_.lsb() * q_ : 0.0;
   drive_levels(mzm_, e_, mac.dac_bits(), rule_, opt, v_sig_, v_lo_);
@@ -265,7 +267,10 @@ void TraceRun::sample_window() {
   tr_.readout_charge_C.push_back(x_[4]);
   const std::int64_t code = adc_ ? quantizer_.code(electrons) : -1;
   tr_.adc_codes.push_back(code);
-  readout_sum_ += (adc_ ? quantizer_.value(code) : electrons) / (g_ * rule_.repeats_per_readout());
+  // Offset calibration: the zero-input read-out of the statistical model, subtracted digitally.
+  readout_sum_ +=
+      ((adc_ ? quantizer_.value(code) : electrons) - offset_ * rule_.repeats_per_readout()) /
+      (g_ * rule_.repeats_per_readout());
 }
 
 MacTrace TraceRun::run() {

@@ -134,6 +134,7 @@ struct AnalogExecutor::LayerState {
   // energy at the layer's weight full scale, and d^2 of the extinction (0 without).
   std::unique_ptr<HomodyneMac> mac;
   double x_scale = 1, w_scale = 1, d2 = 0;
+  float offset_trim = 1;  // 1 with offset calibration: the zero-input read-out is subtracted
   std::vector<LayerNoiseModel> models;  // one, or one per output channel
   std::once_flag weights_once;
   WeightState weights;
@@ -221,6 +222,7 @@ AnalogExecutor::AnalogExecutor(NoiseMode mode, std::vector<AnalogLayer> layers,
       st->x_scale = xs > 0 ? xs : 1;
       st->w_scale = ws > 0 ? ws : 1;
       st->d2 = std::pow(st->mac->extinction_residual(), 2);
+      st->offset_trim = circuit.system.offset_calibration ? 1.0f : 0.0f;
       for (double e : a.energy) {
         st->models.push_back(st->mac->layer_noise(static_cast<double>(a.fan_in), st->x_scale,
                                                   st->w_scale, a.output_range(), e));
@@ -624,9 +626,9 @@ void AnalogExecutor::physical_forward(MatmulView& v) const {
   if (p.w->extinction.size() > 0) {
     // The extinction error: d^2 m_x m_w,i sum_k sqrt(1 - u_ik^2) sqrt(1 - v_kj^2), exactly.
     thread_local Eigen::MatrixXf root_v, err;
-    root_v = (1 - (vc.X.array() * static_cast<float>(1 / st.x_scale)).square())
-                 .max(0.0f)
-                 .sqrt()
+    // With offset calibration the zero-input read-out (v = 0) is subtracted: sqrt(1 - v^2) - 1.
+    root_v = ((1 - (vc.X.array() * static_cast<float>(1 / st.x_scale)).square()).max(0.0f).sqrt() -
+              st.offset_trim)
                  .matrix();
     product_in_blocks(p.w->extinction, root_v, err);
     stats.extinction_sq = static_cast<double>(err.squaredNorm());
@@ -710,7 +712,7 @@ void AnalogExecutor::physical_backward(const MatmulView& v, MatrixMap* dx,
   // product): dL/dY is 0 where the ADC clipped it.
   product_in_blocks(v.W, vc.X, y);
   if (extinction) {
-    root_v = (1 - (vc.X.array() * ix).square()).max(0.0f).sqrt().matrix();
+    root_v = ((1 - (vc.X.array() * ix).square()).max(0.0f).sqrt() - st.offset_trim).matrix();
     product_in_blocks(p.w->extinction, root_v, y_ext);
     y += y_ext;
   }

@@ -32,10 +32,10 @@ TEST_CASE("cli: lumac enob table and time domain") {
 TEST_CASE("cli: lumac trace writes a file that reads back with the documented schema") {
   TempDir tmp;
   const fs::path out = tmp / "trace.h5";
-  const RunResult r =
-      run_lumac({"trace", "--fan-in", "12", "--samples-per-symbol", "8", "--out", out.string(),
-                 "--seed", "3", "--set", "modulator.bandwidth_Hz=100e9", "--set",
-                 "detector.readout_noise_V_per_rtHz=0"});
+  const RunResult r = run_lumac(
+      {"trace", "--fan-in", "12", "--samples-per-symbol", "8", "--out", out.string(), "--seed", "3",
+       "--set", "modulator.bandwidth_Hz=100e9", "--set", "detector.readout_noise_V_per_rtHz=0",
+       "--set", "system.offset_calibration=false"});
   REQUIRE(r.exit_code == 0);
   H5::H5File f = h5::open_for_reading(out, "trace");
   CHECK(h5::read_string_attribute(f, "kind") == "lumac-trace");
@@ -108,4 +108,37 @@ TEST_CASE("cli: bad circuit input is one line, exit 2, and leaves no file") {
   const RunResult r = run_lumac({"trace", "--fan-in", "8", "--out", out});
   CHECK(r.exit_code == 2);
   CHECK(read_text(tmp / "t.h5") == "keep");
+}
+
+TEST_CASE(
+    "cli: the shot-limited preset reaches the shot-noise oracle, full-scale encoding 0.79 bits "
+    "below") {
+  // 0.5 log2(N n / 3) = 4.19 bits at N = 1000 and one detected photon per MAC (norm-adaptive);
+  // full scale spends the budget at |x| = 1 where uniform vectors carry a third of the power:
+  // 0.5 log2(3) = 0.79 bits less.
+  const std::string preset = (source_dir() / "data" / "presets" / "shot_limited.toml").string();
+  const double oracle = 0.5 * std::log2(1000.0 / 3);
+  const RunResult na =
+      run_lumac({"enob", "--config", preset, "--fan-in", "1000", "--photons-per-mac", "1",
+                 "--encoding", "norm-adaptive", "--json"});
+  REQUIRE(na.exit_code == 0);
+  CHECK(std::abs(json_number(na.out, "enob_analytic") - oracle) < 0.3);
+  const RunResult fs = run_lumac({"enob", "--config", preset, "--fan-in", "1000",
+                                  "--photons-per-mac", "1", "--sources", "shot", "--json"});
+  REQUIRE(fs.exit_code == 0);
+  CHECK(std::abs(json_number(fs.out, "enob_analytic") - (oracle - 0.5 * std::log2(3.0))) < 0.05);
+  // The default receiver at the paper's 12.5 photons per MAC computes (it gave -0.78 bits on the
+  // 3 pA/sqrt(Hz) receiver over a 10 fF capacitor), and the integrator reports its voltages.
+  const RunResult paper = run_lumac(
+      {"enob", "--fan-in", "1000", "--photons-per-mac", "12.5", "--vectors", "positive", "--json"});
+  REQUIRE(paper.exit_code == 0);
+  CHECK(json_number(paper.out, "enob_analytic") > 3);
+  CHECK(json_number(paper.out, "integrator_full_scale_V") == doctest::Approx(1.0));
+  CHECK(json_number(paper.out, "integrator_swing_V") == 1.0);
+  CHECK(json_number(paper.out, "integrator_peak_V") < 1.0);
+  // A fixed 10 fF capacitor at 1 mW cannot hold the charge: the command says so.
+  const RunResult small = run_lumac({"enob", "--fan-in", "1000", "--vectors", "positive", "--set",
+                                     "detector.integrator_capacitance_F=10e-15"});
+  REQUIRE(small.exit_code == 0);
+  CHECK(small.out.find("warning: the receiver saturates") != std::string::npos);
 }

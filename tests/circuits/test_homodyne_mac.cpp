@@ -176,13 +176,26 @@ TEST_CASE("mac: deterministic errors of DAC quantization, extinction and clippin
   const NoiseBudget clean = none.analyze(dp);
   CHECK(clean.expected == doctest::Approx(clean.ideal).epsilon(1e-12));
   CHECK(clean.total_std == doctest::Approx(0).scale(1));
-  // Extinction: the d^2 sqrt(1-v^2) sqrt(1-u^2) term, d^2 = 10^-3 at 30 dB.
-  const NoiseBudget ext =
-      HomodyneMac(p, NoiseSources::none().with(NoiseSource::extinction)).analyze(dp);
-  double expected_error = 0;
-  for (std::size_t j = 0; j < dp.x.size(); ++j)
-    expected_error += 1e-3 * std::sqrt(1 - dp.x[j] * dp.x[j]) * std::sqrt(1 - dp.w[j] * dp.w[j]);
-  CHECK(ext.expected - ext.ideal == doctest::Approx(expected_error).epsilon(1e-9));
+  // Extinction: the d^2 sqrt(1-v^2) sqrt(1-u^2) term, d^2 = 10^-3 at 30 dB; offset calibration
+  // subtracts its zero-input value d^2 sum sqrt(1-u^2), leaving d^2 sum (sqrt(1-v^2) - 1)
+  // sqrt(1-u^2) (the same analytic, Monte Carlo and trace read-out).
+  double untrimmed = 0, trimmed = 0;
+  for (std::size_t j = 0; j < dp.x.size(); ++j) {
+    const double cu = std::sqrt(1 - dp.w[j] * dp.w[j]), cv = std::sqrt(1 - dp.x[j] * dp.x[j]);
+    untrimmed += 1e-3 * cv * cu;
+    trimmed += 1e-3 * (cv - 1) * cu;
+  }
+  const auto ext_only = NoiseSources::none().with(NoiseSource::extinction);
+  const NoiseBudget ext = HomodyneMac(p, ext_only).analyze(dp);
+  CHECK(ext.expected - ext.ideal == doctest::Approx(trimmed).epsilon(1e-9));
+  CHECK(std::abs(trimmed) < 0.5 * std::abs(untrimmed));
+  const MonteCarloResult ext_mc =
+      HomodyneMac(p, ext_only.with(NoiseSource::shot)).monte_carlo(dp, 4000, 2);
+  CHECK(std::abs(ext_mc.mean - ext.expected) < mean_tolerance(ext_mc.noise_std, 4000));
+  p.system.offset_calibration = false;
+  const NoiseBudget raw = HomodyneMac(p, ext_only).analyze(dp);
+  CHECK(raw.expected - raw.ideal == doctest::Approx(untrimmed).epsilon(1e-9));
+  p.system.offset_calibration = true;
   // DAC: 8-bit mid-tread drives.
   const NoiseBudget dac = HomodyneMac(p, NoiseSources::none().with(NoiseSource::dac)).analyze(dp);
   CHECK(dac.term("dac") > 0);
@@ -232,45 +245,45 @@ TEST_CASE("mac: the layer noise polynomial equals the exact budget, source by so
   CircuitParams sized_ktc = defaults();
   sized_ktc.detector.correlated_double_sampling = false;
   for (CircuitParams p : {defaults(), sized_ktc, noisy_receiver(defaults())}) {
-  p.laser.power_W = 3e-5;
-  p.laser.rin_dB_per_Hz = -120;
-  p.modulator.weight_noise_std = 0.01;
-  CAPTURE(p.detector.integrator_capacitance_F);
-  CAPTURE(p.detector.correlated_double_sampling);
-  for (auto averaging : {Averaging::digital, Averaging::analog}) {
-    p.system.averaging = averaging;
-    p.system.repeats = 3;
-    const DotProduct dp = random_dot_product(300, 9);
-    // Extinction and the deterministic DAC error are what the polynomial leaves out.
-    const auto sources =
-        NoiseSources::all().without(NoiseSource::extinction).without(NoiseSource::dac);
-    const HomodyneMac mac(p, sources);
-    const NoiseBudget b = mac.analyze(dp);
-    double s = 0, u = 0, c = 0, s4 = 0, u4 = 0;
-    for (std::size_t j = 0; j < dp.x.size(); ++j) {
-      const double v2 = dp.x[j] * dp.x[j], w2 = dp.w[j] * dp.w[j];
-      s += v2;
-      u += w2;
-      c += v2 * w2;
-      s4 += v2 * v2;
-      u4 += w2 * w2;
+    p.laser.power_W = 3e-5;
+    p.laser.rin_dB_per_Hz = -120;
+    p.modulator.weight_noise_std = 0.01;
+    CAPTURE(p.detector.integrator_capacitance_F);
+    CAPTURE(p.detector.correlated_double_sampling);
+    for (auto averaging : {Averaging::digital, Averaging::analog}) {
+      p.system.averaging = averaging;
+      p.system.repeats = 3;
+      const DotProduct dp = random_dot_product(300, 9);
+      // Extinction and the deterministic DAC error are what the polynomial leaves out.
+      const auto sources =
+          NoiseSources::all().without(NoiseSource::extinction).without(NoiseSource::dac);
+      const HomodyneMac mac(p, sources);
+      const NoiseBudget b = mac.analyze(dp);
+      double s = 0, u = 0, c = 0, s4 = 0, u4 = 0;
+      for (std::size_t j = 0; j < dp.x.size(); ++j) {
+        const double v2 = dp.x[j] * dp.x[j], w2 = dp.w[j] * dp.w[j];
+        s += v2;
+        u += w2;
+        c += v2 * w2;
+        s4 += v2 * v2;
+        u4 += w2 * w2;
+      }
+      const LayerNoiseModel m = mac.layer_noise(300, 1, 1, b.range);
+      for (std::size_t i = 0; i < m.source_names.size(); ++i) {
+        const std::string name(m.source_names[i]);
+        if (name == "dac") continue;
+        CAPTURE(name);
+        CHECK(std::sqrt(m.by_source[i](s, u, c, s4, u4)) ==
+              doctest::Approx(b.term(name)).epsilon(1e-9));
+      }
+      CHECK(std::sqrt(m.total(s, u, c, s4, u4)) == doctest::Approx(b.noise_std).epsilon(1e-9));
+      // The derivative with respect to the log of the laser power matches a finite difference.
+      const double h = 1e-4;
+      const double up = mac.layer_noise(300, 1, 1, b.range, std::exp(h)).total(s, u, c, s4, u4);
+      const double down = mac.layer_noise(300, 1, 1, b.range, std::exp(-h)).total(s, u, c, s4, u4);
+      CHECK(m.d_total_d_log_scale(s, u, c, s4, u4) ==
+            doctest::Approx((up - down) / (2 * h)).epsilon(1e-6));
     }
-    const LayerNoiseModel m = mac.layer_noise(300, 1, 1, b.range);
-    for (std::size_t i = 0; i < m.source_names.size(); ++i) {
-      const std::string name(m.source_names[i]);
-      if (name == "dac") continue;
-      CAPTURE(name);
-      CHECK(std::sqrt(m.by_source[i](s, u, c, s4, u4)) ==
-            doctest::Approx(b.term(name)).epsilon(1e-9));
-    }
-    CHECK(std::sqrt(m.total(s, u, c, s4, u4)) == doctest::Approx(b.noise_std).epsilon(1e-9));
-    // The derivative with respect to the log of the laser power matches a finite difference.
-    const double h = 1e-4;
-    const double up = mac.layer_noise(300, 1, 1, b.range, std::exp(h)).total(s, u, c, s4, u4);
-    const double down = mac.layer_noise(300, 1, 1, b.range, std::exp(-h)).total(s, u, c, s4, u4);
-    CHECK(m.d_total_d_log_scale(s, u, c, s4, u4) ==
-          doctest::Approx((up - down) / (2 * h)).epsilon(1e-6));
-  }
   }
   CircuitParams p = defaults();
   // DAC as noise: an 8-bit mid-tread DAC on the drive voltage over [-V_pi, V_pi] (step 2 / 254
@@ -300,8 +313,8 @@ TEST_CASE("receiver: a sized integrator's read-out noise is fixed relative to fu
     CAPTURE(power);
     CHECK(b.term("amplifier") == doctest::Approx(oracle).epsilon(1e-9));
     CHECK(b.full_scale_V == doctest::Approx(p.detector.swing_V));
-    CHECK(b.capacitance_F == doctest::Approx(b.full_scale_charge_electrons * 1.602176634e-19 /
-                                             p.detector.swing_V));
+    CHECK(b.capacitance_F ==
+          doctest::Approx(b.full_scale_charge_electrons * 1.602176634e-19 / p.detector.swing_V));
   }
   // Repeats: digital averaging reads K times (std / sqrt K); analog accumulation needs K times
   // the capacitor for K times the charge, so one read-out of K times the noise in electrons
@@ -336,8 +349,9 @@ TEST_CASE("receiver: an integrator saturates at C V_swing, a TIA at V_swing / R_
   const auto none = NoiseSources::none();
   const HomodyneMac probe(p, none);
   const double eta = p.detector.quantum_efficiency;
-  const double d = 2 * eta * std::sqrt(probe.link().signal_photons_per_symbol() *
-                                       probe.link().lo_photons_per_symbol());
+  const double d =
+      2 * eta *
+      std::sqrt(probe.link().signal_photons_per_symbol() * probe.link().lo_photons_per_symbol());
   constexpr double q = 1.602176634e-19;
   // Sized: exactly full, nothing lost.
   const NoiseBudget sized = probe.analyze(dp);
@@ -360,8 +374,7 @@ TEST_CASE("receiver: an integrator saturates at C V_swing, a TIA at V_swing / R_
   CHECK(r.expected == doctest::Approx(30.0).epsilon(1e-9));
   CHECK(r.term("saturation") == doctest::Approx(10.0).epsilon(1e-9));
   // The Monte Carlo carries the same clipped mean.
-  const MonteCarloResult mc =
-      HomodyneMac(p, none.with(NoiseSource::shot)).monte_carlo(dp, 2000, 3);
+  const MonteCarloResult mc = HomodyneMac(p, none.with(NoiseSource::shot)).monte_carlo(dp, 2000, 3);
   CHECK(std::abs(mc.mean - 30.0) < mean_tolerance(mc.noise_std, 2000));
   // TIA: a full-scale symbol drives d q / T through R_f; clipping at half of it halves y.
   p.detector.front_end = FrontEnd::tia;

@@ -46,7 +46,11 @@
 // `nonlinearity` = m_x m_w sum (f(v) f(u) - v u) (0 with pre-distortion; always on without),
 // DAC quantization of the drive voltages `dac` = m_x m_w sum (v' u' - f(v) f(u)), the
 // d^2 sqrt(1-v'^2) sqrt(1-u'^2) term of finite extinction (`extinction`), and clipping of inputs
-// beyond full scale (always on). ENOB = log2(R / (sqrt(12) sigma_total)), sigma_total^2 =
+// beyond full scale (always on). With system.offset_calibration (the default) each output's
+// mean read-out at zero input, m_x m_w d^2 sum sqrt(1-u'^2), measured once, is subtracted from
+// every read-out (in the budget, the Monte Carlo and the trace), so what is left of the
+// extinction error is m_x m_w d^2 sum (sqrt(1-v'^2) - 1) sqrt(1-u'^2), second order in v.
+// ENOB = log2(R / (sqrt(12) sigma_total)), sigma_total^2 =
 // sum of noise variances + (total deterministic error)^2; R defaults to the Cauchy-Schwarz
 // range 2 ||x|| ||w||.
 #pragma once
@@ -211,6 +215,9 @@ class HomodyneMac {
   // `weight_error` (added to the LO drives, may be empty).
   WindowPhotons window(const EncodedDotProduct& e, const std::vector<double>& weight_error) const;
   double gain_electrons_per_unit(const EncodedDotProduct& e) const;
+  // The mean read-out at zero input (electrons, one repeat) that offset calibration subtracts;
+  // 0 without it.
+  double zero_input_offset(const EncodedDotProduct& e) const;
   double range_of(const DotProduct& dp) const;
   // Q_fs of a read-out of fan-in N with n_s, n_L photons per symbol at full scale (electrons).
   double full_scale_charge(double fan_in, double n_signal, double n_lo) const;

@@ -60,6 +60,7 @@ struct SystemParams {
   int batch = 1;                             // B rows sharing every weight symbol
   int tiles_per_laser = 1;                   // tiles one laser feeds (its threshold power shared)
   WeightFullScale weight_full_scale = WeightFullScale::layer;  // network layers: m_w per layer/row
+  bool offset_calibration = true;  // subtract each output's read-out at zero input
 };
 
 template <class V>
@@ -81,6 +82,9 @@ void visit_fields(SystemParams& p, V& v) {
             "tiles one laser feeds, each receiving laser.power_W (threshold and cooler shared)");
   v.choice("weight_full_scale", p.weight_full_scale,
            "network layers: weight full scale max abs(W) per layer, or per output row");
+  v.boolean("offset_calibration", p.offset_calibration,
+            "subtract each output's read-out at zero input, measured once (trims the extinction "
+            "offset)");
 }
 
 void validate(const SystemParams& p);
