@@ -65,6 +65,13 @@ double HomodyneMac::full_scale_charge(double fan_in, double n_signal, double n_l
          readout_rule().repeats_per_readout();
 }
 
+double HomodyneMac::sizing_charge(double fan_in, double n_signal, double n_lo, double range,
+                                  double gain) const {
+  if (p_.detector.integrator_sizing == IntegratorSizing::full_scale)
+    return full_scale_charge(fan_in, n_signal, n_lo);
+  return p_.adc.range_scale * range * gain * readout_rule().repeats_per_readout() / 2;
+}
+
 BalancedDetector HomodyneMac::receiver(double full_scale_charge_electrons) const {
   DetectorParams d = p_.detector;
   if (d.front_end == FrontEnd::integrator && d.integrator_capacitance_F == 0) {
@@ -227,7 +234,8 @@ NoiseBudget HomodyneMac::analyze(const DotProduct& dp) const {
   b.photons_per_mac_detected = eta * (win.plus + win.minus) / fan_in;
 
   // The receiver and its capacity.
-  const BalancedDetector detector = receiver(full_scale_charge(fan_in, e.n_signal, e.n_lo));
+  const BalancedDetector detector =
+      receiver(sizing_charge(fan_in, e.n_signal, e.n_lo, b.range, g));
   b.front_end = p_.detector.front_end;
   b.capacitance_F =
       b.front_end == FrontEnd::integrator ? detector.params().integrator_capacitance_F : 0.0;
@@ -374,7 +382,8 @@ LayerNoiseModel HomodyneMac::layer_noise(double fan_in, double x_scale, double w
 
   // The receiver of this layer (its capacitance sized to the layer's full-scale charge if the
   // preset asks): whether its read noise scales with the laser power.
-  const BalancedDetector detector = receiver(full_scale_charge(fan_in, ns, nl));
+  const BalancedDetector detector =
+      receiver(sizing_charge(fan_in, ns, nl, range, std::sqrt(g2)));
   const bool sized =
       p_.detector.front_end == FrontEnd::integrator && p_.detector.integrator_capacitance_F == 0;
 
@@ -474,7 +483,7 @@ MonteCarloResult HomodyneMac::monte_carlo(const DotProduct& dp, std::int64_t sam
   const RandomStream wt_rng(seed, Stream::weight_temporal), ws_rng(seed, Stream::weight_static);
 
   const BalancedDetector detector =
-      receiver(full_scale_charge(static_cast<double>(n), e.n_signal, e.n_lo));
+      receiver(sizing_charge(static_cast<double>(n), e.n_signal, e.n_lo, range, g));
   // The receiver's saturation acts on the mean charge of every read-out.
   const double saturation_error = saturation(e, detector).error_electrons;
   // Offset calibration subtracts the zero-input read-out of every repeat.

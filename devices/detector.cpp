@@ -71,12 +71,13 @@ void validate(const DetectorParams& p) {
   const FieldCheck c("detector");
   c.open_closed("quantum_efficiency", p.quantum_efficiency, 0, 1);
   c.non_negative("dark_current_A", p.dark_current_A);
-  c.non_negative("integrator_capacitance_F", p.integrator_capacitance_F);
-  c.positive("swing_V", p.swing_V);
-  c.non_negative("readout_noise_V_per_rtHz", p.readout_noise_V_per_rtHz);
-  c.positive("readout_bandwidth_Hz", p.readout_bandwidth_Hz);
-  c.non_negative("amplifier_noise_A_per_rtHz", p.amplifier_noise_A_per_rtHz);
-  c.positive("tia_feedback_ohm", p.tia_feedback_ohm);
+  // Physical ranges (and no overflow of the noise variances, which square C e_n and i_n).
+  c.closed("integrator_capacitance_F", p.integrator_capacitance_F, 0, 1e-6);
+  c.open_closed("swing_V", p.swing_V, 1e-3, 100);
+  c.closed("readout_noise_V_per_rtHz", p.readout_noise_V_per_rtHz, 0, 1e-3);
+  c.open_closed("readout_bandwidth_Hz", p.readout_bandwidth_Hz, 0, 1e13);
+  c.closed("amplifier_noise_A_per_rtHz", p.amplifier_noise_A_per_rtHz, 0, 1e-6);
+  c.open_closed("tia_feedback_ohm", p.tia_feedback_ohm, 1e-3, 1e12);
   c.non_negative("cmrr_dB", p.cmrr_dB);
   c.positive("bandwidth_Hz", p.bandwidth_Hz);
 }

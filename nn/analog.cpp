@@ -744,7 +744,9 @@ void AnalogExecutor::physical_backward(const MatmulView& v, MatrixMap* dx,
     thread_local Eigen::MatrixXf g;
     product_in_blocks(p.w->extinction.transpose(), dy, g);
     const Eigen::ArrayXXf vv = vc.X.array() * ix;
-    dx->array() += (root_v.array() > 0).select(-g.array() * vv * ix / root_v.array(), 0.0f);
+    // root_v holds sqrt(1 - v^2) minus the offset trim (a constant): add the trim back.
+    const Eigen::ArrayXXf root = root_v.array() + st.offset_trim;
+    dx->array() += (root > 0).select(-g.array() * vv * ix / root, 0.0f);
   }
   // Clipped inputs do not reach the product: zero gradient through the clip.
   if (clipped > 0) {

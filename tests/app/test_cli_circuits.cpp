@@ -133,9 +133,14 @@ TEST_CASE(
       {"enob", "--fan-in", "1000", "--photons-per-mac", "12.5", "--vectors", "positive", "--json"});
   REQUIRE(paper.exit_code == 0);
   CHECK(json_number(paper.out, "enob_analytic") > 3);
-  CHECK(json_number(paper.out, "integrator_full_scale_V") == doctest::Approx(1.0));
+  // Sized to the ADC's span (range_scale R G / 2), the capacitor would need more than the swing
+  // for a full-scale read-out; this dot product stays within it.
+  CHECK(json_number(paper.out, "integrator_full_scale_V") > 1.0);
   CHECK(json_number(paper.out, "integrator_swing_V") == 1.0);
   CHECK(json_number(paper.out, "integrator_peak_V") < 1.0);
+  CHECK(json_number(paper.out, "integrator_capacitance_F") ==
+        doctest::Approx(json_number(paper.out, "full_scale_range") / 2 *
+                        json_number(paper.out, "gain_electrons_per_unit") * 1.602176634e-19));
   // A fixed 10 fF capacitor at 1 mW cannot hold the charge: the command says so.
   const RunResult small = run_lumac({"enob", "--fan-in", "1000", "--vectors", "positive", "--set",
                                      "detector.integrator_capacitance_F=10e-15"});

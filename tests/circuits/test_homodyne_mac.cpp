@@ -303,6 +303,18 @@ TEST_CASE("receiver: a sized integrator's read-out noise is fixed relative to fu
   const DotProduct dp = random_dot_product(n, 21);
   CircuitParams p = defaults();
   p.detector.amplifier_noise_A_per_rtHz = 0;
+  {
+    // The default sizing holds the charge the ADC spans, range_scale R G / 2: the noise is then
+    // (range_scale R / 2) e_n sqrt(pi B) / V_swing in units of y.
+    const NoiseBudget b = HomodyneMac(p, NoiseSources::none().with(NoiseSource::amplifier)).analyze(dp);
+    CHECK(b.term("amplifier") ==
+          doctest::Approx(p.adc.range_scale * b.range / 2 * p.detector.readout_noise_V_per_rtHz *
+                          std::sqrt(constants::pi * p.detector.readout_bandwidth_Hz) /
+                          p.detector.swing_V)
+              .epsilon(1e-9));
+    CHECK(b.full_scale_V > p.detector.swing_V);  // a full-scale read-out would not fit
+  }
+  p.detector.integrator_sizing = IntegratorSizing::full_scale;
   const auto amp = NoiseSources::none().with(NoiseSource::amplifier);
   const double oracle = n * p.detector.readout_noise_V_per_rtHz *
                         std::sqrt(constants::pi * p.detector.readout_bandwidth_Hz) /
@@ -346,6 +358,7 @@ TEST_CASE("receiver: an integrator saturates at C V_swing, a TIA at V_swing / R_
   dp.x.assign(n, 1.0);
   dp.w.assign(n, 1.0);
   CircuitParams p = defaults();
+  p.detector.integrator_sizing = IntegratorSizing::full_scale;
   const auto none = NoiseSources::none();
   const HomodyneMac probe(p, none);
   const double eta = p.detector.quantum_efficiency;

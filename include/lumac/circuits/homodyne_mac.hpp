@@ -28,8 +28,11 @@
 //
 // Receiver capacity. The full-scale charge of a read-out is Q_fs = 2 eta sqrt(n_s n_L) N K_r
 // electrons (every symbol at full scale; K_r = K for analog accumulation, else 1). An integrator
-// with detector.integrator_capacitance_F = 0 is sized to hold it, C = Q_fs q / V_swing (so its
-// read-out voltage noise is fixed relative to full scale, and kTC grows as sqrt(C)); a given C
+// with detector.integrator_capacitance_F = 0 is sized, C = Q q / V_swing, to hold the charge the
+// ADC spans, Q = range_scale R G K_r / 2 (integrator_sizing = adc-span, the default: what the
+// read-out must digitise; partial sums beyond it saturate), or Q = Q_fs (full-scale: nothing
+// can saturate). Either way its read-out voltage noise is a fixed fraction of what it holds,
+// whatever the laser power, and kTC grows as sqrt(C); a given C
 // holds C V_swing / q electrons, and the mean charge, integrated symbol by symbol, saturates at
 // +-C V_swing / q. A TIA clips each symbol's difference current at V_swing / R_f. What
 // saturation removes is the deterministic error term "saturation" (the noise is taken as
@@ -221,6 +224,10 @@ class HomodyneMac {
   double range_of(const DotProduct& dp) const;
   // Q_fs of a read-out of fan-in N with n_s, n_L photons per symbol at full scale (electrons).
   double full_scale_charge(double fan_in, double n_signal, double n_lo) const;
+  // The charge a sized integrator holds (electrons): the ADC's half span range_scale R G K_r / 2
+  // for a read-out of range R and gain G (integrator_sizing = adc-span), or Q_fs (full-scale).
+  double sizing_charge(double fan_in, double n_signal, double n_lo, double range,
+                       double gain) const;
   // The detector for a read-out of full-scale charge Q_fs: the configured one, its integrating
   // capacitance sized to Q_fs q / V_swing when the preset gives 0.
   BalancedDetector receiver(double full_scale_charge_electrons) const;

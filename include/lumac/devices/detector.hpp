@@ -17,7 +17,8 @@
 //              + (C e_n)^2 (pi / 2) B_r (1 + CDS) / q^2  read-out amplifier voltage noise over
 //                                                         its bandwidth B_r, once per sample
 //                                                         (twice with CDS)
-//     capacity   C V_swing / q electrons; C = 0 sizes it to the full-scale charge
+//     capacity   C V_swing / q electrons; C = 0 sizes it to the charge the ADC spans or to
+//                the full-scale charge (integrator_sizing)
 //   tia (a transimpedance amplifier of feedback resistance R_f, its output integrated):
 //     amplifier  (i_n^2 + 4 k_B T / R_f) t / (2 q^2)
 //     capacity   a symbol's difference current clips at V_swing / R_f
@@ -43,11 +44,21 @@ struct EnumNames<FrontEnd> {
       {{FrontEnd::integrator, "integrator"}, {FrontEnd::tia, "tia"}}};
 };
 
+// What an integrator with C = 0 is sized to hold: the charge the ADC spans (the read-out's
+// range; the default), or the full-scale charge of every symbol at full scale.
+enum class IntegratorSizing { adc_span, full_scale };
+template <>
+struct EnumNames<IntegratorSizing> {
+  static constexpr std::array<std::pair<IntegratorSizing, std::string_view>, 2> values{
+      {{IntegratorSizing::adc_span, "adc-span"}, {IntegratorSizing::full_scale, "full-scale"}}};
+};
+
 struct DetectorParams {
   FrontEnd front_end = FrontEnd::integrator;  // integrating capacitor or transimpedance amplifier
   double quantum_efficiency = 0.8;            // eta, electrons per incident photon
   double dark_current_A = 10e-9;              // dark current of each diode
-  double integrator_capacitance_F = 0;        // C; 0 = sized to hold the full-scale charge
+  double integrator_capacitance_F = 0;        // C; 0 = sized (integrator_sizing)
+  IntegratorSizing integrator_sizing = IntegratorSizing::adc_span;  // what a sized C holds
   double swing_V = 1.0;                       // output swing: capacitor voltage or TIA output
   bool correlated_double_sampling = true;     // CDS removes kTC, reads the amplifier twice
   double readout_noise_V_per_rtHz = 5e-9;     // read-out amplifier input voltage noise (e_n)
@@ -65,7 +76,10 @@ void visit_fields(DetectorParams& p, V& v) {
   v.real("quantum_efficiency", p.quantum_efficiency, "1", "electrons per incident photon");
   v.real("dark_current_A", p.dark_current_A, "A", "dark current of each diode");
   v.real("integrator_capacitance_F", p.integrator_capacitance_F, "F",
-         "integrating capacitor; 0 sizes it to hold the full-scale charge on swing_V");
+         "integrating capacitor; 0 sizes it (integrator_sizing) on swing_V");
+  v.choice("integrator_sizing", p.integrator_sizing,
+           "a sized integrator holds the charge the ADC spans (adc-span) or every symbol at full "
+           "scale (full-scale)");
   v.real("swing_V", p.swing_V, "V",
          "largest output voltage: the integrator's capacitor or the TIA's output");
   v.boolean("correlated_double_sampling", p.correlated_double_sampling,

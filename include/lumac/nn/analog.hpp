@@ -20,12 +20,15 @@
 //             averaging. Like the circuit's encode(), inputs beyond the full scale are clipped
 //             (x -> m_x sign x) before the product; with the `extinction` source the field
 //             imbalance d = 10^(-ER/20) adds the deterministic error
-//             m_x m_w,i d^2 sum_k sqrt(1 - v_kj^2) sqrt(1 - u_ik^2) (one more matrix product)
-//             and d^2 (1 - v^2) n_s + d^2 (1 - u^2) n_L shot photons per symbol; after the
-//             noise, Y is clipped at the ADC span, range_scale R wide, centred on the
-//             calibrated output range. Backward: clipped inputs have zero gradient, the
-//             extinction term's dependence on X is included, the output clip is passed
-//             straight through (the hook does not see the forward Y).
+//             m_x m_w,i d^2 sum_k sqrt(1 - v_kj^2) sqrt(1 - u_ik^2) (one more matrix product;
+//             with system.offset_calibration its zero-input value, sqrt(1 - v^2) -> 1, is
+//             subtracted) and d^2 (1 - v^2) n_s + d^2 (1 - u^2) n_L shot photons per symbol;
+//             after the noise, Y is clipped at the ADC span, range_scale R wide, centred on the
+//             calibrated output range (the circuit's ADC spans +-range_scale R / 2 around 0).
+//             Backward: clipped inputs have zero gradient, the extinction term's dependence on
+//             X is included, and outputs the ADC clipped pass no gradient (the backward pass
+//             recomputes the forward's Y, so an output within rounding of an edge may be
+//             masked differently).
 //   enob      sigma = R / (sqrt(12) 2^b) for a given ENOB b per layer, R the output range
 // The executor measures what it adds: per layer the mean noise variance of its outputs, from
 // which the layer's ENOB log2(R / (sqrt(12) sigma_rms)) is reported.
