@@ -26,7 +26,7 @@ void print_energy_table(const EnergyReport& r) {
   row("MACs", [](const LayerEnergy& l) { return l.macs; });
   fmt::print("{:<16}", "ENOB (bits)");
   for (const auto& l : r.layers)
-    fmt::print(" {:>12}", l.enob > 0 ? fmt::format("{:.4g}", l.enob) : std::string("-"));
+    fmt::print(" {:>12}", l.enob != 0 ? fmt::format("{:.4g}", l.enob) : std::string("-"));
   if (r.layers.size() > 1) fmt::print(" {:>12}", "-");
   fmt::print("\n");
   row("laser power (W)", [](const LayerEnergy& l) { return l.laser_W; });

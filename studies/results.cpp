@@ -14,7 +14,7 @@ Json layer_energy_json(const LayerEnergy& e) {
   j["laser_optical_J"] = e.laser_optical_J;
   j["total_J"] = e.total_J;
   j["adc_bits"] = e.adc_bits;
-  if (e.enob > 0) j["enob"] = e.enob;
+  if (e.enob != 0) j["enob"] = e.enob;
   j["tile_s"] = e.tile_s;
   j["laser_power_W"] = e.laser_W;
   Json components = Json::object(), components_j = Json::object();
