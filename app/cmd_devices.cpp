@@ -23,8 +23,8 @@ std::vector<Figure> device_figures(const Settings& s) {
   const LinkBudget link(c.laser, c.modulator, c.system);
   // The receiver of a read-out of fan-in 1000 (its capacitance sized as the circuit sizes it).
   const HomodyneMac mac(c);
-  const double q_fs = mac.full_scale_charge(1000, link.signal_photons_per_symbol(),
-                                            link.lo_photons_per_symbol());
+  const double q_fs =
+      mac.full_scale_charge(1000, link.signal_photons_per_symbol(), link.lo_photons_per_symbol());
   const BalancedDetector det = mac.receiver(q_fs);
   const double t_symbol = link.symbol_period_s();
   const double i_bias = 3 * dyn.threshold_current_A();
@@ -67,8 +67,8 @@ std::vector<Figure> device_figures(const Settings& s) {
        "read-out amplifier voltage noise times that capacitor (std)"},
       {"dark_noise_electrons_per_symbol", std::sqrt(det.dark_variance(t_symbol)), "e",
        "dark-current noise over one symbol (std)"},
-      {"amplifier_noise_electrons_per_symbol", std::sqrt(det.current_noise_variance(t_symbol)),
-       "e", "front-end current noise over one symbol (std; with 4 k T / R_f for a TIA)"},
+      {"amplifier_noise_electrons_per_symbol", std::sqrt(det.current_noise_variance(t_symbol)), "e",
+       "front-end current noise over one symbol (std; with 4 k T / R_f for a TIA)"},
       {"link_loss_dB", link.common_loss_dB(), "dB",
        "loss on each path (coupling, waveguide, splitters, modulator)"},
       {"signal_transmission", link.signal_transmission(), "1",

@@ -234,8 +234,7 @@ NoiseBudget HomodyneMac::analyze(const DotProduct& dp) const {
   b.photons_per_mac_detected = eta * (win.plus + win.minus) / fan_in;
 
   // The receiver and its capacity.
-  const BalancedDetector detector =
-      receiver(sizing_charge(fan_in, e.n_signal, e.n_lo, b.range, g));
+  const BalancedDetector detector = receiver(sizing_charge(fan_in, e.n_signal, e.n_lo, b.range, g));
   b.front_end = p_.detector.front_end;
   b.capacitance_F =
       b.front_end == FrontEnd::integrator ? detector.params().integrator_capacitance_F : 0.0;
@@ -382,8 +381,7 @@ LayerNoiseModel HomodyneMac::layer_noise(double fan_in, double x_scale, double w
 
   // The receiver of this layer (its capacitance sized to the layer's full-scale charge if the
   // preset asks): whether its read noise scales with the laser power.
-  const BalancedDetector detector =
-      receiver(sizing_charge(fan_in, ns, nl, range, std::sqrt(g2)));
+  const BalancedDetector detector = receiver(sizing_charge(fan_in, ns, nl, range, std::sqrt(g2)));
   const bool sized =
       p_.detector.front_end == FrontEnd::integrator && p_.detector.integrator_capacitance_F == 0;
 

@@ -131,9 +131,8 @@ TraceRun::TraceRun(const HomodyneMac& mac, const DotProduct& dp, const TraceOpti
       src_(mac.sources()),
       e_(mac.encode(dp)),
       mzm_(p_.modulator),
-      det_(mac.receiver(
-          mac.sizing_charge(static_cast<double>(dp.x.size()), e_.n_signal, e_.n_lo,
-                            mac.range_of(dp), mac.gain_electrons_per_unit(e_)))),
+      det_(mac.receiver(mac.sizing_charge(static_cast<double>(dp.x.size()), e_.n_signal, e_.n_lo,
+                                          mac.range_of(dp), mac.gain_electrons_per_unit(e_)))),
       rule_(mac.readout_rule()),
       n_(dp.x.size()),
       symbols_(n_ * static_cast<std::size_t>(rule_.repeats)),

@@ -69,8 +69,7 @@ EnergyReport energy_report(const CircuitParams& circuit, const EnergyParams& e,
   EnergyReport report;
   report.total.name = "network";
   report.batch = b;
-  report.static_W =
-      (b + m) * e.modulator_static_W + e.phase_lock_W + b * m * e.receiver_static_W;
+  report.static_W = (b + m) * e.modulator_static_W + e.phase_lock_W + b * m * e.receiver_static_W;
   for (const LayerWork& w : layers) {
     if (w.fan_in < 1 || w.outputs < 1 || w.positions < 1)
       fail("layer '{}': fan-in {}, outputs {} and positions {} must all be >= 1", w.name, w.fan_in,
@@ -117,9 +116,9 @@ EnergyReport energy_report(const CircuitParams& circuit, const EnergyParams& e,
     const double weight_bytes = e.bytes_per_weight;
     const double act_bytes = e.bytes_per_activation;
     double sram = 0, dram = 0;
-    sram += weight_bytes * k * macs / b;     // streamed weight symbols, each serving B rows
-    sram += act_bytes * k * macs / share;    // input symbols
-    sram += act_bytes * dot_products;        // outputs written
+    sram += weight_bytes * k * macs / b;   // streamed weight symbols, each serving B rows
+    sram += act_bytes * k * macs / share;  // input symbols
+    sram += act_bytes * dot_products;      // outputs written
     if (e.weights_in_dram) dram += weight_bytes * static_cast<double>(w.weights) / b;
     c[memory] = sram * e.sram_J_per_byte + dram * e.dram_J_per_byte;
     // Bias and activation per output; K accumulations per output when averaging digitally.
@@ -136,7 +135,8 @@ EnergyReport energy_report(const CircuitParams& circuit, const EnergyParams& e,
     report.layers.push_back(std::move(le));
   }
   // The network's laser power: the time average over its layers.
-  if (report.total.tile_s > 0) report.total.laser_W = report.total.laser_optical_J / report.total.tile_s;
+  if (report.total.tile_s > 0)
+    report.total.laser_W = report.total.laser_optical_J / report.total.tile_s;
   return report;
 }
 

@@ -451,11 +451,10 @@ TEST_CASE(
   REQUIRE(one.exit_code == 0);
   CHECK(Json::parse(one.out)["points"].size() == 1);
   // Searching a noise density with the default direction says to turn it round.
-  const RunResult wrong =
-      run_lumac({"search", "--model", bundled_model("fmnist_mlp.h5"), "--limit", "200", "--param",
-                 "detector.amplifier_noise_A_per_rtHz", "--set",
-                 "detector.amplifier_noise_A_per_rtHz=3e-12", "--set", "laser.power_W=1e-4",
-                 "--json"});
+  const RunResult wrong = run_lumac({"search", "--model", bundled_model("fmnist_mlp.h5"), "--limit",
+                                     "200", "--param", "detector.amplifier_noise_A_per_rtHz",
+                                     "--set", "detector.amplifier_noise_A_per_rtHz=3e-12", "--set",
+                                     "laser.power_W=1e-4", "--json"});
   REQUIRE(wrong.exit_code == 0);
   const Json w = Json::parse(wrong.out);
   CHECK(w["reached"] == false);

@@ -306,7 +306,8 @@ TEST_CASE("receiver: a sized integrator's read-out noise is fixed relative to fu
   {
     // The default sizing holds the charge the ADC spans, range_scale R G / 2: the noise is then
     // (range_scale R / 2) e_n sqrt(pi B) / V_swing in units of y.
-    const NoiseBudget b = HomodyneMac(p, NoiseSources::none().with(NoiseSource::amplifier)).analyze(dp);
+    const NoiseBudget b =
+        HomodyneMac(p, NoiseSources::none().with(NoiseSource::amplifier)).analyze(dp);
     CHECK(b.term("amplifier") ==
           doctest::Approx(p.adc.range_scale * b.range / 2 * p.detector.readout_noise_V_per_rtHz *
                           std::sqrt(constants::pi * p.detector.readout_bandwidth_Hz) /

@@ -194,8 +194,8 @@ TEST_CASE("energy: static power over the tile's time, throughput and latency") {
   // passes; P_static = (B + M) P_mod + P_lock + B M P_rx.
   Settings s = default_settings();
   s.circuit.system.batch = 2;
-  const EnergyReport r = energy_report(s.circuit, s.energy,
-                                       {layer(100, 40, 10, 3, 10), layer(50, 10, 1, 1, 10)});
+  const EnergyReport r =
+      energy_report(s.circuit, s.energy, {layer(100, 40, 10, 3, 10), layer(50, 10, 1, 1, 10)});
   const double p_static = (2 + 32) * 1e-3 + 5e-3 + 2 * 32 * 0.1e-3;
   CHECK(r.static_W == doctest::Approx(p_static));
   const double t0 = 2.0 * 10 * 100 * 3 / (2 * 10e9), t1 = 1.0 * 1 * 50 * 1 / (2 * 10e9);

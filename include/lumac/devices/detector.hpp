@@ -26,9 +26,9 @@
 
 #include <array>
 #include <complex>
+#include <cstdint>
 #include <string_view>
 #include <utility>
-#include <cstdint>
 
 #include "lumac/core/config.hpp"
 #include "lumac/core/rng.hpp"
@@ -59,14 +59,14 @@ struct DetectorParams {
   double dark_current_A = 10e-9;              // dark current of each diode
   double integrator_capacitance_F = 0;        // C; 0 = sized (integrator_sizing)
   IntegratorSizing integrator_sizing = IntegratorSizing::adc_span;  // what a sized C holds
-  double swing_V = 1.0;                       // output swing: capacitor voltage or TIA output
-  bool correlated_double_sampling = true;     // CDS removes kTC, reads the amplifier twice
-  double readout_noise_V_per_rtHz = 5e-9;     // read-out amplifier input voltage noise (e_n)
-  double readout_bandwidth_Hz = 1e9;          // read-out amplifier 3 dB bandwidth (first order)
+  double swing_V = 1.0;                         // output swing: capacitor voltage or TIA output
+  bool correlated_double_sampling = true;       // CDS removes kTC, reads the amplifier twice
+  double readout_noise_V_per_rtHz = 5e-9;       // read-out amplifier input voltage noise (e_n)
+  double readout_bandwidth_Hz = 1e9;            // read-out amplifier 3 dB bandwidth (first order)
   double amplifier_noise_A_per_rtHz = 0.1e-12;  // input current noise density (i_n)
-  double tia_feedback_ohm = 5e3;              // R_f of the TIA front end
-  double cmrr_dB = 30;                        // common-mode rejection ratio of the balanced pair
-  double bandwidth_Hz = 30e9;                 // photodiode/front-end 3 dB bandwidth (first order)
+  double tia_feedback_ohm = 5e3;                // R_f of the TIA front end
+  double cmrr_dB = 30;                          // common-mode rejection ratio of the balanced pair
+  double bandwidth_Hz = 30e9;                   // photodiode/front-end 3 dB bandwidth (first order)
 };
 
 template <class V>
@@ -92,8 +92,7 @@ void visit_fields(DetectorParams& p, V& v) {
          "input-referred current noise density of the front-end amplifier");
   v.real("tia_feedback_ohm", p.tia_feedback_ohm, "Ohm", "tia: feedback resistance R_f");
   v.real("cmrr_dB", p.cmrr_dB, "dB", "common-mode rejection ratio of the balanced pair");
-  v.real("bandwidth_Hz", p.bandwidth_Hz, "Hz",
-         "photodiode and front-end 3 dB bandwidth");
+  v.real("bandwidth_Hz", p.bandwidth_Hz, "Hz", "photodiode and front-end 3 dB bandwidth");
 }
 
 void validate(const DetectorParams& p);
@@ -134,8 +133,8 @@ class BalancedDetector {
   // Mean difference count 2 eta a_s a_L summed over the window: eta (plus - minus).
   double mean_difference(const WindowPhotons& w) const;
   // Variances of the difference count, electrons^2.
-  double shot_variance(const WindowPhotons& w) const;          // eta (plus + minus)
-  double dark_variance(double integration_time_s) const;       // 2 I_dark t / q
+  double shot_variance(const WindowPhotons& w) const;     // eta (plus + minus)
+  double dark_variance(double integration_time_s) const;  // 2 I_dark t / q
   // Integrator reset noise: sqrt(k_B T C) / q, 0 with CDS or for a TIA.
   double reset_std_electrons() const;
   // Amplifier noise of one read-out of window t (see the header), electrons^2.

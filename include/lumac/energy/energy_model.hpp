@@ -89,8 +89,8 @@ void validate(const EnergyParams& p);
 
 // The energy components, in the order they are reported.
 inline constexpr std::array<std::string_view, 10> energy_components{
-    "laser",   "input_modulators", "weight_modulators", "input_dacs", "weight_dacs",
-    "readout", "adc",              "memory",            "digital",    "static"};
+    "laser", "input_modulators", "weight_modulators", "input_dacs", "weight_dacs", "readout",
+    "adc",   "memory",           "digital",           "static"};
 
 // What the energy account needs to know of one matrix-product layer.
 struct LayerWork {
