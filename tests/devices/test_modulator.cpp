@@ -110,17 +110,20 @@ TEST_CASE("modulator drive: a 3-bit DAC on the pre-distorted voltage, hand-compu
   //   x = 0.99: t = 0.9099 -> 1 -> 1
   // Without pre-distortion t = x: 0.3 -> 1/3 -> 0.5, 0.7 -> 2/3 -> 0.8660, 0.9 -> 1 -> 1.
   const double r3 = std::sqrt(3.0) / 2;
-  for (auto [x, field] : {std::pair{0.25, 0.0}, std::pair{0.3, 0.5}, std::pair{0.7, 0.5},
-                          std::pair{0.75, r3}, std::pair{-0.95, -r3}, std::pair{0.99, 1.0},
-                          std::pair{0.0, 0.0}, std::pair{1.0, 1.0}, std::pair{-1.0, -1.0}}) {
+  // (Plain pairs, not structured bindings: clang 14 cannot capture a binding in CAPTURE.)
+  for (const auto& xf : {std::pair{0.25, 0.0}, std::pair{0.3, 0.5}, std::pair{0.7, 0.5},
+                         std::pair{0.75, r3}, std::pair{-0.95, -r3}, std::pair{0.99, 1.0},
+                         std::pair{0.0, 0.0}, std::pair{1.0, 1.0}, std::pair{-1.0, -1.0}}) {
+    const double x = xf.first, field = xf.second;
     CAPTURE(x);
     CHECK(quantized_drive(x, 3, true) == doctest::Approx(field).epsilon(1e-12).scale(1));
   }
   CHECK(drive_voltage_normalized(0.75, 3, true) == doctest::Approx(2.0 / 3));
   CHECK(quantized_drive(0.2588, 3, true) == 0);
   CHECK(quantized_drive(0.2590, 3, true) == doctest::Approx(0.5));
-  for (auto [x, field] : {std::pair{0.3, 0.5}, std::pair{0.7, r3}, std::pair{0.9, 1.0},
-                          std::pair{0.1, 0.0}, std::pair{-0.3, -0.5}}) {
+  for (const auto& xf : {std::pair{0.3, 0.5}, std::pair{0.7, r3}, std::pair{0.9, 1.0},
+                         std::pair{0.1, 0.0}, std::pair{-0.3, -0.5}}) {
+    const double x = xf.first, field = xf.second;
     CAPTURE(x);
     CHECK(quantized_drive(x, 3, false) == doctest::Approx(field).epsilon(1e-12).scale(1));
   }
