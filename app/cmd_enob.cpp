@@ -47,9 +47,12 @@ void print_enob(const EnobStudy& st) {
         b.peak_V, b.swing_V);
   else if (b.full_scale_V > b.swing_V)
     fmt::print(
-        "  note: a full-scale read-out would need {:.4g} V, over the {:.4g} V swing: larger "
-        "inputs saturate the receiver\n",
-        b.full_scale_V, b.swing_V);
+        "  note: a full-scale read-out would need {:.4g} V, over the {:.4g} V swing: inputs that "
+        "large would saturate the receiver{}\n",
+        b.full_scale_V, b.swing_V,
+        st.params.detector.integrator_capacitance_F == 0
+            ? " (sized to the ADC's span, beyond which the ADC clips too)"
+            : "");
   fmt::print("  {:<12} {:>12} {:>8}\n", "source", "std (of y)", "share");
   const double var = b.total_std * b.total_std;
   for (const auto& t : b.terms)

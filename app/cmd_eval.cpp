@@ -43,9 +43,10 @@ void print_study(const EvalStudy& st) {
       "total {:.4g} aJ\n",
       r.accuracy_mean, e.detected_optical_aJ_per_mac, e.laser_optical_aJ_per_mac,
       e.total_aJ_per_mac);
-  fmt::print("  tile ({} rows): {:.4g} MAC/s, {:.4g} inferences/s, latency {:.4g} s per batch\n",
-             r.energy.batch, r.energy.macs_per_s(), r.energy.inferences_per_s(),
-             r.energy.latency_s());
+  fmt::print(
+      "  tile of {} row(s): {:.4g} MAC/s effective (idle outputs counted), {:.4g} inferences/s, "
+      "latency {:.4g} s per batch\n",
+      r.energy.batch, r.energy.macs_per_s(), r.energy.inferences_per_s(), r.energy.latency_s());
 }
 
 void run_eval(const EvalCommand& o) {

@@ -33,7 +33,8 @@ void print_energy_table(const EnergyReport& r) {
   fmt::print("total per inference: {:.4g} J ({:.4g} MACs){}\n", r.total.total_J, r.total.macs,
              r.accuracy >= 0 ? fmt::format(" at accuracy {:.4f}", r.accuracy) : std::string());
   fmt::print(
-      "tile ({} rows): {:.4g} MAC/s, {:.4g} inferences/s, latency {:.4g} s per batch; static "
+      "tile of {} row(s): {:.4g} MAC/s effective (idle outputs counted), {:.4g} inferences/s, "
+      "latency {:.4g} s per batch; static "
       "{:.4g} W\n",
       r.batch, r.macs_per_s(), r.inferences_per_s(), r.latency_s(), r.static_W);
 }
