@@ -86,39 +86,32 @@ HomodyneMac::Saturation HomodyneMac::saturation(const EncodedDotProduct& e,
                                                 const BalancedDetector& rx) const {
   const double eta = p_.detector.quantum_efficiency;
   const double q = constants::elementary_charge_C;
-  Saturation s;
   const int passes = readout_rule().repeats_per_readout();
-  if (p_.detector.front_end == FrontEnd::integrator) {
-    // The mean charge, symbol by symbol over the window (and the K windows of analog
-    // accumulation), held within +-capacity.
-    const double cap = rx.capacity_electrons();
-    double clipped = 0, free = 0, peak = 0;
-    for (int r = 0; r < passes; ++r)
-      for (std::size_t j = 0; j < e.x_drive.size(); ++j) {
-        WindowPhotons w;
-        w.add_fields(symbol_field(e.x_drive[j], e.n_signal), symbol_field(e.w_drive[j], e.n_lo));
-        const double d = eta * (w.plus - w.minus);
-        free += d;
-        peak = std::max(peak, std::abs(free));
-        clipped = std::clamp(clipped + d, -cap, cap);
-      }
-    s.error_electrons = clipped - free;
-    s.peak_V = peak * q / rx.params().integrator_capacitance_F;
-  } else {
-    // Each symbol's difference current clips at the TIA's largest current.
-    const double t = symbol_period_s();
-    const double d_max = rx.max_current_A() * t / q;  // electrons per symbol
-    double err = 0, peak = 0;
+  const bool integrator = p_.detector.front_end == FrontEnd::integrator;
+  // The integrator holds the running charge within +-capacity over the window (and the K
+  // windows of analog accumulation); a TIA clips each symbol's difference at its largest current.
+  const double limit =
+      integrator ? rx.capacity_electrons() : rx.max_current_A() * symbol_period_s() / q;
+  double held = 0, free = 0, peak = 0;
+  for (int r = 0; r < (integrator ? passes : 1); ++r)
     for (std::size_t j = 0; j < e.x_drive.size(); ++j) {
       WindowPhotons w;
       w.add_fields(symbol_field(e.x_drive[j], e.n_signal), symbol_field(e.w_drive[j], e.n_lo));
-      const double d = eta * (w.plus - w.minus);
-      peak = std::max(peak, std::abs(d));
-      err += std::clamp(d, -d_max, d_max) - d;
+      const double d = eta * (w.plus - w.minus);  // mean electrons of this symbol
+      free += d;
+      if (integrator) {
+        peak = std::max(peak, std::abs(free));
+        held = std::clamp(held + d, -limit, limit);
+      } else {
+        peak = std::max(peak, std::abs(d));
+        held += std::clamp(d, -limit, limit);
+      }
     }
-    s.error_electrons = err * passes;
-    s.peak_V = peak * q / t * p_.detector.tia_feedback_ohm;
-  }
+  Saturation s;
+  // A TIA's K windows of analog accumulation repeat the same clipped symbols.
+  s.error_electrons = (held - free) * (integrator ? 1 : passes);
+  s.peak_V = integrator ? peak * q / rx.params().integrator_capacitance_F
+                        : peak * q / symbol_period_s() * p_.detector.tia_feedback_ohm;
   return s;
 }
 
@@ -200,10 +193,8 @@ double HomodyneMac::zero_input_offset(const EncodedDotProduct& e) const {
   if (!p_.system.offset_calibration || extinction_residual() == 0) return 0;
   EncodedDotProduct zero = e;
   std::fill(zero.x_drive.begin(), zero.x_drive.end(), 0.0);
-  return p_.detector.quantum_efficiency * [&] {
-    const WindowPhotons w = window(zero, {});
-    return w.plus - w.minus;
-  }();
+  const WindowPhotons w = window(zero, {});
+  return p_.detector.quantum_efficiency * (w.plus - w.minus);
 }
 
 double HomodyneMac::gain_electrons_per_unit(const EncodedDotProduct& e) const {

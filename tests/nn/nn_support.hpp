@@ -24,6 +24,17 @@
 
 namespace lumac::test {
 
+// A rows x cols matrix of uniform values in [lo, hi), element i from counter i of `seed`.
+inline Eigen::MatrixXf uniform_matrix(Eigen::Index rows, Eigen::Index cols, std::uint64_t seed,
+                                      float lo, float hi) {
+  const RandomStream r(seed, Stream::test);
+  Eigen::MatrixXf m(rows, cols);
+  for (Eigen::Index i = 0; i < m.size(); ++i)
+    m.data()[i] =
+        lo + (hi - lo) * static_cast<float>(r.uniform(static_cast<std::uint64_t>(i), 0, 0, 0));
+  return m;
+}
+
 inline void fill_normal(std::span<float> v, std::uint64_t key, float scale = 1.0f) {
   RandomStream(42, Stream::test).fill_normal(v, key, 0, 0);
   for (float& x : v) x *= scale;

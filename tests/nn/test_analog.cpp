@@ -7,6 +7,7 @@
 #include "lumac/core/rng.hpp"
 #include "lumac/nn/analog.hpp"
 #include "lumac/studies/settings.hpp"
+#include "tests/nn/nn_support.hpp"
 #include "tests/support.hpp"
 
 using namespace lumac;
@@ -14,16 +15,6 @@ using namespace lumac::nn;
 using namespace lumac::test;
 
 namespace {
-
-Eigen::MatrixXf random_matrix(Eigen::Index rows, Eigen::Index cols, std::uint64_t seed, float lo,
-                              float hi) {
-  const RandomStream r(seed, Stream::test);
-  Eigen::MatrixXf m(rows, cols);
-  for (Eigen::Index i = 0; i < m.size(); ++i)
-    m.data()[i] =
-        lo + (hi - lo) * static_cast<float>(r.uniform(static_cast<std::uint64_t>(i), 0, 0, 0));
-  return m;
-}
 
 AnalogLayer layer_of(const Eigen::MatrixXf& w, double energy) {
   AnalogLayer a;
@@ -83,7 +74,7 @@ Eigen::VectorXd measured_std(const AnalogExecutor& ex, const Eigen::MatrixXf& w,
 }  // namespace
 
 TEST_CASE("analog: mode none leaves the product unchanged") {
-  const Eigen::MatrixXf w = random_matrix(5, 20, 1, -1, 1), x = random_matrix(20, 7, 2, 0, 1);
+  const Eigen::MatrixXf w = uniform_matrix(5, 20, 1, -1, 1), x = uniform_matrix(20, 7, 2, 0, 1);
   Eigen::MatrixXf y = w * x;
   const Eigen::MatrixXf clean = y;
   const AnalogExecutor ex(NoiseMode::none, {layer_of(w, 1)}, load_settings({}, {}).circuit,
@@ -99,8 +90,8 @@ TEST_CASE("analog: mode none leaves the product unchanged") {
 }
 
 TEST_CASE("analog: shot mode noise std is ||w_i|| ||x|| / sqrt(D E) (n = 20000)") {
-  const Eigen::MatrixXf w = random_matrix(6, 50, 3, -1, 1);
-  const Eigen::VectorXf x = random_matrix(50, 1, 4, 0, 1);
+  const Eigen::MatrixXf w = uniform_matrix(6, 50, 3, -1, 1);
+  const Eigen::VectorXf x = uniform_matrix(50, 1, 4, 0, 1);
   const double e = 4;
   const AnalogExecutor ex(NoiseMode::shot_only, {layer_of(w, e)}, load_settings({}, {}).circuit,
                           NoiseSources::all(), 9);
@@ -114,8 +105,8 @@ TEST_CASE("analog: shot mode noise std is ||w_i|| ||x|| / sqrt(D E) (n = 20000)"
 
 TEST_CASE("analog: thermal, weight and enob modes follow PHYSICS.md section 5") {
   const CircuitParams c = load_settings({}, {}).circuit;
-  const Eigen::MatrixXf w = random_matrix(4, 30, 5, -0.5f, 0.5f);
-  const Eigen::VectorXf x = random_matrix(30, 1, 6, 0, 1);
+  const Eigen::MatrixXf w = uniform_matrix(4, 30, 5, -0.5f, 0.5f);
+  const Eigen::VectorXf x = uniform_matrix(30, 1, 6, 0, 1);
   const int n = 20000;
   AnalogLayer a = layer_of(w, 2);
   a.repeats = 2;  // E K = 4
@@ -151,7 +142,7 @@ TEST_CASE("analog: physical mode noise equals the circuit model of the same dot 
   // Inputs of equal magnitude make sum v^2 u^2 = s u / D exact.
   Eigen::VectorXf x(40);
   for (int j = 0; j < 40; ++j) x[j] = (j % 3 == 0) ? -0.5f : 0.5f;
-  const Eigen::MatrixXf w = random_matrix(3, 40, 7, -1, 1);
+  const Eigen::MatrixXf w = uniform_matrix(3, 40, 7, -1, 1);
   AnalogLayer a = layer_of(w, 1);
   a.input_lo = -1;
   a.input_hi = 1;
@@ -206,8 +197,8 @@ TEST_CASE(
   // divisor of the 16-normal chunks) over 700 positions (3500 outputs, two blocks).
   for (const bool per_position : {false, true}) {
     const Eigen::Index rows = per_position ? 5 : 3000, cols = per_position ? 700 : 3;
-    const Eigen::MatrixXf w = random_matrix(rows, 20, 11, -1, 1);
-    const Eigen::MatrixXf x = random_matrix(20, cols, 12, -1, 1);
+    const Eigen::MatrixXf w = uniform_matrix(rows, 20, 11, -1, 1);
+    const Eigen::MatrixXf x = uniform_matrix(20, cols, 12, -1, 1);
     AnalogLayer a = layer_of(w, 3);
     a.input_lo = -1;
     a.enob = 6;
@@ -262,7 +253,7 @@ TEST_CASE(
 }
 
 TEST_CASE("analog: noise depends on the sample and position indices only, not on batching") {
-  const Eigen::MatrixXf w = random_matrix(8, 25, 8, -1, 1), x = random_matrix(25, 10, 9, 0, 1);
+  const Eigen::MatrixXf w = uniform_matrix(8, 25, 8, -1, 1), x = uniform_matrix(25, 10, 9, 0, 1);
   const AnalogExecutor ex(NoiseMode::shot_only, {layer_of(w, 3)}, load_settings({}, {}).circuit,
                           NoiseSources::all(), 4);
   const Eigen::MatrixXf clean = w * x;
@@ -299,7 +290,7 @@ TEST_CASE("analog: two identical layers fed the same sample add uncorrelated noi
   // Same weights, same calibration, same sample indices: only the layer index tells the two
   // noise draws apart. A counter that ignored it would give rho = 1; independent draws give
   // |rho| < 5 / sqrt(n) (five standard errors of a correlation of n pairs) but for a 6e-7 chance.
-  const Eigen::MatrixXf w = random_matrix(8, 25, 10, -1, 1), x = random_matrix(25, 1, 11, 0, 1);
+  const Eigen::MatrixXf w = uniform_matrix(8, 25, 10, -1, 1), x = uniform_matrix(25, 1, 11, 0, 1);
   const int samples = 2000;
   const Eigen::MatrixXf xs = x.replicate(1, samples);
   const AnalogExecutor ex(NoiseMode::shot_only, {layer_of(w, 3), layer_of(w, 3)},
@@ -334,7 +325,7 @@ TEST_CASE("analog: statistics count every call, from nested parallel regions and
   // Every call must land in its own thread's slot (lost updates would drop outputs), also for
   // more threads than there are slots. (A shared slot shows here as lost updates in some runs,
   // not all: two adds must overlap in time.)
-  const Eigen::MatrixXf w = random_matrix(4, 9, 1, -1, 1), x = random_matrix(9, 3, 2, 0, 1);
+  const Eigen::MatrixXf w = uniform_matrix(4, 9, 1, -1, 1), x = uniform_matrix(9, 3, 2, 0, 1);
   AnalogLayer a = layer_of(w, 1);
   a.enob = 5;
   const AnalogExecutor ex(NoiseMode::enob, {a}, load_settings({}, {}).circuit, NoiseSources::all(),
@@ -375,7 +366,7 @@ TEST_CASE("analog: statistics count every call, from nested parallel regions and
 }
 
 TEST_CASE("analog: bad layers are errors") {
-  const Eigen::MatrixXf w = random_matrix(4, 10, 1, -1, 1);
+  const Eigen::MatrixXf w = uniform_matrix(4, 10, 1, -1, 1);
   const CircuitParams c = load_settings({}, {}).circuit;
   AnalogLayer a = layer_of(w, 0);
   CHECK_THROWS_AS(AnalogExecutor(NoiseMode::shot_only, {a}, c, NoiseSources::all(), 1), Error);

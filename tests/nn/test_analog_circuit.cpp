@@ -7,22 +7,14 @@
 #include "lumac/core/rng.hpp"
 #include "lumac/nn/analog.hpp"
 #include "lumac/studies/settings.hpp"
+#include "tests/nn/nn_support.hpp"
 #include "tests/support.hpp"
 
 using namespace lumac;
 using namespace lumac::nn;
+using namespace lumac::test;
 
 namespace {
-
-Eigen::MatrixXf uniform_matrix(Eigen::Index rows, Eigen::Index cols, std::uint64_t seed, float lo,
-                               float hi) {
-  const RandomStream r(seed, Stream::test);
-  Eigen::MatrixXf m(rows, cols);
-  for (Eigen::Index i = 0; i < m.size(); ++i)
-    m.data()[i] =
-        lo + (hi - lo) * static_cast<float>(r.uniform(static_cast<std::uint64_t>(i), 0, 0, 0));
-  return m;
-}
 
 // A layer with input full scale 1, weight full scale max|W| and a wide output range.
 AnalogLayer layer_for(const Eigen::MatrixXf& w) {
