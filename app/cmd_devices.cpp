@@ -21,7 +21,8 @@ std::vector<Figure> device_figures(const Settings& s) {
   const RateEquationLaser dyn(c.laser);
   const MachZehnderModulator mzm(c.modulator);
   const LinkBudget link(c.laser, c.modulator, c.system);
-  // The receiver of a read-out of fan-in 1000 (its capacitance sized as the circuit sizes it).
+  // The receiver of a read-out of fan-in 1000 sized to its full-scale charge (the dot product's
+  // range, which adc-span sizing needs, is not known here: lumac enob reports that capacitor).
   const HomodyneMac mac(c);
   const double q_fs =
       mac.full_scale_charge(1000, link.signal_photons_per_symbol(), link.lo_photons_per_symbol());
@@ -60,7 +61,8 @@ std::vector<Figure> device_figures(const Settings& s) {
       {"full_scale_charge_N1000_electrons", q_fs, "e",
        "full-scale charge of a read-out of fan-in 1000"},
       {"integrator_capacitance_N1000_F", det.params().integrator_capacitance_F, "F",
-       "integrating capacitor for fan-in 1000 (sized if detector.integrator_capacitance_F = 0)"},
+       "integrating capacitor holding that charge (the given one if "
+       "detector.integrator_capacitance_F > 0)"},
       {"ktc_noise_N1000_electrons", det.reset_std_electrons(), "e",
        "kTC reset noise of that capacitor (std; 0 with CDS or a TIA)"},
       {"readout_noise_N1000_electrons", std::sqrt(det.voltage_noise_variance()), "e",
