@@ -1,6 +1,7 @@
 #include "lumac/circuits/homodyne_mac.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <numeric>
 
@@ -41,7 +42,76 @@ void check_dot_product(const DotProduct& dp) {
     fail("dot product: range = {}: must be finite and >= 0 (0 = Cauchy-Schwarz)", dp.range);
 }
 
+// Nodes and weights of 9-point Gauss-Hermite quadrature for a standard normal variable:
+// E[f(z)] ~ sum_k w_k f(z_k), exact for polynomials of degree <= 17.
+constexpr std::array<double, 9> gh_nodes{-4.512745863399783, -3.205429002856470,
+                                         -2.076847978677830, -1.023255663789133,
+                                         0.0,                1.023255663789133,
+                                         2.076847978677830,  3.205429002856470,
+                                         4.512745863399783};
+constexpr std::array<double, 9> gh_weights{
+    2.234584400774658e-05, 2.789141321231769e-03, 4.991640676521788e-02,
+    2.440975028949394e-01, 4.063492063492064e-01, 2.440975028949394e-01,
+    4.991640676521788e-02, 2.789141321231769e-03, 2.234584400774658e-05};
+
+// E[(cos t - 1)^2] and E[sin^2 t] for t ~ N(0, s^2), and E[cos^2 t] - E[cos t]^2.
+struct AngleMoments {
+  double cos_err2 = 0, sin2 = 0, cos_var = 0, mean_cos = 1;
+  explicit AngleMoments(double s) {
+    const double m1 = std::exp(-s * s / 2), e2 = std::exp(-2 * s * s);
+    const double m2 = (1 + e2) / 2;
+    cos_err2 = m2 - 2 * m1 + 1;
+    sin2 = (1 - e2) / 2;
+    cos_var = m2 - m1 * m1;
+    mean_cos = m1;
+  }
+};
+
+// Counter words of the devices of draw_device.
+enum DeviceKind : std::uint64_t {
+  input_bias = 1,
+  input_v_pi = 2,
+  weight_bias = 3,
+  weight_v_pi = 4,
+  lo_phase = 5,
+  mismatch = 6,
+  signal_power = 7,
+  lo_power = 8,
+};
+
 }  // namespace
+
+bool has_device_spread(const CircuitParams& p, NoiseSources sources) {
+  return (sources.has(NoiseSource::bias) && p.modulator.bias_error_rad > 0) ||
+         (sources.has(NoiseSource::spread) &&
+          (p.modulator.v_pi_spread > 0 || p.system.splitter_imbalance > 0)) ||
+         (sources.has(NoiseSource::phase) && p.system.lo_phase_error_rad > 0) ||
+         (sources.has(NoiseSource::mismatch) && p.detector.responsivity_mismatch > 0);
+}
+
+DeviceErrors draw_device(const CircuitParams& p, NoiseSources sources, const RandomStream& rng,
+                         std::uint64_t chip, std::uint64_t row, std::uint64_t output) {
+  DeviceErrors d;
+  auto draw = [&](bool on, double std, DeviceKind kind, std::uint64_t index) {
+    return on && std > 0 ? std * rng.normal(chip, kind, index, 0) : 0.0;
+  };
+  auto floor = [](double e) { return std::max(e, -0.9); };
+  const bool bias = sources.has(NoiseSource::bias), spread = sources.has(NoiseSource::spread);
+  const double sb = p.modulator.bias_error_rad, sv = p.modulator.v_pi_spread;
+  const double sp = p.system.splitter_imbalance;
+  const std::uint64_t detector = (row << 32) ^ output;
+  d.input.bias_rad = draw(bias, sb, input_bias, row);
+  d.input.v_pi_error = floor(draw(spread, sv, input_v_pi, row));
+  d.weight.bias_rad = draw(bias, sb, weight_bias, output);
+  d.weight.v_pi_error = floor(draw(spread, sv, weight_v_pi, output));
+  d.lo_phase_rad =
+      draw(sources.has(NoiseSource::phase), p.system.lo_phase_error_rad, lo_phase, output);
+  d.responsivity_mismatch = draw(sources.has(NoiseSource::mismatch),
+                                 p.detector.responsivity_mismatch, mismatch, output);
+  d.signal_power_error = floor(draw(spread, sp, signal_power, detector));
+  d.lo_power_error = floor(draw(spread, sp, lo_power, detector));
+  return d;
+}
 
 double NoiseBudget::term(const std::string& name) const {
   for (const auto& t : terms)
@@ -173,28 +243,114 @@ EncodedDotProduct HomodyneMac::encode(const DotProduct& dp) const {
   return e;
 }
 
-std::complex<double> HomodyneMac::symbol_field(double drive, double photons) const {
+std::complex<double> HomodyneMac::symbol_field(double drive, double photons,
+                                               const ModulatorErrors& errors) const {
   const double d = extinction_residual();
-  const double c = d > 0 ? d * std::sqrt(std::max(0.0, 1 - drive * drive)) : 0.0;
-  return std::sqrt(photons) * std::complex<double>(c, drive);
+  if (errors.nominal()) {
+    const double c = d > 0 ? d * std::sqrt(std::max(0.0, 1 - drive * drive)) : 0.0;
+    return std::sqrt(photons) * std::complex<double>(c, drive);
+  }
+  // The angle of the drive (a noisy drive beyond +-1 keeps its excess, as the nominal field
+  // does), scaled by the V_pi error and offset by the bias error.
+  const double clamped = std::clamp(drive, -1.0, 1.0);
+  const double theta = std::asin(clamped) / (1 + errors.v_pi_error) + errors.bias_rad;
+  return std::sqrt(photons) *
+         std::complex<double>(d * std::cos(theta), std::sin(theta) + (drive - clamped));
 }
 
 WindowPhotons HomodyneMac::window(const EncodedDotProduct& e,
-                                  const std::vector<double>& weight_error) const {
+                                  const std::vector<double>& weight_error,
+                                  const DeviceErrors& device, double phase_rad) const {
   WindowPhotons w;
+  const double ns = e.n_signal * (1 + device.signal_power_error);
+  const double nl = e.n_lo * (1 + device.lo_power_error);
+  const double phase = device.lo_phase_rad + phase_rad;
+  const std::complex<double> rotation = std::polar(1.0, phase);
   for (std::size_t j = 0; j < e.x_drive.size(); ++j) {
     const double u = e.w_drive[j] + (weight_error.empty() ? 0.0 : weight_error[j]);
-    w.add_fields(symbol_field(e.x_drive[j], e.n_signal), symbol_field(u, e.n_lo));
+    std::complex<double> lo = symbol_field(u, nl, device.weight);
+    if (phase != 0) lo *= rotation;
+    w.add_fields(symbol_field(e.x_drive[j], ns, device.input), lo);
   }
   return w;
 }
 
-double HomodyneMac::zero_input_offset(const EncodedDotProduct& e) const {
-  if (!p_.system.offset_calibration || extinction_residual() == 0) return 0;
+double HomodyneMac::mean_charge(const WindowPhotons& w, const DeviceErrors& device) const {
+  return p_.detector.quantum_efficiency *
+         ((w.plus - w.minus) + device.responsivity_mismatch / 2 * (w.plus + w.minus));
+}
+
+double HomodyneMac::zero_input_offset(const EncodedDotProduct& e,
+                                      const DeviceErrors& device) const {
+  if (!p_.system.offset_calibration) return 0;
+  if (extinction_residual() == 0 && device.nominal()) return 0;  // exactly 0
   EncodedDotProduct zero = e;
   std::fill(zero.x_drive.begin(), zero.x_drive.end(), 0.0);
-  const WindowPhotons w = window(zero, {});
-  return p_.detector.quantum_efficiency * (w.plus - w.minus);
+  return mean_charge(window(zero, {}, device), device);
+}
+
+HomodyneMac::DeviceTerms HomodyneMac::device_terms(const EncodedDotProduct& e) const {
+  DeviceTerms t;
+  // The calibrated mean read-out on a device (electrons).
+  auto readout = [&](const DeviceErrors& d) {
+    return mean_charge(window(e, {}, d), d) - zero_input_offset(e, d);
+  };
+  const DeviceErrors nominal;
+  const double r0 = readout(nominal);
+  // A phase or bias angle t: R(t) = cos t R(0) + sin t R(pi/2).
+  auto angle_mse = [&](double s, const DeviceErrors& quarter) {
+    if (s == 0) return 0.0;
+    const AngleMoments m(s);
+    const double r1 = readout(quarter);
+    return m.cos_err2 * r0 * r0 + m.sin2 * r1 * r1;
+  };
+  const CircuitParams& p = p_;
+  if (sources_.has(NoiseSource::phase)) {
+    DeviceErrors q;
+    q.lo_phase_rad = constants::pi / 2;
+    t.phase = angle_mse(p.system.lo_phase_error_rad, q);
+    const double st = p.system.lo_phase_noise_rad;
+    if (st > 0) {
+      // Temporal: the uncalibrated read-out A(t) = cos t A(0) + sin t A(pi/2) of each repeat.
+      const AngleMoments m(st);
+      const double a0 = mean_charge(window(e, {}), nominal);
+      const double a1 = mean_charge(window(e, {}, q), q);
+      t.phase_noise = m.cos_var * a0 * a0 + m.sin2 * a1 * a1;
+      t.fading = (m.mean_cos - 1) * a0;
+    }
+  }
+  if (sources_.has(NoiseSource::bias)) {
+    DeviceErrors qi, qw;
+    qi.input.bias_rad = constants::pi / 2;
+    qw.weight.bias_rad = constants::pi / 2;
+    t.bias = angle_mse(p.modulator.bias_error_rad, qi) + angle_mse(p.modulator.bias_error_rad, qw);
+  }
+  if (sources_.has(NoiseSource::mismatch) && p.detector.responsivity_mismatch > 0) {
+    DeviceErrors q;
+    q.responsivity_mismatch = 1;  // R is linear in m
+    const double leak = readout(q) - r0;
+    t.mismatch = std::pow(p.detector.responsivity_mismatch * leak, 2);
+  }
+  if (sources_.has(NoiseSource::spread)) {
+    // V_pi errors of either modulator, by quadrature over the normal error.
+    const double sv = p.modulator.v_pi_spread;
+    for (int which = 0; sv > 0 && which < 2; ++which)
+      for (std::size_t k = 0; k < gh_nodes.size(); ++k) {
+        DeviceErrors d;
+        (which == 0 ? d.input : d.weight).v_pi_error = std::max(sv * gh_nodes[k], -0.9);
+        t.spread += gh_weights[k] * std::pow(readout(d) - r0, 2);
+      }
+    // Splitter errors a, b: R = sqrt((1 + a) (1 + b)) R(0), so
+    // E[(R - R(0))^2] = (2 - 2 E[sqrt(1 + a)]^2) R(0)^2.
+    const double sp = p.system.splitter_imbalance;
+    if (sp > 0) {
+      double mean_root = 0;
+      for (std::size_t k = 0; k < gh_nodes.size(); ++k)
+        mean_root += gh_weights[k] * std::sqrt(1 + std::max(sp * gh_nodes[k], -0.9));
+      t.spread += (2 - 2 * mean_root * mean_root) * r0 * r0;
+    }
+  }
+  return t;
 }
 
 double HomodyneMac::gain_electrons_per_unit(const EncodedDotProduct& e) const {
@@ -249,6 +405,10 @@ NoiseBudget HomodyneMac::analyze(const DotProduct& dp) const {
   const double dac_error = det.dac, extinction_error = det.extinction, x2 = det.x2;
   if (g == 0) b.expected = b.ideal + e.clipping_error + dac_error + det.nonlinearity;
   b.expected += saturation_error;
+  // Static device errors (RMS over chips), temporal phase noise and its fading.
+  const DeviceTerms dev = device_terms(e);
+  const double fading_error = g > 0 ? dev.fading / g : 0.0;
+  b.expected += fading_error;
 
   // Noise of one read-out of one repeat, electrons^2.
   const double sigma_w = rule.weight_noise_std;
@@ -283,6 +443,10 @@ NoiseBudget HomodyneMac::analyze(const DotProduct& dp) const {
   const double y_reset = per_readout(v_reset);
   const double y_adc = g2 > 0 ? v_adc / (rule.readouts() * g2) : 0.0;
   const double y_weight = v_weight_y / rule.weight_draws();
+  auto static_y = [&](double v) { return g2 > 0 ? v / g2 : 0.0; };
+  const double y_phase = static_y(dev.phase), y_bias = static_y(dev.bias),
+               y_mismatch = static_y(dev.mismatch), y_spread = static_y(dev.spread);
+  const double y_phase_noise = per_repeat(dev.phase_noise);
 
   b.terms = {{"shot", std::sqrt(y_shot), false},
              {"dark", std::sqrt(y_dark), false},
@@ -291,12 +455,19 @@ NoiseBudget HomodyneMac::analyze(const DotProduct& dp) const {
              {"rin", std::sqrt(y_rin), false},
              {"weight", std::sqrt(y_weight), false},
              {"adc", std::sqrt(y_adc), false},
+             {"phase", std::sqrt(y_phase), false},
+             {"phase_noise", std::sqrt(y_phase_noise), false},
+             {"bias", std::sqrt(y_bias), false},
+             {"mismatch", std::sqrt(y_mismatch), false},
+             {"spread", std::sqrt(y_spread), false},
              {"dac", std::abs(dac_error), true},
              {"nonlinearity", std::abs(det.nonlinearity), true},
              {"extinction", std::abs(extinction_error), true},
              {"clipping", std::abs(e.clipping_error), true},
-             {"saturation", std::abs(saturation_error), true}};
-  const double noise_var = y_shot + y_dark + y_reset + y_amp + y_rin + y_weight + y_adc;
+             {"saturation", std::abs(saturation_error), true},
+             {"phase_fading", std::abs(fading_error), true}};
+  const double noise_var = y_shot + y_dark + y_reset + y_amp + y_rin + y_weight + y_adc +
+                           y_phase + y_phase_noise + y_bias + y_mismatch + y_spread;
   const double bias = b.expected - b.ideal;
   b.noise_std = std::sqrt(noise_var);
   b.total_std = std::sqrt(noise_var + bias * bias);
@@ -473,17 +644,35 @@ MonteCarloResult HomodyneMac::monte_carlo(const DotProduct& dp, std::int64_t sam
 
   const BalancedDetector detector =
       receiver(sizing_charge(static_cast<double>(n), e.n_signal, e.n_lo, range, g));
-  // The receiver's saturation acts on the mean charge of every read-out.
+  // The receiver's saturation acts on the mean charge of every read-out (of the nominal chip).
   const double saturation_error = saturation(e, detector).error_electrons;
-  // Offset calibration subtracts the zero-input read-out of every repeat.
-  const double offset = zero_input_offset(e);
-  const WindowPhotons fixed = window(e, {});
+  // The chip: a new one for every sample (device_seed 0), or chip device_seed for all.
+  const auto device_seed = static_cast<std::uint64_t>(p_.system.device_seed);
+  const bool fixed_chip = device_seed > 0;
+  const bool spread = has_device_spread(p_, sources_);
+  const RandomStream chip_rng(fixed_chip ? device_seed : seed, Stream::device);
+  DeviceErrors device = fixed_chip ? draw_device(p_, sources_, chip_rng, 0, 0, 0) : DeviceErrors{};
+  const double phase_std = sources_.has(NoiseSource::phase) ? p_.system.lo_phase_noise_rad : 0.0;
+  const RandomStream phase_rng(seed, Stream::phase_noise);
+  // Offset calibration subtracts the zero-input read-out of every repeat, measured on the chip.
+  double offset = zero_input_offset(e, device);
+  WindowPhotons fixed = window(e, {}, device);
   std::vector<double> weight_error(sigma_w > 0 ? n : 0);
+  if (sigma_w > 0 && static_w && fixed_chip) {
+    RandomStream(device_seed, Stream::weight_static).fill_normal(weight_error, 0, 0, 0);
+    for (double& v : weight_error) v *= sigma_w;
+  }
+  const double eta = p_.detector.quantum_efficiency;
   double sum = 0, sum_sq = 0, sum_err_sq = 0;
   for (std::int64_t i = 0; i < samples; ++i) {
     if (i % 4096 == 0) throw_if_stop_requested("Monte Carlo");
     const auto si = static_cast<std::uint64_t>(i);
-    if (sigma_w > 0 && static_w) {
+    if (spread && !fixed_chip) {
+      device = draw_device(p_, sources_, chip_rng, si, 0, 0);
+      offset = zero_input_offset(e, device);
+      fixed = window(e, {}, device);
+    }
+    if (sigma_w > 0 && static_w && !fixed_chip) {
       ws_rng.fill_normal(weight_error, si, 0, 0);
       for (double& v : weight_error) v *= sigma_w;
     }
@@ -492,16 +681,18 @@ MonteCarloResult HomodyneMac::monte_carlo(const DotProduct& dp, std::int64_t sam
     for (int r = 0; r < k; ++r) {
       const auto sr = static_cast<std::uint64_t>(r);
       WindowPhotons w = fixed;
-      if (sigma_w > 0) {
-        if (!static_w) {
-          wt_rng.fill_normal(weight_error, si, sr, 0);
-          for (double& v : weight_error) v *= sigma_w;
-        }
-        w = window(e, weight_error);
+      if (sigma_w > 0 && !static_w) {
+        wt_rng.fill_normal(weight_error, si, sr, 0);
+        for (double& v : weight_error) v *= sigma_w;
       }
+      const double phase = phase_std > 0 ? phase_std * phase_rng.normal(si, sr, 0, 0) : 0.0;
+      if (sigma_w > 0 || phase != 0) w = window(e, weight_error, device, phase);
+      // The responsivity mismatch leaks eta (m / 2) (n+ + n-) into the mean (its effect on the
+      // shot variance, of order m, is left out).
+      const double leak = device.responsivity_mismatch / 2 * eta * (w.plus + w.minus);
       const double d = detector.sample_difference(w, t_int, rin_var, per_repeat, ShotModel::poisson,
                                                   seed, {si, sr, 0}) +
-                       (analog ? 0.0 : saturation_error);
+                       leak + (analog ? 0.0 : saturation_error);
       // (The ADC converts the charge; the offset is subtracted from its digital value.)
       if (analog) {
         charge += d;

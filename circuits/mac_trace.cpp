@@ -83,8 +83,11 @@ class TraceRun {
   MacTrace run();
 
  private:
-  // Photon fluxes at the two diodes for modulator voltages (vs, vl) and the laser factor.
+  // Photon fluxes at the two diodes for modulator voltages (vs, vl) and the laser factor, on
+  // the chip's devices with the current LO phase.
   void photon_fluxes(double vs, double vl, double& plus, double& minus) const;
+  // The field angle of a modulator at voltage v with its V_pi and bias errors.
+  double angle(double v, const ModulatorErrors& m) const;
   // Deterministic dynamics with piecewise-constant drives and laser factor.
   void derivatives(const State& x, State& dxdt) const;
   // One integration step from `step`, with its noise increments; adds the shot-noise charge
@@ -107,6 +110,8 @@ class TraceRun {
   double h_, flux_s_, flux_l_, rin_psd_, dark_, amp_var_rate_, g_;
   double readout_std_C_ = 0, max_charge_C_ = 0, max_current_A_ = 0, offset_ = 0;
   bool tia_ = false;
+  DeviceErrors device_;  // the chip's static errors
+  double phase_noise_std_ = 0, phase_ = 0;  // temporal LO phase noise; the current LO phase
   RandomStream rng_;
   bool adc_;
   MidRiseQuantizer quantizer_;
@@ -165,7 +170,16 @@ TraceRun::TraceRun(const HomodyneMac& mac, const DotProduct& dp, const TraceOpti
   max_current_A_ = tia_ ? det_.max_current_A() : 0.0;
   tr_.ideal = std::inner_product(dp.x.begin(), dp.x.end(), dp.w.begin(), 0.0);
   g_ = mac.gain_electrons_per_unit(e_);
-  offset_ = mac.zero_input_offset(e_);
+  // The chip, as the Monte Carlo draws it: chip device_seed, or a new one for every run.
+  const auto device_seed = static_cast<std::uint64_t>(p_.system.device_seed);
+  device_ = device_seed > 0
+                ? draw_device(p_, src_, RandomStream(device_seed, Stream::device), 0, 0, 0)
+                : draw_device(p_, src_, RandomStream(opt.seed, Stream::device), opt.run, 0, 0);
+  phase_noise_std_ = src_.has(NoiseSource::phase) ? p_.system.lo_phase_noise_rad : 0.0;
+  phase_ = device_.lo_phase_rad;
+  flux_s_ *= 1 + device_.signal_power_error;
+  flux_l_ *= 1 + device_.lo_power_error;
+  offset_ = mac.zero_input_offset(e_, device_);
   tr_.gain_electrons_per_unit = g_;
   tr_.adc_lsb_C = adc_ ? quantizer_.lsb() * q_ : 0.0;
   drive_levels(mzm_, e_, mac.dac_bits(), rule_, opt, v_sig_, v_lo_);
@@ -174,12 +188,19 @@ TraceRun::TraceRun(const HomodyneMac& mac, const DotProduct& dp, const TraceOpti
   x_ = State{0, 0, dark_, dark_, 0};
 }
 
+double TraceRun::angle(double v, const ModulatorErrors& m) const {
+  if (m.nominal()) return mzm_.phase_rad(v);
+  const double bias = mzm_.phase_rad(0);  // phi_b + pi/2: 0 at null bias
+  return (mzm_.phase_rad(v) - bias) / (1 + m.v_pi_error) + bias + m.bias_rad;
+}
+
 void TraceRun::photon_fluxes(double vs, double vl, double& plus, double& minus) const {
-  const double ts = mzm_.phase_rad(vs), tl = mzm_.phase_rad(vl);
+  const double ts = angle(vs, device_.input), tl = angle(vl, device_.weight);
   const std::complex<double> es =
       std::sqrt(flux_s_ * laser_) * std::complex<double>(d_ * std::cos(ts), std::sin(ts));
-  const std::complex<double> el =
+  std::complex<double> el =
       std::sqrt(flux_l_ * laser_) * std::complex<double>(d_ * std::cos(tl), std::sin(tl));
+  if (phase_ != 0) el *= std::polar(1.0, phase_);
   plus = 0.5 * std::norm(es + el);
   minus = 0.5 * std::norm(es - el);
 }
@@ -189,8 +210,10 @@ void TraceRun::derivatives(const State& x, State& dxdt) const {
   photon_fluxes(x[0], x[1], fp, fm);
   dxdt[0] = (drive_s_ - x[0]) / tau_m_;
   dxdt[1] = (drive_l_ - x[1]) / tau_m_;
-  dxdt[2] = (eta_ * q_ * fp + dark_ - x[2]) / tau_d_;
-  dxdt[3] = (eta_ * q_ * fm + dark_ - x[3]) / tau_d_;
+  // The diodes' quantum efficiencies eta (1 +- m / 2) (responsivity mismatch m).
+  const double m = device_.responsivity_mismatch / 2;
+  dxdt[2] = (eta_ * (1 + m) * q_ * fp + dark_ - x[2]) / tau_d_;
+  dxdt[3] = (eta_ * (1 - m) * q_ * fm + dark_ - x[3]) / tau_d_;
   // The integrator holds the difference current; a TIA's output clips at V_swing / R_f.
   dxdt[4] = tia_ ? std::clamp(x[2] - x[3], -max_current_A_, max_current_A_) : x[2] - x[3];
 }
@@ -202,6 +225,14 @@ void TraceRun::advance(std::int64_t step, double& noise_plus, double& noise_minu
   const bool driven = symbol < static_cast<std::int64_t>(symbols_);
   drive_s_ = driven ? v_sig_[static_cast<std::size_t>(symbol)] : 0.0;
   drive_l_ = driven ? v_lo_[static_cast<std::size_t>(symbol)] : 0.0;
+  if (phase_noise_std_ > 0) {
+    // The LO phase of this repeat (held after the last symbol), drawn as the Monte Carlo does.
+    const auto repeat = static_cast<std::uint64_t>(
+        std::min(symbol, static_cast<std::int64_t>(symbols_) - 1) / static_cast<std::int64_t>(n_));
+    phase_ = device_.lo_phase_rad +
+             phase_noise_std_ *
+                 RandomStream(opt_.seed, Stream::phase_noise).normal(opt_.run, repeat, 0, 0);
+  }
   laser_ = opt_.rate_equation_laser
                ? laser_shape_[std::min(laser_shape_.size() - 1, static_cast<std::size_t>(step))]
                : 1.0;
@@ -214,7 +245,8 @@ void TraceRun::advance(std::int64_t step, double& noise_plus, double& noise_minu
   t_ += h_;
   // Euler-Maruyama increments of the integrated charge from the currents at step start.
   const double q = q_, h = h_;
-  const double ip = eta_ * q * fp0, im = eta_ * q * fm0;
+  const double m = device_.responsivity_mismatch / 2;
+  const double ip = eta_ * (1 + m) * q * fp0, im = eta_ * (1 - m) * q * fm0;
   double dq_plus = 0, dq_minus = 0, dq = 0;
   if (src_.has(NoiseSource::shot)) {
     dq_plus += std::sqrt(q * ip * h) * z[0];
@@ -241,7 +273,7 @@ void TraceRun::advance(std::int64_t step, double& noise_plus, double& noise_minu
 void TraceRun::record(double noise_plus, double noise_minus) {
   const double dt = substeps_ * h_;
   const double e_ph = photon_energy_J(p_.laser.wavelength_m);
-  const double ts = mzm_.phase_rad(x_[0]), tl = mzm_.phase_rad(x_[1]);
+  const double ts = angle(x_[0], device_.input), tl = angle(x_[1], device_.weight);
   tr_.time_s.push_back(t_);
   tr_.drive_signal_V.push_back(drive_s_);
   tr_.drive_lo_V.push_back(drive_l_);

@@ -20,6 +20,10 @@ void validate(const SystemParams& p) {
   c.integer("repeats", p.repeats, 1, 1 << 20);
   c.integer("batch", p.batch, 1, 1 << 20);
   c.integer("tiles_per_laser", p.tiles_per_laser, 1, 1 << 20);
+  c.closed("lo_phase_error_rad", p.lo_phase_error_rad, 0, 0.5);
+  c.closed("lo_phase_noise_rad", p.lo_phase_noise_rad, 0, 0.5);
+  c.closed("splitter_imbalance", p.splitter_imbalance, 0, 0.2);
+  c.integer("device_seed", p.device_seed, 0, 2147483647);
 }
 
 LinkBudget::LinkBudget(const LaserParams& laser, const ModulatorParams& modulator,

@@ -23,7 +23,9 @@ constexpr SourceName source_names[] = {
     {NoiseSource::reset, "reset"}, {NoiseSource::amplifier, "amplifier"},
     {NoiseSource::rin, "rin"},     {NoiseSource::weight, "weight"},
     {NoiseSource::adc, "adc"},     {NoiseSource::extinction, "extinction"},
-    {NoiseSource::dac, "dac"},
+    {NoiseSource::dac, "dac"},     {NoiseSource::phase, "phase"},
+    {NoiseSource::bias, "bias"},   {NoiseSource::mismatch, "mismatch"},
+    {NoiseSource::spread, "spread"},
 };
 
 }  // namespace
@@ -80,6 +82,7 @@ void validate(const DetectorParams& p) {
   c.open_closed("tia_feedback_ohm", p.tia_feedback_ohm, 1e-3, 1e12);
   c.non_negative("cmrr_dB", p.cmrr_dB);
   c.positive("bandwidth_Hz", p.bandwidth_Hz);
+  c.closed("responsivity_mismatch", p.responsivity_mismatch, 0, 0.2);
 }
 
 void WindowPhotons::add_symbol(double a_signal, double a_lo) {

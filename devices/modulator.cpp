@@ -21,6 +21,8 @@ void validate(const ModulatorParams& p) {
   c.non_negative("capacitance_F", p.capacitance_F);
   c.closed("bias_phase_rad", p.bias_phase_rad, -2 * pi, 2 * pi);
   c.closed("weight_noise_std", p.weight_noise_std, 0, 10);
+  c.closed("bias_error_rad", p.bias_error_rad, 0, 0.5);
+  c.closed("v_pi_spread", p.v_pi_spread, 0, 0.2);
 }
 
 double drive_voltage_normalized(double x, int bits, bool predistortion) {

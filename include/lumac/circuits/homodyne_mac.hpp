@@ -53,6 +53,27 @@
 // mean read-out at zero input, m_x m_w d^2 sum sqrt(1-u'^2), measured once, is subtracted from
 // every read-out (in the budget, the Monte Carlo and the trace), so what is left of the
 // extinction error is m_x m_w d^2 sum (sqrt(1-v'^2) - 1) sqrt(1-u'^2), second order in v.
+//
+// Static device errors and phase (issue 15 items 4 and 5). Every device of the tile has static
+// errors drawn once per chip (DeviceErrors, draw_device): each modulator a bias offset delta
+// from null and a V_pi error e (field angle theta = asin(v') / (1 + e) + delta, field
+// sqrt(n) (d cos theta + i sin theta)), each output a signal-LO phase error phi (E_L e^(i phi)),
+// a responsivity mismatch m of its balanced pair (diodes eta (1 +- m / 2): the read-out leaks
+// eta (m / 2) sum (n+ + n-) = eta (m / 2) sum (|E_s|^2 + |E_L|^2)) and splitter power errors
+// (n_s (1 + a), n_L (1 + b)); the LO phase also has temporal noise, new every repeat.
+// Offset calibration measures each output's zero-input read-out on its own devices, so it
+// removes the input modulator's bias error at v = 0 and the LO part of the mismatch leakage,
+// not the data-dependent rest (delta_w sum v sqrt(1 - u^2), (m / 2) eta n_s sum v^2, ...).
+// analyze() reports the static errors as their RMS over chips (terms phase, bias, mismatch,
+// spread, each computed with the other errors at zero): a read-out R (electrons, calibrated) is
+// exactly R(t) = cos t R(0) + sin t R(pi/2) in a phase or bias angle t, so for t ~ N(0, s^2)
+// E[(R(t) - R(0))^2] = (m2 - 2 m1 + 1) R(0)^2 + s2 R(pi/2)^2, m1 = e^(-s^2/2),
+// m2 = (1 + e^(-2 s^2)) / 2, s2 = (1 - e^(-2 s^2)) / 2; linear in m (exact); V_pi and splitter
+// errors by 9-point Gauss-Hermite quadrature. Temporal phase noise of std s_t: per repeat the
+// uncalibrated read-out A has variance (m2 - m1^2) A(0)^2 + s2 A(pi/2)^2 (term phase_noise,
+// / K) and its mean falls to m1 A(0) (deterministic term phase_fading, (m1 - 1) A(0)).
+// monte_carlo() draws a chip per sample (system.device_seed = 0, so that it averages over chips
+// as the budget does) or uses chip device_seed for every sample.
 // ENOB = log2(R / (sqrt(12) sigma_total)), sigma_total^2 =
 // sum of noise variances + (total deterministic error)^2; R defaults to the Cauchy-Schwarz
 // range 2 ||x|| ||w||.
@@ -67,6 +88,7 @@
 
 #include "lumac/circuits/circuit_params.hpp"
 #include "lumac/circuits/system.hpp"
+#include "lumac/core/rng.hpp"
 #include "lumac/devices/detector.hpp"
 #include "lumac/devices/modulator.hpp"
 #include "lumac/devices/noise_sources.hpp"
@@ -80,6 +102,39 @@ struct DotProduct {
   double w_full_scale = 1;  // weight that drives the LO modulator to +-1
   double range = 0;         // output full-scale range R for ENOB; 0 = 2 ||x|| ||w||
 };
+
+// The static errors of the devices one output's dot product runs on: the input modulator of its
+// row, its weight modulator, its LO phase, its balanced pair and the power the splitter trees
+// deliver to its detectors. All zero is the nominal chip.
+struct ModulatorErrors {
+  double bias_rad = 0;    // bias offset from null: field angle theta + bias_rad
+  double v_pi_error = 0;  // relative V_pi error: field angle theta / (1 + v_pi_error)
+  bool nominal() const { return bias_rad == 0 && v_pi_error == 0; }
+};
+struct DeviceErrors {
+  ModulatorErrors input, weight;
+  double lo_phase_rad = 0;           // static signal-LO phase error of the output
+  double responsivity_mismatch = 0;  // m = (eta+ - eta-) / eta of the output's pair
+  double signal_power_error = 0;     // a: the detector receives n_s (1 + a)
+  double lo_power_error = 0;         // b: n_L (1 + b)
+  bool nominal() const {
+    return input.nominal() && weight.nominal() && lo_phase_rad == 0 &&
+           responsivity_mismatch == 0 && signal_power_error == 0 && lo_power_error == 0;
+  }
+};
+
+// The devices of chip `chip` drawn from `rng` (RandomStream(seed, Stream::device)): the input
+// modulator of row `row` and the weight modulator, LO phase, balanced pair and splitter errors
+// of output `output` (each splitter error at detector (row, output)), each an independent
+// normal of its configured std (modulator.bias_error_rad, modulator.v_pi_spread,
+// system.lo_phase_error_rad, detector.responsivity_mismatch, system.splitter_imbalance) where
+// its source (bias, spread, phase, mismatch) is on; zero otherwise. V_pi and power errors are
+// kept above -0.9. The same (chip, row, output) always gives the same devices.
+DeviceErrors draw_device(const CircuitParams& params, NoiseSources sources,
+                         const RandomStream& rng, std::uint64_t chip, std::uint64_t row,
+                         std::uint64_t output);
+// Whether any static spread of draw_device is configured and on.
+bool has_device_spread(const CircuitParams& params, NoiseSources sources);
 
 // What one dot product (one output, all repeats) consumes, for the energy account.
 struct MacCounts {
@@ -103,8 +158,9 @@ struct NoiseBudget {
   double expected = 0;                 // mean read-out, deterministic errors included
   double range = 0;                    // R used for the ENOB
   double gain_electrons_per_unit = 0;  // G (one repeat)
-  std::vector<ErrorTerm> terms;        // shot, dark, reset, amplifier, rin, weight, adc, dac,
-                                       // nonlinearity, extinction, clipping, saturation (after
+  std::vector<ErrorTerm> terms;        // shot, dark, reset, amplifier, rin, weight, adc, phase,
+                                       // phase_noise, bias, mismatch, spread, dac, nonlinearity,
+                                       // extinction, clipping, saturation, phase_fading (after
                                        // repeats)
   double noise_std = 0;                // RMS of the noise terms
   double total_std = 0;                // RMS error: noise and deterministic error
@@ -212,15 +268,22 @@ class HomodyneMac {
   int dac_bits() const { return sources_.has(NoiseSource::dac) ? p_.dac.bits : 0; }
 
   EncodedDotProduct encode(const DotProduct& dp) const;
-  // Field of one symbol: sqrt(n) (d sqrt(1 - v^2) + i v).
-  std::complex<double> symbol_field(double drive, double photons) const;
+  // Field of one symbol: sqrt(n) (d sqrt(1 - v^2) + i v), or on a modulator with errors
+  // sqrt(n) (d cos theta + i sin theta), theta = asin(v) / (1 + e) + delta.
+  std::complex<double> symbol_field(double drive, double photons,
+                                    const ModulatorErrors& errors = {}) const;
   // Photons at the two diodes over one repeat, optionally with weight drives perturbed by
-  // `weight_error` (added to the LO drives, may be empty).
-  WindowPhotons window(const EncodedDotProduct& e, const std::vector<double>& weight_error) const;
+  // `weight_error` (added to the LO drives, may be empty), on the devices `device` with a
+  // temporal LO phase `phase_rad` added to its static one.
+  WindowPhotons window(const EncodedDotProduct& e, const std::vector<double>& weight_error,
+                       const DeviceErrors& device = {}, double phase_rad = 0) const;
+  // The mean difference count of a window on `device` (electrons): eta (n+ - n-) plus the
+  // responsivity mismatch leakage eta (m / 2) (n+ + n-).
+  double mean_charge(const WindowPhotons& w, const DeviceErrors& device = {}) const;
   double gain_electrons_per_unit(const EncodedDotProduct& e) const;
-  // The mean read-out at zero input (electrons, one repeat) that offset calibration subtracts;
-  // 0 without it.
-  double zero_input_offset(const EncodedDotProduct& e) const;
+  // The mean read-out at zero input (electrons, one repeat) on `device` that offset
+  // calibration subtracts; 0 without it.
+  double zero_input_offset(const EncodedDotProduct& e, const DeviceErrors& device = {}) const;
   double range_of(const DotProduct& dp) const;
   // Q_fs of a read-out of fan-in N with n_s, n_L photons per symbol at full scale (electrons).
   double full_scale_charge(double fan_in, double n_signal, double n_lo) const;
@@ -238,6 +301,8 @@ class HomodyneMac {
   // extinction residual is not included.
   LayerNoiseModel layer_noise(double fan_in, double x_scale, double w_scale, double range,
                               double photon_scale = 1) const;
+  // Samples of the read-out: temporal noise new for every sample, and the static errors of a
+  // new chip for every sample (system.device_seed = 0) or of chip device_seed for all.
   MonteCarloResult monte_carlo(const DotProduct& dp, std::int64_t samples,
                                std::uint64_t seed) const;
 
@@ -259,6 +324,12 @@ class HomodyneMac {
     double peak_V = 0;
   };
   Saturation saturation(const EncodedDotProduct& e, const BalancedDetector& rx) const;
+  // The static and phase terms of analyze() (electrons^2 of one read-out of one repeat, and
+  // the phase-noise fading in electrons).
+  struct DeviceTerms {
+    double phase = 0, phase_noise = 0, bias = 0, mismatch = 0, spread = 0, fading = 0;
+  };
+  DeviceTerms device_terms(const EncodedDotProduct& e) const;
   CircuitParams p_;
   NoiseSources sources_;
   LinkBudget link_;

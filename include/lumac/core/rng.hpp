@@ -33,6 +33,8 @@ enum class Stream : std::uint64_t {
   training = 10,        // initialisation and shuffling in training
   precision = 11,       // precision learning
   trace = 12,           // time-domain simulation noise increments
+  device = 13,          // static device spreads of a chip (drawn once per device)
+  phase_noise = 14,     // temporal signal-LO phase noise, new every repeat
 };
 
 class RandomStream {

@@ -67,6 +67,7 @@ struct DetectorParams {
   double tia_feedback_ohm = 5e3;                // R_f of the TIA front end
   double cmrr_dB = 30;                          // common-mode rejection ratio of the balanced pair
   double bandwidth_Hz = 30e9;                   // photodiode/front-end 3 dB bandwidth (first order)
+  double responsivity_mismatch = 0;             // static std of (eta+ - eta-) / eta of each pair
 };
 
 template <class V>
@@ -93,6 +94,9 @@ void visit_fields(DetectorParams& p, V& v) {
   v.real("tia_feedback_ohm", p.tia_feedback_ohm, "Ohm", "tia: feedback resistance R_f");
   v.real("cmrr_dB", p.cmrr_dB, "dB", "common-mode rejection ratio of the balanced pair");
   v.real("bandwidth_Hz", p.bandwidth_Hz, "Hz", "photodiode and front-end 3 dB bandwidth");
+  v.real("responsivity_mismatch", p.responsivity_mismatch, "1",
+         "std of the relative responsivity difference (eta+ - eta-) / eta of each balanced pair, "
+         "drawn once per device");
 }
 
 void validate(const DetectorParams& p);

@@ -48,6 +48,8 @@ struct ModulatorParams {
   double weight_noise_std = 0;                 // weight drive noise std, relative to full scale
   WeightNoiseKind weight_noise_kind = WeightNoiseKind::temporal;  // temporal or static
   bool predistortion = true;  // arcsine pre-distortion of the drive voltage (else V = V_pi x)
+  double bias_error_rad = 0;  // static std of each modulator's bias offset from null
+  double v_pi_spread = 0;     // static relative std of each modulator's V_pi
 };
 
 template <class V>
@@ -64,6 +66,11 @@ void visit_fields(ModulatorParams& p, V& v) {
            "temporal (new every repeat) or static (fixed per device)");
   v.boolean("predistortion", p.predistortion,
             "arcsine pre-distortion of the drive voltage (false: V = V_pi x, field sin(pi x / 2))");
+  v.real("bias_error_rad", p.bias_error_rad, "rad",
+         "std of each modulator's bias offset from null (what bias control leaves), drawn once "
+         "per device");
+  v.real("v_pi_spread", p.v_pi_spread, "1",
+         "relative std of each modulator's V_pi, drawn once per device");
 }
 
 void validate(const ModulatorParams& p);

@@ -17,11 +17,15 @@ enum class NoiseSource : unsigned {
   adc = 1u << 6,         // ADC quantization of the read-out
   extinction = 1u << 7,  // deterministic: finite modulator extinction ratio
   dac = 1u << 8,         // deterministic: DAC quantization of the drive
+  phase = 1u << 9,       // signal-LO phase: static error per output and temporal phase noise
+  bias = 1u << 10,       // static modulator bias offsets
+  mismatch = 1u << 11,   // static responsivity mismatch of each balanced pair (leakage)
+  spread = 1u << 12,     // static V_pi spread of each modulator and splitter imbalance
 };
 
 class NoiseSources {
  public:
-  static NoiseSources all() { return NoiseSources(0x1FFu); }
+  static NoiseSources all() { return NoiseSources(0x1FFFu); }
   static NoiseSources none() { return NoiseSources(0u); }
   // Parses "shot,dark" (or "all", "none"); unknown names are a lumac::Error listing valid ones.
   static NoiseSources parse(std::string_view list);
