@@ -17,7 +17,7 @@ void add_circuit_options(CLI::App& cmd, CircuitSpec& o, bool fan_in_required) {
   cmd.add_option("--averaging", o.averaging, "digital | analog (system.averaging)");
   cmd.add_option("--sources", o.sources,
                  "noise and error sources to keep: all, none, or a list of shot,dark,reset,"
-                 "amplifier,rin,weight,adc,dac,extinction");
+                 "amplifier,rin,weight,adc,dac,extinction,phase,bias,mismatch,spread");
   cmd.add_option("--vectors", o.vectors,
                  "random vectors: uniform (x, w in [-1,1]) | positive (x in [0,1]) | ones");
   cmd.add_option("--range", o.range,
