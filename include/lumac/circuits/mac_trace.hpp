@@ -20,7 +20,12 @@
 // receiver is the one the statistical budget uses (its capacitance sized the same way); the
 // integrator's charge saturates at +-C V_swing, a TIA's difference current at V_swing / R_f.
 // Finite bandwidths give inter-symbol interference; finite extinction and bias errors act
-// through the modulator transfer itself.
+// through the modulator transfer itself. The run is on a chip (homodyne_mac.hpp, "Static
+// device errors"): chip system.device_seed, or with 0 a new chip for every run as the Monte
+// Carlo draws one per sample. Its modulators' bias and V_pi errors enter the transfer's angle,
+// its splitter errors the fluxes, its LO phase (static, plus the temporal phase noise of each
+// repeat, drawn as the Monte Carlo does) rotates the LO field, and the diodes' quantum
+// efficiencies are eta (1 +- m / 2).
 #pragma once
 
 #include <cstdint>
