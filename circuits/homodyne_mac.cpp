@@ -44,11 +44,9 @@ void check_dot_product(const DotProduct& dp) {
 
 // Nodes and weights of 9-point Gauss-Hermite quadrature for a standard normal variable:
 // E[f(z)] ~ sum_k w_k f(z_k), exact for polynomials of degree <= 17.
-constexpr std::array<double, 9> gh_nodes{-4.512745863399783, -3.205429002856470,
-                                         -2.076847978677830, -1.023255663789133,
-                                         0.0,                1.023255663789133,
-                                         2.076847978677830,  3.205429002856470,
-                                         4.512745863399783};
+constexpr std::array<double, 9> gh_nodes{
+    -4.512745863399783, -3.205429002856470, -2.076847978677830, -1.023255663789133, 0.0,
+    1.023255663789133,  2.076847978677830,  3.205429002856470,  4.512745863399783};
 constexpr std::array<double, 9> gh_weights{
     2.234584400774658e-05, 2.789141321231769e-03, 4.991640676521788e-02,
     2.440975028949394e-01, 4.063492063492064e-01, 2.440975028949394e-01,
@@ -106,8 +104,8 @@ DeviceErrors draw_device(const CircuitParams& p, NoiseSources sources, const Ran
   d.weight.v_pi_error = floor(draw(spread, sv, weight_v_pi, output));
   d.lo_phase_rad =
       draw(sources.has(NoiseSource::phase), p.system.lo_phase_error_rad, lo_phase, output);
-  d.responsivity_mismatch = draw(sources.has(NoiseSource::mismatch),
-                                 p.detector.responsivity_mismatch, mismatch, output);
+  d.responsivity_mismatch =
+      draw(sources.has(NoiseSource::mismatch), p.detector.responsivity_mismatch, mismatch, output);
   d.signal_power_error = floor(draw(spread, sp, signal_power, detector));
   d.lo_power_error = floor(draw(spread, sp, lo_power, detector));
   return d;
@@ -466,8 +464,8 @@ NoiseBudget HomodyneMac::analyze(const DotProduct& dp) const {
              {"clipping", std::abs(e.clipping_error), true},
              {"saturation", std::abs(saturation_error), true},
              {"phase_fading", std::abs(fading_error), true}};
-  const double noise_var = y_shot + y_dark + y_reset + y_amp + y_rin + y_weight + y_adc +
-                           y_phase + y_phase_noise + y_bias + y_mismatch + y_spread;
+  const double noise_var = y_shot + y_dark + y_reset + y_amp + y_rin + y_weight + y_adc + y_phase +
+                           y_phase_noise + y_bias + y_mismatch + y_spread;
   const double bias = b.expected - b.ideal;
   b.noise_std = std::sqrt(noise_var);
   b.total_std = std::sqrt(noise_var + bias * bias);

@@ -110,7 +110,7 @@ class TraceRun {
   double h_, flux_s_, flux_l_, rin_psd_, dark_, amp_var_rate_, g_;
   double readout_std_C_ = 0, max_charge_C_ = 0, max_current_A_ = 0, offset_ = 0;
   bool tia_ = false;
-  DeviceErrors device_;  // the chip's static errors
+  DeviceErrors device_;                     // the chip's static errors
   double phase_noise_std_ = 0, phase_ = 0;  // temporal LO phase noise; the current LO phase
   RandomStream rng_;
   bool adc_;

@@ -19,12 +19,12 @@ struct SourceName {
   std::string_view name;
 };
 constexpr SourceName source_names[] = {
-    {NoiseSource::shot, "shot"},   {NoiseSource::dark, "dark"},
-    {NoiseSource::reset, "reset"}, {NoiseSource::amplifier, "amplifier"},
-    {NoiseSource::rin, "rin"},     {NoiseSource::weight, "weight"},
-    {NoiseSource::adc, "adc"},     {NoiseSource::extinction, "extinction"},
-    {NoiseSource::dac, "dac"},     {NoiseSource::phase, "phase"},
-    {NoiseSource::bias, "bias"},   {NoiseSource::mismatch, "mismatch"},
+    {NoiseSource::shot, "shot"},     {NoiseSource::dark, "dark"},
+    {NoiseSource::reset, "reset"},   {NoiseSource::amplifier, "amplifier"},
+    {NoiseSource::rin, "rin"},       {NoiseSource::weight, "weight"},
+    {NoiseSource::adc, "adc"},       {NoiseSource::extinction, "extinction"},
+    {NoiseSource::dac, "dac"},       {NoiseSource::phase, "phase"},
+    {NoiseSource::bias, "bias"},     {NoiseSource::mismatch, "mismatch"},
     {NoiseSource::spread, "spread"},
 };
 

@@ -118,8 +118,8 @@ struct DeviceErrors {
   double signal_power_error = 0;     // a: the detector receives n_s (1 + a)
   double lo_power_error = 0;         // b: n_L (1 + b)
   bool nominal() const {
-    return input.nominal() && weight.nominal() && lo_phase_rad == 0 &&
-           responsivity_mismatch == 0 && signal_power_error == 0 && lo_power_error == 0;
+    return input.nominal() && weight.nominal() && lo_phase_rad == 0 && responsivity_mismatch == 0 &&
+           signal_power_error == 0 && lo_power_error == 0;
   }
 };
 
@@ -130,9 +130,8 @@ struct DeviceErrors {
 // system.lo_phase_error_rad, detector.responsivity_mismatch, system.splitter_imbalance) where
 // its source (bias, spread, phase, mismatch) is on; zero otherwise. V_pi and power errors are
 // kept above -0.9. The same (chip, row, output) always gives the same devices.
-DeviceErrors draw_device(const CircuitParams& params, NoiseSources sources,
-                         const RandomStream& rng, std::uint64_t chip, std::uint64_t row,
-                         std::uint64_t output);
+DeviceErrors draw_device(const CircuitParams& params, NoiseSources sources, const RandomStream& rng,
+                         std::uint64_t chip, std::uint64_t row, std::uint64_t output);
 // Whether any static spread of draw_device is configured and on.
 bool has_device_spread(const CircuitParams& params, NoiseSources sources);
 
