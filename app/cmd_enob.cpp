@@ -55,18 +55,29 @@ void print_enob(const EnobStudy& st) {
             : "");
   fmt::print("  {:<12} {:>12} {:>8}\n", "source", "std (of y)", "share");
   const double var = b.total_std * b.total_std;
-  for (const auto& t : b.terms)
+  for (const auto& t : b.terms) {
+    const bool chip_term =
+        t.name == "phase" || t.name == "bias" || t.name == "mismatch" || t.name == "spread";
     fmt::print("  {:<12} {:>12.4g} {:>7.1f}%{}\n", t.name, t.std,
                var > 0 ? 100 * t.std * t.std / var : 0.0,
-               t.deterministic ? "  (deterministic)" : "");
+               t.deterministic          ? "  (deterministic)"
+               : chip_term && t.std > 0 ? "  (static: RMS over chips)"
+                                        : "");
+  }
   fmt::print("  {:<12} {:>12.4g}\n", "total", b.total_std);
   fmt::print("  ENOB (analytic)      {:.3f} bits   [log2(R / (sqrt(12) sigma))]\n", b.enob);
+  // Which chip the samples ran on, when its devices are not nominal.
+  std::string chip;
+  if (has_device_spread(st.params, st.sources))
+    chip = st.params.system.device_seed > 0
+               ? fmt::format(", all on chip {}", st.params.system.device_seed)
+               : std::string(", each on a new chip");
   if (st.monte_carlo)
-    fmt::print("  ENOB (Monte Carlo)   {:.3f} bits   ({} samples, RMS error {:.4g})\n",
-               st.monte_carlo->enob, st.monte_carlo->samples, st.monte_carlo->rms_error);
+    fmt::print("  ENOB (Monte Carlo)   {:.3f} bits   ({} samples{}, RMS error {:.4g})\n",
+               st.monte_carlo->enob, st.monte_carlo->samples, chip, st.monte_carlo->rms_error);
   if (st.time_domain)
-    fmt::print("  ENOB (time domain)   {:.3f} bits   ({} runs, RMS error {:.4g})\n",
-               st.time_domain->enob, st.time_domain->samples, st.time_domain->rms_error);
+    fmt::print("  ENOB (time domain)   {:.3f} bits   ({} runs{}, RMS error {:.4g})\n",
+               st.time_domain->enob, st.time_domain->samples, chip, st.time_domain->rms_error);
 }
 
 void run_enob(const EnobCommand& o) {
