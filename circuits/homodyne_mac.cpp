@@ -103,9 +103,9 @@ DeviceErrors draw_device(const CircuitParams& p, NoiseSources sources, const Ran
   d.weight.bias_rad = draw(bias, sb, weight_bias, output);
   d.weight.v_pi_error = floor(draw(spread, sv, weight_v_pi, output));
   d.lo_phase_rad =
-      draw(sources.has(NoiseSource::phase), p.system.lo_phase_error_rad, lo_phase, output);
-  d.responsivity_mismatch =
-      draw(sources.has(NoiseSource::mismatch), p.detector.responsivity_mismatch, mismatch, output);
+      draw(sources.has(NoiseSource::phase), p.system.lo_phase_error_rad, lo_phase, detector);
+  d.responsivity_mismatch = draw(sources.has(NoiseSource::mismatch),
+                                 p.detector.responsivity_mismatch, mismatch, detector);
   d.signal_power_error = floor(draw(spread, sp, signal_power, detector));
   d.lo_power_error = floor(draw(spread, sp, lo_power, detector));
   return d;

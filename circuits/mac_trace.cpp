@@ -29,8 +29,8 @@ using State = std::array<double, 5>;
 // to the field, so a noisy LO symbol is driven at the voltage whose field is the DAC level's
 // field plus the noise.
 void drive_levels(const MachZehnderModulator& mzm, const EncodedDotProduct& e, int dac_bits,
-                  const ReadoutRule& rule, const TraceOptions& opt, std::vector<double>& v_sig,
-                  std::vector<double>& v_lo) {
+                  const ReadoutRule& rule, const TraceOptions& opt, std::uint64_t device_seed,
+                  std::vector<double>& v_sig, std::vector<double>& v_lo) {
   const std::size_t n = e.x_drive.size();
   const double sigma_w = rule.weight_noise_std;
   const RandomStream wt_rng(opt.seed, Stream::weight_temporal),
@@ -38,7 +38,14 @@ void drive_levels(const MachZehnderModulator& mzm, const EncodedDotProduct& e, i
   v_sig.resize(n * static_cast<std::size_t>(rule.repeats));
   v_lo.resize(v_sig.size());
   std::vector<double> noise(n);
-  if (sigma_w > 0 && rule.static_weight) ws_rng.fill_normal(noise, opt.run, 0, 0);
+  // Static weight noise belongs to the chip: chip device_seed's (as the Monte Carlo draws it),
+  // or with device_seed 0 a new one for every run.
+  if (sigma_w > 0 && rule.static_weight) {
+    if (device_seed > 0)
+      RandomStream(device_seed, Stream::weight_static).fill_normal(noise, 0, 0, 0);
+    else
+      ws_rng.fill_normal(noise, opt.run, 0, 0);
+  }
   for (int r = 0; r < rule.repeats; ++r) {
     if (sigma_w > 0 && !rule.static_weight)
       wt_rng.fill_normal(noise, opt.run, static_cast<std::uint64_t>(r), 0);
@@ -110,8 +117,10 @@ class TraceRun {
   double h_, flux_s_, flux_l_, rin_psd_, dark_, amp_var_rate_, g_;
   double readout_std_C_ = 0, max_charge_C_ = 0, max_current_A_ = 0, offset_ = 0;
   bool tia_ = false;
-  DeviceErrors device_;                     // the chip's static errors
-  double phase_noise_std_ = 0, phase_ = 0;  // temporal LO phase noise; the current LO phase
+  DeviceErrors device_;           // the chip's static errors
+  std::vector<double> phases_;    // LO phase of every repeat (temporal phase noise)
+  double phase_ = 0;              // the current LO phase
+  std::int64_t delay_steps_ = 0;  // from a symbol boundary to its window's
   RandomStream rng_;
   bool adc_;
   MidRiseQuantizer quantizer_;
@@ -175,14 +184,22 @@ TraceRun::TraceRun(const HomodyneMac& mac, const DotProduct& dp, const TraceOpti
   device_ = device_seed > 0
                 ? draw_device(p_, src_, RandomStream(device_seed, Stream::device), 0, 0, 0)
                 : draw_device(p_, src_, RandomStream(opt.seed, Stream::device), opt.run, 0, 0);
-  phase_noise_std_ = src_.has(NoiseSource::phase) ? p_.system.lo_phase_noise_rad : 0.0;
   phase_ = device_.lo_phase_rad;
+  const double phase_noise = src_.has(NoiseSource::phase) ? p_.system.lo_phase_noise_rad : 0.0;
+  if (phase_noise > 0) {
+    // One LO phase per repeat, drawn as the Monte Carlo draws it.
+    const RandomStream phase_rng(opt.seed, Stream::phase_noise);
+    for (int r = 0; r < rule_.repeats; ++r)
+      phases_.push_back(device_.lo_phase_rad +
+                        phase_noise *
+                            phase_rng.normal(opt.run, static_cast<std::uint64_t>(r), 0, 0));
+  }
   flux_s_ *= 1 + device_.signal_power_error;
   flux_l_ *= 1 + device_.lo_power_error;
   offset_ = mac.zero_input_offset(e_, device_);
   tr_.gain_electrons_per_unit = g_;
   tr_.adc_lsb_C = adc_ ? quantizer_.lsb() * q_ : 0.0;
-  drive_levels(mzm_, e_, mac.dac_bits(), rule_, opt, v_sig_, v_lo_);
+  drive_levels(mzm_, e_, mac.dac_bits(), rule_, opt, device_seed, v_sig_, v_lo_);
   laser_shape_ = laser_envelope(p_, opt, static_cast<double>(symbols_) * t_sym_, h_);
   // Modulators start at the null (0 V), diodes at their dark current.
   x_ = State{0, 0, dark_, dark_, 0};
@@ -225,13 +242,13 @@ void TraceRun::advance(std::int64_t step, double& noise_plus, double& noise_minu
   const bool driven = symbol < static_cast<std::int64_t>(symbols_);
   drive_s_ = driven ? v_sig_[static_cast<std::size_t>(symbol)] : 0.0;
   drive_l_ = driven ? v_lo_[static_cast<std::size_t>(symbol)] : 0.0;
-  if (phase_noise_std_ > 0) {
-    // The LO phase of this repeat (held after the last symbol), drawn as the Monte Carlo does.
-    const auto repeat = static_cast<std::uint64_t>(
-        std::min(symbol, static_cast<std::int64_t>(symbols_) - 1) / static_cast<std::int64_t>(n_));
-    phase_ = device_.lo_phase_rad +
-             phase_noise_std_ *
-                 RandomStream(opt_.seed, Stream::phase_noise).normal(opt_.run, repeat, 0, 0);
+  if (!phases_.empty()) {
+    // The LO phase changes with the repeat at its window's boundary (one group delay after its
+    // first symbol), so each window sees one phase.
+    const std::int64_t repeat = std::clamp<std::int64_t>(
+        (step - delay_steps_) / (static_cast<std::int64_t>(n_) * steps_per_symbol), 0,
+        static_cast<std::int64_t>(phases_.size()) - 1);
+    phase_ = phases_[static_cast<std::size_t>(repeat)];
   }
   laser_ = opt_.rate_equation_laser
                ? laser_shape_[std::min(laser_shape_.size() - 1, static_cast<std::size_t>(step))]
@@ -312,6 +329,7 @@ MacTrace TraceRun::run() {
   const std::size_t window_symbols = rule_.analog ? symbols_ : n_;
   const std::size_t windows = symbols_ / window_symbols;
   const auto delay_steps = static_cast<std::int64_t>(std::llround((tau_m_ + tau_d_) / h_));
+  delay_steps_ = delay_steps;
   const std::int64_t steps_per_symbol =
       static_cast<std::int64_t>(substeps_) * opt_.samples_per_symbol;
   const std::int64_t window_steps = static_cast<std::int64_t>(window_symbols) * steps_per_symbol;

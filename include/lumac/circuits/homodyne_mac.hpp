@@ -124,8 +124,8 @@ struct DeviceErrors {
 };
 
 // The devices of chip `chip` drawn from `rng` (RandomStream(seed, Stream::device)): the input
-// modulator of row `row` and the weight modulator, LO phase, balanced pair and splitter errors
-// of output `output` (each splitter error at detector (row, output)), each an independent
+// modulator of row `row`, the weight modulator of output `output`, and the LO phase, balanced
+// pair and splitter errors of detector (row, output) (the tile has B M pairs), each an independent
 // normal of its configured std (modulator.bias_error_rad, modulator.v_pi_spread,
 // system.lo_phase_error_rad, detector.responsivity_mismatch, system.splitter_imbalance) where
 // its source (bias, spread, phase, mismatch) is on; zero otherwise. V_pi and power errors are
