@@ -10,6 +10,7 @@
 #include "lumac/core/precision.hpp"
 #include "lumac/core/rng.hpp"
 #include "lumac/nn/dense.hpp"
+#include "nn/analog_chip.hpp"
 
 namespace lumac::nn {
 
@@ -27,9 +28,11 @@ std::uint64_t layer_word(int layer, std::uint64_t kind) {
 struct alignas(64) NoiseStats {
   double sum_var = 0, count = 0;
   std::array<double, num_sources> source_var{};
-  // Physical mode: inputs encoded and clipped, outputs clipped at the ADC span, and the sum of
-  // squares of the extinction error.
-  double inputs = 0, inputs_clipped = 0, outputs_clipped = 0, extinction_sq = 0;
+  // Physical mode: inputs encoded and clipped, outputs clipped at the ADC span, and the chip's
+  // sums (nn/analog_chip.hpp: squares of the extinction and static errors and of the phase
+  // noise's fading, the phase noise's variance).
+  double inputs = 0, inputs_clipped = 0, outputs_clipped = 0;
+  ChipStats chip;
 };
 
 void merge(NoiseStats& into, const NoiseStats& d) {
@@ -39,7 +42,10 @@ void merge(NoiseStats& into, const NoiseStats& d) {
   into.inputs += d.inputs;
   into.inputs_clipped += d.inputs_clipped;
   into.outputs_clipped += d.outputs_clipped;
-  into.extinction_sq += d.extinction_sq;
+  into.chip.extinction_sq += d.chip.extinction_sq;
+  into.chip.static_sq += d.chip.static_sq;
+  into.chip.phase_var += d.chip.phase_var;
+  into.chip.fading_sq += d.chip.fading_sq;
 }
 
 // Finite extinction (HomodyneMac::symbol_field): a drive v sends n (v^2 + d^2 (1 - v^2))
@@ -60,6 +66,35 @@ void add_extinction_shot(LayerNoiseModel& m, double d2, double fan_in) {
   m.d_total_d_log_scale += minus;
 }
 
+// What the chip applies to W exactly (nn/analog_chip.hpp) leaves the polynomial: the weight
+// DAC's part of the `dac` source, k (s - c) of k (s + u - 2 c) (HomodyneMac::layer_noise: the
+// input DAC's error times u, k (u - c), stays a noise equivalent, the inputs changing every
+// sample), and the static programming error's `weight` term. Neither scales with the photons.
+void remove_exact_terms(LayerNoiseModel& m, bool weight_dac, bool static_weight) {
+  NoisePolynomial delta;
+  if (weight_dac) {
+    NoisePolynomial& dac = m.by_source[7];  // source_names[7] == "dac"
+    NoisePolynomial d;
+    d.s = -dac.s;  // dac.s = k
+    d.c = dac.s;   // dac.c = -2 k -> -k
+    dac += d;
+    delta += d;
+  }
+  if (static_weight) {
+    NoisePolynomial& weight = m.by_source[5];  // source_names[5] == "weight"
+    NoisePolynomial d;
+    d.constant = -weight.constant;
+    d.s = -weight.s;
+    d.u = -weight.u;
+    d.c = -weight.c;
+    d.s4 = -weight.s4;
+    d.u4 = -weight.u4;
+    weight = NoisePolynomial{};
+    delta += d;
+  }
+  m.total += delta;
+}
+
 // An index unique to the calling OS thread for the life of the process (0, 1, 2, ... in order
 // of first use). Not omp_get_thread_num(): that is 0 in a nested region of one thread (a layer's
 // loop inside Model::forward's loop over sample groups), so two threads running at once would
@@ -69,24 +104,6 @@ std::size_t thread_index() {
   static std::atomic<std::size_t> next{0};
   thread_local const std::size_t index = next.fetch_add(1, std::memory_order_relaxed);
   return index;
-}
-
-// out = a b, multiplied in zero-padded blocks of dense_chunk_samples columns (as Dense does): a
-// GEMM's bits for one column depend on the number of columns, and a hook's column count
-// depends on how the samples were batched (DESIGN.md convention 5).
-template <class A, class B>
-void product_in_blocks(const A& a, const B& b, Eigen::MatrixXf& out) {
-  constexpr Eigen::Index block = dense_chunk_samples;
-  thread_local Eigen::MatrixXf bb, yb;
-  out.resize(a.rows(), b.cols());
-  bb.resize(b.rows(), block);
-  for (Eigen::Index j0 = 0; j0 < b.cols(); j0 += block) {
-    const Eigen::Index n = std::min(block, b.cols() - j0);
-    bb.leftCols(n) = b.middleCols(j0, n);
-    bb.rightCols(block - n).setZero();
-    yb.noalias() = a * bb;
-    out.middleCols(j0, n) = yb.leftCols(n);
-  }
 }
 
 }  // namespace
@@ -118,12 +135,14 @@ struct AnalogExecutor::WeightState {
   // Physical mode: the weight full scale m_w,i of every row (the layer's, or the row's max|W|),
   // the noise polynomial (one, or one per row: per output channel energy or per row full
   // scale), per noise source the row sums of the constant, s and s4 coefficients of its
-  // variance (the statistics are linear in them), and with extinction
-  // d^2 m_x m_w,i sqrt(1 - u_ik^2), u = W / m_w (outputs x fan_in; empty without).
+  // variance (the statistics are linear in them), and with extinction m_x d W2 (outputs x
+  // fan_in; empty without), on nominal devices d^2 m_x m_w,i sqrt(1 - u_ik^2), u = W / m_w;
+  // with the chip model on, what it needs of the weights.
   Eigen::VectorXd w_scale;
   std::vector<LayerNoiseModel> models;
   SourceTerms source_terms{};
   Eigen::MatrixXf extinction;
+  ChipWeights chip;
   const LayerNoiseModel& model(Eigen::Index i) const {
     return models[models.size() == 1 ? 0 : static_cast<std::size_t>(i)];
   }
@@ -136,6 +155,12 @@ struct AnalogExecutor::LayerState {
   double x_scale = 1, w_scale = 1, d2 = 0;
   float offset_trim = 1;  // 1 with offset calibration: the zero-input read-out is subtracted
   std::vector<LayerNoiseModel> models;  // one, or one per output channel
+  // The chip (nn/analog_chip.hpp): the tile all layers share, this layer's part, whether it
+  // runs (static errors or phase noise; otherwise only the nominal extinction term) and which
+  // polynomial terms it applies exactly instead.
+  std::shared_ptr<const Tile> tile;
+  ChipLayer chip;
+  bool chip_active = false, static_errors = false, exact_dac = false, exact_static_weight = false;
   std::once_flag weights_once;
   WeightState weights;
   // Statistics since the last reset: one slot per thread (by thread_index()), so threads do not
@@ -195,6 +220,14 @@ AnalogExecutor::AnalogExecutor(NoiseMode mode, std::vector<AnalogLayer> layers,
       seed_(seed) {
   if (noise_mode_info(mode_).counts_repeats())
     circuit_photons_ = HomodyneMac(circuit).photons_per_mac_full_scale();
+  // Physical mode: the chip all layers run on, one per noise seed unless system.device_seed
+  // names one (nn/analog_chip.hpp).
+  const std::uint64_t chip_seed = circuit.system.device_seed > 0
+                                      ? static_cast<std::uint64_t>(circuit.system.device_seed)
+                                      : seed_;
+  std::shared_ptr<const Tile> tile;
+  if (mode_ == NoiseMode::physical)
+    tile = std::make_shared<const Tile>(draw_tile(circuit, sources, chip_seed));
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     const AnalogLayer& a = layers_[l];
     if (a.fan_in < 1 || a.outputs < 1)
@@ -223,10 +256,33 @@ AnalogExecutor::AnalogExecutor(NoiseMode mode, std::vector<AnalogLayer> layers,
       st->w_scale = ws > 0 ? ws : 1;
       st->d2 = std::pow(st->mac->extinction_residual(), 2);
       st->offset_trim = circuit.system.offset_calibration ? 1.0f : 0.0f;
+      const ReadoutRule rule = st->mac->readout_rule();
+      ChipLayer& chip = st->chip;
+      chip.layer = static_cast<int>(l);
+      chip.chip_seed = chip_seed;
+      chip.fan_in = static_cast<double>(a.fan_in);
+      chip.x_scale = st->x_scale;
+      chip.d = st->mac->extinction_residual();
+      chip.trim = st->offset_trim;
+      chip.dac_bits = st->mac->dac_bits();
+      chip.predistortion = circuit.modulator.predistortion;
+      chip.static_weight_std = rule.static_weight ? rule.weight_noise_std : 0.0;
+      const LinkBudget& link = st->mac->link();
+      if (link.lo_photons_per_symbol() > 0)
+        chip.photon_ratio =
+            std::sqrt(link.signal_photons_per_symbol() / link.lo_photons_per_symbol());
+      chip.phase_std = sources.has(NoiseSource::phase) ? circuit.system.lo_phase_noise_rad : 0.0;
+      chip.repeats = a.repeats;
+      st->tile = tile;
+      st->chip_active = chip.active(*tile);
+      st->static_errors = chip.static_errors(*tile);
+      st->exact_dac = chip.dac_bits > 0;
+      st->exact_static_weight = chip.static_weight_std > 0;
       for (double e : a.energy) {
         st->models.push_back(st->mac->layer_noise(static_cast<double>(a.fan_in), st->x_scale,
                                                   st->w_scale, a.output_range(), e));
         add_extinction_shot(st->models.back(), st->d2, static_cast<double>(a.fan_in));
+        remove_exact_terms(st->models.back(), st->exact_dac, st->exact_static_weight);
       }
     }
     state_.push_back(std::move(st));
@@ -303,12 +359,15 @@ void AnalogExecutor::fill_weight_state(std::size_t layer, const ConstMatrixMap& 
       ws.models.push_back(
           st.mac->layer_noise(fan_in, st.x_scale, ws.w_scale[i], a.output_range(), a.energy_of(i)));
       add_extinction_shot(ws.models.back(), st.d2, fan_in);
+      remove_exact_terms(ws.models.back(), st.exact_dac, st.exact_static_weight);
     }
   } else {
     ws.models = st.models;
   }
   ws.source_terms = source_terms(ws.models, ws.w_scale, fan_in, ws.w2, ws.w4);
-  if (st.d2 > 0) {
+  if (st.chip_active) {
+    chip_weights(st.chip, *st.tile, W, ws.w_scale, ws.chip, ws.extinction);
+  } else if (st.d2 > 0) {
     const Eigen::ArrayXf iw = ws.w_scale.cwiseInverse().cast<float>().array();
     const Eigen::ArrayXf gain = (st.d2 * st.x_scale * ws.w_scale.array()).cast<float>();
     const Eigen::ArrayXXf u = W.array().colwise() * iw;
@@ -613,6 +672,23 @@ void AnalogExecutor::forward(MatmulView& v) const {
   st.add(stats);
 }
 
+void AnalogExecutor::physical_mean(const MatmulView& vc, const ProductSums& p, MatrixMap y,
+                                   ChipStats* stats) const {
+  const LayerState& st = *state_[static_cast<std::size_t>(vc.layer)];
+  if (st.chip_active) {
+    apply_chip(st.chip, *st.tile, p.w->chip, p.w->extinction, vc, p.x2, seed_, y, stats);
+    return;
+  }
+  if (p.w->extinction.size() == 0) return;
+  // The extinction error: d^2 m_x m_w,i sum_k sqrt(1 - u_ik^2) sqrt(1 - v_kj^2), exactly.
+  thread_local Eigen::MatrixXf root_v, err;
+  // With offset calibration the zero-input read-out (v = 0) is subtracted: sqrt(1 - v^2) - 1.
+  extinction_root(vc.X, st.x_scale, st.offset_trim, root_v);
+  product_of_view(vc, p.w->extinction, root_v, err);
+  if (stats) stats->extinction_sq += static_cast<double>(err.squaredNorm());
+  y += err;
+}
+
 void AnalogExecutor::physical_forward(MatmulView& v) const {
   const Eigen::Index rows = v.Y.rows(), cols = v.Y.cols();
   const auto l = static_cast<std::size_t>(v.layer);
@@ -623,17 +699,7 @@ void AnalogExecutor::physical_forward(MatmulView& v) const {
   const MatmulView vc = clip_inputs(v, &v.Y, stats.inputs_clipped);
   stats.inputs = static_cast<double>(v.X.size());
   const ProductSums p = sums(vc);
-  if (p.w->extinction.size() > 0) {
-    // The extinction error: d^2 m_x m_w,i sum_k sqrt(1 - u_ik^2) sqrt(1 - v_kj^2), exactly.
-    thread_local Eigen::MatrixXf root_v, err;
-    // With offset calibration the zero-input read-out (v = 0) is subtracted: sqrt(1 - v^2) - 1.
-    root_v = ((1 - (vc.X.array() * static_cast<float>(1 / st.x_scale)).square()).max(0.0f).sqrt() -
-              st.offset_trim)
-                 .matrix();
-    product_in_blocks(p.w->extinction, root_v, err);
-    stats.extinction_sq = static_cast<double>(err.squaredNorm());
-    v.Y += err;
-  }
+  physical_mean(vc, p, v.Y, &stats.chip);
   stats.sum_var = add_noise(v, p);
   stats.count = static_cast<double>(rows * cols);
   // The ADC span: range_scale R wide, centred on the calibrated output range.
@@ -699,7 +765,7 @@ void AnalogExecutor::physical_backward(const MatmulView& v, MatrixMap* dx,
                                        Eigen::VectorXd* d_log_energy) const {
   const auto l = static_cast<std::size_t>(v.layer);
   const LayerState& st = *state_[l];
-  thread_local Eigen::MatrixXf var, d_var, eps, n, w, root_v, y, y_ext, dy;
+  thread_local Eigen::MatrixXf var, d_var, eps, n, w, y, dy;
   double clipped = 0;
   const MatmulView vc = clip_inputs(v, nullptr, clipped);
   const ProductSums p = sums(vc);
@@ -708,14 +774,10 @@ void AnalogExecutor::physical_backward(const MatmulView& v, MatrixMap* dx,
   n = var.cwiseSqrt().cwiseProduct(eps);  // the noise forward added
   const auto ix = static_cast<float>(1 / st.x_scale);
   const bool extinction = p.w->extinction.size() > 0;
-  // The forward's output before the ADC clip (recomputed, so equal up to the rounding of the
-  // product): dL/dY is 0 where the ADC clipped it.
-  product_in_blocks(v.W, vc.X, y);
-  if (extinction) {
-    root_v = ((1 - (vc.X.array() * ix).square()).max(0.0f).sqrt() - st.offset_trim).matrix();
-    product_in_blocks(p.w->extinction, root_v, y_ext);
-    y += y_ext;
-  }
+  // The forward's output before the ADC clip (recomputed by the same physical_mean, so equal up
+  // to the rounding of the product): dL/dY is 0 where the ADC clipped it.
+  product_of_view(vc, v.W, vc.X, y);
+  physical_mean(vc, p, MatrixMap(y.data(), y.rows(), y.cols()), nullptr);
   y += n;
   const AnalogLayer& a = layers_[l];
   const double centre = (a.output_lo + a.output_hi) / 2;
@@ -740,12 +802,12 @@ void AnalogExecutor::physical_backward(const MatmulView& v, MatrixMap* dx,
   const Eigen::RowVectorXf c = C.transpose() * w * (4 * ix2 * ix2);
   dx->array() += vc.X.array().rowwise() * b.array() + vc.X.array().cube().rowwise() * c.array();
   if (extinction) {
-    // d/dx of sqrt(1 - v^2), v = x / m_x: -v / (m_x sqrt(1 - v^2)); 0 at |v| = 1.
+    // d/dx of sqrt(1 - v^2), v = x / m_x: -v / (m_x sqrt(1 - v^2)); 0 at |v| = 1. (On input
+    // modulators with errors, cos theta_x is differentiated as on nominal ones.)
     thread_local Eigen::MatrixXf g;
     product_in_blocks(p.w->extinction.transpose(), dy, g);
     const Eigen::ArrayXXf vv = vc.X.array() * ix;
-    // root_v holds sqrt(1 - v^2) minus the offset trim (a constant): add the trim back.
-    const Eigen::ArrayXXf root = root_v.array() + st.offset_trim;
+    const Eigen::ArrayXXf root = (1 - vv.square()).max(0.0f).sqrt();
     dx->array() += (root > 0).select(-g.array() * vv * ix / root, 0.0f);
   }
   // Clipped inputs do not reach the product: zero gradient through the clip.
@@ -765,6 +827,8 @@ std::vector<LayerNoiseReport> AnalogExecutor::report() const {
     for (const NoiseStats& t : st.stats) merge(total, t);
     merge(total, st.overflow);
     r.outputs_seen = total.count;
+    // The phase noise is noise too: part of noise_std (not of noise_std()'s sigma).
+    total.sum_var += total.chip.phase_var;
     r.noise_std = r.outputs_seen > 0 ? std::sqrt(total.sum_var / r.outputs_seen) : 0.0;
     r.enob = mode_ == NoiseMode::none || r.noise_std == 0
                  ? std::numeric_limits<double>::infinity()
@@ -773,8 +837,15 @@ std::vector<LayerNoiseReport> AnalogExecutor::report() const {
       for (std::size_t s = 0; s < num_sources; ++s)
         r.by_source.emplace_back(std::string(LayerNoiseModel::source_names[s]),
                                  std::sqrt(std::max(0.0, total.source_var[s] / r.outputs_seen)));
+      const double count = r.outputs_seen;
       if (st.d2 > 0)
-        r.by_source.emplace_back("extinction", std::sqrt(total.extinction_sq / r.outputs_seen));
+        r.by_source.emplace_back("extinction", std::sqrt(total.chip.extinction_sq / count));
+      if (st.static_errors)
+        r.by_source.emplace_back("static", std::sqrt(total.chip.static_sq / count));
+      if (st.chip.phase_std > 0) {
+        r.by_source.emplace_back("phase_noise", std::sqrt(total.chip.phase_var / count));
+        r.by_source.emplace_back("phase_fading", std::sqrt(total.chip.fading_sq / count));
+      }
       r.output_clipped_fraction = total.outputs_clipped / r.outputs_seen;
     }
     r.inputs_seen = total.inputs;

@@ -219,7 +219,18 @@ TEST_CASE(
           mode, {la}, c,
           physical ? NoiseSources::all().without(NoiseSource::extinction) : NoiseSources::all(),
           seed);
-      const Eigen::MatrixXf clean = w * x;
+      // Physical mode applies the weight DAC to W exactly (nn/analog_chip.hpp): the mean is
+      // W_q x, W_q = m_w quantized_drive(W / m_w), m_w = max|W| here (the noise is the input
+      // DAC's and the other sources').
+      Eigen::MatrixXf wq = w;
+      if (physical) {
+        const double mw = std::max(std::abs(la.weight_lo), std::abs(la.weight_hi));
+        for (Eigen::Index k = 0; k < w.size(); ++k)
+          wq.data()[k] = static_cast<float>(
+              mw * quantized_drive(std::clamp(w.data()[k] / mw, -1.0, 1.0), c.dac.bits, true));
+      }
+      const Eigen::MatrixXf clean = w * x, mean = wq * x;
+      CHECK((physical ? (mean - clean).cwiseAbs().maxCoeff() > 1e-3f : mean == clean));
       Eigen::MatrixXf y = clean;
       MatmulView v{0,
                    40,
@@ -239,9 +250,12 @@ TEST_CASE(
           NoiseSequence(rng, static_cast<std::uint64_t>(40 + j), 0, 0)
               .fill(std::span<float>(z.col(j).data(), static_cast<std::size_t>(rows)));
       }
-      const Eigen::MatrixXf expected = clean + sigma.cwiseProduct(z);
-      // Equal up to float rounding (fused or separate multiply-add).
+      const Eigen::MatrixXf expected = mean + sigma.cwiseProduct(z);
+      // Equal up to float rounding (fused or separate multiply-add; physical: W x + (W_q - W) x
+      // against W_q x, the rounding of fan-in-20 float products of terms below 1, a few units of
+      // 6e-8 of the largest output).
       const float err = (y - expected).cwiseAbs().maxCoeff();
+      CAPTURE(err);
       CHECK(err <= 1e-6f * (1 + clean.cwiseAbs().maxCoeff()));
       CHECK(sigma.minCoeff() > 0);
       // The statistics count the same variances.

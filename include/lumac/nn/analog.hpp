@@ -18,17 +18,41 @@
 //             (system.weight_full_scale = layer) or of each output row (= row), the ADC
 //             spanning the calibrated output range, and K repeats with the configured
 //             averaging. Like the circuit's encode(), inputs beyond the full scale are clipped
-//             (x -> m_x sign x) before the product; with the `extinction` source the field
-//             imbalance d = 10^(-ER/20) adds the deterministic error
-//             m_x m_w,i d^2 sum_k sqrt(1 - v_kj^2) sqrt(1 - u_ik^2) (one more matrix product;
-//             with system.offset_calibration its zero-input value, sqrt(1 - v^2) -> 1, is
-//             subtracted) and d^2 (1 - v^2) n_s + d^2 (1 - u^2) n_L shot photons per symbol;
-//             after the noise, Y is clipped at the ADC span, range_scale R wide, centred on the
-//             calibrated output range (the circuit's ADC spans +-range_scale R / 2 around 0).
+//             (x -> m_x sign x) before the product.
+//             The chip (nn/analog_chip.hpp has the formulas): every layer runs on one tile of
+//             M = system.fan_out outputs and B = system.batch rows, output row i on physical
+//             output i % M, column j on row (sample index) % B for dense layers and (position
+//             in the image) % B for convolutions, whose devices are drawn once for the chip
+//             (system.device_seed, or the noise seed when it is 0) and are the same for every
+//             sample, position and layer. Exact, as matrix products on the mean read-out: the
+//             weight DAC (`dac`: W -> m_w quantized_drive(W / m_w), applied once to W), the
+//             static weight programming error (`weight` with weight_noise_kind = static: a fixed
+//             sigma_w z_ik on each weight's drive), and the devices' bias and V_pi errors, LO
+//             phase errors, splitter power errors and responsivity mismatch leakage
+//             (`bias`, `spread`, `phase`, `mismatch`), with offset calibration measuring each
+//             output's zero-input read-out on its own devices; the extinction residual d
+//             (`extinction`: ER -> d = 10^(-ER/20)) enters as the in-phase product
+//             m_x d W2 cos theta_x, on nominal devices m_x m_w,i d^2 sum_k sqrt(1 - v_kj^2)
+//             sqrt(1 - u_ik^2) (with calibration, its zero-input value, sqrt(1 - v^2) -> 1,
+//             subtracted), and adds d^2 (1 - v^2) n_s + d^2 (1 - u^2) n_L shot photons per symbol.
+//             Without static errors only the extinction product runs; the weight DAC (on by
+//             default) costs one more product, (W1 - W) X, per layer. Temporal LO phase noise
+//             (system.lo_phase_noise_rad) scales each output by the mean of K cosines of its own
+//             repeats' phases, cos(s_t z) for K = 1, a moment-matched normal for K > 1; its
+//             quadrature part, of order (d + |phi|) s_t, is left out. Noise, as the circuit's
+//             noise polynomial (layer_noise, evaluated per output): shot, dark, reset,
+//             amplifier, RIN, temporal weight noise, ADC and the input DAC's quantization
+//             as a noise equivalent (inputs change every sample); the noise std itself does
+//             not see the static errors (their effect on the shot photons, of their order
+//             relative, is left out). After the noise, Y is clipped at the ADC span,
+//             range_scale R wide, centred on the calibrated output range (the circuit's ADC
+//             spans +-range_scale R / 2 around 0).
 //             Backward: clipped inputs have zero gradient, the extinction term's dependence on
-//             X is included, and outputs the ADC clipped pass no gradient (the backward pass
-//             recomputes the forward's Y, so an output within rounding of an edge may be
-//             masked differently).
+//             X is included (differentiated as on nominal input modulators), the other chip
+//             terms and the phase noise pass the layer's W^T dL/dY straight through (W1 ~ W),
+//             and outputs the ADC clipped pass no gradient, the mask from the same chip
+//             read-out as the forward's (physical_mean; the backward recomputes W X, so an
+//             output within rounding of an edge may be masked differently).
 //   enob      sigma = R / (sqrt(12) 2^b) for a given ENOB b per layer, R the output range
 // The executor measures what it adds: per layer the mean noise variance of its outputs, from
 // which the layer's ENOB log2(R / (sqrt(12) sigma_rms)) is reported.
@@ -50,6 +74,8 @@
 #include "lumac/nn/noise_mode.hpp"
 
 namespace lumac::nn {
+
+struct ChipStats;  // nn/analog_chip.hpp
 
 // What the executor needs of one matrix-product layer.
 struct AnalogLayer {
@@ -81,7 +107,12 @@ struct LayerNoiseReport {
   double noise_std = 0;     // RMS of the added noise std over those outputs
   double enob = 0;          // log2(R / (sqrt(12) noise_std))
   // physical: RMS std per noise source, then (with the extinction source) "extinction", the
-  // RMS of the deterministic extinction error (not part of noise_std)
+  // RMS of the deterministic extinction term (m_x d W2 ..., nn/analog_chip.hpp); with static
+  // errors "static", the RMS of everything else the chip changes against the nominal product
+  // W X (weight DAC, programming errors, devices; deterministic); with phase noise
+  // "phase_noise", its RMS std (part of noise_std), and "phase_fading", the RMS of its mean
+  // effect (m1 - 1) on the uncalibrated read-out (deterministic). The deterministic entries
+  // are not part of noise_std.
   std::vector<std::pair<std::string, double>> by_source;
   double inputs_seen = 0;              // physical: input symbols (entries of X) encoded
   double input_clipped_fraction = 0;   // physical: of those, beyond the input full scale
@@ -119,7 +150,8 @@ class AnalogExecutor final : public MatmulHook {
 
   // The noise std of every element of v.Y for the current mode (without drawing noise), and,
   // if `d_log_energy` is given, d sigma_ij^2 / d ln E_i for every element. Used by forward()
-  // and by precision learning.
+  // and by precision learning. Physical mode: the noise polynomial's (not the phase noise,
+  // which scales the mean read-out).
   void noise_std(const MatmulView& v, Eigen::MatrixXf& sigma,
                  Eigen::MatrixXf* d_var_d_log_energy) const;
 
@@ -146,7 +178,12 @@ class AnalogExecutor final : public MatmulHook {
   // Forward: adds sigma_ij z_ij to v.Y, drawing the normals z in cache-sized blocks beside
   // where they are used (the same z as normals()); returns the sum of the variances.
   double add_noise(MatmulView& v, const ProductSums& p) const;
-  // Physical mode: clipped inputs, extinction error, noise and the ADC clip (forward); the
+  // Physical mode: turns y, which holds W X of the clipped inputs vc.X, into the chip's mean
+  // read-out with its phase noise (the extinction term alone on a nominal chip without phase
+  // noise): the one function forward and backward (for the ADC clip's mask) use.
+  void physical_mean(const MatmulView& vc, const ProductSums& p, MatrixMap y,
+                     ChipStats* stats) const;
+  // Physical mode: clipped inputs, the chip's read-out, noise and the ADC clip (forward); the
   // gradient through the noise, the extinction term and the input clip (backward).
   void physical_forward(MatmulView& v) const;
   void physical_backward(const MatmulView& v, MatrixMap* dx, Eigen::VectorXd* d_log_energy) const;

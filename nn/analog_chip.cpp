@@ -1,0 +1,295 @@
+#include "nn/analog_chip.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <span>
+
+#include "lumac/devices/modulator.hpp"
+
+namespace lumac::nn {
+
+Tile draw_tile(const CircuitParams& p, NoiseSources sources, std::uint64_t chip_seed) {
+  Tile t;
+  t.outputs = p.system.fan_out;
+  t.rows = p.system.batch;
+  if (!has_device_spread(p, sources)) return t;
+  const RandomStream rng(chip_seed, Stream::device);
+  const auto m = static_cast<std::size_t>(t.outputs), b = static_cast<std::size_t>(t.rows);
+  // Input modulators depend on the row only, the output's devices on the output only.
+  std::vector<ModulatorErrors> input(b), weight(m);
+  std::vector<double> phase(m), mismatch(m);
+  bool any_input = false, any_weight = false, any_phase = false, any_mismatch = false;
+  for (std::size_t r = 0; r < b; ++r) {
+    input[r] = draw_device(p, sources, rng, 0, r, 0).input;
+    any_input = any_input || !input[r].nominal();
+  }
+  for (std::size_t o = 0; o < m; ++o) {
+    const DeviceErrors d = draw_device(p, sources, rng, 0, 0, o);
+    weight[o] = d.weight;
+    phase[o] = d.lo_phase_rad;
+    mismatch[o] = d.responsivity_mismatch;
+    any_weight = any_weight || !d.weight.nominal();
+    any_phase = any_phase || d.lo_phase_rad != 0;
+    any_mismatch = any_mismatch || d.responsivity_mismatch != 0;
+  }
+  if (any_input) t.input = std::move(input);
+  if (any_weight) t.weight = std::move(weight);
+  if (any_phase) t.phase = std::move(phase);
+  if (any_mismatch) t.mismatch = std::move(mismatch);
+  if (sources.has(NoiseSource::spread) && p.system.splitter_imbalance > 0) {
+    t.signal_power.resize(m * b);
+    t.lo_power.resize(m * b);
+    t.split.resize(m * b);
+    for (std::size_t r = 0; r < b; ++r)
+      for (std::size_t o = 0; o < m; ++o) {
+        const DeviceErrors d = draw_device(p, sources, rng, 0, r, o);
+        const std::size_t at = r * m + o;
+        t.signal_power[at] = static_cast<float>(1 + d.signal_power_error);
+        t.lo_power[at] = static_cast<float>(1 + d.lo_power_error);
+        t.split[at] =
+            static_cast<float>(std::sqrt((1 + d.signal_power_error) * (1 + d.lo_power_error)));
+      }
+  }
+  return t;
+}
+
+void chip_weights(const ChipLayer& c, const Tile& tile, const ConstMatrixMap& W,
+                  const Eigen::VectorXd& w_scale, ChipWeights& cw, Eigen::MatrixXf& ext) {
+  const Eigen::Index rows = W.rows(), n = W.cols();
+  // W1 differs from W when the weight side has anything to change.
+  const bool changes = c.dac_bits > 0 || c.static_weight_std > 0 || tile.weight_side();
+  const bool keep_w1 = !tile.input.empty();
+  const bool extinction = c.d > 0;
+  cw.d1.resize(changes ? rows : 0, changes ? n : 0);
+  cw.w1.resize(keep_w1 ? rows : 0, keep_w1 ? n : 0);
+  ext.resize(extinction ? rows : 0, extinction ? n : 0);
+  cw.w1_sum.resize(rows);
+  cw.ext_sum.resize(rows);
+  const bool leak = !tile.mismatch.empty();
+  cw.leak_signal.setZero(leak ? rows : 0);
+  cw.leak_lo.setZero(leak ? rows : 0);
+  const RandomStream programming(c.chip_seed, Stream::weight_static);
+  std::vector<double> z(static_cast<std::size_t>(c.static_weight_std > 0 ? n : 0));
+  const double d = c.d, mx = c.x_scale;
+  for (Eigen::Index i = 0; i < rows; ++i) {
+    const auto o = static_cast<std::size_t>(i % tile.outputs);
+    const ModulatorErrors me = tile.weight.empty() ? ModulatorErrors{} : tile.weight[o];
+    const double phi = tile.phase.empty() ? 0.0 : tile.phase[o];
+    const double cp = std::cos(phi), sp = std::sin(phi);
+    const double mw = w_scale[i];
+    if (!z.empty())
+      programming.fill_normal(std::span<double>(z), static_cast<std::uint64_t>(c.layer),
+                              static_cast<std::uint64_t>(i), 0);
+    double sum1 = 0, sum2 = 0, lo_power = 0;
+    for (Eigen::Index k = 0; k < n; ++k) {
+      const double w = W(i, k);
+      double u = std::clamp(w / mw, -1.0, 1.0);
+      if (c.dac_bits > 0)
+        u = c.predistortion
+                ? quantized_drive(u, c.dac_bits, true)
+                : u + quantized_drive(u, c.dac_bits, false) - quantized_drive(u, 0, false);
+      if (!z.empty()) u += c.static_weight_std * z[static_cast<std::size_t>(k)];
+      double a = 0, b = 0;  // in-phase d cos theta and quadrature sin theta of the LO field
+      if (me.nominal()) {
+        b = u;
+        a = d * std::sqrt(std::max(0.0, 1 - u * u));
+      } else {
+        const double clamped = std::clamp(u, -1.0, 1.0);
+        const double theta = std::asin(clamped) / (1 + me.v_pi_error) + me.bias_rad;
+        a = d * std::cos(theta);
+        b = std::sin(theta) + (u - clamped);
+      }
+      const double w1 = mw * (b * cp + a * sp), w2 = mw * (a * cp - b * sp);
+      if (changes) cw.d1(i, k) = static_cast<float>(w1 - w);
+      const double w1_used = changes ? w1 : w;
+      if (keep_w1) cw.w1(i, k) = static_cast<float>(w1_used);
+      if (extinction) ext(i, k) = static_cast<float>(mx * d * w2);
+      sum1 += w1_used;
+      sum2 += mx * d * w2;
+      lo_power += a * a + b * b;
+    }
+    cw.w1_sum[i] = static_cast<float>(sum1);
+    cw.ext_sum[i] = static_cast<float>(sum2);
+    if (leak) {
+      const double g = tile.mismatch[o] / 4 * mx * mw;
+      cw.leak_signal[i] = static_cast<float>(g * c.photon_ratio);
+      cw.leak_lo[i] = static_cast<float>((1 - c.trim) * g * lo_power / c.photon_ratio);
+    }
+  }
+}
+
+void extinction_root(const ConstMatrixMap& X, double x_scale, float trim, Eigen::MatrixXf& root) {
+  const auto ix = static_cast<float>(1 / x_scale);
+  root.resize(X.rows(), X.cols());
+  for (Eigen::Index j = 0; j < X.cols(); ++j) {
+    const float* x = X.col(j).data();
+    float* r = root.col(j).data();
+    for (Eigen::Index k = 0; k < X.rows(); ++k) {
+      const float v = x[k] * ix;
+      r[k] = std::sqrt(std::max(0.0f, 1 - v * v)) - trim;
+    }
+  }
+}
+
+namespace {
+
+// The phase factor f of every output (see the header): the normals of (sample, layer << 32 | 2),
+// one sequence per column for Dense, one for the whole image for Conv2d.
+void phase_factors(const ChipLayer& c, const MatmulView& v, std::uint64_t seed,
+                   Eigen::MatrixXf& f) {
+  const RandomStream rng(seed, Stream::phase_noise);
+  const std::uint64_t word = (static_cast<std::uint64_t>(c.layer) << 32) | 2;
+  f.resize(v.Y.rows(), v.Y.cols());
+  if (v.per_position) {
+    NoiseSequence(rng, static_cast<std::uint64_t>(v.first_sample), word, 0)
+        .fill(std::span<float>(f.data(), static_cast<std::size_t>(f.size())));
+  } else {
+    for (Eigen::Index j = 0; j < f.cols(); ++j)
+      NoiseSequence(rng, static_cast<std::uint64_t>(v.sample_of(j)), word, 0)
+          .fill(std::span<float>(f.col(j).data(), static_cast<std::size_t>(f.rows())));
+  }
+  // Element by element (not an Eigen expression, whose vectorised body and scalar tail round
+  // differently, so that an element's bits would depend on the column count).
+  const double s = c.phase_std;
+  const double m1 = std::exp(-s * s / 2), m2 = (1 + std::exp(-2 * s * s)) / 2;
+  const auto sd = static_cast<float>(std::sqrt((m2 - m1 * m1) / c.repeats));
+  const auto fs = static_cast<float>(s), fm1 = static_cast<float>(m1);
+  float* z = f.data();
+  for (Eigen::Index e = 0; e < f.size(); ++e)
+    z[e] = c.repeats == 1 ? std::cos(fs * z[e]) : fm1 + sd * z[e];
+}
+
+// Input modulators with errors: xd = X_eff - X_c - trim m_x sin delta_b, root = cos theta_x -
+// trim cos delta_b (when `root` is wanted), and per column sum_k sin^2 theta_x.
+void input_fields(const ChipLayer& c, const Tile& tile, const MatmulView& v, Eigen::MatrixXf& xd,
+                  Eigen::MatrixXf* root, Eigen::VectorXf& sin2) {
+  const Eigen::Index n = v.X.rows(), cols = v.X.cols();
+  const double mx = c.x_scale, ix = 1 / mx, trim = c.trim;
+  xd.resize(n, cols);
+  if (root) root->resize(n, cols);
+  sin2.resize(cols);
+  for (Eigen::Index j = 0; j < cols; ++j) {
+    const ModulatorErrors& me = tile.input[static_cast<std::size_t>(tile.row_of(v, j))];
+    const double g = 1 / (1 + me.v_pi_error), delta = me.bias_rad;
+    const double off_sin = trim * mx * std::sin(delta), off_cos = trim * std::cos(delta);
+    double ss = 0;
+    for (Eigen::Index k = 0; k < n; ++k) {
+      const double x = v.X(k, j);
+      const double theta = std::asin(std::clamp(x * ix, -1.0, 1.0)) * g + delta;
+      const double sn = std::sin(theta);
+      xd(k, j) = static_cast<float>(mx * sn - x - off_sin);
+      if (root) (*root)(k, j) = static_cast<float>(std::cos(theta) - off_cos);
+      ss += sn * sn;
+    }
+    sin2[j] = static_cast<float>(ss);
+  }
+}
+
+}  // namespace
+
+void apply_chip(const ChipLayer& c, const Tile& tile, const ChipWeights& cw,
+                const Eigen::MatrixXf& ext, const MatmulView& vc, const Eigen::VectorXf& x2,
+                std::uint64_t noise_seed, MatrixMap y, ChipStats* stats) {
+  const Eigen::Index rows = y.rows(), cols = y.cols();
+  const bool has_ext = ext.size() > 0, inputs = !tile.input.empty();
+  const bool has_t = cw.d1.size() > 0 || inputs;
+  const bool split = !tile.split.empty(), leak = !tile.mismatch.empty();
+  const bool phase = c.phase_std > 0;
+  const double mx = c.x_scale, ix = 1 / mx;
+  thread_local Eigen::MatrixXf t, e, tmp, xd, root, f;
+  thread_local Eigen::VectorXf sin2;
+  // t: what W1 changes of the product (its static error), e: the extinction term.
+  if (cw.d1.size() > 0)
+    product_of_view(vc, cw.d1, vc.X, t);
+  else if (has_t)
+    t.setZero(rows, cols);
+  if (inputs) {
+    input_fields(c, tile, vc, xd, has_ext ? &root : nullptr, sin2);
+    product_of_view(vc, cw.w1, xd, tmp);
+    t += tmp;
+  } else if (has_ext) {
+    extinction_root(vc.X, c.x_scale, c.trim, root);
+  }
+  if (has_ext) product_of_view(vc, ext, root, e);
+  if (phase) phase_factors(c, vc, noise_seed, f);
+  const double d2 = c.d * c.d, n = c.fan_in, trim = c.trim;
+  const double m1 = std::exp(-c.phase_std * c.phase_std / 2);
+  // The variance of f: of one cosine (K = 1), or of the mean of K.
+  const double var_f =
+      phase ? ((1 + std::exp(-2 * c.phase_std * c.phase_std)) / 2 - m1 * m1) / c.repeats : 0.0;
+  double ext_sq = 0, static_sq = 0, phase_var = 0, fading_sq = 0;
+  if (!split && !leak && !phase) {
+    // Only W1 and the extinction term: y + t + e, one vectorisable pass per column.
+    const float zero = 0;
+    for (Eigen::Index j = 0; j < cols; ++j) {
+      float* yc = y.col(j).data();
+      const float* tc = has_t ? t.col(j).data() : nullptr;
+      const float* ec = has_ext ? e.col(j).data() : nullptr;
+      float t2 = 0, e2 = 0;
+      for (Eigen::Index i = 0; i < rows; ++i) {
+        const float ti = tc ? tc[i] : zero, ei = ec ? ec[i] : zero;
+        yc[i] = yc[i] + ti + ei;
+        t2 += ti * ti;
+        e2 += ei * ei;
+      }
+      static_sq += t2;
+      ext_sq += e2;
+    }
+    if (stats) {
+      stats->extinction_sq += ext_sq;
+      stats->static_sq += static_sq;
+    }
+    return;
+  }
+  thread_local std::vector<std::size_t> output_of;  // o = i % M of every row
+  output_of.resize(static_cast<std::size_t>(rows));
+  for (Eigen::Index i = 0; i < rows; ++i)
+    output_of[static_cast<std::size_t>(i)] = static_cast<std::size_t>(i % tile.outputs);
+  for (Eigen::Index j = 0; j < cols; ++j) {
+    const std::int64_t b = tile.row_of(vc, j);
+    const ModulatorErrors me = inputs ? tile.input[static_cast<std::size_t>(b)] : ModulatorErrors{};
+    const float off_sin = static_cast<float>(trim * mx * std::sin(me.bias_rad));
+    const float off_cos = static_cast<float>(trim * std::cos(me.bias_rad));
+    // The leak's input part: sum_k |e_s|^2 - trim N |e_s(0)|^2, |e|^2 = d^2 + (1 - d^2) sin^2.
+    float power = 0;
+    if (leak) {
+      const double s2 = inputs ? sin2[j] : x2[j] * ix * ix;
+      const double s0 = std::sin(me.bias_rad);
+      power = static_cast<float>((1 - d2) * (s2 - trim * n * s0 * s0) + (1 - trim) * n * d2);
+    }
+    const std::size_t at = static_cast<std::size_t>(b) * tile.outputs;
+    float* yc = y.col(j).data();
+    for (Eigen::Index i = 0; i < rows; ++i) {
+      const std::size_t o = output_of[static_cast<std::size_t>(i)];
+      const float ti = has_t ? t(i, j) : 0.0f, ei = has_ext ? e(i, j) : 0.0f;
+      const float interference = yc[i] + ti + ei;  // calibrated, at the nominal gain
+      const float sc = split ? tile.split[at + o] : 1.0f;
+      float lk = 0;
+      if (leak)
+        lk = cw.leak_signal[i] * (split ? tile.signal_power[at + o] : 1.0f) * power +
+             cw.leak_lo[i] * (split ? tile.lo_power[at + o] : 1.0f);
+      float out = sc * interference + lk;
+      if (phase) {
+        // f multiplies the uncalibrated interference I; the calibration subtracts its offset.
+        const float offset = off_sin * cw.w1_sum[i] + off_cos * cw.ext_sum[i];
+        const float uncal = interference + offset;
+        out = sc * (f(i, j) * uncal - offset) + lk;
+        const double a = static_cast<double>(sc) * uncal;
+        phase_var += a * a * var_f;
+        fading_sq += (m1 - 1) * (m1 - 1) * a * a;
+      }
+      yc[i] = out;
+      const double st = ti + (sc - 1.0) * interference + lk;
+      ext_sq += static_cast<double>(ei) * ei;
+      static_sq += st * st;
+    }
+  }
+  if (stats) {
+    stats->extinction_sq += ext_sq;
+    stats->static_sq += static_sq;
+    stats->phase_var += phase_var;
+    stats->fading_sq += fading_sq;
+  }
+}
+
+}  // namespace lumac::nn
