@@ -159,29 +159,88 @@ void phase_factors(const ChipLayer& c, const MatmulView& v, std::uint64_t seed,
     z[e] = c.repeats == 1 ? std::cos(fs * z[e]) : fm1 + sd * z[e];
 }
 
+// The arithmetic of input_fields for one column, free of calls and branches so that the
+// compiler vectorises it: with V_pi errors (VPi) st, ct hold sin t and cos t of
+// t = (g - 1) asin v.
+template <bool VPi, bool Root>
+void column_fields(const float* xc, Eigen::Index n, double ix, double mx, double sd, double cd,
+                   double off_sin, double off_cos, const double* st, const double* ct, double* sn,
+                   float* out, float* rc) {
+  for (Eigen::Index k = 0; k < n; ++k) {
+    const double x = xc[k], vk = std::clamp(x * ix, -1.0, 1.0);
+    const double ca0 = std::sqrt(1 - vk * vk);
+    double sa = vk, ca = ca0;  // sin and cos of g a
+    if constexpr (VPi) {
+      sa = vk * ct[k] + ca0 * st[k];
+      ca = ca0 * ct[k] - vk * st[k];
+    }
+    sn[k] = sa * cd + ca * sd;
+    out[k] = static_cast<float>(mx * sn[k] - x - off_sin);
+    if constexpr (Root) rc[k] = static_cast<float>(ca * cd - sa * sd - off_cos);
+  }
+}
+
 // Input modulators with errors: xd = X_eff - X_c - trim m_x sin delta_b, root = cos theta_x -
-// trim cos delta_b (when `root` is wanted), and per column sum_k sin^2 theta_x.
+// trim cos delta_b (when `root` is wanted), and, when `sin2` is wanted, per column
+// sum_k sin^2 theta_x. The angle theta = g a + delta, a = asin v, g = 1 / (1 + e), by angle
+// addition: sin a = v, cos a = sqrt(1 - v^2), and for g != 1 the sine and cosine of
+// t = (g - 1) a, by their Taylor series to t^9 and t^10 while |g - 1| <= 0.25 (|t| <= 0.4:
+// remainders below 1e-12), so that only the arcsine is transcendental (a pass of its own) and
+// the rest vectorises.
 void input_fields(const ChipLayer& c, const Tile& tile, const MatmulView& v, Eigen::MatrixXf& xd,
-                  Eigen::MatrixXf* root, Eigen::VectorXf& sin2) {
+                  Eigen::MatrixXf* root, Eigen::VectorXf* sin2) {
   const Eigen::Index n = v.X.rows(), cols = v.X.cols();
   const double mx = c.x_scale, ix = 1 / mx, trim = c.trim;
   xd.resize(n, cols);
   if (root) root->resize(n, cols);
-  sin2.resize(cols);
+  if (sin2) sin2->resize(cols);
+  thread_local std::vector<double> sin_t, cos_t, sine;
+  sin_t.resize(static_cast<std::size_t>(n));
+  cos_t.resize(static_cast<std::size_t>(n));
+  sine.resize(static_cast<std::size_t>(n));
+  double* st = sin_t.data();
+  double* ct = cos_t.data();
+  double* sn = sine.data();
   for (Eigen::Index j = 0; j < cols; ++j) {
     const ModulatorErrors& me = tile.input[static_cast<std::size_t>(tile.row_of(v, j))];
-    const double g = 1 / (1 + me.v_pi_error), delta = me.bias_rad;
-    const double off_sin = trim * mx * std::sin(delta), off_cos = trim * std::cos(delta);
-    double ss = 0;
-    for (Eigen::Index k = 0; k < n; ++k) {
-      const double x = v.X(k, j);
-      const double theta = std::asin(std::clamp(x * ix, -1.0, 1.0)) * g + delta;
-      const double sn = std::sin(theta);
-      xd(k, j) = static_cast<float>(mx * sn - x - off_sin);
-      if (root) (*root)(k, j) = static_cast<float>(std::cos(theta) - off_cos);
-      ss += sn * sn;
+    const double eps = 1 / (1 + me.v_pi_error) - 1, delta = me.bias_rad;
+    const double sd = std::sin(delta), cd = std::cos(delta);
+    const double off_sin = trim * mx * sd, off_cos = trim * cd;
+    const float* xc = v.X.col(j).data();
+    float* out = xd.col(j).data();
+    float* rc = root ? root->col(j).data() : nullptr;
+    const bool vpi = eps != 0;
+    if (vpi) {
+      const bool series = std::abs(eps) <= 0.25;
+      constexpr double i6 = 1.0 / 6, i20 = 1.0 / 20, i42 = 1.0 / 42, i72 = 1.0 / 72;
+      constexpr double i2 = 1.0 / 2, i12 = 1.0 / 12, i30 = 1.0 / 30, i56 = 1.0 / 56, i90 = 1.0 / 90;
+      // The arcsine in float: its error (1e-7 of the angle) reaches the field only as
+      // (g - 1) 1e-7, below a float's resolution.
+      const auto fix = static_cast<float>(ix);
+      for (Eigen::Index k = 0; k < n; ++k) {
+        const double t = eps * std::asin(std::clamp(xc[k] * fix, -1.0f, 1.0f)), t2 = t * t;
+        if (series) {
+          st[k] = t * (1 - t2 * i6 * (1 - t2 * i20 * (1 - t2 * i42 * (1 - t2 * i72))));
+          ct[k] = 1 - t2 * i2 * (1 - t2 * i12 * (1 - t2 * i30 * (1 - t2 * i56 * (1 - t2 * i90))));
+        } else {
+          st[k] = std::sin(t);
+          ct[k] = std::cos(t);
+        }
+      }
     }
-    sin2[j] = static_cast<float>(ss);
+    if (vpi && rc)
+      column_fields<true, true>(xc, n, ix, mx, sd, cd, off_sin, off_cos, st, ct, sn, out, rc);
+    else if (vpi)
+      column_fields<true, false>(xc, n, ix, mx, sd, cd, off_sin, off_cos, st, ct, sn, out, rc);
+    else if (rc)
+      column_fields<false, true>(xc, n, ix, mx, sd, cd, off_sin, off_cos, st, ct, sn, out, rc);
+    else
+      column_fields<false, false>(xc, n, ix, mx, sd, cd, off_sin, off_cos, st, ct, sn, out, rc);
+    if (sin2) {
+      double acc[4] = {0, 0, 0, 0};  // four fixed partial sums
+      for (Eigen::Index k = 0; k < n; ++k) acc[k % 4] += sn[k] * sn[k];
+      (*sin2)[j] = static_cast<float>((acc[0] + acc[1]) + (acc[2] + acc[3]));
+    }
   }
 }
 
@@ -204,7 +263,8 @@ void apply_chip(const ChipLayer& c, const Tile& tile, const ChipWeights& cw,
   else if (has_t)
     t.setZero(rows, cols);
   if (inputs) {
-    input_fields(c, tile, vc, xd, has_ext ? &root : nullptr, sin2);
+    input_fields(c, tile, vc, xd, has_ext ? &root : nullptr,
+                 tile.mismatch.empty() ? nullptr : &sin2);
     product_of_view(vc, cw.w1, xd, tmp);
     t += tmp;
   } else if (has_ext) {
@@ -219,25 +279,13 @@ void apply_chip(const ChipLayer& c, const Tile& tile, const ChipWeights& cw,
       phase ? ((1 + std::exp(-2 * c.phase_std * c.phase_std)) / 2 - m1 * m1) / c.repeats : 0.0;
   double ext_sq = 0, static_sq = 0, phase_var = 0, fading_sq = 0;
   if (!split && !leak && !phase) {
-    // Only W1 and the extinction term: y + t + e, one vectorisable pass per column.
-    const float zero = 0;
-    for (Eigen::Index j = 0; j < cols; ++j) {
-      float* yc = y.col(j).data();
-      const float* tc = has_t ? t.col(j).data() : nullptr;
-      const float* ec = has_ext ? e.col(j).data() : nullptr;
-      float t2 = 0, e2 = 0;
-      for (Eigen::Index i = 0; i < rows; ++i) {
-        const float ti = tc ? tc[i] : zero, ei = ec ? ec[i] : zero;
-        yc[i] = yc[i] + ti + ei;
-        t2 += ti * ti;
-        e2 += ei * ei;
-      }
-      static_sq += t2;
-      ext_sq += e2;
-    }
+    // Only W1 and the extinction term: y + t + e (additions only, so Eigen's vectorised body
+    // and scalar tail give the same bits).
+    if (has_t) y += t;
+    if (has_ext) y += e;
     if (stats) {
-      stats->extinction_sq += ext_sq;
-      stats->static_sq += static_sq;
+      if (has_ext) stats->extinction_sq += static_cast<double>(e.squaredNorm());
+      if (has_t) stats->static_sq += static_cast<double>(t.squaredNorm());
     }
     return;
   }
@@ -259,9 +307,13 @@ void apply_chip(const ChipLayer& c, const Tile& tile, const ChipWeights& cw,
     }
     const std::size_t at = static_cast<std::size_t>(b) * tile.outputs;
     float* yc = y.col(j).data();
+    const float* tc = has_t ? t.col(j).data() : nullptr;
+    const float* ec = has_ext ? e.col(j).data() : nullptr;
+    const float* fc = phase ? f.col(j).data() : nullptr;
+    float e2 = 0, s2 = 0, a2 = 0;  // this column's sums of squares
     for (Eigen::Index i = 0; i < rows; ++i) {
       const std::size_t o = output_of[static_cast<std::size_t>(i)];
-      const float ti = has_t ? t(i, j) : 0.0f, ei = has_ext ? e(i, j) : 0.0f;
+      const float ti = tc ? tc[i] : 0.0f, ei = ec ? ec[i] : 0.0f;
       const float interference = yc[i] + ti + ei;  // calibrated, at the nominal gain
       const float sc = split ? tile.split[at + o] : 1.0f;
       float lk = 0;
@@ -269,20 +321,22 @@ void apply_chip(const ChipLayer& c, const Tile& tile, const ChipWeights& cw,
         lk = cw.leak_signal[i] * (split ? tile.signal_power[at + o] : 1.0f) * power +
              cw.leak_lo[i] * (split ? tile.lo_power[at + o] : 1.0f);
       float out = sc * interference + lk;
-      if (phase) {
+      if (fc) {
         // f multiplies the uncalibrated interference I; the calibration subtracts its offset.
         const float offset = off_sin * cw.w1_sum[i] + off_cos * cw.ext_sum[i];
         const float uncal = interference + offset;
-        out = sc * (f(i, j) * uncal - offset) + lk;
-        const double a = static_cast<double>(sc) * uncal;
-        phase_var += a * a * var_f;
-        fading_sq += (m1 - 1) * (m1 - 1) * a * a;
+        out = sc * (fc[i] * uncal - offset) + lk;
+        a2 += (sc * uncal) * (sc * uncal);
       }
       yc[i] = out;
-      const double st = ti + (sc - 1.0) * interference + lk;
-      ext_sq += static_cast<double>(ei) * ei;
-      static_sq += st * st;
+      const float st = ti + (sc - 1) * interference + lk;
+      e2 += ei * ei;
+      s2 += st * st;
     }
+    ext_sq += e2;
+    static_sq += s2;
+    phase_var += a2 * var_f;
+    fading_sq += (m1 - 1) * (m1 - 1) * a2;
   }
   if (stats) {
     stats->extinction_sq += ext_sq;
