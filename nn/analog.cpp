@@ -135,7 +135,7 @@ struct AnalogExecutor::WeightState {
   // Physical mode: the weight full scale m_w,i of every row (the layer's, or the row's max|W|),
   // the noise polynomial (one, or one per row: per output channel energy or per row full
   // scale), per noise source the row sums of the constant, s and s4 coefficients of its
-  // variance (the statistics are linear in them), and with extinction m_x d W2 (outputs x
+  // variance (the statistics are linear in them), and with extinction m_x d Q (outputs x
   // fan_in; empty without), on nominal devices d^2 m_x m_w,i sqrt(1 - u_ik^2), u = W / m_w;
   // with the chip model on, what it needs of the weights.
   Eigen::VectorXd w_scale;

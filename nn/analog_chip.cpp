@@ -15,51 +15,62 @@ Tile draw_tile(const CircuitParams& p, NoiseSources sources, std::uint64_t chip_
   if (!has_device_spread(p, sources)) return t;
   const RandomStream rng(chip_seed, Stream::device);
   const auto m = static_cast<std::size_t>(t.outputs), b = static_cast<std::size_t>(t.rows);
-  // Input modulators depend on the row only, the output's devices on the output only.
+  // Input modulators depend on the row only, weight modulators on the output only, the rest
+  // on the detector (row, output).
   std::vector<ModulatorErrors> input(b), weight(m);
-  std::vector<double> phase(m), mismatch(m);
-  bool any_input = false, any_weight = false, any_phase = false, any_mismatch = false;
+  bool any_input = false, any_weight = false;
   for (std::size_t r = 0; r < b; ++r) {
     input[r] = draw_device(p, sources, rng, 0, r, 0).input;
     any_input = any_input || !input[r].nominal();
   }
   for (std::size_t o = 0; o < m; ++o) {
-    const DeviceErrors d = draw_device(p, sources, rng, 0, 0, o);
-    weight[o] = d.weight;
-    phase[o] = d.lo_phase_rad;
-    mismatch[o] = d.responsivity_mismatch;
-    any_weight = any_weight || !d.weight.nominal();
-    any_phase = any_phase || d.lo_phase_rad != 0;
-    any_mismatch = any_mismatch || d.responsivity_mismatch != 0;
+    weight[o] = draw_device(p, sources, rng, 0, 0, o).weight;
+    any_weight = any_weight || !weight[o].nominal();
   }
   if (any_input) t.input = std::move(input);
   if (any_weight) t.weight = std::move(weight);
-  if (any_phase) t.phase = std::move(phase);
-  if (any_mismatch) t.mismatch = std::move(mismatch);
-  if (sources.has(NoiseSource::spread) && p.system.splitter_imbalance > 0) {
-    t.signal_power.resize(m * b);
-    t.lo_power.resize(m * b);
-    t.split.resize(m * b);
-    for (std::size_t r = 0; r < b; ++r)
-      for (std::size_t o = 0; o < m; ++o) {
-        const DeviceErrors d = draw_device(p, sources, rng, 0, r, o);
-        const std::size_t at = r * m + o;
+  const bool phase = sources.has(NoiseSource::phase) && p.system.lo_phase_error_rad > 0;
+  const bool mismatch = sources.has(NoiseSource::mismatch) && p.detector.responsivity_mismatch > 0;
+  const bool split = sources.has(NoiseSource::spread) && p.system.splitter_imbalance > 0;
+  if (!phase && !mismatch && !split) return t;
+  const std::size_t detectors = m * b;
+  if (phase) {
+    t.cos_phase.resize(detectors);
+    t.sin_phase.resize(detectors);
+  }
+  if (mismatch) t.mismatch.resize(detectors);
+  if (split) {
+    t.signal_power.resize(detectors);
+    t.lo_power.resize(detectors);
+    t.split.resize(detectors);
+  }
+  for (std::size_t r = 0; r < b; ++r)
+    for (std::size_t o = 0; o < m; ++o) {
+      const DeviceErrors d = draw_device(p, sources, rng, 0, r, o);
+      const std::size_t at = r * m + o;
+      if (phase) {
+        t.cos_phase[at] = static_cast<float>(std::cos(d.lo_phase_rad));
+        t.sin_phase[at] = static_cast<float>(std::sin(d.lo_phase_rad));
+      }
+      if (mismatch) t.mismatch[at] = static_cast<float>(d.responsivity_mismatch);
+      if (split) {
         t.signal_power[at] = static_cast<float>(1 + d.signal_power_error);
         t.lo_power[at] = static_cast<float>(1 + d.lo_power_error);
         t.split[at] =
             static_cast<float>(std::sqrt((1 + d.signal_power_error) * (1 + d.lo_power_error)));
       }
-  }
+    }
   return t;
 }
 
 void chip_weights(const ChipLayer& c, const Tile& tile, const ConstMatrixMap& W,
                   const Eigen::VectorXd& w_scale, ChipWeights& cw, Eigen::MatrixXf& ext) {
   const Eigen::Index rows = W.rows(), n = W.cols();
-  // W1 differs from W when the weight side has anything to change.
-  const bool changes = c.dac_bits > 0 || c.static_weight_std > 0 || tile.weight_side();
-  const bool keep_w1 = !tile.input.empty();
+  // P differs from W when the weight side has anything to change.
+  const bool changes = c.dac_bits > 0 || c.static_weight_std > 0 || !tile.weight.empty();
   const bool extinction = c.d > 0;
+  // P itself: for the input modulators' product and for the phase's quadrature product.
+  const bool keep_w1 = !tile.input.empty() || (extinction && !tile.cos_phase.empty());
   cw.d1.resize(changes ? rows : 0, changes ? n : 0);
   cw.w1.resize(keep_w1 ? rows : 0, keep_w1 ? n : 0);
   ext.resize(extinction ? rows : 0, extinction ? n : 0);
@@ -74,13 +85,11 @@ void chip_weights(const ChipLayer& c, const Tile& tile, const ConstMatrixMap& W,
   for (Eigen::Index i = 0; i < rows; ++i) {
     const auto o = static_cast<std::size_t>(i % tile.outputs);
     const ModulatorErrors me = tile.weight.empty() ? ModulatorErrors{} : tile.weight[o];
-    const double phi = tile.phase.empty() ? 0.0 : tile.phase[o];
-    const double cp = std::cos(phi), sp = std::sin(phi);
     const double mw = w_scale[i];
     if (!z.empty())
       programming.fill_normal(std::span<double>(z), static_cast<std::uint64_t>(c.layer),
                               static_cast<std::uint64_t>(i), 0);
-    double sum1 = 0, sum2 = 0, lo_power = 0;
+    double sum_p = 0, sum_q = 0, lo_power = 0;
     for (Eigen::Index k = 0; k < n; ++k) {
       const double w = W(i, k);
       double u = std::clamp(w / mw, -1.0, 1.0);
@@ -99,19 +108,18 @@ void chip_weights(const ChipLayer& c, const Tile& tile, const ConstMatrixMap& W,
         a = d * std::cos(theta);
         b = std::sin(theta) + (u - clamped);
       }
-      const double w1 = mw * (b * cp + a * sp), w2 = mw * (a * cp - b * sp);
-      if (changes) cw.d1(i, k) = static_cast<float>(w1 - w);
-      const double w1_used = changes ? w1 : w;
-      if (keep_w1) cw.w1(i, k) = static_cast<float>(w1_used);
-      if (extinction) ext(i, k) = static_cast<float>(mx * d * w2);
-      sum1 += w1_used;
-      sum2 += mx * d * w2;
+      const double pk = changes ? mw * b : w, qk = mx * d * mw * a;
+      if (changes) cw.d1(i, k) = static_cast<float>(pk - w);
+      if (keep_w1) cw.w1(i, k) = static_cast<float>(pk);
+      if (extinction) ext(i, k) = static_cast<float>(qk);
+      sum_p += pk;
+      sum_q += qk;
       lo_power += a * a + b * b;
     }
-    cw.w1_sum[i] = static_cast<float>(sum1);
-    cw.ext_sum[i] = static_cast<float>(sum2);
+    cw.w1_sum[i] = static_cast<float>(sum_p);
+    cw.ext_sum[i] = static_cast<float>(sum_q);
     if (leak) {
-      const double g = tile.mismatch[o] / 4 * mx * mw;
+      const double g = mx * mw / 4;
       cw.leak_signal[i] = static_cast<float>(g * c.photon_ratio);
       cw.leak_lo[i] = static_cast<float>((1 - c.trim) * g * lo_power / c.photon_ratio);
     }
@@ -253,11 +261,12 @@ void apply_chip(const ChipLayer& c, const Tile& tile, const ChipWeights& cw,
   const bool has_ext = ext.size() > 0, inputs = !tile.input.empty();
   const bool has_t = cw.d1.size() > 0 || inputs;
   const bool split = !tile.split.empty(), leak = !tile.mismatch.empty();
+  const bool rotate = !tile.cos_phase.empty(), quadrature = rotate && has_ext;
   const bool phase = c.phase_std > 0;
-  const double mx = c.x_scale, ix = 1 / mx;
-  thread_local Eigen::MatrixXf t, e, tmp, xd, root, f;
+  const double mx = c.x_scale, ix = 1 / mx, md = c.x_scale * c.d;
+  thread_local Eigen::MatrixXf t, e, tmp, xd, root, f, q, x1;
   thread_local Eigen::VectorXf sin2;
-  // t: what W1 changes of the product (its static error), e: the extinction term.
+  // U = P X1 + Q A1 = W X_c + t + e: t what P changes of the product, e the extinction term.
   if (cw.d1.size() > 0)
     product_of_view(vc, cw.d1, vc.X, t);
   else if (has_t)
@@ -271,6 +280,17 @@ void apply_chip(const ChipLayer& c, const Tile& tile, const ChipWeights& cw,
     extinction_root(vc.X, c.x_scale, c.trim, root);
   }
   if (has_ext) product_of_view(vc, ext, root, e);
+  // With LO phase errors and extinction, V = Q X1 - P A1 = (m_x d Q) X1 / (m_x d) - m_x d P root.
+  if (quadrature) {
+    if (inputs) {
+      x1 = vc.X + xd;
+      product_of_view(vc, ext, x1, q);
+    } else {
+      product_of_view(vc, ext, vc.X, q);
+    }
+    product_of_view(vc, cw.w1, root, tmp);
+    q = q * static_cast<float>(1 / md) - tmp * static_cast<float>(md);
+  }
   if (phase) phase_factors(c, vc, noise_seed, f);
   const double d2 = c.d * c.d, n = c.fan_in, trim = c.trim;
   const double m1 = std::exp(-c.phase_std * c.phase_std / 2);
@@ -278,8 +298,8 @@ void apply_chip(const ChipLayer& c, const Tile& tile, const ChipWeights& cw,
   const double var_f =
       phase ? ((1 + std::exp(-2 * c.phase_std * c.phase_std)) / 2 - m1 * m1) / c.repeats : 0.0;
   double ext_sq = 0, static_sq = 0, phase_var = 0, fading_sq = 0;
-  if (!split && !leak && !phase) {
-    // Only W1 and the extinction term: y + t + e (additions only, so Eigen's vectorised body
+  if (!split && !leak && !phase && !rotate) {
+    // Only P and the extinction term: y + t + e (additions only, so Eigen's vectorised body
     // and scalar tail give the same bits).
     if (has_t) y += t;
     if (has_ext) y += e;
@@ -296,6 +316,7 @@ void apply_chip(const ChipLayer& c, const Tile& tile, const ChipWeights& cw,
   for (Eigen::Index j = 0; j < cols; ++j) {
     const std::int64_t b = tile.row_of(vc, j);
     const ModulatorErrors me = inputs ? tile.input[static_cast<std::size_t>(b)] : ModulatorErrors{};
+    // The zero-input read-out's inputs: X0 = trim m_x sin delta, A0 = trim m_x d cos delta.
     const float off_sin = static_cast<float>(trim * mx * std::sin(me.bias_rad));
     const float off_cos = static_cast<float>(trim * std::cos(me.bias_rad));
     // The leak's input part: sum_k |e_s|^2 - trim N |e_s(0)|^2, |e|^2 = d^2 + (1 - d^2) sin^2.
@@ -309,27 +330,38 @@ void apply_chip(const ChipLayer& c, const Tile& tile, const ChipWeights& cw,
     float* yc = y.col(j).data();
     const float* tc = has_t ? t.col(j).data() : nullptr;
     const float* ec = has_ext ? e.col(j).data() : nullptr;
+    const float* vc_q = quadrature ? q.col(j).data() : nullptr;
     const float* fc = phase ? f.col(j).data() : nullptr;
     float e2 = 0, s2 = 0, a2 = 0;  // this column's sums of squares
     for (Eigen::Index i = 0; i < rows; ++i) {
       const std::size_t o = output_of[static_cast<std::size_t>(i)];
-      const float ti = tc ? tc[i] : 0.0f, ei = ec ? ec[i] : 0.0f;
-      const float interference = yc[i] + ti + ei;  // calibrated, at the nominal gain
+      const float ti = tc ? tc[i] : 0.0f, ei = ec ? ec[i] : 0.0f, vi = vc_q ? vc_q[i] : 0.0f;
+      const float u = yc[i] + ti + ei;  // U, calibrated, at the nominal gain
+      const float cp = rotate ? tile.cos_phase[at + o] : 1.0f;
+      const float sp = rotate ? tile.sin_phase[at + o] : 0.0f;
+      const float interference = cp * u + sp * vi;
       const float sc = split ? tile.split[at + o] : 1.0f;
       float lk = 0;
       if (leak)
-        lk = cw.leak_signal[i] * (split ? tile.signal_power[at + o] : 1.0f) * power +
-             cw.leak_lo[i] * (split ? tile.lo_power[at + o] : 1.0f);
+        lk = tile.mismatch[at + o] *
+             (cw.leak_signal[i] * (split ? tile.signal_power[at + o] : 1.0f) * power +
+              cw.leak_lo[i] * (split ? tile.lo_power[at + o] : 1.0f));
       float out = sc * interference + lk;
       if (fc) {
-        // f multiplies the uncalibrated interference I; the calibration subtracts its offset.
-        const float offset = off_sin * cw.w1_sum[i] + off_cos * cw.ext_sum[i];
+        // f multiplies the uncalibrated interference; the calibration subtracts its offset,
+        // c (X0 sum P + A0 sum Q) + s (X0 sum Q - A0 sum P).
+        const float off_u = off_sin * cw.w1_sum[i] + off_cos * cw.ext_sum[i];
+        const float off_v = quadrature ? off_sin * cw.ext_sum[i] * static_cast<float>(1 / md) -
+                                             off_cos * static_cast<float>(md) * cw.w1_sum[i]
+                                       : 0.0f;
+        const float offset = cp * off_u + sp * off_v;
         const float uncal = interference + offset;
         out = sc * (fc[i] * uncal - offset) + lk;
         a2 += (sc * uncal) * (sc * uncal);
       }
       yc[i] = out;
-      const float st = ti + (sc - 1) * interference + lk;
+      // Against the nominal W X_c + e: out - (yc + ei).
+      const float st = ti + (sc * cp - 1) * u + sc * sp * vi + lk;
       e2 += ei * ei;
       s2 += st * st;
     }

@@ -7,9 +7,9 @@
 // b = (sample index) % B for Dense and b = (position within the image) % B for Conv2d (the
 // columns of a convolution are the positions of one image). The devices of (b, o) are
 // draw_device(params, sources, RandomStream(chip seed, Stream::device), chip 0, b, o): the input
-// modulator of row b, the weight modulator, LO phase and balanced pair of output o, the splitter
-// power errors of detector (b, o). The chip seed is system.device_seed, or the noise seed when
-// it is 0 (one chip per noise seed, fixed over the whole test set).
+// modulator of row b, the weight modulator of output o, and the LO phase, balanced pair and
+// splitter power errors of detector (b, o). The chip seed is system.device_seed, or the noise
+// seed when it is 0 (one chip per noise seed, fixed over the whole test set).
 //
 // The weights (once per layer). A weight W_ik of row i drives u = W_ik / m_w,i (clipped to
 // [-1, 1]); with the `dac` source on, the weight DAC rounds it to the field
@@ -21,36 +21,37 @@
 // Stream::weight_static) at counter (layer, i, element k), the same for every sample and
 // position. On the weight modulator of output o (V_pi error e, bias delta) the field angle is
 // theta_w = asin(u') / (1 + e) + delta (u' clamped for the arcsine, its excess beyond +-1 added
-// to the sine, as HomodyneMac::symbol_field does), a_w = d cos theta_w, b_w = sin theta_w, and
-// with the LO phase phi_o (c = cos phi_o, s = sin phi_o)
-//   W1_ik = m_w,i (b_w c + a_w s),   W2_ik = m_w,i (a_w c - b_w s).
-// Nominal devices give W1 = m_w u' and W2 = m_w d sqrt(1 - u'^2).
+// to the sine, as HomodyneMac::symbol_field does), a_w = d cos theta_w, b_w = sin theta_w:
+//   P_ik = m_w,i b_w,   Q_ik = m_w,i a_w
+// (nominal devices: P = m_w u', Q = m_w d sqrt(1 - u'^2)).
 //
-// The read-out of output (i, j) in units of y, exactly (d = the extinction residual):
-//   Y = s_bo [W1 X_eff + W2 A_x - trim (offset at X = 0)] + leak,
-//   X_eff = m_x sin theta_x, A_x = m_x d cos theta_x, theta_x = asin(x / m_x) / (1 + e_b) + delta_b
-// on the input modulator of row b; trim = 1 with system.offset_calibration, whose zero-input
-// read-out, measured on the same devices, is m_x (sin delta_b sum_k W1_ik + d cos delta_b sum_k
-// W2_ik); s_bo = sqrt((1 + a_bo)(1 + b_bo)) for the splitter's signal and LO power errors; and
-// the responsivity mismatch m_o of the pair leaks, with r = sqrt(n_s / n_L) (a ratio that does not
-// depend on the layer's energy),
-//   leak = (m_o / 4) m_x m_w,i [r (1 + a_bo) (sum_k |e_s,kj|^2 - trim N |e_s(0)|^2)
-//                               + (1 - trim) (1 + b_bo) sum_k |e_L,ik|^2 / r],
+// The read-out of output (i, j) in units of y, exactly (d = the extinction residual), on
+// detector (b, o) with LO phase phi_bo (c = cos phi_bo, s = sin phi_bo):
+//   Y = s_bo [c U + s V] + leak,  U = P X1 + Q A1,  V = Q X1 - P A1,
+//   X1 = X_eff - trim X0, A1 = A_x - trim A0, X_eff = m_x sin theta_x, A_x = m_x d cos theta_x,
+// theta_x = asin(x / m_x) / (1 + e_b) + delta_b on the input modulator of row b; trim = 1 with
+// system.offset_calibration, which subtracts the zero-input read-out measured on the same
+// devices (X0 = m_x sin delta_b, A0 = m_x d cos delta_b); s_bo = sqrt((1 + a_bo)(1 + b_bo)) for
+// the splitter's signal and LO power errors; and the responsivity mismatch m_bo of the pair
+// leaks, with r = sqrt(n_s / n_L) (a ratio that does not depend on the layer's energy),
+//   leak = (m_bo / 4) m_x m_w,i [r (1 + a_bo) (sum_k |e_s,kj|^2 - trim N |e_s(0)|^2)
+//                                + (1 - trim) (1 + b_bo) sum_k |e_L,ik|^2 / r],
 // |e|^2 = sin^2 theta + d^2 cos^2 theta of each field (the LO part is input-independent, so
-// calibration removes it). It is computed as Y = W X_c (the layer's product) + (W1 - W) X_c
-// [+ W1 (X_eff - X_c - trim m_x sin delta_b) when input modulators have errors]
-// + m_x d W2 (cos theta_x - trim cos delta_b), then s_bo and the leak; without any static error
-// only the last product runs (the extinction term; sqrt(1 - v^2) for cos theta_x).
+// calibration removes it). U is computed as W X_c (the layer's product) + (P - W) X_c
+// [+ P (X_eff - X_c - trim X0) when input modulators have errors] + m_x d Q (cos theta_x -
+// trim cos delta_b); V, first order in d, only with LO phase errors and extinction (two more
+// products); then the rotation, s_bo and the leak. Without any static error only the
+// extinction product runs (sqrt(1 - v^2) for cos theta_x).
 //
 // Phase noise (system.lo_phase_noise_rad = s_t, `phase` source): every repeat the LO phase moves
-// by a new t ~ N(0, s_t^2), which multiplies the uncalibrated interference I = (Y - leak) / s_bo
-// + trim offset by cos t; over K repeats (digital or analog) Y -> s_bo (f I - trim offset) + leak
-// with f the mean of K cosines: f = cos(s_t z) for K = 1 (exact), and for K > 1 its normal
-// approximation m1 + sqrt((m2 - m1^2) / K) z, m1 = e^(-s_t^2 / 2), m2 = (1 + e^(-2 s_t^2)) / 2,
-// z standard normal from RandomStream(noise seed, Stream::phase_noise) at the counters of the
-// layer's other normals (sample, layer << 32 | 2), element of (output, position). Left out: the
-// quadrature part sin t I(pi/2), of order (d + |phi_o|) s_t relative to I, and the phase noise
-// of the calibration's own measurement.
+// by a new t ~ N(0, s_t^2), which multiplies the uncalibrated interference
+// I = (Y - leak) / s_bo + trim (zero-input read-out) by cos t; over K repeats (digital or analog) Y
+// -> s_bo (f I - trim offset) + leak with f the mean of K cosines: f = cos(s_t z) for K = 1
+// (exact), and for K > 1 its normal approximation m1 + sqrt((m2 - m1^2) / K) z, m1 = e^(-s_t^2 /
+// 2), m2 = (1 + e^(-2 s_t^2)) / 2, z standard normal from RandomStream(noise seed,
+// Stream::phase_noise) at the counters of the layer's other normals (sample, layer << 32 | 2),
+// element of (output, position). Left out: the quadrature part sin t I(pi/2), of order (d +
+// |phi_bo|) s_t relative to I, and the phase noise of the calibration's own measurement.
 #pragma once
 
 #include <Eigen/Core>
@@ -100,13 +101,14 @@ struct Tile {
   int outputs = 1, rows = 1;            // M, B
   std::vector<ModulatorErrors> input;   // per row b
   std::vector<ModulatorErrors> weight;  // per output o
-  std::vector<double> phase, mismatch;  // per output o: LO phase error, responsivity mismatch
-  std::vector<float> signal_power, lo_power, split;  // per (b, o) at b M + o: 1 + a, 1 + b,
-                                                     // sqrt((1 + a)(1 + b))
+  // Per detector (b, o), at b M + o: cos and sin of the LO phase error, the responsivity
+  // mismatch, and the splitter's 1 + a, 1 + b and sqrt((1 + a)(1 + b)).
+  std::vector<float> cos_phase, sin_phase, mismatch;
+  std::vector<float> signal_power, lo_power, split;
   bool nominal() const {
-    return input.empty() && weight.empty() && phase.empty() && mismatch.empty() && split.empty();
+    return input.empty() && weight.empty() && cos_phase.empty() && mismatch.empty() &&
+           split.empty();
   }
-  bool weight_side() const { return !weight.empty() || !phase.empty(); }
   // The row b of column j of a product.
   std::int64_t row_of(const MatmulView& v, Eigen::Index j) const {
     return (v.per_position ? static_cast<std::int64_t>(j) : v.sample_of(j)) % rows;
@@ -136,15 +138,17 @@ struct ChipLayer {
   bool active(const Tile& t) const { return static_errors(t) || phase_std > 0; }
 };
 
-// What the chip model needs of a layer's weights (computed once per layer).
+// What the chip model needs of a layer's weights (computed once per layer): P = m_w b_w and
+// Q = m_w a_w, the LO field's quadrature and in-phase parts (W1 and W2 before the detector's
+// phase rotation: W1 = c P + s Q, W2 = c Q - s P).
 struct ChipWeights {
-  Eigen::MatrixXf d1;                    // W1 - W (empty when W1 is W)
-  Eigen::MatrixXf w1;                    // W1, when some input modulator has errors (else empty)
-  Eigen::VectorXf w1_sum, ext_sum;       // row sums of W1 and of m_x d W2
-  Eigen::VectorXf leak_signal, leak_lo;  // per row: (m_o / 4) m_x m_w,i r and
-                                         // (1 - trim) (m_o / 4) m_x m_w,i sum_k |e_L,ik|^2 / r
+  Eigen::MatrixXf d1;                    // P - W (empty when P is W)
+  Eigen::MatrixXf w1;                    // P, when the products need it (else empty)
+  Eigen::VectorXf w1_sum, ext_sum;       // row sums of P and of m_x d Q
+  Eigen::VectorXf leak_signal, leak_lo;  // per row: m_x m_w,i r / 4 and
+                                         // (1 - trim) m_x m_w,i sum_k |e_L,ik|^2 / (4 r)
 };
-// Fills `cw` and `ext` (= m_x d W2, outputs x fan_in; empty when d = 0) for weights W with row
+// Fills `cw` and `ext` (= m_x d Q, outputs x fan_in; empty when d = 0) for weights W with row
 // full scales w_scale.
 void chip_weights(const ChipLayer& c, const Tile& tile, const ConstMatrixMap& W,
                   const Eigen::VectorXd& w_scale, ChipWeights& cw, Eigen::MatrixXf& ext);
@@ -154,9 +158,10 @@ void chip_weights(const ChipLayer& c, const Tile& tile, const ConstMatrixMap& W,
 // differently).
 void extinction_root(const ConstMatrixMap& X, double x_scale, float trim, Eigen::MatrixXf& root);
 
-// What apply_chip added, summed over the outputs: squares of the extinction term (m_x d W2 ...,
-// the in-phase residuals' product) and of the static error (everything else the chip changes
-// against the nominal product W X_c), the phase noise's variance and its fading's squares.
+// What apply_chip added, summed over the outputs: squares of the extinction term (m_x d Q ...,
+// the in-phase residuals' product, before the LO phase) and of the static error (everything
+// else the chip changes against W X_c plus that term), the phase noise's variance and its
+// fading's squares.
 struct ChipStats {
   double extinction_sq = 0, static_sq = 0, phase_var = 0, fading_sq = 0;
 };

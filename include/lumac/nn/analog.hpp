@@ -32,11 +32,14 @@
 //             (`bias`, `spread`, `phase`, `mismatch`), with offset calibration measuring each
 //             output's zero-input read-out on its own devices; the extinction residual d
 //             (`extinction`: ER -> d = 10^(-ER/20)) enters as the in-phase product
-//             m_x d W2 cos theta_x, on nominal devices m_x m_w,i d^2 sum_k sqrt(1 - v_kj^2)
+//             m_x d Q cos theta_x (Q = m_w d cos theta_w, the LO's in-phase field), on nominal
+//             devices m_x m_w,i d^2 sum_k sqrt(1 - v_kj^2)
 //             sqrt(1 - u_ik^2) (with calibration, its zero-input value, sqrt(1 - v^2) -> 1,
 //             subtracted), and adds d^2 (1 - v^2) n_s + d^2 (1 - u^2) n_L shot photons per symbol.
 //             Without static errors only the extinction product runs; the weight DAC (on by
-//             default) costs one more product, (W1 - W) X, per layer. Temporal LO phase noise
+//             default) costs one more product, (P - W) X per layer (P = m_w sin theta_w, the
+//             weights as their quantized drives' fields), and LO phase errors with extinction
+//             two more. Temporal LO phase noise
 //             (system.lo_phase_noise_rad) scales each output by the mean of K cosines of its own
 //             repeats' phases, cos(s_t z) for K = 1, a moment-matched normal for K > 1; its
 //             quadrature part, of order (d + |phi|) s_t, is left out. Noise, as the circuit's
@@ -49,7 +52,7 @@
 //             spans +-range_scale R / 2 around 0).
 //             Backward: clipped inputs have zero gradient, the extinction term's dependence on
 //             X is included (differentiated as on nominal input modulators), the other chip
-//             terms and the phase noise pass the layer's W^T dL/dY straight through (W1 ~ W),
+//             terms and the phase noise pass the layer's W^T dL/dY straight through (P ~ W),
 //             and outputs the ADC clipped pass no gradient, the mask from the same chip
 //             read-out as the forward's (physical_mean; the backward recomputes W X, so an
 //             output within rounding of an edge may be masked differently).
@@ -107,7 +110,7 @@ struct LayerNoiseReport {
   double noise_std = 0;     // RMS of the added noise std over those outputs
   double enob = 0;          // log2(R / (sqrt(12) noise_std))
   // physical: RMS std per noise source, then (with the extinction source) "extinction", the
-  // RMS of the deterministic extinction term (m_x d W2 ..., nn/analog_chip.hpp); with static
+  // RMS of the deterministic extinction term (m_x d Q ..., nn/analog_chip.hpp); with static
   // errors "static", the RMS of everything else the chip changes against the nominal product
   // W X (weight DAC, programming errors, devices; deterministic); with phase noise
   // "phase_noise", its RMS std (part of noise_std), and "phase_fading", the RMS of its mean
