@@ -15,7 +15,7 @@ using namespace lumac::test;
 
 namespace {
 
-CircuitParams defaults() {
+CircuitParams device_defaults() {
   return load_settings({}, {}).circuit;
 }
 
@@ -55,7 +55,7 @@ TEST_CASE("devices: a weight modulator's bias error is sigma sum v sqrt(1 - u^2)
   // removed by offset calibration at v = 0 except for delta sum (sqrt(1 - v^2) - 1) u.
   const DotProduct dp = positive_inputs(1000, 3);
   const double s = 1e-3;
-  CircuitParams p = defaults();
+  CircuitParams p = device_defaults();
   p.modulator.bias_error_rad = s;
   const auto sources = NoiseSources::none().with(NoiseSource::bias);
   const auto& x = dp.x;
@@ -90,7 +90,7 @@ TEST_CASE(
     "devices: a static LO phase error: cos phi gain, and d phi sum Im(e_s e_L*) with extinction") {
   const DotProduct dp = random_dot_product(200, VectorDistribution::uniform, 4);
   const double ideal = std::inner_product(dp.x.begin(), dp.x.end(), dp.w.begin(), 0.0);
-  CircuitParams p = defaults();
+  CircuitParams p = device_defaults();
   const auto sources = NoiseSources::none().with(NoiseSource::phase);
   // Real-free fields (no extinction): the read-out is cos(phi) x.w exactly.
   p.system.lo_phase_error_rad = 0.1;
@@ -119,7 +119,7 @@ TEST_CASE(
   // electrons; in units of y (G = 2 eta sqrt(n_s n_L)) that is (m / 4) (sqrt(n_s / n_L) sum v^2
   // + sqrt(n_L / n_s) sum u^2), and the zero-input trim removes the u^2 part only.
   const DotProduct dp = random_dot_product(300, VectorDistribution::uniform, 5);
-  CircuitParams p = defaults();
+  CircuitParams p = device_defaults();
   p.system.signal_split = 0.25;  // n_s / n_L = 1 / 3: a swap of the two shows
   p.detector.responsivity_mismatch = 0.02;
   const auto sources = NoiseSources::none().with(NoiseSource::mismatch);
@@ -141,7 +141,7 @@ TEST_CASE(
     "devices: temporal phase noise: variance Var[cos] y^2 / K and fading (e^(-s^2/2) - 1) y") {
   const DotProduct dp = random_dot_product(64, VectorDistribution::uniform, 6);
   const double ideal = std::inner_product(dp.x.begin(), dp.x.end(), dp.w.begin(), 0.0);
-  CircuitParams p = defaults();
+  CircuitParams p = device_defaults();
   p.system.lo_phase_noise_rad = 0.2;
   p.system.repeats = 4;
   const auto sources = NoiseSources::none().with(NoiseSource::phase);
@@ -157,7 +157,7 @@ TEST_CASE(
 }
 
 TEST_CASE("devices: the Monte Carlo over chips matches the budget with every spread on") {
-  CircuitParams p = defaults();
+  CircuitParams p = device_defaults();
   p.laser.power_W = 1e-4;
   p.modulator.extinction_ratio_dB = 25;
   p.modulator.bias_error_rad = 0.005;
@@ -186,7 +186,7 @@ TEST_CASE("devices: the Monte Carlo over chips matches the budget with every spr
 }
 
 TEST_CASE("devices: a fixed chip is the same in every sample; another seed is another chip") {
-  CircuitParams p = defaults();
+  CircuitParams p = device_defaults();
   p.modulator.bias_error_rad = 0.05;
   p.system.lo_phase_error_rad = 0.1;
   p.detector.responsivity_mismatch = 0.02;
@@ -230,7 +230,7 @@ TEST_CASE("devices: a fixed chip is the same in every sample; another seed is an
 }
 
 TEST_CASE("devices: draw_device is a function of (seed, chip, row, output) and the sources") {
-  CircuitParams p = defaults();
+  CircuitParams p = device_defaults();
   p.modulator.bias_error_rad = 0.01;
   p.system.lo_phase_error_rad = 0.02;
   const RandomStream rng(5, Stream::device);
@@ -268,7 +268,7 @@ TEST_CASE("devices: draw_device is a function of (seed, chip, row, output) and t
 }
 
 TEST_CASE("devices: the time-domain trace runs on the same chip as the Monte Carlo") {
-  CircuitParams p = defaults();
+  CircuitParams p = device_defaults();
   // 20 THz devices: the inter-symbol interference (about 10% of the V_pi error's effect at
   // 200 GHz) falls below 0.2%.
   p.modulator.bandwidth_Hz = 20e12;
@@ -308,7 +308,7 @@ TEST_CASE("devices: the time-domain trace runs on the same chip as the Monte Car
 TEST_CASE("devices: the trace's temporal phase noise is the Monte Carlo's, repeat by repeat") {
   // The same draws (seed, sample or run, repeat) in both: with phase noise the only source
   // their read-outs agree run by run up to the trace's inter-symbol interference.
-  CircuitParams p = defaults();
+  CircuitParams p = device_defaults();
   p.modulator.bandwidth_Hz = 200e9;
   p.detector.bandwidth_Hz = 200e9;
   p.system.lo_phase_noise_rad = 0.3;

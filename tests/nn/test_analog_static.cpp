@@ -19,7 +19,7 @@ using namespace lumac::test;
 namespace {
 
 // Input full scale 1, weight full scale max|W|, an output range no output leaves.
-AnalogLayer layer_for(const Eigen::MatrixXf& w, int repeats = 1) {
+AnalogLayer chip_layer_for(const Eigen::MatrixXf& w, int repeats = 1) {
   AnalogLayer a;
   a.name = "fc";
   a.fan_in = w.cols();
@@ -39,8 +39,8 @@ double weight_scale(const Eigen::MatrixXf& w) {
 }
 
 // Dense (one sample per column from `first`) or a convolution's positions of sample `first`.
-MatmulView view_of(const Eigen::MatrixXf& w, const Eigen::MatrixXf& x, Eigen::MatrixXf& y,
-                   std::int64_t first = 7, bool per_position = false) {
+MatmulView chip_view_of(const Eigen::MatrixXf& w, const Eigen::MatrixXf& x, Eigen::MatrixXf& y,
+                        std::int64_t first = 7, bool per_position = false) {
   return MatmulView{.layer = 0,
                     .first_sample = first,
                     .per_position = per_position,
@@ -53,7 +53,7 @@ MatmulView view_of(const Eigen::MatrixXf& w, const Eigen::MatrixXf& x, Eigen::Ma
 // The executor's output for the product `y` = W x (forward).
 Eigen::MatrixXf run_on(const AnalogExecutor& ex, const Eigen::MatrixXf& w, const Eigen::MatrixXf& x,
                        Eigen::MatrixXf y, std::int64_t first = 7, bool per_position = false) {
-  MatmulView v = view_of(w, x, y, first, per_position);
+  MatmulView v = chip_view_of(w, x, y, first, per_position);
   ex.forward(v);
   return y;
 }
@@ -134,7 +134,7 @@ TEST_CASE("analog chip: the read-out equals the circuit's on the same devices, e
   for (const bool calibration : {true, false}) {
     CAPTURE(calibration);
     c.system.offset_calibration = calibration;
-    const AnalogExecutor ex(NoiseMode::physical, {layer_for(w)}, c, sources, 99);
+    const AnalogExecutor ex(NoiseMode::physical, {chip_layer_for(w)}, c, sources, 99);
     const Eigen::MatrixXf y = run(ex, w, x, 7);
     const Eigen::MatrixXf clean = w * x;
     int moved = 0;
@@ -171,7 +171,7 @@ TEST_CASE("analog chip: static errors are the same for every sample and position
   Eigen::MatrixXf x = uniform_matrix(20, 3, 34, -1, 1);
   x.col(1) = x.col(0);
   x.col(2) = x.col(0);
-  const AnalogExecutor ex(NoiseMode::physical, {layer_for(w)}, c, static_sources, 1);
+  const AnalogExecutor ex(NoiseMode::physical, {chip_layer_for(w)}, c, static_sources, 1);
   const Eigen::MatrixXf clean = w * x;
   for (const bool per_position : {false, true}) {
     CAPTURE(per_position);
@@ -186,7 +186,7 @@ TEST_CASE("analog chip: static errors are the same for every sample and position
   // One tile row: every sample and position on the same devices.
   CircuitParams one = c;
   one.system.batch = 1;
-  const AnalogExecutor ex1(NoiseMode::physical, {layer_for(w)}, one, static_sources, 1);
+  const AnalogExecutor ex1(NoiseMode::physical, {chip_layer_for(w)}, one, static_sources, 1);
   for (const bool per_position : {false, true}) {
     const Eigen::MatrixXf y = run(ex1, w, x, 7, per_position);
     CHECK(y.col(0) == y.col(1));
@@ -200,8 +200,9 @@ TEST_CASE("analog chip: the device seed picks the chip; 0 follows the noise seed
   const Eigen::MatrixXf x = uniform_matrix(20, 4, 36, -1, 1);
   auto output = [&](int device_seed, std::uint64_t noise_seed) {
     c.system.device_seed = device_seed;
-    return run(AnalogExecutor(NoiseMode::physical, {layer_for(w)}, c, static_sources, noise_seed),
-               w, x);
+    return run(
+        AnalogExecutor(NoiseMode::physical, {chip_layer_for(w)}, c, static_sources, noise_seed), w,
+        x);
   };
   CHECK(output(5, 1) == output(5, 2));  // the chip, whatever the noise seed
   CHECK((output(5, 1) - output(6, 1)).cwiseAbs().maxCoeff() > 1e-3f);
@@ -225,7 +226,7 @@ TEST_CASE("analog chip: a small bias error's first-order term") {
   const NoiseSources bias = NoiseSources::none().with(NoiseSource::bias);
   const Eigen::MatrixXf w = uniform_matrix(6, 30, 37, -1, 1);
   const Eigen::MatrixXf x = uniform_matrix(30, 4, 38, -0.95f, 0.95f);
-  const AnalogExecutor ex(NoiseMode::physical, {layer_for(w)}, c, bias, 1);
+  const AnalogExecutor ex(NoiseMode::physical, {chip_layer_for(w)}, c, bias, 1);
   const Eigen::MatrixXf y = run(ex, w, x, 0), clean = w * x;
   const RandomStream chip(21, Stream::device);
   const double mw = weight_scale(w), n = 30;
@@ -275,7 +276,7 @@ TEST_CASE("analog chip: the responsivity mismatch leaks (m / 4) m_x m_w r sum v^
   for (const bool calibration : {true, false}) {
     CAPTURE(calibration);
     c.system.offset_calibration = calibration;
-    const AnalogExecutor ex(NoiseMode::physical, {layer_for(w)}, c, mismatch, 1);
+    const AnalogExecutor ex(NoiseMode::physical, {chip_layer_for(w)}, c, mismatch, 1);
     const Eigen::MatrixXf y = run(ex, w, x), clean = w * x;
     for (Eigen::Index i = 0; i < 8; ++i) {
       const double u2 = (w.row(i) / mw).squaredNorm();
@@ -314,7 +315,7 @@ TEST_CASE("analog chip: the weight DAC is applied to W; only the input DAC stays
   for (const bool pre : {true, false}) {
     CAPTURE(pre);
     c.modulator.predistortion = pre;
-    const AnalogExecutor ex(NoiseMode::physical, {layer_for(w)}, c, dac, seed);
+    const AnalogExecutor ex(NoiseMode::physical, {chip_layer_for(w)}, c, dac, seed);
     Eigen::MatrixXf wq = w;
     for (Eigen::Index e = 0; e < w.size(); ++e) {
       const double u = w.data()[e] / mw;
@@ -324,7 +325,7 @@ TEST_CASE("analog chip: the weight DAC is applied to W; only the input DAC stays
       wq.data()[e] = static_cast<float>(mw * field);
     }
     Eigen::MatrixXf sigma, y0 = w * x;
-    ex.noise_std(view_of(w, x, y0), sigma, nullptr);
+    ex.noise_std(chip_view_of(w, x, y0), sigma, nullptr);
     for (Eigen::Index i = 0; i < 5; ++i)
       for (Eigen::Index j = 0; j < 4; ++j) {
         const double u = (w.row(i) / mw).squaredNorm(), s2 = x.col(j).squaredNorm();
@@ -355,7 +356,7 @@ TEST_CASE("analog chip: the static programming error is fixed per weight and per
   Eigen::MatrixXf x = uniform_matrix(40, 3, 44, -1, 1);
   x.col(2) = x.col(0);
   const double mw = weight_scale(w), sigma_w = 0.01;
-  const AnalogExecutor ex(NoiseMode::physical, {layer_for(w)}, c, weight, 1);
+  const AnalogExecutor ex(NoiseMode::physical, {chip_layer_for(w)}, c, weight, 1);
   const Eigen::MatrixXf y = run(ex, w, x), clean = w * x;
   CHECK(y.col(0) == y.col(2));
   // As positions of one image: the same weights (one product instead of blocks: rounding).
@@ -380,16 +381,16 @@ TEST_CASE("analog chip: the static programming error is fixed per weight and per
     CHECK(std::abs(rms / (sigma_w * mw * x.col(j).norm()) - 1) < 5 / std::sqrt(4000.0));
   }
   Eigen::MatrixXf sigma, y2 = clean;
-  ex.noise_std(view_of(w, x, y2), sigma, nullptr);
+  ex.noise_std(chip_view_of(w, x, y2), sigma, nullptr);
   CHECK(sigma.cwiseAbs().maxCoeff() == 0);  // applied to W, not noise
   // Another chip, other errors.
   c.system.device_seed = 18;
-  const AnalogExecutor other(NoiseMode::physical, {layer_for(w)}, c, weight, 1);
+  const AnalogExecutor other(NoiseMode::physical, {chip_layer_for(w)}, c, weight, 1);
   CHECK((run(other, w, x) - y).cwiseAbs().maxCoeff() > 1e-3f);
   // Temporal weight noise keeps the noise polynomial.
   c.modulator.weight_noise_kind = WeightNoiseKind::temporal;
-  const AnalogExecutor temporal(NoiseMode::physical, {layer_for(w)}, c, weight, 1);
-  temporal.noise_std(view_of(w, x, y2), sigma, nullptr);
+  const AnalogExecutor temporal(NoiseMode::physical, {chip_layer_for(w)}, c, weight, 1);
+  temporal.noise_std(chip_view_of(w, x, y2), sigma, nullptr);
   CHECK(sigma(0, 0) == doctest::Approx(sigma_w * mw * x.col(0).norm()).epsilon(1e-5).scale(0));
 }
 
@@ -408,7 +409,7 @@ TEST_CASE("analog chip: LO phase noise scales each output by the mean of K cosin
   const double s = 0.3, m1 = std::exp(-s * s / 2), m2 = (1 + std::exp(-2 * s * s)) / 2;
   for (const int k : {1, 4}) {
     CAPTURE(k);
-    const AnalogExecutor ex(NoiseMode::physical, {layer_for(w, k)}, c, phase, 5);
+    const AnalogExecutor ex(NoiseMode::physical, {chip_layer_for(w, k)}, c, phase, 5);
     const Eigen::MatrixXf clean = w * x;
     const Eigen::MatrixXf y = run(ex, w, x);
     const double sd = std::sqrt((m2 - m1 * m1) / k);
@@ -455,7 +456,7 @@ TEST_CASE("analog chip: every error and noise together does not depend on batchi
   c.laser.power_W = 2e-5;
   const Eigen::MatrixXf w = uniform_matrix(50, 60, 47, -1, 1);
   const Eigen::MatrixXf x = uniform_matrix(60, 40, 48, -1.2f, 1.2f);
-  AnalogLayer a = layer_for(w);
+  AnalogLayer a = chip_layer_for(w);
   a.output_lo = -4;
   a.output_hi = 4;
   const AnalogExecutor ex(NoiseMode::physical, {a}, c, NoiseSources::all(), 5);
@@ -487,7 +488,7 @@ TEST_CASE("analog chip: backward masks the outputs the forward's ADC clipped on 
       NoiseSources::none().with(NoiseSource::bias).with(NoiseSource::phase);
   const Eigen::MatrixXf w = uniform_matrix(8, 20, 49, -1, 1);
   const Eigen::MatrixXf x = uniform_matrix(20, 64, 50, -1, 1);
-  AnalogLayer a = layer_for(w);
+  AnalogLayer a = chip_layer_for(w);
   a.output_lo = -1;
   a.output_hi = 1;
   const AnalogExecutor ex(NoiseMode::physical, {a}, c, sources, 3);
@@ -501,7 +502,7 @@ TEST_CASE("analog chip: backward masks the outputs the forward's ADC clipped on 
   Eigen::MatrixXf dy = uniform_matrix(8, 64, 51, -1, 1);
   Eigen::MatrixXf dx = w.transpose() * dy;  // what the layer hands over
   MatrixMap dxm(dx.data(), dx.rows(), dx.cols());
-  ex.backward(view_of(w, x, dy, 0), &dxm);
+  ex.backward(chip_view_of(w, x, dy, 0), &dxm);
   const Eigen::MatrixXf expected = w.transpose() * (dy.array() * inside).matrix();
   CHECK((dx - expected).cwiseAbs().maxCoeff() <= 1e-5f);
 }
