@@ -69,8 +69,10 @@ void chip_weights(const ChipLayer& c, const Tile& tile, const ConstMatrixMap& W,
   // P differs from W when the weight side has anything to change.
   const bool changes = c.dac_bits > 0 || c.static_weight_std > 0 || !tile.weight.empty();
   const bool extinction = c.d > 0;
-  // P itself: for the input modulators' product and for the phase's quadrature product.
-  const bool keep_w1 = !tile.input.empty() || (extinction && !tile.cos_phase.empty());
+  // P itself: for the input modulators' product and for the quadrature product (LO phase
+  // errors or phase noise, with extinction).
+  const bool keep_w1 =
+      !tile.input.empty() || (extinction && (!tile.cos_phase.empty() || c.phase_std > 0));
   cw.d1.resize(changes ? rows : 0, changes ? n : 0);
   cw.w1.resize(keep_w1 ? rows : 0, keep_w1 ? n : 0);
   ext.resize(extinction ? rows : 0, extinction ? n : 0);
@@ -141,28 +143,50 @@ void extinction_root(const ConstMatrixMap& X, double x_scale, float trim, Eigen:
 
 namespace {
 
-// The phase factor f of every output (see the header): the normals of (sample, layer << 32 | 2),
-// one sequence per column for Dense, one for the whole image for Conv2d.
-void phase_factors(const ChipLayer& c, const MatmulView& v, std::uint64_t seed,
-                   Eigen::MatrixXf& f) {
-  const RandomStream rng(seed, Stream::phase_noise);
-  const std::uint64_t word = (static_cast<std::uint64_t>(c.layer) << 32) | 2;
-  f.resize(v.Y.rows(), v.Y.cols());
+// The phase factors f and g of every output (see the header): the mean cosine and sine of the
+// K repeats' phase noise. K = 1: cos(s z) and sin(s z) of the normals z of
+// (sample, layer << 32 | 2); K > 1: their normal approximations m1 + sqrt(Var[cos] / K) z and
+// sqrt(E[sin^2] / K) z' (z' of (sample, layer << 32 | 3): the cosine and the sine of a phase are
+// uncorrelated). One sequence per column for Dense, one for the whole image for Conv2d. g is
+// filled only if `sine` (the quadrature read-out is non-zero: with extinction).
+void phase_normals(const MatmulView& v, const RandomStream& rng, std::uint64_t word,
+                   Eigen::MatrixXf& z) {
+  z.resize(v.Y.rows(), v.Y.cols());
   if (v.per_position) {
     NoiseSequence(rng, static_cast<std::uint64_t>(v.first_sample), word, 0)
-        .fill(std::span<float>(f.data(), static_cast<std::size_t>(f.size())));
+        .fill(std::span<float>(z.data(), static_cast<std::size_t>(z.size())));
   } else {
-    for (Eigen::Index j = 0; j < f.cols(); ++j)
+    for (Eigen::Index j = 0; j < z.cols(); ++j)
       NoiseSequence(rng, static_cast<std::uint64_t>(v.sample_of(j)), word, 0)
-          .fill(std::span<float>(f.col(j).data(), static_cast<std::size_t>(f.rows())));
+          .fill(std::span<float>(z.col(j).data(), static_cast<std::size_t>(z.rows())));
   }
+}
+
+void phase_factors(const ChipLayer& c, const MatmulView& v, std::uint64_t seed, bool sine,
+                   Eigen::MatrixXf& f, Eigen::MatrixXf& g) {
+  const RandomStream rng(seed, Stream::phase_noise);
+  const std::uint64_t word = static_cast<std::uint64_t>(c.layer) << 32;
+  phase_normals(v, rng, word | 2, f);
   // Element by element (not an Eigen expression, whose vectorised body and scalar tail round
   // differently, so that an element's bits would depend on the column count).
   const double s = c.phase_std;
-  const double m1 = std::exp(-s * s / 2), m2 = (1 + std::exp(-2 * s * s)) / 2;
+  const double m1 = std::exp(-s * s / 2), e2 = std::exp(-2 * s * s);
+  const double m2 = (1 + e2) / 2, sin2 = (1 - e2) / 2;
   const auto sd = static_cast<float>(std::sqrt((m2 - m1 * m1) / c.repeats));
   const auto fs = static_cast<float>(s), fm1 = static_cast<float>(m1);
   float* z = f.data();
+  if (sine) {
+    if (c.repeats == 1) {
+      g.resize(f.rows(), f.cols());
+      float* w = g.data();
+      for (Eigen::Index e = 0; e < f.size(); ++e) w[e] = std::sin(fs * z[e]);
+    } else {
+      phase_normals(v, rng, word | 3, g);
+      const auto gs = static_cast<float>(std::sqrt(sin2 / c.repeats));
+      float* w = g.data();
+      for (Eigen::Index e = 0; e < g.size(); ++e) w[e] = gs * w[e];
+    }
+  }
   for (Eigen::Index e = 0; e < f.size(); ++e)
     z[e] = c.repeats == 1 ? std::cos(fs * z[e]) : fm1 + sd * z[e];
 }
@@ -261,10 +285,11 @@ void apply_chip(const ChipLayer& c, const Tile& tile, const ChipWeights& cw,
   const bool has_ext = ext.size() > 0, inputs = !tile.input.empty();
   const bool has_t = cw.d1.size() > 0 || inputs;
   const bool split = !tile.split.empty(), leak = !tile.mismatch.empty();
-  const bool rotate = !tile.cos_phase.empty(), quadrature = rotate && has_ext;
   const bool phase = c.phase_std > 0;
+  // The quadrature read-out V (first order in d) enters with LO phase errors or phase noise.
+  const bool rotate = !tile.cos_phase.empty(), quadrature = (rotate || phase) && has_ext;
   const double mx = c.x_scale, ix = 1 / mx, md = c.x_scale * c.d;
-  thread_local Eigen::MatrixXf t, e, tmp, xd, root, f, q, x1;
+  thread_local Eigen::MatrixXf t, e, tmp, xd, root, f, g, q, x1;
   thread_local Eigen::VectorXf sin2;
   // U = P X1 + Q A1 = W X_c + t + e: t what P changes of the product, e the extinction term.
   if (cw.d1.size() > 0)
@@ -280,7 +305,8 @@ void apply_chip(const ChipLayer& c, const Tile& tile, const ChipWeights& cw,
     extinction_root(vc.X, c.x_scale, c.trim, root);
   }
   if (has_ext) product_of_view(vc, ext, root, e);
-  // With LO phase errors and extinction, V = Q X1 - P A1 = (m_x d Q) X1 / (m_x d) - m_x d P root.
+  // With LO phase errors or noise and extinction, V = Q X1 - P A1 = (m_x d Q) X1 / (m_x d) - m_x d
+  // P root.
   if (quadrature) {
     if (inputs) {
       x1 = vc.X + xd;
@@ -291,12 +317,14 @@ void apply_chip(const ChipLayer& c, const Tile& tile, const ChipWeights& cw,
     product_of_view(vc, cw.w1, root, tmp);
     q = q * static_cast<float>(1 / md) - tmp * static_cast<float>(md);
   }
-  if (phase) phase_factors(c, vc, noise_seed, f);
+  if (phase) phase_factors(c, vc, noise_seed, quadrature, f, g);
   const double d2 = c.d * c.d, n = c.fan_in, trim = c.trim;
   const double m1 = std::exp(-c.phase_std * c.phase_std / 2);
   // The variance of f: of one cosine (K = 1), or of the mean of K.
   const double var_f =
       phase ? ((1 + std::exp(-2 * c.phase_std * c.phase_std)) / 2 - m1 * m1) / c.repeats : 0.0;
+  // The variance of g, the mean of K sines.
+  const double var_g = phase ? (1 - std::exp(-2 * c.phase_std * c.phase_std)) / 2 / c.repeats : 0.0;
   double ext_sq = 0, static_sq = 0, phase_var = 0, fading_sq = 0;
   if (!split && !leak && !phase && !rotate) {
     // Only P and the extinction term: y + t + e (additions only, so Eigen's vectorised body
@@ -332,7 +360,8 @@ void apply_chip(const ChipLayer& c, const Tile& tile, const ChipWeights& cw,
     const float* ec = has_ext ? e.col(j).data() : nullptr;
     const float* vc_q = quadrature ? q.col(j).data() : nullptr;
     const float* fc = phase ? f.col(j).data() : nullptr;
-    float e2 = 0, s2 = 0, a2 = 0;  // this column's sums of squares
+    const float* gc = phase && quadrature ? g.col(j).data() : nullptr;
+    float e2 = 0, s2 = 0, a2 = 0, b2 = 0;  // this column's sums of squares
     for (Eigen::Index i = 0; i < rows; ++i) {
       const std::size_t o = output_of[static_cast<std::size_t>(i)];
       const float ti = tc ? tc[i] : 0.0f, ei = ec ? ec[i] : 0.0f, vi = vc_q ? vc_q[i] : 0.0f;
@@ -356,8 +385,12 @@ void apply_chip(const ChipLayer& c, const Tile& tile, const ChipWeights& cw,
                                        : 0.0f;
         const float offset = cp * off_u + sp * off_v;
         const float uncal = interference + offset;
-        out = sc * (fc[i] * uncal - offset) + lk;
+        // A phase t more turns cos(phi) U + sin(phi) V into cos t (that) + sin t J, with the
+        // quadrature J = -sin(phi) U + cos(phi) V of the uncalibrated read-out.
+        const float quad = gc ? -sp * (u + off_u) + cp * (vi + off_v) : 0.0f;
+        out = sc * (fc[i] * uncal + (gc ? gc[i] * quad : 0.0f) - offset) + lk;
         a2 += (sc * uncal) * (sc * uncal);
+        b2 += (sc * quad) * (sc * quad);
       }
       yc[i] = out;
       // Against the nominal W X_c + e: out - (yc + ei).
@@ -367,7 +400,7 @@ void apply_chip(const ChipLayer& c, const Tile& tile, const ChipWeights& cw,
     }
     ext_sq += e2;
     static_sq += s2;
-    phase_var += a2 * var_f;
+    phase_var += a2 * var_f + b2 * var_g;
     fading_sq += (m1 - 1) * (m1 - 1) * a2;
   }
   if (stats) {

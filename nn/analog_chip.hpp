@@ -39,19 +39,22 @@
 // |e|^2 = sin^2 theta + d^2 cos^2 theta of each field (the LO part is input-independent, so
 // calibration removes it). U is computed as W X_c (the layer's product) + (P - W) X_c
 // [+ P (X_eff - X_c - trim X0) when input modulators have errors] + m_x d Q (cos theta_x -
-// trim cos delta_b); V, first order in d, only with LO phase errors and extinction (two more
-// products); then the rotation, s_bo and the leak. Without any static error only the
-// extinction product runs (sqrt(1 - v^2) for cos theta_x).
+// trim cos delta_b); V, first order in d, only with extinction and LO phase errors or phase
+// noise (two more products); then the rotation, s_bo and the leak. Without any static error
+// only the extinction product runs (sqrt(1 - v^2) for cos theta_x).
 //
 // Phase noise (system.lo_phase_noise_rad = s_t, `phase` source): every repeat the LO phase moves
-// by a new t ~ N(0, s_t^2), which multiplies the uncalibrated interference
-// I = (Y - leak) / s_bo + trim (zero-input read-out) by cos t; over K repeats (digital or analog) Y
-// -> s_bo (f I - trim offset) + leak with f the mean of K cosines: f = cos(s_t z) for K = 1
-// (exact), and for K > 1 its normal approximation m1 + sqrt((m2 - m1^2) / K) z, m1 = e^(-s_t^2 /
-// 2), m2 = (1 + e^(-2 s_t^2)) / 2, z standard normal from RandomStream(noise seed,
-// Stream::phase_noise) at the counters of the layer's other normals (sample, layer << 32 | 2),
-// element of (output, position). Left out: the quadrature part sin t I(pi/2), of order (d +
-// |phi_bo|) s_t relative to I, and the phase noise of the calibration's own measurement.
+// by a new t ~ N(0, s_t^2), which turns the uncalibrated interference
+// I = (Y - leak) / s_bo + trim (zero-input read-out) into cos t I + sin t J, with J =
+// -sin(phi_bo) U + cos(phi_bo) V its quadrature (uncalibrated; first order in d, and with
+// extinction the larger part: the circuit's phase_noise term). Over K repeats (digital or
+// analog) Y -> s_bo (f I + g J - trim offset) + leak with f, g the means of K cosines and
+// sines: f = cos(s_t z), g = sin(s_t z) for K = 1 (exact), and for K > 1 their normal
+// approximations f = m1 + sqrt((m2 - m1^2) / K) z, g = sqrt(s2 / K) z' (uncorrelated),
+// m1 = e^(-s_t^2 / 2), m2 = (1 + e^(-2 s_t^2)) / 2, s2 = (1 - e^(-2 s_t^2)) / 2, z and z'
+// standard normal from RandomStream(noise seed, Stream::phase_noise) at the counters of the
+// layer's other normals (sample, layer << 32 | 2 and | 3), element of (output, position). Left
+// out: the phase noise of the calibration's own measurement.
 #pragma once
 
 #include <Eigen/Core>

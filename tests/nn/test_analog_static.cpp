@@ -506,3 +506,49 @@ TEST_CASE("analog chip: backward masks the outputs the forward's ADC clipped on 
   const Eigen::MatrixXf expected = w.transpose() * (dy.array() * inside).matrix();
   CHECK((dx - expected).cwiseAbs().maxCoeff() <= 1e-5f);
 }
+
+TEST_CASE("analog chip: with extinction, LO phase noise has the circuit's quadrature part") {
+  // With extinction d the read-out's quadrature J (first order in d) enters every repeat as
+  // sin(t) J: the circuit's phase_noise term (Var[cos] A(0)^2 + E[sin^2] A(pi/2)^2) / K, whose
+  // second part dominates at these values (d = 0.1, s_t = 0.05). The report's RMS must equal
+  // the RMS over outputs of the circuit's term, and the sampled deviations from the circuit's
+  // mean read-out (fading and extinction included) must have that variance: for K = 4 they are
+  // normal, so their mean square over n outputs has relative standard error sqrt(2 / n); 5 of
+  // them.
+  CircuitParams c = load_settings({}, {}).circuit;
+  c.system.lo_phase_noise_rad = 0.05;
+  c.system.repeats = 4;
+  c.modulator.extinction_ratio_dB = 20;
+  const NoiseSources sources =
+      NoiseSources::none().with(NoiseSource::phase).with(NoiseSource::extinction);
+  const Eigen::MatrixXf w = uniform_matrix(100, 20, 47, -1, 1);
+  const Eigen::MatrixXf x = uniform_matrix(20, 60, 48, 0, 1);
+  const AnalogExecutor ex(NoiseMode::physical, {chip_layer_for(w, 4)}, c, sources, 5);
+  const Eigen::MatrixXf y = run(ex, w, x);
+  CircuitParams cf = c;
+  cf.system.encoding = Encoding::full_scale;
+  const HomodyneMac mac(cf, sources);
+  double term_sq = 0, z_sq = 0, quadrature_sq = 0, cosine_sq = 0;
+  const double n = static_cast<double>(y.size());
+  const double s = 0.05, m1 = std::exp(-s * s / 2), m2 = (1 + std::exp(-2 * s * s)) / 2;
+  for (Eigen::Index j = 0; j < x.cols(); ++j)
+    for (Eigen::Index i = 0; i < w.rows(); ++i) {
+      DotProduct dp;
+      for (Eigen::Index k = 0; k < w.cols(); ++k) {
+        dp.x.push_back(x(k, j));
+        dp.w.push_back(w(i, k));
+      }
+      dp.w_full_scale = weight_scale(w);
+      const NoiseBudget b = mac.analyze(dp);
+      const double t = b.term("phase_noise");
+      term_sq += t * t;
+      z_sq += std::pow((y(i, j) - b.expected) / t, 2);
+      cosine_sq += (m2 - m1 * m1) / 4 * b.ideal * b.ideal;
+      quadrature_sq += t * t - (m2 - m1 * m1) / 4 * b.ideal * b.ideal;
+    }
+  // The quadrature part is the larger one here (else this test would not test it).
+  CHECK(quadrature_sq > 3 * cosine_sq);
+  const LayerNoiseReport r = ex.report()[0];
+  CHECK(source(r, "phase_noise") == doctest::Approx(std::sqrt(term_sq / n)).epsilon(1e-3).scale(0));
+  CHECK(std::abs(z_sq / n - 1) < 5 * std::sqrt(2 / n));
+}
