@@ -20,7 +20,7 @@ void add_common_options(CLI::App& cmd, CommonOptions& o) {
   cmd.add_option_function<std::string>(
          "--device-seed",
          [&o](const std::string& v) { o.sets.push_back("system.device_seed=" + v); },
-         "the chip whose static device spreads are drawn, a whole number >= 1 (same as --set "
+         "the chip whose static device spreads are drawn, a whole number >= 0 (same as --set "
          "system.device_seed=N; the default 0 draws a new chip per noise seed or Monte Carlo "
          "sample)")
       ->type_name("UINT");

@@ -78,6 +78,12 @@ void print_enob(const EnobStudy& st) {
   if (st.time_domain)
     fmt::print("  ENOB (time domain)   {:.3f} bits   ({} runs{}, RMS error {:.4g})\n",
                st.time_domain->enob, st.time_domain->samples, chip, st.time_domain->rms_error);
+  if (st.monte_carlo && has_device_spread(st.params, st.sources) &&
+      st.params.system.device_seed > 0)
+    fmt::print(
+        "  note: on chip {} the mean read-out is {:.6g} (budget {:.6g}): the chip's fixed error "
+        "is in the Monte Carlo, while the budget's static terms are RMS over chips\n",
+        st.params.system.device_seed, st.monte_carlo->mean, b.expected);
 }
 
 void run_enob(const EnobCommand& o) {

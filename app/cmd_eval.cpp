@@ -35,8 +35,28 @@ void print_study(const EvalStudy& st) {
                st.info[l].name, st.info[l].fan_in, st.info[l].macs, st.layers[l].energy[0],
                st.layers[l].repeats, r.layers[l].noise_std, r.layers[l].enob,
                r.layers[l].input_clipped_fraction, r.layers[l].output_clipped_fraction);
+  // The deterministic errors physical mode adds (not in the noise std or the ENOB).
+  std::string deterministic;
+  for (std::size_t l = 0; l < st.info.size(); ++l)
+    for (const auto& [name, rms] : r.layers[l].by_source)
+      if ((name == "static" || name == "extinction" || name == "phase_fading") && rms > 0)
+        deterministic += fmt::format("{}{} {} {:.4g}", deterministic.empty() ? "" : ", ",
+                                     st.info[l].name, name, rms);
+  if (!deterministic.empty())
+    fmt::print("  deterministic error (RMS, units of y; not in noise std or ENOB): {}\n",
+               deterministic);
   fmt::print("  accuracy {:.4f} +- {:.4f} over {} seed(s); clean {:.4f}\n", r.accuracy_mean,
              r.accuracy_std, st.seeds, st.clean_accuracy);
+  if (st.chip_errors) {
+    if (st.device_seed > 0)
+      fmt::print("  chip: device seed {} for every noise seed (its static errors are fixed)\n",
+                 st.device_seed);
+    else
+      fmt::print(
+          "  chip: one per noise seed ({} to {}), so the spread over seeds includes chips; "
+          "--device-seed N fixes one\n",
+          st.first_seed, st.first_seed + static_cast<std::uint64_t>(st.seeds) - 1);
+  }
   const EnergyFigures e = energy_figures(r.energy.total);
   fmt::print(
       "  energy per MAC at accuracy {:.4f}: detected optical {:.4g} aJ, laser optical {:.4g} aJ, "

@@ -224,6 +224,13 @@ EvalStudy run_eval_study(const NetworkSpec& network, const HardwareSpec& hardwar
   st.dataset = net.dataset;
   st.samples = net.test.size();
   st.seeds = seeds;
+  st.first_seed = seed;
+  st.device_seed = settings.circuit.system.device_seed;
+  st.chip_errors = st.hardware.mode == nn::NoiseMode::physical &&
+                   (has_device_spread(settings.circuit, st.hardware.sources) ||
+                    (st.hardware.sources.has(NoiseSource::weight) &&
+                     settings.circuit.modulator.weight_noise_std > 0 &&
+                     settings.circuit.modulator.weight_noise_kind == WeightNoiseKind::static_));
   // The clean accuracy through the evaluator too (exact products: noise none), so that a
   // distributed evaluator spreads it as well; equal to clean_accuracy(net) bit for bit.
   const NetworkEvaluation clean = evaluator(net, settings, HardwareOptions{}, seed, 1);
@@ -247,6 +254,9 @@ Json to_json(const EvalStudy& st) {
   j["accuracy_std"] = r.accuracy_std;
   j["accuracy"] = json_array(r.accuracy);
   j["seeds"] = static_cast<std::int64_t>(st.seeds);
+  j["first_seed"] = static_cast<std::int64_t>(st.first_seed);
+  j["device_seed"] = static_cast<std::int64_t>(st.device_seed);
+  j["chip_errors"] = st.chip_errors;
   j["images_per_s"] = r.images_per_s;
   j["eval_seconds"] = json_array(r.seconds);
   Json ls = Json::array();

@@ -61,7 +61,7 @@ struct SystemParams {
   int tiles_per_laser = 1;                   // tiles one laser feeds (its threshold power shared)
   WeightFullScale weight_full_scale = WeightFullScale::layer;  // network layers: m_w per layer/row
   bool offset_calibration = true;  // subtract each output's read-out at zero input
-  double lo_phase_error_rad = 0;   // static signal-LO phase error std of each output
+  double lo_phase_error_rad = 0;   // static signal-LO phase error std of each detector
   double lo_phase_noise_rad = 0;   // temporal signal-LO phase noise std, new every repeat
   double splitter_imbalance = 0;   // relative std of the power each output's detector receives
   int device_seed = 0;             // the chip the static spreads are drawn for; 0 = random
@@ -90,11 +90,12 @@ void visit_fields(SystemParams& p, V& v) {
             "subtract each output's read-out at zero input, measured once (trims the extinction "
             "offset)");
   v.real("lo_phase_error_rad", p.lo_phase_error_rad, "rad",
-         "static signal-LO phase error std of each output, drawn once per device");
+         "static signal-LO phase error std of each detector (row, output), drawn once per device");
   v.real("lo_phase_noise_rad", p.lo_phase_noise_rad, "rad",
          "temporal signal-LO phase noise std, drawn anew for every repeat");
   v.real("splitter_imbalance", p.splitter_imbalance, "1",
-         "relative std of the signal and LO power reaching each output, drawn once per device");
+         "relative std of the signal and LO power reaching each detector (row, output), drawn once "
+         "per device");
   v.integer("device_seed", p.device_seed, "1",
             "chip whose static spreads are drawn (--device-seed); 0 = a new chip per noise seed "
             "(networks) or per Monte Carlo sample (circuits)");

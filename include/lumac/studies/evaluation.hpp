@@ -108,6 +108,11 @@ struct EvalStudy {
   std::vector<nn::AnalogLayer> layers;  // as configured
   double clean_accuracy = 0;
   int seeds = 1;
+  std::uint64_t first_seed = 1;  // the noise seeds are first_seed ... first_seed + seeds - 1
+  // Physical mode on a chip with static errors (device spreads or static weight noise): the
+  // chip is system.device_seed's, or with 0 the noise seed's (one chip per seed).
+  bool chip_errors = false;
+  int device_seed = 0;
   NetworkEvaluation result;
 };
 // How an evaluation over seeds is computed: evaluate_on_hardware, or a shell's own version of
