@@ -56,7 +56,9 @@ void settle_noise(const CLI::App& cmd, HardwareSpec& o, const std::vector<std::s
                   const std::vector<std::string>& axes) {
   const bool noise_given = cmd.count("--noise") > 0;
   if (o.bits && !noise_given) o.noise = "none";
-  if (o.noise != "none" || !noise_given) return;
+  // Only physical mode runs the circuit; the other modes use the config for the energy
+  // account only.
+  if (o.noise == "physical" || !noise_given) return;
   std::vector<std::string> keys;
   for (const auto& s : sets) keys.push_back(s.substr(0, s.find('=')));
   for (const auto& a : axes) keys.push_back(a.substr(0, a.find('=')));
@@ -65,9 +67,11 @@ void settle_noise(const CLI::App& cmd, HardwareSpec& o, const std::vector<std::s
     // Under mpirun every rank would say the same: rank 0 says it.
     if (section != "energy" && mpi::rank() == 0)
       fmt::print(stderr,
-                 "lumac: warning: {} does not change the accuracy under --noise none (the "
-                 "products run without hardware noise)\n",
-                 key);
+                 "lumac: warning: {} does not change the accuracy under --noise {} ({}; the "
+                 "energy account uses it)\n",
+                 key, o.noise,
+                 o.noise == "none" ? "the products run without hardware noise"
+                                   : "only --noise physical runs the circuit");
   }
 }
 

@@ -19,8 +19,9 @@ void add_network_options(CLI::App& cmd, NetworkSpec& o, bool model_required);
 void add_hardware_options(CLI::App& cmd, HardwareSpec& o);
 
 // After parsing: --bits without --noise selects the digital baseline (noise none); under an
-// explicit --noise none, every --set of a device or system key and every sweep axis over one
-// gets a warning on stderr that it does not change the accuracy.
+// explicit --noise other than physical, every --set of a device or system key (--device-seed
+// included) and every sweep axis over one gets a warning on stderr that it does not change the
+// accuracy.
 void settle_noise(const CLI::App& cmd, HardwareSpec& o, const std::vector<std::string>& sets,
                   const std::vector<std::string>& axes = {});
 

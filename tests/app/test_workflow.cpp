@@ -174,7 +174,14 @@ TEST_CASE("workflow: eval defaults to physical noise and warns when --noise none
                                     "laser.power_W=1e-4", "--limit", "300", "--json"});
   REQUIRE(none.exit_code == 0);
   CHECK(none.err.find("lumac: warning: laser.power_W does not change the accuracy under --noise "
-                      "none (the products run without hardware noise)\n") == 0);
+                      "none (the products run without hardware noise; the energy account uses "
+                      "it)\n") == 0);
+  // Any mode but physical ignores the circuit, a chip's device seed included.
+  const RunResult shot = run_lumac(
+      {"eval", "--model", cnn, "--noise", "shot", "--device-seed", "3", "--limit", "50", "--json"});
+  REQUIRE(shot.exit_code == 0);
+  CHECK(shot.err.find("lumac: warning: system.device_seed does not change the accuracy under "
+                      "--noise shot (only --noise physical runs the circuit") == 0);
   CHECK(json_number(none.out, "accuracy_mean") == json_number(none.out, "clean_accuracy"));
   const RunResult bits = run_lumac({"eval", "--model", bundled_model("mnist_mlp.h5"), "--bits", "4",
                                     "--limit", "100", "--json"});
