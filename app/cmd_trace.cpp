@@ -33,6 +33,20 @@ void run_trace(const TraceCommand& o) {
              st.dot_product.x.size() * st.params.system.repeats, o.output.out);
   fmt::print("  ideal {:.6g}, read-out {:.6g} (statistical expectation {:.6g} +- {:.3g})\n",
              st.trace.ideal, st.trace.readout, st.budget.expected, st.budget.noise_std);
+  if (st.chip_errors) {
+    const DeviceErrors& d = st.chip;
+    fmt::print(
+        "  chip {}: input modulator bias {:.4g} rad, V_pi error {:.4g}; weight modulator bias "
+        "{:.4g} rad, V_pi error {:.4g}; LO phase {:.4g} rad; responsivity mismatch {:.4g}; "
+        "splitter power errors {:.4g} (signal), {:.4g} (LO)\n",
+        st.params.system.device_seed > 0 ? fmt::format("{}", st.params.system.device_seed)
+                                         : fmt::format("of noise seed {}", st.seed),
+        d.input.bias_rad, d.input.v_pi_error, d.weight.bias_rad, d.weight.v_pi_error,
+        d.lo_phase_rad, d.responsivity_mismatch, d.signal_power_error, d.lo_power_error);
+    fmt::print(
+        "  (the statistical expectation is over chips: its +- includes their static RMS, while "
+        "the read-out carries this chip's fixed error)\n");
+  }
 }
 
 }  // namespace

@@ -40,6 +40,13 @@ TraceStudy run_trace_study(const Settings& settings, const CircuitSpec& circuit,
   opt.seed = seed;
   st.trace = simulate_trace(mac, st.dot_product, opt);
   st.budget = mac.analyze(st.dot_product);
+  // The chip simulate_trace drew (as circuits/mac_trace.cpp does for run opt.run).
+  st.chip_errors = has_device_spread(st.params, st.sources);
+  const auto device_seed = static_cast<std::uint64_t>(st.params.system.device_seed);
+  st.chip =
+      device_seed > 0
+          ? draw_device(st.params, st.sources, RandomStream(device_seed, Stream::device), 0, 0, 0)
+          : draw_device(st.params, st.sources, RandomStream(seed, Stream::device), opt.run, 0, 0);
   return st;
 }
 
@@ -89,12 +96,25 @@ void write_trace_file(const TraceStudy& st, const Settings& settings,
 }
 
 Json to_json(const TraceStudy& st, const std::string& out) {
-  return Json{{"out", out},
-              {"samples", static_cast<std::int64_t>(st.trace.time_s.size())},
-              {"ideal", st.trace.ideal},
-              {"readout", st.trace.readout},
-              {"expected_statistical", st.budget.expected},
-              {"readouts", static_cast<std::int64_t>(st.trace.readout_charge_C.size())}};
+  Json j{{"out", out},
+         {"samples", static_cast<std::int64_t>(st.trace.time_s.size())},
+         {"ideal", st.trace.ideal},
+         {"readout", st.trace.readout},
+         {"expected_statistical", st.budget.expected},
+         {"readouts", static_cast<std::int64_t>(st.trace.readout_charge_C.size())},
+         {"device_seed", static_cast<std::int64_t>(st.params.system.device_seed)}};
+  if (st.chip_errors) {
+    const DeviceErrors& d = st.chip;
+    j["chip"] = Json{{"input_bias_rad", d.input.bias_rad},
+                     {"input_v_pi_error", d.input.v_pi_error},
+                     {"weight_bias_rad", d.weight.bias_rad},
+                     {"weight_v_pi_error", d.weight.v_pi_error},
+                     {"lo_phase_rad", d.lo_phase_rad},
+                     {"responsivity_mismatch", d.responsivity_mismatch},
+                     {"signal_power_error", d.signal_power_error},
+                     {"lo_power_error", d.lo_power_error}};
+  }
+  return j;
 }
 
 }  // namespace lumac

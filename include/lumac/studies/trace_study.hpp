@@ -27,6 +27,10 @@ struct TraceStudy {
   DotProduct dot_product;
   MacTrace trace;
   NoiseBudget budget;  // the statistical model of the same dot product
+  // The chip the trace ran on (system.device_seed's, or with 0 the seed's chip of run 0), and
+  // whether any of its static spreads is configured.
+  DeviceErrors chip;
+  bool chip_errors = false;
 };
 
 // lumac::Error for a bad spec, a fan-in over 1e5 or more than 2e7 recorded samples.
