@@ -147,3 +147,32 @@ TEST_CASE(
   REQUIRE(small.exit_code == 0);
   CHECK(small.out.find("warning: the receiver saturates") != std::string::npos);
 }
+
+TEST_CASE("cli: lumac trace and enob say which chip they ran on") {
+  TempDir tmp;
+  const std::string out = (tmp / "chip.h5").string();
+  const std::vector<std::string> chip = {
+      "--fan-in", "8", "--set", "modulator.bias_error_rad=0.02", "--device-seed", "5"};
+  std::vector<std::string> trace = {"trace", "--out", out, "--json"};
+  trace.insert(trace.end(), chip.begin(), chip.end());
+  const RunResult t = run_lumac(trace);
+  REQUIRE(t.exit_code == 0);
+  CHECK(json_number(t.out, "device_seed") == 5);
+  // The drawn bias of the chip's weight modulator (only the bias spread is configured).
+  CHECK(json_number(t.out, "weight_bias_rad") != 0);
+  CHECK(json_number(t.out, "lo_phase_rad") == 0);
+  // Another chip, another bias; the text output prints it.
+  std::vector<std::string> other = {
+      "trace",         "--out", out,     "--force",
+      "--fan-in",      "8",     "--set", "modulator.bias_error_rad=0.02",
+      "--device-seed", "6"};
+  const RunResult t6 = run_lumac(other);
+  REQUIRE(t6.exit_code == 0);
+  CHECK(t6.out.find("chip 6: input modulator bias") != std::string::npos);
+  std::vector<std::string> enob = {"enob", "--monte-carlo", "100"};
+  enob.insert(enob.end(), chip.begin(), chip.end());
+  const RunResult e = run_lumac(enob);
+  REQUIRE(e.exit_code == 0);
+  CHECK(e.out.find("100 samples, all on chip 5") != std::string::npos);
+  CHECK(e.out.find("note: on chip 5 the mean read-out is") != std::string::npos);
+}
