@@ -322,8 +322,16 @@ CsvTable to_csv(const EvalStudy& st) {
               "total_aJ_per_mac",
               "accuracy_mean",
               "accuracy_std",
-              "clean_accuracy"};
+              "clean_accuracy",
+              "extinction_error_rms",
+              "static_error_rms"};
   const NetworkEvaluation& r = st.result;
+  // The RMS of a deterministic error of physical mode (0 when the layer has none).
+  auto deterministic = [&](std::size_t l, const std::string& name) {
+    for (const auto& entry : r.layers[l].by_source)
+      if (entry.first == name) return entry.second;
+    return 0.0;
+  };
   for (std::size_t l = 0; l < st.info.size(); ++l) {
     const EnergyFigures e = energy_figures(r.energy.layers[l]);
     t.rows.push_back(
@@ -332,13 +340,14 @@ CsvTable to_csv(const EvalStudy& st) {
          std::to_string(st.layers[l].repeats), format_real(r.layers[l].noise_std),
          format_real(r.layers[l].enob), format_real(r.layers[l].input_clipped_fraction),
          format_real(r.layers[l].output_clipped_fraction), format_real(r.photons_per_mac[l]),
-         format_real(e.detected_optical_aJ_per_mac), format_real(e.total_aJ_per_mac), "", "", ""});
+         format_real(e.detected_optical_aJ_per_mac), format_real(e.total_aJ_per_mac), "", "", "",
+         format_real(deterministic(l, "extinction")), format_real(deterministic(l, "static"))});
   }
   const EnergyFigures total = energy_figures(r.energy.total);
   t.rows.push_back({"network", "", "", format_real(r.energy.total.macs), "", "", "", "", "", "", "",
                     format_real(total.detected_optical_aJ_per_mac),
                     format_real(total.total_aJ_per_mac), format_real(r.accuracy_mean),
-                    format_real(r.accuracy_std), format_real(st.clean_accuracy)});
+                    format_real(r.accuracy_std), format_real(st.clean_accuracy), "", ""});
   return t;
 }
 
