@@ -333,6 +333,15 @@ TEST_CASE(
   const std::string eval = read_text(tmp / "e.csv");
   CHECK(eval.find("\nfc1,784,100,78400,") != std::string::npos);
   CHECK(eval.find("\nnetwork,") != std::string::npos);
+  // The deterministic errors close each row: on the default preset the extinction term and the
+  // weight DAC (a static error of the rounded W) are both non-zero.
+  CHECK(eval.find(",clean_accuracy,extinction_error_rms,static_error_rms\n") != std::string::npos);
+  const std::size_t fc1 = eval.find("\nfc1,");
+  const std::string row = eval.substr(fc1 + 1, eval.find('\n', fc1 + 1) - fc1 - 1);
+  const std::size_t last = row.rfind(',');
+  const std::size_t before = row.rfind(',', last - 1);
+  CHECK(std::stod(row.substr(last + 1)) > 0);
+  CHECK(std::stod(row.substr(before + 1, last - before - 1)) > 0);
   check_error({"eval", "--model", mlp, "--limit", "50", "--csv", (tmp / "e.csv").string()},
               "already exists");
   CHECK(read_text(tmp / "e.csv") == eval);
