@@ -51,7 +51,9 @@ double path_transmission(const CircuitParams& c) {
 }
 
 EnergyReport energy_report(const CircuitParams& circuit, const EnergyParams& e,
-                           const std::vector<LayerWork>& layers) {
+                           const std::vector<LayerWork>& layers, double digital_ops) {
+  if (!(digital_ops >= 0) || !std::isfinite(digital_ops))
+    fail("digital operations = {}: must be finite and >= 0", digital_ops);
   validate(circuit);
   validate(e);
   const MachZehnderModulator mzm(circuit.modulator);
@@ -133,6 +135,11 @@ EnergyReport energy_report(const CircuitParams& circuit, const EnergyParams& e,
     for (std::size_t i = 0; i < c.size(); ++i) report.total.components_J[i] += c[i];
     report.total.total_J += le.total_J;
     report.layers.push_back(std::move(le));
+  }
+  if (digital_ops > 0) {
+    const double j = digital_ops * e.digital_op_J;
+    report.total.components_J[digital] += j;
+    report.total.total_J += j;
   }
   // The network's laser power: the time average over its layers.
   if (report.total.tile_s > 0)

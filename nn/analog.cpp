@@ -644,7 +644,16 @@ double AnalogExecutor::add_noise(MatmulView& v, const ProductSums& p) const {
   return sum_var;
 }
 
+void AnalogExecutor::check_whole_layer(const MatmulView& v) const {
+  if (v.output_offset != 0 || v.W.rows() != layers_.at(static_cast<std::size_t>(v.layer)).outputs)
+    fail(
+        "layer '{}' is a grouped convolution: this version runs grouped and depthwise "
+        "convolutions only with --noise none (docs/models.md)",
+        layers_.at(static_cast<std::size_t>(v.layer)).name);
+}
+
 void AnalogExecutor::forward(MatmulView& v) const {
+  if (mode_ != NoiseMode::none) check_whole_layer(v);
   if (mode_ == NoiseMode::physical) {
     physical_forward(v);
     return;
@@ -727,6 +736,7 @@ void AnalogExecutor::physical_forward(MatmulView& v) const {
 
 void AnalogExecutor::backward_noise(const MatmulView& v, MatrixMap* dx,
                                     Eigen::VectorXd* d_log_energy) const {
+  if (mode_ != NoiseMode::none) check_whole_layer(v);
   const Eigen::Index rows = v.Y.rows();
   if (d_log_energy) d_log_energy->setZero(rows);
   if (mode_ == NoiseMode::none || mode_ == NoiseMode::enob) return;  // no E or X dependence

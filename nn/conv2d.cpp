@@ -76,30 +76,92 @@ void receptive_field_sums(const PatchSource& g, Eigen::VectorXf& s2, Eigen::Vect
   }
 }
 
+bool Conv2dGeometry::general() const {
+  return sw() != sh() || pl() != pt() || pb() != pt() || pr() != pt() || dilation_h != 1 ||
+         dilation_w != 1 || groups != 1;
+}
+
+void Conv2dGeometry::record(NodeRecord& r) const {
+  r.op = "conv2d";
+  r.put("strides", {sh(), sw()});
+  r.put("pads", {pt(), pl(), pb(), pr()});
+  r.put("dilations", {dilation_h, dilation_w});
+  r.put("group", {groups});
+}
+
+void Conv2dGeometry::read_extra(const NodeRecord& r) {
+  const auto& s = r.get("strides");
+  const auto& p = r.get("pads");
+  const auto& d = r.get("dilations");
+  const auto& g = r.get("group");
+  if (s.size() != 2 || p.size() != 4 || d.size() != 2 || g.size() != 1)
+    fail("conv2d: strides, pads, dilations and group must hold 2, 4, 2 and 1 values");
+  auto in_range = [](std::int64_t v, std::int64_t lo) {
+    if (v < lo || v > 100000) fail("conv2d: geometry value {} is out of range", v);
+    return static_cast<int>(v);
+  };
+  stride = in_range(s[0], 1);
+  stride_w = in_range(s[1], 1);
+  padding = in_range(p[0], 0);
+  pad_left = in_range(p[1], 0);
+  pad_bottom = in_range(p[2], 0);
+  pad_right = in_range(p[3], 0);
+  dilation_h = in_range(d[0], 1);
+  dilation_w = in_range(d[1], 1);
+  groups = in_range(g[0], 1);
+}
+
+namespace {
+
+int fan_in_of(const Conv2dGeometry& g) {
+  if (g.groups < 1 || g.in_channels % g.groups != 0 || g.out_channels % g.groups != 0)
+    fail("conv2d: {} groups do not divide {} input and {} output channels", g.groups,
+         g.in_channels, g.out_channels);
+  return g.in_channels / g.groups * g.kernel_h * g.kernel_w;
+}
+
+}  // namespace
+
 Conv2d::Conv2d(std::string name, const Conv2dGeometry& g)
-    : MatmulLayer(std::move(name), g.out_channels, g.in_channels * g.kernel_h * g.kernel_w), g_(g) {
+    : MatmulLayer(std::move(name), g.out_channels, fan_in_of(g)), g_(g) {
   if (g.in_channels < 1 || g.out_channels < 1 || g.kernel_h < 1 || g.kernel_w < 1 || g.stride < 1 ||
-      g.padding < 0)
+      g.padding < 0 || g.sw() < 1 || g.pl() < 0 || g.pb() < 0 || g.pr() < 0 || g.dilation_h < 1 ||
+      g.dilation_w < 1)
     fail(
         "conv2d layer '{}': channels {}->{}, kernel {}x{}, stride {}, padding {}: channels, "
-        "kernel and stride must be >= 1, padding >= 0",
+        "kernel, stride and dilation must be >= 1, padding >= 0",
         name_, g.in_channels, g.out_channels, g.kernel_h, g.kernel_w, g.stride, g.padding);
 }
 
 std::string Conv2d::describe() const {
-  return fmt::format("conv2d {} {}->{} {}x{} stride {} pad {}", name_, g_.in_channels,
-                     g_.out_channels, g_.kernel_h, g_.kernel_w, g_.stride, g_.padding);
+  std::string s = fmt::format("conv2d {} {}->{} {}x{} stride {} pad {}", name_, g_.in_channels,
+                              g_.out_channels, g_.kernel_h, g_.kernel_w, g_.stride, g_.padding);
+  if (g_.general())
+    s += fmt::format(" (strides {}x{}, pads {},{},{},{}, dilation {}x{}, groups {})", g_.sh(),
+                     g_.sw(), g_.pt(), g_.pl(), g_.pb(), g_.pr(), g_.dilation_h, g_.dilation_w,
+                     g_.groups);
+  return s;
 }
+
+namespace {
+
+int out_extent(int in, int pad_sum, int kernel, int dilation, int stride) {
+  return (in + pad_sum - dilation * (kernel - 1) - 1) / stride + 1;
+}
+
+}  // namespace
 
 Shape Conv2d::output_shape(const Shape& input) const {
   if (input.size() != 3 || input[0] != g_.in_channels)
     fail("conv2d layer '{}' expects an input of {} channels x height x width, got shape {}", name_,
          g_.in_channels, shape_string(input));
-  if (input[1] + 2 * g_.padding < g_.kernel_h || input[2] + 2 * g_.padding < g_.kernel_w)
-    fail("conv2d layer '{}': the {}x{} kernel does not fit the padded {}x{} input", name_,
-         g_.kernel_h, g_.kernel_w, input[1] + 2 * g_.padding, input[2] + 2 * g_.padding);
-  return {g_.out_channels, out_size(input[1], g_.kernel_h, g_.stride, g_.padding),
-          out_size(input[2], g_.kernel_w, g_.stride, g_.padding)};
+  const int eh = g_.dilation_h * (g_.kernel_h - 1) + 1, ew = g_.dilation_w * (g_.kernel_w - 1) + 1;
+  if (input[1] + g_.pt() + g_.pb() < eh || input[2] + g_.pl() + g_.pr() < ew)
+    fail("conv2d layer '{}': the {}x{} kernel does not fit the padded {}x{} input", name_, eh, ew,
+         input[1] + g_.pt() + g_.pb(), input[2] + g_.pl() + g_.pr());
+  return {g_.out_channels,
+          out_extent(input[1], g_.pt() + g_.pb(), g_.kernel_h, g_.dilation_h, g_.sh()),
+          out_extent(input[2], g_.pl() + g_.pr(), g_.kernel_w, g_.dilation_w, g_.sw())};
 }
 
 int Conv2d::positions(const Shape& input) const {
@@ -107,25 +169,27 @@ int Conv2d::positions(const Shape& input) const {
   return o[1] * o[2];
 }
 
-void Conv2d::im2col(const float* image, int h, int w, Eigen::MatrixXf& cols) const {
-  const int ho = out_size(h, g_.kernel_h, g_.stride, g_.padding);
-  const int wo = out_size(w, g_.kernel_w, g_.stride, g_.padding);
+void Conv2d::im2col(const float* image, int h, int w, Eigen::MatrixXf& cols, int group) const {
+  const int ho = out_extent(h, g_.pt() + g_.pb(), g_.kernel_h, g_.dilation_h, g_.sh());
+  const int wo = out_extent(w, g_.pl() + g_.pr(), g_.kernel_w, g_.dilation_w, g_.sw());
+  const int cin = g_.in_channels / g_.groups, c0 = group * cin;
+  const int dh = g_.dilation_h, dw = g_.dilation_w;
   cols.resize(fan_in(), ho * wo);
   float* col = cols.data();
   for (int oy = 0; oy < ho; ++oy) {
     for (int ox = 0; ox < wo; ++ox) {
-      const int y0 = oy * g_.stride - g_.padding, x0 = ox * g_.stride - g_.padding;
-      for (int c = 0; c < g_.in_channels; ++c) {
+      const int y0 = oy * g_.sh() - g_.pt(), x0 = ox * g_.sw() - g_.pl();
+      for (int c = c0; c < c0 + cin; ++c) {
         const float* plane = image + static_cast<std::int64_t>(c) * h * w;
         for (int ky = 0; ky < g_.kernel_h; ++ky) {
-          const int iy = y0 + ky;
+          const int iy = y0 + ky * dh;
           if (iy < 0 || iy >= h) {
             std::fill(col, col + g_.kernel_w, 0.0f);
             col += g_.kernel_w;
             continue;
           }
           for (int kx = 0; kx < g_.kernel_w; ++kx) {
-            const int ix = x0 + kx;
+            const int ix = x0 + kx * dw;
             *col++ = (ix >= 0 && ix < w) ? plane[iy * w + ix] : 0.0f;
           }
         }
@@ -134,23 +198,25 @@ void Conv2d::im2col(const float* image, int h, int w, Eigen::MatrixXf& cols) con
   }
 }
 
-void Conv2d::col2im(const Eigen::MatrixXf& cols, int h, int w, float* image) const {
-  const int ho = out_size(h, g_.kernel_h, g_.stride, g_.padding);
-  const int wo = out_size(w, g_.kernel_w, g_.stride, g_.padding);
+void Conv2d::col2im(const Eigen::MatrixXf& cols, int h, int w, float* image, int group) const {
+  const int ho = out_extent(h, g_.pt() + g_.pb(), g_.kernel_h, g_.dilation_h, g_.sh());
+  const int wo = out_extent(w, g_.pl() + g_.pr(), g_.kernel_w, g_.dilation_w, g_.sw());
+  const int cin = g_.in_channels / g_.groups, c0 = group * cin;
+  const int dh = g_.dilation_h, dw = g_.dilation_w;
   const float* col = cols.data();
   for (int oy = 0; oy < ho; ++oy) {
     for (int ox = 0; ox < wo; ++ox) {
-      const int y0 = oy * g_.stride - g_.padding, x0 = ox * g_.stride - g_.padding;
-      for (int c = 0; c < g_.in_channels; ++c) {
+      const int y0 = oy * g_.sh() - g_.pt(), x0 = ox * g_.sw() - g_.pl();
+      for (int c = c0; c < c0 + cin; ++c) {
         float* plane = image + static_cast<std::int64_t>(c) * h * w;
         for (int ky = 0; ky < g_.kernel_h; ++ky) {
-          const int iy = y0 + ky;
+          const int iy = y0 + ky * dh;
           if (iy < 0 || iy >= h) {
             col += g_.kernel_w;
             continue;
           }
           for (int kx = 0; kx < g_.kernel_w; ++kx, ++col) {
-            const int ix = x0 + kx;
+            const int ix = x0 + kx * dw;
             if (ix >= 0 && ix < w) plane[iy * w + ix] += *col;
           }
         }
@@ -174,22 +240,40 @@ void Conv2d::forward(const Tensor& in, Tensor& out, const Pass& pass) const {
   const Shape os = output_shape(in.shape);
   const int h = in.shape[1], w = in.shape[2];
   const int cout = g_.out_channels, k = fan_in(), p = os[1] * os[2];
+  const int groups = g_.groups, cg = cout / groups;
+  const bool simple = !g_.general();
   out.resize(in.batch, os);
   parallel_for(in.batch, std::int64_t{in.batch} * k * cout * p >= parallel_min_macs, [&](int i) {
     thread_local Eigen::MatrixXf cols, y;
-    im2col(in.sample(i), h, w, cols);
     y.resize(cout, p);
-    y.noalias() = weight_ * cols;
-    if (pass.hook) {
-      const PatchSource patches = patch_source(in.sample(i), h, w);
-      MatmulView v{.layer = matmul_index_,
-                   .first_sample = pass.sample(i),
-                   .per_position = true,
-                   .W = ConstMatrixMap(weight_.data(), cout, k),
-                   .X = ConstMatrixMap(cols.data(), k, p),
-                   .Y = MatrixMap(y.data(), cout, p),
-                   .patches = &patches};
-      pass.hook->forward(v);
+    for (int gi = 0; gi < groups; ++gi) {
+      im2col(in.sample(i), h, w, cols, gi);
+      if (groups == 1)
+        y.noalias() = weight_ * cols;
+      else
+        y.middleRows(gi * cg, cg).noalias() = weight_.middleRows(gi * cg, cg) * cols;
+      if (pass.hook) {
+        const PatchSource patches = patch_source(in.sample(i), h, w);
+        thread_local Eigen::MatrixXf wg, yg;
+        const float* wp = weight_.data();
+        float* yp = y.data();
+        if (groups > 1) {
+          wg = weight_.middleRows(gi * cg, cg);
+          yg = y.middleRows(gi * cg, cg);
+          wp = wg.data();
+          yp = yg.data();
+        }
+        MatmulView v{.layer = matmul_index_,
+                     .first_sample = pass.sample(i),
+                     .per_position = true,
+                     .W = ConstMatrixMap(wp, cg, k),
+                     .X = ConstMatrixMap(cols.data(), k, p),
+                     .Y = MatrixMap(yp, cg, p),
+                     .patches = simple ? &patches : nullptr,
+                     .output_offset = gi * cg};
+        pass.hook->forward(v);
+        if (groups > 1) y.middleRows(gi * cg, cg) = yg;
+      }
     }
     Eigen::Map<RowMatrixXf>(out.sample(i), cout, p) = y.colwise() + bias_;
   });
@@ -200,6 +284,8 @@ void Conv2d::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, T
   const Shape os = output_shape(in.shape);
   const int h = in.shape[1], w = in.shape[2];
   const int cout = g_.out_channels, k = fan_in(), p = os[1] * os[2];
+  const int ng = g_.groups, cg = cout / ng;
+  const bool simple = !g_.general();
   const bool want_params = !grads.empty();
   if (grad_in) grad_in->resize(in.batch, in.shape, true);
   const int groups = (in.batch + images_per_group - 1) / images_per_group;
@@ -212,26 +298,40 @@ void Conv2d::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, T
     }
     const int end = std::min(in.batch, (gi + 1) * images_per_group);
     for (int i = gi * images_per_group; i < end; ++i) {
-      thread_local Eigen::MatrixXf cols, dy, dcols;
-      im2col(in.sample(i), h, w, cols);
-      dy = Eigen::Map<const RowMatrixXf>(grad_out.sample(i), cout, p);
-      if (grad_in) dcols.noalias() = weight_.transpose() * dy;
-      if (pass.hook) {
-        const PatchSource patches = patch_source(in.sample(i), h, w);
-        const MatmulView v{.layer = matmul_index_,
-                           .first_sample = pass.sample(i),
-                           .per_position = true,
-                           .W = ConstMatrixMap(weight_.data(), cout, k),
-                           .X = ConstMatrixMap(cols.data(), k, p),
-                           .Y = MatrixMap(dy.data(), cout, p),
-                           .patches = &patches};
-        MatrixMap dx(grad_in ? dcols.data() : nullptr, k, p);
-        pass.hook->backward(v, grad_in ? &dx : nullptr);
-      }
-      if (grad_in) col2im(dcols, h, w, grad_in->sample(i));
-      if (want_params) {
-        dw[gi].noalias() += dy * cols.transpose();
-        db[gi] += dy.rowwise().sum();
+      thread_local Eigen::MatrixXf cols, dy, dcols, wg;
+      for (int c = 0; c < ng; ++c) {
+        im2col(in.sample(i), h, w, cols, c);
+        if (ng == 1) {
+          dy = Eigen::Map<const RowMatrixXf>(grad_out.sample(i), cout, p);
+          if (grad_in) dcols.noalias() = weight_.transpose() * dy;
+        } else {
+          dy = Eigen::Map<const RowMatrixXf>(grad_out.sample(i), cout, p).middleRows(c * cg, cg);
+          wg = weight_.middleRows(c * cg, cg);
+          if (grad_in) dcols.noalias() = wg.transpose() * dy;
+        }
+        if (pass.hook) {
+          const PatchSource patches = patch_source(in.sample(i), h, w);
+          const MatmulView v{.layer = matmul_index_,
+                             .first_sample = pass.sample(i),
+                             .per_position = true,
+                             .W = ConstMatrixMap(ng == 1 ? weight_.data() : wg.data(), cg, k),
+                             .X = ConstMatrixMap(cols.data(), k, p),
+                             .Y = MatrixMap(dy.data(), cg, p),
+                             .patches = simple ? &patches : nullptr,
+                             .output_offset = c * cg};
+          MatrixMap dx(grad_in ? dcols.data() : nullptr, k, p);
+          pass.hook->backward(v, grad_in ? &dx : nullptr);
+        }
+        if (grad_in) col2im(dcols, h, w, grad_in->sample(i), c);
+        if (want_params) {
+          if (ng == 1) {
+            dw[gi].noalias() += dy * cols.transpose();
+            db[gi] += dy.rowwise().sum();
+          } else {
+            dw[gi].middleRows(c * cg, cg).noalias() += dy * cols.transpose();
+            db[gi].segment(c * cg, cg) += dy.rowwise().sum();
+          }
+        }
       }
     }
   });

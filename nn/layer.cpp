@@ -18,8 +18,49 @@ std::string_view layer_type_name(LayerType type) {
       return "avgpool2d";
     case LayerType::flatten:
       return "flatten";
+    case LayerType::op:
+      return "op";
   }
   return "?";
+}
+
+namespace {
+
+template <class List>
+const auto& find_key(const List& list, const std::string& key, const std::string& op,
+                     const char* what) {
+  for (const auto& [k, v] : list)
+    if (k == key) return v;
+  fail("node '{}' has no {} '{}'", op, what, key);
+}
+
+}  // namespace
+
+const std::vector<std::int64_t>& NodeRecord::get(const std::string& key) const {
+  return find_key(ints, key, op, "integer attribute");
+}
+
+const std::vector<double>& NodeRecord::get_real(const std::string& key) const {
+  return find_key(reals, key, op, "real attribute");
+}
+
+const NodeRecord::Array& NodeRecord::get_array(const std::string& key) const {
+  return find_key(arrays, key, op, "array");
+}
+
+Shape Layer::output_shape_n(std::span<const Shape> inputs) const {
+  if (inputs.size() != 1) fail("{} takes one input, not {}", op_name(), inputs.size());
+  return output_shape(inputs[0]);
+}
+
+void Layer::forward_n(std::span<const Tensor* const> in, Tensor& out, const Pass& pass) const {
+  forward(*in[0], out, pass);
+}
+
+void Layer::backward_n(std::span<const Tensor* const> in, const Tensor& out,
+                       const Tensor& grad_out, std::span<Tensor* const> grad_in,
+                       std::span<std::vector<float>> grads, const Pass& pass) const {
+  backward(*in[0], out, grad_out, grad_in[0], grads, pass);
 }
 
 std::vector<std::span<const float>> Layer::parameters() const {

@@ -11,12 +11,39 @@
 namespace lumac::nn {
 
 Model::Model(Shape input_shape, std::vector<std::unique_ptr<Layer>> layers, std::string arch)
-    : arch_(std::move(arch)), layers_(std::move(layers)), shapes_{std::move(input_shape)} {
+    : Model(std::move(input_shape), std::move(layers), {}, {}, {}, std::move(arch)) {}
+
+Model::Model(Shape input_shape, std::vector<std::unique_ptr<Layer>> layers,
+             std::vector<std::vector<int>> inputs, std::vector<std::string> names,
+             std::vector<int> outputs, std::string arch)
+    : arch_(std::move(arch)),
+      layers_(std::move(layers)),
+      inputs_(std::move(inputs)),
+      names_(std::move(names)),
+      outputs_(std::move(outputs)),
+      shapes_{std::move(input_shape)} {
   if (shapes_[0].empty() || shape_size(shapes_[0]) < 1)
     fail("model input shape '{}' is empty", shape_string(shapes_[0]));
   for (int d : shapes_[0])
     if (d < 1) fail("model input shape {} has a dimension < 1", shape_string(shapes_[0]));
   if (layers_.empty()) fail("a model needs at least one layer");
+  const std::size_t n = layers_.size();
+  if (inputs_.empty())
+    for (std::size_t i = 0; i < n; ++i) inputs_.push_back({static_cast<int>(i)});
+  if (inputs_.size() != n) fail("{} input lists for {} nodes", inputs_.size(), n);
+  names_.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (names_[i].empty()) {
+      const auto* m = dynamic_cast<const MatmulLayer*>(layers_[i].get());
+      names_[i] = m ? m->name() : fmt::format("node{}", i);
+    }
+    for (int v : inputs_[i])
+      if (v < 0 || v > static_cast<int>(i))
+        fail("node {} ('{}') reads value {}, which is not computed before it", i, names_[i], v);
+  }
+  if (outputs_.empty()) outputs_.push_back(static_cast<int>(n));
+  for (int v : outputs_)
+    if (v < 0 || v > static_cast<int>(n)) fail("model output value {} does not exist", v);
   index_layers();
 }
 
@@ -24,13 +51,23 @@ void Model::index_layers() {
   shapes_.resize(1);
   matmul_.clear();
   param_offset_.clear();
+  last_use_.assign(layers_.size() + 1, -1);
   std::size_t params = 0;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     Layer& l = *layers_[i];
-    const Shape in = shapes_.back();
+    const std::vector<int>& ids = inputs_[i];
+    if (l.arity() >= 0 && static_cast<int>(ids.size()) != l.arity())
+      fail("node {} ('{}', {}) takes {} input(s), not {}", i, names_[i], l.describe(), l.arity(),
+           ids.size());
+    if (ids.empty()) fail("node {} ('{}') reads no value", i, names_[i]);
+    std::vector<Shape> in;
+    for (int v : ids) {
+      in.push_back(shapes_[static_cast<std::size_t>(v)]);
+      last_use_[static_cast<std::size_t>(v)] = static_cast<int>(i);
+    }
     Shape out;
     try {
-      out = l.output_shape(in);
+      out = l.output_shape_n(in);
     } catch (const Error& e) {
       fail("layer {} ({}): {}", i, l.describe(), e.what());
     }
@@ -42,12 +79,13 @@ void Model::index_layers() {
       info.name = m->name();
       info.type = m->type();
       info.layer_index = static_cast<int>(i);
+      info.input_value = ids[0];
       info.matmul_index = m->matmul_index();
       info.fan_in = m->fan_in();
       info.outputs = m->outputs();
-      info.positions = m->positions(in);
+      info.positions = m->positions(in[0]);
       info.macs = std::int64_t{info.outputs} * info.fan_in * info.positions;
-      info.input_shape = in;
+      info.input_shape = in[0];
       info.output_shape = out;
       for (const auto& other : matmul_)
         if (other.name == info.name) fail("two matrix-product layers are named '{}'", info.name);
@@ -55,17 +93,35 @@ void Model::index_layers() {
     }
     shapes_.push_back(std::move(out));
   }
-  if (shapes_.back().size() != 1)
-    fail("the last layer must give flat logits, not shape {}", shape_string(shapes_.back()));
+  // Outputs live to the end.
+  for (int v : outputs_) last_use_[static_cast<std::size_t>(v)] = static_cast<int>(layers_.size());
+}
+
+bool Model::sequential() const {
+  for (std::size_t i = 0; i < inputs_.size(); ++i)
+    if (inputs_[i].size() != 1 || inputs_[i][0] != static_cast<int>(i)) return false;
+  return outputs_.size() == 1 && outputs_[0] == static_cast<int>(layers_.size());
+}
+
+int Model::classes() const {
+  const Shape& s = output_shape();
+  if (s.size() != 1)
+    fail("the model's output has shape {}, not a flat vector of class scores", shape_string(s));
+  return s[0];
 }
 
 Model::Model(const Model& other)
     : arch_(other.arch_),
+      inputs_(other.inputs_),
+      names_(other.names_),
+      outputs_(other.outputs_),
+      last_use_(other.last_use_),
       shapes_(other.shapes_),
       matmul_(other.matmul_),
       param_offset_(other.param_offset_),
       calibration_(other.calibration_),
-      training_(other.training_) {
+      training_(other.training_),
+      source_(other.source_) {
   for (const auto& l : other.layers_) layers_.push_back(l->clone());
 }
 
@@ -93,6 +149,16 @@ std::int64_t Model::macs_per_sample() const {
   std::int64_t n = 0;
   for (const auto& m : matmul_) n += m.macs;
   return n;
+}
+
+double Model::digital_ops_per_sample() const {
+  double ops = 0;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    std::vector<Shape> in;
+    for (int v : inputs_[i]) in.push_back(shapes_[static_cast<std::size_t>(v)]);
+    ops += layers_[i]->digital_ops(in, shapes_[i + 1]);
+  }
+  return ops;
 }
 
 namespace {
@@ -152,23 +218,51 @@ Tensor Tape::activation(std::size_t l) const {
   return out;
 }
 
-Tensor Model::forward(const Tensor& x, const Pass& pass) const {
+void Model::run_group(std::vector<Tensor>& values, const Pass& pass, bool keep) const {
+  std::vector<const Tensor*> in;
+  std::vector<std::vector<float>> spare;  // storage of freed values, reused
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    in.clear();
+    for (int v : inputs_[i]) in.push_back(&values[static_cast<std::size_t>(v)]);
+    Tensor& out = values[i + 1];
+    if (!keep && !spare.empty()) {
+      out.data = std::move(spare.back());
+      spare.pop_back();
+    }
+    layers_[i]->forward_n(in, out, pass);
+    if (keep) continue;
+    for (int v : inputs_[i]) {
+      const auto u = static_cast<std::size_t>(v);
+      if (last_use_[u] == static_cast<int>(i) && !values[u].data.empty()) {
+        spare.push_back(std::move(values[u].data));
+        values[u].data.clear();
+      }
+    }
+  }
+}
+
+std::vector<Tensor> Model::forward_outputs(const Tensor& x, const Pass& pass) const {
   check_batch(x, input_shape(), pass);
-  Tensor logits;
-  logits.resize(x.batch, shapes_.back());
+  std::vector<Tensor> outs(outputs_.size());
+  for (std::size_t k = 0; k < outputs_.size(); ++k)
+    outs[k].resize(x.batch, shapes_[static_cast<std::size_t>(outputs_[k])]);
   const int groups = group_count(x.batch);
   parallel_for(groups, parallel_groups(), [&](int g) {
     const int first = g * model_group_samples;
     const int count = std::min(model_group_samples, x.batch - first);
     const GroupPass gp(pass, first, count);
-    Tensor a = rows(x, first, count), b;
-    for (const auto& l : layers_) {
-      l->forward(a, b, gp.pass);
-      std::swap(a, b);
-    }
-    put_rows(a, first, logits);
+    std::vector<Tensor> values(layers_.size() + 1);
+    values[0] = rows(x, first, count);
+    run_group(values, gp.pass, false);
+    for (std::size_t k = 0; k < outputs_.size(); ++k)
+      put_rows(values[static_cast<std::size_t>(outputs_[k])], first, outs[k]);
   });
-  return logits;
+  return outs;
+}
+
+Tensor Model::forward(const Tensor& x, const Pass& pass) const {
+  // With several outputs the others are computed all the same.
+  return std::move(forward_outputs(x, pass)[0]);
 }
 
 void Model::forward(const Tensor& x, const Pass& pass, Tape& tape) const {
@@ -176,6 +270,7 @@ void Model::forward(const Tensor& x, const Pass& pass, Tape& tape) const {
   const int groups = group_count(x.batch);
   tape.batch_ = x.batch;
   tape.layers_ = layers_.size();
+  tape.output_ = static_cast<std::size_t>(outputs_[0]);
   tape.groups_.resize(static_cast<std::size_t>(groups));
   parallel_for(groups, parallel_groups(), [&](int g) {
     const int first = g * model_group_samples;
@@ -184,17 +279,16 @@ void Model::forward(const Tensor& x, const Pass& pass, Tape& tape) const {
     auto& act = tape.groups_[static_cast<std::size_t>(g)];
     act.resize(layers_.size() + 1);
     act[0] = rows(x, first, count);
-    for (std::size_t i = 0; i < layers_.size(); ++i)
-      layers_[i]->forward(act[i], act[i + 1], gp.pass);
+    run_group(act, gp.pass, true);
   });
 }
 
 void Model::backward(const Tape& tape, const Tensor& grad_logits, const Pass& pass,
                      Gradients* grads, Tensor* grad_input) const {
   if (tape.layers_ != layers_.size()) fail("backward: the tape is not from this model");
-  if (grad_logits.batch != tape.batch_ || grad_logits.shape != shapes_.back())
+  if (grad_logits.batch != tape.batch_ || grad_logits.shape != output_shape())
     fail("backward: gradient of shape {} x {} for logits of {} x {}", grad_logits.batch,
-         shape_string(grad_logits.shape), tape.batch_, shape_string(shapes_.back()));
+         shape_string(grad_logits.shape), tape.batch_, shape_string(output_shape()));
   if (!pass.samples.empty() && pass.samples.size() != static_cast<std::size_t>(tape.batch_))
     fail("{} sample indices for a batch of {}", pass.samples.size(), tape.batch_);
   const int groups = static_cast<int>(tape.groups_.size());
@@ -213,16 +307,48 @@ void Model::backward(const Tape& tape, const Tensor& grad_logits, const Pass& pa
       group_grads[static_cast<std::size_t>(g)].resize(n_params);
       all = group_grads[static_cast<std::size_t>(g)];
     }
-    Tensor d = rows(grad_logits, first, count), d_prev;
+    // d[v]: dL/d(value v), summed over the nodes that read v; `has` says whether any did.
+    std::vector<Tensor> d(layers_.size() + 1);
+    std::vector<char> has(layers_.size() + 1, 0);
+    const auto out = static_cast<std::size_t>(outputs_[0]);
+    d[out] = rows(grad_logits, first, count);
+    has[out] = 1;
+    std::vector<const Tensor*> in;
+    std::vector<Tensor> part;
+    std::vector<Tensor*> part_ptr;
     for (std::size_t i = layers_.size(); i-- > 0;) {
+      if (!has[i + 1]) continue;  // nothing downstream of node i reaches the output
       const Layer& l = *layers_[i];
       std::span<std::vector<float>> pg;
       if (grads) pg = all.subspan(param_offset_[i], l.parameters().size());
-      const bool need_input_grad = i > 0 || grad_input != nullptr;
-      l.backward(act[i], act[i + 1], d, need_input_grad ? &d_prev : nullptr, pg, gp.pass);
-      if (need_input_grad) std::swap(d, d_prev);
+      const std::vector<int>& ids = inputs_[i];
+      in.clear();
+      part.resize(ids.size());
+      part_ptr.assign(ids.size(), nullptr);
+      for (std::size_t k = 0; k < ids.size(); ++k) {
+        in.push_back(&act[static_cast<std::size_t>(ids[k])]);
+        if (ids[k] > 0 || grad_input != nullptr) part_ptr[k] = &part[k];
+      }
+      l.backward_n(in, act[i + 1], d[i + 1], part_ptr, pg, gp.pass);
+      d[i + 1] = Tensor();  // no longer needed
+      for (std::size_t k = 0; k < ids.size(); ++k) {
+        if (!part_ptr[k]) continue;
+        const auto v = static_cast<std::size_t>(ids[k]);
+        if (!has[v]) {
+          d[v] = std::move(part[k]);
+          part[k] = Tensor();
+          has[v] = 1;
+        } else {
+          const auto n = static_cast<Eigen::Index>(d[v].data.size());
+          Eigen::Map<Eigen::ArrayXf>(d[v].data.data(), n) +=
+              Eigen::Map<const Eigen::ArrayXf>(part[k].data.data(), n);
+        }
+      }
     }
-    if (grad_input) put_rows(d, first, *grad_input);
+    if (grad_input) {
+      if (!has[0]) d[0].resize(count, input_shape(), true);
+      put_rows(d[0], first, *grad_input);
+    }
   });
   if (!grads) return;
   const auto sizes = parameter_sizes();
@@ -249,6 +375,12 @@ std::vector<std::size_t> Model::parameter_sizes() const {
   return out;
 }
 
+std::string Model::dataset() const {
+  if (training_) return training_->dataset;
+  if (source_) return source_->dataset;
+  return "";
+}
+
 const Calibration& Model::calibration() const {
   if (!calibration_) fail("the model has no calibration (train it with lumac train)");
   return *calibration_;
@@ -266,10 +398,21 @@ void Model::set_calibration(Calibration calibration) {
 }
 
 std::string Model::summary() const {
-  std::string s = fmt::format("model '{}': input {}, {} classes, {} MACs per sample\n", arch_,
-                              shape_string(input_shape()), classes(), macs_per_sample());
+  const Shape& o = output_shape();
+  const std::string out = o.size() == 1 ? fmt::format("{} classes", o[0])
+                                        : fmt::format("output {}", shape_string(o));
+  std::string s = fmt::format("model '{}': input {}, {}, {} MACs per sample\n", arch_,
+                              shape_string(input_shape()), out, macs_per_sample());
+  const bool seq = sequential();
   for (std::size_t i = 0; i < layers_.size(); ++i) {
-    s += fmt::format("  {:2}  {:<36} -> {}", i, layers_[i]->describe(),
+    std::string reads;
+    if (!seq) {
+      for (int v : inputs_[i])
+        reads += (reads.empty() ? "" : ", ") +
+                 (v == 0 ? std::string("input") : names_[static_cast<std::size_t>(v - 1)]);
+      reads = fmt::format("{} <- {}: ", names_[i], reads);
+    }
+    s += fmt::format("  {:2}  {}{:<36} -> {}", i, reads, layers_[i]->describe(),
                      shape_string(shapes_[i + 1]));
     for (const auto& m : matmul_)
       if (m.layer_index == static_cast<int>(i))

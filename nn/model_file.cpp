@@ -8,6 +8,7 @@
 #include "lumac/core/h5.hpp"
 #include "lumac/nn/conv2d.hpp"
 #include "lumac/nn/dense.hpp"
+#include "lumac/nn/graph_ops.hpp"
 #include "lumac/nn/pool.hpp"
 
 namespace lumac::nn {
@@ -26,8 +27,24 @@ void put(H5::H5Object& o, const std::string& name, std::int64_t v) {
 
 // ---- writing ---------------------------------------------------------------------------------
 
+void write_record(H5::Group& g, const NodeRecord& r) {
+  h5::write_attribute(g, "op", r.op);
+  for (const auto& [key, v] : r.ints) h5::write_dataset(g, "int." + key, v, {v.size()}, "1");
+  for (const auto& [key, v] : r.reals) h5::write_dataset(g, "real." + key, v, {v.size()}, "1");
+  for (const auto& [key, a] : r.arrays) {
+    std::vector<hsize_t> dims(a.dims.begin(), a.dims.end());
+    h5::write_dataset(g, "array." + key, a.values, dims, "1");
+  }
+}
+
 void write_layer(H5::Group& g, const Layer& layer) {
   h5::write_attribute(g, "type", std::string(layer_type_name(layer.type())));
+  if (layer.type() == LayerType::op) {
+    NodeRecord r;
+    layer.record(r);
+    write_record(g, r);
+    return;
+  }
   if (const auto* m = dynamic_cast<const MatmulLayer*>(&layer)) {
     h5::write_attribute(g, "name", m->name());
     std::vector<hsize_t> dims{static_cast<hsize_t>(m->outputs()),
@@ -40,7 +57,7 @@ void write_layer(H5::Group& g, const Layer& layer) {
       put(g, "kernel_w", k.kernel_w);
       put(g, "stride", k.stride);
       put(g, "padding", k.padding);
-      dims = {static_cast<hsize_t>(k.out_channels), static_cast<hsize_t>(k.in_channels),
+      dims = {static_cast<hsize_t>(k.out_channels), static_cast<hsize_t>(k.in_channels / k.groups),
               static_cast<hsize_t>(k.kernel_h), static_cast<hsize_t>(k.kernel_w)};
     } else {
       put(g, "in_features", m->fan_in());
@@ -51,9 +68,20 @@ void write_layer(H5::Group& g, const Layer& layer) {
     h5::write_dataset(g, "bias",
                       std::vector<float>(m->bias().data(), m->bias().data() + m->bias().size()),
                       {static_cast<hsize_t>(m->outputs())}, "1");
+    const auto* c = dynamic_cast<const Conv2d*>(m);
+    if (c && c->geometry().general()) {
+      NodeRecord r;
+      c->record(r);
+      write_record(g, r);
+    }
   } else if (const auto* p = dynamic_cast<const Pool2d*>(&layer)) {
     put(g, "kernel", p->kernel());
     put(g, "stride", p->stride());
+    if (p->geometry().general()) {
+      NodeRecord r;
+      p->record(r);
+      write_record(g, r);
+    }
   }
 }
 
@@ -94,6 +122,17 @@ void write_training(H5::Group& g, const TrainingRecord& r) {
   h5::write_attribute(g, "seconds", r.seconds);
 }
 
+void write_source(H5::Group& g, const SourceRecord& r) {
+  h5::write_attribute(g, "format", r.format);
+  h5::write_attribute(g, "name", r.name);
+  h5::write_attribute(g, "checksum", r.checksum);
+  h5::write_attribute(g, "producer", r.producer);
+  put(g, "opset", r.opset);
+  h5::write_attribute(g, "dataset", r.dataset);
+  h5::write_attribute(g, "input_name", r.input_name);
+  h5::write_attribute(g, "output_names", r.output_names);
+}
+
 // ---- reading ---------------------------------------------------------------------------------
 
 // Runs f(), prefixing the message of a lumac::Error with `where` (a group of the file).
@@ -124,14 +163,39 @@ std::vector<float> read_param(const H5::Group& g, const std::string& name,
   return std::move(a.data);
 }
 
+NodeRecord read_record(const H5::Group& g) {
+  NodeRecord r;
+  r.op = h5::read_string_attribute(g, "op");
+  for (hsize_t k = 0; k < g.getNumObjs(); ++k) {
+    const std::string name = g.getObjnameByIdx(k);
+    const auto dot = name.find('.');
+    if (dot == std::string::npos) continue;
+    const std::string kind = name.substr(0, dot), key = name.substr(dot + 1);
+    if (kind == "int") {
+      r.put(key, h5::read_ints(g, name).data);
+    } else if (kind == "real") {
+      r.put_real(key, h5::read_doubles(g, name).data);
+    } else if (kind == "array") {
+      auto a = h5::read_floats(g, name);
+      for (float v : a.data)
+        if (!std::isfinite(v)) fail("dataset '{}' holds a non-finite value", name);
+      r.put_array(key, std::vector<int>(a.dims.begin(), a.dims.end()), std::move(a.data));
+    }
+  }
+  return r;
+}
+
 std::unique_ptr<Layer> read_layer(const H5::Group& g) {
   const std::string type = h5::read_string_attribute(g, "type");
+  if (type == "op") return make_graph_op(read_record(g));
   if (type == "relu") return std::make_unique<ReLU>();
   if (type == "flatten") return std::make_unique<Flatten>();
   if (type == "maxpool2d" || type == "avgpool2d") {
     const int kernel = read_dim(g, "kernel", 1), stride = read_dim(g, "stride", 1);
-    if (type == "maxpool2d") return std::make_unique<MaxPool2d>(kernel, stride);
-    return std::make_unique<AvgPool2d>(kernel, stride);
+    Pool2dGeometry pg{.kernel_h = kernel, .kernel_w = kernel, .stride_h = stride, .stride_w = stride};
+    if (h5::has_attribute(g, "op")) pg = Pool2dGeometry::from_record(read_record(g));
+    if (type == "maxpool2d") return std::make_unique<MaxPool2d>(pg);
+    return std::make_unique<AvgPool2d>(pg);
   }
   if (type != "dense" && type != "conv2d") fail("unknown layer type '{}'", type);
   std::unique_ptr<MatmulLayer> m;
@@ -149,8 +213,9 @@ std::unique_ptr<Layer> read_layer(const H5::Group& g) {
     k.kernel_w = read_dim(g, "kernel_w", 1);
     k.stride = read_dim(g, "stride", 1);
     k.padding = read_dim(g, "padding", 0);
+    if (h5::has_attribute(g, "op")) k.read_extra(read_record(g));
     m = std::make_unique<Conv2d>(name, k);
-    dims = {static_cast<hsize_t>(k.out_channels), static_cast<hsize_t>(k.in_channels),
+    dims = {static_cast<hsize_t>(k.out_channels), static_cast<hsize_t>(k.in_channels / k.groups),
             static_cast<hsize_t>(k.kernel_h), static_cast<hsize_t>(k.kernel_w)};
   }
   const auto w = read_param(g, "weight", dims);
@@ -177,6 +242,19 @@ Calibration read_calibration(const H5::Group& g, const Model& model) {
   return c;
 }
 
+SourceRecord read_source(const H5::Group& g) {
+  SourceRecord r;
+  r.format = h5::read_string_attribute(g, "format");
+  r.name = h5::read_string_attribute(g, "name");
+  r.checksum = h5::read_string_attribute(g, "checksum");
+  r.producer = h5::read_string_attribute(g, "producer");
+  r.opset = h5::read_int_attribute(g, "opset");
+  r.dataset = h5::read_string_attribute(g, "dataset");
+  r.input_name = h5::read_string_attribute(g, "input_name");
+  r.output_names = h5::read_strings_attribute(g, "output_names");
+  return r;
+}
+
 TrainingRecord read_training(const H5::Group& g) {
   TrainingRecord r;
   r.dataset = h5::read_string_attribute(g, "dataset");
@@ -198,12 +276,12 @@ Model read_model(const H5::H5File& file) {
   const std::string kind = h5::read_string_attribute(file, "kind");
   if (kind != model_file_kind) fail("kind = '{}', not a lumac model ('{}')", kind, model_file_kind);
   const std::int64_t version = h5::read_int_attribute(file, "schema_version");
-  if (version != model_schema_version)
-    fail("schema_version = {}, this lumac reads version {}", version, model_schema_version);
+  if (version < 1 || version > model_schema_version)
+    fail("schema_version = {}, this lumac reads versions 1 to {}", version, model_schema_version);
   const H5::Group root = file.openGroup("/");
   const auto shape = h5::read_ints(root, "input_shape");
-  if (shape.dims.size() != 1 || shape.data.empty() || shape.data.size() > 3)
-    fail("dataset 'input_shape' must list 1 to 3 dimensions");
+  if (shape.dims.size() != 1 || shape.data.empty() || shape.data.size() > 6)
+    fail("dataset 'input_shape' must list 1 to 6 dimensions");
   Shape input;
   for (std::int64_t d : shape.data) {
     if (d < 1 || d > 100000) fail("input_shape has a dimension of {}", d);
@@ -214,19 +292,41 @@ Model read_model(const H5::H5File& file) {
   const std::int64_t count = h5::read_int_attribute(layers, "count");
   if (count < 1 || count > 10000) fail("/layers count = {} is out of range", count);
   std::vector<std::unique_ptr<Layer>> list;
+  std::vector<std::vector<int>> inputs;
+  std::vector<std::string> names;
   for (std::int64_t i = 0; i < count; ++i) {
     const std::string name = layer_group(static_cast<std::size_t>(i));
     const std::string where = "/layers/" + name;
     if (!layers.nameExists(name)) fail("group '{}' is missing", where);
-    list.push_back(in_group(where, [&] { return read_layer(layers.openGroup(name)); }));
+    const H5::Group g = layers.openGroup(name);
+    list.push_back(in_group(where, [&] { return read_layer(g); }));
+    if (version >= 2) {
+      in_group(where, [&] {
+        inputs.emplace_back();
+        for (std::int64_t v : h5::read_ints(g, "inputs").data) {
+          if (v < 0 || v > i) fail("node {} reads value {}, not computed before it", i, v);
+          inputs.back().push_back(static_cast<int>(v));
+        }
+        names.push_back(h5::read_string_attribute(g, "node_name"));
+      });
+    }
   }
-  Model model(std::move(input), std::move(list), h5::read_string_attribute(file, "arch"));
+  std::vector<int> outputs;
+  if (version >= 2)
+    for (std::int64_t v : h5::read_ints(root, "outputs").data) {
+      if (v < 0 || v > count) fail("output value {} does not exist", v);
+      outputs.push_back(static_cast<int>(v));
+    }
+  Model model(std::move(input), std::move(list), std::move(inputs), std::move(names),
+              std::move(outputs), h5::read_string_attribute(file, "arch"));
   if (root.nameExists("calibration"))
     model.set_calibration(in_group(
         "/calibration", [&] { return read_calibration(root.openGroup("calibration"), model); }));
   if (root.nameExists("training"))
     model.set_training(
         in_group("/training", [&] { return read_training(root.openGroup("training")); }));
+  if (root.nameExists("source"))
+    model.set_source(in_group("/source", [&] { return read_source(root.openGroup("source")); }));
   return model;
 }
 
@@ -240,7 +340,7 @@ void save_model(const Model& model, const fs::path& path, bool force,
     h5::write_attribute(f, "kind", std::string(model_file_kind));
     put(f, "schema_version", model_schema_version);
     h5::write_attribute(f, "arch", model.arch());
-    put(f, "classes", model.classes());
+    if (model.output_shape().size() == 1) put(f, "classes", model.classes());
     put(f, "macs_per_sample", model.macs_per_sample());
     if (config) h5::write_config(f, config->keys, config->toml);
     H5::Group root = f.openGroup("/");
@@ -252,7 +352,14 @@ void save_model(const Model& model, const fs::path& path, bool force,
     for (std::size_t i = 0; i < model.size(); ++i) {
       H5::Group g = h5::create_group(layers, layer_group(i));
       write_layer(g, model.layer(i));
+      const auto& ids = model.node_inputs(i);
+      h5::write_dataset(g, "inputs", std::vector<std::int64_t>(ids.begin(), ids.end()),
+                        {ids.size()}, "1");
+      h5::write_attribute(g, "node_name", model.node_name(i));
     }
+    const auto& outs = model.outputs();
+    h5::write_dataset(root, "outputs", std::vector<std::int64_t>(outs.begin(), outs.end()),
+                      {outs.size()}, "1");
     if (model.calibrated()) {
       H5::Group g = h5::create_group(root, "calibration");
       write_calibration(g, model);
@@ -260,6 +367,10 @@ void save_model(const Model& model, const fs::path& path, bool force,
     if (model.training()) {
       H5::Group g = h5::create_group(root, "training");
       write_training(g, *model.training());
+    }
+    if (model.source()) {
+      H5::Group g = h5::create_group(root, "source");
+      write_source(g, *model.source());
     }
   } catch (const H5::Exception& e) {
     fail("cannot write model file '{}': {}", path.string(), e.getDetailMsg());

@@ -96,7 +96,8 @@ EnergyReport network_energy(const nn::Model& model, const Settings& settings,
   std::vector<double> photons, repeats;
   layer_budget(ex, photons, repeats);
   return energy_report(settings.circuit, settings.energy,
-                       network_work(model, repeats, photons, readout_enob));
+                       network_work(model, repeats, photons, readout_enob),
+                       model.digital_ops_per_sample());
 }
 
 SeedEvaluation evaluate_seed(const LoadedNetwork& net, const Settings& settings,

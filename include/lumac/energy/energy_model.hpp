@@ -133,9 +133,12 @@ struct EnergyReport {
   double latency_s() const { return total.tile_s * batch; }
 };
 
-// The energy of each layer and of the whole network for one inference.
+// The energy of each layer and of the whole network for one inference. `digital_ops`: the
+// digital operations of the network's other nodes (pooling, element-wise ops, batch norms that
+// are not folded, ...), digital_op_J each, added to the network's `digital` component (not to
+// any layer).
 EnergyReport energy_report(const CircuitParams& circuit, const EnergyParams& energy,
-                           const std::vector<LayerWork>& layers);
+                           const std::vector<LayerWork>& layers, double digital_ops = 0);
 
 // Fraction of the laser power that reaches the M B detectors of the tile: (T_s + T_L) M B.
 double path_transmission(const CircuitParams& circuit);

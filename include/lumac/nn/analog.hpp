@@ -163,6 +163,8 @@ class AnalogExecutor final : public MatmulHook {
   struct WeightState;
   struct ProductSums;
   ProductSums sums(const MatmulView& v) const;
+  // lumac::Error unless v holds every output of its layer (grouped convolutions call per group).
+  void check_whole_layer(const MatmulView& v) const;
   void fill_weight_state(std::size_t layer, const ConstMatrixMap& W, WeightState& ws) const;
   // Physical mode: v with its inputs clipped at the full scale (a copy in thread-local storage
   // when any is clipped; for a convolution, its image too); `clipped` counts them. If `y` is

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <span>
 #include <string>
 #include <string_view>
@@ -30,10 +31,36 @@ struct Pass {
   std::int64_t sample(int row) const { return samples.empty() ? row : samples[row]; }
 };
 
-enum class LayerType { dense, conv2d, relu, maxpool2d, avgpool2d, flatten };
+// The built-in layers; every other node of a graph (nn/graph_ops.hpp) is `op` and names itself
+// through Layer::op_name().
+enum class LayerType { dense, conv2d, relu, maxpool2d, avgpool2d, flatten, op };
 
-// "dense", "conv2d", "relu", "maxpool2d", "avgpool2d", "flatten" (the model file's names).
+// "dense", "conv2d", "relu", "maxpool2d", "avgpool2d", "flatten", "op" (the model file's names).
 std::string_view layer_type_name(LayerType type);
+
+// What the model file stores of a node besides its type: integer and real hyperparameters and
+// constant float tensors (with their dimensions). Graph ops (nn/graph_ops.hpp) write and read
+// themselves through it.
+struct NodeRecord {
+  std::string op;
+  std::vector<std::pair<std::string, std::vector<std::int64_t>>> ints;
+  std::vector<std::pair<std::string, std::vector<double>>> reals;
+  struct Array {
+    std::vector<int> dims;
+    std::vector<float> values;
+  };
+  std::vector<std::pair<std::string, Array>> arrays;
+
+  void put(std::string key, std::vector<std::int64_t> v) { ints.emplace_back(std::move(key), std::move(v)); }
+  void put_real(std::string key, std::vector<double> v) { reals.emplace_back(std::move(key), std::move(v)); }
+  void put_array(std::string key, std::vector<int> dims, std::vector<float> values) {
+    arrays.emplace_back(std::move(key), Array{std::move(dims), std::move(values)});
+  }
+  // lumac::Error naming the key when it is missing.
+  const std::vector<std::int64_t>& get(const std::string& key) const;
+  const std::vector<double>& get_real(const std::string& key) const;
+  const Array& get_array(const std::string& key) const;
+};
 
 class Layer {
  public:
@@ -44,6 +71,28 @@ class Layer {
   virtual std::string describe() const = 0;
   // Per-sample output shape for a per-sample input shape; lumac::Error if the input does not fit.
   virtual Shape output_shape(const Shape& input) const = 0;
+
+  // Graph nodes: how many inputs the node takes (-1: any number >= 1), and the multi-input
+  // forms of output_shape, forward and backward. The defaults forward a single input to the
+  // one-input forms above; nodes of several inputs override these (and their one-input forms
+  // throw). grad_in[k] may be null (that input needs no gradient).
+  virtual int arity() const { return 1; }
+  virtual Shape output_shape_n(std::span<const Shape> inputs) const;
+  virtual void forward_n(std::span<const Tensor* const> in, Tensor& out, const Pass& pass) const;
+  virtual void backward_n(std::span<const Tensor* const> in, const Tensor& out,
+                          const Tensor& grad_out, std::span<Tensor* const> grad_in,
+                          std::span<std::vector<float>> grads, const Pass& pass) const;
+  // Graph ops: their name and stored form (nn/graph_ops.hpp); built-in layers are written by
+  // nn/model_file.cpp.
+  virtual std::string op_name() const { return std::string(layer_type_name(type())); }
+  // Digital operations per sample this node costs in the energy account (docs/energy.md): by
+  // default one per output value; matrix products, ReLU (counted as each product's activation)
+  // and nodes that only move data (flatten, reshape, transpose, concat, slice, pad) count 0.
+  virtual double digital_ops(std::span<const Shape> inputs, const Shape& output) const {
+    (void)inputs;
+    return static_cast<double>(shape_size(output));
+  }
+  virtual void record(NodeRecord& r) const { r.op = op_name(); }
 
   // out = layer(in) over the batch (out is resized).
   virtual void forward(const Tensor& in, Tensor& out, const Pass& pass) const = 0;
@@ -84,6 +133,8 @@ class MatmulLayer : public Layer {
 
   // {weight, bias}.
   std::vector<std::span<float>> parameters() override;
+  // Bias and activation are in the product's own energy (energy/energy_model.hpp).
+  double digital_ops(std::span<const Shape>, const Shape&) const override { return 0; }
   using Layer::parameters;
 
  protected:
@@ -98,6 +149,7 @@ class MatmulLayer : public Layer {
 // max(x, 0) elementwise.
 class ReLU final : public Layer {
  public:
+  double digital_ops(std::span<const Shape>, const Shape&) const override { return 0; }
   LayerType type() const override { return LayerType::relu; }
   std::unique_ptr<Layer> clone() const override { return std::make_unique<ReLU>(*this); }
   std::string describe() const override { return "relu"; }
@@ -110,6 +162,7 @@ class ReLU final : public Layer {
 // {C, H, W} -> {C*H*W}; the values do not move.
 class Flatten final : public Layer {
  public:
+  double digital_ops(std::span<const Shape>, const Shape&) const override { return 0; }
   LayerType type() const override { return LayerType::flatten; }
   std::unique_ptr<Layer> clone() const override { return std::make_unique<Flatten>(*this); }
   std::string describe() const override { return "flatten"; }

@@ -50,6 +50,9 @@ struct MatmulView {
   ConstMatrixMap X{nullptr, 0, 0};
   MatrixMap Y{nullptr, 0, 0};            // modified in place (forward) / read (backward: dL/dY)
   const PatchSource* patches = nullptr;  // Conv2d: where the columns of X come from
+  // The layer's output index of row 0 of W and Y: 0, or a grouped convolution's first output
+  // channel of the group (W and Y then hold that group's rows only).
+  int output_offset = 0;
   // Global sample index and output position of column j.
   std::int64_t sample_of(Eigen::Index j) const {
     return per_position ? first_sample : first_sample + j;

@@ -1,9 +1,17 @@
-// A feed-forward network: a sequence of layers on a fixed per-sample input shape, with what the
+// A feed-forward network: a directed acyclic graph of nodes (layers) on a fixed per-sample input
+// shape, in topological order, with what the
 // rest of lumac needs to know about it: its matrix-product layers (fan-in D, outputs, output
 // positions and MACs per sample, PHYSICS.md §5 and §7), their calibrated ranges (the full-scale
 // values of the analog encoding and the output range R of the layer's ENOB, PHYSICS.md §2-3),
 // and how it was trained. Forward and backward over a batch; the backward pass works with frozen
 // weights (input gradients only) for precision learning.
+//
+// Values: value 0 is the model input, value i + 1 the output of node i. Node i reads the values
+// listed in node_inputs(i), all produced before it (so the graph has no cycle by construction);
+// a sequential model is the graph in which node i reads value i. The model's outputs are
+// values too (by default the last node's). A value read by several nodes receives the sum of
+// their gradients in the backward pass, in node order; a sequential model sums nothing, so its
+// results are those of the layer chain it is.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +30,8 @@ namespace lumac::nn {
 struct MatmulLayerInfo {
   std::string name;  // "conv1", "fc1", ...
   LayerType type = LayerType::dense;
-  int layer_index = 0;              // position in the model's layer list
+  int layer_index = 0;              // position in the model's node list
+  int input_value = 0;              // the value the node reads (0: the model input)
   int matmul_index = 0;             // position among the matrix-product layers (MatmulView::layer)
   int fan_in = 0;                   // dot-product length D: in_features, or Cin * kh * kw
   int outputs = 0;                  // out_features, or output channels
@@ -60,6 +69,18 @@ struct TrainingRecord {
   double seconds = 0;        // training wall time
 };
 
+// Where an imported model came from (the model file's /source group).
+struct SourceRecord {
+  std::string format;       // "onnx"
+  std::string name;         // the source file's name
+  std::string checksum;     // "crc32 <8 hex digits>, <bytes> bytes" of the source file
+  std::string producer;     // producer name and version recorded in the source ("pytorch 1.13.1")
+  std::int64_t opset = 0;   // the default domain's opset
+  std::string dataset;      // the dataset it was imported and calibrated for
+  std::string input_name;   // the graph input
+  std::vector<std::string> output_names;  // the graph outputs, in order
+};
+
 // Samples a Model runs through all its layers as one unit: the batch is cut into groups of this
 // many consecutive rows (the Dense chunk size, so that chunks stay aligned), and the groups run
 // in parallel with OpenMP, one parallel region per forward or backward pass, when a group has
@@ -70,15 +91,16 @@ inline constexpr int model_group_samples = 32;
 class Tape {
  public:
   int batch() const { return batch_; }
-  // Activation l over the whole batch: 0 is the input, l + 1 the output of layer l (assembled).
+  // Value l over the whole batch: 0 is the input, l + 1 the output of node l (assembled).
   Tensor activation(std::size_t l) const;
-  Tensor logits() const { return activation(layers_); }
+  Tensor logits() const { return activation(output_); }
 
  private:
   friend class Model;
   int batch_ = 0;
   std::size_t layers_ = 0;
-  std::vector<std::vector<Tensor>> groups_;  // [group][activation]
+  std::size_t output_ = 0;
+  std::vector<std::vector<Tensor>> groups_;  // [group][value]
 };
 
 // Parameter gradients, one array per entry of Model::parameters(), in that order.
@@ -87,9 +109,15 @@ using Gradients = std::vector<std::vector<float>>;
 class Model {
  public:
   Model() = default;
-  // Checks that the shapes chain (lumac::Error naming the layer otherwise) and that the output
-  // is flat; numbers the matrix-product layers in order.
+  // A chain of layers. Checks that the shapes chain (lumac::Error naming the layer otherwise);
+  // numbers the matrix-product layers in order.
   Model(Shape input_shape, std::vector<std::unique_ptr<Layer>> layers, std::string arch = "custom");
+  // A graph: inputs[i] lists the values node i reads (each < i + 1), names[i] its name (empty:
+  // "node<i>"), outputs the model's output values (empty: the last node's). lumac::Error names
+  // the node whose inputs or shapes do not fit.
+  Model(Shape input_shape, std::vector<std::unique_ptr<Layer>> layers,
+        std::vector<std::vector<int>> inputs, std::vector<std::string> names,
+        std::vector<int> outputs, std::string arch);
   Model(const Model& other);
   Model& operator=(const Model& other);
   Model(Model&&) = default;
@@ -97,20 +125,33 @@ class Model {
   ~Model();
 
   const Shape& input_shape() const { return shapes_.front(); }
-  int classes() const { return shapes_.back()[0]; }
+  // Length of the (first) output, which must be flat (lumac::Error otherwise: the model does
+  // not classify).
+  int classes() const;
+  const Shape& output_shape(std::size_t k = 0) const { return shapes_.at(outputs_.at(k)); }
+  // The output values (value l: 0 the input, l + 1 node l's output).
+  const std::vector<int>& outputs() const { return outputs_; }
+  const std::vector<int>& node_inputs(std::size_t i) const { return inputs_.at(i); }
+  const std::string& node_name(std::size_t i) const { return names_.at(i); }
+  // Whether node i reads value i alone for every i, with the last node's output as the output.
+  bool sequential() const;
   const std::string& arch() const { return arch_; }
   std::size_t size() const { return layers_.size(); }
   const Layer& layer(std::size_t i) const { return *layers_.at(i); }
   Layer& layer(std::size_t i) { return *layers_.at(i); }
-  // Per-sample input shape of layer i (i = size(): the output shape).
+  // Per-sample shape of value i (0: the model input, i + 1: node i's output).
   const Shape& shape(std::size_t i) const { return shapes_.at(i); }
 
   const std::vector<MatmulLayerInfo>& matmul_layers() const { return matmul_; }
   const MatmulLayer& matmul_layer(int matmul_index) const;
   MatmulLayer& matmul_layer(int matmul_index);
   std::int64_t macs_per_sample() const;
+  // Digital operations per sample of the nodes that are not matrix products (Layer::digital_ops).
+  double digital_ops_per_sample() const;
 
-  // Logits of a batch (x.shape must be input_shape()). The batch runs in groups of
+  // Every output of a batch, in the order of outputs().
+  std::vector<Tensor> forward_outputs(const Tensor& x, const Pass& pass = {}) const;
+  // Logits (the first output) of a batch (x.shape must be input_shape()). The batch runs in groups of
   // model_group_samples samples in parallel; a sample's logits are bitwise the same whatever
   // the batch it is in and the thread count.
   Tensor forward(const Tensor& x, const Pass& pass = {}) const;
@@ -135,6 +176,10 @@ class Model {
 
   const std::optional<TrainingRecord>& training() const { return training_; }
   void set_training(TrainingRecord record) { training_ = std::move(record); }
+  const std::optional<SourceRecord>& source() const { return source_; }
+  void set_source(SourceRecord record) { source_ = std::move(record); }
+  // The dataset the model is for: its training record's, else its source's ("" if neither).
+  std::string dataset() const;
 
   // One line per layer with its shapes (and MACs for matrix products).
   std::string summary() const;
@@ -142,14 +187,22 @@ class Model {
  private:
   void index_layers();
   bool parallel_groups() const;
+  // Runs the nodes on one group of samples; keeps every value when `keep`, else frees each
+  // after its last reader.
+  void run_group(std::vector<Tensor>& values, const Pass& pass, bool keep) const;
 
   std::string arch_ = "custom";
   std::vector<std::unique_ptr<Layer>> layers_;
+  std::vector<std::vector<int>> inputs_;  // values each node reads
+  std::vector<std::string> names_;        // node names
+  std::vector<int> outputs_;              // output values
+  std::vector<int> last_use_;             // per value: the last node that reads it (-1: none)
   std::vector<Shape> shapes_{Shape{1}};
   std::vector<MatmulLayerInfo> matmul_;
   std::vector<std::size_t> param_offset_;  // first parameter array of each layer
   std::optional<Calibration> calibration_;
   std::optional<TrainingRecord> training_;
+  std::optional<SourceRecord> source_;
 };
 
 }  // namespace lumac::nn

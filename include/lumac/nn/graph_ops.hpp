@@ -1,0 +1,243 @@
+// The digital nodes of a graph besides the built-in layers (nn/layer.hpp, nn/pool.hpp): what an
+// imported ONNX model (nn/onnx_import.hpp) needs around its matrix products. All of them act on
+// the per-sample part of a tensor (the batch is axis 0 of every ONNX tensor and never moves), run
+// exactly in float32 and have input gradients (none has parameters: weights are constants
+// frozen into the node). docs/models.md lists how each ONNX operator maps onto them.
+//
+//   unary       leaky_relu (alpha), clip (lo, hi), sigmoid, tanh, exp, neg, sqrt, abs, erf
+//   binary      add, sub, mul, div of two values, NumPy broadcasting of their per-sample shapes
+//   binary_const  the same with a constant operand (left or right), broadcast likewise
+//   channel_affine  y = x * scale[c] + shift[c] over axis 0 (BatchNormalization executed)
+//   reduce_mean over some per-sample axes, keepdims or not (GlobalAveragePool, ReduceMean)
+//   concat      along a per-sample axis, any number of inputs
+//   reshape     to a per-sample shape (values do not move)
+//   transpose   a permutation of the per-sample axes
+//   pad         constant padding, a begin and end count per per-sample axis
+//   slice       a strided window of every per-sample axis (start, step, count)
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lumac/nn/layer.hpp"
+
+namespace lumac::nn {
+
+// A node of nn/graph_ops.hpp from its stored form (lumac::Error naming an unknown op).
+std::unique_ptr<Layer> make_graph_op(const NodeRecord& r);
+
+enum class UnaryKind { leaky_relu, clip, sigmoid, tanh, exp, neg, sqrt, abs, erf };
+enum class BinaryKind { add, sub, mul, div };
+
+// Per-sample output shape of a NumPy broadcast of a and b (lumac::Error if they do not fit).
+Shape broadcast_shape(const Shape& a, const Shape& b);
+// For every element of `out` (row-major), the index of the element of `in` it reads under that
+// broadcast (in right-aligned); empty when in == out.
+std::vector<std::int64_t> broadcast_index(const Shape& out, const Shape& in);
+
+class Unary final : public Layer {
+ public:
+  Unary(UnaryKind kind, double a = 0, double b = 0);
+  LayerType type() const override { return LayerType::op; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<Unary>(*this); }
+  std::string describe() const override;
+  std::string op_name() const override;
+  void record(NodeRecord& r) const override;
+  Shape output_shape(const Shape& input) const override { return input; }
+  void forward(const Tensor& in, Tensor& out, const Pass& pass) const override;
+  void backward(const Tensor& in, const Tensor& out, const Tensor& grad_out, Tensor* grad_in,
+                std::span<std::vector<float>> grads, const Pass& pass) const override;
+
+ private:
+  UnaryKind kind_;
+  float a_, b_;  // leaky_relu: alpha; clip: lo, hi
+};
+
+class Binary final : public Layer {
+ public:
+  explicit Binary(BinaryKind kind) : kind_(kind) {}
+  LayerType type() const override { return LayerType::op; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<Binary>(*this); }
+  std::string describe() const override { return op_name(); }
+  std::string op_name() const override;
+  int arity() const override { return 2; }
+  Shape output_shape(const Shape& input) const override;
+  Shape output_shape_n(std::span<const Shape> inputs) const override;
+  void forward(const Tensor& in, Tensor& out, const Pass& pass) const override;
+  void backward(const Tensor& in, const Tensor& out, const Tensor& grad_out, Tensor* grad_in,
+                std::span<std::vector<float>> grads, const Pass& pass) const override;
+  void forward_n(std::span<const Tensor* const> in, Tensor& out, const Pass& pass) const override;
+  void backward_n(std::span<const Tensor* const> in, const Tensor& out, const Tensor& grad_out,
+                  std::span<Tensor* const> grad_in, std::span<std::vector<float>> grads,
+                  const Pass& pass) const override;
+
+ private:
+  BinaryKind kind_;
+};
+
+// x op c (constant on the right) or c op x (on the left).
+class BinaryConst final : public Layer {
+ public:
+  BinaryConst(BinaryKind kind, Shape shape, std::vector<float> values, bool constant_left);
+  LayerType type() const override { return LayerType::op; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<BinaryConst>(*this); }
+  std::string describe() const override;
+  std::string op_name() const override { return "binary_const"; }
+  void record(NodeRecord& r) const override;
+  Shape output_shape(const Shape& input) const override;
+  void forward(const Tensor& in, Tensor& out, const Pass& pass) const override;
+  void backward(const Tensor& in, const Tensor& out, const Tensor& grad_out, Tensor* grad_in,
+                std::span<std::vector<float>> grads, const Pass& pass) const override;
+
+ private:
+  BinaryKind kind_;
+  Shape shape_;
+  std::vector<float> values_;
+  bool left_;
+};
+
+class ChannelAffine final : public Layer {
+ public:
+  double digital_ops(std::span<const Shape>, const Shape& out) const override {
+    return 2.0 * static_cast<double>(shape_size(out));
+  }
+  ChannelAffine(std::vector<float> scale, std::vector<float> shift);
+  LayerType type() const override { return LayerType::op; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<ChannelAffine>(*this); }
+  std::string describe() const override;
+  std::string op_name() const override { return "channel_affine"; }
+  void record(NodeRecord& r) const override;
+  Shape output_shape(const Shape& input) const override;
+  void forward(const Tensor& in, Tensor& out, const Pass& pass) const override;
+  void backward(const Tensor& in, const Tensor& out, const Tensor& grad_out, Tensor* grad_in,
+                std::span<std::vector<float>> grads, const Pass& pass) const override;
+  const std::vector<float>& scale() const { return scale_; }
+  const std::vector<float>& shift() const { return shift_; }
+
+ private:
+  std::vector<float> scale_, shift_;
+};
+
+class ReduceMean final : public Layer {
+ public:
+  double digital_ops(std::span<const Shape> in, const Shape&) const override {
+    return static_cast<double>(shape_size(in[0]));
+  }
+  ReduceMean(std::vector<int> axes, bool keepdims);
+  LayerType type() const override { return LayerType::op; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<ReduceMean>(*this); }
+  std::string describe() const override;
+  std::string op_name() const override { return "reduce_mean"; }
+  void record(NodeRecord& r) const override;
+  Shape output_shape(const Shape& input) const override;
+  void forward(const Tensor& in, Tensor& out, const Pass& pass) const override;
+  void backward(const Tensor& in, const Tensor& out, const Tensor& grad_out, Tensor* grad_in,
+                std::span<std::vector<float>> grads, const Pass& pass) const override;
+
+ private:
+  std::vector<int> axes_;  // per-sample axes, sorted
+  bool keepdims_;
+};
+
+class Concat final : public Layer {
+ public:
+  double digital_ops(std::span<const Shape>, const Shape&) const override { return 0; }
+  explicit Concat(int axis);
+  LayerType type() const override { return LayerType::op; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<Concat>(*this); }
+  std::string describe() const override;
+  std::string op_name() const override { return "concat"; }
+  void record(NodeRecord& r) const override;
+  int arity() const override { return -1; }
+  Shape output_shape(const Shape& input) const override { return input; }
+  Shape output_shape_n(std::span<const Shape> inputs) const override;
+  void forward(const Tensor& in, Tensor& out, const Pass& pass) const override;
+  void backward(const Tensor& in, const Tensor& out, const Tensor& grad_out, Tensor* grad_in,
+                std::span<std::vector<float>> grads, const Pass& pass) const override;
+  void forward_n(std::span<const Tensor* const> in, Tensor& out, const Pass& pass) const override;
+  void backward_n(std::span<const Tensor* const> in, const Tensor& out, const Tensor& grad_out,
+                  std::span<Tensor* const> grad_in, std::span<std::vector<float>> grads,
+                  const Pass& pass) const override;
+
+ private:
+  int axis_;  // per-sample axis
+};
+
+class Reshape final : public Layer {
+ public:
+  double digital_ops(std::span<const Shape>, const Shape&) const override { return 0; }
+  explicit Reshape(Shape shape);
+  LayerType type() const override { return LayerType::op; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<Reshape>(*this); }
+  std::string describe() const override;
+  std::string op_name() const override { return "reshape"; }
+  void record(NodeRecord& r) const override;
+  Shape output_shape(const Shape& input) const override;
+  void forward(const Tensor& in, Tensor& out, const Pass& pass) const override;
+  void backward(const Tensor& in, const Tensor& out, const Tensor& grad_out, Tensor* grad_in,
+                std::span<std::vector<float>> grads, const Pass& pass) const override;
+
+ private:
+  Shape shape_;
+};
+
+class Transpose final : public Layer {
+ public:
+  double digital_ops(std::span<const Shape>, const Shape&) const override { return 0; }
+  explicit Transpose(std::vector<int> perm);
+  LayerType type() const override { return LayerType::op; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<Transpose>(*this); }
+  std::string describe() const override;
+  std::string op_name() const override { return "transpose"; }
+  void record(NodeRecord& r) const override;
+  Shape output_shape(const Shape& input) const override;
+  void forward(const Tensor& in, Tensor& out, const Pass& pass) const override;
+  void backward(const Tensor& in, const Tensor& out, const Tensor& grad_out, Tensor* grad_in,
+                std::span<std::vector<float>> grads, const Pass& pass) const override;
+
+ private:
+  std::vector<int> perm_;
+};
+
+class Pad final : public Layer {
+ public:
+  double digital_ops(std::span<const Shape>, const Shape&) const override { return 0; }
+  // begin[k] and end[k] zero-or-more cells added before and after per-sample axis k.
+  Pad(std::vector<int> begin, std::vector<int> end, float value);
+  LayerType type() const override { return LayerType::op; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<Pad>(*this); }
+  std::string describe() const override;
+  std::string op_name() const override { return "pad"; }
+  void record(NodeRecord& r) const override;
+  Shape output_shape(const Shape& input) const override;
+  void forward(const Tensor& in, Tensor& out, const Pass& pass) const override;
+  void backward(const Tensor& in, const Tensor& out, const Tensor& grad_out, Tensor* grad_in,
+                std::span<std::vector<float>> grads, const Pass& pass) const override;
+
+ private:
+  std::vector<int> begin_, end_;
+  float value_;
+};
+
+class Slice final : public Layer {
+ public:
+  double digital_ops(std::span<const Shape>, const Shape&) const override { return 0; }
+  // Per per-sample axis: the first index, the step (non-zero) and the number of elements taken.
+  Slice(std::vector<int> start, std::vector<int> step, std::vector<int> count);
+  LayerType type() const override { return LayerType::op; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<Slice>(*this); }
+  std::string describe() const override;
+  std::string op_name() const override { return "slice"; }
+  void record(NodeRecord& r) const override;
+  Shape output_shape(const Shape& input) const override;
+  void forward(const Tensor& in, Tensor& out, const Pass& pass) const override;
+  void backward(const Tensor& in, const Tensor& out, const Tensor& grad_out, Tensor* grad_in,
+                std::span<std::vector<float>> grads, const Pass& pass) const override;
+
+ private:
+  std::vector<std::int64_t> index(const Shape& input) const;
+  std::vector<int> start_, step_, count_;
+};
+
+}  // namespace lumac::nn

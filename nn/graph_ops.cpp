@@ -1,0 +1,962 @@
+#include "lumac/nn/graph_ops.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "lumac/core/error.hpp"
+
+namespace lumac::nn {
+
+namespace {
+
+std::vector<std::int64_t> to64(const std::vector<int>& v) {
+  return {v.begin(), v.end()};
+}
+
+std::vector<int> to_int(const std::vector<std::int64_t>& v, std::int64_t lo, const char* what) {
+  std::vector<int> out;
+  for (std::int64_t x : v) {
+    if (x < lo || x > 100000000) fail("{} value {} is out of range", what, x);
+    out.push_back(static_cast<int>(x));
+  }
+  return out;
+}
+
+// Row-major strides of a shape.
+std::vector<std::int64_t> strides_of(const Shape& s) {
+  std::vector<std::int64_t> st(s.size(), 1);
+  for (std::size_t k = s.size(); k-- > 1;) st[k - 1] = st[k] * s[k];
+  return st;
+}
+
+}  // namespace
+
+std::vector<std::int64_t> broadcast_index(const Shape& out, const Shape& in) {
+  if (in == out) return {};
+  const std::size_t r = out.size(), pad = r - in.size();
+  const auto in_strides = strides_of(in);
+  std::vector<std::int64_t> st(r, 0);
+  for (std::size_t k = 0; k < in.size(); ++k)
+    st[pad + k] = in[k] == 1 ? 0 : in_strides[k];
+  const std::int64_t n = shape_size(out);
+  std::vector<std::int64_t> idx(static_cast<std::size_t>(n));
+  std::vector<int> pos(r, 0);
+  std::int64_t off = 0;
+  for (std::int64_t e = 0; e < n; ++e) {
+    idx[static_cast<std::size_t>(e)] = off;
+    for (std::size_t k = r; k-- > 0;) {
+      if (++pos[k] < out[k]) {
+        off += st[k];
+        break;
+      }
+      off -= st[k] * (out[k] - 1);
+      pos[k] = 0;
+    }
+  }
+  return idx;
+}
+
+namespace {
+
+float apply(BinaryKind k, float a, float b) {
+  switch (k) {
+    case BinaryKind::add:
+      return a + b;
+    case BinaryKind::sub:
+      return a - b;
+    case BinaryKind::mul:
+      return a * b;
+    case BinaryKind::div:
+      return a / b;
+  }
+  return 0;
+}
+
+// d(a op b)/da and /db.
+void partials(BinaryKind k, float a, float b, float& da, float& db) {
+  switch (k) {
+    case BinaryKind::add:
+      da = 1;
+      db = 1;
+      return;
+    case BinaryKind::sub:
+      da = 1;
+      db = -1;
+      return;
+    case BinaryKind::mul:
+      da = b;
+      db = a;
+      return;
+    case BinaryKind::div:
+      da = 1 / b;
+      db = -a / (b * b);
+      return;
+  }
+}
+
+const char* binary_name(BinaryKind k) {
+  switch (k) {
+    case BinaryKind::add:
+      return "add";
+    case BinaryKind::sub:
+      return "sub";
+    case BinaryKind::mul:
+      return "mul";
+    case BinaryKind::div:
+      return "div";
+  }
+  return "?";
+}
+
+BinaryKind binary_kind(const std::string& s) {
+  for (auto k : {BinaryKind::add, BinaryKind::sub, BinaryKind::mul, BinaryKind::div})
+    if (s == binary_name(k)) return k;
+  fail("unknown binary operation '{}'", s);
+}
+
+const char* unary_name(UnaryKind k) {
+  switch (k) {
+    case UnaryKind::leaky_relu:
+      return "leaky_relu";
+    case UnaryKind::clip:
+      return "clip";
+    case UnaryKind::sigmoid:
+      return "sigmoid";
+    case UnaryKind::tanh:
+      return "tanh";
+    case UnaryKind::exp:
+      return "exp";
+    case UnaryKind::neg:
+      return "neg";
+    case UnaryKind::sqrt:
+      return "sqrt";
+    case UnaryKind::abs:
+      return "abs";
+    case UnaryKind::erf:
+      return "erf";
+  }
+  return "?";
+}
+
+// The element-wise binary operation over a batch, with the index maps of both operands.
+void binary_forward(BinaryKind kind, const float* a, const std::vector<std::int64_t>& ia,
+                    const float* b, const std::vector<std::int64_t>& ib, float* out,
+                    std::int64_t n) {
+  for (std::int64_t e = 0; e < n; ++e) {
+    const float x = a[ia.empty() ? e : ia[static_cast<std::size_t>(e)]];
+    const float y = b[ib.empty() ? e : ib[static_cast<std::size_t>(e)]];
+    out[e] = apply(kind, x, y);
+  }
+}
+
+}  // namespace
+
+Shape broadcast_shape(const Shape& a, const Shape& b) {
+  const std::size_t r = std::max(a.size(), b.size());
+  Shape out(r);
+  for (std::size_t k = 0; k < r; ++k) {
+    const int da = k + a.size() >= r ? a[k + a.size() - r] : 1;
+    const int db = k + b.size() >= r ? b[k + b.size() - r] : 1;
+    if (da != db && da != 1 && db != 1)
+      fail("shapes {} and {} do not broadcast", shape_string(a), shape_string(b));
+    out[k] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+// ---- unary --------------------------------------------------------------------------------
+
+Unary::Unary(UnaryKind kind, double a, double b)
+    : kind_(kind), a_(static_cast<float>(a)), b_(static_cast<float>(b)) {
+  if (!std::isfinite(a_) && kind != UnaryKind::clip) fail("{}: parameter {} is not finite", unary_name(kind), a);
+  if (kind == UnaryKind::clip && !(a_ <= b_)) fail("clip: min {} above max {}", a, b);
+}
+
+std::string Unary::op_name() const {
+  return unary_name(kind_);
+}
+
+std::string Unary::describe() const {
+  if (kind_ == UnaryKind::leaky_relu) return fmt::format("leaky_relu alpha {}", a_);
+  if (kind_ == UnaryKind::clip) return fmt::format("clip [{}, {}]", a_, b_);
+  return op_name();
+}
+
+void Unary::record(NodeRecord& r) const {
+  r.op = "unary";
+  r.put("kind", {static_cast<std::int64_t>(kind_)});
+  r.put_real("params", {a_, b_});
+}
+
+void Unary::forward(const Tensor& in, Tensor& out, const Pass&) const {
+  out.resize(in.batch, in.shape);
+  const auto n = static_cast<Eigen::Index>(in.data.size());
+  const Eigen::Map<const Eigen::ArrayXf> x(in.data.data(), n);
+  Eigen::Map<Eigen::ArrayXf> y(out.data.data(), n);
+  switch (kind_) {
+    case UnaryKind::leaky_relu:
+      y = (x >= 0.0f).select(x, x * a_);
+      break;
+    case UnaryKind::clip:
+      y = x.max(a_).min(b_);
+      break;
+    // Transcendental functions element by element with the C library: Eigen's vectorised
+    // versions round differently from its scalar ones, which it uses for the elements before the
+    // first aligned one, so a sample's result would depend on where it sits in the batch.
+    case UnaryKind::sigmoid:
+      for (Eigen::Index e = 0; e < n; ++e) y[e] = 1.0f / (1.0f + std::exp(-x[e]));
+      break;
+    case UnaryKind::tanh:
+      for (Eigen::Index e = 0; e < n; ++e) y[e] = std::tanh(x[e]);
+      break;
+    case UnaryKind::exp:
+      for (Eigen::Index e = 0; e < n; ++e) y[e] = std::exp(x[e]);
+      break;
+    case UnaryKind::neg:
+      y = -x;
+      break;
+    case UnaryKind::sqrt:
+      y = x.sqrt();
+      break;
+    case UnaryKind::abs:
+      y = x.abs();
+      break;
+    case UnaryKind::erf:
+      for (Eigen::Index e = 0; e < n; ++e) y[e] = std::erf(x[e]);
+      break;
+  }
+}
+
+void Unary::backward(const Tensor& in, const Tensor& out, const Tensor& grad_out, Tensor* grad_in,
+                     std::span<std::vector<float>>, const Pass&) const {
+  if (!grad_in) return;
+  grad_in->resize(in.batch, in.shape);
+  const auto n = static_cast<Eigen::Index>(in.data.size());
+  const Eigen::Map<const Eigen::ArrayXf> x(in.data.data(), n), y(out.data.data(), n),
+      g(grad_out.data.data(), n);
+  Eigen::Map<Eigen::ArrayXf> d(grad_in->data.data(), n);
+  switch (kind_) {
+    case UnaryKind::leaky_relu:
+      d = (x >= 0.0f).select(g, g * a_);
+      break;
+    case UnaryKind::clip:
+      d = (x > a_ && x < b_).select(g, 0.0f);
+      break;
+    case UnaryKind::sigmoid:
+      d = g * y * (1.0f - y);
+      break;
+    case UnaryKind::tanh:
+      d = g * (1.0f - y.square());
+      break;
+    case UnaryKind::exp:
+      d = g * y;
+      break;
+    case UnaryKind::neg:
+      d = -g;
+      break;
+    case UnaryKind::sqrt:
+      d = g * 0.5f / y;
+      break;
+    case UnaryKind::abs:
+      d = (x > 0.0f).select(g, (x < 0.0f).select(-g, 0.0f));
+      break;
+    case UnaryKind::erf:
+      for (Eigen::Index e = 0; e < n; ++e)
+        d[e] = g[e] * (2.0f / std::sqrt(static_cast<float>(M_PI))) * std::exp(-x[e] * x[e]);
+      break;
+  }
+}
+
+// ---- binary -------------------------------------------------------------------------------
+
+std::string Binary::op_name() const {
+  return binary_name(kind_);
+}
+
+Shape Binary::output_shape(const Shape&) const {
+  fail("{} takes two inputs", op_name());
+}
+
+Shape Binary::output_shape_n(std::span<const Shape> inputs) const {
+  if (inputs.size() != 2) fail("{} takes two inputs, not {}", op_name(), inputs.size());
+  return broadcast_shape(inputs[0], inputs[1]);
+}
+
+void Binary::forward(const Tensor&, Tensor&, const Pass&) const {
+  fail("{} takes two inputs", op_name());
+}
+
+void Binary::backward(const Tensor&, const Tensor&, const Tensor&, Tensor*,
+                      std::span<std::vector<float>>, const Pass&) const {
+  fail("{} takes two inputs", op_name());
+}
+
+void Binary::forward_n(std::span<const Tensor* const> in, Tensor& out, const Pass&) const {
+  const Tensor &a = *in[0], &b = *in[1];
+  const Shape os = broadcast_shape(a.shape, b.shape);
+  out.resize(a.batch, os);
+  const auto ia = broadcast_index(os, a.shape), ib = broadcast_index(os, b.shape);
+  const std::int64_t n = shape_size(os);
+  for (int i = 0; i < a.batch; ++i)
+    binary_forward(kind_, a.sample(i), ia, b.sample(i), ib, out.sample(i), n);
+}
+
+void Binary::backward_n(std::span<const Tensor* const> in, const Tensor&, const Tensor& grad_out,
+                        std::span<Tensor* const> grad_in, std::span<std::vector<float>>,
+                        const Pass&) const {
+  const Tensor &a = *in[0], &b = *in[1];
+  const Shape& os = grad_out.shape;
+  const auto ia = broadcast_index(os, a.shape), ib = broadcast_index(os, b.shape);
+  if (grad_in[0]) grad_in[0]->resize(a.batch, a.shape, true);
+  if (grad_in[1]) grad_in[1]->resize(b.batch, b.shape, true);
+  const std::int64_t n = shape_size(os);
+  for (int i = 0; i < a.batch; ++i) {
+    const float *pa = a.sample(i), *pb = b.sample(i), *g = grad_out.sample(i);
+    float* ga = grad_in[0] ? grad_in[0]->sample(i) : nullptr;
+    float* gb = grad_in[1] ? grad_in[1]->sample(i) : nullptr;
+    for (std::int64_t e = 0; e < n; ++e) {
+      const std::int64_t ka = ia.empty() ? e : ia[static_cast<std::size_t>(e)];
+      const std::int64_t kb = ib.empty() ? e : ib[static_cast<std::size_t>(e)];
+      float da = 0, db = 0;
+      partials(kind_, pa[ka], pb[kb], da, db);
+      if (ga) ga[ka] += g[e] * da;
+      if (gb) gb[kb] += g[e] * db;
+    }
+  }
+}
+
+// ---- binary with a constant ---------------------------------------------------------------
+
+BinaryConst::BinaryConst(BinaryKind kind, Shape shape, std::vector<float> values,
+                         bool constant_left)
+    : kind_(kind), shape_(std::move(shape)), values_(std::move(values)), left_(constant_left) {
+  if (shape_size(shape_) != static_cast<std::int64_t>(values_.size()))
+    fail("{}: a constant of shape {} holds {} values", binary_name(kind_), shape_string(shape_),
+         values_.size());
+  for (float v : values_)
+    if (!std::isfinite(v)) fail("{}: the constant holds a non-finite value", binary_name(kind_));
+}
+
+std::string BinaryConst::describe() const {
+  if (values_.size() == 1)
+    return left_ ? fmt::format("{} {} by x", binary_name(kind_), values_[0])
+                 : fmt::format("{} x by {}", binary_name(kind_), values_[0]);
+  return fmt::format("{} {} constant {}", binary_name(kind_), left_ ? "(left)" : "(right)",
+                     shape_string(shape_));
+}
+
+void BinaryConst::record(NodeRecord& r) const {
+  r.op = "binary_const";
+  r.put("kind", {static_cast<std::int64_t>(kind_)});
+  r.put("constant_left", {left_ ? 1 : 0});
+  r.put_array("constant", shape_.empty() ? std::vector<int>{1} : shape_, values_);
+  r.put("constant_rank", {static_cast<std::int64_t>(shape_.size())});
+}
+
+Shape BinaryConst::output_shape(const Shape& input) const {
+  return broadcast_shape(input, shape_);
+}
+
+void BinaryConst::forward(const Tensor& in, Tensor& out, const Pass&) const {
+  const Shape os = output_shape(in.shape);
+  out.resize(in.batch, os);
+  const auto ix = broadcast_index(os, in.shape), ic = broadcast_index(os, shape_);
+  const std::int64_t n = shape_size(os);
+  for (int i = 0; i < in.batch; ++i) {
+    if (left_)
+      binary_forward(kind_, values_.data(), ic, in.sample(i), ix, out.sample(i), n);
+    else
+      binary_forward(kind_, in.sample(i), ix, values_.data(), ic, out.sample(i), n);
+  }
+}
+
+void BinaryConst::backward(const Tensor& in, const Tensor&, const Tensor& grad_out,
+                           Tensor* grad_in, std::span<std::vector<float>>, const Pass&) const {
+  if (!grad_in) return;
+  const Shape& os = grad_out.shape;
+  const auto ix = broadcast_index(os, in.shape), ic = broadcast_index(os, shape_);
+  grad_in->resize(in.batch, in.shape, true);
+  const std::int64_t n = shape_size(os);
+  for (int i = 0; i < in.batch; ++i) {
+    const float *x = in.sample(i), *g = grad_out.sample(i);
+    float* gx = grad_in->sample(i);
+    for (std::int64_t e = 0; e < n; ++e) {
+      const std::int64_t kx = ix.empty() ? e : ix[static_cast<std::size_t>(e)];
+      const float c = values_[static_cast<std::size_t>(ic.empty() ? e : ic[static_cast<std::size_t>(e)])];
+      float da = 0, db = 0;
+      if (left_) {
+        partials(kind_, c, x[kx], db, da);
+      } else {
+        partials(kind_, x[kx], c, da, db);
+      }
+      gx[kx] += g[e] * da;
+    }
+  }
+}
+
+// ---- channel affine -----------------------------------------------------------------------
+
+ChannelAffine::ChannelAffine(std::vector<float> scale, std::vector<float> shift)
+    : scale_(std::move(scale)), shift_(std::move(shift)) {
+  if (scale_.empty() || scale_.size() != shift_.size())
+    fail("channel_affine: {} scales and {} shifts", scale_.size(), shift_.size());
+  for (std::size_t c = 0; c < scale_.size(); ++c)
+    if (!std::isfinite(scale_[c]) || !std::isfinite(shift_[c]))
+      fail("channel_affine: channel {} has a non-finite scale or shift", c);
+}
+
+std::string ChannelAffine::describe() const {
+  return fmt::format("batchnorm (x * scale + shift, {} channels)", scale_.size());
+}
+
+void ChannelAffine::record(NodeRecord& r) const {
+  r.op = "channel_affine";
+  const int c = static_cast<int>(scale_.size());
+  r.put_array("scale", {c}, scale_);
+  r.put_array("shift", {c}, shift_);
+}
+
+Shape ChannelAffine::output_shape(const Shape& input) const {
+  if (input.empty() || input[0] != static_cast<int>(scale_.size()))
+    fail("batchnorm of {} channels on an input of shape {}", scale_.size(), shape_string(input));
+  return input;
+}
+
+void ChannelAffine::forward(const Tensor& in, Tensor& out, const Pass&) const {
+  output_shape(in.shape);
+  out.resize(in.batch, in.shape);
+  const auto c = static_cast<Eigen::Index>(scale_.size());
+  const Eigen::Index inner = static_cast<Eigen::Index>(in.sample_size()) / c;
+  const Eigen::Map<const Eigen::ArrayXf> s(scale_.data(), c), t(shift_.data(), c);
+  for (int i = 0; i < in.batch; ++i) {
+    const Eigen::Map<const Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic>> x(in.sample(i),
+                                                                                  inner, c);
+    Eigen::Map<Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic>> y(out.sample(i), inner, c);
+    y = (x.rowwise() * s.transpose()).rowwise() + t.transpose();
+  }
+}
+
+void ChannelAffine::backward(const Tensor& in, const Tensor&, const Tensor& grad_out,
+                             Tensor* grad_in, std::span<std::vector<float>>, const Pass&) const {
+  if (!grad_in) return;
+  grad_in->resize(in.batch, in.shape);
+  const auto c = static_cast<Eigen::Index>(scale_.size());
+  const Eigen::Index inner = static_cast<Eigen::Index>(in.sample_size()) / c;
+  const Eigen::Map<const Eigen::ArrayXf> s(scale_.data(), c);
+  for (int i = 0; i < in.batch; ++i) {
+    const Eigen::Map<const Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic>> g(
+        grad_out.sample(i), inner, c);
+    Eigen::Map<Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic>> d(grad_in->sample(i), inner, c);
+    d = g.rowwise() * s.transpose();
+  }
+}
+
+// ---- reduce mean --------------------------------------------------------------------------
+
+ReduceMean::ReduceMean(std::vector<int> axes, bool keepdims)
+    : axes_(std::move(axes)), keepdims_(keepdims) {
+  std::sort(axes_.begin(), axes_.end());
+  if (axes_.empty() || std::adjacent_find(axes_.begin(), axes_.end()) != axes_.end() ||
+      axes_.front() < 0)
+    fail("reduce_mean: axes must be distinct per-sample axes");
+}
+
+std::string ReduceMean::describe() const {
+  return fmt::format("reduce_mean axes {}{}", fmt::join(axes_, ","), keepdims_ ? " keepdims" : "");
+}
+
+void ReduceMean::record(NodeRecord& r) const {
+  r.op = "reduce_mean";
+  r.put("axes", to64(axes_));
+  r.put("keepdims", {keepdims_ ? 1 : 0});
+}
+
+Shape ReduceMean::output_shape(const Shape& input) const {
+  if (axes_.back() >= static_cast<int>(input.size()))
+    fail("reduce_mean over axis {} of a {}-axis input", axes_.back(), input.size());
+  Shape out;
+  for (int k = 0; k < static_cast<int>(input.size()); ++k) {
+    const bool reduced = std::binary_search(axes_.begin(), axes_.end(), k);
+    if (!reduced)
+      out.push_back(input[static_cast<std::size_t>(k)]);
+    else if (keepdims_)
+      out.push_back(1);
+  }
+  if (out.empty()) out.push_back(1);
+  return out;
+}
+
+namespace {
+
+// The input shape with reduced axes set to 1 (the keepdims shape) and the index map onto it.
+std::vector<std::int64_t> reduce_index(const Shape& in, const std::vector<int>& axes,
+                                       std::int64_t& count) {
+  Shape kept = in;
+  count = 1;
+  for (int a : axes) {
+    count *= in[static_cast<std::size_t>(a)];
+    kept[static_cast<std::size_t>(a)] = 1;
+  }
+  auto idx = broadcast_index(in, kept);
+  if (idx.empty()) {
+    idx.resize(static_cast<std::size_t>(shape_size(in)));
+    std::iota(idx.begin(), idx.end(), 0);
+  }
+  return idx;
+}
+
+}  // namespace
+
+void ReduceMean::forward(const Tensor& in, Tensor& out, const Pass&) const {
+  out.resize(in.batch, output_shape(in.shape), true);
+  std::int64_t count = 0;
+  const auto idx = reduce_index(in.shape, axes_, count);
+  const std::int64_t n = in.sample_size(), m = out.sample_size();
+  const float inv = 1.0f / static_cast<float>(count);
+  for (int i = 0; i < in.batch; ++i) {
+    const float* x = in.sample(i);
+    float* y = out.sample(i);
+    for (std::int64_t e = 0; e < n; ++e) y[idx[static_cast<std::size_t>(e)]] += x[e];
+    for (std::int64_t e = 0; e < m; ++e) y[e] *= inv;
+  }
+}
+
+void ReduceMean::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, Tensor* grad_in,
+                          std::span<std::vector<float>>, const Pass&) const {
+  if (!grad_in) return;
+  grad_in->resize(in.batch, in.shape);
+  std::int64_t count = 0;
+  const auto idx = reduce_index(in.shape, axes_, count);
+  const std::int64_t n = in.sample_size();
+  const float inv = 1.0f / static_cast<float>(count);
+  for (int i = 0; i < in.batch; ++i) {
+    const float* g = grad_out.sample(i);
+    float* d = grad_in->sample(i);
+    for (std::int64_t e = 0; e < n; ++e) d[e] = g[idx[static_cast<std::size_t>(e)]] * inv;
+  }
+}
+
+// ---- concat -------------------------------------------------------------------------------
+
+Concat::Concat(int axis) : axis_(axis) {
+  if (axis_ < 0) fail("concat: per-sample axis {} must be >= 0", axis);
+}
+
+std::string Concat::describe() const {
+  return fmt::format("concat axis {}", axis_);
+}
+
+void Concat::record(NodeRecord& r) const {
+  r.op = "concat";
+  r.put("axis", {axis_});
+}
+
+Shape Concat::output_shape_n(std::span<const Shape> inputs) const {
+  if (inputs.empty()) fail("concat of no input");
+  Shape out = inputs[0];
+  if (axis_ >= static_cast<int>(out.size()))
+    fail("concat along axis {} of a {}-axis input", axis_, out.size());
+  const auto a = static_cast<std::size_t>(axis_);
+  for (std::size_t k = 1; k < inputs.size(); ++k) {
+    Shape s = inputs[k];
+    if (s.size() != out.size()) fail("concat of shapes {} and {}", shape_string(out), shape_string(s));
+    s[a] = out[a];
+    if (s != out)
+      fail("concat along axis {} of shapes {} and {}", axis_, shape_string(inputs[0]),
+           shape_string(inputs[k]));
+    out[a] += inputs[k][a];
+  }
+  return out;
+}
+
+void Concat::forward(const Tensor& in, Tensor& out, const Pass& pass) const {
+  const Tensor* p = &in;
+  forward_n(std::span<const Tensor* const>(&p, 1), out, pass);
+}
+
+void Concat::backward(const Tensor& in, const Tensor& out, const Tensor& grad_out, Tensor* grad_in,
+                      std::span<std::vector<float>> grads, const Pass& pass) const {
+  const Tensor* p = &in;
+  backward_n(std::span<const Tensor* const>(&p, 1), out, grad_out,
+             std::span<Tensor* const>(&grad_in, 1), grads, pass);
+}
+
+namespace {
+
+// Outer count (axes before `axis`) and inner block (axis and after) of each input.
+void concat_blocks(const Shape& s, int axis, std::int64_t& outer, std::int64_t& block) {
+  outer = 1;
+  block = 1;
+  for (std::size_t k = 0; k < s.size(); ++k)
+    (static_cast<int>(k) < axis ? outer : block) *= s[k];
+}
+
+}  // namespace
+
+void Concat::forward_n(std::span<const Tensor* const> in, Tensor& out, const Pass&) const {
+  std::vector<Shape> shapes;
+  for (const Tensor* t : in) shapes.push_back(t->shape);
+  out.resize(in[0]->batch, output_shape_n(shapes));
+  std::int64_t outer = 0, out_block = 0;
+  concat_blocks(out.shape, axis_, outer, out_block);
+  for (int i = 0; i < out.batch; ++i) {
+    std::int64_t offset = 0;
+    for (const Tensor* t : in) {
+      std::int64_t o = 0, block = 0;
+      concat_blocks(t->shape, axis_, o, block);
+      const float* src = t->sample(i);
+      float* dst = out.sample(i) + offset;
+      for (std::int64_t r = 0; r < outer; ++r)
+        std::copy(src + r * block, src + (r + 1) * block, dst + r * out_block);
+      offset += block;
+    }
+  }
+}
+
+void Concat::backward_n(std::span<const Tensor* const> in, const Tensor&, const Tensor& grad_out,
+                        std::span<Tensor* const> grad_in, std::span<std::vector<float>>,
+                        const Pass&) const {
+  std::int64_t outer = 0, out_block = 0;
+  concat_blocks(grad_out.shape, axis_, outer, out_block);
+  std::int64_t offset = 0;
+  for (std::size_t k = 0; k < in.size(); ++k) {
+    std::int64_t o = 0, block = 0;
+    concat_blocks(in[k]->shape, axis_, o, block);
+    if (grad_in[k]) {
+      grad_in[k]->resize(in[k]->batch, in[k]->shape);
+      for (int i = 0; i < grad_out.batch; ++i) {
+        const float* src = grad_out.sample(i) + offset;
+        float* dst = grad_in[k]->sample(i);
+        for (std::int64_t r = 0; r < outer; ++r)
+          std::copy(src + r * out_block, src + r * out_block + block, dst + r * block);
+      }
+    }
+    offset += block;
+  }
+}
+
+// ---- reshape ------------------------------------------------------------------------------
+
+Reshape::Reshape(Shape shape) : shape_(std::move(shape)) {
+  if (shape_.empty()) fail("reshape to an empty per-sample shape");
+  for (int d : shape_)
+    if (d < 1) fail("reshape to per-sample shape {}: every dimension must be >= 1", shape_string(shape_));
+}
+
+std::string Reshape::describe() const {
+  return "reshape " + shape_string(shape_);
+}
+
+void Reshape::record(NodeRecord& r) const {
+  r.op = "reshape";
+  r.put("shape", to64(shape_));
+}
+
+Shape Reshape::output_shape(const Shape& input) const {
+  if (shape_size(input) != shape_size(shape_))
+    fail("reshape of per-sample shape {} to {}: the sizes differ", shape_string(input),
+         shape_string(shape_));
+  return shape_;
+}
+
+void Reshape::forward(const Tensor& in, Tensor& out, const Pass&) const {
+  out.batch = in.batch;
+  out.shape = output_shape(in.shape);
+  out.data = in.data;
+}
+
+void Reshape::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, Tensor* grad_in,
+                       std::span<std::vector<float>>, const Pass&) const {
+  if (!grad_in) return;
+  grad_in->batch = in.batch;
+  grad_in->shape = in.shape;
+  grad_in->data = grad_out.data;
+}
+
+// ---- transpose ----------------------------------------------------------------------------
+
+Transpose::Transpose(std::vector<int> perm) : perm_(std::move(perm)) {
+  std::vector<int> sorted = perm_;
+  std::sort(sorted.begin(), sorted.end());
+  for (std::size_t k = 0; k < sorted.size(); ++k)
+    if (sorted[k] != static_cast<int>(k)) fail("transpose: {} is not a permutation", fmt::join(perm_, ","));
+}
+
+std::string Transpose::describe() const {
+  return fmt::format("transpose {}", fmt::join(perm_, ","));
+}
+
+void Transpose::record(NodeRecord& r) const {
+  r.op = "transpose";
+  r.put("perm", to64(perm_));
+}
+
+Shape Transpose::output_shape(const Shape& input) const {
+  if (input.size() != perm_.size())
+    fail("transpose {} of a {}-axis input", fmt::join(perm_, ","), input.size());
+  Shape out;
+  for (int p : perm_) out.push_back(input[static_cast<std::size_t>(p)]);
+  return out;
+}
+
+namespace {
+
+// For every output element of the transpose, the input element it reads.
+std::vector<std::int64_t> transpose_index(const Shape& in, const std::vector<int>& perm) {
+  Shape out;
+  for (int p : perm) out.push_back(in[static_cast<std::size_t>(p)]);
+  const auto in_st = strides_of(in);
+  std::vector<std::int64_t> st;
+  for (int p : perm) st.push_back(in_st[static_cast<std::size_t>(p)]);
+  const std::int64_t n = shape_size(in);
+  std::vector<std::int64_t> idx(static_cast<std::size_t>(n));
+  std::vector<int> pos(out.size(), 0);
+  std::int64_t off = 0;
+  for (std::int64_t e = 0; e < n; ++e) {
+    idx[static_cast<std::size_t>(e)] = off;
+    for (std::size_t k = out.size(); k-- > 0;) {
+      if (++pos[k] < out[k]) {
+        off += st[k];
+        break;
+      }
+      off -= st[k] * (out[k] - 1);
+      pos[k] = 0;
+    }
+  }
+  return idx;
+}
+
+}  // namespace
+
+void Transpose::forward(const Tensor& in, Tensor& out, const Pass&) const {
+  out.resize(in.batch, output_shape(in.shape));
+  const auto idx = transpose_index(in.shape, perm_);
+  const std::int64_t n = in.sample_size();
+  for (int i = 0; i < in.batch; ++i) {
+    const float* x = in.sample(i);
+    float* y = out.sample(i);
+    for (std::int64_t e = 0; e < n; ++e) y[e] = x[idx[static_cast<std::size_t>(e)]];
+  }
+}
+
+void Transpose::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, Tensor* grad_in,
+                         std::span<std::vector<float>>, const Pass&) const {
+  if (!grad_in) return;
+  grad_in->resize(in.batch, in.shape);
+  const auto idx = transpose_index(in.shape, perm_);
+  const std::int64_t n = in.sample_size();
+  for (int i = 0; i < in.batch; ++i) {
+    const float* g = grad_out.sample(i);
+    float* d = grad_in->sample(i);
+    for (std::int64_t e = 0; e < n; ++e) d[idx[static_cast<std::size_t>(e)]] = g[e];
+  }
+}
+
+// ---- pad ----------------------------------------------------------------------------------
+
+Pad::Pad(std::vector<int> begin, std::vector<int> end, float value)
+    : begin_(std::move(begin)), end_(std::move(end)), value_(value) {
+  if (begin_.size() != end_.size()) fail("pad: {} begin and {} end counts", begin_.size(), end_.size());
+  for (std::size_t k = 0; k < begin_.size(); ++k)
+    if (begin_[k] < 0 || end_[k] < 0) fail("pad: negative padding (cropping) is not supported");
+  if (!std::isfinite(value_)) fail("pad: the value {} is not finite", value);
+}
+
+std::string Pad::describe() const {
+  return fmt::format("pad begin {} end {} value {}", fmt::join(begin_, ","), fmt::join(end_, ","),
+                     value_);
+}
+
+void Pad::record(NodeRecord& r) const {
+  r.op = "pad";
+  r.put("begin", to64(begin_));
+  r.put("end", to64(end_));
+  r.put_real("value", {value_});
+}
+
+Shape Pad::output_shape(const Shape& input) const {
+  if (input.size() != begin_.size())
+    fail("pad of {} axes on a {}-axis input", begin_.size(), input.size());
+  Shape out = input;
+  for (std::size_t k = 0; k < out.size(); ++k) out[k] += begin_[k] + end_[k];
+  return out;
+}
+
+namespace {
+
+// For every input element, the index of the output element it lands on.
+std::vector<std::int64_t> pad_index(const Shape& in, const Shape& out, const std::vector<int>& begin) {
+  const auto st = strides_of(out);
+  std::int64_t base = 0;
+  for (std::size_t k = 0; k < in.size(); ++k) base += begin[k] * st[k];
+  const std::int64_t n = shape_size(in);
+  std::vector<std::int64_t> idx(static_cast<std::size_t>(n));
+  std::vector<int> pos(in.size(), 0);
+  std::int64_t off = base;
+  for (std::int64_t e = 0; e < n; ++e) {
+    idx[static_cast<std::size_t>(e)] = off;
+    for (std::size_t k = in.size(); k-- > 0;) {
+      if (++pos[k] < in[k]) {
+        off += st[k];
+        break;
+      }
+      off -= st[k] * (in[k] - 1);
+      pos[k] = 0;
+    }
+  }
+  return idx;
+}
+
+}  // namespace
+
+void Pad::forward(const Tensor& in, Tensor& out, const Pass&) const {
+  const Shape os = output_shape(in.shape);
+  out.resize(in.batch, os);
+  std::fill(out.data.begin(), out.data.end(), value_);
+  const auto idx = pad_index(in.shape, os, begin_);
+  const std::int64_t n = in.sample_size();
+  for (int i = 0; i < in.batch; ++i) {
+    const float* x = in.sample(i);
+    float* y = out.sample(i);
+    for (std::int64_t e = 0; e < n; ++e) y[idx[static_cast<std::size_t>(e)]] = x[e];
+  }
+}
+
+void Pad::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, Tensor* grad_in,
+                   std::span<std::vector<float>>, const Pass&) const {
+  if (!grad_in) return;
+  grad_in->resize(in.batch, in.shape);
+  const auto idx = pad_index(in.shape, grad_out.shape, begin_);
+  const std::int64_t n = in.sample_size();
+  for (int i = 0; i < in.batch; ++i) {
+    const float* g = grad_out.sample(i);
+    float* d = grad_in->sample(i);
+    for (std::int64_t e = 0; e < n; ++e) d[e] = g[idx[static_cast<std::size_t>(e)]];
+  }
+}
+
+// ---- slice --------------------------------------------------------------------------------
+
+Slice::Slice(std::vector<int> start, std::vector<int> step, std::vector<int> count)
+    : start_(std::move(start)), step_(std::move(step)), count_(std::move(count)) {
+  if (start_.size() != step_.size() || start_.size() != count_.size() || start_.empty())
+    fail("slice: start, step and count differ in length");
+  for (std::size_t k = 0; k < start_.size(); ++k)
+    if (step_[k] == 0 || count_[k] < 1 || start_[k] < 0)
+      fail("slice: axis {} takes {} elements from {} by {}", k, count_[k], start_[k], step_[k]);
+}
+
+std::string Slice::describe() const {
+  return fmt::format("slice start {} step {} count {}", fmt::join(start_, ","), fmt::join(step_, ","),
+                     fmt::join(count_, ","));
+}
+
+void Slice::record(NodeRecord& r) const {
+  r.op = "slice";
+  r.put("start", to64(start_));
+  r.put("step", to64(step_));
+  r.put("count", to64(count_));
+}
+
+Shape Slice::output_shape(const Shape& input) const {
+  if (input.size() != start_.size())
+    fail("slice of {} axes on a {}-axis input", start_.size(), input.size());
+  for (std::size_t k = 0; k < input.size(); ++k) {
+    const std::int64_t last = start_[k] + std::int64_t{step_[k]} * (count_[k] - 1);
+    if (start_[k] >= input[k] || last < 0 || last >= input[k])
+      fail("slice: axis {} of extent {} has no elements {} to {}", k, input[k], start_[k], last);
+  }
+  return count_;
+}
+
+std::vector<std::int64_t> Slice::index(const Shape& input) const {
+  const auto st = strides_of(input);
+  std::vector<std::int64_t> idx;
+  idx.reserve(static_cast<std::size_t>(shape_size(count_)));
+  std::vector<int> pos(count_.size(), 0);
+  const std::int64_t n = shape_size(count_);
+  for (std::int64_t e = 0; e < n; ++e) {
+    std::int64_t off = 0;
+    for (std::size_t k = 0; k < pos.size(); ++k)
+      off += (start_[k] + std::int64_t{step_[k]} * pos[k]) * st[k];
+    idx.push_back(off);
+    for (std::size_t k = pos.size(); k-- > 0;) {
+      if (++pos[k] < count_[k]) break;
+      pos[k] = 0;
+    }
+  }
+  return idx;
+}
+
+void Slice::forward(const Tensor& in, Tensor& out, const Pass&) const {
+  out.resize(in.batch, output_shape(in.shape));
+  const auto idx = index(in.shape);
+  for (int i = 0; i < in.batch; ++i) {
+    const float* x = in.sample(i);
+    float* y = out.sample(i);
+    for (std::size_t e = 0; e < idx.size(); ++e) y[e] = x[idx[e]];
+  }
+}
+
+void Slice::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, Tensor* grad_in,
+                     std::span<std::vector<float>>, const Pass&) const {
+  if (!grad_in) return;
+  grad_in->resize(in.batch, in.shape, true);
+  const auto idx = index(in.shape);
+  for (int i = 0; i < in.batch; ++i) {
+    const float* g = grad_out.sample(i);
+    float* d = grad_in->sample(i);
+    for (std::size_t e = 0; e < idx.size(); ++e) d[idx[e]] += g[e];
+  }
+}
+
+// ---- stored form --------------------------------------------------------------------------
+
+std::unique_ptr<Layer> make_graph_op(const NodeRecord& r) {
+  const std::string& op = r.op;
+  if (op == "unary") {
+    const auto k = r.get("kind").at(0);
+    if (k < 0 || k > static_cast<std::int64_t>(UnaryKind::erf)) fail("unary kind {} is unknown", k);
+    const auto& p = r.get_real("params");
+    if (p.size() != 2) fail("unary: 'params' must hold 2 values");
+    return std::make_unique<Unary>(static_cast<UnaryKind>(k), p[0], p[1]);
+  }
+  auto bkind = [&] {
+    const auto k = r.get("kind").at(0);
+    if (k < 0 || k > static_cast<std::int64_t>(BinaryKind::div)) fail("binary kind {} is unknown", k);
+    return static_cast<BinaryKind>(k);
+  };
+  if (op == "add" || op == "sub" || op == "mul" || op == "div")
+    return std::make_unique<Binary>(binary_kind(op));
+  if (op == "binary_const") {
+    const auto& a = r.get_array("constant");
+    const auto rank = r.get("constant_rank").at(0);
+    Shape shape = rank == 0 ? Shape{} : a.dims;
+    if (rank != static_cast<std::int64_t>(shape.size())) fail("binary_const: rank {} for {} dims", rank, a.dims.size());
+    return std::make_unique<BinaryConst>(bkind(), shape, a.values, r.get("constant_left").at(0) != 0);
+  }
+  if (op == "channel_affine")
+    return std::make_unique<ChannelAffine>(r.get_array("scale").values, r.get_array("shift").values);
+  if (op == "reduce_mean")
+    return std::make_unique<ReduceMean>(to_int(r.get("axes"), 0, "reduce_mean axis"),
+                                        r.get("keepdims").at(0) != 0);
+  if (op == "concat") return std::make_unique<Concat>(to_int(r.get("axis"), 0, "concat axis").at(0));
+  if (op == "reshape") return std::make_unique<Reshape>(to_int(r.get("shape"), 1, "reshape dimension"));
+  if (op == "transpose") return std::make_unique<Transpose>(to_int(r.get("perm"), 0, "transpose axis"));
+  if (op == "pad") {
+    const auto& v = r.get_real("value");
+    return std::make_unique<Pad>(to_int(r.get("begin"), 0, "pad"), to_int(r.get("end"), 0, "pad"),
+                                 static_cast<float>(v.at(0)));
+  }
+  if (op == "slice")
+    return std::make_unique<Slice>(to_int(r.get("start"), 0, "slice start"),
+                                   to_int(r.get("step"), -100000000, "slice step"),
+                                   to_int(r.get("count"), 1, "slice count"));
+  fail("unknown graph operation '{}'", op);
+}
+
+}  // namespace lumac::nn

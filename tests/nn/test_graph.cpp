@@ -1,0 +1,414 @@
+// The graph engine (nn/model.hpp with several inputs per node, nn/graph_ops.hpp, the general
+// convolution and pooling): input and parameter gradients of every node type against central
+// differences, gradient accumulation where a value has several readers, the model file's graph
+// form, determinism across batches and threads, and the analog noise of every matrix-product
+// node of a residual graph against an independent formula.
+#include <omp.h>
+
+#include <cstring>
+
+#include "lumac/nn/analog.hpp"
+#include "lumac/nn/calibration.hpp"
+#include "lumac/nn/dataset.hpp"
+#include "lumac/nn/precision.hpp"
+#include "lumac/studies/settings.hpp"
+#include "lumac/nn/conv2d.hpp"
+#include "lumac/nn/dense.hpp"
+#include "lumac/nn/graph_ops.hpp"
+#include "lumac/nn/model_file.hpp"
+#include "lumac/nn/pool.hpp"
+#include "tests/nn/nn_support.hpp"
+
+using namespace lumac;
+using namespace lumac::test;
+
+namespace {
+
+using Nodes = std::vector<std::unique_ptr<nn::Layer>>;
+
+// A graph from nodes and their input lists (value 0: the input; v + 1: node v's output).
+nn::Model graph_of(nn::Shape input, std::vector<std::unique_ptr<nn::Layer>> nodes,
+                   std::vector<std::vector<int>> inputs) {
+  return nn::Model(std::move(input), std::move(nodes), std::move(inputs), {}, {}, "test");
+}
+
+// Moves every input at least `gap` away from the kinks listed.
+void graph_avoid_kinks(nn::Tensor& x, const std::vector<float>& kinks, float gap) {
+  for (float& v : x.data)
+    for (float k : kinks)
+      if (std::abs(v - k) < gap) v = k + (v < k ? -gap : gap);
+}
+
+// dL/dinput (and dL/dparameters, when the model has any) of L = sum r_i out_i, checked against
+// central differences. Returns the largest relative error.
+double graph_gradient_error(nn::Model& m, nn::Tensor x, double h = 1e-2) {
+  nn::Tape tape;
+  m.forward(x, {}, tape);
+  const nn::Tensor out0 = tape.logits();
+  std::vector<float> r(out0.data.size());
+  fill_normal(r, 7001);
+  nn::Tensor grad_out(out0.batch, out0.shape);
+  grad_out.data = r;
+  nn::Tensor grad_in;
+  nn::Gradients grads;
+  const bool has_params = !m.parameter_sizes().empty();
+  m.backward(tape, grad_out, {}, has_params ? &grads : nullptr, &grad_in);
+  auto loss = [&] { return weighted_sum(m.forward(x), r); };
+  FdCheck c = central_differences(x.data, grad_in.data, loss, h);
+  double worst = c.relative();
+  CHECK(c.max_gradient > 0.1);
+  auto params = m.parameters();
+  for (std::size_t k = 0; k < params.size(); ++k) {
+    const FdCheck p = central_differences(params[k], grads[k], loss, h);
+    worst = std::max(worst, p.relative());
+  }
+  return worst;
+}
+
+}  // namespace
+
+TEST_CASE("graph: every unary op's input gradient matches central differences") {
+  using K = nn::UnaryKind;
+  for (K kind : {K::leaky_relu, K::clip, K::sigmoid, K::tanh, K::exp, K::neg, K::sqrt, K::abs,
+                 K::erf}) {
+    CAPTURE(static_cast<int>(kind));
+    nn::Tensor x = random_tensor(3, {2, 3, 4}, 7010);
+    if (kind == K::sqrt)
+      for (float& v : x.data) v = std::abs(v) + 0.5f;
+    graph_avoid_kinks(x, {0.0f, -0.5f, 0.7f}, 0.05f);
+    Nodes nodes;
+    nodes.push_back(std::make_unique<nn::Unary>(kind, kind == K::clip ? -0.5 : 0.1, 0.7));
+    nn::Model m = graph_of({2, 3, 4}, std::move(nodes), {{0}});
+    CHECK(graph_gradient_error(m, x) < 2e-3);
+  }
+}
+
+TEST_CASE("graph: binary ops broadcast, and a value read twice sums both gradients") {
+  using K = nn::BinaryKind;
+  for (K kind : {K::add, K::sub, K::mul, K::div}) {
+    CAPTURE(static_cast<int>(kind));
+    // out = x op (mean over the last axis of |x| + 1), the second operand (2x3x1) broadcast.
+    Nodes nodes;
+    nodes.push_back(std::make_unique<nn::Unary>(nn::UnaryKind::abs));
+    nodes.push_back(std::make_unique<nn::BinaryConst>(nn::BinaryKind::add, nn::Shape{},
+                                                      std::vector<float>{1.0f}, false));
+    nodes.push_back(std::make_unique<nn::ReduceMean>(std::vector<int>{2}, true));
+    nodes.push_back(std::make_unique<nn::Binary>(kind));
+    nn::Model m = graph_of({2, 3, 4}, std::move(nodes), {{0}, {1}, {2}, {0, 3}});
+    CHECK(m.output_shape() == nn::Shape{2, 3, 4});
+    nn::Tensor x = random_tensor(2, {2, 3, 4}, 7020);
+    graph_avoid_kinks(x, {0.0f}, 0.05f);
+    CHECK(graph_gradient_error(m, x) < 2e-3);
+  }
+  CHECK_THROWS_WITH_AS(nn::broadcast_shape({2, 3}, {4}), doctest::Contains("do not broadcast"),
+                       Error);
+}
+
+TEST_CASE("graph: constant operands on either side, per-channel affine, concat, pad, slice") {
+  using K = nn::BinaryKind;
+  for (K kind : {K::add, K::sub, K::mul, K::div})
+    for (bool left : {false, true}) {
+      CAPTURE(static_cast<int>(kind));
+      CAPTURE(left);
+      Nodes nodes;
+      nodes.push_back(std::make_unique<nn::BinaryConst>(kind, nn::Shape{3, 1},
+                                                        std::vector<float>{0.5f, -2.0f, 1.5f}, left));
+      nn::Model m = graph_of({2, 3, 4}, std::move(nodes), {{0}});
+      nn::Tensor x = random_tensor(2, {2, 3, 4}, 7030);
+      if (kind == K::div && left)
+        for (float& v : x.data) v = v < 0 ? v - 0.5f : v + 0.5f;
+      CHECK(graph_gradient_error(m, x) < 2e-3);
+    }
+  Nodes nodes;
+  nodes.push_back(std::make_unique<nn::ChannelAffine>(std::vector<float>{0.5f, -1.0f, 2.0f},
+                                                      std::vector<float>{0.1f, 0.2f, -0.3f}));
+  nodes.push_back(std::make_unique<nn::Transpose>(std::vector<int>{2, 0, 1}));
+  nodes.push_back(std::make_unique<nn::Reshape>(nn::Shape{3, 4, 2}));
+  nodes.push_back(std::make_unique<nn::Transpose>(std::vector<int>{1, 0, 2}));  // back to 4x3x2
+  nodes.push_back(std::make_unique<nn::Pad>(std::vector<int>{1, 0, 2}, std::vector<int>{0, 2, 1},
+                                            0.25f));
+  nodes.push_back(std::make_unique<nn::Slice>(std::vector<int>{4, 1, 4},
+                                              std::vector<int>{-2, 1, -1},
+                                              std::vector<int>{3, 3, 4}));
+  nodes.push_back(std::make_unique<nn::Concat>(1));
+  nn::Model m = graph_of({3, 2, 4}, std::move(nodes), {{0}, {1}, {2}, {3}, {4}, {5}, {6, 6}});
+  CHECK(m.output_shape() == nn::Shape{3, 6, 4});
+  CHECK(graph_gradient_error(m, random_tensor(2, {3, 2, 4}, 7040)) < 2e-3);
+}
+
+TEST_CASE("graph: general convolutions and pooling, gradients of inputs and weights") {
+  nn::Conv2dGeometry g{4, 6, 3, 2, 2, 1};
+  g.stride_w = 1;
+  g.pad_left = 2;
+  g.pad_bottom = 0;
+  g.pad_right = 1;
+  g.dilation_h = 2;
+  g.groups = 2;
+  auto conv = std::make_unique<nn::Conv2d>("conv", g);
+  CHECK(conv->fan_in() == 2 * 3 * 2);
+  randomize(*conv, 7050);
+  nn::Pool2dGeometry p{.kernel_h = 3, .kernel_w = 2, .stride_h = 2, .stride_w = 1,
+                       .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 0,
+                       .ceil_mode = true, .count_include_pad = true};
+  {
+    // Convolution and average pooling are linear: central differences are exact up to rounding.
+    Nodes nodes;
+    nodes.push_back(std::move(conv));
+    nodes.push_back(std::make_unique<nn::AvgPool2d>(p));
+    nn::Pool2dGeometry q = p;
+    q.count_include_pad = false;
+    nodes.push_back(std::make_unique<nn::AvgPool2d>(q));
+    nodes.push_back(std::make_unique<nn::Concat>(0));
+    nn::Model m = graph_of({4, 7, 6}, std::move(nodes), {{0}, {1}, {1}, {2, 3}});
+    // Conv: Ho = (7 + 1 + 0 - 2*2 - 1) / 2 + 1 = 2, Wo = (6 + 2 + 1 - 1 - 1) / 1 + 1 = 8; the
+    // pools with ceil mode: ceil((2 + 2 - 3) / 2) + 1 = 2 rows (the second window starts at
+    // row 1, inside the input, so it is kept), (8 + 1 - 2) / 1 + 1 = 8 columns.
+    CHECK(m.shape(1) == nn::Shape{6, 2, 8});
+    CHECK(m.output_shape() == nn::Shape{12, 2, 8});
+    CHECK(graph_gradient_error(m, random_tensor(2, {4, 7, 6}, 7051)) < 2e-3);
+  }
+  {
+    // Max pooling on inputs 0.05 apart, so that no step of 2h = 0.02 changes a window's maximum.
+    Nodes nodes;
+    p.count_include_pad = false;
+    nodes.push_back(std::make_unique<nn::MaxPool2d>(p));
+    nn::Model m = graph_of({3, 5, 4}, std::move(nodes), {{0}});
+    nn::Tensor x(2, {3, 5, 4});
+    for (std::size_t i = 0; i < x.data.size(); ++i)
+      x.data[i] = 0.05f * static_cast<float>((i * 37) % x.data.size()) - 1.0f;
+    CHECK(m.output_shape() == nn::Shape{3, 3, 4});
+    CHECK(graph_gradient_error(m, x) < 2e-3);
+  }
+}
+
+TEST_CASE("graph: the model file stores the graph, and a v2 file reads back bit for bit") {
+  Nodes nodes;
+  nn::Conv2dGeometry g{1, 4, 3, 3, 1, 1};
+  g.groups = 1;
+  g.dilation_w = 2;
+  g.pad_right = 3;
+  auto c = std::make_unique<nn::Conv2d>("c1", g);
+  randomize(*c, 7060);
+  nodes.push_back(std::move(c));
+  nodes.push_back(std::make_unique<nn::Unary>(nn::UnaryKind::leaky_relu, 0.1));
+  nodes.push_back(std::make_unique<nn::ChannelAffine>(std::vector<float>{1, 2, 3, 4},
+                                                      std::vector<float>{0, 1, 0, -1}));
+  nodes.push_back(std::make_unique<nn::Binary>(nn::BinaryKind::add));
+  nodes.push_back(std::make_unique<nn::ReduceMean>(std::vector<int>{1, 2}, false));
+  auto d = std::make_unique<nn::Dense>("fc", 4, 3);
+  randomize(*d, 7061);
+  nodes.push_back(std::move(d));
+  nn::Model m(nn::Shape{1, 5, 5}, std::move(nodes), {{0}, {1}, {2}, {2, 3}, {4}, {5}},
+              {"conv", "act", "bn", "skip", "pool", "fc"}, {}, "custom");
+  CHECK_FALSE(m.sequential());
+  CHECK(m.summary().find("skip <- act, bn") != std::string::npos);
+  TempDir tmp;
+  nn::save_model(m, tmp / "g.h5", false);
+  const nn::Model back = nn::load_model(tmp / "g.h5");
+  CHECK(back.size() == m.size());
+  CHECK(back.node_inputs(3) == std::vector<int>{2, 3});
+  CHECK(back.node_name(3) == "skip");
+  const nn::Tensor x = random_tensor(4, {1, 5, 5}, 7062);
+  const nn::Tensor a = m.forward(x), b = back.forward(x);
+  CHECK(std::memcmp(a.data.data(), b.data.data(), a.data.size() * sizeof(float)) == 0);
+  // A node may only read values computed before it.
+  Nodes bad;
+  bad.push_back(std::make_unique<nn::ReLU>());
+  CHECK_THROWS_WITH_AS(graph_of({3}, std::move(bad), {{1}}),
+                       doctest::Contains("not computed before it"), Error);
+}
+
+namespace {
+
+// A small residual graph: conv -> relu -> {conv a, conv b (identical weights)} ; a + relu1 ;
+// concat(a-branch, b) ; reduce over the image ; dense.
+nn::Model graph_residual() {
+  Nodes nodes;
+  auto c1 = std::make_unique<nn::Conv2d>("c1", nn::Conv2dGeometry{1, 3, 3, 3, 1, 1});
+  randomize(*c1, 7070);
+  auto ca = std::make_unique<nn::Conv2d>("ca", nn::Conv2dGeometry{3, 3, 3, 3, 1, 1});
+  randomize(*ca, 7071);
+  auto cb = std::make_unique<nn::Conv2d>("cb", nn::Conv2dGeometry{3, 3, 3, 3, 1, 1});
+  cb->weight() = ca->weight();
+  cb->bias() = ca->bias();
+  auto fc = std::make_unique<nn::Dense>("fc", 6, 4);
+  randomize(*fc, 7072);
+  nodes.push_back(std::move(c1));                                            // 1
+  nodes.push_back(std::make_unique<nn::ReLU>());                             // 2
+  nodes.push_back(std::move(ca));                                            // 3
+  nodes.push_back(std::move(cb));                                            // 4
+  nodes.push_back(std::make_unique<nn::Binary>(nn::BinaryKind::add));        // 5 = 3 + 2
+  nodes.push_back(std::make_unique<nn::Concat>(0));                          // 6 = [5, 4]
+  nodes.push_back(std::make_unique<nn::ReduceMean>(std::vector<int>{1, 2}, false));  // 7
+  nodes.push_back(std::move(fc));                                            // 8
+  return nn::Model(nn::Shape{1, 6, 6}, std::move(nodes),
+                   {{0}, {1}, {2}, {2}, {3, 2}, {5, 4}, {6}, {7}}, {}, {}, "residual");
+}
+
+std::vector<nn::AnalogLayer> graph_shot_layers(const nn::Model& m, double photons) {
+  std::vector<nn::AnalogLayer> layers;
+  for (const auto& info : m.matmul_layers()) {
+    nn::AnalogLayer a;
+    a.name = info.name;
+    a.fan_in = info.fan_in;
+    a.outputs = info.outputs;
+    a.energy = {photons};
+    layers.push_back(a);
+  }
+  return layers;
+}
+
+// Wraps an executor: keeps, per node, the noise it added (Y after minus W X) and the formula's
+// std ||w_i|| ||x_j|| / sqrt(D E) computed here from W and X, independently of the executor.
+class GraphNoiseProbe final : public nn::MatmulHook {
+ public:
+  GraphNoiseProbe(const nn::MatmulHook& inner, std::size_t nodes, double photons)
+      : inner_(inner), z_(nodes), photons_(photons) {}
+  void forward(nn::MatmulView& v) const override {
+    const Eigen::MatrixXf clean = v.Y;
+    inner_.forward(v);
+    const double d = static_cast<double>(v.W.cols());
+    for (Eigen::Index j = 0; j < v.Y.cols(); ++j)
+      for (Eigen::Index i = 0; i < v.Y.rows(); ++i) {
+        const double sigma = static_cast<double>(v.W.row(i).norm()) *
+                             static_cast<double>(v.X.col(j).norm()) / std::sqrt(d * photons_);
+        if (sigma <= 0) continue;
+#pragma omp critical(graph_noise_probe)
+        z_[static_cast<std::size_t>(v.layer)].push_back((v.Y(i, j) - clean(i, j)) / sigma);
+      }
+  }
+  const std::vector<double>& z(std::size_t node) const { return z_[node]; }
+
+ private:
+  const nn::MatmulHook& inner_;
+  mutable std::vector<std::vector<double>> z_;
+  double photons_;
+};
+
+}  // namespace
+
+TEST_CASE("graph: shot noise of every node of a residual graph follows ||w|| ||x|| / sqrt(D E)") {
+  const nn::Model m = graph_residual();
+  const double photons = 3.0;
+  const nn::AnalogExecutor ex(nn::NoiseMode::shot_only, graph_shot_layers(m, photons),
+                              CircuitParams{}, NoiseSources::all(), 11);
+  const GraphNoiseProbe probe(ex, m.matmul_layers().size(), photons);
+  nn::Tensor x = random_tensor(64, {1, 6, 6}, 7080);
+  m.forward(x, nn::Pass{.samples = {}, .hook = &probe});
+  for (std::size_t k = 0; k < m.matmul_layers().size(); ++k) {
+    CAPTURE(m.matmul_layers()[k].name);
+    const Moments z = moments(probe.z(k));
+    const double n = static_cast<double>(probe.z(k).size());
+    CHECK(n >= 256);
+    // z = noise / formula std is standard normal: mean 0, variance 1 within 5 standard errors.
+    CHECK(std::abs(z.mean) < mean_tolerance(1.0, n));
+    CHECK(std::abs(z.variance - 1.0) < variance_tolerance(1.0, n));
+  }
+  // Nodes ca and cb compute the same product of the same inputs: their noise is independent.
+  const auto& a = probe.z(1);
+  const auto& b = probe.z(2);
+  REQUIRE(a.size() == b.size());
+  double sab = 0, saa = 0, sbb = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    sab += a[i] * b[i];
+    saa += a[i] * a[i];
+    sbb += b[i] * b[i];
+  }
+  const double rho = sab / std::sqrt(saa * sbb);
+  CHECK(std::abs(rho) < 5.0 / std::sqrt(static_cast<double>(a.size())));
+}
+
+TEST_CASE("graph: a residual graph's noisy outputs do not depend on batch size or threads") {
+  const nn::Model m = graph_residual();
+  const nn::AnalogExecutor ex(nn::NoiseMode::shot_only, graph_shot_layers(m, 2.0),
+                              CircuitParams{}, NoiseSources::all(), 5);
+  nn::Tensor x = random_tensor(70, {1, 6, 6}, 7090);
+  const int threads_before = omp_get_max_threads();
+  auto run = [&](int batch) {
+    std::vector<float> all;
+    for (int first = 0; first < x.batch; first += batch) {
+      const int count = std::min(batch, x.batch - first);
+      nn::Tensor part(count, x.shape);
+      std::copy(x.sample(first), x.sample(first) + count * x.sample_size(), part.data.begin());
+      std::vector<std::int64_t> s(static_cast<std::size_t>(count));
+      for (int j = 0; j < count; ++j) s[static_cast<std::size_t>(j)] = first + j;
+      const nn::Tensor out = m.forward(part, nn::Pass{.samples = s, .hook = &ex});
+      all.insert(all.end(), out.data.begin(), out.data.end());
+    }
+    return all;
+  };
+  omp_set_num_threads(1);
+  const auto ref = run(70);
+  for (int threads : {1, 2})
+    for (int batch : {1, 7, 70}) {
+      omp_set_num_threads(threads);
+      CAPTURE(threads);
+      CAPTURE(batch);
+      const auto out = run(batch);
+      CHECK(std::memcmp(out.data(), ref.data(), ref.size() * sizeof(float)) == 0);
+    }
+  omp_set_num_threads(threads_before);
+}
+
+namespace {
+
+// A small calibrated residual graph on Fashion-MNIST images: conv -> relu -> {conv, identity}
+// -> add -> relu -> maxpool -> flatten -> dense, with a second branch concatenated.
+nn::Model graph_fmnist_residual() {
+  Nodes nodes;
+  auto c1 = std::make_unique<nn::Conv2d>("c1", nn::Conv2dGeometry{1, 4, 3, 3, 2, 1});
+  randomize(*c1, 7100, 0.4f);
+  auto c2 = std::make_unique<nn::Conv2d>("c2", nn::Conv2dGeometry{4, 4, 3, 3, 1, 1});
+  randomize(*c2, 7101, 0.3f);
+  auto c3 = std::make_unique<nn::Conv2d>("c3", nn::Conv2dGeometry{4, 2, 1, 1, 1, 0});
+  randomize(*c3, 7102, 0.3f);
+  auto fc = std::make_unique<nn::Dense>("fc", 6 * 7 * 7, 10);
+  randomize(*fc, 7103, 0.1f);
+  nodes.push_back(std::move(c1));                                      // 1: 4x14x14
+  nodes.push_back(std::make_unique<nn::ReLU>());                       // 2
+  nodes.push_back(std::move(c2));                                      // 3
+  nodes.push_back(std::make_unique<nn::Binary>(nn::BinaryKind::add));  // 4 = 3 + 2
+  nodes.push_back(std::make_unique<nn::ReLU>());                       // 5
+  nodes.push_back(std::make_unique<nn::MaxPool2d>(2));                 // 6: 4x7x7
+  nodes.push_back(std::move(c3));                                      // 7: 2x7x7
+  nodes.push_back(std::make_unique<nn::Concat>(0));                    // 8: 6x7x7
+  nodes.push_back(std::make_unique<nn::Flatten>());                    // 9
+  nodes.push_back(std::move(fc));                                      // 10
+  return nn::Model(nn::Shape{1, 28, 28}, std::move(nodes),
+                   {{0}, {1}, {2}, {3, 2}, {4}, {5}, {6}, {6, 7}, {8}, {9}}, {}, {}, "residual");
+}
+
+}  // namespace
+
+TEST_CASE("graph: precision gradients on a residual graph match central differences") {
+  nn::Model m = graph_fmnist_residual();
+  const nn::DatasetSplits data = nn::load_fashion_mnist(nn::fashion_mnist_dir());
+  m.set_calibration(nn::calibrate(m, data.train, 200));
+  const Settings s = load_settings({}, {});
+  const nn::Batch batch = nn::make_batch(data.train, 0, 16);
+  for (auto mode : {nn::NoiseMode::shot_only, nn::NoiseMode::weight_only}) {
+    auto layers = nn::analog_layers(m);
+    for (std::size_t l = 0; l < layers.size(); ++l) layers[l].energy = {0.2 + 0.3 * l};
+    nn::PrecisionOptions o;
+    o.mode = mode;
+    o.target_energy = 1e-9;  // the hinge is active: lambda ln E_avg counts too
+    o.constrained = false;
+    o.lambda = 2;
+    o.seed = 3;
+    const auto g = nn::precision_gradient(m, batch, layers, s.circuit, NoiseSources::all(), o, 29);
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+      const double h = 1e-3;
+      auto loss_at = [&](double dtheta) {
+        auto moved = layers;
+        moved[l].energy[0] *= std::exp(dtheta);
+        return nn::precision_gradient(m, batch, moved, s.circuit, NoiseSources::all(), o, 29).loss;
+      };
+      CAPTURE(static_cast<int>(mode));
+      CAPTURE(l);
+      // Same noise draws (same seed): smooth in ln E apart from ReLU and max kinks, which a step
+      // of 1e-3 rarely crosses; 2% covers the central difference's truncation.
+      CHECK(g.d_theta[l][0] ==
+            doctest::Approx((loss_at(h) - loss_at(-h)) / (2 * h)).epsilon(0.02).scale(1e-3));
+    }
+  }
+}
