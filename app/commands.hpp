@@ -11,6 +11,8 @@ void register_devices(CLI::App& app);
 void register_energy(CLI::App& app);
 void register_enob(CLI::App& app);
 void register_eval(CLI::App& app);
+void register_import(CLI::App& app);
+void register_infer(CLI::App& app);
 void register_precision(CLI::App& app);
 void register_search(CLI::App& app);
 void register_sweep(CLI::App& app);

@@ -65,6 +65,8 @@ int main(int argc, char** argv) {
   lumac::cli::register_energy(app);
   lumac::cli::register_enob(app);
   lumac::cli::register_eval(app);
+  lumac::cli::register_import(app);
+  lumac::cli::register_infer(app);
   lumac::cli::register_precision(app);
   lumac::cli::register_search(app);
   lumac::cli::register_sweep(app);

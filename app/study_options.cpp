@@ -25,10 +25,16 @@ void add_circuit_options(CLI::App& cmd, CircuitSpec& o, bool fan_in_required) {
 }
 
 void add_network_options(CLI::App& cmd, NetworkSpec& o, bool model_required) {
-  auto* m = cmd.add_option("--model", o.model, "model file (e.g. data/models/fmnist_cnn.h5)");
+  auto* m = cmd.add_option("--model", o.model,
+                           "model file (e.g. data/models/fmnist_cnn.h5), or an ONNX model (.onnx, "
+                           "imported and calibrated on the fly; needs --dataset)");
   if (model_required) m->required();
   cmd.add_option("--dataset", o.dataset,
-                 "fashion-mnist | mnist (default: the dataset the model was trained on)");
+                 "fashion-mnist | mnist (default: the dataset the model was trained or imported "
+                 "for)");
+  o.notice = [](const std::string& text) {
+    if (mpi::rank() == 0) fmt::print(stderr, "lumac: {}\n", text);
+  };
   cmd.add_option("--limit", o.limit, "use the first N test images (default, or 0: all)");
   cmd.add_option("--batch", o.batch, "images per forward pass (default 256)");
 }

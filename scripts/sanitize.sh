@@ -12,7 +12,7 @@
 # - Tests: every test except the few long network studies listed in $slow below (under ASan they
 #   take minutes; the same code paths run in the shorter tests). Any sanitizer report fails the
 #   test because recovery is off and ASan aborts.
-# - Fuzzing: fuzz_config, fuzz_dataset and fuzz_model, each on a scratch copy of its committed
+# - Fuzzing: fuzz_config, fuzz_dataset, fuzz_model and fuzz_onnx, each on a scratch copy of its committed
 #   seed corpus in tests/fuzz/corpus/, so the repository is not modified. A crash leaves its
 #   input in build-san/fuzz/<harness>/crash-*; add it to the corpus and as a regression test.
 set -euo pipefail
@@ -61,7 +61,7 @@ start=$(date +%s)
 ctest --test-dir "$build_dir" -j2 --output-on-failure --timeout 600 -E "$slow"
 echo "sanitize: tests under ASan+UBSan in $(($(date +%s) - start)) s" >&2
 
-for harness in fuzz_config fuzz_dataset fuzz_model; do
+for harness in fuzz_config fuzz_dataset fuzz_model fuzz_onnx; do
   work="$build_dir/fuzz/$harness"
   rm -rf "$work"
   mkdir -p "$work/corpus"

@@ -1,14 +1,115 @@
 #include "lumac/studies/network.hpp"
 
+#include <fmt/format.h>
+
+#include <chrono>
 #include <cmath>
+#include <filesystem>
 
 #include "lumac/core/config.hpp"
 #include "lumac/core/error.hpp"
 #include "lumac/nn/evaluate.hpp"
+#include "lumac/nn/calibration.hpp"
 #include "lumac/nn/model_file.hpp"
+#include "lumac/nn/onnx_import.hpp"
 #include "lumac/studies/settings.hpp"
 
 namespace lumac {
+
+namespace {
+
+bool is_onnx(const std::string& path) {
+  const std::string ext = std::filesystem::path(path).extension().string();
+  return ext == ".onnx" || ext == ".ONNX";
+}
+
+// The model's dataset: the one asked for, or the one it records.
+std::string dataset_of(const nn::Model& model, const std::string& asked, const std::string& path) {
+  if (!asked.empty()) return asked;
+  const std::string d = model.dataset();
+  if (d.empty()) fail("model file '{}' names no dataset: give the dataset", path);
+  return d;
+}
+
+void calibrate_model(nn::Model& model, const std::string& dataset, std::int64_t samples) {
+  const auto name = parse_enum<nn::DatasetName>(dataset, "dataset");
+  const nn::DatasetSplits data = nn::load_dataset(name, data_dir(), true);
+  if (data.train.sample_shape != model.input_shape())
+    fail("the model takes inputs of shape {} but dataset '{}' has images of shape {}",
+         nn::shape_string(model.input_shape()), dataset, nn::shape_string(data.train.sample_shape));
+  model.set_calibration(nn::calibrate(model, data.train, samples));
+}
+
+}  // namespace
+
+nn::Model load_model_file(const std::string& path, const std::string& dataset,
+                          const std::function<void(const std::string&)>& notice,
+                          std::int64_t calibration_samples, bool need_calibration) {
+  if (!is_onnx(path)) return nn::load_model(path);
+  if (dataset.empty() && !need_calibration) return std::move(nn::import_onnx(path).model);
+  if (dataset.empty())
+    fail("'{}' is an ONNX model: give the dataset it is for (--dataset) to calibrate it", path);
+  nn::OnnxImport imp = nn::import_onnx(path);
+  if (notice)
+    notice(fmt::format("importing ONNX model '{}' and calibrating it on the first {} {} training "
+                       "images (lumac import saves this as a model file)",
+                       path, calibration_samples, dataset));
+  nn::SourceRecord src = *imp.model.source();
+  src.dataset = dataset;
+  imp.model.set_source(src);
+  calibrate_model(imp.model, dataset, calibration_samples);
+  return std::move(imp.model);
+}
+
+ImportStudy run_import(const ImportSpec& spec) {
+  if (spec.calibration_samples < 1 || spec.calibration_samples > 60000)
+    fail("calibration samples = {}: must be in [1, 60000]", spec.calibration_samples);
+  if (spec.dataset.empty()) fail("give the dataset the model is for");
+  const auto name = parse_enum<nn::DatasetName>(spec.dataset, "dataset");
+  const auto start = std::chrono::steady_clock::now();
+  nn::OnnxImport imp = nn::import_onnx(spec.onnx);
+  ImportStudy st{std::move(imp.model), std::move(imp.notes), 0, 0, 0};
+  nn::SourceRecord src = *st.model.source();
+  src.dataset = spec.dataset;
+  st.model.set_source(src);
+  const nn::DatasetSplits data = nn::load_dataset(name, data_dir(), true);
+  if (data.train.sample_shape != st.model.input_shape())
+    fail("'{}' takes inputs of shape {} but dataset '{}' has images of shape {}", spec.onnx,
+         nn::shape_string(st.model.input_shape()), spec.dataset,
+         nn::shape_string(data.train.sample_shape));
+  st.model.set_calibration(nn::calibrate(st.model, data.train, spec.calibration_samples));
+  st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (st.model.output_shape().size() == 1 && st.model.classes() == data.test.classes) {
+    nn::EvalOptions opt;
+    const nn::EvalResult e = nn::evaluate(st.model, data.test, opt);
+    st.clean_accuracy = e.accuracy;
+    st.test_samples = e.samples;
+  }
+  return st;
+}
+
+Json to_json(const ImportStudy& st, const std::string& out) {
+  const auto& src = *st.model.source();
+  Json layers = Json::array();
+  for (const auto& m : st.model.matmul_layers())
+    layers.push_back({{"name", m.name}, {"fan_in", m.fan_in}, {"outputs", m.outputs},
+                      {"positions", m.positions}, {"macs", m.macs}});
+  return {{"command", "import"},
+          {"source", src.name},
+          {"checksum", src.checksum},
+          {"producer", src.producer},
+          {"opset", src.opset},
+          {"dataset", src.dataset},
+          {"nodes", st.model.size()},
+          {"matmul_layers", layers},
+          {"macs_per_sample", st.model.macs_per_sample()},
+          {"calibration_samples", st.model.calibration().samples},
+          {"clean_accuracy", st.clean_accuracy},
+          {"test_samples", st.test_samples},
+          {"notes", st.notes},
+          {"seconds", st.seconds},
+          {"out", out}};
+}
 
 LoadedNetwork load_network(const NetworkSpec& spec, bool need_train,
                            const std::function<void(const nn::Model&)>& check_model) {
@@ -17,22 +118,21 @@ LoadedNetwork load_network(const NetworkSpec& spec, bool need_train,
   LoadedNetwork net;
   net.path = spec.model;
   net.batch = spec.batch;
-  net.model = nn::load_model(spec.model);
+  net.model = load_model_file(spec.model, spec.dataset, spec.notice);
   if (!net.model.calibrated())
-    fail("model file '{}' has no calibration ranges (lumac train writes them)", spec.model);
+    fail("model file '{}' has no calibration ranges (lumac train and lumac import write them)",
+         spec.model);
   if (check_model) check_model(net.model);
-  net.dataset = spec.dataset;
-  if (net.dataset.empty()) {
-    if (!net.model.training())
-      fail("model file '{}' names no dataset: give the dataset", spec.model);
-    net.dataset = net.model.training()->dataset;
-  }
+  net.dataset = dataset_of(net.model, spec.dataset, spec.model);
   const auto name = parse_enum<nn::DatasetName>(net.dataset, "dataset");
   nn::DatasetSplits data = nn::load_dataset(name, data_dir(), need_train);
   if (data.test.sample_shape != net.model.input_shape())
     fail("model '{}' takes inputs of shape {} but dataset '{}' has images of shape {}", spec.model,
          nn::shape_string(net.model.input_shape()), net.dataset,
          nn::shape_string(data.test.sample_shape));
+  if (net.model.output_shape().size() != 1)
+    fail("model '{}' gives outputs of shape {}, not class scores: lumac infer runs it", spec.model,
+         nn::shape_string(net.model.output_shape()));
   if (data.test.classes != net.model.classes())
     fail("model '{}' has {} outputs but dataset '{}' has {} classes", spec.model,
          net.model.classes(), net.dataset, data.test.classes);

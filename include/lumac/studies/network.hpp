@@ -11,6 +11,9 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "lumac/core/json.hpp"
 
 #include "lumac/nn/dataset.hpp"
 #include "lumac/nn/model.hpp"
@@ -19,11 +22,42 @@ namespace lumac {
 
 // Which network to run and on which images.
 struct NetworkSpec {
-  std::string model;       // model file (.h5)
-  std::string dataset;     // default: the dataset the model was trained on
+  std::string model;       // model file (.h5), or an ONNX model (.onnx) imported on the fly
+  std::string dataset;     // default: the dataset the model was trained or imported for
   std::int64_t limit = 0;  // the first `limit` test images (0: all)
   int batch = 256;         // images per forward pass, in [1, 65536]
+  // Where a shell wants notices (an ONNX model imported and calibrated on the fly); may be empty.
+  std::function<void(const std::string&)> notice;
 };
+
+// Calibration images an ONNX model gets when it is imported (lumac import's default, and what
+// a .onnx given to any command gets on the fly): the first ones of its dataset's training split.
+inline constexpr std::int64_t default_calibration_samples = 1000;
+
+// A model to run: a model file (.h5), or an ONNX file (.onnx) imported and calibrated on the
+// first `calibration_samples` training images of `dataset` (which it then needs), said through
+// `notice` (without a dataset and `need_calibration` false, it stays uncalibrated).
+// lumac::Error as nn::load_model and nn::import_onnx.
+nn::Model load_model_file(const std::string& path, const std::string& dataset,
+                          const std::function<void(const std::string&)>& notice = {},
+                          std::int64_t calibration_samples = default_calibration_samples,
+                          bool need_calibration = true);
+
+// lumac import: an ONNX model imported, checked and calibrated.
+struct ImportSpec {
+  std::string onnx;     // the .onnx file
+  std::string dataset;  // the dataset it is for (calibration and later evaluation)
+  std::int64_t calibration_samples = default_calibration_samples;
+};
+struct ImportStudy {
+  nn::Model model;                 // calibrated, its source() naming the file and dataset
+  std::vector<std::string> notes;  // what the import folded
+  double clean_accuracy = 0;       // on the dataset's test split, without noise
+  std::int64_t test_samples = 0;
+  double seconds = 0;              // import and calibration, wall time
+};
+ImportStudy run_import(const ImportSpec& spec);
+Json to_json(const ImportStudy& study, const std::string& out);
 
 struct LoadedNetwork {
   nn::Model model;

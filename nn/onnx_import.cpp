@@ -1,0 +1,976 @@
+#include "lumac/nn/onnx_import.hpp"
+
+#include <fmt/format.h>
+#include <onnx/checker.h>
+#include <onnx/defs/schema.h>
+#include <onnx/onnx_pb.h>
+#include <onnx/proto_utils.h>
+#include <onnx/shape_inference/implementation.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <unordered_map>
+
+#include "lumac/core/error.hpp"
+#include "lumac/nn/conv2d.hpp"
+#include "lumac/nn/dense.hpp"
+#include "lumac/nn/graph_ops.hpp"
+#include "lumac/nn/pool.hpp"
+#include "nn/onnx_fold.hpp"
+
+namespace lumac::nn {
+
+namespace fs = std::filesystem;
+using onnx_detail::Const;
+
+namespace {
+
+constexpr int min_opset = 13, max_opset = 17;
+
+std::string first_line(const std::string& s) {
+  const auto end = s.find('\n');
+  return end == std::string::npos ? s : s.substr(0, end);
+}
+
+// A value of the ONNX graph as the importer knows it: an activation (a value of the lumac
+// graph) or a constant.
+struct Val {
+  bool act = false;
+  int id = 0;  // activation: the lumac value
+  Const c;     // constant
+};
+
+// Short node names: torch's scoped "/layer1/layer1.0/conv1/Conv" becomes "layer1.0.conv1".
+std::string short_name(const onnx::NodeProto& n, std::size_t index) {
+  const std::string& full = n.name();
+  if (full.empty()) return fmt::format("{}_{}", n.op_type(), index);
+  if (full.find('/') == std::string::npos) return full;
+  std::vector<std::string> parts;
+  std::stringstream ss(full);
+  for (std::string p; std::getline(ss, p, '/');)
+    if (!p.empty()) parts.push_back(p);
+  if (parts.size() <= 1) return parts.empty() ? full : parts[0];
+  const std::string op = parts.back();
+  parts.pop_back();
+  std::vector<std::string> kept;
+  for (const auto& p : parts) {
+    if (!kept.empty() && p.rfind(kept.back() + ".", 0) == 0) kept.pop_back();
+    kept.push_back(p);
+  }
+  std::string out;
+  for (const auto& p : kept) out += (out.empty() ? "" : ".") + p;
+  // Several ops of one module (Add, Relu, ...) keep the op's own name to stay apart.
+  return out + (n.op_type() == "Conv" || n.op_type() == "Gemm" || n.op_type() == "MatMul"
+                    ? ""
+                    : "." + op);
+}
+
+class Importer {
+ public:
+  Importer(onnx::ModelProto& m, std::string file) : m_(m), file_(std::move(file)) {}
+  OnnxImport run();
+
+ private:
+  [[noreturn]] void refuse(const std::string& what) const;
+  const Val& value(const std::string& name) const;
+  const Val& act_input(std::size_t k) const;
+  std::optional<Const> const_input(std::size_t k) const;
+  const Const& need_const(std::size_t k, const char* what) const;
+  int add(std::unique_ptr<Layer> layer, std::vector<int> in);
+  void set_act(std::size_t output, int id);
+  const Shape& shape(int id) const { return shapes_.at(static_cast<std::size_t>(id)); }
+  std::string unique(std::string name);
+  Shape per_sample_const_shape(const Const& c, std::size_t act_rank) const;
+  MatmulLayer* foldable_matmul(const std::string& value_name) const;
+
+  void sort_nodes();
+  void read_input();
+  void node(const onnx::NodeProto& n, std::size_t index);
+  void conv();
+  void gemm();
+  void matmul();
+  void batchnorm();
+  void binary(BinaryKind kind);
+  void pool(bool max);
+  void reshape();
+  void reduce_mean(std::vector<int> axes, bool keepdims);
+  void check_shapes();
+
+  onnx::ModelProto& m_;
+  std::string file_;
+  std::vector<const onnx::NodeProto*> order_;
+  const onnx::NodeProto* n_ = nullptr;  // the node being imported
+  std::string name_;                    // its short name
+  std::int64_t static_batch_ = -1;      // the input's fixed batch size, if any
+  std::unordered_map<std::string, Val> vals_;
+  std::unordered_map<std::string, int> readers_;
+  std::set<std::string> names_used_;
+  std::vector<std::unique_ptr<Layer>> layers_;
+  std::vector<std::vector<int>> inputs_;
+  std::vector<std::string> names_;
+  std::vector<Shape> shapes_;
+  std::vector<std::string> notes_;
+  int folded_ = 0, bn_folded_ = 0, bias_folded_ = 0;
+};
+
+void Importer::refuse(const std::string& what) const {
+  if (n_)
+    fail("{}: node '{}' ({}): {} (supported operators: docs/models.md)", file_, n_->name(),
+         n_->op_type(), what);
+  fail("{}: {}", file_, what);
+}
+
+const Val& Importer::value(const std::string& name) const {
+  const auto it = vals_.find(name);
+  if (it == vals_.end()) refuse(fmt::format("input '{}' is not defined", name));
+  return it->second;
+}
+
+const Val& Importer::act_input(std::size_t k) const {
+  if (static_cast<int>(k) >= n_->input_size() || n_->input(static_cast<int>(k)).empty())
+    refuse(fmt::format("input {} is missing", k));
+  const Val& v = value(n_->input(static_cast<int>(k)));
+  if (!v.act) refuse(fmt::format("input {} must be an activation, not a constant", k));
+  return v;
+}
+
+std::optional<Const> Importer::const_input(std::size_t k) const {
+  if (static_cast<int>(k) >= n_->input_size() || n_->input(static_cast<int>(k)).empty())
+    return std::nullopt;
+  const Val& v = value(n_->input(static_cast<int>(k)));
+  if (v.act) refuse(fmt::format("input {} must be a constant (an initializer)", k));
+  return v.c;
+}
+
+const Const& Importer::need_const(std::size_t k, const char* what) const {
+  if (static_cast<int>(k) >= n_->input_size() || n_->input(static_cast<int>(k)).empty())
+    refuse(fmt::format("the {} (input {}) is missing", what, k));
+  const Val& v = value(n_->input(static_cast<int>(k)));
+  if (v.act) refuse(fmt::format("the {} (input {}) must be a constant", what, k));
+  return v.c;
+}
+
+std::string Importer::unique(std::string name) {
+  std::string out = name;
+  for (int k = 2; names_used_.count(out); ++k) out = fmt::format("{}_{}", name, k);
+  names_used_.insert(out);
+  return out;
+}
+
+int Importer::add(std::unique_ptr<Layer> layer, std::vector<int> in) {
+  std::vector<Shape> in_shapes;
+  for (int v : in) in_shapes.push_back(shape(v));
+  Shape out;
+  try {
+    out = layer->output_shape_n(in_shapes);
+  } catch (const Error& e) {
+    refuse(e.what());
+  }
+  layers_.push_back(std::move(layer));
+  inputs_.push_back(std::move(in));
+  names_.push_back(name_);
+  shapes_.push_back(std::move(out));
+  return static_cast<int>(layers_.size());
+}
+
+void Importer::set_act(std::size_t output, int id) {
+  if (static_cast<int>(output) >= n_->output_size()) return;
+  vals_[n_->output(static_cast<int>(output))] = Val{true, id, {}};
+}
+
+// The constant operand of an element-wise op as a per-sample shape: a leading batch axis of 1
+// is dropped; one that would broadcast over the batch is refused.
+Shape Importer::per_sample_const_shape(const Const& c, std::size_t act_rank) const {
+  if (c.dims.size() > act_rank)
+    refuse(fmt::format("a constant of shape {} is of higher rank than the activation",
+                       shape_string(c.dims)));
+  if (c.dims.size() == act_rank) {
+    if (c.dims[0] != 1)
+      refuse(fmt::format("a constant of shape {} would act across the batch axis",
+                         shape_string(c.dims)));
+    return Shape(c.dims.begin() + 1, c.dims.end());
+  }
+  return c.dims;
+}
+
+MatmulLayer* Importer::foldable_matmul(const std::string& value_name) const {
+  const Val& v = value(value_name);
+  if (!v.act || v.id == 0) return nullptr;
+  const auto it = readers_.find(value_name);
+  if (it == readers_.end() || it->second != 1) return nullptr;
+  return dynamic_cast<MatmulLayer*>(layers_.at(static_cast<std::size_t>(v.id - 1)).get());
+}
+
+void Importer::sort_nodes() {
+  const auto& g = m_.graph();
+  std::set<std::string> known;
+  for (const auto& t : g.initializer()) known.insert(t.name());
+  for (const auto& i : g.input()) known.insert(i.name());
+  std::vector<char> done(static_cast<std::size_t>(g.node_size()), 0);
+  std::size_t remaining = done.size();
+  while (remaining > 0) {
+    bool progress = false;
+    for (int k = 0; k < g.node_size(); ++k) {
+      if (done[static_cast<std::size_t>(k)]) continue;
+      const auto& n = g.node(k);
+      bool ready = true;
+      for (const auto& in : n.input())
+        if (!in.empty() && !known.count(in)) ready = false;
+      if (!ready) continue;
+      for (const auto& out : n.output()) known.insert(out);
+      order_.push_back(&n);
+      done[static_cast<std::size_t>(k)] = 1;
+      --remaining;
+      progress = true;
+    }
+    if (!progress) {
+      for (int k = 0; k < g.node_size(); ++k)
+        if (!done[static_cast<std::size_t>(k)])
+          for (const auto& in : g.node(k).input())
+            if (!in.empty() && !known.count(in))
+              fail("{}: the graph has a cycle or an undefined value: node '{}' ({}) reads '{}', "
+                   "which no node computes before it",
+                   file_, g.node(k).name(), g.node(k).op_type(), in);
+    }
+  }
+  for (const auto& n : order_)
+    for (const auto& in : n->input()) ++readers_[in];
+  for (const auto& o : g.output()) ++readers_[o.name()];
+}
+
+void Importer::read_input() {
+  const auto& g = m_.graph();
+  std::set<std::string> inits;
+  for (const auto& t : g.initializer()) {
+    inits.insert(t.name());
+    try {
+      vals_[t.name()] = Val{false, 0, onnx_detail::tensor_const(t)};
+    } catch (const Error& e) {
+      fail("{}: initializer '{}': {}", file_, t.name(), e.what());
+    }
+  }
+  const onnx::ValueInfoProto* input = nullptr;
+  for (const auto& i : g.input()) {
+    if (inits.count(i.name())) continue;
+    if (input)
+      fail("{}: the graph has several inputs ('{}', '{}'); lumac imports models of one input",
+           file_, input->name(), i.name());
+    input = &i;
+  }
+  if (!input) fail("{}: the graph has no input", file_);
+  const auto& type = input->type();
+  if (!type.has_tensor_type()) fail("{}: input '{}' is not a tensor", file_, input->name());
+  const int elem = type.tensor_type().elem_type();
+  if (elem != onnx::TensorProto::FLOAT)
+    fail("{}: input '{}' has ONNX element type {}, lumac imports float inputs (type 1)", file_,
+         input->name(), elem);
+  const auto& dims = type.tensor_type().shape().dim();
+  if (dims.size() < 2)
+    fail("{}: input '{}' must be batch first with a per-sample shape (rank >= 2), has rank {}",
+         file_, input->name(), dims.size());
+  Shape per_sample;
+  for (int k = 1; k < dims.size(); ++k) {
+    if (!dims[k].has_dim_value() || dims[k].dim_value() < 1)
+      fail("{}: input '{}' axis {} has no fixed size: lumac needs the per-sample shape", file_,
+           input->name(), k);
+    if (dims[k].dim_value() > 1000000)
+      fail("{}: input '{}' axis {} has size {}, too large", file_, input->name(), k,
+           dims[k].dim_value());
+    per_sample.push_back(static_cast<int>(dims[k].dim_value()));
+  }
+  if (dims[0].has_dim_value()) static_batch_ = dims[0].dim_value();
+  shapes_.push_back(per_sample);
+  vals_[input->name()] = Val{true, 0, {}};
+}
+
+void Importer::conv() {
+  const Val& x = act_input(0);
+  const Const& w = need_const(1, "weight");
+  const auto b = const_input(2);
+  const Shape& in = shape(x.id);
+  if (in.size() != 3 || w.dims.size() != 4)
+    refuse(fmt::format("only 2-D convolutions are supported (input {}, weight {})",
+                       shape_string(in), shape_string(w.dims)));
+  Conv2dGeometry g;
+  g.out_channels = w.dims[0];
+  g.groups = static_cast<int>(onnx_detail::attr_int(*n_, "group", 1));
+  g.in_channels = in[0];
+  if (g.groups < 1 || w.dims[1] * g.groups != in[0])
+    refuse(fmt::format("weight {} with {} groups does not fit {} input channels",
+                       shape_string(w.dims), g.groups, in[0]));
+  g.kernel_h = w.dims[2];
+  g.kernel_w = w.dims[3];
+  if (auto k = onnx_detail::attr_ints(*n_, "kernel_shape"))
+    if (k->size() != 2 || (*k)[0] != g.kernel_h || (*k)[1] != g.kernel_w)
+      refuse("kernel_shape does not match the weight");
+  const auto s = onnx_detail::attr_ints(*n_, "strides").value_or(std::vector<std::int64_t>{1, 1});
+  const auto d = onnx_detail::attr_ints(*n_, "dilations").value_or(std::vector<std::int64_t>{1, 1});
+  auto p = onnx_detail::attr_ints(*n_, "pads").value_or(std::vector<std::int64_t>{0, 0, 0, 0});
+  if (s.size() != 2 || d.size() != 2 || p.size() != 4) refuse("strides, dilations or pads of the wrong length");
+  const std::string auto_pad = onnx_detail::attr_string(*n_, "auto_pad", "NOTSET");
+  if (auto_pad == "VALID") {
+    p = {0, 0, 0, 0};
+  } else if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+    const int ks[2] = {g.kernel_h, g.kernel_w};
+    for (int a = 0; a < 2; ++a) {
+      const std::int64_t size = in[static_cast<std::size_t>(a + 1)], out = (size + s[a] - 1) / s[a];
+      const std::int64_t total = std::max<std::int64_t>(0, (out - 1) * s[a] + (ks[a] - 1) * d[a] + 1 - size);
+      const std::int64_t small = total / 2;
+      p[a] = auto_pad == "SAME_UPPER" ? small : total - small;
+      p[a + 2] = total - p[a];
+    }
+  } else if (auto_pad != "NOTSET") {
+    refuse(fmt::format("auto_pad '{}'", auto_pad));
+  }
+  for (auto v : {s[0], s[1], d[0], d[1]})
+    if (v < 1) refuse("strides and dilations must be >= 1");
+  for (auto v : p)
+    if (v < 0) refuse("negative pads");
+  g.stride = static_cast<int>(s[0]);
+  g.stride_w = static_cast<int>(s[1]);
+  g.padding = static_cast<int>(p[0]);
+  g.pad_left = static_cast<int>(p[1]);
+  g.pad_bottom = static_cast<int>(p[2]);
+  g.pad_right = static_cast<int>(p[3]);
+  g.dilation_h = static_cast<int>(d[0]);
+  g.dilation_w = static_cast<int>(d[1]);
+  auto c = std::make_unique<Conv2d>(name_, g);
+  c->weight() = Eigen::Map<const RowMatrixXf>(w.floats().data(), c->outputs(), c->fan_in());
+  if (b) {
+    if (b->size() != g.out_channels) refuse("the bias does not have one value per output channel");
+    c->bias() = Eigen::Map<const Eigen::VectorXf>(b->floats().data(), g.out_channels);
+  }
+  set_act(0, add(std::move(c), {x.id}));
+}
+
+void Importer::gemm() {
+  const Val& a = act_input(0);
+  const Const& bm = need_const(1, "matrix B");
+  const auto c = const_input(2);
+  if (onnx_detail::attr_int(*n_, "transA", 0) != 0) refuse("transA = 1 (the batch would move)");
+  const bool trans_b = onnx_detail::attr_int(*n_, "transB", 0) != 0;
+  const double alpha = onnx_detail::attr_float(*n_, "alpha", 1.0);
+  const double beta = onnx_detail::attr_float(*n_, "beta", 1.0);
+  const Shape& in = shape(a.id);
+  if (in.size() != 1) refuse(fmt::format("input A must be (batch, K), has per-sample shape {}", shape_string(in)));
+  if (bm.dims.size() != 2) refuse("B must be a matrix");
+  const int k = trans_b ? bm.dims[1] : bm.dims[0], m = trans_b ? bm.dims[0] : bm.dims[1];
+  if (k != in[0]) refuse(fmt::format("B of shape {} does not fit {} input features", shape_string(bm.dims), in[0]));
+  auto d = std::make_unique<Dense>(name_, k, m);
+  const auto bv = bm.floats();
+  if (trans_b)
+    d->weight() = Eigen::Map<const RowMatrixXf>(bv.data(), m, k);
+  else
+    d->weight() = Eigen::Map<const RowMatrixXf>(bv.data(), k, m).transpose();
+  if (alpha != 1.0) d->weight() *= static_cast<float>(alpha);
+  if (c) {
+    const Shape cs = c->dims;
+    const bool vector = c->size() == m && (cs.size() == 1 || (cs.size() == 2 && cs[0] == 1));
+    if (!vector && c->size() != 1) refuse(fmt::format("C of shape {} is not a per-output bias", shape_string(cs)));
+    for (int i = 0; i < m; ++i)
+      d->bias()[i] = static_cast<float>(beta * c->v[vector ? static_cast<std::size_t>(i) : 0]);
+  }
+  set_act(0, add(std::move(d), {a.id}));
+}
+
+void Importer::matmul() {
+  const Val& a = act_input(0);
+  const Val& bv = value(n_->input(1));
+  if (bv.act)
+    refuse("a product of two activations (attention) is not supported yet: the second operand must be a constant");
+  const Const& bm = bv.c;
+  const Shape& in = shape(a.id);
+  if (in.size() != 1 || bm.dims.size() != 2)
+    refuse(fmt::format("only (batch, K) x (K, M) products are supported, not per-sample {} x {}",
+                       shape_string(in), shape_string(bm.dims)));
+  if (bm.dims[0] != in[0]) refuse(fmt::format("B of shape {} does not fit {} input features", shape_string(bm.dims), in[0]));
+  auto d = std::make_unique<Dense>(name_, bm.dims[0], bm.dims[1]);
+  const auto w = bm.floats();
+  d->weight() = Eigen::Map<const RowMatrixXf>(w.data(), bm.dims[0], bm.dims[1]).transpose();
+  set_act(0, add(std::move(d), {a.id}));
+}
+
+void Importer::batchnorm() {
+  const Val& x = act_input(0);
+  if (onnx_detail::attr_int(*n_, "training_mode", 0) != 0) refuse("training_mode = 1");
+  if (n_->output_size() > 1)
+    for (int k = 1; k < n_->output_size(); ++k)
+      if (!n_->output(k).empty() && readers_[n_->output(k)] > 0) refuse("running statistics outputs are read");
+  const Const &gamma = need_const(1, "scale"), &beta = need_const(2, "bias"),
+              &mean = need_const(3, "mean"), &var = need_const(4, "variance");
+  const double eps = onnx_detail::attr_float(*n_, "epsilon", 1e-5);
+  const Shape& in = shape(x.id);
+  const int c = in.empty() ? 0 : in[0];
+  for (const Const* t : {&gamma, &beta, &mean, &var})
+    if (t->size() != c) refuse(fmt::format("parameters of {} values for {} channels", t->size(), c));
+  std::vector<float> scale(static_cast<std::size_t>(c)), shift(static_cast<std::size_t>(c));
+  for (std::size_t k = 0; k < scale.size(); ++k) {
+    const float s = static_cast<float>(gamma.v[k] / std::sqrt(static_cast<float>(var.v[k]) + static_cast<float>(eps)));
+    scale[k] = s;
+    shift[k] = static_cast<float>(beta.v[k] - mean.v[k] * s);
+  }
+  if (MatmulLayer* m = foldable_matmul(n_->input(0)); m && m->outputs() == c) {
+    for (int k = 0; k < c; ++k) {
+      m->weight().row(k) *= scale[static_cast<std::size_t>(k)];
+      m->bias()[k] = m->bias()[k] * scale[static_cast<std::size_t>(k)] + shift[static_cast<std::size_t>(k)];
+    }
+    ++bn_folded_;
+    set_act(0, x.id);
+    return;
+  }
+  set_act(0, add(std::make_unique<ChannelAffine>(scale, shift), {x.id}));
+}
+
+void Importer::binary(BinaryKind kind) {
+  const Val& a = value(n_->input(0));
+  const Val& b = value(n_->input(1));
+  if (a.act && b.act) {
+    if (shape(a.id).size() != shape(b.id).size())
+      refuse(fmt::format("activations of per-sample shapes {} and {} differ in rank",
+                         shape_string(shape(a.id)), shape_string(shape(b.id))));
+    set_act(0, add(std::make_unique<Binary>(kind), {a.id, b.id}));
+    return;
+  }
+  const bool left = !a.act;
+  const Val& x = left ? b : a;
+  const Const& c = left ? a.c : b.c;
+  const Shape& xs = shape(x.id);
+  const Shape cs = per_sample_const_shape(c, xs.size() + 1);
+  // A per-output constant added to (or subtracted from) a matrix product becomes its bias.
+  if ((kind == BinaryKind::add || (kind == BinaryKind::sub && !left))) {
+    if (MatmulLayer* m = foldable_matmul(left ? n_->input(1) : n_->input(0))) {
+      const int outs = m->outputs();
+      bool per_output = c.size() == 1;
+      if (!per_output && xs.size() == 1) per_output = cs == Shape{outs};
+      if (!per_output && xs.size() == 3)
+        per_output = cs == Shape{outs, 1, 1} || (cs.size() == 4 && cs[1] == outs && cs[2] == 1 && cs[3] == 1);
+      if (per_output && cs.size() <= xs.size()) {
+        const float sign = kind == BinaryKind::sub ? -1.0f : 1.0f;
+        for (int k = 0; k < outs; ++k)
+          m->bias()[k] += sign * static_cast<float>(c.v[c.size() == 1 ? 0 : static_cast<std::size_t>(k)]);
+        ++bias_folded_;
+        set_act(0, x.id);
+        return;
+      }
+    }
+  }
+  set_act(0, add(std::make_unique<BinaryConst>(kind, cs, c.floats(), left), {x.id}));
+}
+
+void Importer::pool(bool max) {
+  const Val& x = act_input(0);
+  const Shape& in = shape(x.id);
+  if (in.size() != 3) refuse("only 2-D pooling is supported");
+  const auto k = onnx_detail::attr_ints(*n_, "kernel_shape");
+  if (!k || k->size() != 2) refuse("kernel_shape must list 2 sizes");
+  const auto s = onnx_detail::attr_ints(*n_, "strides").value_or(std::vector<std::int64_t>{1, 1});
+  auto p = onnx_detail::attr_ints(*n_, "pads").value_or(std::vector<std::int64_t>{0, 0, 0, 0});
+  if (s.size() != 2 || p.size() != 4) refuse("strides or pads of the wrong length");
+  if (auto d = onnx_detail::attr_ints(*n_, "dilations"))
+    for (auto v : *d)
+      if (v != 1) refuse("dilated pooling");
+  if (onnx_detail::attr_int(*n_, "storage_order", 0) != 0) refuse("storage_order = 1");
+  if (n_->output_size() > 1 && !n_->output(1).empty()) refuse("the Indices output");
+  const std::string auto_pad = onnx_detail::attr_string(*n_, "auto_pad", "NOTSET");
+  if (auto_pad == "VALID") {
+    p = {0, 0, 0, 0};
+  } else if (auto_pad != "NOTSET") {
+    refuse(fmt::format("auto_pad '{}'", auto_pad));
+  }
+  Pool2dGeometry g;
+  g.kernel_h = static_cast<int>((*k)[0]);
+  g.kernel_w = static_cast<int>((*k)[1]);
+  g.stride_h = static_cast<int>(s[0]);
+  g.stride_w = static_cast<int>(s[1]);
+  g.pad_top = static_cast<int>(p[0]);
+  g.pad_left = static_cast<int>(p[1]);
+  g.pad_bottom = static_cast<int>(p[2]);
+  g.pad_right = static_cast<int>(p[3]);
+  g.ceil_mode = onnx_detail::attr_int(*n_, "ceil_mode", 0) != 0;
+  g.count_include_pad = onnx_detail::attr_int(*n_, "count_include_pad", 0) != 0;
+  try {
+    if (max)
+      set_act(0, add(std::make_unique<MaxPool2d>(g), {x.id}));
+    else
+      set_act(0, add(std::make_unique<AvgPool2d>(g), {x.id}));
+  } catch (const Error& e) {
+    refuse(e.what());
+  }
+}
+
+void Importer::reshape() {
+  const Val& x = act_input(0);
+  const auto t = need_const(1, "shape").ints();
+  if (onnx_detail::attr_int(*n_, "allowzero", 0) != 0) refuse("allowzero = 1");
+  const Shape& in = shape(x.id);
+  const bool keeps_batch = !t.empty() && (t[0] == onnx_detail::batch_marker || t[0] == 0 ||
+                                          t[0] == -1 || (static_batch_ > 0 && t[0] == static_batch_));
+  if (!keeps_batch) refuse("the target shape moves or merges the batch axis");
+  Shape out;
+  int infer = -1;
+  std::int64_t known = 1;
+  for (std::size_t k = 1; k < t.size(); ++k) {
+    std::int64_t d = t[k];
+    if (d == 0) {
+      if (k - 1 >= in.size()) refuse("a 0 in the target shape past the input's rank");
+      d = in[k - 1];
+    }
+    if (d == -1) {
+      if (infer >= 0 || t[0] == -1) refuse("the target shape has more than one unknown size");
+      infer = static_cast<int>(out.size());
+      out.push_back(1);
+      continue;
+    }
+    if (d < 1 || d == onnx_detail::batch_marker) refuse(fmt::format("target size {} merges the batch axis or is not positive", d));
+    known *= d;
+    out.push_back(static_cast<int>(d));
+  }
+  if (infer >= 0) {
+    if (shape_size(in) % known != 0) refuse("the sizes do not fit");
+    out[static_cast<std::size_t>(infer)] = static_cast<int>(shape_size(in) / known);
+  }
+  if (out.empty()) out.push_back(1);
+  if (out == in) {
+    set_act(0, x.id);
+    return;
+  }
+  set_act(0, add(std::make_unique<Reshape>(out), {x.id}));
+}
+
+void Importer::reduce_mean(std::vector<int> axes, bool keepdims) {
+  const Val& x = act_input(0);
+  const int rank = static_cast<int>(shape(x.id).size()) + 1;
+  std::vector<int> per_sample;
+  for (int a : axes) {
+    if (a < -rank || a >= rank) refuse(fmt::format("axis {} of a rank-{} tensor", a, rank));
+    if (a < 0) a += rank;
+    if (a == 0) refuse("a reduction over the batch axis");
+    per_sample.push_back(a - 1);
+  }
+  if (per_sample.empty()) refuse("a reduction over every axis, the batch one included");
+  set_act(0, add(std::make_unique<ReduceMean>(per_sample, keepdims), {x.id}));
+}
+
+void Importer::node(const onnx::NodeProto& n, std::size_t index) {
+  n_ = &n;
+  const std::string& op = n.op_type();
+  if (!n.domain().empty() && n.domain() != "ai.onnx")
+    refuse(fmt::format("operator domain '{}' is not supported", n.domain()));
+  // Fold what is known at load time.
+  bool all_const = true;
+  std::vector<std::optional<Const>> cin;
+  for (const auto& in : n.input()) {
+    if (in.empty()) {
+      cin.emplace_back();
+      continue;
+    }
+    const Val& v = value(in);
+    if (v.act) all_const = false;
+    cin.emplace_back(v.act ? std::nullopt : std::optional<Const>(v.c));
+  }
+  if (all_const) {
+    std::optional<std::vector<Const>> out;
+    try {
+      out = onnx_detail::fold_node(n, cin);
+    } catch (const Error& e) {
+      refuse(e.what());
+    }
+    if (!out) refuse("lumac cannot evaluate this operator on constants");
+    for (std::size_t k = 0; k < out->size() && static_cast<int>(k) < n.output_size(); ++k)
+      vals_[n.output(static_cast<int>(k))] = Val{false, 0, (*out)[k]};
+    ++folded_;
+    return;
+  }
+  name_ = unique(short_name(n, index));
+  if (op == "Conv") return conv();
+  if (op == "Gemm") return gemm();
+  if (op == "MatMul") return matmul();
+  if (op == "BatchNormalization") return batchnorm();
+  if (op == "Add") return binary(BinaryKind::add);
+  if (op == "Sub") return binary(BinaryKind::sub);
+  if (op == "Mul") return binary(BinaryKind::mul);
+  if (op == "Div") return binary(BinaryKind::div);
+  if (op == "MaxPool") return pool(true);
+  if (op == "AveragePool") return pool(false);
+  if (op == "Reshape") return reshape();
+  const Val& x = act_input(0);
+  const Shape& in = shape(x.id);
+  const int rank = static_cast<int>(in.size()) + 1;
+  if (op == "Relu") return set_act(0, add(std::make_unique<ReLU>(), {x.id}));
+  if (op == "LeakyRelu")
+    return set_act(0, add(std::make_unique<Unary>(UnaryKind::leaky_relu,
+                                                  onnx_detail::attr_float(n, "alpha", 0.01)),
+                          {x.id}));
+  if (op == "Clip") {
+    const auto lo = const_input(1), hi = const_input(2);
+    const double l = lo ? lo->v.at(0) : -std::numeric_limits<float>::infinity();
+    const double h = hi ? hi->v.at(0) : std::numeric_limits<float>::infinity();
+    return set_act(0, add(std::make_unique<Unary>(UnaryKind::clip, l, h), {x.id}));
+  }
+  const std::map<std::string, UnaryKind> unary{
+      {"Sigmoid", UnaryKind::sigmoid}, {"Tanh", UnaryKind::tanh}, {"Exp", UnaryKind::exp},
+      {"Neg", UnaryKind::neg},         {"Sqrt", UnaryKind::sqrt}, {"Abs", UnaryKind::abs},
+      {"Erf", UnaryKind::erf}};
+  if (const auto it = unary.find(op); it != unary.end())
+    return set_act(0, add(std::make_unique<Unary>(it->second), {x.id}));
+  if (op == "Identity") return set_act(0, x.id);
+  if (op == "Dropout") {
+    if (n.output_size() > 1 && !n.output(1).empty() && readers_[n.output(1)] > 0)
+      refuse("the dropout mask output is read");
+    if (const auto t = const_input(2); t && t->v.at(0) != 0) refuse("training_mode = true");
+    return set_act(0, x.id);
+  }
+  if (op == "Cast") {
+    const auto to = onnx_detail::attr_int(n, "to", 0);
+    if (to != onnx::TensorProto::FLOAT) refuse(fmt::format("a cast of an activation to type {}", to));
+    return set_act(0, x.id);
+  }
+  if (op == "Shape") {
+    Const c{{rank}, {static_cast<double>(onnx_detail::batch_marker)}, true};
+    for (int d : in) c.v.push_back(d);
+    const std::int64_t start = onnx_detail::attr_int(n, "start", 0), end = onnx_detail::attr_int(n, "end", rank);
+    if (start != 0 || end != rank) {
+      onnx::NodeProto slice;
+      slice.set_op_type("Shape");
+      std::vector<std::optional<Const>> one{Const{{rank}, c.v, true}};
+      // Shape with start/end on a known shape: fold on the full shape vector.
+      Const full = c;
+      const auto r = static_cast<std::int64_t>(rank);
+      std::int64_t s0 = start < 0 ? start + r : start, e0 = end < 0 ? end + r : end;
+      s0 = std::clamp<std::int64_t>(s0, 0, r);
+      e0 = std::clamp<std::int64_t>(e0, s0, r);
+      c = Const{{static_cast<int>(e0 - s0)}, {full.v.begin() + s0, full.v.begin() + e0}, true};
+    }
+    vals_[n.output(0)] = Val{false, 0, c};
+    ++folded_;
+    return;
+  }
+  if (op == "Flatten") {
+    std::int64_t axis = onnx_detail::attr_int(n, "axis", 1);
+    if (axis < 0) axis += rank;
+    if (axis != 1) refuse(fmt::format("Flatten at axis {} merges the batch axis (lumac flattens at axis 1)", axis));
+    if (in.size() == 1) return set_act(0, x.id);
+    return set_act(0, add(std::make_unique<Flatten>(), {x.id}));
+  }
+  if (op == "Transpose") {
+    const auto perm = onnx_detail::attr_ints(n, "perm");
+    if (!perm || perm->size() != static_cast<std::size_t>(rank) || (*perm)[0] != 0)
+      refuse("a transpose that moves the batch axis");
+    std::vector<int> p;
+    bool identity = true;
+    for (std::size_t k = 1; k < perm->size(); ++k) {
+      p.push_back(static_cast<int>((*perm)[k]) - 1);
+      identity = identity && p.back() == static_cast<int>(k - 1);
+    }
+    if (identity) return set_act(0, x.id);
+    return set_act(0, add(std::make_unique<Transpose>(p), {x.id}));
+  }
+  if (op == "Concat") {
+    std::vector<int> ids;
+    for (int k = 0; k < n.input_size(); ++k) {
+      const Val& v = value(n.input(k));
+      if (!v.act) refuse("a concatenation of activations and constants");
+      ids.push_back(v.id);
+    }
+    std::int64_t axis = onnx_detail::attr_int(n, "axis", 0);
+    if (axis < 0) axis += rank;
+    if (axis <= 0 || axis >= rank) refuse(fmt::format("concatenation along axis {} (the batch axis or none)", axis));
+    return set_act(0, add(std::make_unique<Concat>(static_cast<int>(axis - 1)), ids));
+  }
+  if (op == "Pad") {
+    if (onnx_detail::attr_string(n, "mode", "constant") != "constant") refuse("only constant padding is supported");
+    const auto pads = need_const(1, "pads").ints();
+    const auto value = const_input(2);
+    if (n.input_size() > 3 && !n.input(3).empty()) refuse("the axes input");
+    if (pads.size() != static_cast<std::size_t>(2 * rank)) refuse("pads of the wrong length");
+    if (pads[0] != 0 || pads[static_cast<std::size_t>(rank)] != 0) refuse("padding of the batch axis");
+    std::vector<int> b, e;
+    for (int k = 1; k < rank; ++k) {
+      b.push_back(static_cast<int>(pads[static_cast<std::size_t>(k)]));
+      e.push_back(static_cast<int>(pads[static_cast<std::size_t>(k + rank)]));
+    }
+    try {
+      return set_act(0, add(std::make_unique<Pad>(b, e, value ? static_cast<float>(value->v.at(0)) : 0.0f), {x.id}));
+    } catch (const Error& err) {
+      refuse(err.what());
+    }
+  }
+  if (op == "Slice") {
+    const auto starts = need_const(1, "starts").ints(), ends = need_const(2, "ends").ints();
+    std::vector<std::int64_t> axes, steps;
+    if (auto a = const_input(3)) axes = a->ints();
+    if (auto st = const_input(4)) steps = st->ints();
+    if (axes.empty())
+      for (std::size_t k = 0; k < starts.size(); ++k) axes.push_back(static_cast<std::int64_t>(k));
+    if (steps.empty()) steps.assign(starts.size(), 1);
+    if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
+      refuse("starts, ends, axes and steps differ in length");
+    std::vector<int> b(in.size(), 0), step(in.size(), 1), count(in.begin(), in.end());
+    for (std::size_t k = 0; k < starts.size(); ++k) {
+      std::int64_t a = axes[k] < 0 ? axes[k] + rank : axes[k];
+      if (a < 0 || a >= rank) refuse(fmt::format("axis {} of a rank-{} tensor", axes[k], rank));
+      const std::int64_t st = steps[k];
+      if (st == 0) refuse("a step of 0");
+      if (a == 0) {
+        if (st == 1 && starts[k] == 0 && ends[k] >= std::numeric_limits<int>::max()) continue;
+        refuse("a slice of the batch axis");
+      }
+      const std::int64_t dim = in[static_cast<std::size_t>(a - 1)];
+      std::int64_t s0 = starts[k] < 0 ? starts[k] + dim : starts[k];
+      std::int64_t e0 = ends[k] < 0 ? ends[k] + dim : ends[k];
+      if (st > 0) {
+        s0 = std::clamp<std::int64_t>(s0, 0, dim);
+        e0 = std::clamp<std::int64_t>(e0, 0, dim);
+      } else {
+        s0 = std::clamp<std::int64_t>(s0, 0, dim - 1);
+        e0 = std::clamp<std::int64_t>(e0, -1, dim - 1);
+      }
+      const std::int64_t n = st > 0 ? (e0 - s0 + st - 1) / st : (s0 - e0 - st - 1) / -st;
+      if (n < 1) refuse("an empty slice");
+      b[static_cast<std::size_t>(a - 1)] = static_cast<int>(s0);
+      step[static_cast<std::size_t>(a - 1)] = static_cast<int>(st);
+      count[static_cast<std::size_t>(a - 1)] = static_cast<int>(n);
+    }
+    if (Shape(count.begin(), count.end()) == in && std::all_of(step.begin(), step.end(), [](int v) { return v == 1; }))
+      return set_act(0, x.id);
+    return set_act(0, add(std::make_unique<Slice>(b, step, count), {x.id}));
+  }
+  if (op == "GlobalAveragePool") {
+    if (in.size() != 3) refuse("GlobalAveragePool of a non-image input");
+    return set_act(0, add(std::make_unique<ReduceMean>(std::vector<int>{1, 2}, true), {x.id}));
+  }
+  if (op == "ReduceMean") {
+    const auto axes = onnx_detail::attr_ints(n, "axes");
+    if (!axes) refuse("a reduction without axes (over the batch axis too)");
+    return reduce_mean({axes->begin(), axes->end()}, onnx_detail::attr_int(n, "keepdims", 1) != 0);
+  }
+  if (op == "Squeeze" || op == "Unsqueeze") {
+    std::vector<std::int64_t> axes;
+    if (auto a = const_input(1)) axes = a->ints();
+    Shape full{1};
+    full.insert(full.end(), in.begin(), in.end());
+    Shape out;
+    if (op == "Squeeze") {
+      for (auto& a : axes) a = a < 0 ? a + rank : a;
+      for (int k = 0; k < rank; ++k) {
+        const bool listed = std::find(axes.begin(), axes.end(), k) != axes.end();
+        if (k == 0 && (listed || axes.empty())) {
+          if (listed) refuse("squeezing the batch axis");
+          out.push_back(1);
+          continue;
+        }
+        if (!(listed || (axes.empty() && full[static_cast<std::size_t>(k)] == 1)))
+          out.push_back(full[static_cast<std::size_t>(k)]);
+        else if (full[static_cast<std::size_t>(k)] != 1)
+          refuse("squeezing an axis of extent > 1");
+      }
+    } else {
+      const int r = rank + static_cast<int>(axes.size());
+      for (auto& a : axes) a = a < 0 ? a + r : a;
+      std::size_t src = 0;
+      for (int k = 0; k < r; ++k) {
+        if (std::find(axes.begin(), axes.end(), k) != axes.end()) {
+          if (k == 0) refuse("a new axis before the batch axis");
+          out.push_back(1);
+        } else {
+          out.push_back(full.at(src++));
+        }
+      }
+    }
+    Shape per(out.begin() + 1, out.end());
+    if (per.empty()) per.push_back(1);
+    if (per == in) return set_act(0, x.id);
+    return set_act(0, add(std::make_unique<Reshape>(per), {x.id}));
+  }
+  refuse("this operator is not supported");
+}
+
+void Importer::check_shapes() {
+  // Where ONNX shape inference knows a value's shape past the batch axis, lumac's must agree.
+  for (const auto& vi : m_.graph().value_info()) {
+    const auto it = vals_.find(vi.name());
+    if (it == vals_.end() || !it->second.act || !vi.type().has_tensor_type()) continue;
+    const auto& dims = vi.type().tensor_type().shape().dim();
+    const Shape& ours = shape(it->second.id);
+    if (dims.size() == 0 || static_cast<std::size_t>(dims.size()) != ours.size() + 1) continue;
+    for (int k = 1; k < dims.size(); ++k)
+      if (dims[k].has_dim_value() && dims[k].dim_value() != ours[static_cast<std::size_t>(k - 1)])
+        fail("{}: value '{}': lumac's per-sample shape {} differs from ONNX shape inference's "
+             "(axis {} = {})",
+             file_, vi.name(), shape_string(ours), k, dims[k].dim_value());
+  }
+}
+
+OnnxImport Importer::run() {
+  int opset = -1;
+  for (const auto& o : m_.opset_import())
+    if (o.domain().empty() || o.domain() == "ai.onnx") opset = static_cast<int>(o.version());
+  if (opset < min_opset || opset > max_opset)
+    fail("{}: opset {} of the default domain; lumac imports opsets {} to {} (docs/models.md)",
+         file_, opset, min_opset, max_opset);
+  sort_nodes();
+  // The input's element type first: the checker and shape inference would report a non-float
+  // input only as a type clash somewhere downstream.
+  {
+    std::set<std::string> inits;
+    for (const auto& t : m_.graph().initializer()) inits.insert(t.name());
+    for (const auto& i : m_.graph().input())
+      if (!inits.count(i.name()) && i.type().has_tensor_type() &&
+          i.type().tensor_type().elem_type() != onnx::TensorProto::FLOAT)
+        fail("{}: input '{}' has ONNX element type {}, lumac imports float inputs (type 1)",
+             file_, i.name(), i.type().tensor_type().elem_type());
+  }
+  try {
+    onnx::checker::check_model(m_);
+  } catch (const std::exception& e) {
+    fail("{}: the ONNX checker rejects the model: {}", file_, first_line(e.what()));
+  }
+  try {
+    onnx::shape_inference::InferShapes(m_);
+  } catch (const std::exception& e) {
+    fail("{}: ONNX shape inference fails: {}", file_, first_line(e.what()));
+  }
+  read_input();
+  for (std::size_t k = 0; k < order_.size(); ++k) node(*order_[k], k);
+  n_ = nullptr;
+  std::vector<int> outputs;
+  SourceRecord src;
+  for (const auto& o : m_.graph().output()) {
+    const Val& v = value(o.name());
+    if (!v.act) fail("{}: graph output '{}' is a constant", file_, o.name());
+    if (v.id == 0) fail("{}: graph output '{}' is the input itself", file_, o.name());
+    outputs.push_back(v.id);
+    src.output_names.push_back(o.name());
+  }
+  if (outputs.empty()) fail("{}: the graph has no output", file_);
+  if (layers_.empty()) fail("{}: the graph computes nothing", file_);
+  check_shapes();
+  // Nodes no output depends on are dropped.
+  std::vector<char> live(layers_.size() + 1, 0);
+  for (int v : outputs) live[static_cast<std::size_t>(v)] = 1;
+  for (std::size_t i = layers_.size(); i-- > 0;)
+    if (live[i + 1])
+      for (int v : inputs_[i]) live[static_cast<std::size_t>(v)] = 1;
+  std::vector<int> remap(layers_.size() + 1, -1);
+  remap[0] = 0;
+  std::vector<std::unique_ptr<Layer>> layers;
+  std::vector<std::vector<int>> inputs;
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    if (!live[i + 1]) continue;
+    for (int& v : inputs_[i]) v = remap[static_cast<std::size_t>(v)];
+    layers.push_back(std::move(layers_[i]));
+    inputs.push_back(std::move(inputs_[i]));
+    names.push_back(names_[i]);
+    remap[i + 1] = static_cast<int>(layers.size());
+  }
+  for (int& v : outputs) v = remap[static_cast<std::size_t>(v)];
+  const std::size_t dropped = layers_.size() - layers.size();
+  for (const auto& i : m_.graph().input())
+    if (vals_.count(i.name()) && vals_.at(i.name()).act) src.input_name = i.name();
+  src.format = "onnx";
+  src.producer = (m_.producer_name() + " " + m_.producer_version());
+  src.opset = opset;
+  OnnxImport out{Model(shapes_[0], std::move(layers), std::move(inputs), std::move(names),
+                       std::move(outputs), "onnx"),
+                 {}};
+  out.model.set_source(src);
+  out.notes.push_back(fmt::format(
+      "{} ONNX nodes -> {} lumac nodes ({} matrix products); folded: {} constant nodes, {} "
+      "batch norms and {} biases into their products{}",
+      order_.size(), out.model.size(), out.model.matmul_layers().size(), folded_, bn_folded_,
+      bias_folded_, dropped ? fmt::format("; {} unused nodes dropped", dropped) : ""));
+  return out;
+}
+
+// Reads external-data tensors into the model (their files beside it).
+void load_external_data(onnx::ModelProto& m, const fs::path& dir, const std::string& file) {
+  for (auto& t : *m.mutable_graph()->mutable_initializer()) {
+    if (t.data_location() != onnx::TensorProto::EXTERNAL) continue;
+    std::string location;
+    std::int64_t offset = 0, length = -1;
+    for (const auto& e : t.external_data()) {
+      if (e.key() == "location") location = e.value();
+      else if (e.key() == "offset" || e.key() == "length") {
+        std::int64_t v = 0;
+        try {
+          v = std::stoll(e.value());
+        } catch (const std::exception&) {
+          fail("{}: tensor '{}' has external-data {} '{}'", file, t.name(), e.key(), e.value());
+        }
+        (e.key() == "offset" ? offset : length) = v;
+      }
+    }
+    if (location.empty()) fail("{}: tensor '{}' has external data without a location", file, t.name());
+    const fs::path path = dir / location;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail("{}: the external-data file '{}' of tensor '{}' is missing", file, path.string(), t.name());
+    in.seekg(0, std::ios::end);
+    const std::int64_t size = in.tellg();
+    if (length < 0) length = size - offset;
+    if (offset < 0 || length < 0 || offset + length > size)
+      fail("{}: the external-data file '{}' is too short for tensor '{}'", file, path.string(), t.name());
+    std::string bytes(static_cast<std::size_t>(length), '\0');
+    in.seekg(offset);
+    in.read(bytes.data(), length);
+    t.set_raw_data(bytes);
+    t.clear_external_data();
+    t.set_data_location(onnx::TensorProto::DEFAULT);
+  }
+}
+
+}  // namespace
+
+std::string content_checksum(const std::string& bytes) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const auto chunk = static_cast<uInt>(std::min<std::size_t>(bytes.size() - done, 1u << 30));
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(bytes.data() + done), chunk);
+    done += chunk;
+  }
+  return fmt::format("crc32 {:08x}, {} bytes", crc, bytes.size());
+}
+
+OnnxImport import_onnx_bytes(const std::string& bytes, const std::string& name, const fs::path& dir) {
+  onnx::ModelProto m;
+  if (bytes.empty()) fail("{}: the file is empty", name);
+  if (!onnx::ParseProtoFromBytes(&m, bytes.data(), bytes.size()))
+    fail("{}: not an ONNX model (the protobuf does not parse: corrupt or truncated)", name);
+  if (!m.has_graph()) fail("{}: not an ONNX model (no graph)", name);
+  load_external_data(m, dir, name);
+  std::optional<OnnxImport> imported;
+  try {
+    imported.emplace(Importer(m, name).run());
+  } catch (const Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    // A malformed model that slipped past the checks above (an index out of range, ...).
+    fail("{}: malformed model: {}", name, first_line(e.what()));
+  }
+  OnnxImport out = std::move(*imported);
+  SourceRecord src = *out.model.source();
+  src.name = fs::path(name).filename().string();
+  src.checksum = content_checksum(bytes);
+  out.model.set_source(src);
+  return out;
+}
+
+OnnxImport import_onnx(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) fail("ONNX model '{}' does not exist or is not a file", path.string());
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("cannot read ONNX model '{}'", path.string());
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return import_onnx_bytes(ss.str(), path.string(), path.parent_path());
+}
+
+}  // namespace lumac::nn

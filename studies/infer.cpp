@@ -1,0 +1,146 @@
+#include "lumac/studies/infer.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+#include "lumac/core/error.hpp"
+#include "lumac/core/h5.hpp"
+#include "lumac/core/interrupt.hpp"
+#include "lumac/nn/analog.hpp"
+#include "lumac/nn/quantize.hpp"
+
+namespace lumac {
+
+namespace {
+
+// The input batch: the dataset named after the graph input, or `input`.
+nn::Tensor read_inputs(const std::string& path, const nn::Model& model, std::string& name) {
+  const H5::H5File file = h5::open_for_reading(path, "inference input");
+  const H5::Group root = file.openGroup("/");
+  std::vector<std::string> tried;
+  const auto& src = model.source();
+  if (src && !src->input_name.empty()) tried.push_back(src->input_name);
+  tried.push_back("input");
+  name.clear();
+  for (const auto& t : tried)
+    if (root.nameExists(t)) {
+      name = t;
+      break;
+    }
+  if (name.empty())
+    fail("input file '{}' has no dataset '{}'", path, fmt::join(tried, "' or '"));
+  h5::Array<float> a;
+  try {
+    a = h5::read_floats(root, name);
+  } catch (const Error& e) {
+    fail("input file '{}': {}", path, e.what());
+  }
+  nn::Shape per_sample;
+  for (std::size_t k = 1; k < a.dims.size(); ++k) per_sample.push_back(static_cast<int>(a.dims[k]));
+  if (a.dims.empty() || per_sample != model.input_shape())
+    fail("input file '{}': dataset '{}' has shape {}, the model takes (N, {})", path, name,
+         fmt::join(a.dims, "x"), nn::shape_string(model.input_shape()));
+  if (a.dims[0] < 1 || a.dims[0] > 100000000) fail("input file '{}': {} samples", path, a.dims[0]);
+  for (float v : a.data)
+    if (!std::isfinite(v)) fail("input file '{}': dataset '{}' holds a non-finite value", path, name);
+  nn::Tensor t;
+  t.batch = static_cast<int>(a.dims[0]);
+  t.shape = model.input_shape();
+  t.data = std::move(a.data);
+  return t;
+}
+
+}  // namespace
+
+InferStudy run_infer(const InferSpec& spec, const HardwareSpec& hardware, Settings settings,
+                     std::uint64_t seed, const std::string& command_line) {
+  if (spec.batch < 1 || spec.batch > 65536) fail("batch = {}: must be in [1, 65536]", spec.batch);
+  h5::check_output_path(spec.out, spec.force);
+  const bool analog = hardware.noise != "none" || hardware.bits.has_value();
+  const nn::Model model = load_model_file(spec.model, spec.dataset, spec.notice,
+                                          default_calibration_samples, analog);
+  InferStudy st;
+  st.model = spec.model;
+  st.seed = seed;
+  st.hardware = resolve_hardware(hardware, model, settings.circuit);
+  if (analog && !model.calibrated())
+    fail("model '{}' has no calibration: the analog modes need it (lumac import writes it)", spec.model);
+  const nn::Tensor x = read_inputs(spec.input, model, st.input_dataset);
+  st.samples = x.batch;
+  std::unique_ptr<nn::AnalogExecutor> ex;
+  std::unique_ptr<nn::MatmulHook> digital;
+  const nn::MatmulHook* hook = nullptr;
+  if (model.calibrated()) {
+    const auto layers = configured_layers(model, st.hardware);
+    ex = std::make_unique<nn::AnalogExecutor>(st.hardware.mode, layers, settings.circuit,
+                                              st.hardware.sources, seed);
+    if (st.hardware.bits) {
+      digital = std::make_unique<nn::DigitalQuantization>(*st.hardware.bits, layers);
+      hook = digital.get();
+    } else if (nn::noise_mode_info(st.hardware.mode).adds_noise()) {
+      hook = ex.get();
+    }
+  }
+  const auto& outs = model.outputs();
+  const auto& src = model.source();
+  for (std::size_t k = 0; k < outs.size(); ++k) {
+    st.output_shapes.push_back(model.output_shape(k));
+    if (outs.size() == 1)
+      st.output_names.push_back("output");
+    else
+      st.output_names.push_back(src && k < src->output_names.size() ? src->output_names[k]
+                                                                    : fmt::format("output{}", k));
+  }
+  std::vector<std::vector<float>> results(outs.size());
+  std::vector<std::int64_t> index(static_cast<std::size_t>(x.batch));
+  std::iota(index.begin(), index.end(), 0);
+  const auto start = std::chrono::steady_clock::now();
+  for (int first = 0; first < x.batch; first += spec.batch) {
+    throw_if_stop_requested("lumac infer");
+    const int count = std::min(spec.batch, x.batch - first);
+    nn::Tensor part(count, x.shape);
+    std::copy(x.sample(first), x.sample(first) + count * x.sample_size(), part.data.begin());
+    const nn::Pass pass{.samples = std::span<const std::int64_t>(index).subspan(
+                            static_cast<std::size_t>(first), static_cast<std::size_t>(count)),
+                        .hook = hook};
+    const auto y = model.forward_outputs(part, pass);
+    for (std::size_t k = 0; k < y.size(); ++k)
+      results[k].insert(results[k].end(), y[k].data.begin(), y[k].data.end());
+  }
+  st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  h5::OutputFile out(spec.out, spec.force);
+  H5::H5File& f = out.file();
+  write_header(f, settings, "lumac-infer", command_line);
+  H5::Group root = f.openGroup("/");
+  h5::write_attribute(root, "model", spec.model);
+  h5::write_attribute(root, "input_file", spec.input);
+  h5::write_attribute(root, "input_dataset", st.input_dataset);
+  h5::write_attribute(root, "noise", std::string(enum_name(st.hardware.mode)));
+  h5::write_attribute(root, "seed", static_cast<std::int64_t>(seed));
+  for (std::size_t k = 0; k < outs.size(); ++k) {
+    std::vector<hsize_t> dims{static_cast<hsize_t>(x.batch)};
+    for (int d : st.output_shapes[k]) dims.push_back(static_cast<hsize_t>(d));
+    h5::write_dataset(root, st.output_names[k], results[k], dims, "1");
+  }
+  out.commit();
+  return st;
+}
+
+Json to_json(const InferStudy& st) {
+  Json shapes = Json::array();
+  for (const auto& s : st.output_shapes) shapes.push_back(s);
+  return {{"command", "infer"},
+          {"model", st.model},
+          {"input_dataset", st.input_dataset},
+          {"samples", st.samples},
+          {"noise", std::string(enum_name(st.hardware.mode))},
+          {"seed", st.seed},
+          {"outputs", st.output_names},
+          {"output_shapes", shapes},
+          {"seconds", st.seconds}};
+}
+
+}  // namespace lumac

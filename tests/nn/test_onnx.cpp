@@ -1,0 +1,230 @@
+// ONNX import (nn/onnx_import.hpp): every test model of tests/data/onnx (made by
+// scripts/make_onnx_test_models.py with torch, whose outputs are stored beside them) against
+// PyTorch's outputs, batch-norm and bias folding, lumac import and lumac infer end to end, and
+// the errors a user meets (each one line naming the problem).
+#include <onnx/onnx_pb.h>
+
+#include <cstring>
+
+#include "lumac/core/h5.hpp"
+#include "lumac/nn/model_file.hpp"
+#include "lumac/nn/onnx_import.hpp"
+#include "tests/nn/nn_support.hpp"
+
+using namespace lumac;
+using namespace lumac::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path onnx_dir() {
+  return source_dir() / "tests" / "data" / "onnx";
+}
+
+nn::Tensor onnx_read_batch(const fs::path& file, const std::string& name) {
+  const H5::H5File f = h5::open_for_reading(file, "test data");
+  const auto a = h5::read_floats(f.openGroup("/"), name);
+  nn::Tensor t;
+  t.batch = static_cast<int>(a.dims.at(0));
+  for (std::size_t k = 1; k < a.dims.size(); ++k) t.shape.push_back(static_cast<int>(a.dims[k]));
+  t.data = a.data;
+  return t;
+}
+
+// Largest |lumac - torch| relative to torch's largest magnitude.
+double onnx_relative_error(const nn::Tensor& ours, const nn::Tensor& ref) {
+  REQUIRE(ours.data.size() == ref.data.size());
+  double err = 0, scale = 0;
+  for (std::size_t i = 0; i < ref.data.size(); ++i) {
+    err = std::max(err, std::abs(double(ours.data[i]) - ref.data[i]));
+    scale = std::max(scale, std::abs(double(ref.data[i])));
+  }
+  return err / scale;
+}
+
+onnx::ModelProto onnx_load_proto(const fs::path& file) {
+  onnx::ModelProto m;
+  const std::string bytes = read_text(file);
+  REQUIRE(m.ParseFromString(bytes));
+  return m;
+}
+
+std::string onnx_import_error(const onnx::ModelProto& m, const fs::path& dir = onnx_dir()) {
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  try {
+    nn::import_onnx_bytes(bytes, "case.onnx", dir);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+const char* const onnx_models[] = {"mlp",      "matmul",    "conv_bn_fused", "conv_bn_preserve",
+                                   "grouped",  "residual",  "broadcast",     "opset17"};
+
+}  // namespace
+
+TEST_CASE("onnx: every test model's clean outputs equal PyTorch's within 1e-4") {
+  for (const char* name : onnx_models) {
+    CAPTURE(name);
+    const nn::OnnxImport imp = nn::import_onnx(onnx_dir() / (std::string(name) + ".onnx"));
+    const nn::Tensor x = onnx_read_batch(onnx_dir() / (std::string(name) + "_in.h5"), "input");
+    const nn::Tensor ref = onnx_read_batch(onnx_dir() / (std::string(name) + "_ref.h5"), "output");
+    const nn::Tensor y = imp.model.forward(x);
+    CHECK(y.shape == ref.shape);
+    // float32 against float32 in another summation order: a few ulps of the largest output.
+    CHECK(onnx_relative_error(y, ref) < 1e-4);
+    // One sample alone gives the same bits as in the batch.
+    nn::Tensor one(1, x.shape);
+    std::copy(x.sample(3), x.sample(4), one.data.begin());
+    const nn::Tensor y1 = imp.model.forward(one, nn::Pass{.samples = std::vector<std::int64_t>{3}});
+    CHECK(std::memcmp(y1.data.data(), y.sample(3), y1.data.size() * sizeof(float)) == 0);
+  }
+}
+
+TEST_CASE("onnx: the bundled ResNet's clean outputs equal PyTorch's") {
+  const fs::path model = source_dir() / "data" / "models" / "fmnist_resnet.onnx";
+  if (!fs::exists(model)) {
+    MESSAGE("data/models/fmnist_resnet.onnx is not there: skipped");
+    return;
+  }
+  const nn::OnnxImport imp = nn::import_onnx(model);
+  const nn::Tensor x = onnx_read_batch(onnx_dir() / "fmnist_resnet_in.h5", "input");
+  const nn::Tensor ref = onnx_read_batch(onnx_dir() / "fmnist_resnet_ref.h5", "output");
+  CHECK(onnx_relative_error(imp.model.forward(x), ref) < 1e-4);
+}
+
+TEST_CASE("onnx: batch norms after a product fold into it, others run; biases fold too") {
+  const nn::OnnxImport imp = nn::import_onnx(onnx_dir() / "conv_bn_preserve.onnx");
+  int affine = 0;
+  for (std::size_t i = 0; i < imp.model.size(); ++i)
+    affine += imp.model.layer(i).op_name() == "channel_affine";
+  // One BatchNormalization follows a Conv (folded), one follows an Add (executed).
+  CHECK(affine == 1);
+  REQUIRE_FALSE(imp.notes.empty());
+  CHECK(imp.notes[0].find("1 batch norms") != std::string::npos);
+  // matmul: x W + b as MatMul then Add: the Add becomes the product's bias.
+  const nn::OnnxImport mm = nn::import_onnx(onnx_dir() / "matmul.onnx");
+  CHECK(mm.notes[0].find("2 biases") != std::string::npos);
+  CHECK(mm.model.matmul_layers().size() == 3);
+  // The source is recorded.
+  CHECK(mm.model.source()->format == "onnx");
+  CHECK(mm.model.source()->opset == 13);
+  CHECK(mm.model.source()->checksum.rfind("crc32 ", 0) == 0);
+}
+
+TEST_CASE("onnx: an imported graph survives the model file bit for bit") {
+  const nn::OnnxImport imp = nn::import_onnx(onnx_dir() / "broadcast.onnx");
+  TempDir tmp;
+  nn::save_model(imp.model, tmp / "b.h5", false);
+  const nn::Model back = nn::load_model(tmp / "b.h5");
+  const nn::Tensor x = onnx_read_batch(onnx_dir() / "broadcast_in.h5", "input");
+  const nn::Tensor a = imp.model.forward(x), b = back.forward(x);
+  CHECK(std::memcmp(a.data.data(), b.data.data(), a.data.size() * sizeof(float)) == 0);
+  CHECK(back.source()->name == "broadcast.onnx");
+}
+
+TEST_CASE("onnx: lumac infer writes PyTorch's outputs, with the config as attributes") {
+  TempDir tmp;
+  const std::string out = (tmp / "out.h5").string();
+  const RunResult r = run_lumac({"infer", "--model", (onnx_dir() / "residual.onnx").string(),
+                                 "--input", (onnx_dir() / "residual_in.h5").string(), "--out", out});
+  CHECK(r.exit_code == 0);
+  const nn::Tensor y = onnx_read_batch(out, "output");
+  const nn::Tensor ref = onnx_read_batch(onnx_dir() / "residual_ref.h5", "output");
+  CHECK(onnx_relative_error(y, ref) < 1e-4);
+  const H5::H5File f = h5::open_for_reading(out, "infer output");
+  CHECK(h5::read_string_attribute(f, "kind") == "lumac-infer");
+  CHECK(h5::has_attribute(f, "config_toml"));
+  // Noise needs a calibration, which an ONNX model gets from its dataset.
+  const RunResult noisy = run_lumac({"infer", "--model", (onnx_dir() / "residual.onnx").string(),
+                                     "--input", (onnx_dir() / "residual_in.h5").string(), "--out",
+                                     (tmp / "n.h5").string(), "--noise", "shot"});
+  CHECK(noisy.exit_code == 2);
+  CHECK(noisy.err_lines() == 1);
+  CHECK(noisy.err.find("--dataset") != std::string::npos);
+  CHECK_FALSE(fs::exists(tmp / "n.h5"));
+}
+
+TEST_CASE("onnx: bad models are one error naming the problem") {
+  TempDir tmp;
+  auto error_of = [&](const fs::path& p) -> std::string {
+    try {
+      nn::import_onnx(p);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  CHECK(error_of(tmp / "missing.onnx").find("does not exist") != std::string::npos);
+  write_text(tmp / "empty.onnx", "");
+  CHECK(error_of(tmp / "empty.onnx").find("empty") != std::string::npos);
+  write_text(tmp / "junk.onnx", std::string("\x0a\xff\xff\xff\xff\x0f garbage", 16));
+  CHECK(error_of(tmp / "junk.onnx").find("not an ONNX model") != std::string::npos);
+  const std::string whole = read_text(onnx_dir() / "mlp.onnx");
+  write_text(tmp / "cut.onnx", whole.substr(0, whole.size() / 2));
+  CHECK(error_of(tmp / "cut.onnx").find("cut.onnx") != std::string::npos);
+
+  const onnx::ModelProto good = onnx_load_proto(onnx_dir() / "mlp.onnx");
+  {
+    auto m = good;  // an operator lumac does not know
+    for (auto& n : *m.mutable_graph()->mutable_node())
+      if (n.op_type() == "Relu") n.set_op_type("Softsign");
+    const std::string e = onnx_import_error(m);
+    CHECK(e.find("Softsign") != std::string::npos);
+    CHECK(e.find("docs/models.md") != std::string::npos);
+  }
+  {
+    auto m = good;  // an opset outside 13..17
+    m.mutable_opset_import(0)->set_version(11);
+    CHECK(onnx_import_error(m).find("opset 11") != std::string::npos);
+  }
+  {
+    auto m = good;  // a cycle: the first node reads the last one's output
+    auto* g = m.mutable_graph();
+    g->mutable_node(0)->set_input(0, g->node(g->node_size() - 1).output(0));
+    CHECK(onnx_import_error(m).find("cycle") != std::string::npos);
+  }
+  {
+    auto m = good;  // a weight in an external file that is not there
+    auto* t = m.mutable_graph()->mutable_initializer(0);
+    t->clear_raw_data();
+    t->clear_float_data();
+    t->set_data_location(onnx::TensorProto::EXTERNAL);
+    auto* e = t->add_external_data();
+    e->set_key("location");
+    e->set_value("weights.bin");
+    CHECK(onnx_import_error(m, tmp.path()).find("weights.bin") != std::string::npos);
+  }
+  {
+    auto m = good;  // an int64 input where floats are needed
+    m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(
+        onnx::TensorProto::INT64);
+    const std::string e = onnx_import_error(m);
+    CHECK(e.find("float") != std::string::npos);
+  }
+  {
+    auto m = good;  // a per-sample axis of unknown size
+    auto* d = m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()
+                  ->mutable_shape()->mutable_dim(1);
+    d->set_dim_param("features");
+    CHECK(onnx_import_error(m).find("no fixed size") != std::string::npos);
+  }
+  // On the command line: one line, exit 2, no file left behind.
+  const RunResult r = run_lumac({"import", (tmp / "junk.onnx").string(), "--dataset",
+                                 "fashion-mnist", "--out", (tmp / "x.h5").string()});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err_lines() == 1);
+  CHECK_FALSE(fs::exists(tmp / "x.h5"));
+}
+
+TEST_CASE("onnx: an input of the wrong shape for lumac infer is one line") {
+  TempDir tmp;
+  const RunResult r = run_lumac({"infer", "--model", (onnx_dir() / "mlp.onnx").string(), "--input",
+                                 (onnx_dir() / "residual_in.h5").string(), "--out",
+                                 (tmp / "o.h5").string()});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err_lines() == 1);
+  CHECK(r.err.find("(N, 16)") != std::string::npos);
+}
