@@ -326,8 +326,11 @@ AnalogExecutor::ProductSums AnalogExecutor::sums(const MatmulView& v) const {
     p.x2 = v.X.colwise().squaredNorm().transpose();
   }
   const auto l = static_cast<std::size_t>(v.layer);
-  std::call_once(st.weights_once, [&] { fill_weight_state(l, v.W, st.weights); });
-  if (st.weights.of == v.W.data() && st.weights.w2.size() == v.W.rows()) {
+  // The cache holds the whole layer's weights; a grouped convolution's group (whose rows live
+  // in a buffer of the caller's) gets its own.
+  const bool whole = v.output_offset == 0 && v.W.rows() == layers_[l].outputs;
+  if (whole) std::call_once(st.weights_once, [&] { fill_weight_state(l, v.W, st.weights); });
+  if (whole && st.weights.of == v.W.data() && st.weights.w2.size() == v.W.rows()) {
     p.w = &st.weights;
   } else {
     p.local = std::make_unique<WeightState>();
@@ -437,7 +440,7 @@ void AnalogExecutor::physical_coefficients(std::size_t layer, const ProductSums&
 // shot: R_i = ||w_i||^2 / (D E K), c_j = ||x_j||^2; weight (output equivalent):
 // R_i = 0.01 R_w^2 / (E K), c_j = ||x_j||^2; thermal: R_i = 1e-4 D R_w^2 R_x^2 / (E K), c_j = 1;
 // enob: R_i = (R / (sqrt(12) 2^ENOB))^2 / K, c_j = 1.
-bool AnalogExecutor::separable_rows(std::size_t layer, const ProductSums& p,
+bool AnalogExecutor::separable_rows(std::size_t layer, const ProductSums& p, Eigen::Index offset,
                                     Eigen::VectorXf& R) const {
   const AnalogLayer& a = layers_.at(layer);
   const double d = static_cast<double>(a.fan_in), k = a.repeats;
@@ -446,7 +449,7 @@ bool AnalogExecutor::separable_rows(std::size_t layer, const ProductSums& p,
       mode_ == NoiseMode::enob ? rms_error_for_enob(a.output_range(), a.enob) : 0;
   R.resize(p.w2->size());  // the rows of this product
   for (Eigen::Index i = 0; i < R.size(); ++i) {
-    const double e = a.energy_of(i) * k;
+    const double e = a.energy_of(i + offset) * k;
     switch (mode_) {
       case NoiseMode::shot_only:
         R[i] = static_cast<float>((*p.w2)[i] / (d * e));
@@ -482,7 +485,7 @@ void AnalogExecutor::variance(const MatmulView& v, const ProductSums& p, Eigen::
     case NoiseMode::thermal_only:
     case NoiseMode::enob: {
       thread_local Eigen::VectorXf row;
-      if (separable_rows(l, p, row))
+      if (separable_rows(l, p, v.output_offset, row))
         var.noalias() = row * p.x2.transpose();
       else
         var = row.replicate(1, cols);
@@ -531,12 +534,22 @@ void AnalogExecutor::weight_perturbation(const MatmulView& v, Eigen::MatrixXf& n
   const AnalogLayer& a = layers_.at(static_cast<std::size_t>(v.layer));
   const RandomStream rng(seed_, Stream::layer_noise);
   noise.resize(v.W.rows(), v.W.cols());
-  // One fill for the whole matrix (column-major), scaled per row.
-  NoiseSequence(rng, static_cast<std::uint64_t>(v.first_sample), layer_word(v.layer, 1), 0)
-      .fill(std::span<float>(noise.data(), static_cast<std::size_t>(noise.size())));
+  // One sequence for the whole matrix (column-major, all the layer's outputs), scaled per row;
+  // a group's rows are its outputs' entries of every column.
+  const NoiseSequence seq(rng, static_cast<std::uint64_t>(v.first_sample), layer_word(v.layer, 1),
+                          0);
+  const auto all = static_cast<Eigen::Index>(a.outputs);
+  if (v.output_offset == 0 && v.W.rows() == all) {
+    seq.fill(std::span<float>(noise.data(), static_cast<std::size_t>(noise.size())));
+  } else {
+    for (Eigen::Index k = 0; k < noise.cols(); ++k)
+      seq.fill(std::span<float>(noise.col(k).data(), static_cast<std::size_t>(noise.rows())),
+               static_cast<std::uint64_t>(k * all + v.output_offset));
+  }
   const double rw = a.weight_hi - a.weight_lo;
   for (Eigen::Index i = 0; i < v.W.rows(); ++i)
-    noise.row(i) *= static_cast<float>(0.1 * rw / std::sqrt(a.energy_of(i) * a.repeats));
+    noise.row(i) *=
+        static_cast<float>(0.1 * rw / std::sqrt(a.energy_of(i + v.output_offset) * a.repeats));
 }
 
 // The standard normals of a product (the same in forward and backward): one fill per column
@@ -546,8 +559,18 @@ void AnalogExecutor::normals(const MatmulView& v, Eigen::MatrixXf& eps) const {
   const RandomStream rng(seed_, Stream::layer_noise);
   eps.resize(v.Y.rows(), v.Y.cols());
   if (v.per_position) {
-    NoiseSequence(rng, static_cast<std::uint64_t>(v.first_sample), layer_word(v.layer, 0), 0)
-        .fill(std::span<float>(eps.data(), static_cast<std::size_t>(eps.size())));
+    // Element e of the image's sequence is output e % outputs at position e / outputs; a
+    // group's rows are a slice of each position's outputs.
+    const NoiseSequence seq(rng, static_cast<std::uint64_t>(v.first_sample), layer_word(v.layer, 0),
+                            0);
+    const auto all = static_cast<Eigen::Index>(layers_[static_cast<std::size_t>(v.layer)].outputs);
+    if (v.output_offset == 0 && eps.rows() == all) {
+      seq.fill(std::span<float>(eps.data(), static_cast<std::size_t>(eps.size())));
+    } else {
+      for (Eigen::Index j = 0; j < eps.cols(); ++j)
+        seq.fill(std::span<float>(eps.col(j).data(), static_cast<std::size_t>(eps.rows())),
+                 static_cast<std::uint64_t>(j * all + v.output_offset));
+    }
     return;
   }
   for (Eigen::Index j = 0; j < eps.cols(); ++j)
@@ -572,7 +595,7 @@ double AnalogExecutor::add_noise(MatmulView& v, const ProductSums& p) const {
     physical_coefficients(l, p, false, A, B, C);
     ix2 = static_cast<float>(1 / (st.x_scale * st.x_scale));
   } else {
-    column_norms = separable_rows(l, p, R);
+    column_norms = separable_rows(l, p, v.output_offset, R);
   }
   // Per-column factors: s_j, s4_j (physical) or c_j.
   thread_local Eigen::VectorXf s, s4;
@@ -599,6 +622,8 @@ double AnalogExecutor::add_noise(MatmulView& v, const ProductSums& p) const {
   // Dense: one sequence per column (sample), drawn in whole 16-normal chunks straight into a
   // column of stride `ld` (the chunks' tail lands in the padding and is not used).
   std::optional<NoiseSequence> image;
+  const auto all_rows = static_cast<Eigen::Index>(layers_[l].outputs);
+  const bool grouped = v.output_offset != 0 || rows != all_rows;
   if (v.per_position)
     image.emplace(rng, static_cast<std::uint64_t>(v.first_sample), layer_word(v.layer, 0), 0);
   constexpr auto chunk = static_cast<Eigen::Index>(NoiseSequence::chunk);
@@ -606,9 +631,14 @@ double AnalogExecutor::add_noise(MatmulView& v, const ProductSums& p) const {
   zbuf.resize(static_cast<std::size_t>(ld * per_block));
   for (Eigen::Index j0 = 0; j0 < cols; j0 += per_block) {
     const Eigen::Index nb = std::min(per_block, cols - j0);
-    if (image) {
+    if (image && !grouped) {
       image->fill(std::span<float>(zbuf.data(), static_cast<std::size_t>(rows * nb)),
                   static_cast<std::uint64_t>(j0 * rows));
+    } else if (image) {
+      // A group of a grouped convolution: its outputs' normals at every position.
+      for (Eigen::Index j = 0; j < nb; ++j)
+        image->fill(std::span<float>(zbuf.data() + j * rows, static_cast<std::size_t>(rows)),
+                    static_cast<std::uint64_t>((j0 + j) * all_rows + v.output_offset));
     } else {
       for (Eigen::Index j = 0; j < nb; ++j) {
         NoiseSequence(rng, static_cast<std::uint64_t>(v.sample_of(j0 + j)), layer_word(v.layer, 0),
@@ -645,11 +675,16 @@ double AnalogExecutor::add_noise(MatmulView& v, const ProductSums& p) const {
 }
 
 void AnalogExecutor::check_whole_layer(const MatmulView& v) const {
-  if (v.output_offset != 0 || v.W.rows() != layers_.at(static_cast<std::size_t>(v.layer)).outputs)
+  const AnalogLayer& a = layers_.at(static_cast<std::size_t>(v.layer));
+  const bool whole = v.output_offset == 0 && v.W.rows() == a.outputs;
+  if (!whole && (!v.per_position || v.output_offset < 0 || v.output_offset + v.W.rows() > a.outputs))
+    fail("layer '{}': a product of its outputs {} to {} of {}", a.name, v.output_offset,
+         v.output_offset + v.W.rows(), a.outputs);
+  if (mode_ == NoiseMode::physical && !whole)
     fail(
         "layer '{}' is a grouped convolution: this version runs grouped and depthwise "
-        "convolutions only with --noise none (docs/models.md)",
-        layers_.at(static_cast<std::size_t>(v.layer)).name);
+        "convolutions with every noise mode but physical (docs/models.md)",
+        a.name);
 }
 
 void AnalogExecutor::forward(MatmulView& v) const {

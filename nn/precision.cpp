@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 #include <mutex>
+#include <tuple>
 #include <numeric>
 
 #include "lumac/core/error.hpp"
@@ -29,15 +30,18 @@ class LearningHook final : public MatmulHook {
     Eigen::VectorXd rows;
     ex_.backward_noise(v, dx, &rows);
     const std::lock_guard<std::mutex> lock(mutex_);
-    partial_[{v.layer, v.first_sample}] = std::move(rows);
+    partial_[{v.layer, v.first_sample, v.output_offset}] = std::move(rows);
   }
 
+  // Per layer, the row sums over every call, a grouped convolution's groups at their outputs.
   std::vector<Eigen::VectorXd> totals(std::size_t layers) const {
     std::vector<Eigen::VectorXd> out(layers);
     for (const auto& [key, rows] : partial_) {
-      auto& t = out[static_cast<std::size_t>(key.first)];
-      if (t.size() == 0) t = Eigen::VectorXd::Zero(rows.size());
-      t += rows;
+      auto& t = out[static_cast<std::size_t>(std::get<0>(key))];
+      const auto outputs =
+          static_cast<Eigen::Index>(ex_.layers()[static_cast<std::size_t>(std::get<0>(key))].outputs);
+      if (t.size() == 0) t = Eigen::VectorXd::Zero(outputs);
+      t.segment(std::get<2>(key), rows.size()) += rows;
     }
     return out;
   }
@@ -45,7 +49,7 @@ class LearningHook final : public MatmulHook {
  private:
   const AnalogExecutor& ex_;
   mutable std::mutex mutex_;
-  mutable std::map<std::pair<int, std::int64_t>, Eigen::VectorXd> partial_;
+  mutable std::map<std::tuple<int, std::int64_t, int>, Eigen::VectorXd> partial_;
 };
 
 void check_options(const PrecisionOptions& o, const Model& model,

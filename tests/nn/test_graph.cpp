@@ -353,14 +353,16 @@ TEST_CASE("graph: a residual graph's noisy outputs do not depend on batch size o
 namespace {
 
 // A small calibrated residual graph on Fashion-MNIST images: conv -> relu -> {conv, identity}
-// -> add -> relu -> maxpool -> flatten -> dense, with a second branch concatenated.
+// -> add -> relu -> maxpool -> {identity, grouped conv} -> concat -> flatten -> dense.
 nn::Model graph_fmnist_residual() {
   Nodes nodes;
   auto c1 = std::make_unique<nn::Conv2d>("c1", nn::Conv2dGeometry{1, 4, 3, 3, 2, 1});
   randomize(*c1, 7100, 0.4f);
   auto c2 = std::make_unique<nn::Conv2d>("c2", nn::Conv2dGeometry{4, 4, 3, 3, 1, 1});
   randomize(*c2, 7101, 0.3f);
-  auto c3 = std::make_unique<nn::Conv2d>("c3", nn::Conv2dGeometry{4, 2, 1, 1, 1, 0});
+  nn::Conv2dGeometry g3{4, 2, 1, 1, 1, 0};
+  g3.groups = 2;  // a grouped product: two groups of 2 inputs and 1 output
+  auto c3 = std::make_unique<nn::Conv2d>("c3", g3);
   randomize(*c3, 7102, 0.3f);
   auto fc = std::make_unique<nn::Dense>("fc", 6 * 7 * 7, 10);
   randomize(*fc, 7103, 0.1f);
@@ -411,4 +413,66 @@ TEST_CASE("graph: precision gradients on a residual graph match central differen
             doctest::Approx((loss_at(h) - loss_at(-h)) / (2 * h)).epsilon(0.02).scale(1e-3));
     }
   }
+}
+
+TEST_CASE("graph: a grouped convolution draws each output's noise as the whole layer would") {
+  // enob mode adds sigma z with one sigma per layer: a grouped convolution and the same layer
+  // with block-diagonal weights (one product of all outputs) must add the same z to every
+  // output, whatever group it belongs to, and shot noise must follow the group's own fan-in.
+  nn::Conv2dGeometry g{4, 6, 3, 3, 1, 1};
+  g.groups = 2;
+  nn::Conv2d grouped("g", g);
+  randomize(grouped, 7110);
+  nn::Conv2d full("g", nn::Conv2dGeometry{4, 6, 3, 3, 1, 1});
+  full.weight().setZero();
+  for (int o = 0; o < 6; ++o)  // output o reads input channels of its group only
+    for (int k = 0; k < 18; ++k) full.weight()(o, (o / 3) * 18 + k) = grouped.weight()(o, k);
+  full.bias() = grouped.bias();
+  const nn::Tensor x = random_tensor(3, {4, 5, 5}, 7111);
+  nn::Tensor clean_g, clean_f, noisy_g, noisy_f;
+  grouped.forward(x, clean_g, {});
+  full.forward(x, clean_f, {});
+  for (const nn::Tensor* t : {&clean_g, &clean_f}) CHECK(t->data.size() == 3u * 6 * 25);
+  std::vector<nn::AnalogLayer> layers(1);
+  layers[0].name = "g";
+  layers[0].outputs = 6;
+  layers[0].output_lo = -1;
+  layers[0].output_hi = 1;
+  layers[0].enob = 4;
+  {
+    layers[0].fan_in = 18;
+    const nn::AnalogExecutor ex(nn::NoiseMode::enob, layers, CircuitParams{}, NoiseSources::all(), 9);
+    grouped.forward(x, noisy_g, nn::Pass{.samples = {}, .hook = &ex});
+  }
+  {
+    layers[0].fan_in = 36;
+    const nn::AnalogExecutor ex(nn::NoiseMode::enob, layers, CircuitParams{}, NoiseSources::all(), 9);
+    full.forward(x, noisy_f, nn::Pass{.samples = {}, .hook = &ex});
+  }
+  double worst = 0;
+  for (std::size_t i = 0; i < noisy_g.data.size(); ++i)
+    worst = std::max(worst, std::abs(double(noisy_g.data[i] - clean_g.data[i]) -
+                                     double(noisy_f.data[i] - clean_f.data[i])));
+  CHECK(worst < 1e-5);  // the same normals; the products differ only in rounding
+  // Shot noise: var = ||w_i||^2 ||x_j||^2 / (D E) with the group's D = 18 and x_j the group's
+  // receptive field.
+  layers[0].fan_in = 18;
+  layers[0].energy = {2.0};
+  const nn::AnalogExecutor shot(nn::NoiseMode::shot_only, layers, CircuitParams{},
+                                NoiseSources::all(), 10);
+  const GraphNoiseProbe probe(shot, 1, 2.0);
+  const nn::Tensor many = random_tensor(100, {4, 5, 5}, 7112);
+  nn::Tensor out;
+  grouped.forward(many, out, nn::Pass{.samples = {}, .hook = &probe});
+  const Moments z = moments(probe.z(0));
+  const double n = static_cast<double>(probe.z(0).size());
+  CHECK(n == 100.0 * 6 * 25);
+  CHECK(std::abs(z.mean) < mean_tolerance(1.0, n));
+  CHECK(std::abs(z.variance - 1.0) < variance_tolerance(1.0, n));
+  // Physical mode does not run groups yet: one error naming the layer.
+  layers[0].energy = {1.0};
+  const nn::AnalogExecutor phys(nn::NoiseMode::physical, layers, CircuitParams{},
+                                NoiseSources::all(), 11);
+  CHECK_THROWS_WITH_AS(grouped.forward(x, out, nn::Pass{.samples = {}, .hook = &phys}),
+                       doctest::Contains("grouped convolution"), Error);
 }

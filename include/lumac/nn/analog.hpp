@@ -163,7 +163,8 @@ class AnalogExecutor final : public MatmulHook {
   struct WeightState;
   struct ProductSums;
   ProductSums sums(const MatmulView& v) const;
-  // lumac::Error unless v holds every output of its layer (grouped convolutions call per group).
+  // lumac::Error for rows outside the layer, or (physical mode) a view of only some of its
+  // outputs (grouped convolutions call once per group).
   void check_whole_layer(const MatmulView& v) const;
   void fill_weight_state(std::size_t layer, const ConstMatrixMap& W, WeightState& ws) const;
   // Physical mode: v with its inputs clipped at the full scale (a copy in thread-local storage
@@ -174,7 +175,9 @@ class AnalogExecutor final : public MatmulHook {
                              Eigen::VectorXf& A, Eigen::VectorXf& B, Eigen::VectorXf& C) const;
   // Separable modes (all but physical): var_ij = R_i c_j. Fills R (one per output row) and
   // returns true when c_j = ||x_j||^2 (shot, weight), false when c_j = 1 (thermal, enob).
-  bool separable_rows(std::size_t layer, const ProductSums& p, Eigen::VectorXf& R) const;
+  // `offset`: the layer's output index of row 0 (a grouped convolution's group).
+  bool separable_rows(std::size_t layer, const ProductSums& p, Eigen::Index offset,
+                      Eigen::VectorXf& R) const;
   // Variance of every output's noise (and its derivative in ln E).
   void variance(const MatmulView& v, const ProductSums& p, Eigen::MatrixXf& var,
                 Eigen::MatrixXf* d_var) const;
