@@ -61,7 +61,7 @@ InferStudy run_infer(const InferSpec& spec, const HardwareSpec& hardware, Settin
   h5::check_output_path(spec.out, spec.force);
   const bool analog = hardware.noise != "none" || hardware.bits.has_value();
   const nn::Model model = load_model_file(spec.model, spec.dataset, spec.notice,
-                                          default_calibration_samples, analog);
+                                          nn::default_calibration_samples, analog);
   InferStudy st;
   st.model = spec.model;
   st.seed = seed;

@@ -165,4 +165,12 @@ TEST_CASE("nn bundled models reach their documented clean accuracy on the full t
     CHECK(m.calibration(0).input_lo >= 0.0f);
     CHECK(m.calibration(0).input_hi <= 1.0f);
   }
+  // The imported ResNet (data/models/README.md): PyTorch's accuracy, recorded when it was
+  // trained, on the same 10,000 images.
+  const nn::Model resnet = nn::load_model(source_dir() / "data" / "models" / "fmnist_resnet.h5");
+  REQUIRE(resnet.source());
+  CHECK(resnet.source()->dataset == "fashion-mnist");
+  CHECK(resnet.source()->name == "fmnist_resnet.onnx");
+  CHECK(resnet.calibration().samples == nn::default_calibration_samples);
+  CHECK(nn::evaluate(resnet, fashion().test).accuracy == doctest::Approx(0.9261).epsilon(1e-12));
 }

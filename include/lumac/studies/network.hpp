@@ -15,6 +15,7 @@
 
 #include "lumac/core/json.hpp"
 
+#include "lumac/nn/calibration.hpp"
 #include "lumac/nn/dataset.hpp"
 #include "lumac/nn/model.hpp"
 
@@ -30,24 +31,20 @@ struct NetworkSpec {
   std::function<void(const std::string&)> notice;
 };
 
-// Calibration images an ONNX model gets when it is imported (lumac import's default, and what
-// a .onnx given to any command gets on the fly): the first ones of its dataset's training split.
-inline constexpr std::int64_t default_calibration_samples = 1000;
-
 // A model to run: a model file (.h5), or an ONNX file (.onnx) imported and calibrated on the
-// first `calibration_samples` training images of `dataset` (which it then needs), said through
+// first `calibration_samples` training images of `dataset` (the same default as lumac train's) (which it then needs), said through
 // `notice` (without a dataset and `need_calibration` false, it stays uncalibrated).
 // lumac::Error as nn::load_model and nn::import_onnx.
 nn::Model load_model_file(const std::string& path, const std::string& dataset,
                           const std::function<void(const std::string&)>& notice = {},
-                          std::int64_t calibration_samples = default_calibration_samples,
+                          std::int64_t calibration_samples = nn::default_calibration_samples,
                           bool need_calibration = true);
 
 // lumac import: an ONNX model imported, checked and calibrated.
 struct ImportSpec {
   std::string onnx;     // the .onnx file
   std::string dataset;  // the dataset it is for (calibration and later evaluation)
-  std::int64_t calibration_samples = default_calibration_samples;
+  std::int64_t calibration_samples = nn::default_calibration_samples;
 };
 struct ImportStudy {
   nn::Model model;                 // calibrated, its source() naming the file and dataset
