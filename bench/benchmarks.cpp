@@ -151,7 +151,8 @@ std::vector<Figure> run_benchmarks(const BenchOptions& o) {
   std::vector<Figure> out;
   const Settings settings = load_settings({}, {});
   gemm_figures(o, out);
-  for (const char* name : {"fmnist_mlp", "fmnist_cnn"}) inference_figures(o, settings, name, out);
+  for (const char* name : {"fmnist_mlp", "fmnist_cnn", "fmnist_resnet"})
+    inference_figures(o, settings, name, out);
   circuit_figures(o, settings, out);
   precision_figures(o, settings, out);
   return out;

@@ -160,7 +160,8 @@ TEST_CASE("onnx: bad models are one error naming the problem") {
   CHECK(error_of(tmp / "missing.onnx").find("does not exist") != std::string::npos);
   write_text(tmp / "empty.onnx", "");
   CHECK(error_of(tmp / "empty.onnx").find("empty") != std::string::npos);
-  write_text(tmp / "junk.onnx", std::string("\x0a\xff\xff\xff\xff\x0f garbage", 16));
+  const char junk[] = "\x0a\xff\xff\xff\xff\x0f garbage";  // a field whose length runs past the end
+  write_text(tmp / "junk.onnx", std::string(junk, sizeof junk - 1));
   CHECK(error_of(tmp / "junk.onnx").find("not an ONNX model") != std::string::npos);
   const std::string whole = read_text(onnx_dir() / "mlp.onnx");
   write_text(tmp / "cut.onnx", whole.substr(0, whole.size() / 2));
