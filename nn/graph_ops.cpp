@@ -33,6 +33,29 @@ std::vector<std::int64_t> strides_of(const Shape& s) {
   return st;
 }
 
+// For every element of `extent` in row-major order, base + sum_k pos_k stride_k: the index map
+// behind broadcasting, transposes, padding and slices.
+std::vector<std::int64_t> strided_offsets(const Shape& extent,
+                                          const std::vector<std::int64_t>& stride,
+                                          std::int64_t base) {
+  const std::int64_t n = shape_size(extent);
+  std::vector<std::int64_t> idx(static_cast<std::size_t>(n));
+  std::vector<int> pos(extent.size(), 0);
+  std::int64_t off = base;
+  for (std::int64_t e = 0; e < n; ++e) {
+    idx[static_cast<std::size_t>(e)] = off;
+    for (std::size_t k = extent.size(); k-- > 0;) {
+      if (++pos[k] < extent[k]) {
+        off += stride[k];
+        break;
+      }
+      off -= stride[k] * (extent[k] - 1);
+      pos[k] = 0;
+    }
+  }
+  return idx;
+}
+
 }  // namespace
 
 std::vector<std::int64_t> broadcast_index(const Shape& out, const Shape& in) {
@@ -42,22 +65,7 @@ std::vector<std::int64_t> broadcast_index(const Shape& out, const Shape& in) {
   std::vector<std::int64_t> st(r, 0);
   for (std::size_t k = 0; k < in.size(); ++k)
     st[pad + k] = in[k] == 1 ? 0 : in_strides[k];
-  const std::int64_t n = shape_size(out);
-  std::vector<std::int64_t> idx(static_cast<std::size_t>(n));
-  std::vector<int> pos(r, 0);
-  std::int64_t off = 0;
-  for (std::int64_t e = 0; e < n; ++e) {
-    idx[static_cast<std::size_t>(e)] = off;
-    for (std::size_t k = r; k-- > 0;) {
-      if (++pos[k] < out[k]) {
-        off += st[k];
-        break;
-      }
-      off -= st[k] * (out[k] - 1);
-      pos[k] = 0;
-    }
-  }
-  return idx;
+  return strided_offsets(out, st, 0);
 }
 
 namespace {
@@ -712,22 +720,7 @@ std::vector<std::int64_t> transpose_index(const Shape& in, const std::vector<int
   const auto in_st = strides_of(in);
   std::vector<std::int64_t> st;
   for (int p : perm) st.push_back(in_st[static_cast<std::size_t>(p)]);
-  const std::int64_t n = shape_size(in);
-  std::vector<std::int64_t> idx(static_cast<std::size_t>(n));
-  std::vector<int> pos(out.size(), 0);
-  std::int64_t off = 0;
-  for (std::int64_t e = 0; e < n; ++e) {
-    idx[static_cast<std::size_t>(e)] = off;
-    for (std::size_t k = out.size(); k-- > 0;) {
-      if (++pos[k] < out[k]) {
-        off += st[k];
-        break;
-      }
-      off -= st[k] * (out[k] - 1);
-      pos[k] = 0;
-    }
-  }
-  return idx;
+  return strided_offsets(out, st, 0);
 }
 
 }  // namespace
@@ -793,22 +786,7 @@ std::vector<std::int64_t> pad_index(const Shape& in, const Shape& out, const std
   const auto st = strides_of(out);
   std::int64_t base = 0;
   for (std::size_t k = 0; k < in.size(); ++k) base += begin[k] * st[k];
-  const std::int64_t n = shape_size(in);
-  std::vector<std::int64_t> idx(static_cast<std::size_t>(n));
-  std::vector<int> pos(in.size(), 0);
-  std::int64_t off = base;
-  for (std::int64_t e = 0; e < n; ++e) {
-    idx[static_cast<std::size_t>(e)] = off;
-    for (std::size_t k = in.size(); k-- > 0;) {
-      if (++pos[k] < in[k]) {
-        off += st[k];
-        break;
-      }
-      off -= st[k] * (in[k] - 1);
-      pos[k] = 0;
-    }
-  }
-  return idx;
+  return strided_offsets(in, st, base);
 }
 
 }  // namespace
@@ -875,21 +853,13 @@ Shape Slice::output_shape(const Shape& input) const {
 
 std::vector<std::int64_t> Slice::index(const Shape& input) const {
   const auto st = strides_of(input);
-  std::vector<std::int64_t> idx;
-  idx.reserve(static_cast<std::size_t>(shape_size(count_)));
-  std::vector<int> pos(count_.size(), 0);
-  const std::int64_t n = shape_size(count_);
-  for (std::int64_t e = 0; e < n; ++e) {
-    std::int64_t off = 0;
-    for (std::size_t k = 0; k < pos.size(); ++k)
-      off += (start_[k] + std::int64_t{step_[k]} * pos[k]) * st[k];
-    idx.push_back(off);
-    for (std::size_t k = pos.size(); k-- > 0;) {
-      if (++pos[k] < count_[k]) break;
-      pos[k] = 0;
-    }
+  std::vector<std::int64_t> stride;
+  std::int64_t base = 0;
+  for (std::size_t k = 0; k < st.size(); ++k) {
+    stride.push_back(step_[k] * st[k]);
+    base += start_[k] * st[k];
   }
-  return idx;
+  return strided_offsets(count_, stride, base);
 }
 
 void Slice::forward(const Tensor& in, Tensor& out, const Pass&) const {

@@ -109,22 +109,9 @@ def augment(x, generator):
 # ---- network --------------------------------------------------------------------------------
 
 
-class BasicBlock(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.shortcut = nn.Identity()
-        if stride != 1 or cin != cout:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        y = F.relu(self.bn1(self.conv1(x)))
-        y = self.bn2(self.conv2(y))
-        return F.relu(y + self.shortcut(x))
+# The basic block (conv3x3-BN-ReLU-conv3x3-BN + shortcut, ReLU; a 1x1 stride-2 conv + BN
+# shortcut when the shape changes) is the one of the test models' `residual` network.
+BasicBlock = tm.BasicBlock
 
 
 class ResNet(nn.Module):
