@@ -233,9 +233,10 @@ void Importer::sort_nodes() {
         if (!done[static_cast<std::size_t>(k)])
           for (const auto& in : g.node(k).input())
             if (!in.empty() && !known.count(in))
-              fail("{}: the graph has a cycle or an undefined value: node '{}' ({}) reads '{}', "
-                   "which no node computes before it",
-                   file_, g.node(k).name(), g.node(k).op_type(), in);
+              fail(
+                  "{}: the graph has a cycle or an undefined value: node '{}' ({}) reads '{}', "
+                  "which no node computes before it",
+                  file_, g.node(k).name(), g.node(k).op_type(), in);
     }
   }
   for (const auto& n : order_)
@@ -265,10 +266,7 @@ void Importer::read_input() {
   if (!input) fail("{}: the graph has no input", file_);
   const auto& type = input->type();
   if (!type.has_tensor_type()) fail("{}: input '{}' is not a tensor", file_, input->name());
-  const int elem = type.tensor_type().elem_type();
-  if (elem != onnx::TensorProto::FLOAT)
-    fail("{}: input '{}' has ONNX element type {}, lumac imports float inputs (type 1)", file_,
-         input->name(), elem);
+  // Its element type was checked by run(), before the checker.
   const auto& dims = type.tensor_type().shape().dim();
   if (dims.size() < 2)
     fail("{}: input '{}' must be batch first with a per-sample shape (rank >= 2), has rank {}",
@@ -311,7 +309,8 @@ void Importer::conv() {
   const auto s = onnx_detail::attr_ints(*n_, "strides").value_or(std::vector<std::int64_t>{1, 1});
   const auto d = onnx_detail::attr_ints(*n_, "dilations").value_or(std::vector<std::int64_t>{1, 1});
   auto p = onnx_detail::attr_ints(*n_, "pads").value_or(std::vector<std::int64_t>{0, 0, 0, 0});
-  if (s.size() != 2 || d.size() != 2 || p.size() != 4) refuse("strides, dilations or pads of the wrong length");
+  if (s.size() != 2 || d.size() != 2 || p.size() != 4)
+    refuse("strides, dilations or pads of the wrong length");
   const std::string auto_pad = onnx_detail::attr_string(*n_, "auto_pad", "NOTSET");
   if (auto_pad == "VALID") {
     p = {0, 0, 0, 0};
@@ -319,7 +318,8 @@ void Importer::conv() {
     const int ks[2] = {g.kernel_h, g.kernel_w};
     for (int a = 0; a < 2; ++a) {
       const std::int64_t size = in[static_cast<std::size_t>(a + 1)], out = (size + s[a] - 1) / s[a];
-      const std::int64_t total = std::max<std::int64_t>(0, (out - 1) * s[a] + (ks[a] - 1) * d[a] + 1 - size);
+      const std::int64_t total =
+          std::max<std::int64_t>(0, (out - 1) * s[a] + (ks[a] - 1) * d[a] + 1 - size);
       const std::int64_t small = total / 2;
       p[a] = auto_pad == "SAME_UPPER" ? small : total - small;
       p[a + 2] = total - p[a];
@@ -357,10 +357,13 @@ void Importer::gemm() {
   const double alpha = onnx_detail::attr_float(*n_, "alpha", 1.0);
   const double beta = onnx_detail::attr_float(*n_, "beta", 1.0);
   const Shape& in = shape(a.id);
-  if (in.size() != 1) refuse(fmt::format("input A must be (batch, K), has per-sample shape {}", shape_string(in)));
+  if (in.size() != 1)
+    refuse(fmt::format("input A must be (batch, K), has per-sample shape {}", shape_string(in)));
   if (bm.dims.size() != 2) refuse("B must be a matrix");
   const int k = trans_b ? bm.dims[1] : bm.dims[0], m = trans_b ? bm.dims[0] : bm.dims[1];
-  if (k != in[0]) refuse(fmt::format("B of shape {} does not fit {} input features", shape_string(bm.dims), in[0]));
+  if (k != in[0])
+    refuse(
+        fmt::format("B of shape {} does not fit {} input features", shape_string(bm.dims), in[0]));
   auto d = std::make_unique<Dense>(name_, k, m);
   const auto bv = bm.floats();
   if (trans_b)
@@ -371,7 +374,8 @@ void Importer::gemm() {
   if (c) {
     const Shape cs = c->dims;
     const bool vector = c->size() == m && (cs.size() == 1 || (cs.size() == 2 && cs[0] == 1));
-    if (!vector && c->size() != 1) refuse(fmt::format("C of shape {} is not a per-output bias", shape_string(cs)));
+    if (!vector && c->size() != 1)
+      refuse(fmt::format("C of shape {} is not a per-output bias", shape_string(cs)));
     for (int i = 0; i < m; ++i)
       d->bias()[i] = static_cast<float>(beta * c->v[vector ? static_cast<std::size_t>(i) : 0]);
   }
@@ -382,13 +386,17 @@ void Importer::matmul() {
   const Val& a = act_input(0);
   const Val& bv = value(n_->input(1));
   if (bv.act)
-    refuse("a product of two activations (attention) is not supported yet: the second operand must be a constant");
+    refuse(
+        "a product of two activations (attention) is not supported yet: the second operand must be "
+        "a constant");
   const Const& bm = bv.c;
   const Shape& in = shape(a.id);
   if (in.size() != 1 || bm.dims.size() != 2)
     refuse(fmt::format("only (batch, K) x (K, M) products are supported, not per-sample {} x {}",
                        shape_string(in), shape_string(bm.dims)));
-  if (bm.dims[0] != in[0]) refuse(fmt::format("B of shape {} does not fit {} input features", shape_string(bm.dims), in[0]));
+  if (bm.dims[0] != in[0])
+    refuse(
+        fmt::format("B of shape {} does not fit {} input features", shape_string(bm.dims), in[0]));
   auto d = std::make_unique<Dense>(name_, bm.dims[0], bm.dims[1]);
   const auto w = bm.floats();
   d->weight() = Eigen::Map<const RowMatrixXf>(w.data(), bm.dims[0], bm.dims[1]).transpose();
@@ -400,24 +408,28 @@ void Importer::batchnorm() {
   if (onnx_detail::attr_int(*n_, "training_mode", 0) != 0) refuse("training_mode = 1");
   if (n_->output_size() > 1)
     for (int k = 1; k < n_->output_size(); ++k)
-      if (!n_->output(k).empty() && readers_[n_->output(k)] > 0) refuse("running statistics outputs are read");
+      if (!n_->output(k).empty() && readers_[n_->output(k)] > 0)
+        refuse("running statistics outputs are read");
   const Const &gamma = need_const(1, "scale"), &beta = need_const(2, "bias"),
               &mean = need_const(3, "mean"), &var = need_const(4, "variance");
   const double eps = onnx_detail::attr_float(*n_, "epsilon", 1e-5);
   const Shape& in = shape(x.id);
   const int c = in.empty() ? 0 : in[0];
   for (const Const* t : {&gamma, &beta, &mean, &var})
-    if (t->size() != c) refuse(fmt::format("parameters of {} values for {} channels", t->size(), c));
+    if (t->size() != c)
+      refuse(fmt::format("parameters of {} values for {} channels", t->size(), c));
   std::vector<float> scale(static_cast<std::size_t>(c)), shift(static_cast<std::size_t>(c));
   for (std::size_t k = 0; k < scale.size(); ++k) {
-    const float s = static_cast<float>(gamma.v[k] / std::sqrt(static_cast<float>(var.v[k]) + static_cast<float>(eps)));
+    const float s = static_cast<float>(
+        gamma.v[k] / std::sqrt(static_cast<float>(var.v[k]) + static_cast<float>(eps)));
     scale[k] = s;
     shift[k] = static_cast<float>(beta.v[k] - mean.v[k] * s);
   }
   if (MatmulLayer* m = foldable_matmul(n_->input(0)); m && m->outputs() == c) {
     for (int k = 0; k < c; ++k) {
       m->weight().row(k) *= scale[static_cast<std::size_t>(k)];
-      m->bias()[k] = m->bias()[k] * scale[static_cast<std::size_t>(k)] + shift[static_cast<std::size_t>(k)];
+      m->bias()[k] =
+          m->bias()[k] * scale[static_cast<std::size_t>(k)] + shift[static_cast<std::size_t>(k)];
     }
     ++bn_folded_;
     set_act(0, x.id);
@@ -448,11 +460,13 @@ void Importer::binary(BinaryKind kind) {
       bool per_output = c.size() == 1;
       if (!per_output && xs.size() == 1) per_output = cs == Shape{outs};
       if (!per_output && xs.size() == 3)
-        per_output = cs == Shape{outs, 1, 1} || (cs.size() == 4 && cs[1] == outs && cs[2] == 1 && cs[3] == 1);
+        per_output = cs == Shape{outs, 1, 1} ||
+                     (cs.size() == 4 && cs[1] == outs && cs[2] == 1 && cs[3] == 1);
       if (per_output && cs.size() <= xs.size()) {
         const float sign = kind == BinaryKind::sub ? -1.0f : 1.0f;
         for (int k = 0; k < outs; ++k)
-          m->bias()[k] += sign * static_cast<float>(c.v[c.size() == 1 ? 0 : static_cast<std::size_t>(k)]);
+          m->bias()[k] +=
+              sign * static_cast<float>(c.v[c.size() == 1 ? 0 : static_cast<std::size_t>(k)]);
         ++bias_folded_;
         set_act(0, x.id);
         return;
@@ -508,8 +522,9 @@ void Importer::reshape() {
   const auto t = need_const(1, "shape").ints();
   if (onnx_detail::attr_int(*n_, "allowzero", 0) != 0) refuse("allowzero = 1");
   const Shape& in = shape(x.id);
-  const bool keeps_batch = !t.empty() && (t[0] == onnx_detail::batch_marker || t[0] == 0 ||
-                                          t[0] == -1 || (static_batch_ > 0 && t[0] == static_batch_));
+  const bool keeps_batch =
+      !t.empty() && (t[0] == onnx_detail::batch_marker || t[0] == 0 || t[0] == -1 ||
+                     (static_batch_ > 0 && t[0] == static_batch_));
   if (!keeps_batch) refuse("the target shape moves or merges the batch axis");
   Shape out;
   int infer = -1;
@@ -526,7 +541,8 @@ void Importer::reshape() {
       out.push_back(1);
       continue;
     }
-    if (d < 1 || d == onnx_detail::batch_marker) refuse(fmt::format("target size {} merges the batch axis or is not positive", d));
+    if (d < 1 || d == onnx_detail::batch_marker)
+      refuse(fmt::format("target size {} merges the batch axis or is not positive", d));
     known *= d;
     out.push_back(static_cast<int>(d));
   }
@@ -627,24 +643,21 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
   }
   if (op == "Cast") {
     const auto to = onnx_detail::attr_int(n, "to", 0);
-    if (to != onnx::TensorProto::FLOAT) refuse(fmt::format("a cast of an activation to type {}", to));
+    if (to != onnx::TensorProto::FLOAT)
+      refuse(fmt::format("a cast of an activation to type {}", to));
     return set_act(0, x.id);
   }
   if (op == "Shape") {
     Const c{{rank}, {static_cast<double>(onnx_detail::batch_marker)}, true};
     for (int d : in) c.v.push_back(d);
-    const std::int64_t start = onnx_detail::attr_int(n, "start", 0), end = onnx_detail::attr_int(n, "end", rank);
-    if (start != 0 || end != rank) {
-      onnx::NodeProto slice;
-      slice.set_op_type("Shape");
-      std::vector<std::optional<Const>> one{Const{{rank}, c.v, true}};
-      // Shape with start/end on a known shape: fold on the full shape vector.
-      Const full = c;
+    const std::int64_t start = onnx_detail::attr_int(n, "start", 0),
+                       end = onnx_detail::attr_int(n, "end", rank);
+    if (start != 0 || end != rank) {  // Shape's start and end (opset 15) on the known shape
       const auto r = static_cast<std::int64_t>(rank);
       std::int64_t s0 = start < 0 ? start + r : start, e0 = end < 0 ? end + r : end;
       s0 = std::clamp<std::int64_t>(s0, 0, r);
       e0 = std::clamp<std::int64_t>(e0, s0, r);
-      c = Const{{static_cast<int>(e0 - s0)}, {full.v.begin() + s0, full.v.begin() + e0}, true};
+      c = Const{{static_cast<int>(e0 - s0)}, {c.v.begin() + s0, c.v.begin() + e0}, true};
     }
     vals_[n.output(0)] = Val{false, 0, c};
     ++folded_;
@@ -653,7 +666,9 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
   if (op == "Flatten") {
     std::int64_t axis = onnx_detail::attr_int(n, "axis", 1);
     if (axis < 0) axis += rank;
-    if (axis != 1) refuse(fmt::format("Flatten at axis {} merges the batch axis (lumac flattens at axis 1)", axis));
+    if (axis != 1)
+      refuse(
+          fmt::format("Flatten at axis {} merges the batch axis (lumac flattens at axis 1)", axis));
     if (in.size() == 1) return set_act(0, x.id);
     return set_act(0, add(std::make_unique<Flatten>(), {x.id}));
   }
@@ -679,23 +694,28 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
     }
     std::int64_t axis = onnx_detail::attr_int(n, "axis", 0);
     if (axis < 0) axis += rank;
-    if (axis <= 0 || axis >= rank) refuse(fmt::format("concatenation along axis {} (the batch axis or none)", axis));
+    if (axis <= 0 || axis >= rank)
+      refuse(fmt::format("concatenation along axis {} (the batch axis or none)", axis));
     return set_act(0, add(std::make_unique<Concat>(static_cast<int>(axis - 1)), ids));
   }
   if (op == "Pad") {
-    if (onnx_detail::attr_string(n, "mode", "constant") != "constant") refuse("only constant padding is supported");
+    if (onnx_detail::attr_string(n, "mode", "constant") != "constant")
+      refuse("only constant padding is supported");
     const auto pads = need_const(1, "pads").ints();
     const auto value = const_input(2);
     if (n.input_size() > 3 && !n.input(3).empty()) refuse("the axes input");
     if (pads.size() != static_cast<std::size_t>(2 * rank)) refuse("pads of the wrong length");
-    if (pads[0] != 0 || pads[static_cast<std::size_t>(rank)] != 0) refuse("padding of the batch axis");
+    if (pads[0] != 0 || pads[static_cast<std::size_t>(rank)] != 0)
+      refuse("padding of the batch axis");
     std::vector<int> b, e;
     for (int k = 1; k < rank; ++k) {
       b.push_back(static_cast<int>(pads[static_cast<std::size_t>(k)]));
       e.push_back(static_cast<int>(pads[static_cast<std::size_t>(k + rank)]));
     }
     try {
-      return set_act(0, add(std::make_unique<Pad>(b, e, value ? static_cast<float>(value->v.at(0)) : 0.0f), {x.id}));
+      return set_act(
+          0, add(std::make_unique<Pad>(b, e, value ? static_cast<float>(value->v.at(0)) : 0.0f),
+                 {x.id}));
     } catch (const Error& err) {
       refuse(err.what());
     }
@@ -708,7 +728,8 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
     if (axes.empty())
       for (std::size_t k = 0; k < starts.size(); ++k) axes.push_back(static_cast<std::int64_t>(k));
     if (steps.empty()) steps.assign(starts.size(), 1);
-    if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
+    if (ends.size() != starts.size() || axes.size() != starts.size() ||
+        steps.size() != starts.size())
       refuse("starts, ends, axes and steps differ in length");
     std::vector<int> b(in.size(), 0), step(in.size(), 1), count(in.begin(), in.end());
     for (std::size_t k = 0; k < starts.size(); ++k) {
@@ -736,7 +757,8 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
       step[static_cast<std::size_t>(a - 1)] = static_cast<int>(st);
       count[static_cast<std::size_t>(a - 1)] = static_cast<int>(n);
     }
-    if (Shape(count.begin(), count.end()) == in && std::all_of(step.begin(), step.end(), [](int v) { return v == 1; }))
+    if (Shape(count.begin(), count.end()) == in &&
+        std::all_of(step.begin(), step.end(), [](int v) { return v == 1; }))
       return set_act(0, x.id);
     return set_act(0, add(std::make_unique<Slice>(b, step, count), {x.id}));
   }
@@ -800,9 +822,10 @@ void Importer::check_shapes() {
     if (dims.size() == 0 || static_cast<std::size_t>(dims.size()) != ours.size() + 1) continue;
     for (int k = 1; k < dims.size(); ++k)
       if (dims[k].has_dim_value() && dims[k].dim_value() != ours[static_cast<std::size_t>(k - 1)])
-        fail("{}: value '{}': lumac's per-sample shape {} differs from ONNX shape inference's "
-             "(axis {} = {})",
-             file_, vi.name(), shape_string(ours), k, dims[k].dim_value());
+        fail(
+            "{}: value '{}': lumac's per-sample shape {} differs from ONNX shape inference's "
+            "(axis {} = {})",
+            file_, vi.name(), shape_string(ours), k, dims[k].dim_value());
   }
 }
 
@@ -822,8 +845,8 @@ OnnxImport Importer::run() {
     for (const auto& i : m_.graph().input())
       if (!inits.count(i.name()) && i.type().has_tensor_type() &&
           i.type().tensor_type().elem_type() != onnx::TensorProto::FLOAT)
-        fail("{}: input '{}' has ONNX element type {}, lumac imports float inputs (type 1)",
-             file_, i.name(), i.type().tensor_type().elem_type());
+        fail("{}: input '{}' has ONNX element type {}, lumac imports float inputs (type 1)", file_,
+             i.name(), i.type().tensor_type().elem_type());
   }
   try {
     onnx::checker::check_model(m_);
@@ -895,7 +918,8 @@ void load_external_data(onnx::ModelProto& m, const fs::path& dir, const std::str
     std::string location;
     std::int64_t offset = 0, length = -1;
     for (const auto& e : t.external_data()) {
-      if (e.key() == "location") location = e.value();
+      if (e.key() == "location")
+        location = e.value();
       else if (e.key() == "offset" || e.key() == "length") {
         std::int64_t v = 0;
         try {
@@ -906,15 +930,19 @@ void load_external_data(onnx::ModelProto& m, const fs::path& dir, const std::str
         (e.key() == "offset" ? offset : length) = v;
       }
     }
-    if (location.empty()) fail("{}: tensor '{}' has external data without a location", file, t.name());
+    if (location.empty())
+      fail("{}: tensor '{}' has external data without a location", file, t.name());
     const fs::path path = dir / location;
     std::ifstream in(path, std::ios::binary);
-    if (!in) fail("{}: the external-data file '{}' of tensor '{}' is missing", file, path.string(), t.name());
+    if (!in)
+      fail("{}: the external-data file '{}' of tensor '{}' is missing", file, path.string(),
+           t.name());
     in.seekg(0, std::ios::end);
     const std::int64_t size = in.tellg();
     if (length < 0) length = size - offset;
     if (offset < 0 || length < 0 || offset + length > size)
-      fail("{}: the external-data file '{}' is too short for tensor '{}'", file, path.string(), t.name());
+      fail("{}: the external-data file '{}' is too short for tensor '{}'", file, path.string(),
+           t.name());
     std::string bytes(static_cast<std::size_t>(length), '\0');
     in.seekg(offset);
     in.read(bytes.data(), length);
@@ -937,7 +965,8 @@ std::string content_checksum(const std::string& bytes) {
   return fmt::format("crc32 {:08x}, {} bytes", crc, bytes.size());
 }
 
-OnnxImport import_onnx_bytes(const std::string& bytes, const std::string& name, const fs::path& dir) {
+OnnxImport import_onnx_bytes(const std::string& bytes, const std::string& name,
+                             const fs::path& dir) {
   onnx::ModelProto m;
   if (bytes.empty()) fail("{}: the file is empty", name);
   if (!onnx::ParseProtoFromBytes(&m, bytes.data(), bytes.size()))
@@ -965,7 +994,8 @@ OnnxImport import_onnx_bytes(const std::string& bytes, const std::string& name, 
 
 OnnxImport import_onnx(const fs::path& path) {
   std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) fail("ONNX model '{}' does not exist or is not a file", path.string());
+  if (!fs::is_regular_file(path, ec))
+    fail("ONNX model '{}' does not exist or is not a file", path.string());
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("cannot read ONNX model '{}'", path.string());
   std::ostringstream ss;

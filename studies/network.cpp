@@ -8,8 +8,8 @@
 
 #include "lumac/core/config.hpp"
 #include "lumac/core/error.hpp"
-#include "lumac/nn/evaluate.hpp"
 #include "lumac/nn/calibration.hpp"
+#include "lumac/nn/evaluate.hpp"
 #include "lumac/nn/model_file.hpp"
 #include "lumac/nn/onnx_import.hpp"
 #include "lumac/studies/settings.hpp"
@@ -31,13 +31,16 @@ std::string dataset_of(const nn::Model& model, const std::string& asked, const s
   return d;
 }
 
-void calibrate_model(nn::Model& model, const std::string& dataset, std::int64_t samples) {
+// Loads the dataset with its training split and calibrates the model on it.
+nn::DatasetSplits calibrate_model(nn::Model& model, const std::string& dataset,
+                                  std::int64_t samples) {
   const auto name = parse_enum<nn::DatasetName>(dataset, "dataset");
-  const nn::DatasetSplits data = nn::load_dataset(name, data_dir(), true);
+  nn::DatasetSplits data = nn::load_dataset(name, data_dir(), true);
   if (data.train.sample_shape != model.input_shape())
     fail("the model takes inputs of shape {} but dataset '{}' has images of shape {}",
          nn::shape_string(model.input_shape()), dataset, nn::shape_string(data.train.sample_shape));
   model.set_calibration(nn::calibrate(model, data.train, samples));
+  return data;
 }
 
 }  // namespace
@@ -51,9 +54,10 @@ nn::Model load_model_file(const std::string& path, const std::string& dataset,
     fail("'{}' is an ONNX model: give the dataset it is for (--dataset) to calibrate it", path);
   nn::OnnxImport imp = nn::import_onnx(path);
   if (notice)
-    notice(fmt::format("importing ONNX model '{}' and calibrating it on the first {} {} training "
-                       "images (lumac import saves this as a model file)",
-                       path, calibration_samples, dataset));
+    notice(
+        fmt::format("importing ONNX model '{}' and calibrating it on the first {} {} training "
+                    "images (lumac import saves this as a model file)",
+                    path, calibration_samples, dataset));
   nn::SourceRecord src = *imp.model.source();
   src.dataset = dataset;
   imp.model.set_source(src);
@@ -65,19 +69,14 @@ ImportStudy run_import(const ImportSpec& spec) {
   if (spec.calibration_samples < 1 || spec.calibration_samples > 60000)
     fail("calibration samples = {}: must be in [1, 60000]", spec.calibration_samples);
   if (spec.dataset.empty()) fail("give the dataset the model is for");
-  const auto name = parse_enum<nn::DatasetName>(spec.dataset, "dataset");
+  (void)parse_enum<nn::DatasetName>(spec.dataset, "dataset");  // before the (slower) import
   const auto start = std::chrono::steady_clock::now();
   nn::OnnxImport imp = nn::import_onnx(spec.onnx);
   ImportStudy st{std::move(imp.model), std::move(imp.notes), 0, 0, 0};
   nn::SourceRecord src = *st.model.source();
   src.dataset = spec.dataset;
   st.model.set_source(src);
-  const nn::DatasetSplits data = nn::load_dataset(name, data_dir(), true);
-  if (data.train.sample_shape != st.model.input_shape())
-    fail("'{}' takes inputs of shape {} but dataset '{}' has images of shape {}", spec.onnx,
-         nn::shape_string(st.model.input_shape()), spec.dataset,
-         nn::shape_string(data.train.sample_shape));
-  st.model.set_calibration(nn::calibrate(st.model, data.train, spec.calibration_samples));
+  const nn::DatasetSplits data = calibrate_model(st.model, spec.dataset, spec.calibration_samples);
   st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (st.model.output_shape().size() == 1 && st.model.classes() == data.test.classes) {
     nn::EvalOptions opt;
@@ -92,8 +91,11 @@ Json to_json(const ImportStudy& st, const std::string& out) {
   const auto& src = *st.model.source();
   Json layers = Json::array();
   for (const auto& m : st.model.matmul_layers())
-    layers.push_back({{"name", m.name}, {"fan_in", m.fan_in}, {"outputs", m.outputs},
-                      {"positions", m.positions}, {"macs", m.macs}});
+    layers.push_back({{"name", m.name},
+                      {"fan_in", m.fan_in},
+                      {"outputs", m.outputs},
+                      {"positions", m.positions},
+                      {"macs", m.macs}});
   return {{"command", "import"},
           {"source", src.name},
           {"checksum", src.checksum},
