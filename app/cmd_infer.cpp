@@ -24,9 +24,9 @@ void run_infer(InferCommand& o) {
     print_json(to_json(st));
     return;
   }
-  fmt::print("lumac infer: {} on {} samples of '{}' ({}), noise {}, seed {}: {:.3g} s\n",
-             st.model, st.samples, o.spec.input, st.input_dataset, enum_name(st.hardware.mode),
-             st.seed, st.seconds);
+  fmt::print("lumac infer: {} on {} samples of '{}' ({}), noise {}, seed {}: {:.3g} s\n", st.model,
+             st.samples, o.spec.input, st.input_dataset, enum_name(st.hardware.mode), st.seed,
+             st.seconds);
   for (std::size_t k = 0; k < st.output_names.size(); ++k)
     fmt::print("  {} ({} x {}) written to {}\n", st.output_names[k], st.samples,
                nn::shape_string(st.output_shapes[k]), o.spec.out);
@@ -40,8 +40,8 @@ void register_infer(CLI::App& app) {
   cmd->footer(
       "IN.h5 holds one dataset named after the model's input (or 'input') of shape (N, per-sample\n"
       "shape); OUT.h5 gets one dataset per model output ('output' for a single one) of shape\n"
-      "(N, ...), with the effective config as attributes (docs/files.md). The noise of sample i\n"
-      "depends only on (seed, i).");
+      "(N, ...), with the effective config as attributes (docs/infer_file.md). The noise of\n"
+      "sample i depends only on (seed, i).");
   auto o = std::make_shared<InferCommand>();
   add_common_options(*cmd, o->common);
   cmd->add_option("--model", o->spec.model, "model file (.h5) or ONNX model (.onnx)")->required();

@@ -1,5 +1,5 @@
 // lumac infer: any batch through a model on the simulated hardware, from an HDF5 file of inputs
-// to an HDF5 file of outputs (docs/files.md, "Inference files"). This is how a user checks lumac
+// to an HDF5 file of outputs (docs/infer_file.md). This is how a user checks lumac
 // against their framework, and how the tests check imported models against PyTorch.
 #pragma once
 
@@ -20,7 +20,7 @@ struct InferSpec {
   std::string input;    // IN.h5: one dataset per graph input, named after it (or `input`)
   std::string out;      // OUT.h5
   bool force = false;
-  int batch = 256;      // samples per forward pass
+  int batch = 256;  // samples per forward pass
   std::function<void(const std::string&)> notice;
 };
 
