@@ -60,8 +60,8 @@ std::string onnx_import_error(const onnx::ModelProto& m, const fs::path& dir = o
   return "";
 }
 
-const char* const onnx_models[] = {"mlp",      "matmul",    "conv_bn_fused", "conv_bn_preserve",
-                                   "grouped",  "residual",  "broadcast",     "opset17"};
+const char* const onnx_models[] = {"mlp",     "matmul",   "conv_bn_fused", "conv_bn_preserve",
+                                   "grouped", "residual", "broadcast",     "opset17"};
 
 }  // namespace
 
@@ -128,8 +128,9 @@ TEST_CASE("onnx: an imported graph survives the model file bit for bit") {
 TEST_CASE("onnx: lumac infer writes PyTorch's outputs, with the config as attributes") {
   TempDir tmp;
   const std::string out = (tmp / "out.h5").string();
-  const RunResult r = run_lumac({"infer", "--model", (onnx_dir() / "residual.onnx").string(),
-                                 "--input", (onnx_dir() / "residual_in.h5").string(), "--out", out});
+  const RunResult r =
+      run_lumac({"infer", "--model", (onnx_dir() / "residual.onnx").string(), "--input",
+                 (onnx_dir() / "residual_in.h5").string(), "--out", out});
   CHECK(r.exit_code == 0);
   const nn::Tensor y = onnx_read_batch(out, "output");
   const nn::Tensor ref = onnx_read_batch(onnx_dir() / "residual_ref.h5", "output");
@@ -207,8 +208,12 @@ TEST_CASE("onnx: bad models are one error naming the problem") {
   }
   {
     auto m = good;  // a per-sample axis of unknown size
-    auto* d = m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()
-                  ->mutable_shape()->mutable_dim(1);
+    auto* d = m.mutable_graph()
+                  ->mutable_input(0)
+                  ->mutable_type()
+                  ->mutable_tensor_type()
+                  ->mutable_shape()
+                  ->mutable_dim(1);
     d->set_dim_param("features");
     CHECK(onnx_import_error(m).find("no fixed size") != std::string::npos);
   }
@@ -222,10 +227,32 @@ TEST_CASE("onnx: bad models are one error naming the problem") {
 
 TEST_CASE("onnx: an input of the wrong shape for lumac infer is one line") {
   TempDir tmp;
-  const RunResult r = run_lumac({"infer", "--model", (onnx_dir() / "mlp.onnx").string(), "--input",
-                                 (onnx_dir() / "residual_in.h5").string(), "--out",
-                                 (tmp / "o.h5").string()});
+  const RunResult r =
+      run_lumac({"infer", "--model", (onnx_dir() / "mlp.onnx").string(), "--input",
+                 (onnx_dir() / "residual_in.h5").string(), "--out", (tmp / "o.h5").string()});
   CHECK(r.exit_code == 2);
   CHECK(r.err_lines() == 1);
   CHECK(r.err.find("(N, 16)") != std::string::npos);
+}
+
+TEST_CASE("onnx: lumac import of the bundled models' ResNet writes a calibrated model file") {
+  TempDir tmp;
+  const std::string out = (tmp / "r.h5").string();
+  const RunResult r =
+      run_lumac({"import", (source_dir() / "data" / "models" / "fmnist_resnet.onnx").string(),
+                 "--dataset", "fashion-mnist", "--calibration-samples", "100", "--out", out,
+                 "--json"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(json_number(r.out, "clean_accuracy") == doctest::Approx(0.9261).epsilon(1e-12));
+  CHECK(json_number(r.out, "calibration_samples") == 100);
+  const nn::Model m = nn::load_model(out);
+  CHECK(m.calibration().samples == 100);
+  CHECK(m.source()->dataset == "fashion-mnist");
+  CHECK(m.matmul_layers().size() == 10);
+  CHECK(m.macs_per_sample() == 9345920);
+  // An existing file is not overwritten without --force.
+  const RunResult again = run_lumac({"import", (onnx_dir() / "mlp.onnx").string(), "--dataset",
+                                     "fashion-mnist", "--out", out});
+  CHECK(again.exit_code == 2);
+  CHECK(again.err_lines() == 1);
 }
