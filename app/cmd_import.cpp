@@ -28,8 +28,8 @@ void print_study(const ImportStudy& st, const std::string& out) {
   fmt::print("  calibrated on the first {} {} training images ({:.1f} s)\n",
              st.model.calibration().samples, src.dataset, st.seconds);
   if (st.test_samples > 0)
-    fmt::print("  clean accuracy {:.4f} on {} {} test images\n", st.clean_accuracy,
-               st.test_samples, src.dataset);
+    fmt::print("  clean accuracy {:.4f} on {} {} test images\n", st.clean_accuracy, st.test_samples,
+               src.dataset);
   fmt::print("model written to {}\n", out);
 }
 

@@ -677,7 +677,8 @@ double AnalogExecutor::add_noise(MatmulView& v, const ProductSums& p) const {
 void AnalogExecutor::check_whole_layer(const MatmulView& v) const {
   const AnalogLayer& a = layers_.at(static_cast<std::size_t>(v.layer));
   const bool whole = v.output_offset == 0 && v.W.rows() == a.outputs;
-  if (!whole && (!v.per_position || v.output_offset < 0 || v.output_offset + v.W.rows() > a.outputs))
+  if (!whole &&
+      (!v.per_position || v.output_offset < 0 || v.output_offset + v.W.rows() > a.outputs))
     fail("layer '{}': a product of its outputs {} to {} of {}", a.name, v.output_offset,
          v.output_offset + v.W.rows(), a.outputs);
   if (mode_ == NoiseMode::physical && !whole)

@@ -115,8 +115,8 @@ namespace {
 
 int fan_in_of(const Conv2dGeometry& g) {
   if (g.groups < 1 || g.in_channels % g.groups != 0 || g.out_channels % g.groups != 0)
-    fail("conv2d: {} groups do not divide {} input and {} output channels", g.groups,
-         g.in_channels, g.out_channels);
+    fail("conv2d: {} groups do not divide {} input and {} output channels", g.groups, g.in_channels,
+         g.out_channels);
   return g.in_channels / g.groups * g.kernel_h * g.kernel_w;
 }
 

@@ -63,8 +63,7 @@ std::vector<std::int64_t> broadcast_index(const Shape& out, const Shape& in) {
   const std::size_t r = out.size(), pad = r - in.size();
   const auto in_strides = strides_of(in);
   std::vector<std::int64_t> st(r, 0);
-  for (std::size_t k = 0; k < in.size(); ++k)
-    st[pad + k] = in[k] == 1 ? 0 : in_strides[k];
+  for (std::size_t k = 0; k < in.size(); ++k) st[pad + k] = in[k] == 1 ? 0 : in_strides[k];
   return strided_offsets(out, st, 0);
 }
 
@@ -180,7 +179,8 @@ Shape broadcast_shape(const Shape& a, const Shape& b) {
 
 Unary::Unary(UnaryKind kind, double a, double b)
     : kind_(kind), a_(static_cast<float>(a)), b_(static_cast<float>(b)) {
-  if (!std::isfinite(a_) && kind != UnaryKind::clip) fail("{}: parameter {} is not finite", unary_name(kind), a);
+  if (!std::isfinite(a_) && kind != UnaryKind::clip)
+    fail("{}: parameter {} is not finite", unary_name(kind), a);
   if (kind == UnaryKind::clip && !(a_ <= b_)) fail("clip: min {} above max {}", a, b);
 }
 
@@ -382,8 +382,8 @@ void BinaryConst::forward(const Tensor& in, Tensor& out, const Pass&) const {
   }
 }
 
-void BinaryConst::backward(const Tensor& in, const Tensor&, const Tensor& grad_out,
-                           Tensor* grad_in, std::span<std::vector<float>>, const Pass&) const {
+void BinaryConst::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, Tensor* grad_in,
+                           std::span<std::vector<float>>, const Pass&) const {
   if (!grad_in) return;
   const Shape& os = grad_out.shape;
   const auto ix = broadcast_index(os, in.shape), ic = broadcast_index(os, shape_);
@@ -394,7 +394,8 @@ void BinaryConst::backward(const Tensor& in, const Tensor&, const Tensor& grad_o
     float* gx = grad_in->sample(i);
     for (std::int64_t e = 0; e < n; ++e) {
       const std::int64_t kx = ix.empty() ? e : ix[static_cast<std::size_t>(e)];
-      const float c = values_[static_cast<std::size_t>(ic.empty() ? e : ic[static_cast<std::size_t>(e)])];
+      const float c =
+          values_[static_cast<std::size_t>(ic.empty() ? e : ic[static_cast<std::size_t>(e)])];
       float da = 0, db = 0;
       if (left_) {
         partials(kind_, c, x[kx], db, da);
@@ -571,7 +572,8 @@ Shape Concat::output_shape_n(std::span<const Shape> inputs) const {
   const auto a = static_cast<std::size_t>(axis_);
   for (std::size_t k = 1; k < inputs.size(); ++k) {
     Shape s = inputs[k];
-    if (s.size() != out.size()) fail("concat of shapes {} and {}", shape_string(out), shape_string(s));
+    if (s.size() != out.size())
+      fail("concat of shapes {} and {}", shape_string(out), shape_string(s));
     s[a] = out[a];
     if (s != out)
       fail("concat along axis {} of shapes {} and {}", axis_, shape_string(inputs[0]),
@@ -599,8 +601,7 @@ namespace {
 void concat_blocks(const Shape& s, int axis, std::int64_t& outer, std::int64_t& block) {
   outer = 1;
   block = 1;
-  for (std::size_t k = 0; k < s.size(); ++k)
-    (static_cast<int>(k) < axis ? outer : block) *= s[k];
+  for (std::size_t k = 0; k < s.size(); ++k) (static_cast<int>(k) < axis ? outer : block) *= s[k];
 }
 
 }  // namespace
@@ -652,7 +653,8 @@ void Concat::backward_n(std::span<const Tensor* const> in, const Tensor&, const 
 Reshape::Reshape(Shape shape) : shape_(std::move(shape)) {
   if (shape_.empty()) fail("reshape to an empty per-sample shape");
   for (int d : shape_)
-    if (d < 1) fail("reshape to per-sample shape {}: every dimension must be >= 1", shape_string(shape_));
+    if (d < 1)
+      fail("reshape to per-sample shape {}: every dimension must be >= 1", shape_string(shape_));
 }
 
 std::string Reshape::describe() const {
@@ -691,7 +693,8 @@ Transpose::Transpose(std::vector<int> perm) : perm_(std::move(perm)) {
   std::vector<int> sorted = perm_;
   std::sort(sorted.begin(), sorted.end());
   for (std::size_t k = 0; k < sorted.size(); ++k)
-    if (sorted[k] != static_cast<int>(k)) fail("transpose: {} is not a permutation", fmt::join(perm_, ","));
+    if (sorted[k] != static_cast<int>(k))
+      fail("transpose: {} is not a permutation", fmt::join(perm_, ","));
 }
 
 std::string Transpose::describe() const {
@@ -753,7 +756,8 @@ void Transpose::backward(const Tensor& in, const Tensor&, const Tensor& grad_out
 
 Pad::Pad(std::vector<int> begin, std::vector<int> end, float value)
     : begin_(std::move(begin)), end_(std::move(end)), value_(value) {
-  if (begin_.size() != end_.size()) fail("pad: {} begin and {} end counts", begin_.size(), end_.size());
+  if (begin_.size() != end_.size())
+    fail("pad: {} begin and {} end counts", begin_.size(), end_.size());
   for (std::size_t k = 0; k < begin_.size(); ++k)
     if (begin_[k] < 0 || end_[k] < 0) fail("pad: negative padding (cropping) is not supported");
   if (!std::isfinite(value_)) fail("pad: the value {} is not finite", value);
@@ -782,7 +786,8 @@ Shape Pad::output_shape(const Shape& input) const {
 namespace {
 
 // For every input element, the index of the output element it lands on.
-std::vector<std::int64_t> pad_index(const Shape& in, const Shape& out, const std::vector<int>& begin) {
+std::vector<std::int64_t> pad_index(const Shape& in, const Shape& out,
+                                    const std::vector<int>& begin) {
   const auto st = strides_of(out);
   std::int64_t base = 0;
   for (std::size_t k = 0; k < in.size(); ++k) base += begin[k] * st[k];
@@ -829,8 +834,8 @@ Slice::Slice(std::vector<int> start, std::vector<int> step, std::vector<int> cou
 }
 
 std::string Slice::describe() const {
-  return fmt::format("slice start {} step {} count {}", fmt::join(start_, ","), fmt::join(step_, ","),
-                     fmt::join(count_, ","));
+  return fmt::format("slice start {} step {} count {}", fmt::join(start_, ","),
+                     fmt::join(step_, ","), fmt::join(count_, ","));
 }
 
 void Slice::record(NodeRecord& r) const {
@@ -897,7 +902,8 @@ std::unique_ptr<Layer> make_graph_op(const NodeRecord& r) {
   }
   auto bkind = [&] {
     const auto k = r.get("kind").at(0);
-    if (k < 0 || k > static_cast<std::int64_t>(BinaryKind::div)) fail("binary kind {} is unknown", k);
+    if (k < 0 || k > static_cast<std::int64_t>(BinaryKind::div))
+      fail("binary kind {} is unknown", k);
     return static_cast<BinaryKind>(k);
   };
   if (op == "add" || op == "sub" || op == "mul" || op == "div")
@@ -906,17 +912,23 @@ std::unique_ptr<Layer> make_graph_op(const NodeRecord& r) {
     const auto& a = r.get_array("constant");
     const auto rank = r.get("constant_rank").at(0);
     Shape shape = rank == 0 ? Shape{} : a.dims;
-    if (rank != static_cast<std::int64_t>(shape.size())) fail("binary_const: rank {} for {} dims", rank, a.dims.size());
-    return std::make_unique<BinaryConst>(bkind(), shape, a.values, r.get("constant_left").at(0) != 0);
+    if (rank != static_cast<std::int64_t>(shape.size()))
+      fail("binary_const: rank {} for {} dims", rank, a.dims.size());
+    return std::make_unique<BinaryConst>(bkind(), shape, a.values,
+                                         r.get("constant_left").at(0) != 0);
   }
   if (op == "channel_affine")
-    return std::make_unique<ChannelAffine>(r.get_array("scale").values, r.get_array("shift").values);
+    return std::make_unique<ChannelAffine>(r.get_array("scale").values,
+                                           r.get_array("shift").values);
   if (op == "reduce_mean")
     return std::make_unique<ReduceMean>(to_int(r.get("axes"), 0, "reduce_mean axis"),
                                         r.get("keepdims").at(0) != 0);
-  if (op == "concat") return std::make_unique<Concat>(to_int(r.get("axis"), 0, "concat axis").at(0));
-  if (op == "reshape") return std::make_unique<Reshape>(to_int(r.get("shape"), 1, "reshape dimension"));
-  if (op == "transpose") return std::make_unique<Transpose>(to_int(r.get("perm"), 0, "transpose axis"));
+  if (op == "concat")
+    return std::make_unique<Concat>(to_int(r.get("axis"), 0, "concat axis").at(0));
+  if (op == "reshape")
+    return std::make_unique<Reshape>(to_int(r.get("shape"), 1, "reshape dimension"));
+  if (op == "transpose")
+    return std::make_unique<Transpose>(to_int(r.get("perm"), 0, "transpose axis"));
   if (op == "pad") {
     const auto& v = r.get_real("value");
     return std::make_unique<Pad>(to_int(r.get("begin"), 0, "pad"), to_int(r.get("end"), 0, "pad"),

@@ -57,9 +57,9 @@ void Layer::forward_n(std::span<const Tensor* const> in, Tensor& out, const Pass
   forward(*in[0], out, pass);
 }
 
-void Layer::backward_n(std::span<const Tensor* const> in, const Tensor& out,
-                       const Tensor& grad_out, std::span<Tensor* const> grad_in,
-                       std::span<std::vector<float>> grads, const Pass& pass) const {
+void Layer::backward_n(std::span<const Tensor* const> in, const Tensor& out, const Tensor& grad_out,
+                       std::span<Tensor* const> grad_in, std::span<std::vector<float>> grads,
+                       const Pass& pass) const {
   backward(*in[0], out, grad_out, grad_in[0], grads, pass);
 }
 

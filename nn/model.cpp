@@ -399,8 +399,8 @@ void Model::set_calibration(Calibration calibration) {
 
 std::string Model::summary() const {
   const Shape& o = output_shape();
-  const std::string out = o.size() == 1 ? fmt::format("{} classes", o[0])
-                                        : fmt::format("output {}", shape_string(o));
+  const std::string out =
+      o.size() == 1 ? fmt::format("{} classes", o[0]) : fmt::format("output {}", shape_string(o));
   std::string s = fmt::format("model '{}': input {}, {}, {} MACs per sample\n", arch_,
                               shape_string(input_shape()), out, macs_per_sample());
   const bool seq = sequential();

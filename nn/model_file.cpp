@@ -192,7 +192,8 @@ std::unique_ptr<Layer> read_layer(const H5::Group& g) {
   if (type == "flatten") return std::make_unique<Flatten>();
   if (type == "maxpool2d" || type == "avgpool2d") {
     const int kernel = read_dim(g, "kernel", 1), stride = read_dim(g, "stride", 1);
-    Pool2dGeometry pg{.kernel_h = kernel, .kernel_w = kernel, .stride_h = stride, .stride_w = stride};
+    Pool2dGeometry pg{
+        .kernel_h = kernel, .kernel_w = kernel, .stride_h = stride, .stride_w = stride};
     if (h5::has_attribute(g, "op")) pg = Pool2dGeometry::from_record(read_record(g));
     if (type == "maxpool2d") return std::make_unique<MaxPool2d>(pg);
     return std::make_unique<AvgPool2d>(pg);

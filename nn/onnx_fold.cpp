@@ -29,7 +29,8 @@ namespace {
 
 template <class T>
 void append_raw(const std::string& raw, std::vector<double>& out) {
-  if (raw.size() % sizeof(T) != 0) fail("raw tensor data of {} bytes is not whole values", raw.size());
+  if (raw.size() % sizeof(T) != 0)
+    fail("raw tensor data of {} bytes is not whole values", raw.size());
   const std::size_t n = raw.size() / sizeof(T);
   for (std::size_t k = 0; k < n; ++k) {
     T x;
@@ -78,15 +79,23 @@ Const binary(const std::string& op, const Const& a, const Const& b) {
   const std::int64_t n = out.size();
   out.v.resize(static_cast<std::size_t>(n));
   for (std::int64_t e = 0; e < n; ++e) {
-    const double x = a.v[static_cast<std::size_t>(ia.empty() ? e : ia[static_cast<std::size_t>(e)])];
-    const double y = b.v[static_cast<std::size_t>(ib.empty() ? e : ib[static_cast<std::size_t>(e)])];
+    const double x =
+        a.v[static_cast<std::size_t>(ia.empty() ? e : ia[static_cast<std::size_t>(e)])];
+    const double y =
+        b.v[static_cast<std::size_t>(ib.empty() ? e : ib[static_cast<std::size_t>(e)])];
     double r = 0;
-    if (op == "Add") r = x + y;
-    else if (op == "Sub") r = x - y;
-    else if (op == "Mul") r = x * y;
-    else if (op == "Div") r = out.integer ? (y == 0 ? 0 : std::trunc(x / y)) : x / y;
-    else if (op == "Equal") r = x == y ? 1 : 0;
-    else if (op == "Pow") r = std::pow(x, y);
+    if (op == "Add")
+      r = x + y;
+    else if (op == "Sub")
+      r = x - y;
+    else if (op == "Mul")
+      r = x * y;
+    else if (op == "Div")
+      r = out.integer ? (y == 0 ? 0 : std::trunc(x / y)) : x / y;
+    else if (op == "Equal")
+      r = x == y ? 1 : 0;
+    else if (op == "Pow")
+      r = std::pow(x, y);
     if (!out.integer && (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Pow"))
       r = static_cast<float>(r);  // float32 arithmetic, as the runtime does
     out.v[static_cast<std::size_t>(e)] = r;
@@ -134,10 +143,12 @@ Const gather(const Const& data, const Const& idx, std::int64_t axis_attr) {
     for (std::size_t k = 0; k < ir; ++k)
       flat_idx = flat_idx * idx.dims[k] + pos[static_cast<std::size_t>(axis) + k];
     std::int64_t i = static_cast<std::int64_t>(idx.v[static_cast<std::size_t>(flat_idx)]);
-    if (i < -extent || i >= extent) fail("Gather: index {} out of range [-{}, {})", i, extent, extent);
+    if (i < -extent || i >= extent)
+      fail("Gather: index {} out of range [-{}, {})", i, extent, extent);
     if (i < 0) i += extent;
     std::int64_t off = i * st[static_cast<std::size_t>(axis)];
-    for (int k = 0; k < axis; ++k) off += pos[static_cast<std::size_t>(k)] * st[static_cast<std::size_t>(k)];
+    for (int k = 0; k < axis; ++k)
+      off += pos[static_cast<std::size_t>(k)] * st[static_cast<std::size_t>(k)];
     for (std::size_t k = static_cast<std::size_t>(axis) + 1; k < data.dims.size(); ++k)
       off += pos[k - 1 + ir] * st[k];
     out.v.push_back(data.v[static_cast<std::size_t>(off)]);
@@ -212,7 +223,8 @@ Const concat(const std::vector<std::optional<Const>>& in, std::int64_t axis_attr
 Const transpose(const Const& data, std::optional<std::vector<std::int64_t>> perm) {
   const std::size_t r = data.dims.size();
   std::vector<std::int64_t> p(r);
-  if (perm) p = *perm;
+  if (perm)
+    p = *perm;
   else
     for (std::size_t k = 0; k < r; ++k) p[k] = static_cast<std::int64_t>(r - 1 - k);
   if (p.size() != r) fail("Transpose: perm of {} axes for a rank-{} tensor", p.size(), r);
@@ -249,7 +261,8 @@ Const reshape(const Const& data, const std::vector<std::int64_t>& target) {
     if (known == 0 || data.size() % known != 0) fail("Reshape: {} values do not fit", data.size());
     od[static_cast<std::size_t>(infer)] = static_cast<int>(data.size() / known);
   }
-  if (shape_size(od) != data.size()) fail("Reshape of {} values to {}", data.size(), shape_string(od));
+  if (shape_size(od) != data.size())
+    fail("Reshape of {} values to {}", data.size(), shape_string(od));
   return Const{od, data.v, data.integer};
 }
 
@@ -279,18 +292,24 @@ Const tensor_const(const onnx::TensorProto& t) {
   using TP = onnx::TensorProto;
   switch (t.data_type()) {
     case TP::FLOAT:
-      if (!raw.empty()) append_raw<float>(raw, c.v);
-      else c.v.assign(t.float_data().begin(), t.float_data().end());
+      if (!raw.empty())
+        append_raw<float>(raw, c.v);
+      else
+        c.v.assign(t.float_data().begin(), t.float_data().end());
       break;
     case TP::DOUBLE:
-      if (!raw.empty()) append_raw<double>(raw, c.v);
-      else c.v.assign(t.double_data().begin(), t.double_data().end());
+      if (!raw.empty())
+        append_raw<double>(raw, c.v);
+      else
+        c.v.assign(t.double_data().begin(), t.double_data().end());
       for (double& x : c.v) x = static_cast<float>(x);
       break;
     case TP::INT64:
       c.integer = true;
-      if (!raw.empty()) append_raw<std::int64_t>(raw, c.v);
-      else c.v.assign(t.int64_data().begin(), t.int64_data().end());
+      if (!raw.empty())
+        append_raw<std::int64_t>(raw, c.v);
+      else
+        c.v.assign(t.int64_data().begin(), t.int64_data().end());
       break;
     case TP::INT32:
     case TP::INT8:
@@ -299,17 +318,23 @@ Const tensor_const(const onnx::TensorProto& t) {
     case TP::BOOL:
       c.integer = true;
       if (!raw.empty()) {
-        if (t.data_type() == TP::INT32) append_raw<std::int32_t>(raw, c.v);
-        else if (t.data_type() == TP::INT16) append_raw<std::int16_t>(raw, c.v);
-        else if (t.data_type() == TP::INT8) append_raw<std::int8_t>(raw, c.v);
-        else append_raw<std::uint8_t>(raw, c.v);
+        if (t.data_type() == TP::INT32)
+          append_raw<std::int32_t>(raw, c.v);
+        else if (t.data_type() == TP::INT16)
+          append_raw<std::int16_t>(raw, c.v);
+        else if (t.data_type() == TP::INT8)
+          append_raw<std::int8_t>(raw, c.v);
+        else
+          append_raw<std::uint8_t>(raw, c.v);
       } else {
         c.v.assign(t.int32_data().begin(), t.int32_data().end());
       }
       break;
     default:
-      fail("tensor '{}' has ONNX data type {}, which lumac does not read (float, double and "
-           "integers)", t.name(), t.data_type());
+      fail(
+          "tensor '{}' has ONNX data type {}, which lumac does not read (float, double and "
+          "integers)",
+          t.name(), t.data_type());
   }
   if (static_cast<std::int64_t>(c.v.size()) != c.size())
     fail("tensor '{}' of shape {} holds {} values", t.name(), shape_string(c.dims), c.v.size());
@@ -359,9 +384,11 @@ std::optional<std::vector<Const>> fold_node(const onnx::NodeProto& n,
     for (const auto& a : n.attribute()) {
       if (a.name() == "value") return std::vector<Const>{tensor_const(a.t())};
       if (a.name() == "value_float") return std::vector<Const>{scalar(a.f(), false)};
-      if (a.name() == "value_int") return std::vector<Const>{scalar(static_cast<double>(a.i()), true)};
+      if (a.name() == "value_int")
+        return std::vector<Const>{scalar(static_cast<double>(a.i()), true)};
       if (a.name() == "value_floats")
-        return std::vector<Const>{Const{{a.floats_size()}, {a.floats().begin(), a.floats().end()}, false}};
+        return std::vector<Const>{
+            Const{{a.floats_size()}, {a.floats().begin(), a.floats().end()}, false}};
       if (a.name() == "value_ints")
         return std::vector<Const>{Const{{a.ints_size()}, {a.ints().begin(), a.ints().end()}, true}};
     }
@@ -395,19 +422,24 @@ std::optional<std::vector<Const>> fold_node(const onnx::NodeProto& n,
     if (end < 0) end += r;
     start = std::clamp<std::int64_t>(start, 0, r);
     end = std::clamp<std::int64_t>(end, start, r);
-    return std::vector<Const>{Const{{static_cast<int>(end - start)},
-                                    {d.begin() + start, d.begin() + end}, true}};
+    return std::vector<Const>{
+        Const{{static_cast<int>(end - start)}, {d.begin() + start, d.begin() + end}, true}};
   }
   if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Equal" || op == "Pow")
     return std::vector<Const>{binary(op, need(0), need(1))};
   if (op == "Neg" || op == "Sqrt" || op == "Relu" || op == "Exp" || op == "Reciprocal") {
     Const c = need(0);
     for (double& x : c.v) {
-      if (op == "Neg") x = -x;
-      else if (op == "Sqrt") x = static_cast<float>(std::sqrt(x));
-      else if (op == "Relu") x = std::max(x, 0.0);
-      else if (op == "Exp") x = static_cast<float>(std::exp(x));
-      else x = static_cast<float>(1.0 / x);
+      if (op == "Neg")
+        x = -x;
+      else if (op == "Sqrt")
+        x = static_cast<float>(std::sqrt(x));
+      else if (op == "Relu")
+        x = std::max(x, 0.0);
+      else if (op == "Exp")
+        x = static_cast<float>(std::exp(x));
+      else
+        x = static_cast<float>(1.0 / x);
     }
     return std::vector<Const>{c};
   }
@@ -449,7 +481,8 @@ std::optional<std::vector<Const>> fold_node(const onnx::NodeProto& n,
     if (in.size() > 1 && in[1]) axes = in[1]->ints();
     for (auto& a : axes) a = norm_axis(a, c.dims.size(), "Squeeze");
     for (std::size_t k = 0; k < c.dims.size(); ++k) {
-      const bool listed = std::find(axes.begin(), axes.end(), static_cast<std::int64_t>(k)) != axes.end();
+      const bool listed =
+          std::find(axes.begin(), axes.end(), static_cast<std::int64_t>(k)) != axes.end();
       if (listed && c.dims[k] != 1) fail("Squeeze of axis {} of extent {}", k, c.dims[k]);
       if (!(listed || (axes.empty() && c.dims[k] == 1))) out.push_back(c.dims[k]);
     }
@@ -474,8 +507,9 @@ std::optional<std::vector<Const>> fold_node(const onnx::NodeProto& n,
     if (value.v.size() != 1) fail("ConstantOfShape: value must hold one element");
     Shape d = dims_of(shape);
     check_folded_size(d, "ConstantOfShape");
-    return std::vector<Const>{Const{d, std::vector<double>(static_cast<std::size_t>(shape_size(d)), value.v[0]),
-                                    value.integer}};
+    return std::vector<Const>{
+        Const{d, std::vector<double>(static_cast<std::size_t>(shape_size(d)), value.v[0]),
+              value.integer}};
   }
   if (op == "Expand") {
     const Const& c = need(0);
@@ -486,7 +520,8 @@ std::optional<std::vector<Const>> fold_node(const onnx::NodeProto& n,
     out.integer = c.integer;
     const auto idx = broadcast_index(out.dims, c.dims);
     for (std::int64_t e = 0; e < out.size(); ++e)
-      out.v.push_back(c.v[static_cast<std::size_t>(idx.empty() ? e : idx[static_cast<std::size_t>(e)])]);
+      out.v.push_back(
+          c.v[static_cast<std::size_t>(idx.empty() ? e : idx[static_cast<std::size_t>(e)])]);
     return std::vector<Const>{out};
   }
   if (op == "Range") {
@@ -495,7 +530,8 @@ std::optional<std::vector<Const>> fold_node(const onnx::NodeProto& n,
     const auto count = static_cast<std::int64_t>(std::max(0.0, std::ceil((limit - start) / delta)));
     if (count > max_folded_values) fail("Range of {} elements", count);
     Const out{{static_cast<int>(count)}, {}, need(0).integer};
-    for (std::int64_t k = 0; k < count; ++k) out.v.push_back(start + static_cast<double>(k) * delta);
+    for (std::int64_t k = 0; k < count; ++k)
+      out.v.push_back(start + static_cast<double>(k) * delta);
     return std::vector<Const>{out};
   }
   return std::nullopt;

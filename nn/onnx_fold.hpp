@@ -19,9 +19,9 @@ namespace lumac::nn::onnx_detail {
 inline constexpr std::int64_t batch_marker = 1000003;
 
 struct Const {
-  Shape dims;              // full ONNX shape ({} for a scalar)
-  std::vector<double> v;   // row-major values (int64 held exactly up to 2^53)
-  bool integer = false;    // int64, int32 or bool in the source
+  Shape dims;             // full ONNX shape ({} for a scalar)
+  std::vector<double> v;  // row-major values (int64 held exactly up to 2^53)
+  bool integer = false;   // int64, int32 or bool in the source
   std::int64_t size() const { return shape_size(dims); }
   std::vector<std::int64_t> ints() const;
   std::vector<float> floats() const;

@@ -140,10 +140,10 @@ Shape Pool2d::output_shape(const Shape& input) const {
       input[2] + g_.pad_left + g_.pad_right < g_.kernel_w)
     fail("{}: the {}x{} window does not fit the {}x{} input", layer_type_name(type()), g_.kernel_h,
          g_.kernel_w, input[1], input[2]);
-  return {input[0],
-          pooled_extent(input[1], g_.pad_top, g_.pad_bottom, g_.kernel_h, g_.stride_h, g_.ceil_mode),
-          pooled_extent(input[2], g_.pad_left, g_.pad_right, g_.kernel_w, g_.stride_w,
-                        g_.ceil_mode)};
+  return {
+      input[0],
+      pooled_extent(input[1], g_.pad_top, g_.pad_bottom, g_.kernel_h, g_.stride_h, g_.ceil_mode),
+      pooled_extent(input[2], g_.pad_left, g_.pad_right, g_.kernel_w, g_.stride_w, g_.ceil_mode)};
 }
 
 void MaxPool2d::forward(const Tensor& in, Tensor& out, const Pass&) const {
@@ -209,8 +209,8 @@ void AvgPool2d::backward(const Tensor& in, const Tensor& out, const Tensor& grad
       for (int oy = 0; oy < p.ho; ++oy)
         for (int ox = 0; ox < p.wo; ++ox) {
           const Window win = window(g_, p, oy, ox);
-          const float d = go[oy * p.wo + ox] *
-                          (1.0f / static_cast<float>(divisor(g_, p, win, oy, ox)));
+          const float d =
+              go[oy * p.wo + ox] * (1.0f / static_cast<float>(divisor(g_, p, win, oy, ox)));
           for (int y = win.y0; y < win.y1; ++y)
             for (int x = win.x0; x < win.x1; ++x) gi[y * p.w + x] += d;
         }

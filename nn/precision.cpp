@@ -5,8 +5,8 @@
 #include <cmath>
 #include <map>
 #include <mutex>
-#include <tuple>
 #include <numeric>
+#include <tuple>
 
 #include "lumac/core/error.hpp"
 #include "lumac/core/rng.hpp"
@@ -38,8 +38,8 @@ class LearningHook final : public MatmulHook {
     std::vector<Eigen::VectorXd> out(layers);
     for (const auto& [key, rows] : partial_) {
       auto& t = out[static_cast<std::size_t>(std::get<0>(key))];
-      const auto outputs =
-          static_cast<Eigen::Index>(ex_.layers()[static_cast<std::size_t>(std::get<0>(key))].outputs);
+      const auto outputs = static_cast<Eigen::Index>(
+          ex_.layers()[static_cast<std::size_t>(std::get<0>(key))].outputs);
       if (t.size() == 0) t = Eigen::VectorXd::Zero(outputs);
       t.segment(std::get<2>(key), rows.size()) += rows;
     }

@@ -30,8 +30,7 @@ nn::Tensor read_inputs(const std::string& path, const nn::Model& model, std::str
       name = t;
       break;
     }
-  if (name.empty())
-    fail("input file '{}' has no dataset '{}'", path, fmt::join(tried, "' or '"));
+  if (name.empty()) fail("input file '{}' has no dataset '{}'", path, fmt::join(tried, "' or '"));
   h5::Array<float> a;
   try {
     a = h5::read_floats(root, name);
@@ -45,7 +44,8 @@ nn::Tensor read_inputs(const std::string& path, const nn::Model& model, std::str
          fmt::join(a.dims, "x"), nn::shape_string(model.input_shape()));
   if (a.dims[0] < 1 || a.dims[0] > 100000000) fail("input file '{}': {} samples", path, a.dims[0]);
   for (float v : a.data)
-    if (!std::isfinite(v)) fail("input file '{}': dataset '{}' holds a non-finite value", path, name);
+    if (!std::isfinite(v))
+      fail("input file '{}': dataset '{}' holds a non-finite value", path, name);
   nn::Tensor t;
   t.batch = static_cast<int>(a.dims[0]);
   t.shape = model.input_shape();
@@ -67,7 +67,8 @@ InferStudy run_infer(const InferSpec& spec, const HardwareSpec& hardware, Settin
   st.seed = seed;
   st.hardware = resolve_hardware(hardware, model, settings.circuit);
   if (analog && !model.calibrated())
-    fail("model '{}' has no calibration: the analog modes need it (lumac import writes it)", spec.model);
+    fail("model '{}' has no calibration: the analog modes need it (lumac import writes it)",
+         spec.model);
   const nn::Tensor x = read_inputs(spec.input, model, st.input_dataset);
   st.samples = x.batch;
   std::unique_ptr<nn::AnalogExecutor> ex;

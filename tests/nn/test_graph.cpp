@@ -9,14 +9,14 @@
 
 #include "lumac/nn/analog.hpp"
 #include "lumac/nn/calibration.hpp"
-#include "lumac/nn/dataset.hpp"
-#include "lumac/nn/precision.hpp"
-#include "lumac/studies/settings.hpp"
 #include "lumac/nn/conv2d.hpp"
+#include "lumac/nn/dataset.hpp"
 #include "lumac/nn/dense.hpp"
 #include "lumac/nn/graph_ops.hpp"
 #include "lumac/nn/model_file.hpp"
 #include "lumac/nn/pool.hpp"
+#include "lumac/nn/precision.hpp"
+#include "lumac/studies/settings.hpp"
 #include "tests/nn/nn_support.hpp"
 
 using namespace lumac;
@@ -69,8 +69,8 @@ double graph_gradient_error(nn::Model& m, nn::Tensor x, double h = 1e-2) {
 
 TEST_CASE("graph: every unary op's input gradient matches central differences") {
   using K = nn::UnaryKind;
-  for (K kind : {K::leaky_relu, K::clip, K::sigmoid, K::tanh, K::exp, K::neg, K::sqrt, K::abs,
-                 K::erf}) {
+  for (K kind :
+       {K::leaky_relu, K::clip, K::sigmoid, K::tanh, K::exp, K::neg, K::sqrt, K::abs, K::erf}) {
     CAPTURE(static_cast<int>(kind));
     nn::Tensor x = random_tensor(3, {2, 3, 4}, 7010);
     if (kind == K::sqrt)
@@ -111,8 +111,8 @@ TEST_CASE("graph: constant operands on either side, per-channel affine, concat, 
       CAPTURE(static_cast<int>(kind));
       CAPTURE(left);
       Nodes nodes;
-      nodes.push_back(std::make_unique<nn::BinaryConst>(kind, nn::Shape{3, 1},
-                                                        std::vector<float>{0.5f, -2.0f, 1.5f}, left));
+      nodes.push_back(std::make_unique<nn::BinaryConst>(
+          kind, nn::Shape{3, 1}, std::vector<float>{0.5f, -2.0f, 1.5f}, left));
       nn::Model m = graph_of({2, 3, 4}, std::move(nodes), {{0}});
       nn::Tensor x = random_tensor(2, {2, 3, 4}, 7030);
       if (kind == K::div && left)
@@ -125,11 +125,10 @@ TEST_CASE("graph: constant operands on either side, per-channel affine, concat, 
   nodes.push_back(std::make_unique<nn::Transpose>(std::vector<int>{2, 0, 1}));
   nodes.push_back(std::make_unique<nn::Reshape>(nn::Shape{3, 4, 2}));
   nodes.push_back(std::make_unique<nn::Transpose>(std::vector<int>{1, 0, 2}));  // back to 4x3x2
-  nodes.push_back(std::make_unique<nn::Pad>(std::vector<int>{1, 0, 2}, std::vector<int>{0, 2, 1},
-                                            0.25f));
-  nodes.push_back(std::make_unique<nn::Slice>(std::vector<int>{4, 1, 4},
-                                              std::vector<int>{-2, 1, -1},
-                                              std::vector<int>{3, 3, 4}));
+  nodes.push_back(
+      std::make_unique<nn::Pad>(std::vector<int>{1, 0, 2}, std::vector<int>{0, 2, 1}, 0.25f));
+  nodes.push_back(std::make_unique<nn::Slice>(
+      std::vector<int>{4, 1, 4}, std::vector<int>{-2, 1, -1}, std::vector<int>{3, 3, 4}));
   nodes.push_back(std::make_unique<nn::Concat>(1));
   nn::Model m = graph_of({3, 2, 4}, std::move(nodes), {{0}, {1}, {2}, {3}, {4}, {5}, {6, 6}});
   CHECK(m.output_shape() == nn::Shape{3, 6, 4});
@@ -147,9 +146,16 @@ TEST_CASE("graph: general convolutions and pooling, gradients of inputs and weig
   auto conv = std::make_unique<nn::Conv2d>("conv", g);
   CHECK(conv->fan_in() == 2 * 3 * 2);
   randomize(*conv, 7050);
-  nn::Pool2dGeometry p{.kernel_h = 3, .kernel_w = 2, .stride_h = 2, .stride_w = 1,
-                       .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 0,
-                       .ceil_mode = true, .count_include_pad = true};
+  nn::Pool2dGeometry p{.kernel_h = 3,
+                       .kernel_w = 2,
+                       .stride_h = 2,
+                       .stride_w = 1,
+                       .pad_top = 1,
+                       .pad_left = 1,
+                       .pad_bottom = 1,
+                       .pad_right = 0,
+                       .ceil_mode = true,
+                       .count_include_pad = true};
   {
     // Convolution and average pooling are linear: central differences are exact up to rounding.
     Nodes nodes;
@@ -233,14 +239,14 @@ nn::Model graph_residual() {
   cb->bias() = ca->bias();
   auto fc = std::make_unique<nn::Dense>("fc", 6, 4);
   randomize(*fc, 7072);
-  nodes.push_back(std::move(c1));                                            // 1
-  nodes.push_back(std::make_unique<nn::ReLU>());                             // 2
-  nodes.push_back(std::move(ca));                                            // 3
-  nodes.push_back(std::move(cb));                                            // 4
-  nodes.push_back(std::make_unique<nn::Binary>(nn::BinaryKind::add));        // 5 = 3 + 2
-  nodes.push_back(std::make_unique<nn::Concat>(0));                          // 6 = [5, 4]
+  nodes.push_back(std::move(c1));                                                    // 1
+  nodes.push_back(std::make_unique<nn::ReLU>());                                     // 2
+  nodes.push_back(std::move(ca));                                                    // 3
+  nodes.push_back(std::move(cb));                                                    // 4
+  nodes.push_back(std::make_unique<nn::Binary>(nn::BinaryKind::add));                // 5 = 3 + 2
+  nodes.push_back(std::make_unique<nn::Concat>(0));                                  // 6 = [5, 4]
   nodes.push_back(std::make_unique<nn::ReduceMean>(std::vector<int>{1, 2}, false));  // 7
-  nodes.push_back(std::move(fc));                                            // 8
+  nodes.push_back(std::move(fc));                                                    // 8
   return nn::Model(nn::Shape{1, 6, 6}, std::move(nodes),
                    {{0}, {1}, {2}, {2}, {3, 2}, {5, 4}, {6}, {7}}, {}, {}, "residual");
 }
@@ -277,7 +283,9 @@ class GraphNoiseProbe final : public nn::MatmulHook {
         z_[static_cast<std::size_t>(v.layer)].push_back((v.Y(i, j) - clean(i, j)) / sigma);
       }
   }
-  const std::vector<double>& z(std::size_t node) const { return z_[node]; }
+  const std::vector<double>& z(std::size_t node) const {
+    return z_[node];
+  }
 
  private:
   const nn::MatmulHook& inner_;
@@ -320,8 +328,8 @@ TEST_CASE("graph: shot noise of every node of a residual graph follows ||w|| ||x
 
 TEST_CASE("graph: a residual graph's noisy outputs do not depend on batch size or threads") {
   const nn::Model m = graph_residual();
-  const nn::AnalogExecutor ex(nn::NoiseMode::shot_only, graph_shot_layers(m, 2.0),
-                              CircuitParams{}, NoiseSources::all(), 5);
+  const nn::AnalogExecutor ex(nn::NoiseMode::shot_only, graph_shot_layers(m, 2.0), CircuitParams{},
+                              NoiseSources::all(), 5);
   nn::Tensor x = random_tensor(70, {1, 6, 6}, 7090);
   const int threads_before = omp_get_max_threads();
   auto run = [&](int batch) {
@@ -441,12 +449,14 @@ TEST_CASE("graph: a grouped convolution draws each output's noise as the whole l
   layers[0].enob = 4;
   {
     layers[0].fan_in = 18;
-    const nn::AnalogExecutor ex(nn::NoiseMode::enob, layers, CircuitParams{}, NoiseSources::all(), 9);
+    const nn::AnalogExecutor ex(nn::NoiseMode::enob, layers, CircuitParams{}, NoiseSources::all(),
+                                9);
     grouped.forward(x, noisy_g, nn::Pass{.samples = {}, .hook = &ex});
   }
   {
     layers[0].fan_in = 36;
-    const nn::AnalogExecutor ex(nn::NoiseMode::enob, layers, CircuitParams{}, NoiseSources::all(), 9);
+    const nn::AnalogExecutor ex(nn::NoiseMode::enob, layers, CircuitParams{}, NoiseSources::all(),
+                                9);
     full.forward(x, noisy_f, nn::Pass{.samples = {}, .hook = &ex});
   }
   double worst = 0;

@@ -10,10 +10,10 @@
 
 #include <cstdint>
 #include <memory>
-#include <utility>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "lumac/nn/matmul_hook.hpp"
@@ -51,8 +51,12 @@ struct NodeRecord {
   };
   std::vector<std::pair<std::string, Array>> arrays;
 
-  void put(std::string key, std::vector<std::int64_t> v) { ints.emplace_back(std::move(key), std::move(v)); }
-  void put_real(std::string key, std::vector<double> v) { reals.emplace_back(std::move(key), std::move(v)); }
+  void put(std::string key, std::vector<std::int64_t> v) {
+    ints.emplace_back(std::move(key), std::move(v));
+  }
+  void put_real(std::string key, std::vector<double> v) {
+    reals.emplace_back(std::move(key), std::move(v));
+  }
   void put_array(std::string key, std::vector<int> dims, std::vector<float> values) {
     arrays.emplace_back(std::move(key), Array{std::move(dims), std::move(values)});
   }

@@ -71,13 +71,13 @@ struct TrainingRecord {
 
 // Where an imported model came from (the model file's /source group).
 struct SourceRecord {
-  std::string format;       // "onnx"
-  std::string name;         // the source file's name
-  std::string checksum;     // "crc32 <8 hex digits>, <bytes> bytes" of the source file
-  std::string producer;     // producer name and version recorded in the source ("pytorch 1.13.1")
-  std::int64_t opset = 0;   // the default domain's opset
-  std::string dataset;      // the dataset it was imported and calibrated for
-  std::string input_name;   // the graph input
+  std::string format;      // "onnx"
+  std::string name;        // the source file's name
+  std::string checksum;    // "crc32 <8 hex digits>, <bytes> bytes" of the source file
+  std::string producer;    // producer name and version recorded in the source ("pytorch 1.13.1")
+  std::int64_t opset = 0;  // the default domain's opset
+  std::string dataset;     // the dataset it was imported and calibrated for
+  std::string input_name;  // the graph input
   std::vector<std::string> output_names;  // the graph outputs, in order
 };
 
@@ -151,9 +151,9 @@ class Model {
 
   // Every output of a batch, in the order of outputs().
   std::vector<Tensor> forward_outputs(const Tensor& x, const Pass& pass = {}) const;
-  // Logits (the first output) of a batch (x.shape must be input_shape()). The batch runs in groups of
-  // model_group_samples samples in parallel; a sample's logits are bitwise the same whatever
-  // the batch it is in and the thread count.
+  // Logits (the first output) of a batch (x.shape must be input_shape()). The batch runs in groups
+  // of model_group_samples samples in parallel; a sample's logits are bitwise the same whatever the
+  // batch it is in and the thread count.
   Tensor forward(const Tensor& x, const Pass& pass = {}) const;
   // The same, keeping every activation in `tape` for backward().
   void forward(const Tensor& x, const Pass& pass, Tape& tape) const;

@@ -32,9 +32,9 @@ struct NetworkSpec {
 };
 
 // A model to run: a model file (.h5), or an ONNX file (.onnx) imported and calibrated on the
-// first `calibration_samples` training images of `dataset` (the same default as lumac train's) (which it then needs), said through
-// `notice` (without a dataset and `need_calibration` false, it stays uncalibrated).
-// lumac::Error as nn::load_model and nn::import_onnx.
+// first `calibration_samples` training images of `dataset` (the same default as lumac train's)
+// (which it then needs), said through `notice` (without a dataset and `need_calibration` false, it
+// stays uncalibrated). lumac::Error as nn::load_model and nn::import_onnx.
 nn::Model load_model_file(const std::string& path, const std::string& dataset,
                           const std::function<void(const std::string&)>& notice = {},
                           std::int64_t calibration_samples = nn::default_calibration_samples,
@@ -51,7 +51,7 @@ struct ImportStudy {
   std::vector<std::string> notes;  // what the import folded
   double clean_accuracy = 0;       // on the dataset's test split, without noise
   std::int64_t test_samples = 0;
-  double seconds = 0;              // import and calibration, wall time
+  double seconds = 0;  // import and calibration, wall time
 };
 ImportStudy run_import(const ImportSpec& spec);
 Json to_json(const ImportStudy& study, const std::string& out);
