@@ -1,7 +1,10 @@
 #include "lumac/nn/analog.hpp"
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <mutex>
 #include <optional>
 
@@ -23,15 +26,17 @@ std::uint64_t layer_word(int layer, std::uint64_t kind) {
   return (static_cast<std::uint64_t>(layer) << 32) | kind;
 }
 
-// What a layer's noise has added, accumulated per thread (one cache line each, so the threads
-// do not contend) and summed by report().
+// What a layer's noise has added: sums over outputs, each term one sample's (exact:
+// nn/exact_sum.hpp, so the report does not depend on the thread count or the batch size).
+// Accumulated per thread (one cache line each at least, so the threads do not contend) and
+// summed by report().
 struct alignas(64) NoiseStats {
-  double sum_var = 0, count = 0;
-  std::array<double, num_sources> source_var{};
+  ExactSum sum_var, count;
+  std::array<ExactSum, num_sources> source_var{};
   // Physical mode: inputs encoded and clipped, outputs clipped at the ADC span, and the chip's
   // sums (nn/analog_chip.hpp: squares of the extinction and static errors and of the phase
   // noise's fading, the phase noise's variance).
-  double inputs = 0, inputs_clipped = 0, outputs_clipped = 0;
+  ExactSum inputs, inputs_clipped, outputs_clipped;
   ChipStats chip;
 };
 
@@ -164,9 +169,8 @@ struct AnalogExecutor::LayerState {
   std::once_flag weights_once;
   WeightState weights;
   // Statistics since the last reset: one slot per thread (by thread_index()), so threads do not
-  // contend; a thread beyond the slots adds to `overflow` under a lock. The order in which
-  // report() sums the slots does not depend on which thread did what when two slots are used
-  // (as with two threads: double addition is commutative).
+  // contend; a thread beyond the slots adds to `overflow` under a lock. The sums are exact, so
+  // they do not depend on which thread added what.
   std::vector<NoiseStats> stats = std::vector<NoiseStats>(256);
   NoiseStats overflow;
   std::mutex overflow_mutex;
@@ -578,7 +582,8 @@ void AnalogExecutor::normals(const MatmulView& v, Eigen::MatrixXf& eps) const {
         .fill(std::span<float>(eps.col(j).data(), static_cast<std::size_t>(eps.rows())));
 }
 
-double AnalogExecutor::add_noise(MatmulView& v, const ProductSums& p) const {
+void AnalogExecutor::add_noise(MatmulView& v, const ProductSums& p,
+                               std::vector<double>& column_var) const {
   const auto l = static_cast<std::size_t>(v.layer);
   const LayerState& st = *state_[l];
   const Eigen::Index rows = v.Y.rows(), cols = v.Y.cols();
@@ -611,12 +616,12 @@ double AnalogExecutor::add_noise(MatmulView& v, const ProductSums& p) const {
   // their outputs.
   const Eigen::Index per_block = std::max<Eigen::Index>(1, 2048 / rows);
   thread_local std::vector<float> zbuf;
-  thread_local Eigen::VectorXf acc, root_r;  // per-row sums of a block's variances; sqrt(R_i)
+  thread_local Eigen::VectorXf root_r, column;  // sqrt(R_i); one column's variances
   if (physical)
-    acc.setZero(rows);
+    column.resize(rows);
   else
     root_r = R.cwiseSqrt();
-  double sum_var = 0;
+  column_var.resize(static_cast<std::size_t>(cols));
   const RandomStream rng(seed_, Stream::layer_noise);
   // Convolution: one sequence for the whole image, element e is output (e % rows, e / rows).
   // Dense: one sequence per column (sample), drawn in whole 16-normal chunks straight into a
@@ -656,22 +661,22 @@ double AnalogExecutor::add_noise(MatmulView& v, const ProductSums& p) const {
         for (Eigen::Index i = 0; i < rows; ++i) {
           const float var = std::max(B[i] * sj + C[i] * s4j + A[i], 0.0f);
           y[i] += std::sqrt(var) * z[i];
-          acc[i] += var;
+          column[i] = var;
         }
+        // This column's sum of variances (Eigen's sum: a fixed order for a given length).
+        column_var[static_cast<std::size_t>(j0 + j)] = static_cast<double>(column.sum());
       } else {
         // var_ij = R_i c_j, so sigma_ij = sqrt(R_i) sqrt(c_j).
         const float root_c = std::sqrt(s[j0 + j]);
         for (Eigen::Index i = 0; i < rows; ++i) y[i] += root_r[i] * root_c * z[i];
       }
     }
-    if (physical) {
-      sum_var += static_cast<double>(acc.sum());
-      acc.setZero();
-    }
   }
-  if (!physical)  // sum_ij R_i c_j
-    sum_var = R.cast<double>().sum() * s.cast<double>().sum();
-  return sum_var;
+  if (!physical) {  // sum_i R_i c_j
+    const double r_sum = R.cast<double>().sum();
+    for (Eigen::Index j = 0; j < cols; ++j)
+      column_var[static_cast<std::size_t>(j)] = r_sum * static_cast<double>(s[j]);
+  }
 }
 
 void AnalogExecutor::check_whole_layer(const MatmulView& v) const {
@@ -699,7 +704,7 @@ void AnalogExecutor::forward(MatmulView& v) const {
   const auto l = static_cast<std::size_t>(v.layer);
   LayerState& st = *state_[l];
   const ProductSums p = sums(v);
-  double sum_var = 0;
+  thread_local std::vector<double> column_var;
   if (mode_ == NoiseMode::weight_only && v.per_position) {
     // Convolution: one weight perturbation per sample shared by all positions, exactly.
     thread_local Eigen::MatrixXf var, eps;
@@ -707,13 +712,18 @@ void AnalogExecutor::forward(MatmulView& v) const {
     v.Y.noalias() += eps * v.X;
     // Statistics: the variance of output (i, j) is std_e,i^2 ||x_j||^2.
     variance(v, p, var, nullptr);
-    sum_var = static_cast<double>(var.sum());
+    column_var.resize(static_cast<std::size_t>(cols));
+    for (Eigen::Index j = 0; j < cols; ++j)
+      column_var[static_cast<std::size_t>(j)] = static_cast<double>(var.col(j).sum());
   } else {
-    sum_var = add_noise(v, p);
+    add_noise(v, p, column_var);
   }
   NoiseStats stats;
-  stats.sum_var = sum_var;
-  stats.count = static_cast<double>(rows * cols);
+  {
+    SampleSums sum_var(stats.sum_var, v.per_position);
+    for (double c : column_var) sum_var.add(c);
+  }
+  stats.count.add(static_cast<double>(rows * cols));
   st.add(stats);
 }
 
@@ -730,7 +740,11 @@ void AnalogExecutor::physical_mean(const MatmulView& vc, const ProductSums& p, M
   // With offset calibration the zero-input read-out (v = 0) is subtracted: sqrt(1 - v^2) - 1.
   extinction_root(vc.X, st.x_scale, st.offset_trim, root_v);
   product_of_view(vc, p.w->extinction, root_v, err);
-  if (stats) stats->extinction_sq += static_cast<double>(err.squaredNorm());
+  if (stats) {
+    SampleSums extinction_sq(stats->extinction_sq, vc.per_position);
+    for (Eigen::Index j = 0; j < err.cols(); ++j)
+      extinction_sq.add(static_cast<double>(err.col(j).squaredNorm()));
+  }
   y += err;
 }
 
@@ -741,12 +755,19 @@ void AnalogExecutor::physical_forward(MatmulView& v) const {
   LayerState& st = *state_[l];
   NoiseStats stats;
   // Inputs clipped at the full scale (the product corrected for them), as encode() drives.
-  const MatmulView vc = clip_inputs(v, &v.Y, stats.inputs_clipped);
-  stats.inputs = static_cast<double>(v.X.size());
+  double inputs_clipped = 0;
+  const MatmulView vc = clip_inputs(v, &v.Y, inputs_clipped);
+  stats.inputs_clipped.add(inputs_clipped);
+  stats.inputs.add(static_cast<double>(v.X.size()));
   const ProductSums p = sums(vc);
   physical_mean(vc, p, v.Y, &stats.chip);
-  stats.sum_var = add_noise(v, p);
-  stats.count = static_cast<double>(rows * cols);
+  thread_local std::vector<double> column_var;
+  add_noise(v, p, column_var);
+  {
+    SampleSums sum_var(stats.sum_var, v.per_position);
+    for (double c : column_var) sum_var.add(c);
+  }
+  stats.count.add(static_cast<double>(rows * cols));
   // The ADC span: range_scale R wide, centred on the calibrated output range.
   const double centre = (a.output_lo + a.output_hi) / 2;
   const double half = st.mac->params().adc.range_scale * a.output_range() / 2;
@@ -759,14 +780,17 @@ void AnalogExecutor::physical_forward(MatmulView& v) const {
       y[i] = std::clamp(y[i], lo, hi);
     }
   }
-  stats.outputs_clipped = static_cast<double>(out_clipped);
-  // Per-source variance from the column and row sums (the polynomials are linear in them).
+  stats.outputs_clipped.add(static_cast<double>(out_clipped));
+  // Per-source variance of each column from its sums and the row sums (the polynomials are
+  // linear in them).
   const double ix2 = 1 / (st.x_scale * st.x_scale);
-  const double sum_s = p.x2.sum() * ix2, sum_s4 = p.x4.sum() * ix2 * ix2;
   const SourceTerms& terms = p.w->source_terms;
-  for (std::size_t src = 0; src < num_sources; ++src)
-    stats.source_var[src] =
-        terms[src][0] * static_cast<double>(cols) + terms[src][1] * sum_s + terms[src][2] * sum_s4;
+  for (std::size_t src = 0; src < num_sources; ++src) {
+    SampleSums source_var(stats.source_var[src], v.per_position);
+    for (Eigen::Index j = 0; j < cols; ++j)
+      source_var.add(terms[src][0] + terms[src][1] * (p.x2[j] * ix2) +
+                     terms[src][2] * (p.x4[j] * ix2 * ix2));
+  }
   st.add(stats);
 }
 
@@ -869,33 +893,36 @@ std::vector<LayerNoiseReport> AnalogExecutor::report() const {
     const LayerState& st = *state_[l];
     LayerNoiseReport r;
     r.name = layers_[l].name;
-    NoiseStats total;
-    for (const NoiseStats& t : st.stats) merge(total, t);
-    merge(total, st.overflow);
-    r.outputs_seen = total.count;
+    NoiseStats sums;
+    for (const NoiseStats& t : st.stats) merge(sums, t);
+    merge(sums, st.overflow);
+    r.outputs_seen = sums.count.value();
+    const double phase_var = sums.chip.phase_var.value();
     // The phase noise is noise too: part of noise_std (not of noise_std()'s sigma).
-    total.sum_var += total.chip.phase_var;
-    r.noise_std = r.outputs_seen > 0 ? std::sqrt(total.sum_var / r.outputs_seen) : 0.0;
+    const double sum_var = sums.sum_var.value() + phase_var;
+    r.noise_std = r.outputs_seen > 0 ? std::sqrt(sum_var / r.outputs_seen) : 0.0;
     r.enob = mode_ == NoiseMode::none || r.noise_std == 0
                  ? std::numeric_limits<double>::infinity()
                  : enob_bits(layers_[l].output_range(), r.noise_std);
     if (mode_ == NoiseMode::physical && r.outputs_seen > 0) {
+      const double count = r.outputs_seen;
       for (std::size_t s = 0; s < num_sources; ++s)
         r.by_source.emplace_back(std::string(LayerNoiseModel::source_names[s]),
-                                 std::sqrt(std::max(0.0, total.source_var[s] / r.outputs_seen)));
-      const double count = r.outputs_seen;
+                                 std::sqrt(std::max(0.0, sums.source_var[s].value() / count)));
       if (st.d2 > 0)
-        r.by_source.emplace_back("extinction", std::sqrt(total.chip.extinction_sq / count));
+        r.by_source.emplace_back("extinction",
+                                 std::sqrt(sums.chip.extinction_sq.value() / count));
       if (st.static_errors)
-        r.by_source.emplace_back("static", std::sqrt(total.chip.static_sq / count));
+        r.by_source.emplace_back("static", std::sqrt(sums.chip.static_sq.value() / count));
       if (st.chip.phase_std > 0) {
-        r.by_source.emplace_back("phase_noise", std::sqrt(total.chip.phase_var / count));
-        r.by_source.emplace_back("phase_fading", std::sqrt(total.chip.fading_sq / count));
+        r.by_source.emplace_back("phase_noise", std::sqrt(phase_var / count));
+        r.by_source.emplace_back("phase_fading", std::sqrt(sums.chip.fading_sq.value() / count));
       }
-      r.output_clipped_fraction = total.outputs_clipped / r.outputs_seen;
+      r.output_clipped_fraction = sums.outputs_clipped.value() / count;
     }
-    r.inputs_seen = total.inputs;
-    r.input_clipped_fraction = total.inputs > 0 ? total.inputs_clipped / total.inputs : 0.0;
+    r.inputs_seen = sums.inputs.value();
+    r.input_clipped_fraction =
+        r.inputs_seen > 0 ? sums.inputs_clipped.value() / r.inputs_seen : 0.0;
     out.push_back(std::move(r));
   }
   return out;

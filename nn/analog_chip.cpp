@@ -325,18 +325,26 @@ void apply_chip(const ChipLayer& c, const Tile& tile, const ChipWeights& cw,
       phase ? ((1 + std::exp(-2 * c.phase_std * c.phase_std)) / 2 - m1 * m1) / c.repeats : 0.0;
   // The variance of g, the mean of K sines.
   const double var_g = phase ? (1 - std::exp(-2 * c.phase_std * c.phase_std)) / 2 / c.repeats : 0.0;
-  double ext_sq = 0, static_sq = 0, phase_var = 0, fading_sq = 0;
   if (!split && !leak && !phase && !rotate) {
     // Only P and the extinction term: y + t + e (additions only, so Eigen's vectorised body
     // and scalar tail give the same bits).
     if (has_t) y += t;
     if (has_ext) y += e;
     if (stats) {
-      if (has_ext) stats->extinction_sq += static_cast<double>(e.squaredNorm());
-      if (has_t) stats->static_sq += static_cast<double>(t.squaredNorm());
+      SampleSums ext_sq(stats->extinction_sq, vc.per_position);
+      SampleSums static_sq(stats->static_sq, vc.per_position);
+      for (Eigen::Index j = 0; j < cols; ++j) {
+        if (has_ext) ext_sq.add(static_cast<double>(e.col(j).squaredNorm()));
+        if (has_t) static_sq.add(static_cast<double>(t.col(j).squaredNorm()));
+      }
     }
     return;
   }
+  ExactSum unused;  // the sums' target without stats
+  SampleSums ext_sq(stats ? stats->extinction_sq : unused, vc.per_position);
+  SampleSums static_sq(stats ? stats->static_sq : unused, vc.per_position);
+  SampleSums phase_var(stats ? stats->phase_var : unused, vc.per_position);
+  SampleSums fading_sq(stats ? stats->fading_sq : unused, vc.per_position);
   thread_local std::vector<std::size_t> output_of;  // o = i % M of every row
   output_of.resize(static_cast<std::size_t>(rows));
   for (Eigen::Index i = 0; i < rows; ++i)
@@ -398,16 +406,10 @@ void apply_chip(const ChipLayer& c, const Tile& tile, const ChipWeights& cw,
       e2 += ei * ei;
       s2 += st * st;
     }
-    ext_sq += e2;
-    static_sq += s2;
-    phase_var += a2 * var_f + b2 * var_g;
-    fading_sq += (m1 - 1) * (m1 - 1) * a2;
-  }
-  if (stats) {
-    stats->extinction_sq += ext_sq;
-    stats->static_sq += static_sq;
-    stats->phase_var += phase_var;
-    stats->fading_sq += fading_sq;
+    ext_sq.add(e2);
+    static_sq.add(s2);
+    phase_var.add(a2 * var_f + b2 * var_g);
+    fading_sq.add((m1 - 1) * (m1 - 1) * a2);
   }
 }
 

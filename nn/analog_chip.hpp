@@ -61,6 +61,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "nn/exact_sum.hpp"
 #include "lumac/circuits/homodyne_mac.hpp"
 #include "lumac/core/rng.hpp"
 #include "lumac/nn/dense.hpp"
@@ -165,8 +166,9 @@ void extinction_root(const ConstMatrixMap& X, double x_scale, float trim, Eigen:
 // the in-phase residuals' product, before the LO phase) and of the static error (everything
 // else the chip changes against W X_c plus that term), the phase noise's variance and its
 // fading's squares.
+// Sums over outputs of the chip's errors (exact: nn/exact_sum.hpp), added column by column.
 struct ChipStats {
-  double extinction_sq = 0, static_sq = 0, phase_var = 0, fading_sq = 0;
+  ExactSum extinction_sq, static_sq, phase_var, fading_sq;
 };
 
 // Turns y, which holds W X_c for the clipped inputs vc.X, into the chip's read-out (the header's

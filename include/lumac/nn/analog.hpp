@@ -184,8 +184,9 @@ class AnalogExecutor final : public MatmulHook {
   void weight_perturbation(const MatmulView& v, Eigen::MatrixXf& noise) const;
   void normals(const MatmulView& v, Eigen::MatrixXf& eps) const;
   // Forward: adds sigma_ij z_ij to v.Y, drawing the normals z in cache-sized blocks beside
-  // where they are used (the same z as normals()); returns the sum of the variances.
-  double add_noise(MatmulView& v, const ProductSums& p) const;
+  // where they are used (the same z as normals()); column_var[j] receives the sum of the
+  // variances of column j (the report sums them exactly).
+  void add_noise(MatmulView& v, const ProductSums& p, std::vector<double>& column_var) const;
   // Physical mode: turns y, which holds W X of the clipped inputs vc.X, into the chip's mean
   // read-out with its phase noise (the extinction term alone on a nominal chip without phase
   // noise): the one function forward and backward (for the ADC clip's mask) use.
