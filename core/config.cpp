@@ -147,12 +147,12 @@ void read_config_text(std::string_view text, const std::string& name, const KeyS
 void read_config_file(const std::filesystem::path& file, const KeySetter& set) {
   std::error_code ec;
   if (std::filesystem::is_directory(file, ec))
-    fail("cannot read config file '{}': it is a directory", file.string());
+    fail_file("cannot read config file '{}': it is a directory", file.string());
   std::ifstream in(file, std::ios::binary);
-  if (!in) fail("cannot read config file '{}'", file.string());
+  if (!in) fail_file("cannot read config file '{}'", file.string());
   std::ostringstream text;
   text << in.rdbuf();
-  if (in.bad()) fail("cannot read config file '{}'", file.string());
+  if (in.bad()) fail_file("cannot read config file '{}'", file.string());
   read_config_text(text.str(), file.string(), set);
 }
 

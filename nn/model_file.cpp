@@ -374,7 +374,7 @@ void save_model(const Model& model, const fs::path& path, bool force,
       write_source(g, *model.source());
     }
   } catch (const H5::Exception& e) {
-    fail("cannot write model file '{}': {}", path.string(), e.getDetailMsg());
+    fail_file("cannot write model file '{}': {}", path.string(), e.getDetailMsg());
   }
   out.commit();
 }

@@ -995,9 +995,9 @@ OnnxImport import_onnx_bytes(const std::string& bytes, const std::string& name,
 OnnxImport import_onnx(const fs::path& path) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec))
-    fail("ONNX model '{}' does not exist or is not a file", path.string());
+    fail_file("ONNX model '{}' does not exist or is not a file", path.string());
   std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot read ONNX model '{}'", path.string());
+  if (!in) fail_file("cannot read ONNX model '{}'", path.string());
   std::ostringstream ss;
   ss << in.rdbuf();
   return import_onnx_bytes(ss.str(), path.string(), path.parent_path());

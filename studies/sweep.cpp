@@ -306,7 +306,7 @@ void write_sweep_file(const SweepResults& r, const fs::path& path, bool complete
                         column([e](const PointResult& q) { return q.extra[e]; }), {p},
                         r.extra_names[e].rfind("enob", 0) == 0 ? "bit" : "1");
   } catch (const H5::Exception& e) {
-    fail("cannot write sweep results to '{}': {}", path.string(), e.getDetailMsg());
+    fail_file("cannot write sweep results to '{}': {}", path.string(), e.getDetailMsg());
   }
   out.commit();
 }

@@ -17,10 +17,24 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Bad input that is a file or folder: missing, unreadable, unwritable, or an output that already
+// exists. The CLI reports it like any Error; the Python module raises OSError (other Errors
+// raise ValueError).
+class FileError : public Error {
+ public:
+  using Error::Error;
+};
+
 // Throws lumac::Error with a formatted message.
 template <class... Args>
 [[noreturn]] void fail(fmt::format_string<Args...> format, Args&&... args) {
   throw Error(fmt::format(format, std::forward<Args>(args)...));
+}
+
+// Throws lumac::FileError with a formatted message.
+template <class... Args>
+[[noreturn]] void fail_file(fmt::format_string<Args...> format, Args&&... args) {
+  throw FileError(fmt::format(format, std::forward<Args>(args)...));
 }
 
 // Field validation with messages of the form
