@@ -12,6 +12,7 @@
 #include "lumac/core/interrupt.hpp"
 #include "lumac/core/json.hpp"
 #include "lumac/energy/energy_model.hpp"
+#include "lumac/studies/device_figures.hpp"
 #include "lumac/studies/settings.hpp"
 
 namespace lumac::cli {
@@ -43,14 +44,6 @@ const std::string& command_line();
 // Prints a JSON object on stdout.
 void print_json(const Json& object);
 
-// One named figure with its unit, for commands that print a list of figures both as a table
-// and as JSON.
-struct Figure {
-  std::string key;  // JSON key, unit in the name
-  double value;
-  std::string unit;
-  std::string what;  // description for the table
-};
 void print_figures(const std::string& title, const std::vector<Figure>& figures);
 
 // An energy report as a table of aJ/MAC by component and layer (app/energy_table.cpp).

@@ -29,10 +29,7 @@ EnergyReport model_energy(const EnergyCommand& o, Settings s) {
 
 EnergyReport circuit_energy(const EnergyCommand& o, const Settings& s) {
   if (o.circuit.fan_in < 1) fail("lumac energy needs --model F.h5 or --fan-in N (>= 1)");
-  const CircuitParams params = apply_circuit_spec(s.circuit, o.circuit);
-  const DotProduct dp = circuit_dot_product(o.circuit, o.common.seed);
-  return energy_report(params, s.energy,
-                       {dot_product_work(params, dp, circuit_sources(o.circuit))});
+  return circuit_energy_report(s, o.circuit, o.common.seed);
 }
 
 void run_energy(const EnergyCommand& o) {

@@ -33,6 +33,16 @@ DotProduct circuit_dot_product(const CircuitSpec& spec, std::uint64_t seed) {
   return dp;
 }
 
+EnergyReport circuit_energy_report(const Settings& settings, const CircuitSpec& spec,
+                                   std::uint64_t seed) {
+  if (spec.fan_in < 1)
+    fail("the energy of a dot product needs a fan-in >= 1 (got {})", spec.fan_in);
+  const CircuitParams params = apply_circuit_spec(settings.circuit, spec);
+  const DotProduct dp = circuit_dot_product(spec, seed);
+  return energy_report(params, settings.energy,
+                       {dot_product_work(params, dp, circuit_sources(spec))});
+}
+
 LayerWork dot_product_work(const CircuitParams& params, const DotProduct& dp,
                            NoiseSources sources) {
   const HomodyneMac mac(params, sources.without(NoiseSource::adc));

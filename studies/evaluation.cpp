@@ -213,14 +213,11 @@ NetworkEvaluation evaluate_on_hardware(const LoadedNetwork& net, const Settings&
   return pool_evaluations(net, settings, h, pieces);
 }
 
-EvalStudy run_eval_study(const NetworkSpec& network, const HardwareSpec& hardware,
-                         Settings settings, std::uint64_t seed, int seeds,
-                         const Evaluator& evaluator) {
-  check_seeds(seeds);
-  EvalStudy st;
-  const LoadedNetwork net = load_network(network, false, [&](const nn::Model& m) {
-    st.hardware = resolve_hardware(hardware, m, settings.circuit);
-  });
+namespace {
+
+// The evaluation of a loaded network whose hardware options are resolved (st.hardware).
+void finish_eval_study(EvalStudy& st, const LoadedNetwork& net, const Settings& settings,
+                       std::uint64_t seed, int seeds, const Evaluator& evaluator) {
   st.model = net.path;
   st.dataset = net.dataset;
   st.samples = net.test.size();
@@ -239,6 +236,28 @@ EvalStudy run_eval_study(const NetworkSpec& network, const HardwareSpec& hardwar
   st.result = evaluator(net, settings, st.hardware, seed, seeds);
   st.info = net.model.matmul_layers();
   st.layers = configured_layers(net.model, st.hardware);
+}
+
+}  // namespace
+
+EvalStudy run_eval_study(const NetworkSpec& network, const HardwareSpec& hardware,
+                         Settings settings, std::uint64_t seed, int seeds,
+                         const Evaluator& evaluator) {
+  check_seeds(seeds);
+  EvalStudy st;
+  const LoadedNetwork net = load_network(network, false, [&](const nn::Model& m) {
+    st.hardware = resolve_hardware(hardware, m, settings.circuit);
+  });
+  finish_eval_study(st, net, settings, seed, seeds, evaluator);
+  return st;
+}
+
+EvalStudy run_eval_study(const LoadedNetwork& net, const HardwareSpec& hardware, Settings settings,
+                         std::uint64_t seed, int seeds, const Evaluator& evaluator) {
+  check_seeds(seeds);
+  EvalStudy st;
+  st.hardware = resolve_hardware(hardware, net.model, settings.circuit);
+  finish_eval_study(st, net, settings, seed, seeds, evaluator);
   return st;
 }
 
@@ -295,6 +314,12 @@ EnergyReport model_energy_report(NetworkSpec network, const HardwareSpec& hardwa
   const LoadedNetwork net = load_network(network, false, [&](const nn::Model& m) {
     h = resolve_hardware(hardware, m, settings.circuit);
   });
+  return evaluate_on_hardware(net, settings, h, seed, 1).energy;
+}
+
+EnergyReport model_energy_report(const LoadedNetwork& net, const HardwareSpec& hardware,
+                                 Settings settings, std::uint64_t seed) {
+  const HardwareOptions h = resolve_hardware(hardware, net.model, settings.circuit);
   return evaluate_on_hardware(net, settings, h, seed, 1).energy;
 }
 

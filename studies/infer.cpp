@@ -55,6 +55,66 @@ nn::Tensor read_inputs(const std::string& path, const nn::Model& model, std::str
 
 }  // namespace
 
+std::vector<std::string> output_dataset_names(const nn::Model& model) {
+  const auto& outs = model.outputs();
+  const auto& src = model.source();
+  std::vector<std::string> names;
+  for (std::size_t k = 0; k < outs.size(); ++k) {
+    if (outs.size() == 1)
+      names.push_back("output");
+    else
+      names.push_back(src && k < src->output_names.size() ? src->output_names[k]
+                                                          : fmt::format("output{}", k));
+  }
+  return names;
+}
+
+std::vector<std::vector<float>> infer_samples(const nn::Model& model, std::span<const float> x,
+                                              std::int64_t samples, const HardwareOptions& h,
+                                              const Settings& settings, std::uint64_t seed,
+                                              int batch) {
+  if (batch < 1 || batch > 65536) fail("batch = {}: must be in [1, 65536]", batch);
+  const std::int64_t size = nn::shape_size(model.input_shape());
+  if (samples < 1 || samples > 100000000) fail("{} samples: must be in [1, 100000000]", samples);
+  if (static_cast<std::int64_t>(x.size()) != samples * size)
+    fail("{} input values for {} samples of shape {}", x.size(), samples,
+         nn::shape_string(model.input_shape()));
+  for (float v : x)
+    if (!std::isfinite(v)) fail("the inputs hold a non-finite value");
+  const bool analog = nn::noise_mode_info(h.mode).adds_noise() || h.bits.has_value();
+  if (analog && !model.calibrated())
+    fail("the model has no calibration: the analog modes need it (lumac import writes it)");
+  std::unique_ptr<nn::AnalogExecutor> ex;
+  std::unique_ptr<nn::MatmulHook> digital;
+  const nn::MatmulHook* hook = nullptr;
+  if (model.calibrated()) {
+    const auto layers = configured_layers(model, h);
+    ex = std::make_unique<nn::AnalogExecutor>(h.mode, layers, settings.circuit, h.sources, seed);
+    if (h.bits) {
+      digital = std::make_unique<nn::DigitalQuantization>(*h.bits, layers);
+      hook = digital.get();
+    } else if (nn::noise_mode_info(h.mode).adds_noise()) {
+      hook = ex.get();
+    }
+  }
+  std::vector<std::vector<float>> results(model.outputs().size());
+  std::vector<std::int64_t> index(static_cast<std::size_t>(samples));
+  std::iota(index.begin(), index.end(), 0);
+  for (std::int64_t first = 0; first < samples; first += batch) {
+    throw_if_stop_requested("inference");
+    const int count = static_cast<int>(std::min<std::int64_t>(batch, samples - first));
+    nn::Tensor part(count, model.input_shape());
+    std::copy(x.begin() + first * size, x.begin() + (first + count) * size, part.data.begin());
+    const nn::Pass pass{.samples = std::span<const std::int64_t>(index).subspan(
+                            static_cast<std::size_t>(first), static_cast<std::size_t>(count)),
+                        .hook = hook};
+    const auto y = model.forward_outputs(part, pass);
+    for (std::size_t k = 0; k < y.size(); ++k)
+      results[k].insert(results[k].end(), y[k].data.begin(), y[k].data.end());
+  }
+  return results;
+}
+
 InferStudy run_infer(const InferSpec& spec, const HardwareSpec& hardware, Settings settings,
                      std::uint64_t seed, const std::string& command_line) {
   if (spec.batch < 1 || spec.batch > 65536) fail("batch = {}: must be in [1, 65536]", spec.batch);
@@ -71,46 +131,12 @@ InferStudy run_infer(const InferSpec& spec, const HardwareSpec& hardware, Settin
          spec.model);
   const nn::Tensor x = read_inputs(spec.input, model, st.input_dataset);
   st.samples = x.batch;
-  std::unique_ptr<nn::AnalogExecutor> ex;
-  std::unique_ptr<nn::MatmulHook> digital;
-  const nn::MatmulHook* hook = nullptr;
-  if (model.calibrated()) {
-    const auto layers = configured_layers(model, st.hardware);
-    ex = std::make_unique<nn::AnalogExecutor>(st.hardware.mode, layers, settings.circuit,
-                                              st.hardware.sources, seed);
-    if (st.hardware.bits) {
-      digital = std::make_unique<nn::DigitalQuantization>(*st.hardware.bits, layers);
-      hook = digital.get();
-    } else if (nn::noise_mode_info(st.hardware.mode).adds_noise()) {
-      hook = ex.get();
-    }
-  }
-  const auto& outs = model.outputs();
-  const auto& src = model.source();
-  for (std::size_t k = 0; k < outs.size(); ++k) {
+  st.output_names = output_dataset_names(model);
+  for (std::size_t k = 0; k < model.outputs().size(); ++k)
     st.output_shapes.push_back(model.output_shape(k));
-    if (outs.size() == 1)
-      st.output_names.push_back("output");
-    else
-      st.output_names.push_back(src && k < src->output_names.size() ? src->output_names[k]
-                                                                    : fmt::format("output{}", k));
-  }
-  std::vector<std::vector<float>> results(outs.size());
-  std::vector<std::int64_t> index(static_cast<std::size_t>(x.batch));
-  std::iota(index.begin(), index.end(), 0);
   const auto start = std::chrono::steady_clock::now();
-  for (int first = 0; first < x.batch; first += spec.batch) {
-    throw_if_stop_requested("lumac infer");
-    const int count = std::min(spec.batch, x.batch - first);
-    nn::Tensor part(count, x.shape);
-    std::copy(x.sample(first), x.sample(first) + count * x.sample_size(), part.data.begin());
-    const nn::Pass pass{.samples = std::span<const std::int64_t>(index).subspan(
-                            static_cast<std::size_t>(first), static_cast<std::size_t>(count)),
-                        .hook = hook};
-    const auto y = model.forward_outputs(part, pass);
-    for (std::size_t k = 0; k < y.size(); ++k)
-      results[k].insert(results[k].end(), y[k].data.begin(), y[k].data.end());
-  }
+  const std::vector<std::vector<float>> results =
+      infer_samples(model, x.data, x.batch, st.hardware, settings, seed, spec.batch);
   st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   h5::OutputFile out(spec.out, spec.force);
   H5::H5File& f = out.file();
@@ -121,7 +147,7 @@ InferStudy run_infer(const InferSpec& spec, const HardwareSpec& hardware, Settin
   h5::write_attribute(root, "input_dataset", st.input_dataset);
   h5::write_attribute(root, "noise", std::string(enum_name(st.hardware.mode)));
   h5::write_attribute(root, "seed", static_cast<std::int64_t>(seed));
-  for (std::size_t k = 0; k < outs.size(); ++k) {
+  for (std::size_t k = 0; k < results.size(); ++k) {
     std::vector<hsize_t> dims{static_cast<hsize_t>(x.batch)};
     for (int d : st.output_shapes[k]) dims.push_back(static_cast<hsize_t>(d));
     h5::write_dataset(root, st.output_names[k], results[k], dims, "1");

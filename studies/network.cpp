@@ -113,36 +113,89 @@ Json to_json(const ImportStudy& st, const std::string& out) {
           {"out", out}};
 }
 
+namespace {
+
+void check_batch(int batch) {
+  if (batch < 1 || batch > 65536) fail("batch = {}: must be in [1, 65536]", batch);
+}
+
+// The model gives class scores: one flat output.
+void check_class_scores(const nn::Model& model, const std::string& path) {
+  if (model.output_shape().size() != 1)
+    fail("model '{}' gives outputs of shape {}, not class scores: lumac infer runs it", path,
+         nn::shape_string(model.output_shape()));
+}
+
+}  // namespace
+
 LoadedNetwork load_network(const NetworkSpec& spec, bool need_train,
                            const std::function<void(const nn::Model&)>& check_model) {
   if (spec.limit < 0) fail("limit = {}: must be >= 0", spec.limit);
-  if (spec.batch < 1 || spec.batch > 65536) fail("batch = {}: must be in [1, 65536]", spec.batch);
-  LoadedNetwork net;
-  net.path = spec.model;
-  net.batch = spec.batch;
-  net.model = load_model_file(spec.model, spec.dataset, spec.notice);
-  if (!net.model.calibrated())
+  check_batch(spec.batch);
+  nn::Model model = load_model_file(spec.model, spec.dataset, spec.notice);
+  if (!model.calibrated())
     fail("model file '{}' has no calibration ranges (lumac train and lumac import write them)",
          spec.model);
-  if (check_model) check_model(net.model);
-  net.dataset = dataset_of(net.model, spec.dataset, spec.model);
+  if (check_model) check_model(model);
+  return network_with_dataset(std::move(model), spec.model, spec.dataset, spec.limit, spec.batch,
+                              need_train);
+}
+
+LoadedNetwork network_with_dataset(nn::Model model, const std::string& path,
+                                   const std::string& dataset, std::int64_t limit, int batch,
+                                   bool need_train) {
+  if (limit < 0) fail("limit = {}: must be >= 0", limit);
+  check_batch(batch);
+  LoadedNetwork net;
+  net.path = path;
+  net.batch = batch;
+  net.model = std::move(model);
+  net.dataset = dataset_of(net.model, dataset, path);
   const auto name = parse_enum<nn::DatasetName>(net.dataset, "dataset");
   nn::DatasetSplits data = nn::load_dataset(name, data_dir(), need_train);
   if (data.test.sample_shape != net.model.input_shape())
-    fail("model '{}' takes inputs of shape {} but dataset '{}' has images of shape {}", spec.model,
+    fail("model '{}' takes inputs of shape {} but dataset '{}' has images of shape {}", path,
          nn::shape_string(net.model.input_shape()), net.dataset,
          nn::shape_string(data.test.sample_shape));
-  if (net.model.output_shape().size() != 1)
-    fail("model '{}' gives outputs of shape {}, not class scores: lumac infer runs it", spec.model,
-         nn::shape_string(net.model.output_shape()));
+  check_class_scores(net.model, path);
   if (data.test.classes != net.model.classes())
-    fail("model '{}' has {} outputs but dataset '{}' has {} classes", spec.model,
-         net.model.classes(), net.dataset, data.test.classes);
-  if (spec.limit > data.test.size())
-    fail("limit = {}: the {} test set has only {} images", spec.limit, net.dataset,
-         data.test.size());
-  net.test = data.test.prefix(spec.limit);
+    fail("model '{}' has {} outputs but dataset '{}' has {} classes", path, net.model.classes(),
+         net.dataset, data.test.classes);
+  if (limit > data.test.size())
+    fail("limit = {}: the {} test set has only {} images", limit, net.dataset, data.test.size());
+  net.test = data.test.prefix(limit);
   if (need_train) net.train = std::move(data.train);
+  return net;
+}
+
+LoadedNetwork network_with_samples(nn::Model model, const std::string& path,
+                                   std::vector<float> inputs, std::vector<int> labels, int batch) {
+  check_batch(batch);
+  check_class_scores(model, path);
+  const auto n = static_cast<std::int64_t>(labels.size());
+  const std::int64_t size = nn::shape_size(model.input_shape());
+  if (n < 1) fail("no samples: give at least one input with its label");
+  if (static_cast<std::int64_t>(inputs.size()) != n * size)
+    fail("{} input values for {} labels: the model takes inputs of shape {} ({} values each)",
+         inputs.size(), n, nn::shape_string(model.input_shape()), size);
+  for (float v : inputs)
+    if (!std::isfinite(v)) fail("the inputs hold a non-finite value");
+  const int classes = model.classes();
+  for (std::int64_t i = 0; i < n; ++i)
+    if (labels[static_cast<std::size_t>(i)] < 0 || labels[static_cast<std::size_t>(i)] >= classes)
+      fail("label {} of sample {} is not a class of the model (0 to {})",
+           labels[static_cast<std::size_t>(i)], i, classes - 1);
+  LoadedNetwork net;
+  net.path = path;
+  net.batch = batch;
+  net.dataset = "samples";
+  net.test.name = "samples";
+  net.test.split = "test";
+  net.test.sample_shape = model.input_shape();
+  net.test.classes = classes;
+  net.test.pixels = std::move(inputs);
+  net.test.labels = std::move(labels);
+  net.model = std::move(model);
   return net;
 }
 

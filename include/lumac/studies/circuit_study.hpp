@@ -41,6 +41,11 @@ DotProduct circuit_dot_product(const CircuitSpec& spec, std::uint64_t seed);
 // per MAC of the laser budget and the read-out ENOB before the ADC.
 LayerWork dot_product_work(const CircuitParams& params, const DotProduct& dp, NoiseSources sources);
 
+// The energy account of one dot product of fan-in spec.fan_in (>= 1) on a full tile (lumac
+// energy --fan-in N).
+EnergyReport circuit_energy_report(const Settings& settings, const CircuitSpec& spec,
+                                   std::uint64_t seed);
+
 // The noise budget of one dot product, with the optional Monte Carlo (`monte_carlo` samples)
 // and time-domain (`monte_carlo` runs, default_time_domain_runs if 0) checks.
 struct EnobStudy {

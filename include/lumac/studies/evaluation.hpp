@@ -126,6 +126,10 @@ using Evaluator = std::function<NetworkEvaluation(const LoadedNetwork&, const Se
 EvalStudy run_eval_study(const NetworkSpec& network, const HardwareSpec& hardware,
                          Settings settings, std::uint64_t seed, int seeds,
                          const Evaluator& evaluator = evaluate_on_hardware);
+// The same on a loaded network (its test split as loaded: the Python module's models).
+EvalStudy run_eval_study(const LoadedNetwork& net, const HardwareSpec& hardware, Settings settings,
+                         std::uint64_t seed, int seeds,
+                         const Evaluator& evaluator = evaluate_on_hardware);
 Json to_json(const EvalStudy& study);
 // One row per matrix-product layer, then a row "network" with the accuracy and the energies.
 CsvTable to_csv(const EvalStudy& study);
@@ -134,6 +138,10 @@ CsvTable to_csv(const EvalStudy& study);
 // ENOB it buys measured on the first `network.limit` test images (200 if 0); with
 // energy.adc_resolution = matched the ADC energy follows that ENOB.
 EnergyReport model_energy_report(NetworkSpec network, const HardwareSpec& hardware,
+                                 Settings settings, std::uint64_t seed);
+
+// The same on a loaded network, measured on its whole test split as loaded.
+EnergyReport model_energy_report(const LoadedNetwork& net, const HardwareSpec& hardware,
                                  Settings settings, std::uint64_t seed);
 
 // The energy account of a model under hardware options (photons from the executor's view).

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,19 @@ struct InferStudy {
 // noise of sample i depends only on (seed, i), so any batch gives the same numbers) and writes
 // the outputs. lumac::Error for a missing input dataset, a shape that does not fit the model,
 // non-finite inputs, or an existing output without `force`.
+// Runs `samples` inputs (row-major, each of the model's per-sample input shape) through the model
+// under hardware options, `batch` samples per forward pass: one vector per graph output of
+// samples x (per-sample output size) values. The noise of sample i depends only on (seed, i), so
+// the result does not depend on `batch` or the thread count. lumac::Error for a bad count or
+// batch, a non-finite input, or an analog mode on a model without calibration.
+std::vector<std::vector<float>> infer_samples(const nn::Model& model, std::span<const float> x,
+                                              std::int64_t samples, const HardwareOptions& h,
+                                              const Settings& settings, std::uint64_t seed,
+                                              int batch = 256);
+
+// The names of the output datasets: `output` for a single output, else the graph's output names.
+std::vector<std::string> output_dataset_names(const nn::Model& model);
+
 InferStudy run_infer(const InferSpec& spec, const HardwareSpec& hardware, Settings settings,
                      std::uint64_t seed, const std::string& command_line);
 Json to_json(const InferStudy& study);

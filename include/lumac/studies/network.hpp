@@ -72,6 +72,20 @@ LoadedNetwork load_network(const NetworkSpec& spec, bool need_train = false,
                            const std::function<void(const nn::Model&)>& check_model = {});
 
 // Accuracy of the network without noise on its test images.
+// A model with its dataset's test split (the first `limit`, 0: all) and, when asked, its train
+// split, under the checks of load_network: the dataset's image shape, class scores, the class
+// count, the limit. `dataset` empty: the one the model names.
+LoadedNetwork network_with_dataset(nn::Model model, const std::string& path,
+                                   const std::string& dataset, std::int64_t limit, int batch,
+                                   bool need_train = false);
+
+// A model with given samples as its test split (dataset name "samples"): `inputs` holds
+// labels.size() inputs of the model's per-sample shape, row-major; every label a class of the
+// model, every input finite.
+LoadedNetwork network_with_samples(nn::Model model, const std::string& path,
+                                   std::vector<float> inputs, std::vector<int> labels,
+                                   int batch = 256);
+
 double clean_accuracy(const LoadedNetwork& net);
 
 // Mean and sample standard deviation (0 for one value) of accuracies over seeds.
