@@ -40,7 +40,7 @@ log="$build_dir/build.log"
 start=$(date +%s)
 if ! { CC=clang CXX=clang++ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
          -DCMAKE_CXX_FLAGS_DEBUG="-O1 -gline-tables-only" -DLUMAC_FUZZ=ON \
-         -DLUMAC_WERROR=ON -DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=16 \
+         -DLUMAC_WERROR=ON -DLUMAC_PYTHON=OFF -DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=16 \
        && cmake --build "$build_dir" -j2; } >"$log" 2>&1; then
   grep -E "error|Error" "$log" | head -n 40 >&2
   echo "sanitize: build failed (full log: $log)" >&2

@@ -1,0 +1,426 @@
+"""lumac: a photonic hardware co-simulator for analog optical processors, from Python.
+
+The same library as the ``lumac`` command line, with the same numbers bit for bit and the
+same errors: bad input raises ValueError (OSError for files) with the CLI's one-line message,
+Ctrl-C raises KeyboardInterrupt. Units are SI, written in the names (``laser.power_W``,
+``detected_optical_aJ_per_mac``). Guide: docs/python.md.
+
+    import lumac
+    cfg = lumac.Config()                      # the default preset, homodyne_1550
+    cfg["laser.power_W"] = 1e-3
+    model = lumac.load_model("data/models/fmnist_cnn.h5")
+    r = model.evaluate(noise="physical", config=cfg, limit=1000)
+    print(r.accuracy_mean, r.energy["network"]["total_aJ_per_mac"])
+"""
+
+import atexit
+import os
+import shutil
+import sys
+import tempfile
+
+import numpy as np
+
+from . import _lumac
+from ._lumac import Config, __version__, data_dir, presets
+from ._results import ArrayResult, Result, Sweep, Trace
+
+__all__ = [
+    "Config", "Model", "Result", "Sweep", "Trace", "circuit_energy", "data_dir", "devices",
+    "enob", "from_torch", "import_onnx", "load_dataset", "load_model", "presets", "sweep", "trace", "train",
+    "__version__",
+]
+
+_NOISE_MODES = "none | shot | thermal | weight | physical | enob"
+
+
+def _config(config):
+    """None, a Config, a preset name or TOML file, or a dict of overrides on the default."""
+    if config is None or isinstance(config, Config):
+        return config
+    if isinstance(config, (str, os.PathLike)):
+        return Config(os.fspath(config))
+    if isinstance(config, dict):
+        cfg = Config()
+        for key, value in config.items():
+            cfg[key] = value
+        return cfg
+    raise TypeError("config must be a lumac.Config, a preset name or TOML file, or a dict of "
+                    f"overrides (got {type(config).__name__})")
+
+
+def _path(path):
+    return None if path is None else os.fspath(path)
+
+
+class _LineProgress:
+    """Progress on stderr when tqdm is not installed: one line rewritten in place on a
+    terminal, else a line at every tenth."""
+
+    def __init__(self, label):
+        self.label = label
+        self.shown = -1
+        self.terminal = sys.stderr.isatty()
+
+    def __call__(self, done, total):
+        tenth = 10 * done // max(total, 1)
+        if self.terminal:
+            end = "\n" if done >= total else ""
+            print(f"\r{self.label}: {done}/{total}", end=end, file=sys.stderr, flush=True)
+        elif tenth != self.shown:
+            self.shown = tenth
+            print(f"{self.label}: {done}/{total}", file=sys.stderr, flush=True)
+
+
+class _TqdmProgress:
+    def __init__(self, tqdm, label):
+        self.bar = None
+        self.tqdm = tqdm
+        self.label = label
+
+    def __call__(self, done, total):
+        if self.bar is None:
+            self.bar = self.tqdm(total=total, desc=self.label)
+        self.bar.update(done - self.bar.n)
+        if done >= total:
+            self.bar.close()
+
+
+def _progress(progress, label):
+    """None/False: none; True: tqdm when installed, else a line on stderr; a callable is called
+    as progress(done, total)."""
+    if progress is None or progress is False:
+        return None
+    if progress is True:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            return _LineProgress(label)
+        return _TqdmProgress(tqdm, label)
+    if not callable(progress):
+        raise TypeError("progress must be None, True or a callable progress(done, total)")
+    return progress
+
+
+def _hardware(noise, photons_per_mac, repeats, energy_per_layer, repeats_per_layer, enob,
+              enob_per_layer, bits, sources):
+    return dict(noise=noise or "", photons_per_mac=photons_per_mac, repeats=repeats,
+                energy_per_layer=list(energy_per_layer or []),
+                repeats_per_layer=list(repeats_per_layer or []), enob=enob,
+                enob_per_layer=list(enob_per_layer or []), bits=bits, sources=sources)
+
+
+def devices(*, config=None):
+    """The derived figures of every device of a config (lumac devices): a dict {name: value}
+    with the unit in each name (photon_energy_J, laser_electrical_power_W,
+    photons_per_symbol_signal, adc_energy_per_conversion_J, ...)."""
+    return _lumac.devices(config=_config(config))
+
+
+def enob(fan_in, *, config=None, photons_per_mac=None, repeats=None, encoding="", averaging="",
+         sources="all", vectors="uniform", range=0.0, monte_carlo=0, time_domain=False,
+         samples_per_symbol=4, seed=1):
+    """The noise budget and ENOB of one dot product of fan-in ``fan_in`` (lumac enob).
+
+    photons_per_mac: set the laser power (W) so that the detector sees this many photons per MAC
+    at full scale; repeats: K repeats of the dot product; encoding: full-scale | norm-adaptive;
+    averaging: digital | analog; sources: the noise sources kept ("all", "none" or a comma
+    list); vectors: uniform | positive | ones; range: output full scale R (0: 2 ||x|| ||w||);
+    monte_carlo: also a Monte Carlo ENOB over this many samples; time_domain: also a time-domain
+    ENOB (runs: monte_carlo, default 200) at samples_per_symbol. Returns a Result: the budget's
+    terms (std in units of y), enob_analytic (bits), and the Monte Carlo and time-domain ENOBs.
+    """
+    return Result("enob", _lumac.enob(
+        fan_in, config=_config(config), photons_per_mac=photons_per_mac, repeats=repeats,
+        encoding=encoding, averaging=averaging, sources=sources, vectors=vectors, range=range,
+        monte_carlo=monte_carlo, time_domain=time_domain, samples_per_symbol=samples_per_symbol,
+        seed=seed))
+
+
+def circuit_energy(fan_in, *, config=None, photons_per_mac=None, repeats=None, encoding="",
+                   averaging="", sources="all", vectors="uniform", range=0.0, seed=1):
+    """The energy account of one dot product of fan-in ``fan_in`` on a full tile (lumac energy
+    --fan-in): aJ per MAC by component (optical, modulators, DACs, ADC, ...), with the ENOB it
+    buys. Arguments as for enob()."""
+    return Result("energy", _lumac.circuit_energy(
+        fan_in, config=_config(config), photons_per_mac=photons_per_mac, repeats=repeats,
+        encoding=encoding, averaging=averaging, sources=sources, vectors=vectors, range=range,
+        seed=seed))
+
+
+def trace(fan_in, *, config=None, photons_per_mac=None, repeats=None, encoding="",
+          averaging="", sources="all", vectors="uniform", range=0.0, samples_per_symbol=16,
+          laser="cw", laser_lead_s=5e-9, seed=1, out=None, force=False):
+    """The time-domain simulation of one dot product (lumac trace): a Trace with numpy arrays
+    (time_s in s, drive voltages in V, optical powers in W, diode currents in A, integrator
+    charge in C, ADC codes). laser: cw | rate-equation (laser_lead_s: turn-on to the first
+    symbol, s). out: also write the HDF5 trace file (docs/trace_file.md); force: overwrite it.
+    Circuit arguments as for enob()."""
+    summary, arrays = _lumac.trace(
+        fan_in, config=_config(config), photons_per_mac=photons_per_mac, repeats=repeats,
+        encoding=encoding, averaging=averaging, sources=sources, vectors=vectors, range=range,
+        samples_per_symbol=samples_per_symbol, laser=laser, laser_lead_s=laser_lead_s, seed=seed,
+        out=_path(out), force=force)
+    return Trace("trace", summary, arrays)
+
+
+class Model:
+    """A network on the simulated hardware: a lumac model file (.h5) or an ONNX model.
+
+    Attributes: path, dataset (the dataset it is for), input_shape (per sample),
+    output_shapes, output_names, nodes (one dict per node: name, op, inputs, output_shape,
+    analog, and for matrix products fan_in, outputs, positions and macs), macs_per_sample,
+    calibrated, notices (what loading did, e.g. an ONNX import).
+
+    The hardware keywords of infer, evaluate, energy and search are the CLI's: noise (none |
+    shot | thermal | weight | physical | enob), photons_per_mac (shot: E, detected photons per
+    MAC; physical: sets the laser power for that many), repeats (K per product),
+    energy_per_layer and repeats_per_layer (one per matrix product), enob and enob_per_layer
+    (enob mode, bits), bits (digital baseline with noise none), sources (physical mode).
+    """
+
+    def __init__(self, native):
+        self._m = native
+
+    path = property(lambda self: self._m.path, doc="The file the model was loaded from.")
+    dataset = property(lambda self: self._m.dataset, doc="The dataset the model is for.")
+    input_shape = property(lambda self: self._m.input_shape, doc="The per-sample input shape.")
+    output_shapes = property(lambda self: self._m.output_shapes,
+                             doc="The per-sample shape of every output.")
+    output_names = property(lambda self: self._m.output_names,
+                            doc="The outputs' names ('output' for a single one).")
+    nodes = property(lambda self: self._m.nodes, doc="One dict per node, in execution order.")
+    macs_per_sample = property(lambda self: self._m.macs_per_sample,
+                               doc="Multiply-accumulates of the matrix products per sample.")
+    calibrated = property(lambda self: self._m.calibrated,
+                          doc="Whether the model has calibration ranges (analog modes need them).")
+    notices = property(lambda self: self._m.notices, doc="What loading the model did.")
+
+    def __repr__(self):
+        return (f"<lumac.Model '{self.path}': input {self.input_shape}, {len(self.nodes)} nodes, "
+                f"{self.macs_per_sample} MACs per sample>")
+
+    def summary(self):
+        """One line per node with its shapes (and MACs for matrix products)."""
+        return self._m.summary()
+
+    def infer(self, x, *, noise="none", photons_per_mac=None, repeats=None,
+              energy_per_layer=None, repeats_per_layer=None, enob=None, enob_per_layer=None,
+              bits=None, sources="all", config=None, seed=1, batch=256):
+        """Runs a batch x of shape (N, *input_shape) through the model (lumac infer).
+
+        A float32 C-contiguous x is read in place; other arrays are converted once. Returns
+        the output array (N, ...) of a single-output model, else {name: array}; the arrays own
+        lumac's memory (no copy). The noise of sample i depends only on (seed, i)."""
+        outs = self._m.infer(np.asarray(x), config=_config(config), seed=seed, batch=batch,
+                             **_hardware(noise, photons_per_mac, repeats, energy_per_layer,
+                                         repeats_per_layer, enob, enob_per_layer, bits, sources))
+        if len(outs) == 1:
+            return outs[0]
+        return dict(zip(self.output_names, outs))
+
+    def evaluate(self, data=None, *, noise="physical", photons_per_mac=None, repeats=None,
+                 energy_per_layer=None, repeats_per_layer=None, enob=None, enob_per_layer=None,
+                 bits=None, sources="all", config=None, seeds=1, seed=1, limit=0, batch=256):
+        """Accuracy on the simulated hardware over seeds seed ... seed + seeds - 1 (lumac eval).
+
+        data: None (the model's dataset), a dataset name (fashion-mnist | mnist), or a pair
+        (inputs of shape (N, *input_shape), integer labels of shape (N,)); limit: the first N
+        test images (0: all). Returns a Result equal to lumac eval --json: accuracy_mean,
+        accuracy_std, accuracy (per seed), clean_accuracy, layers (per matrix product: E,
+        repeats, noise std, ENOB in bits, clipped fractions) and energy (aJ per MAC by
+        component and node)."""
+        dataset, inputs, labels = "", None, None
+        if isinstance(data, str):
+            dataset = data
+        elif data is not None:
+            inputs, labels = data
+            inputs, labels = np.asarray(inputs), np.asarray(labels)
+            if not np.issubdtype(labels.dtype, np.integer):
+                raise ValueError(f"the labels must be integers (got {labels.dtype})")
+        return Result("eval", self._m.evaluate(
+            config=_config(config), seed=seed, seeds=seeds, dataset=dataset, limit=limit,
+            batch=batch, inputs=inputs, labels=labels,
+            **_hardware(noise, photons_per_mac, repeats, energy_per_layer, repeats_per_layer,
+                        enob, enob_per_layer, bits, sources)))
+
+    def energy(self, *, noise="physical", photons_per_mac=None, repeats=None,
+               energy_per_layer=None, repeats_per_layer=None, enob=None, enob_per_layer=None,
+               bits=None, sources="all", config=None, seed=1, dataset=None, limit=0, batch=256):
+        """The energy account (lumac energy --model): aJ per MAC by component and node, optical
+        and electrical, next to the accuracy and ENOB it buys, measured on the first `limit`
+        test images (0: 200)."""
+        return Result("energy", self._m.energy(
+            config=_config(config), seed=seed, dataset=dataset or "", limit=limit, batch=batch,
+            **_hardware(noise, photons_per_mac, repeats, energy_per_layer, repeats_per_layer,
+                        enob, enob_per_layer, bits, sources)))
+
+    def learn_precision(self, noise, *, drops=(0.01, 0.02), per_channel=False,
+                        unconstrained=False, integer_repeats=False, steps=1500, train_batch=64,
+                        learning_rate=0.01, lambda_=None, target_energy=None, sources="all",
+                        seeds=1, seed=1, config=None, dataset=None, limit=0, batch=256, out=None,
+                        force=False, progress=None):
+        """Learns the precision (E) of every matrix product of the frozen model and compares it
+        with one uniform E at each accuracy drop in `drops` (lumac precision).
+
+        noise: shot | thermal | weight | physical; steps mini-batches of train_batch training
+        images (Adam, learning_rate); lambda_: energy weight; target_energy: E_target; seeds: the
+        study over seeds seed ... seed + seeds - 1 with the spread of the saving; out: also write
+        the HDF5 results file; progress: True (tqdm or a line on stderr) or progress(done,
+        total). Returns a Result equal to lumac precision --json."""
+        spec = _lumac._PrecisionSpec()
+        spec.noise = noise
+        spec.drops = list(drops)
+        spec.per_channel = per_channel
+        spec.unconstrained = unconstrained
+        spec.integer_repeats = integer_repeats
+        spec.steps = steps
+        spec.batch = train_batch
+        spec.learning_rate = learning_rate
+        spec.lambda_ = lambda_
+        spec.target_energy = target_energy
+        spec.sources = sources
+        spec.seed = seed
+        return Result("precision", self._m.learn_precision(
+            spec, config=_config(config), seeds=seeds, dataset=dataset or "", limit=limit,
+            batch=batch, out=_path(out), force=force,
+            progress=_progress(progress, "learning precision")))
+
+    def search(self, key, *, target_drop=0.01, better="higher", noise="physical",
+               photons_per_mac=None, repeats=None, energy_per_layer=None,
+               repeats_per_layer=None, enob=None, bits=None, sources="all", config=None, seeds=1,
+               seed=1, limit=0, batch=256, resolution=1.05):
+        """The least favourable value of config key `key` (e.g. "laser.power_W") that keeps the
+        accuracy within target_drop of the clean accuracy (lumac search). better: higher (the
+        accuracy grows with the key) | lower; resolution: for real keys, the bracket's ratio at
+        the end. Returns a Result equal to lumac search --json."""
+        return Result("search", _lumac.search(
+            self.path, key, target_drop=target_drop, better=better, config=_config(config),
+            dataset=self.dataset, noise=noise or "",
+            photons_per_mac=photons_per_mac, repeats=repeats,
+            energy_per_layer=list(energy_per_layer or []),
+            repeats_per_layer=list(repeats_per_layer or []), enob=enob, bits=bits,
+            sources=sources, seeds=seeds, seed=seed, limit=limit, batch=batch,
+            tolerance_ratio=resolution))
+
+    def save(self, path, *, force=False, config=None):
+        """Writes the model (graph, weights, calibration, source) as a lumac model file (.h5)."""
+        self._m.save(os.fspath(path), force=force, config=_config(config))
+
+
+def load_dataset(name, *, split="test", limit=0):
+    """A bundled dataset (fashion-mnist | mnist) as numpy arrays: images (N, 1, 28, 28) float32
+    in [0, 1] and labels (N,) int64; split: test | train; limit: the first N (0: all)."""
+    return _lumac.load_dataset(name, split=split, limit=limit)
+
+
+def load_model(path, *, dataset=None, calibration_samples=1000):
+    """Loads a lumac model file (.h5) or an ONNX model (.onnx).
+
+    An ONNX model is imported (docs/models.md) and, with `dataset`, calibrated on its first
+    calibration_samples training images; without a dataset it runs without noise only."""
+    return Model(_lumac.load_model(os.fspath(path), dataset=dataset or "",
+                                   calibration_samples=calibration_samples))
+
+
+def import_onnx(onnx, *, dataset, calibration_samples=1000, out=None, force=False, config=None):
+    """Imports and calibrates an ONNX model for `dataset` (lumac import); out: also write it as
+    a model file. Returns the Model; its `import_report` is lumac import --json."""
+    native, report = _lumac.import_onnx(os.fspath(onnx), dataset=dataset,
+                                        calibration_samples=calibration_samples,
+                                        out=_path(out), force=force, config=_config(config))
+    model = Model(native)
+    model.import_report = Result("import", report)
+    return model
+
+
+def train(*, dataset, arch, epochs, out, optimizer="adam", batch=64, learning_rate=None,
+          limit=0, seed=1, force=False, config=None, progress=None):
+    """Trains a bundled architecture (arch: mlp | cnn) on dataset (fashion-mnist | mnist),
+    calibrates it and writes the model file `out` (lumac train). Returns the Model; its
+    `train_report` is lumac train --json. progress: per epoch."""
+    spec = _lumac._TrainSpec()
+    spec.dataset = dataset
+    spec.arch = arch
+    spec.epochs = epochs
+    spec.optimizer = optimizer
+    spec.batch = batch
+    spec.learning_rate = learning_rate
+    spec.limit = limit
+    spec.seed = seed
+    native, report = _lumac.train(spec, out=os.fspath(out), force=force, config=_config(config),
+                                  progress=_progress(progress, "training"))
+    model = Model(native)
+    model.train_report = Result("train", report)
+    return model
+
+
+def sweep(params, *, model=None, config=None, dataset=None, fan_in=0, photons_per_mac=None,
+          repeats=None, encoding="", averaging="", sources="all", vectors="uniform", range=0.0,
+          monte_carlo=0, time_domain=False, noise="physical", seeds=1, seed=1, limit=0,
+          batch=256, energy_per_layer=None, repeats_per_layer=None, enob=None, out=None,
+          force=False, progress=None):
+    """A grid over config keys (lumac sweep): params is a list of axes "KEY=START:STOP:N[:log]"
+    (one string is one axis).
+
+    With model (a Model or a model file): at each point the accuracy over `seeds` seeds, the
+    ENOB of every matrix product and the energy; with fan_in: the circuit's ENOB and energy
+    (monte_carlo, time_domain as for enob()). out: also write the HDF5 sweep file
+    (docs/sweep_file.md). Returns a Sweep with numpy arrays over the grid."""
+    if isinstance(params, str):
+        params = [params]
+    model_path, model_dataset = "", dataset or ""
+    if isinstance(model, Model):
+        model_path = model.path
+        model_dataset = model_dataset or model.dataset
+    elif model is not None:
+        model_path = os.fspath(model)
+    summary, arrays = _lumac.sweep(
+        list(params), config=_config(config), model=model_path, dataset=model_dataset,
+        fan_in=fan_in, photons_per_mac=photons_per_mac, repeats=repeats, encoding=encoding,
+        averaging=averaging, sources=sources, vectors=vectors, range=range,
+        monte_carlo=monte_carlo, time_domain=time_domain, noise=noise or "", seeds=seeds,
+        seed=seed, limit=limit, batch=batch, energy_per_layer=list(energy_per_layer or []),
+        repeats_per_layer=list(repeats_per_layer or []), enob=enob, out=_path(out), force=force,
+        progress=_progress(progress, "sweep"))
+    return Sweep("sweep", summary, arrays)
+
+
+_torch_exports = []
+
+
+def _remove_torch_exports():
+    for d in _torch_exports:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+atexit.register(_remove_torch_exports)
+
+
+def from_torch(module, example_input, *, dataset=None, path=None, opset_version=17,
+               calibration_samples=1000):
+    """Exports a PyTorch module through torch.onnx (batch axis dynamic) and loads it.
+
+    example_input: a tensor of shape (N, *input_shape); dataset: the dataset to calibrate for
+    (needed by the analog noise modes); path: where to keep the .onnx (default: a temporary
+    folder removed when Python exits). Needs PyTorch (Debian: python3-torch)."""
+    try:
+        import torch
+    except ImportError:
+        raise ImportError("lumac.from_torch needs PyTorch (Debian: apt-get install "
+                          "python3-torch)") from None
+    if path is None:
+        folder = tempfile.mkdtemp(prefix="lumac-torch-")
+        _torch_exports.append(folder)
+        path = os.path.join(folder, "model.onnx")
+    path = os.fspath(path)
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            torch.onnx.export(module, example_input, path, opset_version=opset_version,
+                              input_names=["input"], output_names=["output"],
+                              dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+    finally:
+        module.train(was_training)
+    return load_model(path, dataset=dataset, calibration_samples=calibration_samples)
