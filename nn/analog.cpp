@@ -910,8 +910,7 @@ std::vector<LayerNoiseReport> AnalogExecutor::report() const {
         r.by_source.emplace_back(std::string(LayerNoiseModel::source_names[s]),
                                  std::sqrt(std::max(0.0, sums.source_var[s].value() / count)));
       if (st.d2 > 0)
-        r.by_source.emplace_back("extinction",
-                                 std::sqrt(sums.chip.extinction_sq.value() / count));
+        r.by_source.emplace_back("extinction", std::sqrt(sums.chip.extinction_sq.value() / count));
       if (st.static_errors)
         r.by_source.emplace_back("static", std::sqrt(sums.chip.static_sq.value() / count));
       if (st.chip.phase_std > 0) {

@@ -61,11 +61,11 @@
 #include <cstdint>
 #include <vector>
 
-#include "nn/exact_sum.hpp"
 #include "lumac/circuits/homodyne_mac.hpp"
 #include "lumac/core/rng.hpp"
 #include "lumac/nn/dense.hpp"
 #include "lumac/nn/matmul_hook.hpp"
+#include "nn/exact_sum.hpp"
 
 namespace lumac::nn {
 
