@@ -54,6 +54,8 @@ void register_infer(CLI::App& app) {
   cmd->add_option("--batch", o->spec.batch, "samples per forward pass (default 256)");
   add_hardware_options(*cmd, o->hardware);
   o->hardware.noise = "none";
+  cmd->get_option("--noise")->description(
+      "none (default) | shot | thermal | weight | physical | enob");
   o->spec.notice = [](const std::string& text) { fmt::print(stderr, "lumac: {}\n", text); };
   cmd->callback([o, cmd] {
     settle_noise(*cmd, o->hardware, o->common.sets);

@@ -79,6 +79,10 @@ SearchResult run_search(const SearchSpec& spec, const Settings& settings) {
   if (!(spec.tolerance_ratio > 1) || !(spec.tolerance_ratio <= 4))
     fail("tolerance_ratio = {}: must be in (1, 4]", spec.tolerance_ratio);
   check_seeds(spec.seeds);
+  if (spec.hardware.noise == "none")
+    fail(
+        "noise none: the accuracy does not depend on any config key, so there is nothing to "
+        "search (search under noise physical)");
   SearchResult r;
   r.key = spec.key;
   r.better = spec.better;

@@ -311,6 +311,8 @@ TEST_CASE("workflow: lumac search finds the least favourable value that meets th
               "target_drop = 1.5");
   check_error({"search", "--model", mlp, "--param", "laser.power_W", "--better", "up"},
               "better = 'up'");
+  check_error({"search", "--model", mlp, "--param", "laser.power_W", "--noise", "none"},
+              "nothing to search");
 }
 
 TEST_CASE(
