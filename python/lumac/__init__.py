@@ -10,10 +10,11 @@ Ctrl-C raises KeyboardInterrupt. Units are SI, written in the names (``laser.pow
     cfg["laser.power_W"] = 1e-3
     model = lumac.load_model("data/models/fmnist_cnn.h5")
     r = model.evaluate(noise="physical", config=cfg, limit=1000)
-    print(r.accuracy_mean, r.energy["network"]["total_aJ_per_mac"])
+    print(r.accuracy_mean, r.energy["total_aJ_per_mac"])
 """
 
 import atexit
+import numbers
 import os
 import shutil
 import sys
@@ -22,7 +23,7 @@ import tempfile
 import numpy as np
 
 from . import _lumac
-from ._lumac import Config, __version__, data_dir, presets
+from ._lumac import __version__, data_dir, presets
 from ._results import ArrayResult, Result, Sweep, Trace
 
 __all__ = [
@@ -34,9 +35,101 @@ __all__ = [
 _NOISE_MODES = "none | shot | thermal | weight | physical | enob"
 
 
+class Config(_lumac.Config):
+    """A lumac configuration: a preset or TOML file plus overrides, in SI units (the CLI's
+    --config and --set).
+
+    Config() is the default preset (homodyne_1550); Config("name") a preset of data/presets;
+    Config("path/to/file.toml") a TOML file. cfg["laser.power_W"] = 2e-3 sets a key with the
+    CLI's validation: an unknown key or a bad value raises ValueError with the CLI's one-line
+    message (naming the nearest valid key) and leaves the config unchanged. Values are Python or
+    numpy bools, integers, floats or strings; cfg[key] gives them back in the key's unit.
+    """
+
+    def __init__(self, file=None):
+        super().__init__(None if file is None else os.fspath(file))
+
+    def __setitem__(self, key, value):
+        if isinstance(value, (bool, np.bool_)):
+            value = bool(value)
+        elif isinstance(value, numbers.Integral):
+            value = int(value)
+        elif isinstance(value, numbers.Real):
+            value = float(value)
+        elif not isinstance(value, str):
+            raise TypeError(f"config value of {key}: a bool, integer, float or string, not "
+                            f"{type(value).__name__}")
+        super().__setitem__(key, value)
+
+    def copy(self):
+        """An independent copy (the same file and overrides)."""
+        c = Config(self.file)
+        for o in self.overrides:
+            key, value = o.split("=", 1)
+            _lumac.Config.__setitem__(c, key, value)
+        return c
+
+
+_INTEGERS = {"seed", "seeds", "limit", "batch", "repeats", "bits", "steps", "train_batch",
+             "fan_in", "monte_carlo", "samples_per_symbol", "calibration_samples", "epochs",
+             "opset_version"}
+_REALS = {"photons_per_mac", "enob", "range", "laser_lead_s", "target_drop", "learning_rate",
+          "lambda_", "target_energy", "resolution"}
+_REAL_LISTS = {"energy_per_layer", "enob_per_layer", "drops"}
+_INTEGER_LISTS = {"repeats_per_layer"}
+_STRINGS = {"noise", "sources", "encoding", "averaging", "vectors", "laser", "dataset", "key",
+            "better", "arch", "optimizer", "split"}
+
+
+def _integer(name, v):
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{name} must be a whole number (got {v!r})")
+    return int(v)
+
+
+def _real(name, v):
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name} must be a real number (got {v!r})")
+    return float(v)
+
+
+def _checked(**kwargs):
+    """The keywords with their types checked (one line naming the keyword, not pybind11's dump
+    of every argument) and converted (numpy scalars to Python numbers)."""
+    out = {}
+    for name, v in kwargs.items():
+        if v is not None:
+            if name in _INTEGERS:
+                v = _integer(name, v)
+                if name == "seed" and v < 0:
+                    raise ValueError(f"seed = {v}: must be a whole number >= 0")
+            elif name in _REALS:
+                v = _real(name, v)
+            elif name in _REAL_LISTS or name in _INTEGER_LISTS:
+                if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__"):
+                    raise TypeError(f"{name} must be a list of numbers (got {v!r})")
+                convert = _real if name in _REAL_LISTS else _integer
+                v = [convert(name, x) for x in v]
+            elif name in _STRINGS and not isinstance(v, str):
+                raise TypeError(f"{name} must be a string (got {type(v).__name__})")
+        out[name] = v
+    return out
+
+
+def _call(fn, *args, **kwargs):
+    """Calls the native function; a type pybind11 cannot convert is one line."""
+    try:
+        return fn(*args, **kwargs)
+    except TypeError as e:
+        if "incompatible function arguments" not in str(e):
+            raise
+        raise TypeError(f"lumac: an argument of {fn.__name__}() has a type it does not take "
+                        "(see its help)") from None
+
+
 def _config(config):
     """None, a Config, a preset name or TOML file, or a dict of overrides on the default."""
-    if config is None or isinstance(config, Config):
+    if config is None or isinstance(config, _lumac.Config):
         return config
     if isinstance(config, (str, os.PathLike)):
         return Config(os.fspath(config))
@@ -104,17 +197,26 @@ def _progress(progress, label):
 
 def _hardware(noise, photons_per_mac, repeats, energy_per_layer, repeats_per_layer, enob,
               enob_per_layer, bits, sources):
-    return dict(noise=noise or "", photons_per_mac=photons_per_mac, repeats=repeats,
-                energy_per_layer=list(energy_per_layer or []),
-                repeats_per_layer=list(repeats_per_layer or []), enob=enob,
-                enob_per_layer=list(enob_per_layer or []), bits=bits, sources=sources)
+    """The hardware keywords, checked; noise None is the CLI's default (physical, or none with
+    bits alone)."""
+    return _checked(noise=noise or "", photons_per_mac=photons_per_mac, repeats=repeats,
+                    energy_per_layer=list(energy_per_layer or []),
+                    repeats_per_layer=list(repeats_per_layer or []), enob=enob,
+                    enob_per_layer=list(enob_per_layer or []), bits=bits, sources=sources)
+
+
+def _circuit(fan_in, config, photons_per_mac, repeats, encoding, averaging, sources, vectors,
+             range):
+    return dict(config=_config(config), **_checked(
+        fan_in=fan_in, photons_per_mac=photons_per_mac, repeats=repeats, encoding=encoding,
+        averaging=averaging, sources=sources, vectors=vectors, range=range))
 
 
 def devices(*, config=None):
     """The derived figures of every device of a config (lumac devices): a dict {name: value}
     with the unit in each name (photon_energy_J, laser_electrical_power_W,
     photons_per_symbol_signal, adc_energy_per_conversion_J, ...)."""
-    return _lumac.devices(config=_config(config))
+    return _call(_lumac.devices, config=_config(config))
 
 
 def enob(fan_in, *, config=None, photons_per_mac=None, repeats=None, encoding="", averaging="",
@@ -128,13 +230,14 @@ def enob(fan_in, *, config=None, photons_per_mac=None, repeats=None, encoding=""
     list); vectors: uniform | positive | ones; range: output full scale R (0: 2 ||x|| ||w||);
     monte_carlo: also a Monte Carlo ENOB over this many samples; time_domain: also a time-domain
     ENOB (runs: monte_carlo, default 200) at samples_per_symbol. Returns a Result: the budget's
-    terms (std in units of y), enob_analytic (bits), and the Monte Carlo and time-domain ENOBs.
+    terms (noise_std: std in units of y by source), enob_analytic (bits), and enob_monte_carlo
+    and enob_time_domain when asked.
     """
-    return Result("enob", _lumac.enob(
-        fan_in, config=_config(config), photons_per_mac=photons_per_mac, repeats=repeats,
-        encoding=encoding, averaging=averaging, sources=sources, vectors=vectors, range=range,
-        monte_carlo=monte_carlo, time_domain=time_domain, samples_per_symbol=samples_per_symbol,
-        seed=seed))
+    return Result("enob", _call(
+        _lumac.enob, **_circuit(fan_in, config, photons_per_mac, repeats, encoding, averaging,
+                                sources, vectors, range),
+        **_checked(monte_carlo=monte_carlo, samples_per_symbol=samples_per_symbol, seed=seed),
+        time_domain=bool(time_domain)))
 
 
 def circuit_energy(fan_in, *, config=None, photons_per_mac=None, repeats=None, encoding="",
@@ -142,10 +245,10 @@ def circuit_energy(fan_in, *, config=None, photons_per_mac=None, repeats=None, e
     """The energy account of one dot product of fan-in ``fan_in`` on a full tile (lumac energy
     --fan-in): aJ per MAC by component (optical, modulators, DACs, ADC, ...), with the ENOB it
     buys. Arguments as for enob()."""
-    return Result("energy", _lumac.circuit_energy(
-        fan_in, config=_config(config), photons_per_mac=photons_per_mac, repeats=repeats,
-        encoding=encoding, averaging=averaging, sources=sources, vectors=vectors, range=range,
-        seed=seed))
+    return Result("energy", _call(
+        _lumac.circuit_energy, **_circuit(fan_in, config, photons_per_mac, repeats, encoding,
+                                          averaging, sources, vectors, range),
+        **_checked(seed=seed)))
 
 
 def trace(fan_in, *, config=None, photons_per_mac=None, repeats=None, encoding="",
@@ -156,12 +259,20 @@ def trace(fan_in, *, config=None, photons_per_mac=None, repeats=None, encoding="
     charge in C, ADC codes). laser: cw | rate-equation (laser_lead_s: turn-on to the first
     symbol, s). out: also write the HDF5 trace file (docs/trace_file.md); force: overwrite it.
     Circuit arguments as for enob()."""
-    summary, arrays = _lumac.trace(
-        fan_in, config=_config(config), photons_per_mac=photons_per_mac, repeats=repeats,
-        encoding=encoding, averaging=averaging, sources=sources, vectors=vectors, range=range,
-        samples_per_symbol=samples_per_symbol, laser=laser, laser_lead_s=laser_lead_s, seed=seed,
-        out=_path(out), force=force)
+    summary, arrays = _call(
+        _lumac.trace, **_circuit(fan_in, config, photons_per_mac, repeats, encoding, averaging,
+                                 sources, vectors, range),
+        **_checked(samples_per_symbol=samples_per_symbol, laser=laser, laser_lead_s=laser_lead_s,
+                   seed=seed), out=_path(out), force=bool(force))
     return Trace("trace", summary, arrays)
+
+
+def _numeric_array(name, x):
+    """x as a real numpy array (complex, object and string arrays refused in one line)."""
+    a = np.asarray(x)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be an array of real numbers (got dtype {a.dtype})")
+    return a
 
 
 class Model:
@@ -173,10 +284,11 @@ class Model:
     calibrated, notices (what loading did, e.g. an ONNX import).
 
     The hardware keywords of infer, evaluate, energy and search are the CLI's: noise (none |
-    shot | thermal | weight | physical | enob), photons_per_mac (shot: E, detected photons per
-    MAC; physical: sets the laser power for that many), repeats (K per product),
-    energy_per_layer and repeats_per_layer (one per matrix product), enob and enob_per_layer
-    (enob mode, bits), bits (digital baseline with noise none), sources (physical mode).
+    shot | thermal | weight | physical | enob; None: physical, or none when only bits is given),
+    photons_per_mac (shot: E, detected photons per MAC; physical: sets the laser power for that
+    many), repeats (K per product), energy_per_layer and repeats_per_layer (one per matrix
+    product), enob and enob_per_layer (enob mode, bits), bits (digital baseline with noise
+    none), sources (physical mode).
     """
 
     def __init__(self, native):
@@ -200,6 +312,12 @@ class Model:
         return (f"<lumac.Model '{self.path}': input {self.input_shape}, {len(self.nodes)} nodes, "
                 f"{self.macs_per_sample} MACs per sample>")
 
+    def _need_calibration(self, what):
+        if not self.calibrated:
+            raise ValueError(f"model '{self.path}' has no calibration, which {what} needs: load it "
+                             "with its dataset (lumac.load_model(path, dataset=...) or "
+                             "lumac.from_torch(..., dataset=...)) to calibrate it")
+
     def summary(self):
         """One line per node with its shapes (and MACs for matrix products)."""
         return self._m.summary()
@@ -209,49 +327,62 @@ class Model:
               bits=None, sources="all", config=None, seed=1, batch=256):
         """Runs a batch x of shape (N, *input_shape) through the model (lumac infer).
 
-        A float32 C-contiguous x is read in place; other arrays are converted once. Returns
-        the output array (N, ...) of a single-output model, else {name: array}; the arrays own
-        lumac's memory (no copy). The noise of sample i depends only on (seed, i)."""
-        outs = self._m.infer(np.asarray(x), config=_config(config), seed=seed, batch=batch,
-                             **_hardware(noise, photons_per_mac, repeats, energy_per_layer,
-                                         repeats_per_layer, enob, enob_per_layer, bits, sources))
+        A float32 C-contiguous x is read in place; other real arrays are converted once.
+        Returns the output array (N, ...) of a single-output model, else {name: array}; the
+        arrays hold lumac's memory (no copy). The noise of sample i depends only on (seed, i)."""
+        outs = _call(self._m.infer, _numeric_array("x", x), config=_config(config),
+                     **_checked(seed=seed, batch=batch),
+                     **_hardware(noise, photons_per_mac, repeats, energy_per_layer,
+                                 repeats_per_layer, enob, enob_per_layer, bits, sources))
         if len(outs) == 1:
             return outs[0]
         return dict(zip(self.output_names, outs))
 
-    def evaluate(self, data=None, *, noise="physical", photons_per_mac=None, repeats=None,
+    def evaluate(self, data=None, *, noise=None, photons_per_mac=None, repeats=None,
                  energy_per_layer=None, repeats_per_layer=None, enob=None, enob_per_layer=None,
                  bits=None, sources="all", config=None, seeds=1, seed=1, limit=0, batch=256):
         """Accuracy on the simulated hardware over seeds seed ... seed + seeds - 1 (lumac eval).
 
         data: None (the model's dataset), a dataset name (fashion-mnist | mnist), or a pair
         (inputs of shape (N, *input_shape), integer labels of shape (N,)); limit: the first N
-        test images (0: all). Returns a Result equal to lumac eval --json: accuracy_mean,
-        accuracy_std, accuracy (per seed), clean_accuracy, layers (per matrix product: E,
-        repeats, noise std, ENOB in bits, clipped fractions) and energy (aJ per MAC by
-        component and node)."""
+        test images or samples (0: all). Returns a Result equal to lumac eval --json:
+        accuracy_mean, accuracy_std, accuracy (per seed), clean_accuracy, layers (per matrix
+        product: E, repeats, noise std, ENOB in bits, clipped fractions) and energy (the
+        network's aJ per MAC by component, and per layer)."""
+        self._need_calibration("evaluate")
+        limit = _checked(limit=limit)["limit"]
         dataset, inputs, labels = "", None, None
         if isinstance(data, str):
             dataset = data
         elif data is not None:
-            inputs, labels = data
-            inputs, labels = np.asarray(inputs), np.asarray(labels)
-            if not np.issubdtype(labels.dtype, np.integer):
-                raise ValueError(f"the labels must be integers (got {labels.dtype})")
-        return Result("eval", self._m.evaluate(
-            config=_config(config), seed=seed, seeds=seeds, dataset=dataset, limit=limit,
-            batch=batch, inputs=inputs, labels=labels,
+            if not isinstance(data, (tuple, list)) or len(data) != 2:
+                raise TypeError("data must be None (the model's dataset), a dataset name, or a "
+                                "pair (inputs, labels)")
+            inputs = _numeric_array("the inputs", data[0])
+            labels = np.asarray(data[1])
+            if labels.dtype.kind not in "iu":
+                raise TypeError(f"the labels must be integers (got dtype {labels.dtype})")
+            if limit:
+                if limit < 0 or limit > len(labels):
+                    raise ValueError(f"limit = {limit}: there are {len(labels)} samples")
+                inputs, labels = inputs[:limit], labels[:limit]
+                limit = 0
+        return Result("eval", _call(
+            self._m.evaluate, config=_config(config), dataset=dataset, inputs=inputs,
+            labels=labels, **_checked(seed=seed, seeds=seeds, limit=limit, batch=batch),
             **_hardware(noise, photons_per_mac, repeats, energy_per_layer, repeats_per_layer,
                         enob, enob_per_layer, bits, sources)))
 
-    def energy(self, *, noise="physical", photons_per_mac=None, repeats=None,
-               energy_per_layer=None, repeats_per_layer=None, enob=None, enob_per_layer=None,
-               bits=None, sources="all", config=None, seed=1, dataset=None, limit=0, batch=256):
+    def energy(self, *, noise=None, photons_per_mac=None, repeats=None, energy_per_layer=None,
+               repeats_per_layer=None, enob=None, enob_per_layer=None, bits=None, sources="all",
+               config=None, seed=1, dataset=None, limit=0, batch=256):
         """The energy account (lumac energy --model): aJ per MAC by component and node, optical
         and electrical, next to the accuracy and ENOB it buys, measured on the first `limit`
         test images (0: 200)."""
-        return Result("energy", self._m.energy(
-            config=_config(config), seed=seed, dataset=dataset or "", limit=limit, batch=batch,
+        self._need_calibration("energy")
+        return Result("energy", _call(
+            self._m.energy, config=_config(config),
+            **_checked(seed=seed, dataset=dataset or "", limit=limit, batch=batch),
             **_hardware(noise, photons_per_mac, repeats, energy_per_layer, repeats_per_layer,
                         enob, enob_per_layer, bits, sources)))
 
@@ -261,74 +392,83 @@ class Model:
                         seeds=1, seed=1, config=None, dataset=None, limit=0, batch=256, out=None,
                         force=False, progress=None):
         """Learns the precision (E) of every matrix product of the frozen model and compares it
-        with one uniform E at each accuracy drop in `drops` (lumac precision).
+        with one uniform E at each accuracy drop in `drops` (lumac precision: --target-drop).
 
         noise: shot | thermal | weight | physical; steps mini-batches of train_batch training
-        images (Adam, learning_rate); lambda_: energy weight; target_energy: E_target; seeds: the
-        study over seeds seed ... seed + seeds - 1 with the spread of the saving; out: also write
-        the HDF5 results file; progress: True (tqdm or a line on stderr) or progress(done,
-        total). Returns a Result equal to lumac precision --json."""
+        images (Adam, learning_rate: --lr); lambda_: energy weight; target_energy: E_target;
+        seeds: the study over seeds seed ... seed + seeds - 1 with the spread of the saving; out:
+        also write the HDF5 results file; progress: True (tqdm or a line on stderr) or
+        progress(done, total). Returns a Result equal to lumac precision --json."""
+        self._need_calibration("learn_precision")
+        k = _checked(noise=noise, drops=list(drops), steps=steps, train_batch=train_batch,
+                     learning_rate=learning_rate, lambda_=lambda_, target_energy=target_energy,
+                     sources=sources, seed=seed, seeds=seeds, dataset=dataset or "",
+                     limit=limit, batch=batch)
         spec = _lumac._PrecisionSpec()
-        spec.noise = noise
-        spec.drops = list(drops)
-        spec.per_channel = per_channel
-        spec.unconstrained = unconstrained
-        spec.integer_repeats = integer_repeats
-        spec.steps = steps
-        spec.batch = train_batch
-        spec.learning_rate = learning_rate
-        spec.lambda_ = lambda_
-        spec.target_energy = target_energy
-        spec.sources = sources
-        spec.seed = seed
-        return Result("precision", self._m.learn_precision(
-            spec, config=_config(config), seeds=seeds, dataset=dataset or "", limit=limit,
-            batch=batch, out=_path(out), force=force,
-            progress=_progress(progress, "learning precision")))
+        spec.noise = k["noise"]
+        spec.drops = k["drops"]
+        spec.per_channel = bool(per_channel)
+        spec.unconstrained = bool(unconstrained)
+        spec.integer_repeats = bool(integer_repeats)
+        spec.steps = k["steps"]
+        spec.batch = k["train_batch"]
+        spec.learning_rate = k["learning_rate"]
+        spec.lambda_ = k["lambda_"]
+        spec.target_energy = k["target_energy"]
+        spec.sources = k["sources"]
+        spec.seed = k["seed"]
+        return Result("precision", _call(
+            self._m.learn_precision, spec, config=_config(config), seeds=k["seeds"],
+            dataset=k["dataset"], limit=k["limit"], batch=k["batch"], out=_path(out),
+            force=bool(force), progress=_progress(progress, "learning precision")))
 
-    def search(self, key, *, target_drop=0.01, better="higher", noise="physical",
+    def search(self, key, *, target_drop=0.01, better="higher", noise=None,
                photons_per_mac=None, repeats=None, energy_per_layer=None,
-               repeats_per_layer=None, enob=None, bits=None, sources="all", config=None, seeds=1,
-               seed=1, limit=0, batch=256, resolution=1.05):
-        """The least favourable value of config key `key` (e.g. "laser.power_W") that keeps the
-        accuracy within target_drop of the clean accuracy (lumac search). better: higher (the
-        accuracy grows with the key) | lower; resolution: for real keys, the bracket's ratio at
-        the end. Returns a Result equal to lumac search --json."""
-        return Result("search", _lumac.search(
-            self.path, key, target_drop=target_drop, better=better, config=_config(config),
-            dataset=self.dataset, noise=noise or "",
-            photons_per_mac=photons_per_mac, repeats=repeats,
-            energy_per_layer=list(energy_per_layer or []),
-            repeats_per_layer=list(repeats_per_layer or []), enob=enob, bits=bits,
-            sources=sources, seeds=seeds, seed=seed, limit=limit, batch=batch,
-            tolerance_ratio=resolution))
+               repeats_per_layer=None, enob=None, enob_per_layer=None, bits=None, sources="all",
+               config=None, seeds=1, seed=1, limit=0, batch=256, resolution=1.05):
+        """The least favourable value of config key `key` (lumac search --param, e.g.
+        "laser.power_W") that keeps the accuracy within target_drop of the clean accuracy.
+        better: higher (the accuracy grows with the key) | lower; resolution: for real keys, the
+        bracket's ratio at the end. Returns a Result equal to lumac search --json."""
+        self._need_calibration("search")
+        return Result("search", _call(
+            _lumac.search, self.path, config=_config(config),
+            dataset=self._m.asked_dataset,
+            **_checked(key=key, target_drop=target_drop, better=better, seeds=seeds, seed=seed,
+                       limit=limit, batch=batch),
+            tolerance_ratio=_real("resolution", resolution),
+            **_hardware(noise, photons_per_mac, repeats, energy_per_layer, repeats_per_layer,
+                        enob, enob_per_layer, bits, sources)))
 
     def save(self, path, *, force=False, config=None):
         """Writes the model (graph, weights, calibration, source) as a lumac model file (.h5)."""
-        self._m.save(os.fspath(path), force=force, config=_config(config))
+        _call(self._m.save, os.fspath(path), force=bool(force), config=_config(config))
 
 
 def load_dataset(name, *, split="test", limit=0):
     """A bundled dataset (fashion-mnist | mnist) as numpy arrays: images (N, 1, 28, 28) float32
     in [0, 1] and labels (N,) int64; split: test | train; limit: the first N (0: all)."""
-    return _lumac.load_dataset(name, split=split, limit=limit)
+    k = _checked(dataset=name, split=split, limit=limit)
+    return _call(_lumac.load_dataset, k["dataset"], split=k["split"], limit=k["limit"])
 
 
 def load_model(path, *, dataset=None, calibration_samples=1000):
     """Loads a lumac model file (.h5) or an ONNX model (.onnx).
 
     An ONNX model is imported (docs/models.md) and, with `dataset`, calibrated on its first
-    calibration_samples training images; without a dataset it runs without noise only."""
-    return Model(_lumac.load_model(os.fspath(path), dataset=dataset or "",
-                                   calibration_samples=calibration_samples))
+    calibration_samples training images; without a dataset it is not calibrated and runs
+    infer() without noise only."""
+    return Model(_call(_lumac.load_model, os.fspath(path),
+                       **_checked(dataset=dataset or "",
+                                  calibration_samples=calibration_samples)))
 
 
 def import_onnx(onnx, *, dataset, calibration_samples=1000, out=None, force=False, config=None):
     """Imports and calibrates an ONNX model for `dataset` (lumac import); out: also write it as
     a model file. Returns the Model; its `import_report` is lumac import --json."""
-    native, report = _lumac.import_onnx(os.fspath(onnx), dataset=dataset,
-                                        calibration_samples=calibration_samples,
-                                        out=_path(out), force=force, config=_config(config))
+    native, report = _call(_lumac.import_onnx, os.fspath(onnx), out=_path(out),
+                           force=bool(force), config=_config(config),
+                           **_checked(dataset=dataset, calibration_samples=calibration_samples))
     model = Model(native)
     model.import_report = Result("import", report)
     return model
@@ -339,17 +479,13 @@ def train(*, dataset, arch, epochs, out, optimizer="adam", batch=64, learning_ra
     """Trains a bundled architecture (arch: mlp | cnn) on dataset (fashion-mnist | mnist),
     calibrates it and writes the model file `out` (lumac train). Returns the Model; its
     `train_report` is lumac train --json. progress: per epoch."""
+    k = _checked(dataset=dataset, arch=arch, epochs=epochs, optimizer=optimizer, batch=batch,
+                 learning_rate=learning_rate, limit=limit, seed=seed)
     spec = _lumac._TrainSpec()
-    spec.dataset = dataset
-    spec.arch = arch
-    spec.epochs = epochs
-    spec.optimizer = optimizer
-    spec.batch = batch
-    spec.learning_rate = learning_rate
-    spec.limit = limit
-    spec.seed = seed
-    native, report = _lumac.train(spec, out=os.fspath(out), force=force, config=_config(config),
-                                  progress=_progress(progress, "training"))
+    for name, value in k.items():
+        setattr(spec, name, value)
+    native, report = _call(_lumac.train, spec, out=os.fspath(out), force=bool(force),
+                           config=_config(config), progress=_progress(progress, "training"))
     model = Model(native)
     model.train_report = Result("train", report)
     return model
@@ -357,32 +493,36 @@ def train(*, dataset, arch, epochs, out, optimizer="adam", batch=64, learning_ra
 
 def sweep(params, *, model=None, config=None, dataset=None, fan_in=0, photons_per_mac=None,
           repeats=None, encoding="", averaging="", sources="all", vectors="uniform", range=0.0,
-          monte_carlo=0, time_domain=False, noise="physical", seeds=1, seed=1, limit=0,
-          batch=256, energy_per_layer=None, repeats_per_layer=None, enob=None, out=None,
-          force=False, progress=None):
-    """A grid over config keys (lumac sweep): params is a list of axes "KEY=START:STOP:N[:log]"
-    (one string is one axis).
+          monte_carlo=0, time_domain=False, noise=None, seeds=1, seed=1, limit=0, batch=256,
+          energy_per_layer=None, repeats_per_layer=None, enob=None, out=None, force=False,
+          progress=None):
+    """A grid over config keys (lumac sweep --param): params is a list of axes
+    "KEY=START:STOP:N[:log]" (one string is one axis).
 
     With model (a Model or a model file): at each point the accuracy over `seeds` seeds, the
-    ENOB of every matrix product and the energy; with fan_in: the circuit's ENOB and energy
-    (monte_carlo, time_domain as for enob()). out: also write the HDF5 sweep file
-    (docs/sweep_file.md). Returns a Sweep with numpy arrays over the grid."""
+    ENOB of every matrix product and the energy (noise: physical by default); with fan_in: the
+    circuit's ENOB and energy (monte_carlo, time_domain as for enob()). out: also write the HDF5
+    sweep file (docs/sweep_file.md). Returns a Sweep with numpy arrays over the grid."""
     if isinstance(params, str):
         params = [params]
+    if not all(isinstance(p, str) for p in params):
+        raise TypeError("params must be a string KEY=START:STOP:N[:log] or a list of them")
     model_path, model_dataset = "", dataset or ""
     if isinstance(model, Model):
         model_path = model.path
-        model_dataset = model_dataset or model.dataset
+        model_dataset = model_dataset or model._m.asked_dataset
     elif model is not None:
         model_path = os.fspath(model)
-    summary, arrays = _lumac.sweep(
-        list(params), config=_config(config), model=model_path, dataset=model_dataset,
-        fan_in=fan_in, photons_per_mac=photons_per_mac, repeats=repeats, encoding=encoding,
-        averaging=averaging, sources=sources, vectors=vectors, range=range,
-        monte_carlo=monte_carlo, time_domain=time_domain, noise=noise or "", seeds=seeds,
-        seed=seed, limit=limit, batch=batch, energy_per_layer=list(energy_per_layer or []),
-        repeats_per_layer=list(repeats_per_layer or []), enob=enob, out=_path(out), force=force,
-        progress=_progress(progress, "sweep"))
+    summary, arrays = _call(
+        _lumac.sweep, list(params), config=_config(config), model=model_path,
+        time_domain=bool(time_domain), out=_path(out), force=bool(force),
+        progress=_progress(progress, "sweep"),
+        **_checked(dataset=model_dataset, fan_in=fan_in, photons_per_mac=photons_per_mac,
+                   repeats=repeats, encoding=encoding, averaging=averaging, sources=sources,
+                   vectors=vectors, range=range, monte_carlo=monte_carlo, noise=noise or "",
+                   seeds=seeds, seed=seed, limit=limit, batch=batch,
+                   energy_per_layer=list(energy_per_layer or []),
+                   repeats_per_layer=list(repeats_per_layer or []), enob=enob))
     return Sweep("sweep", summary, arrays)
 
 
@@ -397,18 +537,25 @@ def _remove_torch_exports():
 atexit.register(_remove_torch_exports)
 
 
-def from_torch(module, example_input, *, dataset=None, path=None, opset_version=17,
+def from_torch(module, example_input, *, dataset=None, path=None, force=False, opset_version=17,
                calibration_samples=1000):
     """Exports a PyTorch module through torch.onnx (batch axis dynamic) and loads it.
 
-    example_input: a tensor of shape (N, *input_shape); dataset: the dataset to calibrate for
-    (needed by the analog noise modes); path: where to keep the .onnx (default: a temporary
-    folder removed when Python exits). Needs PyTorch (Debian: python3-torch)."""
+    example_input: a tensor (or numpy array) of shape (N, *input_shape); dataset: the dataset
+    to calibrate for (needed by evaluate, energy, search, learn_precision and the noisy modes
+    of infer); path: where to keep the .onnx (default: a temporary folder removed when Python
+    exits; an existing file is overwritten only with force=True). Needs PyTorch (Debian:
+    python3-torch)."""
     try:
         import torch
     except ImportError:
         raise ImportError("lumac.from_torch needs PyTorch (Debian: apt-get install "
                           "python3-torch)") from None
+    if not isinstance(example_input, torch.Tensor):
+        example_input = torch.as_tensor(np.asarray(example_input, dtype=np.float32))
+    if path is not None and os.path.exists(path) and not force:
+        raise FileExistsError(f"'{os.fspath(path)}' already exists; pass force=True to overwrite "
+                              "it")
     if path is None:
         folder = tempfile.mkdtemp(prefix="lumac-torch-")
         _torch_exports.append(folder)
@@ -418,7 +565,8 @@ def from_torch(module, example_input, *, dataset=None, path=None, opset_version=
     module.eval()
     try:
         with torch.no_grad():
-            torch.onnx.export(module, example_input, path, opset_version=opset_version,
+            torch.onnx.export(module, example_input, path,
+                              opset_version=_integer("opset_version", opset_version),
                               input_names=["input"], output_names=["output"],
                               dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
     finally:

@@ -14,9 +14,9 @@ _ConfigLike = Union["Config", str, os.PathLike[str], dict[str, Any], None]
 _Progress = Union[bool, Callable[[int, int], Any], None]
 
 class Config:
-    def __init__(self, file: Optional[str] = None) -> None: ...
+    def __init__(self, file: Optional[_PathLike] = None) -> None: ...
     def __getitem__(self, key: str) -> Union[float, int, bool, str]: ...
-    def __setitem__(self, key: str, value: Union[float, int, bool, str]) -> None: ...
+    def __setitem__(self, key: str, value: Union[float, int, bool, str, np.generic]) -> None: ...
     def __contains__(self, key: str) -> bool: ...
     def keys(self) -> list[str]: ...
     def describe(self, key: str) -> dict[str, Any]: ...
@@ -39,6 +39,8 @@ class Result(Mapping[str, Any]):
 class ArrayResult(Result):
     arrays: dict[str, Any]
     def __init__(self, kind: str, data: dict[str, Any], arrays: dict[str, Any]) -> None: ...
+    def __getitem__(self, key: str) -> Any: ...
+    def __getattr__(self, name: str) -> Any: ...
 
 class Trace(ArrayResult): ...
 
@@ -77,14 +79,14 @@ class Model:
               sources: str = "all", config: _ConfigLike = None, seed: int = 1,
               batch: int = 256) -> Union[npt.NDArray[np.float32], dict[str, npt.NDArray[np.float32]]]: ...
     def evaluate(self, data: Union[str, tuple[npt.ArrayLike, npt.ArrayLike], None] = None, *,
-                 noise: str = "physical", photons_per_mac: Optional[float] = None,
+                 noise: Optional[str] = None, photons_per_mac: Optional[float] = None,
                  repeats: Optional[int] = None,
                  energy_per_layer: Optional[Sequence[float]] = None,
                  repeats_per_layer: Optional[Sequence[int]] = None,
                  enob: Optional[float] = None, enob_per_layer: Optional[Sequence[float]] = None,
                  bits: Optional[int] = None, sources: str = "all", config: _ConfigLike = None,
                  seeds: int = 1, seed: int = 1, limit: int = 0, batch: int = 256) -> Result: ...
-    def energy(self, *, noise: str = "physical", photons_per_mac: Optional[float] = None,
+    def energy(self, *, noise: Optional[str] = None, photons_per_mac: Optional[float] = None,
                repeats: Optional[int] = None, energy_per_layer: Optional[Sequence[float]] = None,
                repeats_per_layer: Optional[Sequence[int]] = None, enob: Optional[float] = None,
                enob_per_layer: Optional[Sequence[float]] = None, bits: Optional[int] = None,
@@ -100,10 +102,10 @@ class Model:
                         out: Optional[_PathLike] = None, force: bool = False,
                         progress: _Progress = None) -> Result: ...
     def search(self, key: str, *, target_drop: float = 0.01, better: str = "higher",
-               noise: str = "physical", photons_per_mac: Optional[float] = None,
+               noise: Optional[str] = None, photons_per_mac: Optional[float] = None,
                repeats: Optional[int] = None, energy_per_layer: Optional[Sequence[float]] = None,
                repeats_per_layer: Optional[Sequence[int]] = None, enob: Optional[float] = None,
-               bits: Optional[int] = None, sources: str = "all", config: _ConfigLike = None,
+               enob_per_layer: Optional[Sequence[float]] = None, bits: Optional[int] = None, sources: str = "all", config: _ConfigLike = None,
                seeds: int = 1, seed: int = 1, limit: int = 0, batch: int = 256,
                resolution: float = 1.05) -> Result: ...
     def save(self, path: _PathLike, *, force: bool = False, config: _ConfigLike = None) -> None: ...
@@ -140,11 +142,11 @@ def sweep(params: Union[str, Sequence[str]], *, model: Union[Model, _PathLike, N
           photons_per_mac: Optional[float] = None, repeats: Optional[int] = None,
           encoding: str = "", averaging: str = "", sources: str = "all",
           vectors: str = "uniform", range: float = 0.0, monte_carlo: int = 0,
-          time_domain: bool = False, noise: str = "physical", seeds: int = 1, seed: int = 1,
+          time_domain: bool = False, noise: Optional[str] = None, seeds: int = 1, seed: int = 1,
           limit: int = 0, batch: int = 256, energy_per_layer: Optional[Sequence[float]] = None,
           repeats_per_layer: Optional[Sequence[int]] = None, enob: Optional[float] = None,
           out: Optional[_PathLike] = None, force: bool = False,
           progress: _Progress = None) -> Sweep: ...
 def from_torch(module: Any, example_input: Any, *, dataset: Optional[str] = None,
-               path: Optional[_PathLike] = None, opset_version: int = 17,
+               path: Optional[_PathLike] = None, force: bool = False, opset_version: int = 17,
                calibration_samples: int = 1000) -> Model: ...

@@ -44,18 +44,28 @@ class Result(Mapping):
 
 
 class ArrayResult(Result):
-    """A result with numpy arrays beside its JSON fields: ``r.arrays`` and, for each array,
-    an attribute of its name (``trace.time_s``, ``sweep.accuracy``)."""
+    """A result with numpy arrays beside its JSON fields: ``r.arrays``, and each array as an
+    attribute and an item of its name (``trace.time_s``, ``sweep["accuracy"]``). Iterating and
+    ``to_dict()`` cover the JSON fields only."""
 
     def __init__(self, kind, data, arrays):
         super().__init__(kind, data)
         self.arrays = arrays
 
+    def __getitem__(self, key):
+        if key in self._data:
+            return self._data[key]
+        return self.arrays[key]
+
     def __getattr__(self, name):
         arrays = self.__dict__.get("arrays")
         if arrays is not None and name in arrays:
             return arrays[name]
-        return super().__getattr__(name)
+        data = self.__dict__.get("_data") or {}
+        if name in data:
+            return data[name]
+        raise AttributeError(f"{type(self).__name__} has no field or array '{name}' (fields: "
+                             f"{', '.join(data)}; arrays: {', '.join(arrays or [])})")
 
 
 class Trace(ArrayResult):

@@ -103,9 +103,10 @@ LoadedNetwork network_of(const LoadedModel& m, const std::string& dataset, std::
   std::vector<int> l(static_cast<std::size_t>(y.size()));
   for (py::ssize_t i = 0; i < y.size(); ++i) {
     const std::int64_t v = y.data()[i];
-    l[static_cast<std::size_t>(i)] = v < 0 || v > 1000000 ? -1 : static_cast<int>(v);
-    if (l[static_cast<std::size_t>(i)] < 0)
-      fail("label {} of sample {} is not a class of the model", v, i);
+    if (v < 0 || v >= m.model->classes())
+      fail("label {} of sample {} is not a class of the model (0 to {})", v, i,
+           m.model->classes() - 1);
+    l[static_cast<std::size_t>(i)] = static_cast<int>(v);
   }
   return network_with_samples(*m.model, m.path, std::vector<float>(x.data(), x.data() + x.size()),
                               std::move(l), batch);
@@ -171,6 +172,7 @@ void bind_models(py::module_& m) {
   py::class_<LoadedModel>(m, "_Model")
       .def_readonly("path", &LoadedModel::path)
       .def_readonly("notices", &LoadedModel::notices)
+      .def_readonly("asked_dataset", &LoadedModel::dataset)
       .def_property_readonly("dataset",
                              [](const LoadedModel& lm) {
                                return lm.dataset.empty() ? lm.model->dataset() : lm.dataset;
@@ -327,7 +329,10 @@ void bind_models(py::module_& m) {
         nn::Dataset d;
         run_released([&] {
           nn::DatasetSplits s = nn::load_dataset(which, data_dir(), split == "train");
-          d = (split == "train" ? s.train : s.test).prefix(limit);
+          nn::Dataset& all = split == "train" ? s.train : s.test;
+          if (limit > all.size())
+            fail("limit = {}: the {} {} set has only {} images", limit, name, split, all.size());
+          d = all.prefix(limit);
         });
         std::vector<py::ssize_t> dims{static_cast<py::ssize_t>(d.size())};
         for (int k : d.sample_shape) dims.push_back(k);

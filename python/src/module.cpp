@@ -2,7 +2,9 @@
 // library beside the CLI (shared/DESIGN.md), with the same numbers and the same errors.
 #include <pybind11/pybind11.h>
 
+#include <cmath>
 #include <csignal>
+#include <string>
 
 #include "lumac/core/error.hpp"
 #include "lumac/core/interrupt.hpp"
@@ -39,8 +41,13 @@ py::object to_python(const Json& j) {
       return py::int_(j.get<std::int64_t>());
     case Json::value_t::number_unsigned:
       return py::int_(j.get<std::uint64_t>());
-    case Json::value_t::number_float:
-      return py::float_(j.get<double>());
+    case Json::value_t::number_float: {
+      // As the CLI's JSON writes them (core/json.cpp): non-finite numbers as strings.
+      const double v = j.get<double>();
+      if (std::isnan(v)) return py::str("nan");
+      if (std::isinf(v)) return py::str(v > 0 ? "inf" : "-inf");
+      return py::float_(v);
+    }
     case Json::value_t::string:
       return py::str(j.get<std::string>());
     case Json::value_t::array: {
@@ -121,7 +128,12 @@ PYBIND11_MODULE(_lumac, m) {
     } catch (const lumac::Interrupted& e) {
       PyErr_SetString(PyExc_KeyboardInterrupt, e.what());
     } catch (const lumac::FileError& e) {
-      PyErr_SetString(PyExc_OSError, e.what());
+      // The library's message names the CLI's flag; the Python keyword is force=True.
+      std::string text = e.what();
+      const std::string flag = "pass --force", keyword = "pass force=True";
+      if (const auto at = text.find(flag); at != std::string::npos)
+        text.replace(at, flag.size(), keyword);
+      PyErr_SetString(PyExc_OSError, text.c_str());
     } catch (const lumac::Error& e) {
       PyErr_SetString(PyExc_ValueError, e.what());
     }

@@ -134,9 +134,9 @@ void bind_studies(py::module_& m) {
          const std::string& better, const std::optional<Config>& config, const std::string& dataset,
          const std::string& noise, std::optional<double> photons_per_mac,
          std::optional<int> repeats, std::vector<double> energy_per_layer,
-         std::vector<int> repeats_per_layer, std::optional<double> enob, std::optional<int> bits,
-         const std::string& sources, int seeds, std::uint64_t seed, std::int64_t limit, int batch,
-         double tolerance_ratio) {
+         std::vector<int> repeats_per_layer, std::optional<double> enob,
+         std::vector<double> enob_per_layer, std::optional<int> bits, const std::string& sources,
+         int seeds, std::uint64_t seed, std::int64_t limit, int batch, double tolerance_ratio) {
         SearchSpec spec;
         spec.network.model = model;
         spec.network.dataset = dataset;
@@ -148,7 +148,7 @@ void bind_studies(py::module_& m) {
                                      std::move(energy_per_layer),
                                      std::move(repeats_per_layer),
                                      enob,
-                                     {},
+                                     std::move(enob_per_layer),
                                      bits,
                                      sources}
                             .spec();
@@ -168,9 +168,9 @@ void bind_studies(py::module_& m) {
       py::arg("noise") = "", py::arg("photons_per_mac") = py::none(),
       py::arg("repeats") = py::none(), py::arg("energy_per_layer") = std::vector<double>{},
       py::arg("repeats_per_layer") = std::vector<int>{}, py::arg("enob") = py::none(),
-      py::arg("bits") = py::none(), py::arg("sources") = "all", py::arg("seeds") = 1,
-      py::arg("seed") = 1, py::arg("limit") = 0, py::arg("batch") = 256,
-      py::arg("tolerance_ratio") = 1.05);
+      py::arg("enob_per_layer") = std::vector<double>{}, py::arg("bits") = py::none(),
+      py::arg("sources") = "all", py::arg("seeds") = 1, py::arg("seed") = 1, py::arg("limit") = 0,
+      py::arg("batch") = 256, py::arg("tolerance_ratio") = 1.05);
 }
 
 }  // namespace lumac::python

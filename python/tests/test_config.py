@@ -54,7 +54,7 @@ def test_bad_value_is_refused_and_leaves_config_unchanged():
     assert cfg["laser.power_W"] == before and cfg.overrides == []
     with pytest.raises(ValueError):
         cfg["laser.power_W"] = float("nan")
-    with pytest.raises(ValueError):
+    with pytest.raises(TypeError, match="a bool, integer, float or string, not list"):
         cfg["laser.power_W"] = [1]
 
 

@@ -31,12 +31,18 @@ def test_circuit_sweep_arrays_and_file_equal_the_cli(tmp_path):
                 assert np.array_equal(a[n][...], b[n][...]), n
 
 
-def test_network_sweep_point_by_point(cnn):
-    s = lumac.sweep("laser.power_W=3e-4:3e-3:2:log", model=cnn, seeds=2, limit=200)
+def test_network_sweep_point_by_point(cnn, tmp_path):
+    s = lumac.sweep("laser.power_W=3e-4:3e-3:2:log", model=cnn, seeds=2, limit=200,
+                    out=tmp_path / "py.h5")
     assert s.accuracy.shape == (2, 2) and s.enob.shape == (2, 4)
     cli = cli_json("sweep", "--param", "laser.power_W=3e-4:3e-3:2:log", "--model", CNN,
-                   "--seeds", 2, "--limit", 200, "--out", "/dev/null", "--force")
+                   "--seeds", 2, "--limit", 200, "--out", tmp_path / "cli.h5")
     assert s.to_dict()["points"] == cli["points"]
+    # The same file but for the command line: the signature (what determines the numbers, and
+    # what --resume checks) is the CLI's.
+    with h5py.File(tmp_path / "py.h5", "r") as a, h5py.File(tmp_path / "cli.h5", "r") as b:
+        assert a.attrs["signature"] == b.attrs["signature"]
+        assert np.array_equal(a["accuracy"][...], b["accuracy"][...])
 
 
 def test_search_equals_the_cli():
