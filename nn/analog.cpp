@@ -689,7 +689,8 @@ void AnalogExecutor::check_whole_layer(const MatmulView& v) const {
   if (mode_ == NoiseMode::physical && !whole)
     fail(
         "layer '{}' is a grouped convolution: this version runs grouped and depthwise "
-        "convolutions with every noise mode but physical (docs/models.md)",
+        "convolutions with every noise mode but physical (shot, thermal, weight or enob run "
+        "it; docs/models.md)",
         a.name);
 }
 

@@ -859,6 +859,58 @@ OnnxImport Importer::run() {
     fail("{}: ONNX shape inference fails: {}", file_, first_line(e.what()));
   }
   read_input();
+  // An operator lumac has no case for is named before any other node's problem: a recurrent
+  // layer's shape subgraph, folded first, would otherwise fail on its own terms (an LSTM's
+  // initial state built for the batch-size marker).
+  static const std::set<std::string> known{"Abs",
+                                           "Add",
+                                           "AveragePool",
+                                           "BatchNormalization",
+                                           "Cast",
+                                           "Clip",
+                                           "Concat",
+                                           "Constant",
+                                           "ConstantOfShape",
+                                           "Conv",
+                                           "Div",
+                                           "Dropout",
+                                           "Equal",
+                                           "Erf",
+                                           "Exp",
+                                           "Expand",
+                                           "Flatten",
+                                           "Gather",
+                                           "Gemm",
+                                           "GlobalAveragePool",
+                                           "Identity",
+                                           "LeakyRelu",
+                                           "MatMul",
+                                           "MaxPool",
+                                           "Mul",
+                                           "Neg",
+                                           "Pad",
+                                           "Pow",
+                                           "Range",
+                                           "Reciprocal",
+                                           "ReduceMean",
+                                           "Relu",
+                                           "Reshape",
+                                           "Shape",
+                                           "Sigmoid",
+                                           "Slice",
+                                           "Sqrt",
+                                           "Squeeze",
+                                           "Sub",
+                                           "Tanh",
+                                           "Transpose",
+                                           "Unsqueeze",
+                                           "Where"};
+  for (const onnx::NodeProto* n : order_)
+    if (n->domain().empty() || n->domain() == "ai.onnx")
+      if (!known.count(n->op_type())) {
+        n_ = n;
+        refuse("this operator is not supported");
+      }
   for (std::size_t k = 0; k < order_.size(); ++k) node(*order_[k], k);
   n_ = nullptr;
   std::vector<int> outputs;

@@ -23,7 +23,7 @@ nn::Tensor read_inputs(const std::string& path, const nn::Model& model, std::str
   std::vector<std::string> tried;
   const auto& src = model.source();
   if (src && !src->input_name.empty()) tried.push_back(src->input_name);
-  tried.push_back("input");
+  if (tried.empty() || tried.front() != "input") tried.push_back("input");
   name.clear();
   for (const auto& t : tried)
     if (root.nameExists(t)) {

@@ -178,6 +178,28 @@ TEST_CASE("onnx: bad models are one error naming the problem") {
     CHECK(e.find("docs/models.md") != std::string::npos);
   }
   {
+    // An unknown operator is named even when an earlier node would fail first (a recurrent
+    // layer's shape subgraph did: the user saw a folding error, not "LSTM is not supported").
+    auto m = good;
+    bool first_gemm = true, renamed = false;
+    for (auto& n : *m.mutable_graph()->mutable_node()) {
+      if (n.op_type() == "Gemm" && first_gemm) {
+        auto* a = n.add_attribute();  // transA: refused on its own
+        a->set_name("transA");
+        a->set_type(onnx::AttributeProto::INT);
+        a->set_i(1);
+        first_gemm = false;
+      } else if (n.op_type() == "Relu" && !renamed) {
+        n.set_op_type("Softsign");
+        renamed = true;
+      }
+    }
+    REQUIRE(renamed);
+    const std::string e = onnx_import_error(m);
+    CAPTURE(e);
+    CHECK(e.find("(Softsign): this operator is not supported") != std::string::npos);
+  }
+  {
     auto m = good;  // an opset outside 13..17
     m.mutable_opset_import(0)->set_version(11);
     CHECK(onnx_import_error(m).find("opset 11") != std::string::npos);
@@ -238,10 +260,9 @@ TEST_CASE("onnx: an input of the wrong shape for lumac infer is one line") {
 TEST_CASE("onnx: lumac import of the bundled models' ResNet writes a calibrated model file") {
   TempDir tmp;
   const std::string out = (tmp / "r.h5").string();
-  const RunResult r =
-      run_lumac({"import", (source_dir() / "data" / "models" / "fmnist_resnet.onnx").string(),
-                 "--dataset", "fashion-mnist", "--calibration-samples", "100", "--out", out,
-                 "--json"});
+  const RunResult r = run_lumac(
+      {"import", (source_dir() / "data" / "models" / "fmnist_resnet.onnx").string(), "--dataset",
+       "fashion-mnist", "--calibration-samples", "100", "--out", out, "--json"});
   REQUIRE(r.exit_code == 0);
   CHECK(json_number(r.out, "clean_accuracy") == doctest::Approx(0.9261).epsilon(1e-12));
   CHECK(json_number(r.out, "calibration_samples") == 100);
@@ -251,8 +272,8 @@ TEST_CASE("onnx: lumac import of the bundled models' ResNet writes a calibrated 
   CHECK(m.matmul_layers().size() == 10);
   CHECK(m.macs_per_sample() == 9345920);
   // An existing file is not overwritten without --force.
-  const RunResult again = run_lumac({"import", (onnx_dir() / "mlp.onnx").string(), "--dataset",
-                                     "fashion-mnist", "--out", out});
+  const RunResult again = run_lumac(
+      {"import", (onnx_dir() / "mlp.onnx").string(), "--dataset", "fashion-mnist", "--out", out});
   CHECK(again.exit_code == 2);
   CHECK(again.err_lines() == 1);
 }
