@@ -84,8 +84,9 @@ TEST_CASE(
     "cli: lumac bench --quick --json reports every figure (a smoke run, no timing asserted)") {
   const RunResult r = run_lumac({"bench", "--quick", "--json"});
   REQUIRE(r.exit_code == 0);
-  for (const char* key : {"gemm_gflops", "fmnist_mlp", "fmnist_cnn", "fmnist_resnet", "mc_dot_products_per_s",
-                          "trace_symbols_per_s", "precision_steps_per_s"}) {
+  for (const char* key :
+       {"gemm_gflops", "fmnist_mlp", "fmnist_cnn", "fmnist_resnet", "mc_dot_products_per_s",
+        "trace_symbols_per_s", "precision_steps_per_s"}) {
     CAPTURE(key);
     CHECK(r.out.find("\"" + std::string(key) + "\"") != std::string::npos);
   }
