@@ -10,18 +10,10 @@ namespace lumac::cli {
 
 namespace {
 
+// The key's kind; a choice key lists its values.
 std::string kind_name(const KeyInfo& k) {
-  switch (k.kind) {
-    case KeyKind::real:
-      return "real";
-    case KeyKind::integer:
-      return "integer";
-    case KeyKind::boolean:
-      return "boolean";
-    case KeyKind::choice:
-      return fmt::format("{}", fmt::join(k.choices, " | "));
-  }
-  return "";
+  if (k.kind == KeyKind::choice) return fmt::format("{}", fmt::join(k.choices, " | "));
+  return std::string(key_kind_name(k.kind));
 }
 
 }  // namespace

@@ -108,6 +108,20 @@ std::string nearest_key(std::string_view key, const std::vector<std::string>& va
   return best;
 }
 
+std::string_view key_kind_name(KeyKind kind) {
+  switch (kind) {
+    case KeyKind::real:
+      return "real";
+    case KeyKind::integer:
+      return "integer";
+    case KeyKind::boolean:
+      return "boolean";
+    case KeyKind::choice:
+      return "choice";
+  }
+  return "";
+}
+
 std::string format_real(double value) {
   return fmt::format("{}", value);
 }

@@ -44,20 +44,6 @@ std::string value_text(const py::handle& value) {
        py::str(py::type::of(value).attr("__name__")).cast<std::string>());
 }
 
-std::string kind_name(const KeyInfo& k) {
-  switch (k.kind) {
-    case KeyKind::real:
-      return "real";
-    case KeyKind::integer:
-      return "integer";
-    case KeyKind::boolean:
-      return "boolean";
-    case KeyKind::choice:
-      return "choice";
-  }
-  return "";
-}
-
 py::object typed_value(const KeyInfo& k) {
   switch (k.kind) {
     case KeyKind::real:
@@ -160,7 +146,7 @@ validation: an unknown key or a bad value raises ValueError with the CLI's one-l
             d["key"] = k.key;
             d["value"] = typed_value(k);
             d["unit"] = k.unit;
-            d["kind"] = kind_name(k);
+            d["kind"] = std::string(key_kind_name(k.kind));
             d["meaning"] = k.doc;
             d["choices"] = k.choices;
             return d;
@@ -177,7 +163,6 @@ validation: an unknown key or a bad value raises ValueError with the CLI's one-l
       .def(
           "to_toml", [](const Config& c) { return settings_toml(c.settings()); },
           "The effective config as TOML (lumac config --toml).")
-      .def("copy", [](const Config& c) { return Config(c); })
       .def_property_readonly(
           "file",
           [](const Config& c) { return c.file().empty() ? default_preset().string() : c.file(); },

@@ -100,6 +100,9 @@ class ConfigValue {
 // The valid key nearest to `key` (edit distance), for "did you mean" hints.
 std::string nearest_key(std::string_view key, const std::vector<std::string>& valid);
 
+// "real", "integer", "boolean" or "choice".
+std::string_view key_kind_name(KeyKind kind);
+
 // Formats a double so that it reads back exactly.
 std::string format_real(double value);
 
