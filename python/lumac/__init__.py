@@ -197,12 +197,16 @@ def _progress(progress, label):
 
 def _hardware(noise, photons_per_mac, repeats, energy_per_layer, repeats_per_layer, enob,
               enob_per_layer, bits, sources):
-    """The hardware keywords, checked; noise None is the CLI's default (physical, or none with
-    bits alone)."""
-    return _checked(noise=noise or "", photons_per_mac=photons_per_mac, repeats=repeats,
-                    energy_per_layer=list(energy_per_layer or []),
-                    repeats_per_layer=list(repeats_per_layer or []), enob=enob,
-                    enob_per_layer=list(enob_per_layer or []), bits=bits, sources=sources)
+    """The hardware keywords, checked, as the native _Hardware; noise None is the CLI's default
+    (physical, or none with bits alone)."""
+    k = _checked(noise=noise or "", photons_per_mac=photons_per_mac, repeats=repeats,
+                 energy_per_layer=list(energy_per_layer or []),
+                 repeats_per_layer=list(repeats_per_layer or []), enob=enob,
+                 enob_per_layer=list(enob_per_layer or []), bits=bits, sources=sources)
+    h = _lumac._Hardware()
+    for name, value in k.items():
+        setattr(h, name, value)
+    return dict(hardware=h)
 
 
 def _circuit(fan_in, config, photons_per_mac, repeats, encoding, averaging, sources, vectors,

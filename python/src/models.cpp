@@ -112,29 +112,6 @@ LoadedNetwork network_of(const LoadedModel& m, const std::string& dataset, std::
                               std::move(l), batch);
 }
 
-#define LUMAC_HARDWARE_ARGS                                                                        \
-  py::arg("noise") = "", py::arg("photons_per_mac") = py::none(), py::arg("repeats") = py::none(), \
-  py::arg("energy_per_layer") = std::vector<double>{},                                             \
-  py::arg("repeats_per_layer") = std::vector<int>{}, py::arg("enob") = py::none(),                 \
-  py::arg("enob_per_layer") = std::vector<double>{}, py::arg("bits") = py::none(),                 \
-  py::arg("sources") = "all"
-
-HardwareArgs hardware(std::string noise, std::optional<double> photons_per_mac,
-                      std::optional<int> repeats, std::vector<double> energy_per_layer,
-                      std::vector<int> repeats_per_layer, std::optional<double> enob,
-                      std::vector<double> enob_per_layer, std::optional<int> bits,
-                      std::string sources) {
-  return {std::move(noise),
-          photons_per_mac,
-          repeats,
-          std::move(energy_per_layer),
-          std::move(repeats_per_layer),
-          enob,
-          std::move(enob_per_layer),
-          bits,
-          std::move(sources)};
-}
-
 py::list infer(const LoadedModel& m,
                const py::array_t<float, py::array::c_style | py::array::forcecast>& x,
                const HardwareArgs& hw, const std::optional<Config>& config, std::uint64_t seed,
@@ -198,28 +175,15 @@ void bind_models(py::module_& m) {
           "infer",
           [](const LoadedModel& lm,
              const py::array_t<float, py::array::c_style | py::array::forcecast>& x,
-             std::string noise, std::optional<double> ppm, std::optional<int> repeats,
-             std::vector<double> epl, std::vector<int> rpl, std::optional<double> enob,
-             std::vector<double> enobpl, std::optional<int> bits, std::string sources,
-             const std::optional<Config>& config, std::uint64_t seed, int batch) {
-            return infer(lm, x,
-                         hardware(std::move(noise), ppm, repeats, std::move(epl), std::move(rpl),
-                                  enob, std::move(enobpl), bits, std::move(sources)),
-                         config, seed, batch);
-          },
-          py::arg("x"), py::kw_only(), LUMAC_HARDWARE_ARGS, py::arg("config") = py::none(),
+             const HardwareArgs& hw, const std::optional<Config>& config, std::uint64_t seed,
+             int batch) { return infer(lm, x, hw, config, seed, batch); },
+          py::arg("x"), py::kw_only(), py::arg("hardware"), py::arg("config") = py::none(),
           py::arg("seed") = 1, py::arg("batch") = 256)
       .def(
           "evaluate",
-          [](const LoadedModel& lm, std::string noise, std::optional<double> ppm,
-             std::optional<int> repeats, std::vector<double> epl, std::vector<int> rpl,
-             std::optional<double> enob, std::vector<double> enobpl, std::optional<int> bits,
-             std::string sources, const std::optional<Config>& config, std::uint64_t seed,
-             int seeds, const std::string& dataset, std::int64_t limit, int batch,
-             const py::object& inputs, const py::object& labels) {
-            const HardwareArgs hw =
-                hardware(std::move(noise), ppm, repeats, std::move(epl), std::move(rpl), enob,
-                         std::move(enobpl), bits, std::move(sources));
+          [](const LoadedModel& lm, const HardwareArgs& hw, const std::optional<Config>& config,
+             std::uint64_t seed, int seeds, const std::string& dataset, std::int64_t limit,
+             int batch, const py::object& inputs, const py::object& labels) {
             const Settings settings = settings_of(config);
             const LoadedNetwork net = network_of(lm, dataset, limit, batch, false, inputs, labels);
             Json j;
@@ -227,19 +191,13 @@ void bind_models(py::module_& m) {
                 [&] { j = to_json(run_eval_study(net, hw.spec(), settings, seed, seeds)); });
             return to_python(j);
           },
-          py::kw_only(), LUMAC_HARDWARE_ARGS, py::arg("config") = py::none(), py::arg("seed") = 1,
+          py::kw_only(), py::arg("hardware"), py::arg("config") = py::none(), py::arg("seed") = 1,
           py::arg("seeds") = 1, py::arg("dataset") = "", py::arg("limit") = 0,
           py::arg("batch") = 256, py::arg("inputs") = py::none(), py::arg("labels") = py::none())
       .def(
           "energy",
-          [](const LoadedModel& lm, std::string noise, std::optional<double> ppm,
-             std::optional<int> repeats, std::vector<double> epl, std::vector<int> rpl,
-             std::optional<double> enob, std::vector<double> enobpl, std::optional<int> bits,
-             std::string sources, const std::optional<Config>& config, std::uint64_t seed,
-             const std::string& dataset, std::int64_t limit, int batch) {
-            const HardwareArgs hw =
-                hardware(std::move(noise), ppm, repeats, std::move(epl), std::move(rpl), enob,
-                         std::move(enobpl), bits, std::move(sources));
+          [](const LoadedModel& lm, const HardwareArgs& hw, const std::optional<Config>& config,
+             std::uint64_t seed, const std::string& dataset, std::int64_t limit, int batch) {
             const Settings settings = settings_of(config);
             // As lumac energy: measured on the first 200 test images unless a limit is given.
             const LoadedNetwork net = network_of(lm, dataset, limit == 0 ? 200 : limit, batch,
@@ -249,7 +207,7 @@ void bind_models(py::module_& m) {
                 [&] { j = energy_json(model_energy_report(net, hw.spec(), settings, seed)); });
             return to_python(j);
           },
-          py::kw_only(), LUMAC_HARDWARE_ARGS, py::arg("config") = py::none(), py::arg("seed") = 1,
+          py::kw_only(), py::arg("hardware"), py::arg("config") = py::none(), py::arg("seed") = 1,
           py::arg("dataset") = "", py::arg("limit") = 0, py::arg("batch") = 256)
       .def(
           "learn_precision",
@@ -304,6 +262,18 @@ void bind_models(py::module_& m) {
             nn::save_model(*lm.model, path, force, &c);
           },
           py::arg("path"), py::kw_only(), py::arg("force") = false, py::arg("config") = py::none());
+
+  py::class_<HardwareArgs>(m, "_Hardware")
+      .def(py::init<>())
+      .def_readwrite("noise", &HardwareArgs::noise)
+      .def_readwrite("photons_per_mac", &HardwareArgs::photons_per_mac)
+      .def_readwrite("repeats", &HardwareArgs::repeats)
+      .def_readwrite("energy_per_layer", &HardwareArgs::energy_per_layer)
+      .def_readwrite("repeats_per_layer", &HardwareArgs::repeats_per_layer)
+      .def_readwrite("enob", &HardwareArgs::enob)
+      .def_readwrite("enob_per_layer", &HardwareArgs::enob_per_layer)
+      .def_readwrite("bits", &HardwareArgs::bits)
+      .def_readwrite("sources", &HardwareArgs::sources);
 
   py::class_<PrecisionSpec>(m, "_PrecisionSpec")
       .def(py::init<>())

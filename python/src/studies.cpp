@@ -130,28 +130,16 @@ void bind_studies(py::module_& m) {
       py::arg("out") = py::none(), py::arg("force") = false, py::arg("progress") = py::none());
   m.def(
       "search",
-      [](const std::string& model, const std::string& key, double target_drop,
-         const std::string& better, const std::optional<Config>& config, const std::string& dataset,
-         const std::string& noise, std::optional<double> photons_per_mac,
-         std::optional<int> repeats, std::vector<double> energy_per_layer,
-         std::vector<int> repeats_per_layer, std::optional<double> enob,
-         std::vector<double> enob_per_layer, std::optional<int> bits, const std::string& sources,
-         int seeds, std::uint64_t seed, std::int64_t limit, int batch, double tolerance_ratio) {
+      [](const std::string& model, const std::string& key, const HardwareArgs& hw,
+         double target_drop, const std::string& better, const std::optional<Config>& config,
+         const std::string& dataset, int seeds, std::uint64_t seed, std::int64_t limit, int batch,
+         double tolerance_ratio) {
         SearchSpec spec;
         spec.network.model = model;
         spec.network.dataset = dataset;
         spec.network.limit = limit;
         spec.network.batch = batch;
-        spec.hardware = HardwareArgs{noise,
-                                     photons_per_mac,
-                                     repeats,
-                                     std::move(energy_per_layer),
-                                     std::move(repeats_per_layer),
-                                     enob,
-                                     std::move(enob_per_layer),
-                                     bits,
-                                     sources}
-                            .spec();
+        spec.hardware = hw.spec();
         spec.key = key;
         spec.target_drop = target_drop;
         spec.better = better;
@@ -163,13 +151,9 @@ void bind_studies(py::module_& m) {
         run_released([&] { j = to_json(run_search(spec, settings)); });
         return to_python(j);
       },
-      py::arg("model"), py::arg("key"), py::kw_only(), py::arg("target_drop") = 0.01,
-      py::arg("better") = "higher", py::arg("config") = py::none(), py::arg("dataset") = "",
-      py::arg("noise") = "", py::arg("photons_per_mac") = py::none(),
-      py::arg("repeats") = py::none(), py::arg("energy_per_layer") = std::vector<double>{},
-      py::arg("repeats_per_layer") = std::vector<int>{}, py::arg("enob") = py::none(),
-      py::arg("enob_per_layer") = std::vector<double>{}, py::arg("bits") = py::none(),
-      py::arg("sources") = "all", py::arg("seeds") = 1, py::arg("seed") = 1, py::arg("limit") = 0,
+      py::arg("model"), py::arg("key"), py::kw_only(), py::arg("hardware"),
+      py::arg("target_drop") = 0.01, py::arg("better") = "higher", py::arg("config") = py::none(),
+      py::arg("dataset") = "", py::arg("seeds") = 1, py::arg("seed") = 1, py::arg("limit") = 0,
       py::arg("batch") = 256, py::arg("tolerance_ratio") = 1.05);
 }
 
