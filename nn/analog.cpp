@@ -196,7 +196,9 @@ struct AnalogExecutor::ProductSums {
 
 std::vector<AnalogLayer> analog_layers(const Model& model) {
   if (!model.calibrated())
-    fail("the model has no calibration ranges (train it with lumac train, which calibrates)");
+    fail(
+        "the model has no calibration ranges (lumac train, or lumac import with its dataset, "
+        "calibrates it)");
   std::vector<AnalogLayer> out;
   for (const MatmulLayerInfo& info : model.matmul_layers()) {
     const LayerCalibration& c = model.calibration(info.matmul_index);
