@@ -89,6 +89,7 @@ class Importer {
   MatmulLayer* foldable_matmul(const std::string& value_name) const;
 
   void sort_nodes();
+  void check_before_inference();
   void read_input();
   void node(const onnx::NodeProto& n, std::size_t index);
   void conv();
@@ -244,6 +245,107 @@ void Importer::sort_nodes() {
   for (const auto& o : g.output()) ++readers_[o.name()];
 }
 
+// Runs before the ONNX checker and shape inference. Besides naming an unknown operator first,
+// it keeps libonnx 1.12's shape inference away from what it trusts without checking: a zero
+// stride divides by zero there (SIGFPE, found by tests/fuzz/fuzz_onnx), and a Conv kernel read
+// from a weight of another rank than the input indexes past the strides and dilations.
+void Importer::check_before_inference() {
+  // An operator lumac has no case for is named before any other node's problem: a recurrent
+  // layer's shape subgraph, folded first, would otherwise fail on its own terms (an LSTM's
+  // initial state built for the batch-size marker).
+  static const std::set<std::string> known{"Abs",
+                                           "Add",
+                                           "AveragePool",
+                                           "BatchNormalization",
+                                           "Cast",
+                                           "Clip",
+                                           "Concat",
+                                           "Constant",
+                                           "ConstantOfShape",
+                                           "Conv",
+                                           "Div",
+                                           "Dropout",
+                                           "Equal",
+                                           "Erf",
+                                           "Exp",
+                                           "Expand",
+                                           "Flatten",
+                                           "Gather",
+                                           "Gemm",
+                                           "GlobalAveragePool",
+                                           "Identity",
+                                           "LeakyRelu",
+                                           "MatMul",
+                                           "MaxPool",
+                                           "Mul",
+                                           "Neg",
+                                           "Pad",
+                                           "Pow",
+                                           "Range",
+                                           "Reciprocal",
+                                           "ReduceMean",
+                                           "Relu",
+                                           "Reshape",
+                                           "Shape",
+                                           "Sigmoid",
+                                           "Slice",
+                                           "Sqrt",
+                                           "Squeeze",
+                                           "Sub",
+                                           "Tanh",
+                                           "Transpose",
+                                           "Unsqueeze",
+                                           "Where"};
+  for (const onnx::NodeProto* n : order_) {
+    n_ = n;
+    if (!n->domain().empty() && n->domain() != "ai.onnx")
+      refuse(fmt::format("operator domain '{}' is not supported", n->domain()));
+    if (!known.count(n->op_type())) refuse("this operator is not supported");
+  }
+  // Geometry: every size at least 1, pads not negative, none absurd (the int geometry of
+  // nn/conv.hpp would overflow). A Conv without kernel_shape gets it from its weight, so that
+  // shape inference compares its length with the input's rank instead of trusting it.
+  constexpr std::int64_t max_geometry = 1 << 20;
+  std::map<std::string, const onnx::TensorProto*> constants;
+  for (const auto& t : m_.graph().initializer()) constants[t.name()] = &t;
+  for (const auto& n : m_.graph().node())
+    if (n.op_type() == "Constant" && n.output_size() == 1)
+      for (const auto& a : n.attribute())
+        if (a.name() == "value" && a.has_t()) constants[n.output(0)] = &a.t();
+  for (auto& n : *m_.mutable_graph()->mutable_node()) {
+    const std::string& op = n.op_type();
+    if (op != "Conv" && op != "MaxPool" && op != "AveragePool") continue;
+    n_ = &n;
+    for (const auto& a : n.attribute()) {
+      const std::int64_t low = a.name() == "pads" ? 0 : 1;
+      if (a.name() != "pads" && a.name() != "strides" && a.name() != "dilations" &&
+          a.name() != "kernel_shape")
+        continue;
+      for (const std::int64_t v : a.ints())
+        if (v < low || v > max_geometry)
+          refuse(fmt::format("{} holds {}; each must be between {} and {}", a.name(), v, low,
+                             max_geometry));
+    }
+    if (op != "Conv" || onnx_detail::attr_ints(n, "kernel_shape")) continue;
+    const auto w = n.input_size() > 1 ? constants.find(n.input(1)) : constants.end();
+    if (w == constants.end())
+      refuse("the weight is not a constant (an initializer or a Constant node)");
+    if (w->second->dims_size() < 3)
+      refuse(fmt::format("a weight of rank {}; a convolution's has rank 3 or more",
+                         w->second->dims_size()));
+    auto* k = n.add_attribute();
+    k->set_name("kernel_shape");
+    k->set_type(onnx::AttributeProto::INTS);
+    for (int d = 2; d < w->second->dims_size(); ++d) {
+      const std::int64_t v = w->second->dims(d);
+      if (v < 1 || v > max_geometry)
+        refuse(fmt::format("the weight's kernel size {} is not between 1 and {}", v, max_geometry));
+      k->add_ints(v);
+    }
+  }
+  n_ = nullptr;
+}
+
 void Importer::read_input() {
   const auto& g = m_.graph();
   std::set<std::string> inits;
@@ -311,6 +413,8 @@ void Importer::conv() {
   auto p = onnx_detail::attr_ints(*n_, "pads").value_or(std::vector<std::int64_t>{0, 0, 0, 0});
   if (s.size() != 2 || d.size() != 2 || p.size() != 4)
     refuse("strides, dilations or pads of the wrong length");
+  for (auto v : {s[0], s[1], d[0], d[1]})
+    if (v < 1) refuse("strides and dilations must be >= 1");
   const std::string auto_pad = onnx_detail::attr_string(*n_, "auto_pad", "NOTSET");
   if (auto_pad == "VALID") {
     p = {0, 0, 0, 0};
@@ -327,8 +431,6 @@ void Importer::conv() {
   } else if (auto_pad != "NOTSET") {
     refuse(fmt::format("auto_pad '{}'", auto_pad));
   }
-  for (auto v : {s[0], s[1], d[0], d[1]})
-    if (v < 1) refuse("strides and dilations must be >= 1");
   for (auto v : p)
     if (v < 0) refuse("negative pads");
   g.stride = static_cast<int>(s[0]);
@@ -837,6 +939,7 @@ OnnxImport Importer::run() {
     fail("{}: opset {} of the default domain; lumac imports opsets {} to {} (docs/models.md)",
          file_, opset, min_opset, max_opset);
   sort_nodes();
+  check_before_inference();
   // The input's element type first: the checker and shape inference would report a non-float
   // input only as a type clash somewhere downstream.
   {
@@ -859,58 +962,6 @@ OnnxImport Importer::run() {
     fail("{}: ONNX shape inference fails: {}", file_, first_line(e.what()));
   }
   read_input();
-  // An operator lumac has no case for is named before any other node's problem: a recurrent
-  // layer's shape subgraph, folded first, would otherwise fail on its own terms (an LSTM's
-  // initial state built for the batch-size marker).
-  static const std::set<std::string> known{"Abs",
-                                           "Add",
-                                           "AveragePool",
-                                           "BatchNormalization",
-                                           "Cast",
-                                           "Clip",
-                                           "Concat",
-                                           "Constant",
-                                           "ConstantOfShape",
-                                           "Conv",
-                                           "Div",
-                                           "Dropout",
-                                           "Equal",
-                                           "Erf",
-                                           "Exp",
-                                           "Expand",
-                                           "Flatten",
-                                           "Gather",
-                                           "Gemm",
-                                           "GlobalAveragePool",
-                                           "Identity",
-                                           "LeakyRelu",
-                                           "MatMul",
-                                           "MaxPool",
-                                           "Mul",
-                                           "Neg",
-                                           "Pad",
-                                           "Pow",
-                                           "Range",
-                                           "Reciprocal",
-                                           "ReduceMean",
-                                           "Relu",
-                                           "Reshape",
-                                           "Shape",
-                                           "Sigmoid",
-                                           "Slice",
-                                           "Sqrt",
-                                           "Squeeze",
-                                           "Sub",
-                                           "Tanh",
-                                           "Transpose",
-                                           "Unsqueeze",
-                                           "Where"};
-  for (const onnx::NodeProto* n : order_)
-    if (n->domain().empty() || n->domain() == "ai.onnx")
-      if (!known.count(n->op_type())) {
-        n_ = n;
-        refuse("this operator is not supported");
-      }
   for (std::size_t k = 0; k < order_.size(); ++k) node(*order_[k], k);
   n_ = nullptr;
   std::vector<int> outputs;

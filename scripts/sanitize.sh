@@ -13,12 +13,18 @@
 #   take minutes; the same code paths run in the shorter tests). Any sanitizer report fails the
 #   test because recovery is off and ASan aborts.
 # - Fuzzing: fuzz_config, fuzz_dataset, fuzz_model and fuzz_onnx, each on a scratch copy of its committed
-#   seed corpus in tests/fuzz/corpus/, so the repository is not modified. A crash leaves its
-#   input in build-san/fuzz/<harness>/crash-*; add it to the corpus and as a regression test.
+#   seed corpus in tests/fuzz/corpus/, so the repository is not modified. libFuzzer's random
+#   generator is seeded (-seed=1, or $LUMAC_FUZZ_SEED), so a run tries the same inputs in the same
+#   order on every machine and CI does not fail at random; the time bound only decides how far it
+#   gets. Explore with other seeds and longer times by hand (LUMAC_FUZZ_SEED=7 scripts/sanitize.sh
+#   600). A crash leaves its input in build-san/fuzz/<harness>/crash-*; add it to the corpus and as
+#   a regression test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzz_seconds="${1:-20}"
 [[ "$fuzz_seconds" =~ ^[0-9]+$ ]] || { echo "sanitize: fuzz seconds must be a whole number" >&2; exit 2; }
+fuzz_seed="${LUMAC_FUZZ_SEED:-1}"
+[[ "$fuzz_seed" =~ ^[1-9][0-9]{0,8}$ ]] || { echo "sanitize: LUMAC_FUZZ_SEED must be a whole number from 1 to 999999999" >&2; exit 2; }
 
 packages=(clang libclang-rt-14-dev libomp-14-dev ninja-build)
 missing=()
@@ -67,8 +73,8 @@ for harness in fuzz_config fuzz_dataset fuzz_model fuzz_onnx; do
   mkdir -p "$work/corpus"
   name="${harness#fuzz_}"
   cp tests/fuzz/corpus/"$name"/* "$work/corpus/"
-  echo "sanitize: $harness for $fuzz_seconds s" >&2
-  (cd "$work" && "../../tests/fuzz/$harness" -max_total_time="$fuzz_seconds" -rss_limit_mb=4096 \
+  echo "sanitize: $harness for $fuzz_seconds s (seed $fuzz_seed)" >&2
+  (cd "$work" && "../../tests/fuzz/$harness" -seed="$fuzz_seed" -max_total_time="$fuzz_seconds" -rss_limit_mb=4096 \
      -timeout=10 -print_final_stats=1 corpus >"fuzz.log" 2>&1) || {
     tail -n 40 "$work/fuzz.log" >&2
     echo "sanitize: $harness found a failure (input in $work/crash-* or $work/timeout-*)" >&2

@@ -5,6 +5,8 @@
 #include <onnx/onnx_pb.h>
 
 #include <cstring>
+#include <tuple>
+#include <vector>
 
 #include "lumac/core/h5.hpp"
 #include "lumac/nn/model_file.hpp"
@@ -238,6 +240,62 @@ TEST_CASE("onnx: bad models are one error naming the problem") {
                   ->mutable_dim(1);
     d->set_dim_param("features");
     CHECK(onnx_import_error(m).find("no fixed size") != std::string::npos);
+  }
+  {
+    // libonnx's shape inference divides by the strides without checking them (the fuzzer's
+    // SIGFPE) and takes a Conv's kernel from its weight's rank: both are refused before it runs.
+    const onnx::ModelProto conv = onnx_load_proto(onnx_dir() / "grouped.onnx");
+    auto attrs_of = [](onnx::ModelProto& m) {
+      return m.mutable_graph()->mutable_node(0)->mutable_attribute();
+    };
+    auto set_ints = [&](onnx::ModelProto& m, const std::string& name, std::vector<std::int64_t> v) {
+      for (auto& a : *attrs_of(m))
+        if (a.name() == name) {
+          a.clear_ints();
+          for (auto x : v) a.add_ints(x);
+        }
+    };
+    auto drop_attr = [&](onnx::ModelProto& m, const std::string& name) {
+      auto* attrs = attrs_of(m);
+      for (int k = 0; k < attrs->size(); ++k)
+        if (attrs->Get(k).name() == name) attrs->DeleteSubrange(k, 1);
+    };
+    for (const auto& [name, value, low] :
+         std::vector<std::tuple<std::string, std::vector<std::int64_t>, int>>{
+             {"strides", {0, 1}, 1},
+             {"dilations", {1, 0}, 1},
+             {"kernel_shape", {0, 0}, 1},
+             {"pads", {1, -1, 1, 1}, 0},
+             {"strides", {1, std::int64_t{1} << 40}, 1}}) {
+      auto m = conv;
+      set_ints(m, name, value);
+      const std::string e = onnx_import_error(m);
+      CAPTURE(e);
+      CHECK(e.find("node '/grouped/Conv' (Conv): " + name + " holds") != std::string::npos);
+      CHECK(e.find(fmt::format("between {} and", low)) != std::string::npos);
+    }
+    {
+      auto m = conv;  // no kernel_shape, and a weight of rank 5 for an input of rank 4
+      drop_attr(m, "kernel_shape");
+      m.mutable_graph()->mutable_initializer(0)->add_dims(1);
+      const std::string e = onnx_import_error(m);
+      CAPTURE(e);
+      CHECK(e.find("only 2-D convolutions are supported (input 4x10x10, weight 8x2x3x3x1)") !=
+            std::string::npos);
+    }
+    {
+      auto m = conv;  // without kernel_shape, the kernel comes from the weight: it imports
+      drop_attr(m, "kernel_shape");
+      CHECK(onnx_import_error(m).empty());
+    }
+    {
+      auto m = conv;  // a weight computed from the input
+      drop_attr(m, "kernel_shape");
+      m.mutable_graph()->mutable_node(0)->set_input(1, "input");
+      const std::string e = onnx_import_error(m);
+      CAPTURE(e);
+      CHECK(e.find("the weight is not a constant") != std::string::npos);
+    }
   }
   // On the command line: one line, exit 2, no file left behind.
   const RunResult r = run_lumac({"import", (tmp / "junk.onnx").string(), "--dataset",
