@@ -145,8 +145,10 @@ std::string Conv2d::describe() const {
 
 namespace {
 
-int out_extent(int in, int pad_sum, int kernel, int dilation, int stride) {
-  return (in + pad_sum - dilation * (kernel - 1) - 1) / stride + 1;
+// In 64 bits: a model file's geometry is not trusted to keep these sums inside an int.
+int out_extent(std::int64_t in, std::int64_t pad_sum, std::int64_t kernel, std::int64_t dilation,
+               std::int64_t stride) {
+  return checked_axis((in + pad_sum - dilation * (kernel - 1) - 1) / stride + 1, "conv2d");
 }
 
 }  // namespace
@@ -155,10 +157,13 @@ Shape Conv2d::output_shape(const Shape& input) const {
   if (input.size() != 3 || input[0] != g_.in_channels)
     fail("conv2d layer '{}' expects an input of {} channels x height x width, got shape {}", name_,
          g_.in_channels, shape_string(input));
-  const int eh = g_.dilation_h * (g_.kernel_h - 1) + 1, ew = g_.dilation_w * (g_.kernel_w - 1) + 1;
-  if (input[1] + g_.pt() + g_.pb() < eh || input[2] + g_.pl() + g_.pr() < ew)
+  using I = std::int64_t;
+  const I eh = I{g_.dilation_h} * (g_.kernel_h - 1) + 1,
+          ew = I{g_.dilation_w} * (g_.kernel_w - 1) + 1;
+  const I ph = I{input[1]} + g_.pt() + g_.pb(), pw = I{input[2]} + g_.pl() + g_.pr();
+  if (ph < eh || pw < ew)
     fail("conv2d layer '{}': the {}x{} kernel does not fit the padded {}x{} input", name_, eh, ew,
-         input[1] + g_.pt() + g_.pb(), input[2] + g_.pl() + g_.pr());
+         ph, pw);
   return {g_.out_channels,
           out_extent(input[1], g_.pt() + g_.pb(), g_.kernel_h, g_.dilation_h, g_.sh()),
           out_extent(input[2], g_.pl() + g_.pr(), g_.kernel_w, g_.dilation_w, g_.sw())};
@@ -166,7 +171,7 @@ Shape Conv2d::output_shape(const Shape& input) const {
 
 int Conv2d::positions(const Shape& input) const {
   const Shape o = output_shape(input);
-  return o[1] * o[2];
+  return checked_axis(std::int64_t{o[1]} * o[2], "conv2d positions");
 }
 
 void Conv2d::im2col(const float* image, int h, int w, Eigen::MatrixXf& cols, int group) const {

@@ -578,7 +578,7 @@ Shape Concat::output_shape_n(std::span<const Shape> inputs) const {
     if (s != out)
       fail("concat along axis {} of shapes {} and {}", axis_, shape_string(inputs[0]),
            shape_string(inputs[k]));
-    out[a] += inputs[k][a];
+    out[a] = checked_axis(std::int64_t{out[a]} + inputs[k][a], "concat");
   }
   return out;
 }
@@ -779,7 +779,8 @@ Shape Pad::output_shape(const Shape& input) const {
   if (input.size() != begin_.size())
     fail("pad of {} axes on a {}-axis input", begin_.size(), input.size());
   Shape out = input;
-  for (std::size_t k = 0; k < out.size(); ++k) out[k] += begin_[k] + end_[k];
+  for (std::size_t k = 0; k < out.size(); ++k)
+    out[k] = checked_axis(std::int64_t{out[k]} + begin_[k] + end_[k], "pad");
   return out;
 }
 

@@ -254,6 +254,8 @@ Const reshape(const Const& data, const std::vector<std::int64_t>& target) {
       continue;
     }
     if (d < 0) fail("Reshape: dimension {}", d);
+    if (d > max_axis_size) fail("Reshape: dimension {} is too large", d);
+    if (d > 0 && known > (std::int64_t{1} << 62) / d) fail("Reshape: more than 2^62 values");
     known *= d;
     od.push_back(static_cast<int>(d));
   }

@@ -609,14 +609,16 @@ void Importer::pool(bool max) {
   g.pad_right = static_cast<int>(p[3]);
   g.ceil_mode = onnx_detail::attr_int(*n_, "ceil_mode", 0) != 0;
   g.count_include_pad = onnx_detail::attr_int(*n_, "count_include_pad", 0) != 0;
+  std::unique_ptr<Layer> layer;  // built here, so that add's own refusal is not wrapped twice
   try {
     if (max)
-      set_act(0, add(std::make_unique<MaxPool2d>(g), {x.id}));
+      layer = std::make_unique<MaxPool2d>(g);
     else
-      set_act(0, add(std::make_unique<AvgPool2d>(g), {x.id}));
+      layer = std::make_unique<AvgPool2d>(g);
   } catch (const Error& e) {
     refuse(e.what());
   }
+  set_act(0, add(std::move(layer), {x.id}));
 }
 
 void Importer::reshape() {
@@ -645,6 +647,8 @@ void Importer::reshape() {
     }
     if (d < 1 || d == onnx_detail::batch_marker)
       refuse(fmt::format("target size {} merges the batch axis or is not positive", d));
+    if (d > max_axis_size || known > (std::int64_t{1} << 62) / d)
+      refuse(fmt::format("target size {} is too large", d));
     known *= d;
     out.push_back(static_cast<int>(d));
   }
@@ -809,18 +813,24 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
     if (pads.size() != static_cast<std::size_t>(2 * rank)) refuse("pads of the wrong length");
     if (pads[0] != 0 || pads[static_cast<std::size_t>(rank)] != 0)
       refuse("padding of the batch axis");
+    for (const std::int64_t p : pads)
+      if (p < 0 || p > max_axis_size)
+        refuse(
+            fmt::format("pads hold {}; each must be between 0 and 2^30 (cropping is not "
+                        "supported)",
+                        p));
     std::vector<int> b, e;
     for (int k = 1; k < rank; ++k) {
       b.push_back(static_cast<int>(pads[static_cast<std::size_t>(k)]));
       e.push_back(static_cast<int>(pads[static_cast<std::size_t>(k + rank)]));
     }
+    std::unique_ptr<Layer> layer;
     try {
-      return set_act(
-          0, add(std::make_unique<Pad>(b, e, value ? static_cast<float>(value->v.at(0)) : 0.0f),
-                 {x.id}));
+      layer = std::make_unique<Pad>(b, e, value ? static_cast<float>(value->v.at(0)) : 0.0f);
     } catch (const Error& err) {
       refuse(err.what());
     }
+    return set_act(0, add(std::move(layer), {x.id}));
   }
   if (op == "Slice") {
     const auto starts = need_const(1, "starts").ints(), ends = need_const(2, "ends").ints();

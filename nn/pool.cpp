@@ -19,12 +19,14 @@ Planes planes(const Shape& in, const Shape& out) {
   return {in[0], in[1], in[2], out[1], out[2]};
 }
 
-int pooled_extent(int in, int pad_lo, int pad_hi, int kernel, int stride, bool ceil_mode) {
-  const int span = in + pad_lo + pad_hi - kernel;
-  int out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
+// In 64 bits: a model file's geometry is not trusted to keep these sums inside an int.
+int pooled_extent(std::int64_t in, std::int64_t pad_lo, std::int64_t pad_hi, std::int64_t kernel,
+                  std::int64_t stride, bool ceil_mode) {
+  const std::int64_t span = in + pad_lo + pad_hi - kernel;
+  std::int64_t out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
   // PyTorch: the last window must start inside the input or its leading padding.
   if (ceil_mode && (out - 1) * stride >= in + pad_lo) --out;
-  return out;
+  return checked_axis(out, "pooling");
 }
 
 // The cells of window (oy, ox) inside the input: rows [y0, y1), columns [x0, x1).
@@ -136,8 +138,8 @@ Shape Pool2d::output_shape(const Shape& input) const {
   if (input.size() != 3)
     fail("{} expects an input of channels x height x width, got shape {}", layer_type_name(type()),
          shape_string(input));
-  if (input[1] + g_.pad_top + g_.pad_bottom < g_.kernel_h ||
-      input[2] + g_.pad_left + g_.pad_right < g_.kernel_w)
+  if (std::int64_t{input[1]} + g_.pad_top + g_.pad_bottom < g_.kernel_h ||
+      std::int64_t{input[2]} + g_.pad_left + g_.pad_right < g_.kernel_w)
     fail("{}: the {}x{} window does not fit the {}x{} input", layer_type_name(type()), g_.kernel_h,
          g_.kernel_w, input[1], input[2]);
   return {

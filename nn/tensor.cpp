@@ -3,12 +3,25 @@
 #include <algorithm>
 #include <cassert>
 
+#include "lumac/core/error.hpp"
+
 namespace lumac::nn {
 
 std::int64_t shape_size(const Shape& shape) {
   std::int64_t n = 1;
-  for (int d : shape) n *= d;
+  for (int d : shape) {
+    if (d < 0) fail("shape {} has a negative axis", shape_string(shape));
+    if (d > 0 && n > (std::int64_t{1} << 62) / d)
+      fail("shape {} has more than 2^62 values", shape_string(shape));
+    n *= d;
+  }
   return n;
+}
+
+int checked_axis(std::int64_t size, const char* what) {
+  if (size < 0 || size > max_axis_size)
+    fail("{}: an axis of size {} (axes hold 0 to 2^30 values)", what, size);
+  return static_cast<int>(size);
 }
 
 std::string shape_string(const Shape& shape) {

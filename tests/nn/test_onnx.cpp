@@ -297,6 +297,41 @@ TEST_CASE("onnx: bad models are one error naming the problem") {
       CHECK(e.find("the weight is not a constant") != std::string::npos);
     }
   }
+  {
+    // Sizes that overflow lumac's shape arithmetic (found by fuzz_onnx under UBSan): a pad of
+    // 2^31 - 2 values, and Reshape targets of 2^50, each taken from a Constant node.
+    const onnx::ModelProto bc = onnx_load_proto(onnx_dir() / "broadcast.onnx");
+    auto with_constant = [&](const std::string& node, std::vector<std::int64_t> values) {
+      auto m = bc;
+      bool found = false;
+      for (auto& n : *m.mutable_graph()->mutable_node())
+        if (n.name() == node) {
+          auto* t = n.mutable_attribute(0)->mutable_t();
+          t->clear_raw_data();
+          t->clear_int64_data();
+          t->clear_dims();
+          t->add_dims(static_cast<std::int64_t>(values.size()));
+          for (auto v : values) t->add_int64_data(v);
+          found = true;
+        }
+      REQUIRE(found);
+      return onnx_import_error(m);
+    };
+    const std::string pad = with_constant("/Constant_2", {1, (std::int64_t{1} << 31) - 2, 2, 0});
+    CAPTURE(pad);
+    CHECK(pad.find("node '/Pad' (Pad): pads hold 2147483646; each must be between 0 and 2^30") !=
+          std::string::npos);
+    CHECK(pad.find("(Pad):", pad.find("(Pad):") + 1) == std::string::npos);  // said once
+    const std::string reshape = with_constant("/Constant_10", {std::int64_t{1} << 50});
+    CAPTURE(reshape);
+    CHECK(reshape.find("node '/Reshape_2' (Reshape): target size 1125899906842624 is too large") !=
+          std::string::npos);
+    // The same on a Reshape that is folded at load time (onnx_fold.cpp).
+    const std::string folded = with_constant("/Constant_3", {-1, std::int64_t{1} << 50});
+    CAPTURE(folded);
+    CHECK(folded.find("node '/Reshape' (Reshape): Reshape: dimension 1125899906842624 is too "
+                      "large") != std::string::npos);
+  }
   // On the command line: one line, exit 2, no file left behind.
   const RunResult r = run_lumac({"import", (tmp / "junk.onnx").string(), "--dataset",
                                  "fashion-mnist", "--out", (tmp / "x.h5").string()});

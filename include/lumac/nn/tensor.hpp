@@ -16,8 +16,14 @@ namespace lumac::nn {
 // Per-sample shape: {features} or {channels, height, width}.
 using Shape = std::vector<int>;
 
-// Number of values of one sample of the shape.
+// Number of values of one sample of the shape. A negative axis or a product past 2^62 is an
+// error (lumac::Error), not an overflow.
 std::int64_t shape_size(const Shape& shape);
+// The largest size of one axis: shape arithmetic (padding, concatenation, kernel extents) is done
+// in 64 bits and its result checked against it, so that no sum of axis sizes overflows an int.
+inline constexpr std::int64_t max_axis_size = std::int64_t{1} << 30;
+// `size` as an axis size; an error naming `what` when it is negative or above max_axis_size.
+int checked_axis(std::int64_t size, const char* what);
 // "1x28x28".
 std::string shape_string(const Shape& shape);
 
