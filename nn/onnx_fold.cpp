@@ -171,8 +171,11 @@ Const slice(const Const& data, const std::vector<std::optional<Const>>& in) {
   Shape od = data.dims;
   for (std::size_t k = 0; k < starts.size(); ++k) {
     const int a = norm_axis(axes[k], r, "Slice");
-    const std::int64_t dim = data.dims[static_cast<std::size_t>(a)], step = steps[k];
-    if (step == 0) fail("Slice: step 0");
+    const std::int64_t dim = data.dims[static_cast<std::size_t>(a)];
+    if (steps[k] == 0) fail("Slice: step 0");
+    // A step longer than the axis takes at most one element, as a step of dim + 1 does (and
+    // keeps the arithmetic below in range).
+    const std::int64_t step = std::clamp<std::int64_t>(steps[k], -(dim + 1), dim + 1);
     std::int64_t st = starts[k], en = ends[k];
     if (st < 0) st += dim;
     if (en < 0) en += dim;

@@ -847,13 +847,16 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
     for (std::size_t k = 0; k < starts.size(); ++k) {
       std::int64_t a = axes[k] < 0 ? axes[k] + rank : axes[k];
       if (a < 0 || a >= rank) refuse(fmt::format("axis {} of a rank-{} tensor", axes[k], rank));
-      const std::int64_t st = steps[k];
+      std::int64_t st = steps[k];
       if (st == 0) refuse("a step of 0");
       if (a == 0) {
         if (st == 1 && starts[k] == 0 && ends[k] >= std::numeric_limits<int>::max()) continue;
         refuse("a slice of the batch axis");
       }
       const std::int64_t dim = in[static_cast<std::size_t>(a - 1)];
+      // A step longer than the axis takes at most one element, as a step of dim + 1 does (and
+      // keeps the arithmetic below in range).
+      st = std::clamp<std::int64_t>(st, -(dim + 1), dim + 1);
       std::int64_t s0 = starts[k] < 0 ? starts[k] + dim : starts[k];
       std::int64_t e0 = ends[k] < 0 ? ends[k] + dim : ends[k];
       if (st > 0) {

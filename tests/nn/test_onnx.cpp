@@ -5,6 +5,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <cstring>
+#include <limits>
 #include <tuple>
 #include <vector>
 
@@ -331,6 +332,12 @@ TEST_CASE("onnx: bad models are one error naming the problem") {
     CAPTURE(folded);
     CHECK(folded.find("node '/Reshape' (Reshape): Reshape: dimension 1125899906842624 is too "
                       "large") != std::string::npos);
+    // A Slice step of -2^63 (its negation overflows): the step is taken as one past the axis,
+    // so the slice keeps one of the four pads and the Pad node refuses the result.
+    const std::string step =
+        with_constant("/Constant_7", {std::numeric_limits<std::int64_t>::min()});
+    CAPTURE(step);
+    CHECK(step.find("node '/Pad' (Pad): pads of the wrong length") != std::string::npos);
   }
   // On the command line: one line, exit 2, no file left behind.
   const RunResult r = run_lumac({"import", (tmp / "junk.onnx").string(), "--dataset",
