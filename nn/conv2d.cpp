@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "lumac/core/error.hpp"
+#include "lumac/core/gemm.hpp"
 #include "lumac/nn/parallel.hpp"
 
 namespace lumac::nn {
@@ -178,26 +179,62 @@ void Conv2d::im2col(const float* image, int h, int w, Eigen::MatrixXf& cols, int
   const int ho = out_extent(h, g_.pt() + g_.pb(), g_.kernel_h, g_.dilation_h, g_.sh());
   const int wo = out_extent(w, g_.pl() + g_.pr(), g_.kernel_w, g_.dilation_w, g_.sw());
   const int cin = g_.in_channels / g_.groups, c0 = group * cin;
-  const int dh = g_.dilation_h, dw = g_.dilation_w;
-  cols.resize(fan_in(), ho * wo);
-  float* col = cols.data();
+  const int kh = g_.kernel_h, kw = g_.kernel_w, dh = g_.dilation_h, dw = g_.dilation_w;
+  const int sh = g_.sh(), sw = g_.sw(), pt = g_.pt(), pl = g_.pl();
+  const Eigen::Index k = fan_in();
+  cols.resize(k, static_cast<Eigen::Index>(ho) * wo);
+  // The output positions whose kw taps all fall inside a row: ox in [ox_lo, ox_hi).
+  const int reach = (kw - 1) * dw;
+  int ox_lo = 0, ox_hi = 0;
+  while (ox_lo < wo && ox_lo * sw - pl < 0) ++ox_lo;
+  ox_hi = ox_lo;
+  while (ox_hi < wo && ox_hi * sw - pl + reach < w) ++ox_hi;
+  // One output row at a time (its columns stay in cache), row (c, ky) of the receptive field
+  // by row: the taps of a position are read from one input row, left to right.
   for (int oy = 0; oy < ho; ++oy) {
-    for (int ox = 0; ox < wo; ++ox) {
-      const int y0 = oy * g_.sh() - g_.pt(), x0 = ox * g_.sw() - g_.pl();
-      for (int c = c0; c < c0 + cin; ++c) {
-        const float* plane = image + static_cast<std::int64_t>(c) * h * w;
-        for (int ky = 0; ky < g_.kernel_h; ++ky) {
-          const int iy = y0 + ky * dh;
-          if (iy < 0 || iy >= h) {
-            std::fill(col, col + g_.kernel_w, 0.0f);
-            col += g_.kernel_w;
-            continue;
+    float* row_cols = cols.data() + static_cast<Eigen::Index>(oy) * wo * k;
+    for (int c = 0; c < cin; ++c) {
+      const float* plane = image + static_cast<std::int64_t>(c0 + c) * h * w;
+      for (int ky = 0; ky < kh; ++ky) {
+        const int iy = oy * sh - pt + ky * dh;
+        float* first = row_cols + static_cast<Eigen::Index>(c * kh + ky) * kw;
+        if (iy < 0 || iy >= h) {
+          for (int ox = 0; ox < wo; ++ox) std::fill_n(first + ox * k, kw, 0.0f);
+          continue;
+        }
+        const float* src = plane + static_cast<std::int64_t>(iy) * w;
+        const auto edge = [&](int ox) {  // taps that may fall into the padding
+          float* d = first + ox * k;
+          const int ix0 = ox * sw - pl;
+          for (int kx = 0; kx < kw; ++kx) {
+            const int ix = ix0 + kx * dw;
+            d[kx] = (ix >= 0 && ix < w) ? src[ix] : 0.0f;
           }
-          for (int kx = 0; kx < g_.kernel_w; ++kx) {
-            const int ix = x0 + kx * dw;
-            *col++ = (ix >= 0 && ix < w) ? plane[iy * w + ix] : 0.0f;
+        };
+        for (int ox = 0; ox < ox_lo; ++ox) edge(ox);
+        if (dw == 1 && kw == 3) {  // the common kernel, unrolled (a call to memmove per
+                                   // position would cost more than the copy)
+          for (int ox = ox_lo; ox < ox_hi; ++ox) {
+            float* d = first + ox * k;
+            const float* s = src + (ox * sw - pl);
+            d[0] = s[0];
+            d[1] = s[1];
+            d[2] = s[2];
+          }
+        } else if (dw == 1) {
+          for (int ox = ox_lo; ox < ox_hi; ++ox) {
+            float* d = first + ox * k;
+            const float* s = src + (ox * sw - pl);
+            for (int kx = 0; kx < kw; ++kx) d[kx] = s[kx];
+          }
+        } else {
+          for (int ox = ox_lo; ox < ox_hi; ++ox) {
+            float* d = first + ox * k;
+            const float* s = src + (ox * sw - pl);
+            for (int kx = 0; kx < kw; ++kx) d[kx] = s[kx * dw];
           }
         }
+        for (int ox = ox_hi; ox < wo; ++ox) edge(ox);
       }
     }
   }
@@ -254,9 +291,10 @@ void Conv2d::forward(const Tensor& in, Tensor& out, const Pass& pass) const {
     for (int gi = 0; gi < groups; ++gi) {
       im2col(in.sample(i), h, w, cols, gi);
       if (groups == 1)
-        y.noalias() = weight_ * cols;
+        gemm(weight_, GemmOp::none, cols, GemmOp::none, y);
       else
-        y.middleRows(gi * cg, cg).noalias() = weight_.middleRows(gi * cg, cg) * cols;
+        gemm(weight_.middleRows(gi * cg, cg), GemmOp::none, cols, GemmOp::none,
+             y.middleRows(gi * cg, cg));
       if (pass.hook) {
         const PatchSource patches = patch_source(in.sample(i), h, w);
         thread_local Eigen::MatrixXf wg, yg;
@@ -308,11 +346,17 @@ void Conv2d::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, T
         im2col(in.sample(i), h, w, cols, c);
         if (ng == 1) {
           dy = Eigen::Map<const RowMatrixXf>(grad_out.sample(i), cout, p);
-          if (grad_in) dcols.noalias() = weight_.transpose() * dy;
+          if (grad_in) {
+            dcols.resize(k, p);
+            gemm(weight_, GemmOp::transpose, dy, GemmOp::none, dcols);
+          }
         } else {
           dy = Eigen::Map<const RowMatrixXf>(grad_out.sample(i), cout, p).middleRows(c * cg, cg);
           wg = weight_.middleRows(c * cg, cg);
-          if (grad_in) dcols.noalias() = wg.transpose() * dy;
+          if (grad_in) {
+            dcols.resize(k, p);
+            gemm(wg, GemmOp::transpose, dy, GemmOp::none, dcols);
+          }
         }
         if (pass.hook) {
           const PatchSource patches = patch_source(in.sample(i), h, w);
@@ -330,10 +374,10 @@ void Conv2d::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, T
         if (grad_in) col2im(dcols, h, w, grad_in->sample(i), c);
         if (want_params) {
           if (ng == 1) {
-            dw[gi].noalias() += dy * cols.transpose();
+            gemm(dy, GemmOp::none, cols, GemmOp::transpose, dw[gi], true);
             db[gi] += dy.rowwise().sum();
           } else {
-            dw[gi].middleRows(c * cg, cg).noalias() += dy * cols.transpose();
+            gemm(dy, GemmOp::none, cols, GemmOp::transpose, dw[gi].middleRows(c * cg, cg), true);
             db[gi].segment(c * cg, cg) += dy.rowwise().sum();
           }
         }

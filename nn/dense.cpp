@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "lumac/core/error.hpp"
+#include "lumac/core/gemm.hpp"
 #include "lumac/nn/parallel.hpp"
 
 namespace lumac::nn {
@@ -60,7 +61,7 @@ void Dense::forward(const Tensor& in, Tensor& out, const Pass& pass) const {
     x.leftCols(count) = Eigen::Map<const Eigen::MatrixXf>(in.sample(first), n_in, count);
     x.rightCols(dense_chunk_samples - count).setZero();
     y.resize(n_out, dense_chunk_samples);
-    y.noalias() = weight_ * x;
+    gemm(weight_, GemmOp::none, x, GemmOp::none, y);
     if (pass.hook) {
       for_each_run(pass, first, count, [&](int j0, int cols) {
         MatmulView v{
@@ -94,9 +95,10 @@ void Dense::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, Te
     const Eigen::Map<const Eigen::MatrixXf> x(in.sample(first), n_in, count);
     thread_local Eigen::MatrixXf dy;
     dy = Eigen::Map<const Eigen::MatrixXf>(grad_out.sample(first), n_out, count);
-    if (grad_in)
-      Eigen::Map<Eigen::MatrixXf>(grad_in->sample(first), n_in, count).noalias() =
-          weight_.transpose() * dy;
+    if (grad_in) {
+      Eigen::Map<Eigen::MatrixXf> dx(grad_in->sample(first), n_in, count);
+      gemm(weight_, GemmOp::transpose, dy, GemmOp::none, dx);
+    }
     if (pass.hook) {
       for_each_run(pass, first, count, [&](int j0, int cols) {
         const MatmulView v{
@@ -111,7 +113,8 @@ void Dense::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, Te
       });
     }
     if (want_params) {
-      dw[c].noalias() = dy * x.transpose();
+      dw[c].resize(n_out, n_in);
+      gemm(dy, GemmOp::none, x, GemmOp::transpose, dw[c]);
       db[c] = dy.rowwise().sum();
     }
   });

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "lumac/core/error.hpp"
+#include "lumac/core/gemm.hpp"
 
 namespace lumac::nn {
 
@@ -43,7 +44,7 @@ void DigitalQuantization::forward(MatmulView& v) const {
   x.leftCols(cols) = v.X.unaryExpr(qx);
   y.resize(v.Y.rows(), block);
   for (Eigen::Index c = 0; c < padded; c += block) {
-    y.noalias() = w * x.middleCols(c, block);
+    gemm(w, GemmOp::none, x.middleCols(c, block), GemmOp::none, y);
     const Eigen::Index n = std::min(block, cols - c);
     v.Y.middleCols(c, n) = y.leftCols(n);
   }

@@ -9,7 +9,7 @@ shift || true
 
 packages=(cmake g++ make libeigen3-dev libboost-dev libhdf5-dev libfmt-dev
           doctest-dev libcli11-dev libtomlplusplus-dev librandom123-dev zlib1g-dev nlohmann-json3-dev
-          libopenmpi-dev openmpi-bin libonnx-dev libprotobuf-dev pybind11-dev python3-dev
+          libopenblas-dev libopenmpi-dev openmpi-bin libonnx-dev libprotobuf-dev pybind11-dev python3-dev
           python3-pytest dataset-fashion-mnist python3-h5py python3-numpy python3-matplotlib)
 # Node.js may come from outside Debian (a preinstalled Node): a working npm is enough.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)

@@ -1,0 +1,107 @@
+#include "lumac/core/gemm.hpp"
+
+#include <atomic>
+#include <mutex>
+
+#include "lumac/core/error.hpp"
+
+#ifdef LUMAC_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
+namespace lumac {
+
+namespace {
+
+std::atomic<GemmKernel>& current() {
+  static std::atomic<GemmKernel> k{default_gemm_kernel()};
+  return k;
+}
+
+#ifdef LUMAC_HAVE_OPENBLAS
+// OpenBLAS runs each call on the calling thread only: lumac's own threads split the samples.
+void openblas_single_threaded() {
+  static std::once_flag once;
+  std::call_once(once, [] { openblas_set_num_threads(1); });
+}
+#endif
+
+template <typename A, typename B>
+void eigen_product(const A& a, const B& b, GemmOut& c, bool accumulate) {
+  if (accumulate)
+    c.noalias() += a * b;
+  else
+    c.noalias() = a * b;
+}
+
+}  // namespace
+
+GemmKernel default_gemm_kernel() {
+#ifdef LUMAC_HAVE_OPENBLAS
+  return GemmKernel::openblas;
+#else
+  return GemmKernel::eigen;
+#endif
+}
+
+GemmKernel gemm_kernel() {
+  return current().load(std::memory_order_relaxed);
+}
+
+bool gemm_kernel_built(GemmKernel k) {
+#ifdef LUMAC_HAVE_OPENBLAS
+  (void)k;
+  return true;
+#else
+  return k == GemmKernel::eigen;
+#endif
+}
+
+void set_gemm_kernel(GemmKernel k) {
+  if (!gemm_kernel_built(k))
+    fail(
+        "the {} GEMM kernel is not built into this lumac (configure with -DLUMAC_OPENBLAS=ON "
+        "and Debian's libopenblas-dev)",
+        gemm_kernel_name(k));
+  current().store(k, std::memory_order_relaxed);
+}
+
+const char* gemm_kernel_name(GemmKernel k) {
+  return k == GemmKernel::openblas ? "openblas" : "eigen";
+}
+
+void gemm(const GemmIn& a, GemmOp op_a, const GemmIn& b, GemmOp op_b, GemmOut c, bool accumulate) {
+  const bool ta = op_a == GemmOp::transpose, tb = op_b == GemmOp::transpose;
+  const Eigen::Index m = ta ? a.cols() : a.rows(), k = ta ? a.rows() : a.cols();
+  const Eigen::Index kb = tb ? b.cols() : b.rows(), n = tb ? b.rows() : b.cols();
+  if (k != kb || c.rows() != m || c.cols() != n)
+    fail("gemm: a {}x{} by {}x{} product into {}x{}", m, k, kb, n, c.rows(), c.cols());
+  if (m == 0 || n == 0) return;
+#ifdef LUMAC_HAVE_OPENBLAS
+  if (gemm_kernel() == GemmKernel::openblas) {
+    if (k == 0) {
+      if (!accumulate) c.setZero();
+      return;
+    }
+    openblas_single_threaded();
+    // OpenBLAS wants a leading dimension of at least 1 even for an empty matrix.
+    const auto ld = [](const auto& x) {
+      return static_cast<blasint>(std::max<Eigen::Index>(1, x.outerStride()));
+    };
+    cblas_sgemm(CblasColMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), 1.0f,
+                a.data(), ld(a), b.data(), ld(b), accumulate ? 1.0f : 0.0f, c.data(), ld(c));
+    return;
+  }
+#endif
+  if (!ta && !tb)
+    eigen_product(a, b, c, accumulate);
+  else if (ta && !tb)
+    eigen_product(a.transpose(), b, c, accumulate);
+  else if (!ta && tb)
+    eigen_product(a, b.transpose(), c, accumulate);
+  else
+    eigen_product(a.transpose(), b.transpose(), c, accumulate);
+}
+
+}  // namespace lumac

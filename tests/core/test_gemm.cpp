@@ -1,0 +1,106 @@
+// The GEMM kernels behind lumac's products (core/gemm.hpp): every built kernel against a
+// double-precision product, for every transpose combination, blocks with an outer stride and
+// accumulation; bitwise repeatable; shape errors and the kernel switch.
+#include "lumac/core/gemm.hpp"
+
+#include <cstring>
+#include <vector>
+
+#include "lumac/core/error.hpp"
+#include "tests/support.hpp"
+
+using namespace lumac;
+
+namespace {
+
+std::vector<GemmKernel> built_kernels() {
+  std::vector<GemmKernel> out;
+  for (auto k : {GemmKernel::eigen, GemmKernel::openblas})
+    if (gemm_kernel_built(k)) out.push_back(k);
+  return out;
+}
+
+// Restores the kernel in use when a test case ends, whatever happens in it.
+struct KernelGuard {
+  GemmKernel before = gemm_kernel();
+  ~KernelGuard() { set_gemm_kernel(before); }
+};
+
+}  // namespace
+
+TEST_CASE("gemm: every kernel agrees with a double-precision product within float rounding") {
+  KernelGuard guard;
+  Eigen::MatrixXf big_a = Eigen::MatrixXf::Random(70, 90), big_b = Eigen::MatrixXf::Random(90, 80);
+  // Operands that are blocks of larger matrices (an outer stride other than their row count).
+  const Eigen::Index m = 37, k = 61, n = 45;
+  for (const GemmKernel kernel : built_kernels()) {
+    set_gemm_kernel(kernel);
+    CAPTURE(gemm_kernel_name(kernel));
+    for (const bool ta : {false, true})
+      for (const bool tb : {false, true})
+        for (const bool accumulate : {false, true}) {
+          CAPTURE(ta);
+          CAPTURE(tb);
+          CAPTURE(accumulate);
+          const auto a = ta ? big_a.block(3, 5, k, m) : big_a.block(3, 5, m, k);
+          const auto b = tb ? big_b.block(2, 4, n, k) : big_b.block(2, 4, k, n);
+          Eigen::MatrixXf big_c = Eigen::MatrixXf::Constant(50, 60, 0.5f);
+          auto c = big_c.block(1, 2, m, n);
+          const Eigen::MatrixXd ad = a.cast<double>(), bd = b.cast<double>();
+          const Eigen::MatrixXd oa = ta ? Eigen::MatrixXd(ad.transpose()) : ad;
+          const Eigen::MatrixXd ob = tb ? Eigen::MatrixXd(bd.transpose()) : bd;
+          Eigen::MatrixXd expect = oa * ob;
+          if (accumulate) expect.array() += 0.5;
+          gemm(a, ta ? GemmOp::transpose : GemmOp::none, b, tb ? GemmOp::transpose : GemmOp::none,
+               c, accumulate);
+          // Each term is below 1 in magnitude: float rounding of a k-term sum stays below
+          // k * 2^-23 (a generous bound that still catches a wrong element or transpose).
+          CHECK((c.cast<double>() - expect).cwiseAbs().maxCoeff() < k * 0x1p-23);
+          // The rest of the destination is untouched.
+          Eigen::MatrixXf outside = big_c;
+          outside.block(1, 2, m, n).setConstant(0.5f);
+          CHECK((outside.array() == 0.5f).all());
+        }
+  }
+}
+
+TEST_CASE("gemm: a product's bits repeat, and kernels differ at most in the last bits") {
+  KernelGuard guard;
+  const Eigen::MatrixXf a = Eigen::MatrixXf::Random(64, 576), b = Eigen::MatrixXf::Random(576, 49);
+  std::vector<Eigen::MatrixXf> results;
+  for (const GemmKernel kernel : built_kernels()) {
+    set_gemm_kernel(kernel);
+    Eigen::MatrixXf c1(64, 49), c2(64, 49);
+    gemm(a, GemmOp::none, b, GemmOp::none, c1);
+    gemm(a, GemmOp::none, b, GemmOp::none, c2);
+    CHECK(std::memcmp(c1.data(), c2.data(), sizeof(float) * c1.size()) == 0);
+    results.push_back(c1);
+  }
+  for (const auto& r : results) CHECK((r - results.front()).cwiseAbs().maxCoeff() < 576 * 0x1p-23);
+}
+
+TEST_CASE("gemm: a product of mismatched shapes is an error naming them") {
+  const Eigen::MatrixXf a(3, 4), b(5, 2);
+  Eigen::MatrixXf c(3, 2);
+  CHECK_THROWS_WITH_AS(gemm(a, GemmOp::none, b, GemmOp::none, c),
+                       "gemm: a 3x4 by 5x2 product into 3x2", Error);
+  Eigen::MatrixXf empty_k(3, 0), empty_b(0, 2), out = Eigen::MatrixXf::Constant(3, 2, 7.0f);
+  gemm(empty_k, GemmOp::none, empty_b, GemmOp::none, out);  // a sum of no terms is zero
+  CHECK((out.array() == 0.0f).all());
+}
+
+TEST_CASE("gemm: the default kernel is the build's, and a kernel not built is refused") {
+  KernelGuard guard;
+  CHECK(gemm_kernel_built(GemmKernel::eigen));
+#ifdef LUMAC_TEST_OPENBLAS
+  CHECK(default_gemm_kernel() == GemmKernel::openblas);
+#endif
+  if (!gemm_kernel_built(GemmKernel::openblas)) {
+    CHECK(default_gemm_kernel() == GemmKernel::eigen);
+    CHECK_THROWS_WITH_AS(set_gemm_kernel(GemmKernel::openblas),
+                         doctest::Contains("-DLUMAC_OPENBLAS=ON"), Error);
+  }
+  set_gemm_kernel(GemmKernel::eigen);
+  CHECK(gemm_kernel() == GemmKernel::eigen);
+  CHECK(std::string(gemm_kernel_name(GemmKernel::openblas)) == "openblas");
+}
