@@ -51,6 +51,16 @@ int argmax(const float* plane, const Planes& p, const Window& win) {
   return best;
 }
 
+// The window's maximum, the value at argmax's index, without its data-dependent branch (which
+// mispredicts on real images): std::max(m, x) keeps m unless m < x, as argmax keeps its first
+// maximum (and a NaN in the first cell, like argmax).
+float window_max(const float* plane, const Planes& p, const Window& win) {
+  float m = plane[win.y0 * p.w + win.x0];
+  for (int y = win.y0; y < win.y1; ++y)
+    for (int x = win.x0; x < win.x1; ++x) m = std::max(m, plane[y * p.w + x]);
+  return m;
+}
+
 // AvgPool2d's divisor for window (oy, ox).
 int divisor(const Pool2dGeometry& g, const Planes& p, const Window& win, int oy, int ox) {
   if (!g.count_include_pad) return (win.y1 - win.y0) * (win.x1 - win.x0);
@@ -156,8 +166,16 @@ void MaxPool2d::forward(const Tensor& in, Tensor& out, const Pass&) const {
       const float* plane = in.sample(i) + static_cast<std::int64_t>(c) * p.h * p.w;
       float* o = out.sample(i) + static_cast<std::int64_t>(c) * p.ho * p.wo;
       for (int oy = 0; oy < p.ho; ++oy)
-        for (int ox = 0; ox < p.wo; ++ox)
-          o[oy * p.wo + ox] = plane[argmax(plane, p, window(g_, p, oy, ox))];
+        for (int ox = 0; ox < p.wo; ++ox) {
+          const int ys = oy * g_.stride_h - g_.pad_top, xs = ox * g_.stride_w - g_.pad_left;
+          if (g_.kernel_h == 2 && g_.kernel_w == 2 && ys >= 0 && xs >= 0 && ys + 2 <= p.h &&
+              xs + 2 <= p.w) {  // the common window, inside the input: unrolled, same order
+            const float* a = plane + ys * p.w + xs;
+            o[oy * p.wo + ox] = std::max(std::max(std::max(a[0], a[1]), a[p.w]), a[p.w + 1]);
+          } else {
+            o[oy * p.wo + ox] = window_max(plane, p, window(g_, p, oy, ox));
+          }
+        }
     }
   });
 }
