@@ -10,7 +10,8 @@
 namespace lumac::bench {
 
 struct Figure {
-  std::string name;  // "gemm_gflops", "clean_images_per_s.fmnist_cnn", ...
+  std::string name;  // "gemm_gflops", "clean_images_per_s.fmnist_cnn", ...; a figure of another
+                     // GEMM kernel than the build's carries its name ("gemm_gflops_eigen")
   double median = 0;
   double min = 0, max = 0;
   std::string unit;
@@ -18,11 +19,15 @@ struct Figure {
 
 struct BenchOptions {
   int repeats = 5;                    // timed runs per figure (after one warm-up)
-  std::int64_t images = 10000;        // test images per inference run
+  std::int64_t images = 10000;        // images per inference run
   std::int64_t monte_carlo = 100000;  // dot products of N = 1000
   int trace_symbols = 2000;           // time-domain symbols
   int precision_steps = 20;           // learning steps on fmnist_cnn
+  int batch = 256;                    // samples per forward pass of the inference figures
   std::filesystem::path models;       // data/models
+  // Model files (.h5 or .onnx) to time instead of the standard set: only their inference figures
+  // (and the peak resident memory) are measured.
+  std::vector<std::string> model_files;
 };
 
 std::vector<Figure> run_benchmarks(const BenchOptions& options);

@@ -258,6 +258,9 @@ TEST_CASE("bad input: absurd sizes and limits beyond the data") {
         (tmp / "m.h5").string()},
        "epochs = 0"},
       {{"bench", "--repeats", "0"}, "--repeats"},
+      {{"bench", "--model", m, "--images", "0"}, "--images = 0"},
+      {{"bench", "--model", m, "--batch", "0"}, "--batch = 0"},
+      {{"bench", "--model", (tmp / "missing.onnx").string()}, "missing.onnx"},
   };
   for (const auto& entry : cases) check_rejected(entry.first, entry.second, tmp.path());
 }

@@ -96,6 +96,26 @@ TEST_CASE(
   }
   CHECK(json_number(r.out, "gemm_gflops") > 0);
   CHECK(json_number(r.out, "mc_dot_products_per_s") > 0);
+  CHECK(json_number(r.out, "peak_resident_MiB") > 0);
+  CHECK(r.out.find("\"conv_over_gemm_rate\"") != std::string::npos);
+#ifdef LUMAC_TEST_OPENBLAS
+  CHECK(r.out.find("\"gemm_kernel\": \"openblas\"") != std::string::npos);
+  CHECK(json_number(r.out, "gemm_gflops_eigen") > 0);  // both kernels side by side
+#endif
+}
+
+TEST_CASE("cli: lumac bench --model times one ONNX file on random inputs of its shape") {
+  // grouped.onnx takes 4x10x10 inputs: no dataset fits, so the inputs are drawn.
+  const RunResult r = run_lumac(
+      {"bench", "--model", (source_dir() / "tests" / "data" / "onnx" / "grouped.onnx").string(),
+       "--images", "8", "--batch", "4", "--repeats", "1", "--json"});
+  REQUIRE(r.exit_code == 0);
+  CAPTURE(r.out);
+  for (const char* key : {"clean_images_per_s", "noisy_images_per_s", "noisy_over_clean_time",
+                          "grouped", "shot", "peak_resident_MiB"})
+    CHECK(r.out.find("\"" + std::string(key) + "\"") != std::string::npos);
+  CHECK(r.out.find("physical") == std::string::npos);     // an uncalibrated import: shot only
+  CHECK(r.out.find("gemm_gflops") == std::string::npos);  // only the model's figures
 }
 
 TEST_CASE("cli: the config's system.repeats sets K of every layer unless --repeats is given") {
