@@ -62,6 +62,7 @@
 #include <vector>
 
 #include "lumac/circuits/homodyne_mac.hpp"
+#include "lumac/core/gemm.hpp"
 #include "lumac/core/rng.hpp"
 #include "lumac/nn/dense.hpp"
 #include "lumac/nn/matmul_hook.hpp"
@@ -69,7 +70,8 @@
 
 namespace lumac::nn {
 
-// out = a b, multiplied in zero-padded blocks of dense_chunk_samples columns (as Dense does): a
+// out = a b (on lumac's GEMM kernel, core/gemm.hpp), multiplied in zero-padded blocks of
+// dense_chunk_samples columns (as Dense does): a
 // GEMM's bits for one column depend on the number of columns, and a hook's column count
 // depends on how the samples were batched (DESIGN.md convention 5).
 template <class A, class B>
@@ -82,7 +84,8 @@ void product_in_blocks(const A& a, const B& b, Eigen::MatrixXf& out) {
     const Eigen::Index n = std::min(block, b.cols() - j0);
     bb.leftCols(n) = b.middleCols(j0, n);
     bb.rightCols(block - n).setZero();
-    yb.noalias() = a * bb;
+    yb.resize(a.rows(), block);
+    gemm(a, GemmOp::none, bb, GemmOp::none, yb);
     out.middleCols(j0, n) = yb.leftCols(n);
   }
 }
@@ -93,7 +96,8 @@ void product_in_blocks(const A& a, const B& b, Eigen::MatrixXf& out) {
 template <class A, class B>
 void product_of_view(const MatmulView& v, const A& a, const B& b, Eigen::MatrixXf& out) {
   if (v.per_position) {
-    out.noalias() = a * b;
+    out.resize(a.rows(), b.cols());
+    gemm(a, GemmOp::none, b, GemmOp::none, out);
   } else {
     product_in_blocks(a, b, out);
   }
