@@ -248,7 +248,7 @@ void file_inference_figures(const BenchOptions& o, const Settings& settings,
   }
   const bool calibrated = model.calibrated();
   if (!calibrated)  // the analog layers need ranges: taken from the timed inputs themselves
-    model.set_calibration(nn::calibrate(model, data, std::min<std::int64_t>(data.size(), 256)));
+    model.set_calibration(nn::calibrate(model, data, std::min<std::int64_t>(data.size(), 4)));
   inference_figures(o, settings, model, data, std::filesystem::path(file).stem().string(),
                     calibrated, out);
 }
