@@ -1,5 +1,6 @@
 // `lumac bench`: the benchmarks of bench/benchmarks.hpp as a table or JSON.
 #include <fmt/format.h>
+#include <omp.h>
 
 #include "app/cli_common.hpp"
 #include "app/commands.hpp"
@@ -52,12 +53,18 @@ void register_bench(CLI::App& app) {
       j["spread"] = spread;
       j["repeats"] = static_cast<std::int64_t>(opt.repeats);
       j["gemm_kernel"] = gemm_kernel_name(default_gemm_kernel());
+      j["images"] = opt.images;  // the run's settings, so that a figure can be reproduced
+      j["batch"] = static_cast<std::int64_t>(opt.batch);
+      j["threads"] = static_cast<std::int64_t>(omp_get_max_threads());
       print_json(j);
       return;
     }
-    fmt::print("lumac bench: median of {} runs (min - max); GEMM kernel {}{}\n", opt.repeats,
-               gemm_kernel_name(default_gemm_kernel()),
-               gemm_kernel_built(GemmKernel::openblas) ? " (figures named _eigen: Eigen's)" : "");
+    fmt::print(
+        "lumac bench: median of {} runs (min - max); {} images, batch {}, {} thread(s); GEMM "
+        "kernel {}{}\n",
+        opt.repeats, opt.images, opt.batch, omp_get_max_threads(),
+        gemm_kernel_name(default_gemm_kernel()),
+        gemm_kernel_built(GemmKernel::openblas) ? " (figures named _eigen: Eigen's)" : "");
     for (const auto& f : figures)
       fmt::print("  {:<45} {:>12.4g} {:<9} ({:.4g} - {:.4g})\n", f.name, f.median, f.unit, f.min,
                  f.max);

@@ -114,6 +114,9 @@ TEST_CASE("cli: lumac bench --model times one ONNX file on random inputs of its 
   for (const char* key : {"clean_images_per_s", "noisy_images_per_s", "noisy_over_clean_time",
                           "grouped", "shot", "peak_resident_MiB"})
     CHECK(r.out.find("\"" + std::string(key) + "\"") != std::string::npos);
+  CHECK(json_number(r.out, "images") == 8);  // the run's settings are recorded
+  CHECK(json_number(r.out, "batch") == 4);
+  CHECK(json_number(r.out, "threads") >= 1);
   CHECK(r.out.find("physical") == std::string::npos);     // an uncalibrated import: shot only
   CHECK(r.out.find("gemm_gflops") == std::string::npos);  // only the model's figures
 }
