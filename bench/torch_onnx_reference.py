@@ -74,22 +74,12 @@ FORMATS = {"contiguous": torch.contiguous_format, "channels_last": torch.channel
 # ---------------------------------------------------------------------------------- models
 
 
-def randomize_bn(model, seed):
-    """Non-trivial batch norms (as scripts/validate_torchvision.py): otherwise a fresh
-    torchvision model's batch norms are the identity."""
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            c = m.num_features
-            with torch.no_grad():
-                m.running_mean.copy_(0.1 * torch.randn(c, generator=g))
-                m.running_var.copy_(0.5 + 1.5 * torch.rand(c, generator=g))
-                m.weight.copy_(0.5 + torch.rand(c, generator=g))
-                m.bias.copy_(0.1 * torch.randn(c, generator=g))
-
-
 def torchvision_model(name):
     import torchvision
+    sys.path.insert(0, os.path.join(REPO, "scripts"))
+    # Non-trivial batch norms (a fresh torchvision model's are the identity), as the
+    # validation script sets them.
+    from validate_torchvision import randomize_bn
     torch.manual_seed(SEED)
     model = getattr(torchvision.models, name)(weights=None)
     randomize_bn(model, SEED + 1)
@@ -275,13 +265,22 @@ class OnnxRunner:
 # ---------------------------------------------------------------------------------- inputs
 
 
-def fmnist_images(n, path="/usr/share/datasets/fashion-mnist"):
+def fmnist_test(path="/usr/share/datasets/fashion-mnist"):
+    """The 10,000 Fashion-MNIST test images (N, 1, 28, 28) in [0, 1] and their labels."""
     with gzip.open(f"{path}/t10k-images-idx3-ubyte.gz") as f:
         images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 1, 28, 28)
+    with gzip.open(f"{path}/t10k-labels-idx1-ubyte.gz") as f:
+        labels = np.frombuffer(f.read(), np.uint8, offset=8)
+    return (torch.from_numpy(images.astype(np.float32) / 255.0),
+            torch.from_numpy(labels.astype(np.int64)))
+
+
+def fmnist_images(n):
+    images = fmnist_test()[0]
     if n > len(images):
         raise SystemExit(f"torch_onnx_reference.py: --images {n} is above the "
                          f"{len(images)} test images")
-    return torch.from_numpy(images[:n].astype(np.float32) / 255.0)
+    return images[:n]
 
 
 def build(name, memory_format=torch.contiguous_format):

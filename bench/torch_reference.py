@@ -21,7 +21,6 @@ stores the images and convolution weights in NHWC order (faster convolutions in 
 Needs python3-torch, python3-h5py and python3-numpy (run with /usr/bin/python3).
 """
 import argparse
-import gzip
 import json
 import resource
 import statistics
@@ -29,21 +28,12 @@ import sys
 import time
 
 import h5py
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 # the one implementation of the noise, the timing loop and the layouts
 from torch_onnx_reference import (FORMATS, blas_library, conv_noise_, dense_noise_,
-                                  time_clean_noisy)
-
-
-def load_images(path="/usr/share/datasets/fashion-mnist"):
-    with gzip.open(f"{path}/t10k-images-idx3-ubyte.gz") as f:
-        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 1, 28, 28)
-    with gzip.open(f"{path}/t10k-labels-idx1-ubyte.gz") as f:
-        labels = np.frombuffer(f.read(), np.uint8, offset=8)
-    return torch.from_numpy(images.astype(np.float32) / 255.0), torch.from_numpy(labels.astype(np.int64))
+                                  fmnist_test, time_clean_noisy)
 
 
 def text(v):
@@ -115,7 +105,7 @@ def main():
     for l in layers:
         if l["type"] == "conv2d":
             l["weight"] = l["weight"].contiguous(memory_format=fmt)
-    images, labels = load_images()
+    images, labels = fmnist_test()
     images, labels = images[:a.images], labels[:a.images]
     flat = layers[0]["type"] == "dense"
     batches = []
