@@ -346,17 +346,13 @@ void Conv2d::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, T
         im2col(in.sample(i), h, w, cols, c);
         if (ng == 1) {
           dy = Eigen::Map<const RowMatrixXf>(grad_out.sample(i), cout, p);
-          if (grad_in) {
-            dcols.resize(k, p);
-            gemm(weight_, GemmOp::transpose, dy, GemmOp::none, dcols);
-          }
         } else {
           dy = Eigen::Map<const RowMatrixXf>(grad_out.sample(i), cout, p).middleRows(c * cg, cg);
-          wg = weight_.middleRows(c * cg, cg);
-          if (grad_in) {
-            dcols.resize(k, p);
-            gemm(wg, GemmOp::transpose, dy, GemmOp::none, dcols);
-          }
+          wg = weight_.middleRows(c * cg, cg);  // contiguous, for the hook's view
+        }
+        if (grad_in) {
+          dcols.resize(k, p);
+          gemm(ng == 1 ? weight_ : wg, GemmOp::transpose, dy, GemmOp::none, dcols);
         }
         if (pass.hook) {
           const PatchSource patches = patch_source(in.sample(i), h, w);
