@@ -1,5 +1,8 @@
 // Forward values and backward passes of every layer, checked against direct computations and
 // central differences (tolerances derived in tests/nn/nn_support.hpp).
+#include <cmath>
+#include <limits>
+
 #include "lumac/nn/conv2d.hpp"
 #include "lumac/nn/dense.hpp"
 #include "lumac/nn/loss.hpp"
@@ -152,6 +155,33 @@ TEST_CASE("nn layers: max and average pooling on a known input") {
   CHECK(out.data == std::vector<float>{10, 11, 14, 15});
   CHECK_THROWS_AS(nn::MaxPool2d(5).output_shape({1, 4, 4}), Error);
   CHECK_THROWS_AS(nn::MaxPool2d(0), Error);
+}
+
+TEST_CASE("nn layers: max pooling keeps the first maximum's rule for NaN, on both paths") {
+  // The value is the one at the first maximum of the window, as the backward pass's argmax:
+  // a NaN in a window's first cell is the result, a NaN elsewhere loses to the others. The
+  // unrolled 2x2 path (stride 2) and the general path (3x3, padded) must agree on that.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  nn::Tensor x(1, {1, 4, 4});
+  x.data = {nan, 1,  2,  nan,  //
+            3,   4,  5,  6,    //
+            7,   8,  9,  10,   //
+            11,  12, 13, 14};
+  nn::Tensor out;
+  nn::MaxPool2d(2).forward(x, out, {});
+  REQUIRE(out.data.size() == 4);
+  CHECK(std::isnan(out.data[0]));  // first cell NaN
+  CHECK(out.data[1] == 6);         // NaN in the window's second cell: max of the rest
+  CHECK(out.data[2] == 12);
+  CHECK(out.data[3] == 14);
+  nn::Pool2dGeometry g{.kernel_h = 3, .kernel_w = 3, .stride_h = 3, .stride_w = 3};
+  g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = 1;
+  nn::MaxPool2d(g).forward(x, out, {});  // windows rows/cols -1..1 and 2..4, clipped to the input
+  REQUIRE(out.data.size() == 4);
+  CHECK(std::isnan(out.data[0]));  // the window's first cell inside the input is NaN
+  CHECK(out.data[1] == 6);         // cells (0..1, 2..3): NaN at (0, 3) is not first
+  CHECK(out.data[2] == 12);
+  CHECK(out.data[3] == 14);
 }
 
 TEST_CASE("nn layers: pooling and flatten backward match central differences") {
