@@ -47,7 +47,7 @@ Calibration calibrate(const Model& model, const Dataset& data, std::int64_t samp
   const std::int64_t n = std::min(samples, data.size());
   const auto& layers = model.matmul_layers();
   RecordProducts products(layers.size());
-  std::vector<std::vector<float>> inputs(layers.size());
+  std::vector<std::vector<float>> inputs(layers.size()), operands(layers.size());
   Tape tape;
   constexpr int batch = 250;
   for (std::int64_t first = 0; first < n; first += batch) {
@@ -55,8 +55,13 @@ Calibration calibrate(const Model& model, const Dataset& data, std::int64_t samp
     const Batch b = make_batch(data, first, count);
     model.forward(b.images, Pass{.samples = b.samples, .hook = &products}, tape);
     for (std::size_t k = 0; k < layers.size(); ++k) {
-      const auto x = tape.activation(static_cast<std::size_t>(layers[k].layer_index)).data;
+      // The value the node reads (in a graph not always the previous node's output).
+      const auto x = tape.activation(static_cast<std::size_t>(layers[k].input_value)).data;
       inputs[k].insert(inputs[k].end(), x.begin(), x.end());
+      if (layers[k].activation_operands) {
+        const auto w = tape.activation(static_cast<std::size_t>(layers[k].weight_value)).data;
+        operands[k].insert(operands[k].end(), w.begin(), w.end());
+      }
     }
   }
   Calibration c;
@@ -69,9 +74,15 @@ Calibration calibrate(const Model& model, const Dataset& data, std::int64_t samp
     std::vector<float>& y = products.values(k);
     l.output_lo = static_cast<float>(percentile(y, c.percentile_lo));
     l.output_hi = static_cast<float>(percentile(y, c.percentile_hi));
-    const Eigen::MatrixXf& w = model.matmul_layer(static_cast<int>(k)).weight();
-    l.weight_lo = w.minCoeff();
-    l.weight_hi = w.maxCoeff();
+    if (layers[k].activation_operands) {
+      // The second operand is an activation: its percentiles, like an input's.
+      l.weight_lo = static_cast<float>(percentile(operands[k], c.percentile_lo));
+      l.weight_hi = static_cast<float>(percentile(operands[k], c.percentile_hi));
+    } else {
+      const Eigen::MatrixXf& w = model.matmul_layer(static_cast<int>(k)).weight();
+      l.weight_lo = w.minCoeff();
+      l.weight_hi = w.maxCoeff();
+    }
     c.layers.push_back(l);
   }
   return c;
