@@ -486,3 +486,30 @@ TEST_CASE("graph: a grouped convolution draws each output's noise as the whole l
   CHECK_THROWS_WITH_AS(grouped.forward(x, out, nn::Pass{.samples = {}, .hook = &phys}),
                        doctest::Contains("grouped convolution"), Error);
 }
+
+TEST_CASE("graph: calibration measures the input of each product, not the node before it") {
+  // Node 2 (conv b) reads the model input, while node 1 (the node before it) is the negated
+  // output of conv a: b's input range must be the pixels' range.
+  Nodes nodes;
+  auto a = std::make_unique<nn::Conv2d>("a", nn::Conv2dGeometry{1, 2, 3, 3, 1, 1});
+  randomize(*a, 7110, 0.5f);
+  auto b = std::make_unique<nn::Conv2d>("b", nn::Conv2dGeometry{1, 2, 3, 3, 1, 1});
+  randomize(*b, 7111, 0.5f);
+  nodes.push_back(std::move(a));
+  nodes.push_back(std::make_unique<nn::Unary>(nn::UnaryKind::neg));
+  nodes.push_back(std::move(b));
+  nodes.push_back(std::make_unique<nn::Binary>(nn::BinaryKind::add));
+  nodes.push_back(std::make_unique<nn::Flatten>());
+  nn::Model m(nn::Shape{1, 28, 28}, std::move(nodes), {{0}, {1}, {0}, {2, 3}, {4}}, {}, {},
+              "two_branches");
+  REQUIRE(m.matmul_layers()[1].input_value == 0);
+  const nn::DatasetSplits data = nn::load_fashion_mnist(nn::fashion_mnist_dir());
+  const nn::Calibration c = nn::calibrate(m, data.train, 40);
+  const nn::Batch batch = nn::make_batch(data.train, 0, 40);
+  std::vector<float> pixels = batch.images.data;
+  const double lo = nn::percentile(pixels, c.percentile_lo);
+  const double hi = nn::percentile(pixels, c.percentile_hi);
+  CHECK(c.layers[1].input_lo == static_cast<float>(lo));
+  CHECK(c.layers[1].input_hi == static_cast<float>(hi));
+  CHECK(c.layers[1].input_lo >= 0);  // the negated branch would give a negative range
+}
