@@ -171,7 +171,7 @@ TEST_CASE("nn model file: wrong, damaged and inconsistent files are rejected wit
                  g.unlink("weight");
                  h5::write_dataset(g, "weight", std::vector<float>(128 * 799), {128, 799}, "1");
                }),
-       "dense layer 'fc1' expects 799 input features, got shape 800"},
+       "dense layer 'fc1' expects 799 input features on its last axis, got shape 800"},
       {variant("type.h5",
                [](H5::H5File& f) {
                  H5::Group g = f.openGroup("/layers/01");

@@ -1,4 +1,7 @@
-// Fully connected layer: out = W x + b for every sample, W of outputs x in_features.
+// Fully connected layer: out = W x + b for every sample, W of outputs x in_features. An input
+// of several per-sample axes (tokens x features, as a transformer's linear layers see it) is
+// multiplied along its last axis: each leading index is one output position, and the per-sample
+// shape (..., in_features) becomes (..., out_features).
 //
 // The batch is processed in chunks of dense_chunk_samples samples: each chunk is copied into a
 // zero-padded in_features x dense_chunk_samples matrix X and multiplied as one fixed-shape GEMM
@@ -28,7 +31,8 @@ class Dense final : public MatmulLayer {
   std::unique_ptr<Layer> clone() const override { return std::make_unique<Dense>(*this); }
   std::string describe() const override;
   Shape output_shape(const Shape& input) const override;
-  int positions(const Shape&) const override { return 1; }
+  // Product of the leading per-sample axes (1 for a flat input).
+  int positions(const Shape& input) const override;
 
   int in_features() const { return fan_in(); }
   int out_features() const { return outputs(); }
@@ -39,6 +43,12 @@ class Dense final : public MatmulLayer {
 
  private:
   bool worth_threads(int batch) const;
+  // Inputs of several axes: one product W X per sample, X = in_features x positions (the
+  // sample's row-major (positions, in_features) array), handed to the hook as one view per
+  // sample with per_position = true.
+  void forward_positions(const Tensor& in, Tensor& out, const Pass& pass) const;
+  void backward_positions(const Tensor& in, const Tensor& grad_out, Tensor* grad_in,
+                          std::span<std::vector<float>> grads, const Pass& pass) const;
 };
 
 }  // namespace lumac::nn
