@@ -76,6 +76,7 @@ EnergyReport energy_report(const CircuitParams& circuit, const EnergyParams& e,
     if (w.fan_in < 1 || w.outputs < 1 || w.positions < 1)
       fail("layer '{}': fan-in {}, outputs {} and positions {} must all be >= 1", w.name, w.fan_in,
            w.outputs, w.positions);
+    if (w.weight_rows < 0) fail("layer '{}': weight rows {} must be >= 0", w.name, w.weight_rows);
     if (!(w.repeats > 0) || !std::isfinite(w.repeats))
       fail("layer '{}': repeats = {}: must be finite and > 0", w.name, w.repeats);
     if (!(w.photons_per_mac >= 0) || !std::isfinite(w.photons_per_mac))
@@ -89,9 +90,13 @@ EnergyReport energy_report(const CircuitParams& circuit, const EnergyParams& e,
     const double share = std::min(m, static_cast<double>(w.outputs));  // MACs per input symbol
     const double dot_products = static_cast<double>(w.outputs * w.positions);
     const double readouts = dot_products * (analog ? 1 : k);
-    // Tile time: ceil(outputs / M) passes over the positions, N K symbols each, B rows at once.
+    // Rows each weight symbol serves: the tile's B, or fewer when the weights change with the
+    // sample (a product of two activations).
+    const double wb = w.weight_rows > 0 ? std::min(b, static_cast<double>(w.weight_rows)) : b;
+    // Tile time: ceil(outputs / M) passes over the positions, N K symbols each, wb rows at once
+    // (B, or the rows that share a product of two activations' second operand when fewer).
     le.tile_s = std::ceil(static_cast<double>(w.outputs) / m) *
-                static_cast<double>(w.positions * w.fan_in) * k / (b * f);
+                static_cast<double>(w.positions * w.fan_in) * k / (wb * f);
 
     le.detected_optical_J = w.photons_per_mac * k * e_ph * macs;
     le.laser_W = w.photons_per_mac / detected_per_W;
@@ -106,9 +111,9 @@ EnergyReport energy_report(const CircuitParams& circuit, const EnergyParams& e,
           tile_laser_electrical_power_W(laser, circuit.system.tiles_per_laser) * le.tile_s;
     }
     c[input_modulators] = mzm.drive_energy_J() * k * macs / share;
-    c[weight_modulators] = mzm.drive_energy_J() * k * macs / b;
+    c[weight_modulators] = mzm.drive_energy_J() * k * macs / wb;
     c[input_dacs] = circuit.dac.energy_per_conversion_J * k * macs / share;
-    c[weight_dacs] = circuit.dac.energy_per_conversion_J * k * macs / b;
+    c[weight_dacs] = circuit.dac.energy_per_conversion_J * k * macs / wb;
     c[readout] = e.readout_J * readouts;
     le.adc_bits = circuit.adc.bits;
     if (e.adc_resolution == AdcResolution::matched)
@@ -118,7 +123,7 @@ EnergyReport energy_report(const CircuitParams& circuit, const EnergyParams& e,
     const double weight_bytes = e.bytes_per_weight;
     const double act_bytes = e.bytes_per_activation;
     double sram = 0, dram = 0;
-    sram += weight_bytes * k * macs / b;   // streamed weight symbols, each serving B rows
+    sram += weight_bytes * k * macs / wb;  // streamed weight symbols, each serving wb rows
     sram += act_bytes * k * macs / share;  // input symbols
     sram += act_bytes * dot_products;      // outputs written
     if (e.weights_in_dram) dram += weight_bytes * static_cast<double>(w.weights) / b;

@@ -212,6 +212,7 @@ std::vector<AnalogLayer> analog_layers(const Model& model) {
     a.output_hi = c.output_hi;
     a.weight_lo = c.weight_lo;
     a.weight_hi = c.weight_hi;
+    a.activation_operands = info.activation_operands;
     out.push_back(std::move(a));
   }
   return out;
@@ -334,7 +335,9 @@ AnalogExecutor::ProductSums AnalogExecutor::sums(const MatmulView& v) const {
   const auto l = static_cast<std::size_t>(v.layer);
   // The cache holds the whole layer's weights; a grouped convolution's group (whose rows live
   // in a buffer of the caller's) gets its own.
-  const bool whole = v.output_offset == 0 && v.W.rows() == layers_[l].outputs;
+  // A product of two activations has a new W at every call: never cached.
+  const bool whole =
+      v.output_offset == 0 && v.W.rows() == layers_[l].outputs && !layers_[l].activation_operands;
   if (whole) std::call_once(st.weights_once, [&] { fill_weight_state(l, v.W, st.weights); });
   if (whole && st.weights.of == v.W.data() && st.weights.w2.size() == v.W.rows()) {
     p.w = &st.weights;
@@ -570,12 +573,14 @@ void AnalogExecutor::normals(const MatmulView& v, Eigen::MatrixXf& eps) const {
     const NoiseSequence seq(rng, static_cast<std::uint64_t>(v.first_sample), layer_word(v.layer, 0),
                             0);
     const auto all = static_cast<Eigen::Index>(layers_[static_cast<std::size_t>(v.layer)].outputs);
+    const Eigen::Index p0 = v.first_position;
     if (v.output_offset == 0 && eps.rows() == all) {
-      seq.fill(std::span<float>(eps.data(), static_cast<std::size_t>(eps.size())));
+      seq.fill(std::span<float>(eps.data(), static_cast<std::size_t>(eps.size())),
+               static_cast<std::uint64_t>(p0 * all));
     } else {
       for (Eigen::Index j = 0; j < eps.cols(); ++j)
         seq.fill(std::span<float>(eps.col(j).data(), static_cast<std::size_t>(eps.rows())),
-                 static_cast<std::uint64_t>(j * all + v.output_offset));
+                 static_cast<std::uint64_t>((p0 + j) * all + v.output_offset));
     }
     return;
   }
@@ -640,12 +645,13 @@ void AnalogExecutor::add_noise(MatmulView& v, const ProductSums& p,
     const Eigen::Index nb = std::min(per_block, cols - j0);
     if (image && !grouped) {
       image->fill(std::span<float>(zbuf.data(), static_cast<std::size_t>(rows * nb)),
-                  static_cast<std::uint64_t>(j0 * rows));
+                  static_cast<std::uint64_t>((v.first_position + j0) * rows));
     } else if (image) {
       // A group of a grouped convolution: its outputs' normals at every position.
       for (Eigen::Index j = 0; j < nb; ++j)
-        image->fill(std::span<float>(zbuf.data() + j * rows, static_cast<std::size_t>(rows)),
-                    static_cast<std::uint64_t>((j0 + j) * all_rows + v.output_offset));
+        image->fill(
+            std::span<float>(zbuf.data() + j * rows, static_cast<std::size_t>(rows)),
+            static_cast<std::uint64_t>((v.first_position + j0 + j) * all_rows + v.output_offset));
     } else {
       for (Eigen::Index j = 0; j < nb; ++j) {
         NoiseSequence(rng, static_cast<std::uint64_t>(v.sample_of(j0 + j)), layer_word(v.layer, 0),
@@ -688,6 +694,12 @@ void AnalogExecutor::check_whole_layer(const MatmulView& v) const {
       (!v.per_position || v.output_offset < 0 || v.output_offset + v.W.rows() > a.outputs))
     fail("layer '{}': a product of its outputs {} to {} of {}", a.name, v.output_offset,
          v.output_offset + v.W.rows(), a.outputs);
+  if (mode_ == NoiseMode::physical && a.activation_operands)
+    fail(
+        "layer '{}' multiplies two activations (attention): this version runs such products "
+        "with every noise mode but physical (shot, thermal, weight or enob run it; "
+        "docs/models.md)",
+        a.name);
   if (mode_ == NoiseMode::physical && !whole)
     fail(
         "layer '{}' is a grouped convolution: this version runs grouped and depthwise "
@@ -708,7 +720,8 @@ void AnalogExecutor::forward(MatmulView& v) const {
   LayerState& st = *state_[l];
   const ProductSums p = sums(v);
   thread_local std::vector<double> column_var;
-  if (mode_ == NoiseMode::weight_only && v.per_position) {
+  if (mode_ == NoiseMode::weight_only && v.per_position &&
+      !layers_[static_cast<std::size_t>(v.layer)].activation_operands) {
     // Convolution: one weight perturbation per sample shared by all positions, exactly.
     thread_local Eigen::MatrixXf var, eps;
     weight_perturbation(v, eps);
@@ -810,7 +823,8 @@ void AnalogExecutor::backward_noise(const MatmulView& v, MatrixMap* dx,
   const auto& dy = v.Y;  // dL/dY
   thread_local Eigen::MatrixXf var, eps, n;
   const ProductSums p = sums(v);
-  if (mode_ == NoiseMode::weight_only && v.per_position) {
+  if (mode_ == NoiseMode::weight_only && v.per_position &&
+      !layers_[static_cast<std::size_t>(v.layer)].activation_operands) {
     // Y += N X with N ~ E^(-1/2): dY/d ln E_i = -N X / 2, dL/dX += N^T dL/dY.
     weight_perturbation(v, eps);
     if (d_log_energy) {
@@ -831,6 +845,13 @@ void AnalogExecutor::backward_noise(const MatmulView& v, MatrixMap* dx,
     const Eigen::RowVectorXf scale =
         (p.x2.transpose().array() > 0).select(g.array() / p.x2.transpose().array(), 0.0f);
     dx->array() += v.X.array().rowwise() * scale.array();
+  }
+  // A product of two activations, shot noise: sigma ~ ||w_i|| too, so
+  // dY_ij/dw_ik = n_ij w_ik / ||w_i||^2. (Weight noise has the calibrated range of W, not W.)
+  if (v.dW && mode_ == NoiseMode::shot_only) {
+    const Eigen::VectorXf g = n.cwiseProduct(dy).rowwise().sum();
+    const Eigen::VectorXf scale = (p.w2->array() > 0).select(g.array() / p.w2->array(), 0.0f);
+    v.dW->array() += v.W.array().colwise() * scale.array();
   }
 }
 

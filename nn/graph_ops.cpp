@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "lumac/core/error.hpp"
@@ -892,6 +893,86 @@ void Slice::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, Te
 
 // ---- stored form --------------------------------------------------------------------------
 
+// ---- softmax ------------------------------------------------------------------------------
+
+Softmax::Softmax(int axis) : axis_(axis) {
+  if (axis_ < 0) fail("softmax: per-sample axis {} must be >= 0", axis);
+}
+
+std::string Softmax::describe() const {
+  return fmt::format("softmax axis {}", axis_);
+}
+
+void Softmax::record(NodeRecord& r) const {
+  r.op = "softmax";
+  r.put("axis", {axis_});
+}
+
+Shape Softmax::output_shape(const Shape& input) const {
+  if (axis_ >= static_cast<int>(input.size()))
+    fail("softmax over axis {} of a {}-axis input", axis_, input.size());
+  return input;
+}
+
+namespace {
+
+// The per-sample array as outer x n x inner, n the softmax axis.
+void softmax_layout(const Shape& s, int axis, std::int64_t& outer, std::int64_t& n,
+                    std::int64_t& inner) {
+  outer = inner = 1;
+  for (int k = 0; k < axis; ++k) outer *= s[static_cast<std::size_t>(k)];
+  n = s[static_cast<std::size_t>(axis)];
+  for (std::size_t k = static_cast<std::size_t>(axis) + 1; k < s.size(); ++k) inner *= s[k];
+}
+
+}  // namespace
+
+void Softmax::forward(const Tensor& in, Tensor& out, const Pass&) const {
+  out.resize(in.batch, output_shape(in.shape));
+  std::int64_t outer = 0, n = 0, inner = 0;
+  softmax_layout(in.shape, axis_, outer, n, inner);
+  for (int b = 0; b < in.batch; ++b) {
+    const float* x = in.sample(b);
+    float* y = out.sample(b);
+    for (std::int64_t o = 0; o < outer; ++o)
+      for (std::int64_t i = 0; i < inner; ++i) {
+        const std::int64_t base = o * n * inner + i;
+        float m = -std::numeric_limits<float>::infinity();
+        for (std::int64_t k = 0; k < n; ++k) m = std::max(m, x[base + k * inner]);
+        float sum = 0;
+        for (std::int64_t k = 0; k < n; ++k) {
+          const float e = std::exp(x[base + k * inner] - m);
+          y[base + k * inner] = e;
+          sum += e;
+        }
+        const float inv = 1.0f / sum;
+        for (std::int64_t k = 0; k < n; ++k) y[base + k * inner] *= inv;
+      }
+  }
+}
+
+void Softmax::backward(const Tensor& in, const Tensor& out, const Tensor& grad_out, Tensor* grad_in,
+                       std::span<std::vector<float>>, const Pass&) const {
+  if (!grad_in) return;
+  grad_in->resize(in.batch, in.shape);
+  std::int64_t outer = 0, n = 0, inner = 0;
+  softmax_layout(in.shape, axis_, outer, n, inner);
+  // dx_k = y_k (g_k - sum_l g_l y_l).
+  for (int b = 0; b < in.batch; ++b) {
+    const float* y = out.sample(b);
+    const float* g = grad_out.sample(b);
+    float* d = grad_in->sample(b);
+    for (std::int64_t o = 0; o < outer; ++o)
+      for (std::int64_t i = 0; i < inner; ++i) {
+        const std::int64_t base = o * n * inner + i;
+        float dot = 0;
+        for (std::int64_t k = 0; k < n; ++k) dot += g[base + k * inner] * y[base + k * inner];
+        for (std::int64_t k = 0; k < n; ++k)
+          d[base + k * inner] = y[base + k * inner] * (g[base + k * inner] - dot);
+      }
+  }
+}
+
 std::unique_ptr<Layer> make_graph_op(const NodeRecord& r) {
   const std::string& op = r.op;
   if (op == "unary") {
@@ -939,6 +1020,8 @@ std::unique_ptr<Layer> make_graph_op(const NodeRecord& r) {
     return std::make_unique<Slice>(to_int(r.get("start"), 0, "slice start"),
                                    to_int(r.get("step"), -100000000, "slice step"),
                                    to_int(r.get("count"), 1, "slice count"));
+  if (op == "softmax")
+    return std::make_unique<Softmax>(to_int(r.get("axis"), 0, "softmax axis").at(0));
   fail("unknown graph operation '{}'", op);
 }
 

@@ -10,6 +10,8 @@ std::string_view layer_type_name(LayerType type) {
       return "dense";
     case LayerType::conv2d:
       return "conv2d";
+    case LayerType::matmul:
+      return "matmul";
     case LayerType::relu:
       return "relu";
     case LayerType::maxpool2d:
@@ -69,15 +71,18 @@ std::vector<std::span<const float>> Layer::parameters() const {
   return out;
 }
 
-MatmulLayer::MatmulLayer(std::string name, int outputs, int fan_in)
-    : name_(std::move(name)),
-      weight_(Eigen::MatrixXf::Zero(outputs, fan_in)),
-      bias_(Eigen::VectorXf::Zero(outputs)) {
+MatmulLayer::MatmulLayer(std::string name, int outputs, int fan_in, bool weights)
+    : name_(std::move(name)), fan_in_(fan_in), outputs_(outputs) {
   if (outputs < 1 || fan_in < 1)
     fail("layer '{}': outputs = {} and fan-in = {} must be >= 1", name_, outputs, fan_in);
+  if (weights) {
+    weight_.setZero(outputs, fan_in);
+    bias_.setZero(outputs);
+  }
 }
 
 std::vector<std::span<float>> MatmulLayer::parameters() {
+  if (activation_operands()) return {};
   return {std::span<float>(weight_.data(), static_cast<std::size_t>(weight_.size())),
           std::span<float>(bias_.data(), static_cast<std::size_t>(bias_.size()))};
 }

@@ -6,6 +6,7 @@
 
 #include "lumac/core/error.hpp"
 #include "lumac/core/h5.hpp"
+#include "lumac/nn/act_matmul.hpp"
 #include "lumac/nn/conv2d.hpp"
 #include "lumac/nn/dense.hpp"
 #include "lumac/nn/graph_ops.hpp"
@@ -43,6 +44,12 @@ void write_layer(H5::Group& g, const Layer& layer) {
     NodeRecord r;
     layer.record(r);
     write_record(g, r);
+    return;
+  }
+  if (const auto* m = dynamic_cast<const MatmulLayer*>(&layer); m && m->activation_operands()) {
+    h5::write_attribute(g, "name", m->name());
+    put(g, "fan_in", m->fan_in());
+    put(g, "outputs", m->outputs());
     return;
   }
   if (const auto* m = dynamic_cast<const MatmulLayer*>(&layer)) {
@@ -198,6 +205,9 @@ std::unique_ptr<Layer> read_layer(const H5::Group& g) {
     if (type == "maxpool2d") return std::make_unique<MaxPool2d>(pg);
     return std::make_unique<AvgPool2d>(pg);
   }
+  if (type == "matmul")
+    return std::make_unique<ActMatmul>(h5::read_string_attribute(g, "name"),
+                                       read_dim(g, "fan_in", 1), read_dim(g, "outputs", 1));
   if (type != "dense" && type != "conv2d") fail("unknown layer type '{}'", type);
   std::unique_ptr<MatmulLayer> m;
   std::vector<hsize_t> dims;

@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "lumac/core/error.hpp"
+#include "lumac/nn/act_matmul.hpp"
 #include "lumac/nn/conv2d.hpp"
 #include "lumac/nn/dense.hpp"
 #include "lumac/nn/graph_ops.hpp"
@@ -289,6 +290,7 @@ void Importer::check_before_inference() {
                                            "Shape",
                                            "Sigmoid",
                                            "Slice",
+                                           "Softmax",
                                            "Sqrt",
                                            "Squeeze",
                                            "Sub",
@@ -487,18 +489,33 @@ void Importer::gemm() {
 void Importer::matmul() {
   const Val& a = act_input(0);
   const Val& bv = value(n_->input(1));
-  if (bv.act)
-    refuse(
-        "a product of two activations (attention) is not supported yet: the second operand must be "
-        "a constant");
+  if (bv.act) {
+    // Both operands are activations (attention): a product on the hardware with both operands
+    // modulated at every use.
+    const Shape &sa = shape(a.id), &sb = shape(bv.id);
+    if (sa.size() < 2 || sa.size() != sb.size())
+      refuse(fmt::format(
+          "a product of two activations needs per-sample operands of the same rank >= 2, not {} x "
+          "{}",
+          shape_string(sa), shape_string(sb)));
+    for (std::size_t k = 0; k + 2 < sa.size(); ++k)
+      if (sa[k] != sb[k])
+        refuse(fmt::format("operands {} x {}: broadcasting of leading axes is not supported",
+                           shape_string(sa), shape_string(sb)));
+    if (sa.back() != sb[sb.size() - 2])
+      refuse(fmt::format("operands {} x {} do not fit", shape_string(sa), shape_string(sb)));
+    set_act(0, add(std::make_unique<ActMatmul>(name_, sa.back(), sb.back()), {a.id, bv.id}));
+    return;
+  }
   const Const& bm = bv.c;
   const Shape& in = shape(a.id);
-  if (in.size() != 1 || bm.dims.size() != 2)
-    refuse(fmt::format("only (batch, K) x (K, M) products are supported, not per-sample {} x {}",
-                       shape_string(in), shape_string(bm.dims)));
-  if (bm.dims[0] != in[0])
+  if (in.empty() || bm.dims.size() != 2)
     refuse(
-        fmt::format("B of shape {} does not fit {} input features", shape_string(bm.dims), in[0]));
+        fmt::format("only (batch, ..., K) x (K, M) products are supported, not per-sample {} x {}",
+                    shape_string(in), shape_string(bm.dims)));
+  if (bm.dims[0] != in.back())
+    refuse(fmt::format("B of shape {} does not fit {} input features", shape_string(bm.dims),
+                       in.back()));
   auto d = std::make_unique<Dense>(name_, bm.dims[0], bm.dims[1]);
   const auto w = bm.floats();
   d->weight() = Eigen::Map<const RowMatrixXf>(w.data(), bm.dims[0], bm.dims[1]).transpose();
@@ -527,7 +544,9 @@ void Importer::batchnorm() {
     scale[k] = s;
     shift[k] = static_cast<float>(beta.v[k] - mean.v[k] * s);
   }
-  if (MatmulLayer* m = foldable_matmul(n_->input(0)); m && m->outputs() == c) {
+  // Channels are axis 1 of the tensor: a convolution's outputs, or a flat dense layer's.
+  if (MatmulLayer* m = foldable_matmul(n_->input(0));
+      m && m->outputs() == c && (m->type() == LayerType::conv2d || in.size() == 1)) {
     for (int k = 0; k < c; ++k) {
       m->weight().row(k) *= scale[static_cast<std::size_t>(k)];
       m->bias()[k] =
@@ -560,8 +579,11 @@ void Importer::binary(BinaryKind kind) {
     if (MatmulLayer* m = foldable_matmul(left ? n_->input(1) : n_->input(0))) {
       const int outs = m->outputs();
       bool per_output = c.size() == 1;
-      if (!per_output && xs.size() == 1) per_output = cs == Shape{outs};
-      if (!per_output && xs.size() == 3)
+      if (!per_output && m->type() == LayerType::dense) {
+        // Along the last axis: (outs), or (1, ..., 1, outs) of at most the input's rank.
+        per_output = !cs.empty() && cs.back() == outs && shape_size(cs) == outs;
+      }
+      if (!per_output && m->type() == LayerType::conv2d && xs.size() == 3)
         per_output = cs == Shape{outs, 1, 1} ||
                      (cs.size() == 4 && cs[1] == outs && cs[2] == 1 && cs[3] == 1);
       if (per_output && cs.size() <= xs.size()) {
@@ -741,6 +763,14 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
   if (const auto it = unary.find(op); it != unary.end())
     return set_act(0, add(std::make_unique<Unary>(it->second), {x.id}));
   if (op == "Identity") return set_act(0, x.id);
+  if (op == "Softmax") {
+    auto axis = onnx_detail::attr_int(n, "axis", -1);
+    if (axis < -rank || axis >= rank)
+      refuse(fmt::format("axis {} of a rank-{} tensor", axis, rank));
+    if (axis < 0) axis += rank;
+    if (axis == 0) refuse("a softmax over the batch axis");
+    return set_act(0, add(std::make_unique<Softmax>(static_cast<int>(axis - 1)), {x.id}));
+  }
   if (op == "Dropout") {
     if (n.output_size() > 1 && !n.output(1).empty() && readers_[n.output(1)] > 0)
       refuse("the dropout mask output is read");

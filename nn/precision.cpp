@@ -18,7 +18,8 @@ namespace {
 
 // A MatmulHook that adds the executor's noise and, in the backward pass, takes its gradient
 // with respect to ln E (and adds its dependence on X to dL/dX): per backward call the row sums
-// sum_j dL/dY_ij dY_ij/d ln E_i, kept per (layer, first sample) and added in that order, so
+// sum_j dL/dY_ij dY_ij/d ln E_i, kept per (layer, first sample, first position: a head of a
+// product of two activations) and added in that order, so
 // the result does not depend on the thread count.
 class LearningHook final : public MatmulHook {
  public:
@@ -30,7 +31,7 @@ class LearningHook final : public MatmulHook {
     Eigen::VectorXd rows;
     ex_.backward_noise(v, dx, &rows);
     const std::lock_guard<std::mutex> lock(mutex_);
-    partial_[{v.layer, v.first_sample, v.output_offset}] = std::move(rows);
+    partial_[{v.layer, v.first_sample, v.first_position, v.output_offset}] = std::move(rows);
   }
 
   // Per layer, the row sums over every call, a grouped convolution's groups at their outputs.
@@ -41,7 +42,7 @@ class LearningHook final : public MatmulHook {
       const auto outputs = static_cast<Eigen::Index>(
           ex_.layers()[static_cast<std::size_t>(std::get<0>(key))].outputs);
       if (t.size() == 0) t = Eigen::VectorXd::Zero(outputs);
-      t.segment(std::get<2>(key), rows.size()) += rows;
+      t.segment(std::get<3>(key), rows.size()) += rows;
     }
     return out;
   }
@@ -49,7 +50,7 @@ class LearningHook final : public MatmulHook {
  private:
   const AnalogExecutor& ex_;
   mutable std::mutex mutex_;
-  mutable std::map<std::tuple<int, std::int64_t, int>, Eigen::VectorXd> partial_;
+  mutable std::map<std::tuple<int, std::int64_t, std::int64_t, int>, Eigen::VectorXd> partial_;
 };
 
 void check_options(const PrecisionOptions& o, const Model& model,

@@ -2,6 +2,7 @@
 """Builds the small ONNX test models of tests/data/onnx/ and their reference data.
 
     /usr/bin/python3 scripts/make_onnx_test_models.py [--out tests/data/onnx] [--check-only]
+                                                      [--only NAME ...]
 
 For each model NAME it writes, into the output folder:
 
@@ -242,6 +243,31 @@ class Broadcast(nn.Module):
         return self.fc(t) - 0.5 * self.fc(f)
 
 
+class Attention(nn.Module):
+    """Hand-written two-head self-attention on (N, L, d) tokens: token-wise Linear layers (MatMul
+    and Add on a rank-3 input), Reshape and Transpose of the heads, Q K^T and softmax(.) V (MatMul
+    of two activations), Div by a constant, Softmax, a residual Add, ReduceMean over the tokens
+    and a Linear classifier (Gemm)."""
+
+    def __init__(self, d=8, heads=2, classes=5):
+        super().__init__()
+        self.heads = heads
+        self.q, self.k, self.v, self.o = (nn.Linear(d, d) for _ in range(4))
+        self.fc = nn.Linear(d, classes)
+
+    def forward(self, x):
+        n, l, d = x.shape
+        h = self.heads
+
+        def split(t):  # (N, L, d) -> (N, h, L, d / h)
+            return t.reshape(n, l, h, d // h).transpose(1, 2)
+
+        q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
+        a = torch.softmax(torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(d // h), dim=-1)
+        y = torch.matmul(a, v).transpose(1, 2).reshape(n, l, d)
+        return self.fc((x + self.o(y)).mean(dim=1))
+
+
 # name, constructor, per-sample input shape, export options
 MODELS = [
     ("mlp", Mlp, (16,), dict(dynamic=True)),
@@ -252,6 +278,7 @@ MODELS = [
     ("residual", Residual, (3, 12, 12), dict(dynamic=True)),
     ("broadcast", Broadcast, (3, 10, 10), dict(dynamic=True)),
     ("opset17", Residual, (3, 12, 12), dict(dynamic=True, opset=17)),
+    ("attention", Attention, (6, 8), dict(dynamic=True)),
 ]
 
 
@@ -462,6 +489,11 @@ def run_numpy(model_proto, feeds):
             keep = bool(a.get("keepdims", 1))
             ax = tuple(axes) if axes is not None else None
             out = [ins[0].astype(np.float64).mean(axis=ax, keepdims=keep).astype(np.float32)]
+        elif op == "Softmax":
+            x = ins[0].astype(np.float64)
+            axis = a.get("axis", -1)
+            e = np.exp(x - x.max(axis=axis, keepdims=True))
+            out = [(e / e.sum(axis=axis, keepdims=True)).astype(np.float32)]
         elif op == "Transpose":
             out = [np.transpose(ins[0], a.get("perm"))]
         elif op == "Slice":
@@ -548,12 +580,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.path.join(root, "tests", "data", "onnx"))
     parser.add_argument("--check-only", action="store_true", help="check the existing files only")
+    parser.add_argument("--only", action="append", metavar="NAME",
+                        help="build only this model (repeatable); every model is still checked")
     args = parser.parse_args()
     torch.set_num_threads(1)
     os.makedirs(args.out, exist_ok=True)
     print(f"torch {torch.__version__}, onnx {onnx.__version__}, numpy {np.__version__}, h5py {h5py.__version__}")
     for index, (name, ctor, shape, opts) in enumerate(MODELS):
-        if not args.check_only:
+        if not args.check_only and (not args.only or name in args.only):
             build(name, ctor, shape, opts, args.out, index)
         proto = check(name, args.out)
         if opts.get("preserve"):

@@ -23,7 +23,14 @@ std::vector<LayerWork> network_work(const nn::Model& model, const std::vector<do
     w.fan_in = info.fan_in;
     w.outputs = info.outputs;
     w.positions = info.positions;
-    w.weights = static_cast<std::int64_t>(info.fan_in) * info.outputs;
+    if (info.activation_operands) {
+      // Both operands are activations: no stored weights; each "weight" (second-operand) symbol
+      // serves the rows of one head of the first operand.
+      w.weights = 0;
+      w.weight_rows = info.input_shape.at(info.input_shape.size() - 2);
+    } else {
+      w.weights = static_cast<std::int64_t>(info.fan_in) * info.outputs;
+    }
     w.repeats = repeats.empty() ? 1 : repeats[l];
     w.photons_per_mac = photons_per_mac.empty() ? 0 : photons_per_mac[l];
     w.readout_enob = readout_enob.empty() ? 0 : readout_enob[l];

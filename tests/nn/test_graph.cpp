@@ -264,35 +264,6 @@ std::vector<nn::AnalogLayer> graph_shot_layers(const nn::Model& m, double photon
   return layers;
 }
 
-// Wraps an executor: keeps, per node, the noise it added (Y after minus W X) and the formula's
-// std ||w_i|| ||x_j|| / sqrt(D E) computed here from W and X, independently of the executor.
-class GraphNoiseProbe final : public nn::MatmulHook {
- public:
-  GraphNoiseProbe(const nn::MatmulHook& inner, std::size_t nodes, double photons)
-      : inner_(inner), z_(nodes), photons_(photons) {}
-  void forward(nn::MatmulView& v) const override {
-    const Eigen::MatrixXf clean = v.Y;
-    inner_.forward(v);
-    const double d = static_cast<double>(v.W.cols());
-    for (Eigen::Index j = 0; j < v.Y.cols(); ++j)
-      for (Eigen::Index i = 0; i < v.Y.rows(); ++i) {
-        const double sigma = static_cast<double>(v.W.row(i).norm()) *
-                             static_cast<double>(v.X.col(j).norm()) / std::sqrt(d * photons_);
-        if (sigma <= 0) continue;
-#pragma omp critical(graph_noise_probe)
-        z_[static_cast<std::size_t>(v.layer)].push_back((v.Y(i, j) - clean(i, j)) / sigma);
-      }
-  }
-  const std::vector<double>& z(std::size_t node) const {
-    return z_[node];
-  }
-
- private:
-  const nn::MatmulHook& inner_;
-  mutable std::vector<std::vector<double>> z_;
-  double photons_;
-};
-
 }  // namespace
 
 TEST_CASE("graph: shot noise of every node of a residual graph follows ||w|| ||x|| / sqrt(D E)") {

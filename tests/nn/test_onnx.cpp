@@ -63,8 +63,9 @@ std::string onnx_import_error(const onnx::ModelProto& m, const fs::path& dir = o
   return "";
 }
 
-const char* const onnx_models[] = {"mlp",     "matmul",   "conv_bn_fused", "conv_bn_preserve",
-                                   "grouped", "residual", "broadcast",     "opset17"};
+const char* const onnx_models[] = {"mlp",      "matmul",   "conv_bn_fused", "conv_bn_preserve",
+                                   "grouped",  "residual", "broadcast",     "opset17",
+                                   "attention"};
 
 }  // namespace
 

@@ -98,7 +98,12 @@ struct LayerWork {
   std::int64_t fan_in = 0;     // N
   std::int64_t outputs = 0;    // features / output channels
   std::int64_t positions = 1;  // output positions per sample (1 for dense layers)
-  std::int64_t weights = 0;    // weight count
+  std::int64_t weights = 0;    // weight count (0: a product of two activations holds none)
+  // Rows (input vectors) that one weight symbol can serve: 0 means any number, so that each
+  // weight symbol serves the tile's B rows; a product of two activations (attention), whose
+  // second operand changes with every sample and head, serves at most the rows of one head's
+  // first operand (M), so its weight side costs k MACs / min(B, M).
+  std::int64_t weight_rows = 0;
   // K; may be fractional, even below 1: a mean over channels, or the E of thermal and weight
   // noise, a continuous relaxation of the repeat count that precision learning moves freely.
   double repeats = 1;

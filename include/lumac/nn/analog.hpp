@@ -91,6 +91,9 @@ struct AnalogLayer {
   std::vector<double> energy{1.0};       // E: one value, or one per output channel
   int repeats = 1;                       // K
   double enob = 8;                       // for NoiseMode::enob
+  // Both operands are activations (nn/act_matmul.hpp): W changes with every call, the weight
+  // range is the calibrated range of the second operand, and weight noise is output noise.
+  bool activation_operands = false;
   double output_range() const { return output_hi - output_lo; }
   double energy_of(Eigen::Index output) const {
     return energy.size() == 1 ? energy[0] : energy[static_cast<std::size_t>(output)];

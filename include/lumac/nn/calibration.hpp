@@ -1,7 +1,8 @@
 // Calibration of a trained model's matrix-product layers on a fixed subset of the training set
 // (the first `samples` images, default 1000): for each layer, in order, the 0.01% and 99.99%
 // percentiles of its input values (the elements of its input tensor) and of its pre-bias
-// products Y = W X, and the range of its weights. These are the full-scale values x_fs, w_fs of
+// products Y = W X, and the range of its weights (a product of two activations: the percentiles of
+// its second operand). These are the full-scale values x_fs, w_fs of
 // the analog encoding (PHYSICS.md §2) and the output range R of a layer's ENOB (PHYSICS.md §3).
 #pragma once
 

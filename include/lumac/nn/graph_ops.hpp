@@ -14,6 +14,7 @@
 //   transpose   a permutation of the per-sample axes
 //   pad         constant padding, a begin and end count per per-sample axis
 //   slice       a strided window of every per-sample axis (start, step, count)
+//   softmax     exp(x - max) / sum exp(x - max) along one per-sample axis (attention)
 #pragma once
 
 #include <memory>
@@ -238,6 +239,27 @@ class Slice final : public Layer {
  private:
   std::vector<std::int64_t> index(const Shape& input) const;
   std::vector<int> start_, step_, count_;
+};
+
+class Softmax final : public Layer {
+ public:
+  // exp, sum and division: 3 operations per value.
+  double digital_ops(std::span<const Shape>, const Shape& out) const override {
+    return 3.0 * static_cast<double>(shape_size(out));
+  }
+  explicit Softmax(int axis);
+  LayerType type() const override { return LayerType::op; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<Softmax>(*this); }
+  std::string describe() const override;
+  std::string op_name() const override { return "softmax"; }
+  void record(NodeRecord& r) const override;
+  Shape output_shape(const Shape& input) const override;
+  void forward(const Tensor& in, Tensor& out, const Pass& pass) const override;
+  void backward(const Tensor& in, const Tensor& out, const Tensor& grad_out, Tensor* grad_in,
+                std::span<std::vector<float>> grads, const Pass& pass) const override;
+
+ private:
+  int axis_;  // per-sample axis
 };
 
 }  // namespace lumac::nn

@@ -33,9 +33,10 @@ struct Pass {
 
 // The built-in layers; every other node of a graph (nn/graph_ops.hpp) is `op` and names itself
 // through Layer::op_name().
-enum class LayerType { dense, conv2d, relu, maxpool2d, avgpool2d, flatten, op };
+enum class LayerType { dense, conv2d, matmul, relu, maxpool2d, avgpool2d, flatten, op };
 
-// "dense", "conv2d", "relu", "maxpool2d", "avgpool2d", "flatten", "op" (the model file's names).
+// "dense", "conv2d", "matmul", "relu", "maxpool2d", "avgpool2d", "flatten", "op" (the model file's
+// names).
 std::string_view layer_type_name(LayerType type);
 
 // What the model file stores of a node besides its type: integer and real hyperparameters and
@@ -124,8 +125,12 @@ class MatmulLayer : public Layer {
   int matmul_index() const { return matmul_index_; }
   void set_matmul_index(int index) { matmul_index_ = index; }
 
-  int fan_in() const { return static_cast<int>(weight_.cols()); }
-  int outputs() const { return static_cast<int>(weight_.rows()); }
+  int fan_in() const { return fan_in_; }
+  int outputs() const { return outputs_; }
+  // Whether the product's second operand is an activation too (ActMatmul: attention's Q K^T and
+  // softmax(.) V), which the hardware modulates at every use: the layer then has no weights
+  // and no bias, and its node reads the two operands as inputs 0 and 1.
+  virtual bool activation_operands() const { return false; }
   // Dot products per output and per sample (Dense: 1; Conv2d: output positions Ho*Wo).
   virtual int positions(const Shape& input) const = 0;
 
@@ -142,10 +147,12 @@ class MatmulLayer : public Layer {
   using Layer::parameters;
 
  protected:
-  MatmulLayer(std::string name, int outputs, int fan_in);
+  // `weights`: whether the layer holds W (outputs x fan_in) and a bias (false: ActMatmul).
+  MatmulLayer(std::string name, int outputs, int fan_in, bool weights = true);
 
   std::string name_;
   int matmul_index_ = 0;
+  int fan_in_ = 0, outputs_ = 0;
   Eigen::MatrixXf weight_;
   Eigen::VectorXf bias_;
 };

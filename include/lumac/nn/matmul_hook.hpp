@@ -11,8 +11,10 @@
 //   X  fan_in  x vectors       one column per dot-product input vector
 //   Y  outputs x vectors       the products, pre-bias
 // Dense over a batch: vectors = batch samples, column j belongs to sample first_sample + j,
-// position 0. Conv2d: one call per image, vectors = output positions (Ho*Wo), column p belongs
-// to that image's sample index, position p.
+// position 0. Dense on an input of several axes (tokens x features): one call per sample,
+// vectors = the leading positions. Conv2d: one call per image, vectors = output positions
+// (Ho*Wo), column p belongs to that image's sample index, position p. ActMatmul (a product of
+// two activations): one call per sample and head, W being the second operand.
 //
 // Thread safety: layers may call a hook concurrently from several threads (different images or
 // disjoint column ranges); hooks must be safe for that.
@@ -53,11 +55,17 @@ struct MatmulView {
   // The layer's output index of row 0 of W and Y: 0, or a grouped convolution's first output
   // channel of the group (W and Y then hold that group's rows only).
   int output_offset = 0;
+  // per_position: the output position of column 0 (a product of two activations, nn/act_matmul.hpp,
+  // calls once per head h with first_position = h M; every other layer passes 0).
+  std::int64_t first_position = 0;
+  // Backward of a product of two activations: dL/dW (W is an activation too), to which the hook
+  // adds the gradient of its own contribution through W; null otherwise.
+  MatrixMap* dW = nullptr;
   // Global sample index and output position of column j.
   std::int64_t sample_of(Eigen::Index j) const {
     return per_position ? first_sample : first_sample + j;
   }
-  std::int64_t position_of(Eigen::Index j) const { return per_position ? j : 0; }
+  std::int64_t position_of(Eigen::Index j) const { return per_position ? first_position + j : 0; }
 };
 
 class MatmulHook {

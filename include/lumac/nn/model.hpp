@@ -30,8 +30,12 @@ namespace lumac::nn {
 struct MatmulLayerInfo {
   std::string name;  // "conv1", "fc1", ...
   LayerType type = LayerType::dense;
-  int layer_index = 0;              // position in the model's node list
-  int input_value = 0;              // the value the node reads (0: the model input)
+  int layer_index = 0;  // position in the model's node list
+  int input_value = 0;  // the value the node reads (0: the model input)
+  // A product of two activations (nn/act_matmul.hpp): the value of its second operand (W), which
+  // the calibration measures as the weight range; -1 for layers with weights.
+  int weight_value = -1;
+  bool activation_operands = false;
   int matmul_index = 0;             // position among the matrix-product layers (MatmulView::layer)
   int fan_in = 0;                   // dot-product length D: in_features, or Cin * kh * kw
   int outputs = 0;                  // out_features, or output channels
