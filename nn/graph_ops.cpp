@@ -146,6 +146,8 @@ const char* unary_name(UnaryKind k) {
       return "abs";
     case UnaryKind::erf:
       return "erf";
+    case UnaryKind::pow:
+      return "pow";
   }
   return "?";
 }
@@ -192,6 +194,7 @@ std::string Unary::op_name() const {
 std::string Unary::describe() const {
   if (kind_ == UnaryKind::leaky_relu) return fmt::format("leaky_relu alpha {}", a_);
   if (kind_ == UnaryKind::clip) return fmt::format("clip [{}, {}]", a_, b_);
+  if (kind_ == UnaryKind::pow) return fmt::format("pow {}", a_);
   return op_name();
 }
 
@@ -229,13 +232,22 @@ void Unary::forward(const Tensor& in, Tensor& out, const Pass&) const {
       y = -x;
       break;
     case UnaryKind::sqrt:
-      y = x.sqrt();
+      // Not Eigen's sqrt: with EIGEN_FAST_MATH its packet version may refine a reciprocal
+      // square-root estimate instead of rounding correctly, unlike its scalar tail.
+      for (Eigen::Index e = 0; e < n; ++e) y[e] = std::sqrt(x[e]);
       break;
     case UnaryKind::abs:
       y = x.abs();
       break;
     case UnaryKind::erf:
       for (Eigen::Index e = 0; e < n; ++e) y[e] = std::erf(x[e]);
+      break;
+    case UnaryKind::pow:
+      if (a_ == 2.0f) {
+        y = x * x;  // the exponent of a variance, exactly
+      } else {
+        for (Eigen::Index e = 0; e < n; ++e) y[e] = std::pow(x[e], a_);
+      }
       break;
   }
 }
@@ -276,6 +288,10 @@ void Unary::backward(const Tensor& in, const Tensor& out, const Tensor& grad_out
     case UnaryKind::erf:
       for (Eigen::Index e = 0; e < n; ++e)
         d[e] = g[e] * (2.0f / std::sqrt(static_cast<float>(M_PI))) * std::exp(-x[e] * x[e]);
+      break;
+    case UnaryKind::pow:
+      for (Eigen::Index e = 0; e < n; ++e)
+        d[e] = a_ == 0.0f ? 0.0f : g[e] * a_ * std::pow(x[e], a_ - 1.0f);
       break;
   }
 }
@@ -893,6 +909,98 @@ void Slice::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, Te
 
 // ---- stored form --------------------------------------------------------------------------
 
+// ---- layer norm ---------------------------------------------------------------------------
+
+LayerNorm::LayerNorm(int axis, double epsilon, std::vector<float> scale, std::vector<float> bias)
+    : axis_(axis),
+      epsilon_(static_cast<float>(epsilon)),
+      scale_(std::move(scale)),
+      bias_(std::move(bias)) {
+  if (axis_ < 0) fail("layer_norm: per-sample axis {} must be >= 0", axis);
+  if (!(epsilon_ >= 0) || !std::isfinite(epsilon_))
+    fail("layer_norm: epsilon {} must be finite and >= 0", epsilon);
+  if (scale_.empty() || bias_.size() != scale_.size())
+    fail("layer_norm: {} scale and {} bias values", scale_.size(), bias_.size());
+}
+
+std::string LayerNorm::describe() const {
+  return fmt::format("layer_norm axis {} eps {}", axis_, epsilon_);
+}
+
+void LayerNorm::record(NodeRecord& r) const {
+  r.op = "layer_norm";
+  r.put("axis", {axis_});
+  r.put_real("epsilon", {epsilon_});
+  r.put_array("scale", {static_cast<int>(scale_.size())}, scale_);
+  r.put_array("bias", {static_cast<int>(bias_.size())}, bias_);
+}
+
+Shape LayerNorm::output_shape(const Shape& input) const {
+  if (axis_ >= static_cast<int>(input.size()))
+    fail("layer_norm from axis {} of a {}-axis input", axis_, input.size());
+  std::int64_t inner = 1;
+  for (std::size_t k = static_cast<std::size_t>(axis_); k < input.size(); ++k) inner *= input[k];
+  if (inner != static_cast<std::int64_t>(scale_.size()))
+    fail("layer_norm over {} values with {} scale values", inner, scale_.size());
+  return input;
+}
+
+void LayerNorm::forward(const Tensor& in, Tensor& out, const Pass&) const {
+  out.resize(in.batch, output_shape(in.shape));
+  const auto inner = static_cast<std::int64_t>(scale_.size());
+  const std::int64_t rows = in.sample_size() / inner * in.batch;
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* x = in.data.data() + r * inner;
+    float* y = out.data.data() + r * inner;
+    double mean = 0, var = 0;
+    for (std::int64_t k = 0; k < inner; ++k) mean += x[k];
+    mean /= static_cast<double>(inner);
+    for (std::int64_t k = 0; k < inner; ++k) var += (x[k] - mean) * (x[k] - mean);
+    var /= static_cast<double>(inner);
+    const auto m = static_cast<float>(mean);
+    const float rstd = 1.0f / std::sqrt(static_cast<float>(var) + epsilon_);
+    for (std::int64_t k = 0; k < inner; ++k)
+      y[k] = (x[k] - m) * rstd * scale_[static_cast<std::size_t>(k)] +
+             bias_[static_cast<std::size_t>(k)];
+  }
+}
+
+void LayerNorm::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, Tensor* grad_in,
+                         std::span<std::vector<float>>, const Pass&) const {
+  if (!grad_in) return;
+  grad_in->resize(in.batch, in.shape);
+  const auto inner = static_cast<std::int64_t>(scale_.size());
+  const std::int64_t rows = in.sample_size() / inner * in.batch;
+  std::vector<float> xhat(static_cast<std::size_t>(inner)), gh(static_cast<std::size_t>(inner));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* x = in.data.data() + r * inner;
+    const float* g = grad_out.data.data() + r * inner;
+    float* d = grad_in->data.data() + r * inner;
+    double mean = 0, var = 0;
+    for (std::int64_t k = 0; k < inner; ++k) mean += x[k];
+    mean /= static_cast<double>(inner);
+    for (std::int64_t k = 0; k < inner; ++k) var += (x[k] - mean) * (x[k] - mean);
+    var /= static_cast<double>(inner);
+    const auto m = static_cast<float>(mean);
+    const float rstd = 1.0f / std::sqrt(static_cast<float>(var) + epsilon_);
+    // dx = rstd (gh - mean(gh) - xhat mean(gh xhat)), gh = g scale.
+    double mg = 0, mgx = 0;
+    for (std::int64_t k = 0; k < inner; ++k) {
+      const auto u = static_cast<std::size_t>(k);
+      xhat[u] = (x[k] - m) * rstd;
+      gh[u] = g[k] * scale_[u];
+      mg += gh[u];
+      mgx += static_cast<double>(gh[u]) * xhat[u];
+    }
+    mg /= static_cast<double>(inner);
+    mgx /= static_cast<double>(inner);
+    for (std::int64_t k = 0; k < inner; ++k) {
+      const auto u = static_cast<std::size_t>(k);
+      d[k] = rstd * static_cast<float>(gh[u] - mg - xhat[u] * mgx);
+    }
+  }
+}
+
 // ---- softmax ------------------------------------------------------------------------------
 
 Softmax::Softmax(int axis) : axis_(axis) {
@@ -977,7 +1085,7 @@ std::unique_ptr<Layer> make_graph_op(const NodeRecord& r) {
   const std::string& op = r.op;
   if (op == "unary") {
     const auto k = r.get("kind").at(0);
-    if (k < 0 || k > static_cast<std::int64_t>(UnaryKind::erf)) fail("unary kind {} is unknown", k);
+    if (k < 0 || k > static_cast<std::int64_t>(UnaryKind::pow)) fail("unary kind {} is unknown", k);
     const auto& p = r.get_real("params");
     if (p.size() != 2) fail("unary: 'params' must hold 2 values");
     return std::make_unique<Unary>(static_cast<UnaryKind>(k), p[0], p[1]);
@@ -1020,6 +1128,10 @@ std::unique_ptr<Layer> make_graph_op(const NodeRecord& r) {
     return std::make_unique<Slice>(to_int(r.get("start"), 0, "slice start"),
                                    to_int(r.get("step"), -100000000, "slice step"),
                                    to_int(r.get("count"), 1, "slice count"));
+  if (op == "layer_norm")
+    return std::make_unique<LayerNorm>(to_int(r.get("axis"), 0, "layer_norm axis").at(0),
+                                       r.get_real("epsilon").at(0), r.get_array("scale").values,
+                                       r.get_array("bias").values);
   if (op == "softmax")
     return std::make_unique<Softmax>(to_int(r.get("axis"), 0, "softmax axis").at(0));
   fail("unknown graph operation '{}'", op);

@@ -275,6 +275,7 @@ void Importer::check_before_inference() {
                                            "Gemm",
                                            "GlobalAveragePool",
                                            "Identity",
+                                           "LayerNormalization",
                                            "LeakyRelu",
                                            "MatMul",
                                            "MaxPool",
@@ -763,6 +764,39 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
   if (const auto it = unary.find(op); it != unary.end())
     return set_act(0, add(std::make_unique<Unary>(it->second), {x.id}));
   if (op == "Identity") return set_act(0, x.id);
+  if (op == "Pow") {
+    const auto e = const_input(1);
+    if (!e || e->size() != 1) refuse("the exponent must be one constant");
+    return set_act(0, add(std::make_unique<Unary>(UnaryKind::pow, e->v[0]), {x.id}));
+  }
+  if (op == "LayerNormalization") {
+    auto axis = onnx_detail::attr_int(n, "axis", -1);
+    if (axis < -rank || axis >= rank)
+      refuse(fmt::format("axis {} of a rank-{} tensor", axis, rank));
+    if (axis < 0) axis += rank;
+    if (axis == 0) refuse("a normalisation over the batch axis");
+    if (onnx_detail::attr_int(n, "stash_type", 1) != 1) refuse("stash_type other than float");
+    for (int k = 1; k < n.output_size(); ++k)
+      if (!n.output(k).empty() && readers_[n.output(k)] > 0)
+        refuse("the Mean or InvStdDev output is read");
+    std::int64_t inner = 1;
+    for (std::size_t k = static_cast<std::size_t>(axis - 1); k < in.size(); ++k) inner *= in[k];
+    auto values = [&](std::size_t k, float fallback) {
+      std::vector<float> v(static_cast<std::size_t>(inner), fallback);
+      if (k >= static_cast<std::size_t>(n.input_size()) || n.input(static_cast<int>(k)).empty())
+        return v;
+      const Const& c = need_const(k, k == 1 ? "scale" : "bias");
+      if (c.size() == inner) return c.floats();
+      if (c.size() == 1) return std::vector<float>(v.size(), c.floats()[0]);
+      refuse(fmt::format("{} of {} values for {} normalised values", k == 1 ? "scale" : "bias",
+                         c.size(), inner));
+    };
+    auto scale = values(1, 1.0f), bias = values(2, 0.0f);
+    return set_act(0, add(std::make_unique<LayerNorm>(static_cast<int>(axis - 1),
+                                                      onnx_detail::attr_float(n, "epsilon", 1e-5),
+                                                      std::move(scale), std::move(bias)),
+                          {x.id}));
+  }
   if (op == "Softmax") {
     auto axis = onnx_detail::attr_int(n, "axis", -1);
     if (axis < -rank || axis >= rank)

@@ -268,6 +268,40 @@ class Attention(nn.Module):
         return self.fc((x + self.o(y)).mean(dim=1))
 
 
+class EncoderBlock(nn.Module):
+    """A pre-norm transformer encoder block on (N, L, d) tokens and a classifier: LayerNorm
+    (decomposed into ReduceMean, Sub, Pow, Add, Sqrt, Div, Mul, Add below opset 17; one
+    LayerNormalization from 17 on), two-head attention written out, residual adds, an MLP with
+    GELU (`gelu`: "none" exports Erf, "tanh" the tanh form with Pow and Tanh), a mean over the
+    tokens and a Linear."""
+
+    def __init__(self, gelu="none", d=8, heads=2, hidden=16, classes=5):
+        super().__init__()
+        self.heads = heads
+        self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        with torch.no_grad():  # non-trivial affine parameters
+            for norm in (self.norm1, self.norm2):
+                norm.weight.uniform_(0.5, 1.5)
+                norm.bias.uniform_(-0.3, 0.3)
+        self.q, self.k, self.v, self.o = (nn.Linear(d, d) for _ in range(4))
+        self.mlp = nn.Sequential(nn.Linear(d, hidden), nn.GELU(approximate=gelu), nn.Linear(hidden, d))
+        self.fc = nn.Linear(d, classes)
+
+    def forward(self, x):
+        n, l, d = x.shape
+        h = self.heads
+
+        def split(t):
+            return t.reshape(n, l, h, d // h).transpose(1, 2)
+
+        y = self.norm1(x)
+        q, k, v = split(self.q(y)), split(self.k(y)), split(self.v(y))
+        a = torch.softmax(torch.matmul(q, k.transpose(-2, -1)) * (1.0 / math.sqrt(d // h)), dim=-1)
+        x = x + self.o(torch.matmul(a, v).transpose(1, 2).reshape(n, l, d))
+        x = x + self.mlp(self.norm2(x))
+        return self.fc(x.mean(dim=1))
+
+
 # name, constructor, per-sample input shape, export options
 MODELS = [
     ("mlp", Mlp, (16,), dict(dynamic=True)),
@@ -279,6 +313,8 @@ MODELS = [
     ("broadcast", Broadcast, (3, 10, 10), dict(dynamic=True)),
     ("opset17", Residual, (3, 12, 12), dict(dynamic=True, opset=17)),
     ("attention", Attention, (6, 8), dict(dynamic=True)),
+    ("block13", lambda: EncoderBlock("tanh"), (6, 8), dict(dynamic=True, opset=13)),
+    ("block17", lambda: EncoderBlock("none"), (6, 8), dict(dynamic=True, opset=17)),
 ]
 
 
@@ -489,6 +525,22 @@ def run_numpy(model_proto, feeds):
             keep = bool(a.get("keepdims", 1))
             ax = tuple(axes) if axes is not None else None
             out = [ins[0].astype(np.float64).mean(axis=ax, keepdims=keep).astype(np.float32)]
+        elif op == "LayerNormalization":
+            x = ins[0].astype(np.float64)
+            axis = a.get("axis", -1)
+            axes = tuple(range(axis % x.ndim, x.ndim))
+            mean = x.mean(axis=axes, keepdims=True)
+            var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+            y = (x - mean) / np.sqrt(var + a.get("epsilon", 1e-5)) * ins[1]
+            if len(ins) > 2 and ins[2] is not None:
+                y = y + ins[2]
+            out = [y.astype(np.float32)]
+        elif op == "Erf":
+            out = [np.vectorize(math.erf)(ins[0].astype(np.float64)).astype(np.float32)]
+        elif op == "Sqrt":
+            out = [np.sqrt(ins[0])]
+        elif op == "Pow":
+            out = [np.power(ins[0].astype(np.float64), ins[1].astype(np.float64)).astype(ins[0].dtype)]
         elif op == "Softmax":
             x = ins[0].astype(np.float64)
             axis = a.get("axis", -1)

@@ -69,15 +69,16 @@ double graph_gradient_error(nn::Model& m, nn::Tensor x, double h = 1e-2) {
 
 TEST_CASE("graph: every unary op's input gradient matches central differences") {
   using K = nn::UnaryKind;
-  for (K kind :
-       {K::leaky_relu, K::clip, K::sigmoid, K::tanh, K::exp, K::neg, K::sqrt, K::abs, K::erf}) {
+  for (K kind : {K::leaky_relu, K::clip, K::sigmoid, K::tanh, K::exp, K::neg, K::sqrt, K::abs,
+                 K::erf, K::pow}) {
     CAPTURE(static_cast<int>(kind));
     nn::Tensor x = random_tensor(3, {2, 3, 4}, 7010);
-    if (kind == K::sqrt)
+    if (kind == K::sqrt || kind == K::pow)
       for (float& v : x.data) v = std::abs(v) + 0.5f;
     graph_avoid_kinks(x, {0.0f, -0.5f, 0.7f}, 0.05f);
     Nodes nodes;
-    nodes.push_back(std::make_unique<nn::Unary>(kind, kind == K::clip ? -0.5 : 0.1, 0.7));
+    const double a = kind == K::clip ? -0.5 : kind == K::pow ? 1.5 : 0.1;
+    nodes.push_back(std::make_unique<nn::Unary>(kind, a, 0.7));
     nn::Model m = graph_of({2, 3, 4}, std::move(nodes), {{0}});
     CHECK(graph_gradient_error(m, x) < 2e-3);
   }
@@ -483,4 +484,52 @@ TEST_CASE("graph: calibration measures the input of each product, not the node b
   CHECK(c.layers[1].input_lo == static_cast<float>(lo));
   CHECK(c.layers[1].input_hi == static_cast<float>(hi));
   CHECK(c.layers[1].input_lo >= 0);  // the negated branch would give a negative range
+}
+
+TEST_CASE("graph: softmax and layer norm, their input gradients and their stored form") {
+  for (int axis : {0, 1, 2}) {
+    CAPTURE(axis);
+    Nodes nodes;
+    nodes.push_back(std::make_unique<nn::Softmax>(axis));
+    nn::Model m = graph_of({2, 3, 4}, std::move(nodes), {{0}});
+    const nn::Tensor x = random_tensor(2, {2, 3, 4}, 7120, 2.0f);
+    const nn::Tensor y = m.forward(x);
+    // Every slice along the axis sums to 1.
+    const int n = nn::Shape{2, 3, 4}[static_cast<std::size_t>(axis)];
+    double total = 0;
+    for (float v : y.data) total += v;
+    CHECK(total == doctest::Approx(2.0 * 24 / n).epsilon(1e-5));
+    CHECK(graph_gradient_error(m, x) < 2e-3);
+  }
+  for (int axis : {1, 2}) {
+    CAPTURE(axis);
+    const int inner = axis == 1 ? 12 : 4;
+    std::vector<float> scale(static_cast<std::size_t>(inner)), bias(scale.size());
+    fill_normal(scale, 7121);
+    fill_normal(bias, 7122);
+    Nodes nodes;
+    nodes.push_back(std::make_unique<nn::LayerNorm>(axis, 1e-5, scale, bias));
+    nn::Model m = graph_of({2, 3, 4}, std::move(nodes), {{0}});
+    const nn::Tensor x = random_tensor(2, {2, 3, 4}, 7123, 3.0f);
+    const nn::Tensor y = m.forward(x);
+    // Row 0 of the normalised block against the formula in double.
+    double mean = 0, var = 0;
+    for (int k = 0; k < inner; ++k) mean += x.data[static_cast<std::size_t>(k)] / inner;
+    for (int k = 0; k < inner; ++k)
+      var += (x.data[static_cast<std::size_t>(k)] - mean) *
+             (x.data[static_cast<std::size_t>(k)] - mean) / inner;
+    for (int k = 0; k < inner; ++k) {
+      const auto u = static_cast<std::size_t>(k);
+      CHECK(y.data[u] ==
+            doctest::Approx((x.data[u] - mean) / std::sqrt(var + 1e-5) * scale[u] + bias[u])
+                .epsilon(1e-5));
+    }
+    CHECK(graph_gradient_error(m, x) < 2e-3);
+    TempDir tmp;
+    nn::save_model(m, tmp / "ln.h5", false);
+    const nn::Tensor back = nn::load_model(tmp / "ln.h5").forward(x);
+    CHECK(std::memcmp(back.data.data(), y.data.data(), y.data.size() * sizeof(float)) == 0);
+  }
+  CHECK_THROWS_WITH_AS(nn::LayerNorm(1, 1e-5, {1, 2}, {0}), doctest::Contains("2 scale and 1 bias"),
+                       Error);
 }

@@ -63,14 +63,14 @@ std::string onnx_import_error(const onnx::ModelProto& m, const fs::path& dir = o
   return "";
 }
 
-const char* const onnx_models[] = {"mlp",      "matmul",   "conv_bn_fused", "conv_bn_preserve",
-                                   "grouped",  "residual", "broadcast",     "opset17",
-                                   "attention"};
+const char* const onnx_models[] = {"mlp",       "matmul",   "conv_bn_fused", "conv_bn_preserve",
+                                   "grouped",   "residual", "broadcast",     "opset17",
+                                   "attention", "block13",  "block17"};
 
 }  // namespace
 
 TEST_CASE("onnx: every test model's clean outputs equal PyTorch's within 1e-4") {
-  for (const char* name : onnx_models) {
+  for (const std::string name : onnx_models) {
     CAPTURE(name);
     const nn::OnnxImport imp = nn::import_onnx(onnx_dir() / (std::string(name) + ".onnx"));
     const nn::Tensor x = onnx_read_batch(onnx_dir() / (std::string(name) + "_in.h5"), "input");

@@ -4,7 +4,8 @@
 // exactly in float32 and have input gradients (none has parameters: weights are constants
 // frozen into the node). docs/models.md lists how each ONNX operator maps onto them.
 //
-//   unary       leaky_relu (alpha), clip (lo, hi), sigmoid, tanh, exp, neg, sqrt, abs, erf
+//   unary       leaky_relu (alpha), clip (lo, hi), sigmoid, tanh, exp, neg, sqrt, abs, erf,
+//               pow (a constant exponent)
 //   binary      add, sub, mul, div of two values, NumPy broadcasting of their per-sample shapes
 //   binary_const  the same with a constant operand (left or right), broadcast likewise
 //   channel_affine  y = x * scale[c] + shift[c] over axis 0 (BatchNormalization executed)
@@ -15,6 +16,7 @@
 //   pad         constant padding, a begin and end count per per-sample axis
 //   slice       a strided window of every per-sample axis (start, step, count)
 //   softmax     exp(x - max) / sum exp(x - max) along one per-sample axis (attention)
+//   layer_norm  (x - mean) / sqrt(var + eps) * scale + bias over the trailing per-sample axes
 #pragma once
 
 #include <memory>
@@ -28,7 +30,7 @@ namespace lumac::nn {
 // A node of nn/graph_ops.hpp from its stored form (lumac::Error naming an unknown op).
 std::unique_ptr<Layer> make_graph_op(const NodeRecord& r);
 
-enum class UnaryKind { leaky_relu, clip, sigmoid, tanh, exp, neg, sqrt, abs, erf };
+enum class UnaryKind { leaky_relu, clip, sigmoid, tanh, exp, neg, sqrt, abs, erf, pow };
 enum class BinaryKind { add, sub, mul, div };
 
 // Per-sample output shape of a NumPy broadcast of a and b (lumac::Error if they do not fit).
@@ -52,7 +54,7 @@ class Unary final : public Layer {
 
  private:
   UnaryKind kind_;
-  float a_, b_;  // leaky_relu: alpha; clip: lo, hi
+  float a_, b_;  // leaky_relu: alpha; clip: lo, hi; pow: the exponent
 };
 
 class Binary final : public Layer {
@@ -239,6 +241,31 @@ class Slice final : public Layer {
  private:
   std::vector<std::int64_t> index(const Shape& input) const;
   std::vector<int> start_, step_, count_;
+};
+
+class LayerNorm final : public Layer {
+ public:
+  // Mean (1), variance (2), normalisation and affine (4) per value.
+  double digital_ops(std::span<const Shape>, const Shape& out) const override {
+    return 7.0 * static_cast<double>(shape_size(out));
+  }
+  // Normalises over the per-sample axes from `axis` on; scale and bias hold one value per
+  // element of that trailing block (ONNX LayerNormalization, stash_type float).
+  LayerNorm(int axis, double epsilon, std::vector<float> scale, std::vector<float> bias);
+  LayerType type() const override { return LayerType::op; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<LayerNorm>(*this); }
+  std::string describe() const override;
+  std::string op_name() const override { return "layer_norm"; }
+  void record(NodeRecord& r) const override;
+  Shape output_shape(const Shape& input) const override;
+  void forward(const Tensor& in, Tensor& out, const Pass& pass) const override;
+  void backward(const Tensor& in, const Tensor& out, const Tensor& grad_out, Tensor* grad_in,
+                std::span<std::vector<float>> grads, const Pass& pass) const override;
+
+ private:
+  int axis_;
+  float epsilon_;
+  std::vector<float> scale_, bias_;
 };
 
 class Softmax final : public Layer {
