@@ -362,7 +362,7 @@ void AnalogExecutor::fill_weight_state(std::size_t layer, const ConstMatrixMap& 
   const double fan_in = static_cast<double>(a.fan_in);
   const Eigen::Index rows = W.rows();
   ws.w_scale.setConstant(rows, st.w_scale);
-  if (row_full_scale_) {
+  if (row_full_scale_ && !a.activation_operands) {
     // Each row's LO at its own full scale: m_w,i = max_j |W_ij| (a zero row keeps the layer's).
     ws.models.clear();
     for (Eigen::Index i = 0; i < rows; ++i) {
@@ -390,17 +390,34 @@ void AnalogExecutor::fill_weight_state(std::size_t layer, const ConstMatrixMap& 
 MatmulView AnalogExecutor::clip_inputs(const MatmulView& v, MatrixMap* y, double& clipped) const {
   const LayerState& st = *state_[static_cast<std::size_t>(v.layer)];
   const auto xs = static_cast<float>(st.x_scale);
-  clipped = static_cast<double>((v.X.array().abs() > xs).count());
+  const double x_clipped = static_cast<double>((v.X.array().abs() > xs).count());
+  // A product of two activations: its W is an activation too, clipped at the weight full scale
+  // (the calibrated range of the second operand), as the LO modulator drives it.
+  const bool dynamic = layers_[static_cast<std::size_t>(v.layer)].activation_operands;
+  const auto ws = static_cast<float>(st.w_scale);
+  const double w_clipped = dynamic ? static_cast<double>((v.W.array().abs() > ws).count()) : 0.0;
+  clipped = x_clipped + w_clipped;
   if (clipped == 0) return v;
-  thread_local Eigen::MatrixXf xc;
+  thread_local Eigen::MatrixXf xc, wc;
   thread_local std::vector<float> image;
   thread_local PatchSource patches;
   xc = v.X.cwiseMax(-xs).cwiseMin(xs);
-  if (y) {
+  if (y && x_clipped > 0) {
     // Y += W (X_clipped - X), column by column over the clipped inputs only.
     for (Eigen::Index j = 0; j < v.X.cols(); ++j)
       for (Eigen::Index k = 0; k < v.X.rows(); ++k)
         if (std::abs(v.X(k, j)) > xs) y->col(j) += v.W.col(k) * (xc(k, j) - v.X(k, j));
+  }
+  ConstMatrixMap w_used = v.W;
+  if (w_clipped > 0) {
+    wc = v.W.cwiseMax(-ws).cwiseMin(ws);
+    if (y) {
+      // Y += (W_clipped - W) X_clipped.
+      thread_local Eigen::MatrixXf dw;
+      dw = wc - v.W;
+      y->noalias() += dw * xc;
+    }
+    new (&w_used) ConstMatrixMap(wc.data(), wc.rows(), wc.cols());
   }
   if (v.patches) {
     // The columns of X are receptive fields of the image (and zeros of the padding): clipping
@@ -416,10 +433,13 @@ MatmulView AnalogExecutor::clip_inputs(const MatmulView& v, MatrixMap* y, double
   return MatmulView{.layer = v.layer,
                     .first_sample = v.first_sample,
                     .per_position = v.per_position,
-                    .W = v.W,
+                    .W = w_used,
                     .X = ConstMatrixMap(xc.data(), xc.rows(), xc.cols()),
                     .Y = v.Y,
-                    .patches = v.patches ? &patches : nullptr};
+                    .patches = v.patches ? &patches : nullptr,
+                    .output_offset = v.output_offset,
+                    .first_position = v.first_position,
+                    .dW = v.dW};
 }
 
 // Physical mode: var_ij = A_i + B_i s_j + C_i s4_j, with s = sum x^2 / m_x^2,
@@ -694,12 +714,6 @@ void AnalogExecutor::check_whole_layer(const MatmulView& v) const {
       (!v.per_position || v.output_offset < 0 || v.output_offset + v.W.rows() > a.outputs))
     fail("layer '{}': a product of its outputs {} to {} of {}", a.name, v.output_offset,
          v.output_offset + v.W.rows(), a.outputs);
-  if (mode_ == NoiseMode::physical && a.activation_operands)
-    fail(
-        "layer '{}' multiplies two activations (attention): this version runs such products "
-        "with every noise mode but physical (shot, thermal, weight or enob run it; "
-        "docs/models.md)",
-        a.name);
   if (mode_ == NoiseMode::physical && !whole)
     fail(
         "layer '{}' is a grouped convolution: this version runs grouped and depthwise "
@@ -774,7 +788,8 @@ void AnalogExecutor::physical_forward(MatmulView& v) const {
   double inputs_clipped = 0;
   const MatmulView vc = clip_inputs(v, &v.Y, inputs_clipped);
   stats.inputs_clipped.add(inputs_clipped);
-  stats.inputs.add(static_cast<double>(v.X.size()));
+  stats.inputs.add(static_cast<double>(v.X.size()) +
+                   (a.activation_operands ? static_cast<double>(v.W.size()) : 0.0));
   const ProductSums p = sums(vc);
   physical_mean(vc, p, v.Y, &stats.chip);
   thread_local std::vector<double> column_var;
@@ -870,7 +885,7 @@ void AnalogExecutor::physical_backward(const MatmulView& v, MatrixMap* dx,
   const bool extinction = p.w->extinction.size() > 0;
   // The forward's output before the ADC clip (recomputed by the same physical_mean, so equal up
   // to the rounding of the product): dL/dY is 0 where the ADC clipped it.
-  product_of_view(vc, v.W, vc.X, y);
+  product_of_view(vc, vc.W, vc.X, y);
   physical_mean(vc, p, MatrixMap(y.data(), y.rows(), y.cols()), nullptr);
   y += n;
   const AnalogLayer& a = layers_[l];
@@ -883,6 +898,18 @@ void AnalogExecutor::physical_backward(const MatmulView& v, MatrixMap* dx,
     for (Eigen::Index j = 0; j < dy.cols(); ++j)
       for (Eigen::Index i = 0; i < dy.rows(); ++i)
         if (dy(i, j) != v.Y(i, j)) dx->col(j) -= v.W.row(i).transpose() * v.Y(i, j);
+    // A product of two activations whose W was clipped: the forward used the clipped W.
+    if (vc.W.data() != v.W.data()) dx->noalias() += (vc.W - v.W).transpose() * dy;
+  }
+  if (v.dW) {
+    // A product of two activations: the same for its dL/dW = dL/dY X^T, and no gradient through
+    // the clip of W at the weight full scale. (The noise's dependence on W, through the row sums
+    // of the noise polynomial, is left out.)
+    for (Eigen::Index j = 0; j < dy.cols(); ++j)
+      for (Eigen::Index i = 0; i < dy.rows(); ++i)
+        if (dy(i, j) != v.Y(i, j)) v.dW->row(i) -= v.Y(i, j) * v.X.col(j).transpose();
+    const auto ws = static_cast<float>(st.w_scale);
+    v.dW->array() = (v.W.array().abs() > ws).select(0.0f, v.dW->array());
   }
   // d(sigma eps)/dz = eps (d var/dz) / (2 sigma) = n (d var/dz) / (2 var).
   w = (var.array() > 0).select(dy.array() * n.array() / (2 * var.array()), 0.0f);

@@ -154,7 +154,8 @@ void phase_normals(const MatmulView& v, const RandomStream& rng, std::uint64_t w
   z.resize(v.Y.rows(), v.Y.cols());
   if (v.per_position) {
     NoiseSequence(rng, static_cast<std::uint64_t>(v.first_sample), word, 0)
-        .fill(std::span<float>(z.data(), static_cast<std::size_t>(z.size())));
+        .fill(std::span<float>(z.data(), static_cast<std::size_t>(z.size())),
+              static_cast<std::uint64_t>(v.first_position * z.rows()));
   } else {
     for (Eigen::Index j = 0; j < z.cols(); ++j)
       NoiseSequence(rng, static_cast<std::uint64_t>(v.sample_of(j)), word, 0)

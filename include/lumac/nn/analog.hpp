@@ -18,7 +18,11 @@
 //             (system.weight_full_scale = layer) or of each output row (= row), the ADC
 //             spanning the calibrated output range, and K repeats with the configured
 //             averaging. Like the circuit's encode(), inputs beyond the full scale are clipped
-//             (x -> m_x sign x) before the product.
+//             (x -> m_x sign x) before the product. A product of two activations
+//             (nn/act_matmul.hpp) has m_w = max|calibrated range of its second operand| (always
+//             per layer), clips that operand at m_w too, and gets its weight DAC, extinction and
+//             device terms from the W of each call; its backward passes no gradient through
+//             the clip of W nor through the noise's dependence on W.
 //             The chip (nn/analog_chip.hpp has the formulas): every layer runs on one tile of
 //             M = system.fan_out outputs and B = system.batch rows, output row i on physical
 //             output i % M, column j on row (sample index) % B for dense layers and (position
@@ -120,7 +124,8 @@ struct LayerNoiseReport {
   // effect (m1 - 1) on the uncalibrated read-out (deterministic). The deterministic entries
   // are not part of noise_std.
   std::vector<std::pair<std::string, double>> by_source;
-  double inputs_seen = 0;              // physical: input symbols (entries of X) encoded
+  // physical: input symbols encoded (entries of X, and of W for a product of two activations)
+  double inputs_seen = 0;
   double input_clipped_fraction = 0;   // physical: of those, beyond the input full scale
   double output_clipped_fraction = 0;  // physical: of the outputs, clipped at the ADC span
 };
