@@ -102,6 +102,7 @@ void put(Writer& w, const PrecisionStudy& st) {
   w.integer(static_cast<std::int64_t>(st.layer_names.size()));
   for (const auto& n : st.layer_names) w.text(n);
   w.numbers(st.layer_macs);
+  for (bool b : st.layer_activation_operands) w.integer(b ? 1 : 0);
   w.number(st.clean_accuracy);
   w.integer(st.test_samples);
   w.number(st.target_energy);
@@ -130,6 +131,8 @@ PrecisionStudy read_study(Reader& r) {
   st.layer_names.resize(static_cast<std::size_t>(r.integer()));
   for (auto& n : st.layer_names) n = r.text();
   st.layer_macs = r.numbers();
+  for (std::size_t l = 0; l < st.layer_names.size(); ++l)
+    st.layer_activation_operands.push_back(r.integer() != 0);
   st.clean_accuracy = r.number();
   st.test_samples = r.integer();
   st.target_energy = r.number();

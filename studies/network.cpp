@@ -95,7 +95,8 @@ Json to_json(const ImportStudy& st, const std::string& out) {
                       {"fan_in", m.fan_in},
                       {"outputs", m.outputs},
                       {"positions", m.positions},
-                      {"macs", m.macs}});
+                      {"macs", m.macs},
+                      {"operands", m.activation_operands ? "activations" : "weights"}});
   return {{"command", "import"},
           {"source", src.name},
           {"checksum", src.checksum},

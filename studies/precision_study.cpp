@@ -149,6 +149,7 @@ PrecisionStudy run_precision_study(const LoadedNetwork& net, const Settings& set
   for (const auto& info : net.model.matmul_layers()) {
     st.layer_names.push_back(info.name);
     st.layer_macs.push_back(info.macs);
+    st.layer_activation_operands.push_back(info.activation_operands);
   }
   st.clean_accuracy = clean_accuracy(net);
   st.test_samples = net.test.size();
@@ -219,6 +220,7 @@ Json allocation_json(const PrecisionStudy& st, const Allocation& a) {
   for (std::size_t l = 0; l < st.layer_names.size(); ++l) {
     Json e{{"name", st.layer_names[l]},
            {"macs", st.layer_macs[l]},
+           {"operands", st.layer_activation_operands[l] ? "activations" : "weights"},
            {"energy_per_mac", layer_mean(a.energy[l])},
            {"enob", a.enob[l]},
            {"repeats", a.repeats[l]}};

@@ -16,6 +16,8 @@ TEST_CASE("cli: lumac eval --json has the documented keys") {
   }
   CHECK(r.out.find("\"layers\"") != std::string::npos);
   CHECK(r.out.find("\"fc1\"") != std::string::npos);
+  CHECK(r.out.find("\"operands\": \"weights\"") != std::string::npos);
+  CHECK(r.out.find("\"activations\"") == std::string::npos);
   // 5 detected photons per MAC at 1550 nm: 0.641 aJ/MAC.
   CHECK(json_number(r.out, "detected_optical_aJ_per_mac") ==
         doctest::Approx(5 * 0.128158).epsilon(1e-3));

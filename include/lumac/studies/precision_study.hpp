@@ -65,6 +65,8 @@ struct PrecisionStudy {
   std::string model, noise, energy_unit;
   std::vector<std::string> layer_names;
   std::vector<double> layer_macs;
+  // Per layer: a product of two activations (attention), not of weights by activations.
+  std::vector<bool> layer_activation_operands;
   double clean_accuracy = 0;
   std::int64_t test_samples = 0;
   double target_energy = 0, lambda = 0;
