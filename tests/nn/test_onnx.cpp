@@ -87,16 +87,19 @@ TEST_CASE("onnx: every test model's clean outputs equal PyTorch's within 1e-4") 
   }
 }
 
-TEST_CASE("onnx: the bundled ResNet's clean outputs equal PyTorch's") {
-  const fs::path model = source_dir() / "data" / "models" / "fmnist_resnet.onnx";
-  if (!fs::exists(model)) {
-    MESSAGE("data/models/fmnist_resnet.onnx is not there: skipped");
-    return;
+TEST_CASE("onnx: the bundled ResNet's and vision transformer's clean outputs equal PyTorch's") {
+  for (const std::string name : {"fmnist_resnet", "fmnist_vit"}) {
+    CAPTURE(name);
+    const fs::path model = source_dir() / "data" / "models" / (name + ".onnx");
+    if (!fs::exists(model)) {
+      MESSAGE("data/models/" << name << ".onnx is not there: skipped");
+      continue;
+    }
+    const nn::OnnxImport imp = nn::import_onnx(model);
+    const nn::Tensor x = onnx_read_batch(onnx_dir() / (name + "_in.h5"), "input");
+    const nn::Tensor ref = onnx_read_batch(onnx_dir() / (name + "_ref.h5"), "output");
+    CHECK(onnx_relative_error(imp.model.forward(x), ref) < 1e-4);
   }
-  const nn::OnnxImport imp = nn::import_onnx(model);
-  const nn::Tensor x = onnx_read_batch(onnx_dir() / "fmnist_resnet_in.h5", "input");
-  const nn::Tensor ref = onnx_read_batch(onnx_dir() / "fmnist_resnet_ref.h5", "output");
-  CHECK(onnx_relative_error(imp.model.forward(x), ref) < 1e-4);
 }
 
 TEST_CASE("onnx: batch norms after a product fold into it, others run; biases fold too") {
