@@ -173,4 +173,12 @@ TEST_CASE("nn bundled models reach their documented clean accuracy on the full t
   CHECK(resnet.source()->name == "fmnist_resnet.onnx");
   CHECK(resnet.calibration().samples == nn::default_calibration_samples);
   CHECK(nn::evaluate(resnet, fashion().test).accuracy == doctest::Approx(0.9261).epsilon(1e-12));
+  // The imported vision transformer, likewise (its attention products included).
+  const nn::Model vit = nn::load_model(source_dir() / "data" / "models" / "fmnist_vit.h5");
+  REQUIRE(vit.source());
+  CHECK(vit.source()->name == "fmnist_vit.onnx");
+  int attention = 0;
+  for (const auto& info : vit.matmul_layers()) attention += info.activation_operands ? 1 : 0;
+  CHECK(attention == 8);  // Q K^T and softmax(.) V in each of the 4 blocks
+  CHECK(nn::evaluate(vit, fashion().test).accuracy == doctest::Approx(0.8804).epsilon(1e-12));
 }
