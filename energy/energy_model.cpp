@@ -120,7 +120,7 @@ EnergyReport energy_report(const CircuitParams& circuit, const EnergyParams& e,
       le.adc_bits =
           std::clamp(std::ceil(w.readout_enob + 1), 1.0, static_cast<double>(circuit.adc.bits));
     c[adc] = adc_energy_per_conversion_J(circuit.adc, le.adc_bits) * readouts;
-    const double weight_bytes = e.bytes_per_weight;
+    const double weight_bytes = w.activation_operands ? e.bytes_per_activation : e.bytes_per_weight;
     const double act_bytes = e.bytes_per_activation;
     double sram = 0, dram = 0;
     sram += weight_bytes * k * macs / wb;  // streamed weight symbols, each serving wb rows

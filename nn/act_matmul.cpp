@@ -88,7 +88,8 @@ void ActMatmul::backward_n(std::span<const Tensor* const> in, const Tensor&, con
   Tensor *ga = grad_in[0], *gb = grad_in[1];
   if (ga) ga->resize(a.batch, a.shape);
   if (gb) gb->resize(b.batch, b.shape);
-  if (!ga && !gb) return;
+  // Without gradients to compute the hook still sees dL/dY (precision learning reads it).
+  if (!ga && !gb && !pass.hook) return;
   const int d = fan_in(), n = outputs();
   const int m = a.shape[a.shape.size() - 2];
   const int heads = positions(a.shape) / m;

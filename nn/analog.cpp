@@ -903,11 +903,13 @@ void AnalogExecutor::physical_backward(const MatmulView& v, MatrixMap* dx,
   }
   if (v.dW) {
     // A product of two activations: the same for its dL/dW = dL/dY X^T, and no gradient through
-    // the clip of W at the weight full scale. (The noise's dependence on W, through the row sums
-    // of the noise polynomial, is left out.)
+    // the clip of W at the weight full scale. (The dependence on W of the noise, through the row
+    // sums of the noise polynomial, and of the extinction and chip terms is left out.)
     for (Eigen::Index j = 0; j < dy.cols(); ++j)
       for (Eigen::Index i = 0; i < dy.rows(); ++i)
         if (dy(i, j) != v.Y(i, j)) v.dW->row(i) -= v.Y(i, j) * v.X.col(j).transpose();
+    // The forward multiplied the clipped X: dL/dW = dy X_clipped^T.
+    if (vc.X.data() != v.X.data()) v.dW->noalias() += dy * (vc.X - v.X).transpose();
     const auto ws = static_cast<float>(st.w_scale);
     v.dW->array() = (v.W.array().abs() > ws).select(0.0f, v.dW->array());
   }

@@ -205,7 +205,9 @@ MatmulLayer* Importer::foldable_matmul(const std::string& value_name) const {
   if (!v.act || v.id == 0) return nullptr;
   const auto it = readers_.find(value_name);
   if (it == readers_.end() || it->second != 1) return nullptr;
-  return dynamic_cast<MatmulLayer*>(layers_.at(static_cast<std::size_t>(v.id - 1)).get());
+  auto* m = dynamic_cast<MatmulLayer*>(layers_.at(static_cast<std::size_t>(v.id - 1)).get());
+  // A product of two activations has no bias to fold a constant into.
+  return m && !m->activation_operands() ? m : nullptr;
 }
 
 void Importer::sort_nodes() {

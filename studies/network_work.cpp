@@ -27,6 +27,7 @@ std::vector<LayerWork> network_work(const nn::Model& model, const std::vector<do
       // Both operands are activations: no stored weights; each "weight" (second-operand) symbol
       // serves the rows of one head of the first operand.
       w.weights = 0;
+      w.activation_operands = true;
       w.weight_rows = info.input_shape.at(info.input_shape.size() - 2);
     } else {
       w.weights = static_cast<std::int64_t>(info.fan_in) * info.outputs;

@@ -176,6 +176,44 @@ TEST_CASE(
   }
 }
 
+TEST_CASE(
+    "attention: physical-mode gradients through both clipped operands match central differences") {
+  // Full scales 1 (A) and 1.2 (B = A^T) below the largest values: both clips are active. Only
+  // the shot source, so that the read-out is smooth (no DAC rounding), at a laser 100 times the
+  // preset's, so that the noise's dependence on W (left out of the backward) is negligible.
+  const nn::Model m = self_product();
+  auto layers = shot_layers(m, 100.0);
+  layers[0].input_lo = -1;
+  layers[0].input_hi = 1;
+  layers[0].weight_lo = -1.2;
+  layers[0].weight_hi = 1.2;
+  layers[0].output_lo = -12;
+  layers[0].output_hi = 12;
+  const Settings s = load_settings({}, {});
+  const nn::AnalogExecutor ex(nn::NoiseMode::physical, layers, s.circuit,
+                              NoiseSources::parse("shot"), 29);
+  nn::Tensor a = random_tensor(2, {heads, rows, depth}, 7209, 1.3f);
+  // Away from the clip edges by more than the finite-difference step.
+  for (float& v : a.data)
+    for (float edge : {1.0f, 1.2f})
+      if (std::abs(std::abs(v) - edge) < 0.03f) v = std::copysign(edge + 0.05f, v);
+  int clipped = 0;
+  for (float v : a.data) clipped += std::abs(v) > 1.0f ? 1 : 0;
+  REQUIRE(clipped >= 4);
+  std::vector<float> r(static_cast<std::size_t>(2 * heads * rows * rows));
+  fill_normal(r, 7210);
+  const nn::Pass pass{.samples = {}, .hook = &ex};
+  nn::Tape tape;
+  m.forward(a, pass, tape);
+  nn::Tensor grad_out(2, {heads, rows, rows});
+  std::copy(r.begin(), r.end(), grad_out.data.begin());
+  nn::Tensor grad_in;
+  m.backward(tape, grad_out, pass, nullptr, &grad_in);
+  const FdCheck c = central_differences(
+      a.data, grad_in.data, [&] { return weighted_sum(m.forward_outputs(a, pass)[0], r); }, 1e-2);
+  CHECK(c.relative() < 5e-3);
+}
+
 TEST_CASE("attention: precision gradients in ln E match central differences") {
   const nn::Model m = self_product(5);
   nn::Batch batch;
@@ -185,8 +223,8 @@ TEST_CASE("attention: precision gradients in ln E match central differences") {
     batch.samples.push_back(i);
   }
   const Settings s = load_settings({}, {});
-  for (auto mode :
-       {nn::NoiseMode::shot_only, nn::NoiseMode::weight_only, nn::NoiseMode::thermal_only}) {
+  for (auto mode : {nn::NoiseMode::shot_only, nn::NoiseMode::weight_only,
+                    nn::NoiseMode::thermal_only, nn::NoiseMode::physical}) {
     CAPTURE(static_cast<int>(mode));
     auto layers = shot_layers(m, 1.0);
     for (std::size_t l = 0; l < layers.size(); ++l) {

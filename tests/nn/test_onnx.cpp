@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <limits>
+#include <set>
 #include <tuple>
 #include <vector>
 
@@ -119,6 +120,35 @@ TEST_CASE("onnx: batch norms after a product fold into it, others run; biases fo
   CHECK(mm.model.source()->format == "onnx");
   CHECK(mm.model.source()->opset == 13);
   CHECK(mm.model.source()->checksum.rfind("crc32 ", 0) == 0);
+}
+
+TEST_CASE("onnx: a constant added after a product of two activations is not folded into a bias") {
+  // attention.onnx scales Q K^T with a Div by a constant; as a Sub it would be the kind of Add
+  // or Sub that becomes a product's bias, which a product of two activations does not have.
+  onnx::ModelProto m = onnx_load_proto(onnx_dir() / "attention.onnx");
+  std::set<std::string> products;
+  for (const auto& n : m.graph().node())
+    if (n.op_type() == "MatMul") products.insert(n.output(0));
+  int changed = 0;
+  for (auto& n : *m.mutable_graph()->mutable_node())
+    if (n.op_type() == "Div" && products.count(n.input(0)) && changed == 0) {
+      n.set_op_type("Sub");
+      ++changed;
+    }
+  REQUIRE(changed == 1);
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  const nn::OnnxImport imp = nn::import_onnx_bytes(bytes, "sub.onnx", onnx_dir());
+  bool after_product = false;
+  for (std::size_t i = 0; i < imp.model.size(); ++i)
+    if (imp.model.layer(i).op_name() == "binary_const") {
+      const int v = imp.model.node_inputs(i).at(0);
+      after_product |=
+          v > 0 && imp.model.layer(static_cast<std::size_t>(v - 1)).type() == nn::LayerType::matmul;
+    }
+  CHECK(after_product);
+  const nn::Tensor x = onnx_read_batch(onnx_dir() / "attention_in.h5", "input");
+  for (float v : imp.model.forward(x).data) CHECK(std::isfinite(v));
 }
 
 TEST_CASE("onnx: an imported graph survives the model file bit for bit") {

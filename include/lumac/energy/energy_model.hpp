@@ -104,6 +104,9 @@ struct LayerWork {
   // second operand changes with every sample and head, serves at most the rows of one head's
   // first operand (M), so its weight side costs k MACs / min(B, M).
   std::int64_t weight_rows = 0;
+  // Both operands are activations: the second operand's symbols are read from memory as
+  // activations (energy.bytes_per_activation), not as weights.
+  bool activation_operands = false;
   // K; may be fractional, even below 1: a mean over channels, or the E of thermal and weight
   // noise, a continuous relaxation of the repeat count that precision learning moves freely.
   double repeats = 1;

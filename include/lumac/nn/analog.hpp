@@ -22,11 +22,14 @@
 //             (nn/act_matmul.hpp) has m_w = max|calibrated range of its second operand| (always
 //             per layer), clips that operand at m_w too, and gets its weight DAC, extinction and
 //             device terms from the W of each call; its backward passes no gradient through
-//             the clip of W nor through the noise's dependence on W.
+//             the clip of W, nor through the dependence on W of the noise polynomial and of
+//             the extinction and chip terms (dX has them as for any layer).
 //             The chip (nn/analog_chip.hpp has the formulas): every layer runs on one tile of
 //             M = system.fan_out outputs and B = system.batch rows, output row i on physical
 //             output i % M, column j on row (sample index) % B for dense layers and (position
-//             in the image) % B for convolutions, whose devices are drawn once for the chip
+//             in the image) % B for convolutions (token-wise dense layers: the token; products
+//             of two activations: the row of the head's first operand), whose devices are drawn
+//             once for the chip
 //             (system.device_seed, or the noise seed when it is 0) and are the same for every
 //             sample, position and layer. Exact, as matrix products on the mean read-out: the
 //             weight DAC (`dac`: W -> m_w quantized_drive(W / m_w), applied once to W), the
