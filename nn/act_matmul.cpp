@@ -53,32 +53,44 @@ void ActMatmul::backward(const Tensor&, const Tensor&, const Tensor&, Tensor*,
   fail("matmul '{}' takes two inputs", name_);
 }
 
+namespace {
+
+// Calls f(s, h, a_offset, b_offset, y_offset) for every sample s and head h of operands of
+// per-sample shapes a (..., M, K) and b (..., K, N), samples in parallel when the product is
+// large enough. Offsets are in floats within the sample.
+template <class F>
+void for_each_head(const Tensor& a, int k, int n, int positions, F&& f) {
+  const int m = a.shape[a.shape.size() - 2];
+  const int heads = positions / m;
+  const bool threads = std::int64_t{a.batch} * positions * k * n >= parallel_min_macs;
+  parallel_for(a.batch, threads, [&](int s) {
+    for (int h = 0; h < heads; ++h)
+      f(s, h, m, std::int64_t{h} * m * k, std::int64_t{h} * k * n, std::int64_t{h} * m * n);
+  });
+}
+
+}  // namespace
+
 void ActMatmul::forward_n(std::span<const Tensor* const> in, Tensor& out, const Pass& pass) const {
   const Tensor &a = *in[0], &b = *in[1];
-  const Shape shape = output_shape_n(std::vector<Shape>{a.shape, b.shape});
-  out.resize(a.batch, shape);
+  out.resize(a.batch, output_shape_n(std::vector<Shape>{a.shape, b.shape}));
   const int d = fan_in(), n = outputs();
-  const int m = a.shape[a.shape.size() - 2];
-  const int heads = positions(a.shape) / m;
-  const bool threads = std::int64_t{a.batch} * positions(a.shape) * d * n >= parallel_min_macs;
-  parallel_for(a.batch, threads, [&](int s) {
-    for (int h = 0; h < heads; ++h) {
-      const ConstMatrixMap x(a.sample(s) + std::int64_t{h} * m * d, d, m);
-      const ConstMatrixMap w(b.sample(s) + std::int64_t{h} * d * n, n, d);
-      MatrixMap y(out.sample(s) + std::int64_t{h} * m * n, n, m);
-      gemm(w, GemmOp::none, x, GemmOp::none, y);
-      if (pass.hook) {
-        MatmulView v{.layer = matmul_index_,
-                     .first_sample = pass.sample(s),
-                     .per_position = true,
-                     .W = w,
-                     .X = x,
-                     .Y = y,
-                     .first_position = std::int64_t{h} * m};
-        pass.hook->forward(v);
-      }
-    }
-  });
+  for_each_head(a, d, n, positions(a.shape),
+                [&](int s, int h, int m, std::int64_t ao, std::int64_t bo, std::int64_t yo) {
+                  const ConstMatrixMap x(a.sample(s) + ao, d, m);
+                  const ConstMatrixMap w(b.sample(s) + bo, n, d);
+                  MatrixMap y(out.sample(s) + yo, n, m);
+                  gemm(w, GemmOp::none, x, GemmOp::none, y);
+                  if (!pass.hook) return;
+                  MatmulView v{.layer = matmul_index_,
+                               .first_sample = pass.sample(s),
+                               .per_position = true,
+                               .W = w,
+                               .X = x,
+                               .Y = y,
+                               .first_position = std::int64_t{h} * m};
+                  pass.hook->forward(v);
+                });
 }
 
 void ActMatmul::backward_n(std::span<const Tensor* const> in, const Tensor&, const Tensor& grad_out,
@@ -91,31 +103,26 @@ void ActMatmul::backward_n(std::span<const Tensor* const> in, const Tensor&, con
   // Without gradients to compute the hook still sees dL/dY (precision learning reads it).
   if (!ga && !gb && !pass.hook) return;
   const int d = fan_in(), n = outputs();
-  const int m = a.shape[a.shape.size() - 2];
-  const int heads = positions(a.shape) / m;
-  const bool threads = std::int64_t{a.batch} * positions(a.shape) * d * n >= parallel_min_macs;
-  parallel_for(a.batch, threads, [&](int s) {
-    for (int h = 0; h < heads; ++h) {
-      const ConstMatrixMap x(a.sample(s) + std::int64_t{h} * m * d, d, m);
-      const ConstMatrixMap w(b.sample(s) + std::int64_t{h} * d * n, n, d);
-      const ConstMatrixMap dy(grad_out.sample(s) + std::int64_t{h} * m * n, n, m);
-      MatrixMap dx(ga ? ga->sample(s) + std::int64_t{h} * m * d : nullptr, d, m);
-      MatrixMap dw(gb ? gb->sample(s) + std::int64_t{h} * d * n : nullptr, n, d);
-      if (ga) gemm(w, GemmOp::transpose, dy, GemmOp::none, dx);  // dX = W^T dY
-      if (gb) gemm(dy, GemmOp::none, x, GemmOp::transpose, dw);  // dW = dY X^T
-      if (pass.hook) {
-        const MatmulView v{.layer = matmul_index_,
-                           .first_sample = pass.sample(s),
-                           .per_position = true,
-                           .W = w,
-                           .X = x,
-                           .Y = MatrixMap(const_cast<float*>(dy.data()), n, m),
-                           .first_position = std::int64_t{h} * m,
-                           .dW = gb ? &dw : nullptr};
-        pass.hook->backward(v, ga ? &dx : nullptr);
-      }
-    }
-  });
+  for_each_head(a, d, n, positions(a.shape),
+                [&](int s, int h, int m, std::int64_t ao, std::int64_t bo, std::int64_t yo) {
+                  const ConstMatrixMap x(a.sample(s) + ao, d, m);
+                  const ConstMatrixMap w(b.sample(s) + bo, n, d);
+                  const ConstMatrixMap dy(grad_out.sample(s) + yo, n, m);
+                  MatrixMap dx(ga ? ga->sample(s) + ao : nullptr, d, m);
+                  MatrixMap dw(gb ? gb->sample(s) + bo : nullptr, n, d);
+                  if (ga) gemm(w, GemmOp::transpose, dy, GemmOp::none, dx);  // dX = W^T dY
+                  if (gb) gemm(dy, GemmOp::none, x, GemmOp::transpose, dw);  // dW = dY X^T
+                  if (!pass.hook) return;
+                  const MatmulView v{.layer = matmul_index_,
+                                     .first_sample = pass.sample(s),
+                                     .per_position = true,
+                                     .W = w,
+                                     .X = x,
+                                     .Y = MatrixMap(const_cast<float*>(dy.data()), n, m),
+                                     .first_position = std::int64_t{h} * m,
+                                     .dW = gb ? &dw : nullptr};
+                  pass.hook->backward(v, ga ? &dx : nullptr);
+                });
 }
 
 }  // namespace lumac::nn

@@ -212,7 +212,7 @@ std::vector<AnalogLayer> analog_layers(const Model& model) {
     a.output_hi = c.output_hi;
     a.weight_lo = c.weight_lo;
     a.weight_hi = c.weight_hi;
-    a.activation_operands = info.activation_operands;
+    a.activation_operands = info.activation_operands();
     out.push_back(std::move(a));
   }
   return out;

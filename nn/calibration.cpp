@@ -58,7 +58,7 @@ Calibration calibrate(const Model& model, const Dataset& data, std::int64_t samp
       // The value the node reads (in a graph not always the previous node's output).
       const auto x = tape.activation(static_cast<std::size_t>(layers[k].input_value)).data;
       inputs[k].insert(inputs[k].end(), x.begin(), x.end());
-      if (layers[k].activation_operands) {
+      if (layers[k].activation_operands()) {
         const auto w = tape.activation(static_cast<std::size_t>(layers[k].weight_value)).data;
         operands[k].insert(operands[k].end(), w.begin(), w.end());
       }
@@ -74,7 +74,7 @@ Calibration calibrate(const Model& model, const Dataset& data, std::int64_t samp
     std::vector<float>& y = products.values(k);
     l.output_lo = static_cast<float>(percentile(y, c.percentile_lo));
     l.output_hi = static_cast<float>(percentile(y, c.percentile_hi));
-    if (layers[k].activation_operands) {
+    if (layers[k].activation_operands()) {
       // The second operand is an activation: its percentiles, like an input's.
       l.weight_lo = static_cast<float>(percentile(operands[k], c.percentile_lo));
       l.weight_hi = static_cast<float>(percentile(operands[k], c.percentile_hi));

@@ -911,6 +911,22 @@ void Slice::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, Te
 
 // ---- layer norm ---------------------------------------------------------------------------
 
+namespace {
+
+// Mean and 1 / sqrt(variance + eps) of n values (accumulated in double), as forward and
+// backward both need them.
+void row_statistics(const float* x, std::int64_t n, float eps, float& mean, float& rstd) {
+  double sum = 0, var = 0;
+  for (std::int64_t k = 0; k < n; ++k) sum += x[k];
+  const double mu = sum / static_cast<double>(n);
+  for (std::int64_t k = 0; k < n; ++k) var += (x[k] - mu) * (x[k] - mu);
+  var /= static_cast<double>(n);
+  mean = static_cast<float>(mu);
+  rstd = 1.0f / std::sqrt(static_cast<float>(var) + eps);
+}
+
+}  // namespace
+
 LayerNorm::LayerNorm(int axis, double epsilon, std::vector<float> scale, std::vector<float> bias)
     : axis_(axis),
       epsilon_(static_cast<float>(epsilon)),
@@ -952,13 +968,8 @@ void LayerNorm::forward(const Tensor& in, Tensor& out, const Pass&) const {
   for (std::int64_t r = 0; r < rows; ++r) {
     const float* x = in.data.data() + r * inner;
     float* y = out.data.data() + r * inner;
-    double mean = 0, var = 0;
-    for (std::int64_t k = 0; k < inner; ++k) mean += x[k];
-    mean /= static_cast<double>(inner);
-    for (std::int64_t k = 0; k < inner; ++k) var += (x[k] - mean) * (x[k] - mean);
-    var /= static_cast<double>(inner);
-    const auto m = static_cast<float>(mean);
-    const float rstd = 1.0f / std::sqrt(static_cast<float>(var) + epsilon_);
+    float m = 0, rstd = 0;
+    row_statistics(x, inner, epsilon_, m, rstd);
     for (std::int64_t k = 0; k < inner; ++k)
       y[k] = (x[k] - m) * rstd * scale_[static_cast<std::size_t>(k)] +
              bias_[static_cast<std::size_t>(k)];
@@ -976,13 +987,8 @@ void LayerNorm::backward(const Tensor& in, const Tensor&, const Tensor& grad_out
     const float* x = in.data.data() + r * inner;
     const float* g = grad_out.data.data() + r * inner;
     float* d = grad_in->data.data() + r * inner;
-    double mean = 0, var = 0;
-    for (std::int64_t k = 0; k < inner; ++k) mean += x[k];
-    mean /= static_cast<double>(inner);
-    for (std::int64_t k = 0; k < inner; ++k) var += (x[k] - mean) * (x[k] - mean);
-    var /= static_cast<double>(inner);
-    const auto m = static_cast<float>(mean);
-    const float rstd = 1.0f / std::sqrt(static_cast<float>(var) + epsilon_);
+    float m = 0, rstd = 0;
+    row_statistics(x, inner, epsilon_, m, rstd);
     // dx = rstd (gh - mean(gh) - xhat mean(gh xhat)), gh = g scale.
     double mg = 0, mgx = 0;
     for (std::int64_t k = 0; k < inner; ++k) {

@@ -80,8 +80,7 @@ void Model::index_layers() {
       info.type = m->type();
       info.layer_index = static_cast<int>(i);
       info.input_value = ids[0];
-      info.activation_operands = m->activation_operands();
-      if (info.activation_operands) info.weight_value = ids.at(1);
+      if (m->activation_operands()) info.weight_value = ids.at(1);
       info.matmul_index = m->matmul_index();
       info.fan_in = m->fan_in();
       info.outputs = m->outputs();

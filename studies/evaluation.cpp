@@ -285,7 +285,7 @@ Json to_json(const EvalStudy& st) {
            {"fan_in", static_cast<std::int64_t>(st.info[l].fan_in)},
            {"outputs", static_cast<std::int64_t>(st.info[l].outputs)},
            {"macs", st.info[l].macs},
-           {"operands", st.info[l].activation_operands ? "activations" : "weights"},
+           {"operands", st.info[l].activation_operands() ? "activations" : "weights"},
            {"enob", r.layers[l].enob},
            {"noise_std", r.layers[l].noise_std},
            {"input_clipped_fraction", r.layers[l].input_clipped_fraction},

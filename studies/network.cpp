@@ -96,7 +96,7 @@ Json to_json(const ImportStudy& st, const std::string& out) {
                       {"outputs", m.outputs},
                       {"positions", m.positions},
                       {"macs", m.macs},
-                      {"operands", m.activation_operands ? "activations" : "weights"}});
+                      {"operands", m.activation_operands() ? "activations" : "weights"}});
   return {{"command", "import"},
           {"source", src.name},
           {"checksum", src.checksum},

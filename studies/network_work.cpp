@@ -23,7 +23,7 @@ std::vector<LayerWork> network_work(const nn::Model& model, const std::vector<do
     w.fan_in = info.fan_in;
     w.outputs = info.outputs;
     w.positions = info.positions;
-    if (info.activation_operands) {
+    if (info.activation_operands()) {
       // Both operands are activations: no stored weights; each "weight" (second-operand) symbol
       // serves the rows of one head of the first operand.
       w.weights = 0;

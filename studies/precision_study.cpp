@@ -149,7 +149,7 @@ PrecisionStudy run_precision_study(const LoadedNetwork& net, const Settings& set
   for (const auto& info : net.model.matmul_layers()) {
     st.layer_names.push_back(info.name);
     st.layer_macs.push_back(info.macs);
-    st.layer_activation_operands.push_back(info.activation_operands);
+    st.layer_activation_operands.push_back(info.activation_operands());
   }
   st.clean_accuracy = clean_accuracy(net);
   st.test_samples = net.test.size();

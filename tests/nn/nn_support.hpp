@@ -19,7 +19,9 @@
 #include <vector>
 
 #include "lumac/core/rng.hpp"
+#include "lumac/nn/analog.hpp"
 #include "lumac/nn/layer.hpp"
+#include "lumac/nn/model.hpp"
 #include "tests/support.hpp"
 
 namespace lumac::test {
@@ -85,6 +87,22 @@ FdCheck central_differences(std::span<float> values, std::span<const float> anal
 // Every element of the layer's parameters from the seeded stream.
 inline void randomize(nn::Layer& layer, std::uint64_t key, float scale = 0.5f) {
   for (auto p : layer.parameters()) fill_normal(p, key++, scale);
+}
+
+// The analog view of every product of a model with energy `photons` and default ranges (no
+// calibration needed): for shot noise, which uses neither.
+inline std::vector<nn::AnalogLayer> shot_layers(const nn::Model& m, double photons) {
+  std::vector<nn::AnalogLayer> layers;
+  for (const auto& info : m.matmul_layers()) {
+    nn::AnalogLayer a;
+    a.name = info.name;
+    a.fan_in = info.fan_in;
+    a.outputs = info.outputs;
+    a.energy = {photons};
+    a.activation_operands = info.activation_operands();
+    layers.push_back(a);
+  }
+  return layers;
 }
 
 // Wraps an executor: keeps, per node, the noise it added (Y after minus W X) and the formula's

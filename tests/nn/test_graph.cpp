@@ -252,26 +252,13 @@ nn::Model graph_residual() {
                    {{0}, {1}, {2}, {2}, {3, 2}, {5, 4}, {6}, {7}}, {}, {}, "residual");
 }
 
-std::vector<nn::AnalogLayer> graph_shot_layers(const nn::Model& m, double photons) {
-  std::vector<nn::AnalogLayer> layers;
-  for (const auto& info : m.matmul_layers()) {
-    nn::AnalogLayer a;
-    a.name = info.name;
-    a.fan_in = info.fan_in;
-    a.outputs = info.outputs;
-    a.energy = {photons};
-    layers.push_back(a);
-  }
-  return layers;
-}
-
 }  // namespace
 
 TEST_CASE("graph: shot noise of every node of a residual graph follows ||w|| ||x|| / sqrt(D E)") {
   const nn::Model m = graph_residual();
   const double photons = 3.0;
-  const nn::AnalogExecutor ex(nn::NoiseMode::shot_only, graph_shot_layers(m, photons),
-                              CircuitParams{}, NoiseSources::all(), 11);
+  const nn::AnalogExecutor ex(nn::NoiseMode::shot_only, shot_layers(m, photons), CircuitParams{},
+                              NoiseSources::all(), 11);
   const GraphNoiseProbe probe(ex, m.matmul_layers().size(), photons);
   nn::Tensor x = random_tensor(64, {1, 6, 6}, 7080);
   m.forward(x, nn::Pass{.samples = {}, .hook = &probe});
@@ -300,7 +287,7 @@ TEST_CASE("graph: shot noise of every node of a residual graph follows ||w|| ||x
 
 TEST_CASE("graph: a residual graph's noisy outputs do not depend on batch size or threads") {
   const nn::Model m = graph_residual();
-  const nn::AnalogExecutor ex(nn::NoiseMode::shot_only, graph_shot_layers(m, 2.0), CircuitParams{},
+  const nn::AnalogExecutor ex(nn::NoiseMode::shot_only, shot_layers(m, 2.0), CircuitParams{},
                               NoiseSources::all(), 5);
   nn::Tensor x = random_tensor(70, {1, 6, 6}, 7090);
   const int threads_before = omp_get_max_threads();

@@ -178,7 +178,7 @@ TEST_CASE("nn bundled models reach their documented clean accuracy on the full t
   REQUIRE(vit.source());
   CHECK(vit.source()->name == "fmnist_vit.onnx");
   int attention = 0;
-  for (const auto& info : vit.matmul_layers()) attention += info.activation_operands ? 1 : 0;
+  for (const auto& info : vit.matmul_layers()) attention += info.activation_operands() ? 1 : 0;
   CHECK(attention == 8);  // Q K^T and softmax(.) V in each of the 4 blocks
   CHECK(nn::evaluate(vit, fashion().test).accuracy == doctest::Approx(0.8804).epsilon(1e-12));
 }

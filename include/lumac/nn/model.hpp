@@ -35,7 +35,7 @@ struct MatmulLayerInfo {
   // A product of two activations (nn/act_matmul.hpp): the value of its second operand (W), which
   // the calibration measures as the weight range; -1 for layers with weights.
   int weight_value = -1;
-  bool activation_operands = false;
+  bool activation_operands() const { return weight_value >= 0; }
   int matmul_index = 0;             // position among the matrix-product layers (MatmulView::layer)
   int fan_in = 0;                   // dot-product length D: in_features, or Cin * kh * kw
   int outputs = 0;                  // out_features, or output channels
