@@ -151,6 +151,34 @@ TEST_CASE("onnx: a constant added after a product of two activations is not fold
   for (float v : imp.model.forward(x).data) CHECK(std::isfinite(v));
 }
 
+TEST_CASE("onnx: softmax and layer norm over the batch axis are refused in one line") {
+  // attention.onnx's Softmax and block17.onnx's LayerNormalization with axis 0 (the batch).
+  for (const auto& [file, op, message] :
+       {std::tuple{"attention.onnx", "Softmax", "a softmax over the batch axis"},
+        std::tuple{"block17.onnx", "LayerNormalization", "a normalisation over the batch axis"}}) {
+    CAPTURE(op);
+    onnx::ModelProto m = onnx_load_proto(onnx_dir() / file);
+    int changed = 0;
+    for (auto& n : *m.mutable_graph()->mutable_node())
+      if (n.op_type() == op && changed == 0) {
+        for (auto& a : *n.mutable_attribute())
+          if (a.name() == "axis") a.set_i(0);
+        if (n.attribute_size() == 0) {
+          auto* a = n.add_attribute();
+          a->set_name("axis");
+          a->set_type(onnx::AttributeProto::INT);
+          a->set_i(0);
+        }
+        ++changed;
+      }
+    REQUIRE(changed == 1);
+    const std::string error = onnx_import_error(m);
+    CHECK(error.find(message) != std::string::npos);
+    CHECK(error.find(op) != std::string::npos);
+    CHECK(error.find('\n') == std::string::npos);
+  }
+}
+
 TEST_CASE("onnx: an imported graph survives the model file bit for bit") {
   const nn::OnnxImport imp = nn::import_onnx(onnx_dir() / "broadcast.onnx");
   TempDir tmp;
