@@ -153,9 +153,13 @@ TEST_CASE("onnx: a constant added after a product of two activations is not fold
 
 TEST_CASE("onnx: softmax and layer norm over the batch axis are refused in one line") {
   // attention.onnx's Softmax and block17.onnx's LayerNormalization with axis 0 (the batch).
-  for (const auto& [file, op, message] :
-       {std::tuple{"attention.onnx", "Softmax", "a softmax over the batch axis"},
-        std::tuple{"block17.onnx", "LayerNormalization", "a normalisation over the batch axis"}}) {
+  struct Case {
+    const char *file, *op, *message;
+  };
+  for (const Case& c :
+       {Case{"attention.onnx", "Softmax", "a softmax over the batch axis"},
+        Case{"block17.onnx", "LayerNormalization", "a normalisation over the batch axis"}}) {
+    const std::string file = c.file, op = c.op, message = c.message;
     CAPTURE(op);
     onnx::ModelProto m = onnx_load_proto(onnx_dir() / file);
     int changed = 0;
