@@ -80,6 +80,8 @@ float apply(BinaryKind k, float a, float b) {
       return a * b;
     case BinaryKind::div:
       return a / b;
+    case BinaryKind::equal:
+      return a == b ? 1.0f : 0.0f;
   }
   return 0;
 }
@@ -103,6 +105,10 @@ void partials(BinaryKind k, float a, float b, float& da, float& db) {
       da = 1 / b;
       db = -a / (b * b);
       return;
+    case BinaryKind::equal:  // a step: zero almost everywhere
+      da = 0;
+      db = 0;
+      return;
   }
 }
 
@@ -116,12 +122,15 @@ const char* binary_name(BinaryKind k) {
       return "mul";
     case BinaryKind::div:
       return "div";
+    case BinaryKind::equal:
+      return "equal";
   }
   return "?";
 }
 
 BinaryKind binary_kind(const std::string& s) {
-  for (auto k : {BinaryKind::add, BinaryKind::sub, BinaryKind::mul, BinaryKind::div})
+  for (auto k :
+       {BinaryKind::add, BinaryKind::sub, BinaryKind::mul, BinaryKind::div, BinaryKind::equal})
     if (s == binary_name(k)) return k;
   fail("unknown binary operation '{}'", s);
 }
@@ -483,27 +492,28 @@ void ChannelAffine::backward(const Tensor& in, const Tensor&, const Tensor& grad
 
 // ---- reduce mean --------------------------------------------------------------------------
 
-ReduceMean::ReduceMean(std::vector<int> axes, bool keepdims)
-    : axes_(std::move(axes)), keepdims_(keepdims) {
+ReduceMean::ReduceMean(std::vector<int> axes, bool keepdims, bool mean)
+    : axes_(std::move(axes)), keepdims_(keepdims), mean_(mean) {
   std::sort(axes_.begin(), axes_.end());
   if (axes_.empty() || std::adjacent_find(axes_.begin(), axes_.end()) != axes_.end() ||
       axes_.front() < 0)
-    fail("reduce_mean: axes must be distinct per-sample axes");
+    fail("{}: axes must be distinct per-sample axes", op_name());
 }
 
 std::string ReduceMean::describe() const {
-  return fmt::format("reduce_mean axes {}{}", fmt::join(axes_, ","), keepdims_ ? " keepdims" : "");
+  return fmt::format("{} axes {}{}", op_name(), fmt::join(axes_, ","),
+                     keepdims_ ? " keepdims" : "");
 }
 
 void ReduceMean::record(NodeRecord& r) const {
-  r.op = "reduce_mean";
+  r.op = op_name();
   r.put("axes", to64(axes_));
   r.put("keepdims", {keepdims_ ? 1 : 0});
 }
 
 Shape ReduceMean::output_shape(const Shape& input) const {
   if (axes_.back() >= static_cast<int>(input.size()))
-    fail("reduce_mean over axis {} of a {}-axis input", axes_.back(), input.size());
+    fail("{} over axis {} of a {}-axis input", op_name(), axes_.back(), input.size());
   Shape out;
   for (int k = 0; k < static_cast<int>(input.size()); ++k) {
     const bool reduced = std::binary_search(axes_.begin(), axes_.end(), k);
@@ -547,7 +557,8 @@ void ReduceMean::forward(const Tensor& in, Tensor& out, const Pass&) const {
     const float* x = in.sample(i);
     float* y = out.sample(i);
     for (std::int64_t e = 0; e < n; ++e) y[idx[static_cast<std::size_t>(e)]] += x[e];
-    for (std::int64_t e = 0; e < m; ++e) y[e] *= inv;
+    if (mean_)
+      for (std::int64_t e = 0; e < m; ++e) y[e] *= inv;
   }
 }
 
@@ -558,12 +569,73 @@ void ReduceMean::backward(const Tensor& in, const Tensor&, const Tensor& grad_ou
   std::int64_t count = 0;
   const auto idx = reduce_index(in.shape, axes_, count);
   const std::int64_t n = in.sample_size();
-  const float inv = 1.0f / static_cast<float>(count);
+  const float inv = mean_ ? 1.0f / static_cast<float>(count) : 1.0f;
   for (int i = 0; i < in.batch; ++i) {
     const float* g = grad_out.sample(i);
     float* d = grad_in->sample(i);
     for (std::int64_t e = 0; e < n; ++e) d[e] = g[idx[static_cast<std::size_t>(e)]] * inv;
   }
+}
+
+// ---- gather -------------------------------------------------------------------------------
+
+Gather::Gather(Shape table_shape, std::vector<float> table)
+    : table_shape_(std::move(table_shape)), table_(std::move(table)) {
+  if (table_shape_.empty() || table_shape_[0] < 1 || shape_size(table_shape_) < 1)
+    fail("gather: the table of shape {} is empty", shape_string(table_shape_));
+  if (table_shape_[0] > (1 << 24))
+    fail("gather: a table of {} rows (ids are exact below 2^24)", table_shape_[0]);
+  if (static_cast<std::int64_t>(table_.size()) != shape_size(table_shape_))
+    fail("gather: a table of shape {} holds {} values", shape_string(table_shape_), table_.size());
+  for (float v : table_)
+    if (!std::isfinite(v)) fail("gather: the table holds a non-finite value");
+}
+
+std::string Gather::describe() const {
+  return fmt::format("gather rows of a {} table", shape_string(table_shape_));
+}
+
+void Gather::record(NodeRecord& r) const {
+  r.op = "gather";
+  r.put_array("table", table_shape_, table_);
+}
+
+Shape Gather::output_shape(const Shape& input) const {
+  Shape out = input;
+  out.insert(out.end(), table_shape_.begin() + 1, table_shape_.end());
+  return out;
+}
+
+void Gather::check_input_values(std::size_t, const Tensor& in) const {
+  const std::int64_t n = in.sample_size();
+  for (int i = 0; i < in.batch; ++i) {
+    const float* x = in.sample(i);
+    for (std::int64_t e = 0; e < n; ++e)
+      if (!(x[e] >= 0 && x[e] < static_cast<float>(rows()) && x[e] == std::floor(x[e])))
+        fail("sample {} position {}: id {} is outside the table's {} rows (ids 0 to {})", i, e,
+             x[e], rows(), rows() - 1);
+  }
+}
+
+void Gather::forward(const Tensor& in, Tensor& out, const Pass&) const {
+  out.resize(in.batch, output_shape(in.shape));
+  const std::int64_t n = in.sample_size();
+  const std::int64_t row = shape_size(table_shape_) / rows();
+  for (int i = 0; i < in.batch; ++i) {
+    const float* x = in.sample(i);
+    float* y = out.sample(i);
+    for (std::int64_t e = 0; e < n; ++e, y += row) {
+      if (x[e] >= 0 && x[e] < static_cast<float>(rows()) && x[e] == std::floor(x[e]))
+        std::copy_n(table_.data() + static_cast<std::int64_t>(x[e]) * row, row, y);
+      else
+        std::fill_n(y, row, std::numeric_limits<float>::quiet_NaN());
+    }
+  }
+}
+
+void Gather::backward(const Tensor& in, const Tensor&, const Tensor&, Tensor* grad_in,
+                      std::span<std::vector<float>>, const Pass&) const {
+  if (grad_in) grad_in->resize(in.batch, in.shape, true);  // ids are not differentiable
 }
 
 // ---- concat -------------------------------------------------------------------------------
@@ -1098,11 +1170,11 @@ std::unique_ptr<Layer> make_graph_op(const NodeRecord& r) {
   }
   auto bkind = [&] {
     const auto k = r.get("kind").at(0);
-    if (k < 0 || k > static_cast<std::int64_t>(BinaryKind::div))
+    if (k < 0 || k > static_cast<std::int64_t>(BinaryKind::equal))
       fail("binary kind {} is unknown", k);
     return static_cast<BinaryKind>(k);
   };
-  if (op == "add" || op == "sub" || op == "mul" || op == "div")
+  if (op == "add" || op == "sub" || op == "mul" || op == "div" || op == "equal")
     return std::make_unique<Binary>(binary_kind(op));
   if (op == "binary_const") {
     const auto& a = r.get_array("constant");
@@ -1116,9 +1188,9 @@ std::unique_ptr<Layer> make_graph_op(const NodeRecord& r) {
   if (op == "channel_affine")
     return std::make_unique<ChannelAffine>(r.get_array("scale").values,
                                            r.get_array("shift").values);
-  if (op == "reduce_mean")
-    return std::make_unique<ReduceMean>(to_int(r.get("axes"), 0, "reduce_mean axis"),
-                                        r.get("keepdims").at(0) != 0);
+  if (op == "reduce_mean" || op == "reduce_sum")
+    return std::make_unique<ReduceMean>(to_int(r.get("axes"), 0, "reduction axis"),
+                                        r.get("keepdims").at(0) != 0, op == "reduce_mean");
   if (op == "concat")
     return std::make_unique<Concat>(to_int(r.get("axis"), 0, "concat axis").at(0));
   if (op == "reshape")
@@ -1140,6 +1212,10 @@ std::unique_ptr<Layer> make_graph_op(const NodeRecord& r) {
                                        r.get_array("bias").values);
   if (op == "softmax")
     return std::make_unique<Softmax>(to_int(r.get("axis"), 0, "softmax axis").at(0));
+  if (op == "gather") {
+    const auto& t = r.get_array("table");
+    return std::make_unique<Gather>(t.dims, t.values);
+  }
   fail("unknown graph operation '{}'", op);
 }
 

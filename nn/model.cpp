@@ -242,8 +242,21 @@ void Model::run_group(std::vector<Tensor>& values, const Pass& pass, bool keep) 
   }
 }
 
+void Model::check_input(const Tensor& x) const {
+  for (std::size_t i = 0; i < layers_.size(); ++i)
+    for (std::size_t k = 0; k < inputs_[i].size(); ++k) {
+      if (inputs_[i][k] != 0) continue;
+      try {
+        layers_[i]->check_input_values(k, x);
+      } catch (const Error& e) {
+        fail("model input read by node '{}': {}", names_[i], e.what());
+      }
+    }
+}
+
 std::vector<Tensor> Model::forward_outputs(const Tensor& x, const Pass& pass) const {
   check_batch(x, input_shape(), pass);
+  check_input(x);
   std::vector<Tensor> outs(outputs_.size());
   for (std::size_t k = 0; k < outputs_.size(); ++k)
     outs[k].resize(x.batch, shapes_[static_cast<std::size_t>(outputs_[k])]);
@@ -268,6 +281,7 @@ Tensor Model::forward(const Tensor& x, const Pass& pass) const {
 
 void Model::forward(const Tensor& x, const Pass& pass, Tape& tape) const {
   check_batch(x, input_shape(), pass);
+  check_input(x);
   const int groups = group_count(x.batch);
   tape.batch_ = x.batch;
   tape.layers_ = layers_.size();

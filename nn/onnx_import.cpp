@@ -44,6 +44,9 @@ struct Val {
   bool act = false;
   int id = 0;  // activation: the lumac value
   Const c;     // constant
+  // An activation of integers (int64 token ids, a bool mask), carried as exact floats: only
+  // Gather (as ids), Equal, Cast and shape-only ops read it.
+  bool integer = false;
 };
 
 // Short node names: torch's scoped "/layer1/layer1.0/conv1/Conv" becomes "layer1.0.conv1".
@@ -83,7 +86,10 @@ class Importer {
   std::optional<Const> const_input(std::size_t k) const;
   const Const& need_const(std::size_t k, const char* what) const;
   int add(std::unique_ptr<Layer> layer, std::vector<int> in);
-  void set_act(std::size_t output, int id);
+  void set_act(std::size_t output, int id, bool integer = false);
+  // Whether the node being imported only moves values (so that it may read integers).
+  bool shape_only_op() const;
+  void gather();
   const Shape& shape(int id) const { return shapes_.at(static_cast<std::size_t>(id)); }
   std::string unique(std::string name);
   Shape per_sample_const_shape(const Const& c, std::size_t act_rank) const;
@@ -100,7 +106,7 @@ class Importer {
   void binary(BinaryKind kind);
   void pool(bool max);
   void reshape();
-  void reduce_mean(std::vector<int> axes, bool keepdims);
+  void reduce_mean(std::vector<int> axes, bool keepdims, bool mean = true);
   void check_shapes();
 
   onnx::ModelProto& m_;
@@ -138,6 +144,8 @@ const Val& Importer::act_input(std::size_t k) const {
     refuse(fmt::format("input {} is missing", k));
   const Val& v = value(n_->input(static_cast<int>(k)));
   if (!v.act) refuse(fmt::format("input {} must be an activation, not a constant", k));
+  if (v.integer && !shape_only_op())
+    refuse(fmt::format("input {} holds integers (token ids or a mask) where floats are needed", k));
   return v;
 }
 
@@ -180,9 +188,37 @@ int Importer::add(std::unique_ptr<Layer> layer, std::vector<int> in) {
   return static_cast<int>(layers_.size());
 }
 
-void Importer::set_act(std::size_t output, int id) {
+void Importer::set_act(std::size_t output, int id, bool integer) {
   if (static_cast<int>(output) >= n_->output_size()) return;
-  vals_[n_->output(static_cast<int>(output))] = Val{true, id, {}};
+  // Ops that only move values keep integers integers (Cast makes them floats).
+  if (shape_only_op() && n_->op_type() != "Cast" && n_->input_size() > 0)
+    integer = integer || value(n_->input(0)).integer;
+  vals_[n_->output(static_cast<int>(output))] = Val{true, id, {}, integer};
+}
+
+bool Importer::shape_only_op() const {
+  const std::string& op = n_->op_type();
+  return op == "Reshape" || op == "Squeeze" || op == "Unsqueeze" || op == "Identity" ||
+         op == "Flatten" || op == "Cast" || op == "Transpose";
+}
+
+void Importer::gather() {
+  const Val& data = value(n_->input(0));
+  const Val& ids = value(n_->input(1));
+  if (data.act)
+    refuse("Gather from an activation (lumac gathers rows of a constant table: embeddings)");
+  if (!ids.integer || ids.id != 0)
+    refuse("Gather's indices must be the model's int64 input (token ids)");
+  if (onnx_detail::attr_int(*n_, "axis", 0) != 0) refuse("Gather along an axis other than 0");
+  const Const& t = data.c;
+  if (t.integer) refuse("Gather from an integer table");
+  if (t.dims.empty()) refuse("Gather from a scalar");
+  Shape table(t.dims.begin(), t.dims.end());
+  try {
+    set_act(0, add(std::make_unique<Gather>(table, t.floats()), {ids.id}));
+  } catch (const Error& e) {
+    refuse(e.what());
+  }
 }
 
 // The constant operand of an element-wise op as a per-sample shape: a leading batch axis of 1
@@ -288,6 +324,7 @@ void Importer::check_before_inference() {
                                            "Range",
                                            "Reciprocal",
                                            "ReduceMean",
+                                           "ReduceSum",
                                            "Relu",
                                            "Reshape",
                                            "Shape",
@@ -390,7 +427,8 @@ void Importer::read_input() {
   }
   if (dims[0].has_dim_value()) static_batch_ = dims[0].dim_value();
   shapes_.push_back(per_sample);
-  vals_[input->name()] = Val{true, 0, {}};
+  vals_[input->name()] =
+      Val{true, 0, {}, type.tensor_type().elem_type() == onnx::TensorProto::INT64};
 }
 
 void Importer::conv() {
@@ -565,11 +603,14 @@ void Importer::batchnorm() {
 void Importer::binary(BinaryKind kind) {
   const Val& a = value(n_->input(0));
   const Val& b = value(n_->input(1));
+  const bool equal = kind == BinaryKind::equal;  // integers in, a mask (bool) out
+  if (!equal && (a.integer || b.integer))
+    refuse("an operand holds integers (token ids or a mask) where floats are needed");
   if (a.act && b.act) {
     if (shape(a.id).size() != shape(b.id).size())
       refuse(fmt::format("activations of per-sample shapes {} and {} differ in rank",
                          shape_string(shape(a.id)), shape_string(shape(b.id))));
-    set_act(0, add(std::make_unique<Binary>(kind), {a.id, b.id}));
+    set_act(0, add(std::make_unique<Binary>(kind), {a.id, b.id}), equal);
     return;
   }
   const bool left = !a.act;
@@ -600,7 +641,7 @@ void Importer::binary(BinaryKind kind) {
       }
     }
   }
-  set_act(0, add(std::make_unique<BinaryConst>(kind, cs, c.floats(), left), {x.id}));
+  set_act(0, add(std::make_unique<BinaryConst>(kind, cs, c.floats(), left), {x.id}), equal);
 }
 
 void Importer::pool(bool max) {
@@ -689,7 +730,7 @@ void Importer::reshape() {
   set_act(0, add(std::make_unique<Reshape>(out), {x.id}));
 }
 
-void Importer::reduce_mean(std::vector<int> axes, bool keepdims) {
+void Importer::reduce_mean(std::vector<int> axes, bool keepdims, bool mean) {
   const Val& x = act_input(0);
   const int rank = static_cast<int>(shape(x.id).size()) + 1;
   std::vector<int> per_sample;
@@ -700,7 +741,7 @@ void Importer::reduce_mean(std::vector<int> axes, bool keepdims) {
     per_sample.push_back(a - 1);
   }
   if (per_sample.empty()) refuse("a reduction over every axis, the batch one included");
-  set_act(0, add(std::make_unique<ReduceMean>(per_sample, keepdims), {x.id}));
+  set_act(0, add(std::make_unique<ReduceMean>(per_sample, keepdims, mean), {x.id}));
 }
 
 void Importer::node(const onnx::NodeProto& n, std::size_t index) {
@@ -742,6 +783,8 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
   if (op == "Sub") return binary(BinaryKind::sub);
   if (op == "Mul") return binary(BinaryKind::mul);
   if (op == "Div") return binary(BinaryKind::div);
+  if (op == "Equal") return binary(BinaryKind::equal);
+  if (op == "Gather") return gather();
   if (op == "MaxPool") return pool(true);
   if (op == "AveragePool") return pool(false);
   if (op == "Reshape") return reshape();
@@ -817,7 +860,7 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
     const auto to = onnx_detail::attr_int(n, "to", 0);
     if (to != onnx::TensorProto::FLOAT)
       refuse(fmt::format("a cast of an activation to type {}", to));
-    return set_act(0, x.id);
+    return set_act(0, x.id);  // integers and masks are exact floats already
   }
   if (op == "Shape") {
     Const c{{rank}, {static_cast<double>(onnx_detail::batch_marker)}, true};
@@ -952,6 +995,12 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
     if (!axes) refuse("a reduction without axes (over the batch axis too)");
     return reduce_mean({axes->begin(), axes->end()}, onnx_detail::attr_int(n, "keepdims", 1) != 0);
   }
+  if (op == "ReduceSum") {  // opset 13: the axes are input 1
+    const auto axes = const_input(1);
+    if (!axes || axes->size() == 0) refuse("a reduction without axes (over the batch axis too)");
+    const auto a = axes->ints();
+    return reduce_mean({a.begin(), a.end()}, onnx_detail::attr_int(n, "keepdims", 1) != 0, false);
+  }
   if (op == "Squeeze" || op == "Unsqueeze") {
     std::vector<std::int64_t> axes;
     if (auto a = const_input(1)) axes = a->ints();
@@ -1026,9 +1075,30 @@ OnnxImport Importer::run() {
     for (const auto& t : m_.graph().initializer()) inits.insert(t.name());
     for (const auto& i : m_.graph().input())
       if (!inits.count(i.name()) && i.type().has_tensor_type() &&
-          i.type().tensor_type().elem_type() != onnx::TensorProto::FLOAT)
-        fail("{}: input '{}' has ONNX element type {}, lumac imports float inputs (type 1)", file_,
-             i.name(), i.type().tensor_type().elem_type());
+          i.type().tensor_type().elem_type() != onnx::TensorProto::FLOAT &&
+          i.type().tensor_type().elem_type() != onnx::TensorProto::INT64)
+        fail(
+            "{}: input '{}' has ONNX element type {}; lumac imports float (type 1) and int64 "
+            "(type 7: token ids) inputs",
+            file_, i.name(), i.type().tensor_type().elem_type());
+    // Token ids go to embeddings, masks and shape ops; anything else needs floats (named here,
+    // before shape inference reports it as a type clash).
+    for (const auto& i : m_.graph().input()) {
+      if (inits.count(i.name()) || !i.type().has_tensor_type() ||
+          i.type().tensor_type().elem_type() != onnx::TensorProto::INT64)
+        continue;
+      static const std::set<std::string> readers{"Gather", "Equal",   "Cast",    "Shape",
+                                                 "Reshape", "Squeeze", "Unsqueeze", "Identity"};
+      for (const onnx::NodeProto* n : order_)
+        for (int k = 0; k < n->input_size(); ++k)
+          if (n->input(k) == i.name() &&
+              (!readers.count(n->op_type()) || (n->op_type() == "Gather" && k != 1)))
+            fail(
+                "{}: node '{}' ({}) reads the int64 input '{}' where floats are needed; lumac "
+                "reads int64 token ids with Gather (embeddings), Equal (masks), Cast and shape "
+                "operators",
+                file_, n->name(), n->op_type(), i.name());
+    }
   }
   try {
     onnx::checker::check_model(m_);

@@ -520,3 +520,68 @@ TEST_CASE("graph: softmax and layer norm, their input gradients and their stored
   CHECK_THROWS_WITH_AS(nn::LayerNorm(1, 1e-5, {1, 2}, {0}), doctest::Contains("2 scale and 1 bias"),
                        Error);
 }
+
+TEST_CASE("graph: token ids through gather, a mask through equal, and reduce_sum") {
+  // Ids (4 per sample) pick rows of a 5 x 2 x 3 table; equal(ids, 0) marks the padding;
+  // the output is the sum over tokens of each row times (1 - mask), a masked pooling.
+  std::vector<float> table(30);
+  fill_normal(table, 7130);
+  Nodes nodes;
+  nodes.push_back(std::make_unique<nn::Gather>(nn::Shape{5, 2, 3}, table));  // 1: (4, 2, 3)
+  nodes.push_back(std::make_unique<nn::BinaryConst>(nn::BinaryKind::equal, nn::Shape{},
+                                                    std::vector<float>{0.0f}, false));  // 2: (4)
+  nodes.push_back(std::make_unique<nn::BinaryConst>(nn::BinaryKind::sub, nn::Shape{},
+                                                    std::vector<float>{1.0f}, true));    // 3: 1 - m
+  nodes.push_back(std::make_unique<nn::Reshape>(nn::Shape{4, 1, 1}));                    // 4
+  nodes.push_back(std::make_unique<nn::Binary>(nn::BinaryKind::mul));                    // 5
+  nodes.push_back(std::make_unique<nn::ReduceMean>(std::vector<int>{0}, false, false));  // 6: sum
+  nn::Model m = graph_of({4}, std::move(nodes), {{0}, {0}, {2}, {3}, {1, 4}, {5}});
+  CHECK(m.output_shape() == nn::Shape{2, 3});
+  nn::Tensor ids(2, {4});
+  ids.data = {3, 0, 4, 1, 0, 0, 2, 2};
+  const nn::Tensor y = m.forward(ids);
+  for (int s = 0; s < 2; ++s)
+    for (int e = 0; e < 6; ++e) {
+      double want = 0;
+      for (int t = 0; t < 4; ++t) {
+        const int id = static_cast<int>(ids.data[static_cast<std::size_t>(s * 4 + t)]);
+        if (id != 0) want += table[static_cast<std::size_t>(id * 6 + e)];
+      }
+      CHECK(y.data[static_cast<std::size_t>(s * 6 + e)] == doctest::Approx(want).epsilon(1e-6));
+    }
+  // The ids get a zero gradient; the model file keeps the table and the sum.
+  nn::Tape tape;
+  m.forward(ids, {}, tape);
+  nn::Tensor g(2, {2, 3}), grad_in;
+  std::fill(g.data.begin(), g.data.end(), 1.0f);
+  m.backward(tape, g, {}, nullptr, &grad_in);
+  CHECK(std::all_of(grad_in.data.begin(), grad_in.data.end(), [](float v) { return v == 0; }));
+  TempDir tmp;
+  nn::save_model(m, tmp / "gather.h5", false);
+  const nn::Tensor back = nn::load_model(tmp / "gather.h5").forward(ids);
+  CHECK(std::memcmp(back.data.data(), y.data.data(), y.data.size() * sizeof(float)) == 0);
+  // An id outside the table, or not an integer, stops the pass before it starts.
+  for (float bad : {5.0f, -1.0f, 2.5f}) {
+    nn::Tensor b = ids;
+    b.data[6] = bad;
+    CHECK_THROWS_WITH_AS(m.forward(b), doctest::Contains("node 'node0'"), Error);
+    CHECK_THROWS_WITH_AS(m.forward(b), doctest::Contains("sample 1 position 2"), Error);
+  }
+}
+
+TEST_CASE("graph: reduce_sum's input gradient matches central differences") {
+  Nodes nodes;
+  nodes.push_back(std::make_unique<nn::ReduceMean>(std::vector<int>{0, 2}, true, false));
+  nn::Model m = graph_of({2, 3, 4}, std::move(nodes), {{0}});
+  CHECK(m.output_shape() == nn::Shape{1, 3, 1});
+  const nn::Tensor x = random_tensor(2, {2, 3, 4}, 7140);
+  CHECK(m.forward(x).data[0] == doctest::Approx([&] {
+                                  double s = 0;
+                                  for (int a = 0; a < 2; ++a)
+                                    for (int c = 0; c < 4; ++c)
+                                      s += x.data[static_cast<std::size_t>(a * 12 + c)];
+                                  return s;
+                                }())
+                                    .epsilon(1e-6));
+  CHECK(graph_gradient_error(m, x) < 2e-3);
+}

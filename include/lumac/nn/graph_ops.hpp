@@ -6,10 +6,13 @@
 //
 //   unary       leaky_relu (alpha), clip (lo, hi), sigmoid, tanh, exp, neg, sqrt, abs, erf,
 //               pow (a constant exponent)
-//   binary      add, sub, mul, div of two values, NumPy broadcasting of their per-sample shapes
+//   binary      add, sub, mul, div, equal of two values, NumPy broadcasting of their per-sample
+//               shapes
 //   binary_const  the same with a constant operand (left or right), broadcast likewise
 //   channel_affine  y = x * scale[c] + shift[c] over axis 0 (BatchNormalization executed)
-//   reduce_mean over some per-sample axes, keepdims or not (GlobalAveragePool, ReduceMean)
+//   reduce_mean over some per-sample axes, keepdims or not (GlobalAveragePool, ReduceMean);
+//               reduce_sum likewise (ReduceSum)
+//   gather      rows of a constant table picked by integer ids (embeddings: Gather on token ids)
 //   concat      along a per-sample axis, any number of inputs
 //   reshape     to a per-sample shape (values do not move)
 //   transpose   a permutation of the per-sample axes
@@ -31,7 +34,8 @@ namespace lumac::nn {
 std::unique_ptr<Layer> make_graph_op(const NodeRecord& r);
 
 enum class UnaryKind { leaky_relu, clip, sigmoid, tanh, exp, neg, sqrt, abs, erf, pow };
-enum class BinaryKind { add, sub, mul, div };
+// equal gives 1 where the operands are equal and 0 elsewhere (a mask; its gradient is 0).
+enum class BinaryKind { add, sub, mul, div, equal };
 
 // Per-sample output shape of a NumPy broadcast of a and b (lumac::Error if they do not fit).
 Shape broadcast_shape(const Shape& a, const Shape& b);
@@ -127,11 +131,12 @@ class ReduceMean final : public Layer {
   double digital_ops(std::span<const Shape> in, const Shape&) const override {
     return static_cast<double>(shape_size(in[0]));
   }
-  ReduceMean(std::vector<int> axes, bool keepdims);
+  // mean false: the sum (ReduceSum).
+  ReduceMean(std::vector<int> axes, bool keepdims, bool mean = true);
   LayerType type() const override { return LayerType::op; }
   std::unique_ptr<Layer> clone() const override { return std::make_unique<ReduceMean>(*this); }
   std::string describe() const override;
-  std::string op_name() const override { return "reduce_mean"; }
+  std::string op_name() const override { return mean_ ? "reduce_mean" : "reduce_sum"; }
   void record(NodeRecord& r) const override;
   Shape output_shape(const Shape& input) const override;
   void forward(const Tensor& in, Tensor& out, const Pass& pass) const override;
@@ -141,6 +146,32 @@ class ReduceMean final : public Layer {
  private:
   std::vector<int> axes_;  // per-sample axes, sorted
   bool keepdims_;
+  bool mean_;
+};
+
+// Embedding lookup: out[..., :] = table[id] for every integer id of the input (token ids, stored
+// exactly as floats below 2^24). The table (rows x row shape) is a frozen constant; the ids have
+// no gradient. An id that is not an integer in [0, rows) is refused by check_input_values before
+// a pass, and gives a row of NaN if it reaches forward by another path.
+class Gather final : public Layer {
+ public:
+  double digital_ops(std::span<const Shape>, const Shape&) const override { return 0; }
+  Gather(Shape table_shape, std::vector<float> table);
+  LayerType type() const override { return LayerType::op; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<Gather>(*this); }
+  std::string describe() const override;
+  std::string op_name() const override { return "gather"; }
+  void record(NodeRecord& r) const override;
+  Shape output_shape(const Shape& input) const override;
+  void check_input_values(std::size_t k, const Tensor& in) const override;
+  void forward(const Tensor& in, Tensor& out, const Pass& pass) const override;
+  void backward(const Tensor& in, const Tensor& out, const Tensor& grad_out, Tensor* grad_in,
+                std::span<std::vector<float>> grads, const Pass& pass) const override;
+  int rows() const { return table_shape_.at(0); }
+
+ private:
+  Shape table_shape_;  // rows, then the shape of one row
+  std::vector<float> table_;
 };
 
 class Concat final : public Layer {

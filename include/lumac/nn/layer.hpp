@@ -98,6 +98,13 @@ class Layer {
     return static_cast<double>(shape_size(output));
   }
   virtual void record(NodeRecord& r) const { r.op = op_name(); }
+  // Checks the values a node reads from the model input (its input k) before a forward pass
+  // runs (which cannot stop once started): lumac::Error naming what is wrong, e.g. a Gather's
+  // token id outside its table. By default every value is accepted.
+  virtual void check_input_values(std::size_t k, const Tensor& in) const {
+    (void)k;
+    (void)in;
+  }
 
   // out = layer(in) over the batch (out is resized).
   virtual void forward(const Tensor& in, Tensor& out, const Pass& pass) const = 0;
