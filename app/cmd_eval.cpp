@@ -25,7 +25,7 @@ struct EvalCommand {
 
 void print_study(const EvalStudy& st) {
   const NetworkEvaluation& r = st.result;
-  fmt::print("lumac eval: {} on {} ({} images), noise {}{}\n", st.model, st.dataset, st.samples,
+  fmt::print("lumac eval: {} on {} ({} samples), noise {}{}\n", st.model, st.dataset, st.samples,
              enum_name(st.hardware.mode),
              st.hardware.bits ? fmt::format(", {} bits", *st.hardware.bits) : "");
   fmt::print("  {:<8} {:>7} {:>10} {:>10} {:>8} {:>11} {:>8} {:>10} {:>10}\n", "layer", "fan-in",

@@ -25,11 +25,11 @@ void print_study(const ImportStudy& st, const std::string& out) {
              src.producer.empty() ? "unknown producer" : src.producer, src.opset);
   for (const auto& n : st.notes) fmt::print("  {}\n", n);
   fmt::print("{}", st.model.summary());
-  fmt::print("  calibrated on the first {} {} training images ({:.1f} s)\n",
+  fmt::print("  calibrated on the first {} {} training samples ({:.1f} s)\n",
              st.model.calibration().samples, src.dataset, st.seconds);
   if (st.test_samples > 0)
-    fmt::print("  clean accuracy {:.4f} on {} {} test images\n", st.clean_accuracy, st.test_samples,
-               src.dataset);
+    fmt::print("  clean accuracy {:.4f} on {} {} test samples\n", st.clean_accuracy,
+               st.test_samples, src.dataset);
   fmt::print("model written to {}\n", out);
 }
 
@@ -58,10 +58,10 @@ void register_import(CLI::App& app) {
   add_common_options(*cmd, o->common);
   add_output_options(*cmd, o->output, true);
   cmd->add_option("onnx", o->spec.onnx, "the ONNX model file")->required();
-  cmd->add_option("--dataset", o->spec.dataset, "fashion-mnist or mnist: the data it is for")
+  cmd->add_option("--dataset", o->spec.dataset, "fashion-mnist, mnist or spam: the data it is for")
       ->required();
   cmd->add_option("--calibration-samples", o->spec.calibration_samples,
-                  "training images for the calibrated ranges (default 1000)");
+                  "training samples for the calibrated ranges (default 1000)");
   cmd->callback([o] { run_import(*o); });
 }
 

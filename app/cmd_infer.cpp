@@ -46,7 +46,7 @@ void register_infer(CLI::App& app) {
   add_common_options(*cmd, o->common);
   cmd->add_option("--model", o->spec.model, "model file (.h5) or ONNX model (.onnx)")->required();
   cmd->add_option("--dataset", o->spec.dataset,
-                  "an ONNX model's dataset (fashion-mnist | mnist), to calibrate it for the "
+                  "an ONNX model's dataset (fashion-mnist | mnist | spam), to calibrate it for the "
                   "analog modes");
   cmd->add_option("--input", o->spec.input, "IN.h5, the inputs")->required();
   cmd->add_option("--out", o->spec.out, "OUT.h5, the outputs")->required();

@@ -30,7 +30,7 @@ double mean_of(const std::vector<double>& e) {
 }
 
 void print_study(const PrecisionStudy& st) {
-  fmt::print("lumac precision: {} under {} noise, clean accuracy {:.4f} ({} test images)\n",
+  fmt::print("lumac precision: {} under {} noise, clean accuracy {:.4f} ({} test samples)\n",
              st.model, st.noise, st.clean_accuracy, st.test_samples);
   fmt::print("  learned in {} steps ({:.1f} s), target E {:.4g} ({}), lambda {}\n", st.steps,
              st.learned.seconds, st.target_energy, st.energy_unit, st.lambda);

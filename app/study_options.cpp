@@ -29,14 +29,15 @@ void add_network_options(CLI::App& cmd, NetworkSpec& o, bool model_required) {
                            "model file (e.g. data/models/fmnist_cnn.h5), or an ONNX model (.onnx, "
                            "imported and calibrated on the fly; needs --dataset)");
   if (model_required) m->required();
-  cmd.add_option("--dataset", o.dataset,
-                 "fashion-mnist | mnist (default: the dataset the model was trained or imported "
-                 "for)");
+  cmd.add_option(
+      "--dataset", o.dataset,
+      "fashion-mnist | mnist | spam (default: the dataset the model was trained or imported "
+      "for)");
   o.notice = [](const std::string& text) {
     if (mpi::rank() == 0) fmt::print(stderr, "lumac: {}\n", text);
   };
-  cmd.add_option("--limit", o.limit, "use the first N test images (default, or 0: all)");
-  cmd.add_option("--batch", o.batch, "images per forward pass (default 256)");
+  cmd.add_option("--limit", o.limit, "use the first N test samples (default, or 0: all)");
+  cmd.add_option("--batch", o.batch, "samples per forward pass (default 256)");
 }
 
 void add_hardware_options(CLI::App& cmd, HardwareSpec& o) {

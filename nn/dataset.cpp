@@ -10,6 +10,7 @@
 
 #include "lumac/core/error.hpp"
 #include "lumac/core/json.hpp"
+#include "lumac/nn/spam.hpp"
 
 namespace lumac::nn {
 
@@ -297,8 +298,15 @@ DatasetSplits load_mnist(const fs::path& digits_dir) {
 }
 
 DatasetSplits load_dataset(DatasetName name, const fs::path& data_dir, bool with_train) {
-  return name == DatasetName::mnist ? load_mnist(mnist_dir(data_dir))
-                                    : load_fashion_mnist(fashion_mnist_dir(), with_train);
+  switch (name) {
+    case DatasetName::mnist:
+      return load_mnist(mnist_dir(data_dir));
+    case DatasetName::spam:
+      return load_spam(spam_dir(data_dir), spam_vocabulary_path(data_dir));
+    case DatasetName::fashion_mnist:
+      break;
+  }
+  return load_fashion_mnist(fashion_mnist_dir(), with_train);
 }
 
 Batch make_batch(const Dataset& data, std::span<const std::int64_t> indices) {

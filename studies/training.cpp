@@ -23,7 +23,10 @@ nn::OptimizerParams optimizer_params(const TrainSpec& spec) {
 }  // namespace
 
 void check_train_spec(const TrainSpec& spec) {
-  parse_enum<nn::DatasetName>(spec.dataset, "dataset");
+  if (parse_enum<nn::DatasetName>(spec.dataset, "dataset") == nn::DatasetName::spam)
+    fail(
+        "dataset spam: lumac trains image classifiers only (mlp, cnn); the spam transformer is "
+        "trained by scripts/train_spam_transformer.py and imported");
   parse_enum<nn::Arch>(spec.arch, "arch");
   const nn::OptimizerParams opt = optimizer_params(spec);
   if (spec.epochs < 1) fail("epochs = {}: must be >= 1", spec.epochs);

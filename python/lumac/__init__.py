@@ -347,7 +347,7 @@ class Model:
                  bits=None, sources="all", config=None, seeds=1, seed=1, limit=0, batch=256):
         """Accuracy on the simulated hardware over seeds seed ... seed + seeds - 1 (lumac eval).
 
-        data: None (the model's dataset), a dataset name (fashion-mnist | mnist), or a pair
+        data: None (the model's dataset), a dataset name (fashion-mnist | mnist | spam), or a pair
         (inputs of shape (N, *input_shape), integer labels of shape (N,)); limit: the first N
         test images or samples (0: all). Returns a Result equal to lumac eval --json:
         accuracy_mean, accuracy_std, accuracy (per seed), clean_accuracy, layers (per matrix
@@ -450,8 +450,10 @@ class Model:
 
 
 def load_dataset(name, *, split="test", limit=0):
-    """A bundled dataset (fashion-mnist | mnist) as numpy arrays: images (N, 1, 28, 28) float32
-    in [0, 1] and labels (N,) int64; split: test | train; limit: the first N (0: all)."""
+    """A bundled dataset (fashion-mnist | mnist | spam) as numpy arrays: the samples and labels
+    (N,) int64; split: test | train; limit: the first N (0: all). Images are (N, 1, 28, 28)
+    float32 in [0, 1]; spam (SpamAssassin mail, label 1 = spam) gives (N, 128) float32 token
+    ids of data/models/spam_transformer_vocab.txt, padded with 0."""
     k = _checked(dataset=name, split=split, limit=limit)
     return _call(_lumac.load_dataset, k["dataset"], split=k["split"], limit=k["limit"])
 

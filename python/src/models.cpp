@@ -301,7 +301,7 @@ void bind_models(py::module_& m) {
           nn::DatasetSplits s = nn::load_dataset(which, data_dir(), split == "train");
           nn::Dataset& all = split == "train" ? s.train : s.test;
           if (limit > all.size())
-            fail("limit = {}: the {} {} set has only {} images", limit, name, split, all.size());
+            fail("limit = {}: the {} {} set has only {} samples", limit, name, split, all.size());
           d = all.prefix(limit);
         });
         std::vector<py::ssize_t> dims{static_cast<py::ssize_t>(d.size())};

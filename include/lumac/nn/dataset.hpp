@@ -1,5 +1,5 @@
-// Image classification datasets, 1 x 28 x 28 images with pixels as float in [0, 1] and labels
-// 0..9, and batches drawn from them.
+// Classification datasets: image ones of 1 x 28 x 28 images with pixels as float in [0, 1] and
+// labels 0..9, and batches drawn from them.
 //
 // Fashion-MNIST (Xiao et al. 2017): the Debian package dataset-fashion-mnist, gzipped IDX files
 // {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz in /usr/share/datasets/fashion-mnist
@@ -14,6 +14,8 @@
 // test sample when i % 5 == 4, so 8,000 train and 2,000 test. Within each split the samples are
 // interleaved over the classes (the first of each digit file, then the second of each, ...) so
 // that every prefix of a split is class-balanced.
+//
+// SpamAssassin mail (spam or ham): sequences of 128 token ids, nn/spam.hpp.
 //
 // A sample's global index (what hooks use for RNG counters) is its position in its split.
 #pragma once
@@ -32,7 +34,7 @@
 
 namespace lumac::nn {
 
-enum class DatasetName { fashion_mnist, mnist };
+enum class DatasetName { fashion_mnist, mnist, spam };
 
 struct Dataset {
   std::string name;   // "fashion-mnist" or "mnist"
@@ -86,7 +88,9 @@ Batch make_batch(const Dataset& data, std::int64_t first, int count);
 namespace lumac {
 template <>
 struct EnumNames<nn::DatasetName> {
-  static constexpr std::array<std::pair<nn::DatasetName, std::string_view>, 2> values{
-      {{nn::DatasetName::fashion_mnist, "fashion-mnist"}, {nn::DatasetName::mnist, "mnist"}}};
+  static constexpr std::array<std::pair<nn::DatasetName, std::string_view>, 3> values{
+      {{nn::DatasetName::fashion_mnist, "fashion-mnist"},
+       {nn::DatasetName::mnist, "mnist"},
+       {nn::DatasetName::spam, "spam"}}};
 };
 }  // namespace lumac
