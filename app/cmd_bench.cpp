@@ -18,8 +18,9 @@ void register_bench(CLI::App& app) {
   cmd->add_option("--repeats", o->repeats, "timed runs per figure (default 5)");
   cmd->add_option("--model", o->model_files,
                   "time only this model file (.h5 or .onnx; repeatable): clean on each GEMM "
-                  "kernel, shot noise at 10 photons/MAC; Fashion-MNIST images for 1x28x28 "
-                  "inputs, seeded random inputs otherwise")
+                  "kernel, shot noise at 10 photons/MAC; on the test set of the dataset it was "
+                  "imported for, else Fashion-MNIST images for 1x28x28 inputs, else seeded "
+                  "random inputs")
       ->check(CLI::ExistingFile);
   cmd->add_option("--images", o->images, "images per inference run (default 10000)");
   cmd->add_option("--batch", o->batch, "images per forward pass (default 256)");

@@ -224,15 +224,20 @@ void bundled_inference_figures(const BenchOptions& o, const Settings& settings,
   inference_figures(o, settings, net.model, net.test, name, true, out);
 }
 
-// A model file given with --model: on the first o.images Fashion-MNIST test images when it takes
-// 1x28x28 inputs, otherwise on o.images inputs drawn uniformly in [0, 1) (seeded; images/s does
-// not depend on the values). A file without calibration (an ONNX model) is calibrated on those
-// inputs and timed with shot noise only.
+// A model file given with --model: on the first o.images test samples of the dataset it was
+// imported for (a model file of spam_transformer: at most the 1,209 test messages), else of
+// Fashion-MNIST when it takes 1x28x28 inputs, otherwise on o.images inputs drawn uniformly in
+// [0, 1) (seeded; images/s does not depend on the values). A file without calibration (an ONNX
+// model) is calibrated on those inputs and timed with shot noise only.
 void file_inference_figures(const BenchOptions& o, const Settings& settings,
                             const std::string& file, std::vector<Figure>& out) {
   nn::Model model = load_model_file(file, "", {}, nn::default_calibration_samples, false);
   nn::Dataset data;
-  if (model.input_shape() == nn::Shape{1, 28, 28}) {
+  const auto* source = model.source() ? &*model.source() : nullptr;
+  if (source && !source->dataset.empty()) {
+    const auto name = parse_enum<nn::DatasetName>(source->dataset, "dataset");
+    data = nn::load_dataset(name, o.models.parent_path(), false).test.prefix(o.images);
+  } else if (model.input_shape() == nn::Shape{1, 28, 28}) {
     data = nn::load_fashion_mnist(nn::fashion_mnist_dir(), false).test.prefix(o.images);
   } else {
     data.name = "random";

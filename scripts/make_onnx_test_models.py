@@ -325,8 +325,10 @@ def write_h5(path, datasets):
     with h5py.File(path, "w") as f:
         f.attrs["source"] = SOURCE
         f.attrs["torch_version"] = str(torch.__version__)
-        for name, value in datasets.items():
-            f.create_dataset(name, data=np.ascontiguousarray(value, dtype=np.float32))
+        for name, value in datasets.items():  # float32, or int64 for integer arrays (token ids)
+            value = np.asarray(value)
+            dtype = np.int64 if np.issubdtype(value.dtype, np.integer) else np.float32
+            f.create_dataset(name, data=np.ascontiguousarray(value, dtype=dtype))
 
 
 def export(model, x, path, opset=13, dynamic=True, preserve=False):
@@ -461,6 +463,8 @@ def run_numpy(model_proto, feeds):
             f = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}[op]
             r = f(ins[0], ins[1])
             out = [r.astype(np.result_type(ins[0], ins[1]))]
+        elif op == "Equal":
+            out = [np.equal(ins[0], ins[1])]
         elif op == "Relu":
             out = [np.maximum(ins[0], 0)]
         elif op == "LeakyRelu":
@@ -525,6 +529,14 @@ def run_numpy(model_proto, feeds):
             keep = bool(a.get("keepdims", 1))
             ax = tuple(axes) if axes is not None else None
             out = [ins[0].astype(np.float64).mean(axis=ax, keepdims=keep).astype(np.float32)]
+        elif op == "ReduceSum":  # axes an input from opset 13 on
+            axes = _axes(node, ins, a, opset)
+            keep = bool(a.get("keepdims", 1))
+            if axes is None and a.get("noop_with_empty_axes", 0):
+                out = [ins[0]]
+            else:
+                ax = tuple(axes) if axes is not None else None
+                out = [ins[0].astype(np.float64).sum(axis=ax, keepdims=keep).astype(ins[0].dtype)]
         elif op == "LayerNormalization":
             x = ins[0].astype(np.float64)
             axis = a.get("axis", -1)

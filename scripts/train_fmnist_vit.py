@@ -58,7 +58,8 @@ class Attention(nn.Module):
         self.heads = heads
         self.q, self.k, self.v, self.o = (nn.Linear(d, d) for _ in range(4))
 
-    def forward(self, x):
+    def forward(self, x, mask=None):
+        """x (N, T, d); mask None, or (N, 1, 1, T) added to the scores (scripts/train_spam_transformer.py)."""
         n, t, d = x.shape
         h = self.heads
         dh = d // h
@@ -67,7 +68,10 @@ class Attention(nn.Module):
             return y.reshape(n, t, h, dh).transpose(1, 2)
 
         q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
-        a = torch.softmax(torch.matmul(q, k.transpose(-2, -1)) * (1.0 / math.sqrt(dh)), dim=-1)
+        scores = torch.matmul(q, k.transpose(-2, -1)) * (1.0 / math.sqrt(dh))
+        if mask is not None:
+            scores = scores + mask
+        a = torch.softmax(scores, dim=-1)
         return self.o(torch.matmul(a, v).transpose(1, 2).reshape(n, t, d))
 
 
@@ -79,8 +83,8 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(d)
         self.mlp = nn.Sequential(nn.Linear(d, hidden), nn.GELU(), nn.Linear(hidden, d))
 
-    def forward(self, x):
-        x = x + self.attn(self.norm1(x))
+    def forward(self, x, mask=None):
+        x = x + self.attn(self.norm1(x), mask)
         return x + self.mlp(self.norm2(x))
 
 

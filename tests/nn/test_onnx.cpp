@@ -88,8 +88,12 @@ TEST_CASE("onnx: every test model's clean outputs equal PyTorch's within 1e-4") 
   }
 }
 
-TEST_CASE("onnx: the bundled ResNet's and vision transformer's clean outputs equal PyTorch's") {
-  for (const std::string name : {"fmnist_resnet", "fmnist_vit"}) {
+TEST_CASE("onnx: the bundled ResNet's and transformers' clean outputs equal PyTorch's") {
+  // spam_transformer reads int64 token ids (read here as the exact floats lumac carries them as).
+  const std::vector<std::pair<std::string, std::string>> models{
+      {"fmnist_resnet", "input"}, {"fmnist_vit", "input"}, {"spam_transformer", "tokens"}};
+  for (const auto& entry : models) {
+    const std::string& name = entry.first;
     CAPTURE(name);
     const fs::path model = source_dir() / "data" / "models" / (name + ".onnx");
     if (!fs::exists(model)) {
@@ -97,7 +101,7 @@ TEST_CASE("onnx: the bundled ResNet's and vision transformer's clean outputs equ
       continue;
     }
     const nn::OnnxImport imp = nn::import_onnx(model);
-    const nn::Tensor x = onnx_read_batch(onnx_dir() / (name + "_in.h5"), "input");
+    const nn::Tensor x = onnx_read_batch(onnx_dir() / (name + "_in.h5"), entry.second);
     const nn::Tensor ref = onnx_read_batch(onnx_dir() / (name + "_ref.h5"), "output");
     CHECK(onnx_relative_error(imp.model.forward(x), ref) < 1e-4);
   }
@@ -291,11 +295,15 @@ TEST_CASE("onnx: bad models are one error naming the problem") {
     CHECK(onnx_import_error(m, tmp.path()).find("weights.bin") != std::string::npos);
   }
   {
-    auto m = good;  // an int64 input where floats are needed
+    auto m = good;  // an int64 input where floats are needed, and a bool input
     m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(
         onnx::TensorProto::INT64);
     const std::string e = onnx_import_error(m);
-    CHECK(e.find("float") != std::string::npos);
+    CHECK(e.find("node '/fc1/Gemm' (Gemm) reads the int64 input 'input' where floats are needed") !=
+          std::string::npos);
+    m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(
+        onnx::TensorProto::BOOL);
+    CHECK(onnx_import_error(m).find("element type 9; lumac imports float") != std::string::npos);
   }
   {
     auto m = good;  // a per-sample axis of unknown size
@@ -442,4 +450,44 @@ TEST_CASE("onnx: lumac import of the bundled models' ResNet writes a calibrated 
       {"import", (onnx_dir() / "mlp.onnx").string(), "--dataset", "fashion-mnist", "--out", out});
   CHECK(again.exit_code == 2);
   CHECK(again.err_lines() == 1);
+}
+
+TEST_CASE(
+    "onnx: lumac infer takes int64 token ids; ids outside the vocabulary or too long a "
+    "sequence are one line") {
+  TempDir tmp;
+  const std::string model = (source_dir() / "data" / "models" / "spam_transformer.onnx").string();
+  const std::string in = (onnx_dir() / "spam_transformer_in.h5").string();
+  const RunResult ok =
+      run_lumac({"infer", "--model", model, "--input", in, "--out", (tmp / "o.h5").string()});
+  REQUIRE(ok.exit_code == 0);
+  const nn::Tensor ref = onnx_read_batch(onnx_dir() / "spam_transformer_ref.h5", "output");
+  CHECK(onnx_relative_error(onnx_read_batch(tmp / "o.h5", "output"), ref) < 1e-4);
+  const H5::H5File f = h5::open_for_reading(in, "test data");
+  const auto ids = h5::read_ints(f.openGroup("/"), "tokens");
+  REQUIRE(ids.dims.size() == 2);
+  auto write_ids = [&](const fs::path& file, std::vector<std::int64_t> data,
+                       std::vector<hsize_t> dims) {
+    H5::H5File out(file.string(), H5F_ACC_TRUNC);
+    H5::Group root = out.openGroup("/");
+    h5::write_dataset(root, "tokens", data, dims, "");
+  };
+  // An id past the 8000-token vocabulary, in sample 3 at position 5.
+  std::vector<std::int64_t> bad = ids.data;
+  bad[3 * ids.dims[1] + 5] = 8000;
+  write_ids(tmp / "bad.h5", bad, ids.dims);
+  const RunResult r = run_lumac({"infer", "--model", model, "--input", (tmp / "bad.h5").string(),
+                                 "--out", (tmp / "b.h5").string()});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err_lines() == 1);
+  CHECK(r.err.find("sample 3 position 5: id 8000 is outside") != std::string::npos);
+  CHECK_FALSE(fs::exists(tmp / "b.h5"));
+  // A sequence of 129 tokens: the model takes 128.
+  std::vector<std::int64_t> longer(ids.dims[0] * 129, 2);
+  write_ids(tmp / "long.h5", longer, {ids.dims[0], 129});
+  const RunResult r2 = run_lumac({"infer", "--model", model, "--input", (tmp / "long.h5").string(),
+                                  "--out", (tmp / "l.h5").string()});
+  CHECK(r2.exit_code == 2);
+  CHECK(r2.err_lines() == 1);
+  CHECK(r2.err.find("(N, 128)") != std::string::npos);
 }

@@ -181,4 +181,16 @@ TEST_CASE("nn bundled models reach their documented clean accuracy on the full t
   for (const auto& info : vit.matmul_layers()) attention += info.activation_operands() ? 1 : 0;
   CHECK(attention == 8);  // Q K^T and softmax(.) V in each of the 4 blocks
   CHECK(nn::evaluate(vit, fashion().test).accuracy == doctest::Approx(0.8804).epsilon(1e-12));
+  // The imported spam transformer reads token ids: 1,179 of the 1,209 test messages, as in
+  // PyTorch.
+  const nn::Model spam = nn::load_model(source_dir() / "data" / "models" / "spam_transformer.h5");
+  REQUIRE(spam.source());
+  CHECK(spam.source()->dataset == "spam");
+  int act = 0;
+  for (const auto& info : spam.matmul_layers()) act += info.activation_operands() ? 1 : 0;
+  CHECK(spam.matmul_layers().size() == 17);
+  CHECK(act == 4);
+  const auto data = nn::load_dataset(nn::DatasetName::spam, source_dir() / "data", false);
+  const auto r = nn::evaluate(spam, data.test);
+  CHECK(r.accuracy == doctest::Approx(1179.0 / 1209).epsilon(1e-12));
 }
