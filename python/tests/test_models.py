@@ -122,3 +122,20 @@ def test_onnx_model_clean_equals_its_h5(tmp_path):
     h5 = lumac.load_model(ROOT / "data" / "models" / "fmnist_resnet.h5")
     x = images(8)
     assert np.array_equal(onnx.infer(x), h5.infer(x))
+
+
+def test_spam_transformer_reads_token_ids():
+    # The SpamAssassin test messages as token ids; the model's clean predictions; an id past the
+    # vocabulary is a ValueError naming the embedding node, the sample and the position.
+    x, y = lumac.load_dataset("spam", limit=64)
+    assert x.shape == (64, 128) and x.dtype == np.float32
+    assert np.array_equal(x, np.floor(x)) and x.min() >= 0 and x.max() < 8000
+    assert set(np.unique(y)) == {0, 1}
+    m = lumac.load_model(f"{ROOT}/data/models/spam_transformer.h5")
+    assert m.input_shape == (128,) and m.dataset == "spam"
+    assert sum(1 for n in m.nodes if n["analog"]) == 17
+    assert np.array_equal(m.infer(x).argmax(axis=1), m.infer(x[::-1]).argmax(axis=1)[::-1])
+    bad = x[:4].copy()
+    bad[2, 3] = 8000
+    with pytest.raises(ValueError, match="sample 2 position 3: id 8000 is outside the table"):
+        m.infer(bad)
