@@ -61,7 +61,8 @@ void register_bench(CLI::App& app) {
       return;
     }
     fmt::print(
-        "lumac bench: median of {} runs (min - max); {} images, batch {}, {} thread(s); GEMM "
+        "lumac bench: median of {} runs (min - max); up to {} images, batch {}, {} thread(s); "
+        "GEMM "
         "kernel {}{}\n",
         opt.repeats, opt.images, opt.batch, omp_get_max_threads(),
         gemm_kernel_name(default_gemm_kernel()),

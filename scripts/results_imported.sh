@@ -10,7 +10,12 @@
 #
 # Usage: scripts/results_imported.sh NAME [seed ...]   (default seeds: 1 2 3)
 #   RESULTS_E="1 2 4 ..."   the shot-noise photons per MAC of step 1 (default 1 2 4 8 16 32 64 128)
+#   RESULTS_LASER=LO:HI:N:log  the laser powers of step 2 in W (default 1e-4:1e-1:7:log)
+#   RESULTS_NOISE=physical  the noise of step 3 (default shot; E is then the detected photons
+#                           per MAC that set each node's share of the laser power)
 #   RESULTS_SKIP_CURVES=1   only the precision study
+#   RESULTS_SKIP_PRECISION=1  only the curves
+#   RESULTS_REUSE=1         keep a seed's precision JSON that is already there (summaries only)
 # Writes results/NAME/. fmnist_resnet: about 10 minutes for the curves and 15 to 20 per seed on
 # 2 idle cores.
 set -euo pipefail
@@ -26,6 +31,10 @@ model=data/models/$name.h5
 out=results/$name
 mkdir -p "$out"
 read -r -a energies <<< "${RESULTS_E:-1 2 4 8 16 32 64 128}"
+laser=${RESULTS_LASER:-1e-4:1e-1:7:log}
+noise=${RESULTS_NOISE:-shot}
+[[ "$noise" =~ ^(shot|thermal|weight|physical)$ ]] ||
+  { echo "results_imported: RESULTS_NOISE='$noise' must be shot, thermal, weight or physical" >&2; exit 2; }
 
 if [[ -z "${RESULTS_SKIP_CURVES:-}" ]]; then
   echo "== $name, shot noise: accuracy against detected photons per MAC" >&2
@@ -35,25 +44,31 @@ if [[ -z "${RESULTS_SKIP_CURVES:-}" ]]; then
   done
 
   echo "== $name, physical noise: accuracy against laser power" >&2
-  "$lumac" sweep --model "$model" --noise physical --param laser.power_W=1e-4:1e-1:7:log --seeds 2 \
+  "$lumac" sweep --model "$model" --noise physical --param "laser.power_W=$laser" --seeds 2 \
     --out "$out/laser_sweep.h5" --csv "$out/laser_sweep.csv" --force > "$out/laser_sweep.txt"
   cat "$out/laser_sweep.txt"
 fi
 
+[[ -z "${RESULTS_SKIP_PRECISION:-}" ]] || exit 0
 dirs=()
 for seed in "${seeds[@]}"; do
   [[ "$seed" =~ ^[0-9]+$ ]] || { echo "results_imported: seed '$seed' is not a whole number" >&2; exit 2; }
-  echo "== $name, learned against uniform precision, shot noise, seed $seed" >&2
+  echo "== $name, learned against uniform precision, $noise noise, seed $seed" >&2
   dir="$out/seed$seed"
   mkdir -p "$dir"
-  "$lumac" precision --model "$model" --noise shot --seed "$seed" --json --force \
-    --out "$dir/precision_shot.h5" > "$dir/precision_shot.json.part"
-  mv "$dir/precision_shot.json.part" "$dir/precision_shot.json"
   dirs+=("$dir")
+  if [[ -n "${RESULTS_REUSE:-}" && -f "$dir/precision_$noise.json" ]]; then
+    echo "   (kept $dir/precision_$noise.json)" >&2
+    continue
+  fi
+  "$lumac" precision --model "$model" --noise "$noise" --seed "$seed" --json --force \
+    --out "$dir/precision_$noise.h5" > "$dir/precision_$noise.json.part"
+  mv "$dir/precision_$noise.json.part" "$dir/precision_$noise.json"
 done
-/usr/bin/python3 - "${dirs[@]}" <<'PY'
+/usr/bin/python3 - "$noise" "${dirs[@]}" <<'PY'
 import json, statistics, sys
-runs = [json.load(open(f"{d}/precision_shot.json")) for d in sys.argv[1:]]
+noise = sys.argv.pop(1)
+runs = [json.load(open(f"{d}/precision_{noise}.json")) for d in sys.argv[1:]]
 print("| seed | target | uniform E | learned E | saving | accuracy uniform / learned "
       "| detected optical aJ/MAC uniform -> learned |")
 print("|---|---|---|---|---|---|---|")
