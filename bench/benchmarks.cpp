@@ -6,6 +6,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <functional>
 #include <memory>
 
@@ -19,6 +20,7 @@
 #include "lumac/nn/conv2d.hpp"
 #include "lumac/nn/dataset.hpp"
 #include "lumac/nn/evaluate.hpp"
+#include "lumac/nn/graph_ops.hpp"
 #include "lumac/nn/precision.hpp"
 #include "lumac/studies/evaluation.hpp"
 #include "lumac/studies/network.hpp"
@@ -228,7 +230,8 @@ void bundled_inference_figures(const BenchOptions& o, const Settings& settings,
 // imported for (a model file of spam_transformer: at most the 1,209 test messages), else of
 // Fashion-MNIST when it takes 1x28x28 inputs, otherwise on o.images inputs drawn uniformly in
 // [0, 1) (seeded; images/s does not depend on the values). A file without calibration (an ONNX
-// model) is calibrated on those inputs and timed with shot noise only.
+// model) is calibrated on those inputs and timed with shot noise only. Inputs that feed an
+// embedding (Gather) are random integer ids below its row count.
 void file_inference_figures(const BenchOptions& o, const Settings& settings,
                             const std::string& file, std::vector<Figure>& out) {
   nn::Model model = load_model_file(file, "", {}, nn::default_calibration_samples, false);
@@ -246,9 +249,21 @@ void file_inference_figures(const BenchOptions& o, const Settings& settings,
     data.classes = model.classes();
     const std::int64_t size = nn::shape_size(data.sample_shape);
     data.pixels.resize(static_cast<std::size_t>(o.images * size));
+    // Token ids when the input feeds an embedding table: integers below its row count.
+    int rows = 0;
+    for (std::size_t i = 0; i < model.size(); ++i) {
+      const auto& in = model.node_inputs(i);
+      if (const auto* g = dynamic_cast<const nn::Gather*>(&model.layer(i));
+          g && std::find(in.begin(), in.end(), 0) != in.end())
+        rows = rows == 0 ? g->rows() : std::min(rows, g->rows());
+    }
     const RandomStream stream(1, Stream::vectors);
-    for (std::size_t i = 0; i < data.pixels.size(); ++i)
-      data.pixels[i] = static_cast<float>(stream.uniform(i, 0, 0, 0));
+    for (std::size_t i = 0; i < data.pixels.size(); ++i) {
+      const double u = stream.uniform(i, 0, 0, 0);
+      data.pixels[i] = rows > 0
+                           ? static_cast<float>(std::min<double>(std::floor(u * rows), rows - 1))
+                           : static_cast<float>(u);
+    }
     data.labels.assign(static_cast<std::size_t>(o.images), 0);
   }
   const bool calibrated = model.calibrated();

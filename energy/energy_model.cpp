@@ -83,6 +83,7 @@ EnergyReport energy_report(const CircuitParams& circuit, const EnergyParams& e,
       fail("layer '{}': photons per MAC = {}: must be finite and >= 0", w.name, w.photons_per_mac);
     LayerEnergy le;
     le.name = w.name;
+    le.activation_operands = w.activation_operands;
     le.macs = w.macs();
     le.enob = w.readout_enob;
     const double macs = le.macs;

@@ -606,14 +606,16 @@ Shape Gather::output_shape(const Shape& input) const {
   return out;
 }
 
-void Gather::check_input_values(std::size_t, const Tensor& in) const {
+void Gather::check_input_values(std::size_t, const Tensor& in,
+                                std::span<const std::int64_t> samples) const {
   const std::int64_t n = in.sample_size();
   for (int i = 0; i < in.batch; ++i) {
     const float* x = in.sample(i);
+    const std::int64_t sample = samples.empty() ? i : samples[static_cast<std::size_t>(i)];
     for (std::int64_t e = 0; e < n; ++e)
       if (!(x[e] >= 0 && x[e] < static_cast<float>(rows()) && x[e] == std::floor(x[e])))
-        fail("sample {} position {}: id {} is outside the table's {} rows (ids 0 to {})", i, e,
-             x[e], rows(), rows() - 1);
+        fail("sample {} position {}: id {} is not an integer in [0, {}), the table's rows", sample,
+             e, x[e], rows());
   }
 }
 

@@ -242,12 +242,12 @@ void Model::run_group(std::vector<Tensor>& values, const Pass& pass, bool keep) 
   }
 }
 
-void Model::check_input(const Tensor& x) const {
+void Model::check_input(const Tensor& x, std::span<const std::int64_t> samples) const {
   for (std::size_t i = 0; i < layers_.size(); ++i)
     for (std::size_t k = 0; k < inputs_[i].size(); ++k) {
       if (inputs_[i][k] != 0) continue;
       try {
-        layers_[i]->check_input_values(k, x);
+        layers_[i]->check_input_values(k, x, samples);
       } catch (const Error& e) {
         fail("model input read by node '{}': {}", names_[i], e.what());
       }
@@ -256,7 +256,7 @@ void Model::check_input(const Tensor& x) const {
 
 std::vector<Tensor> Model::forward_outputs(const Tensor& x, const Pass& pass) const {
   check_batch(x, input_shape(), pass);
-  check_input(x);
+  check_input(x, pass.samples);
   std::vector<Tensor> outs(outputs_.size());
   for (std::size_t k = 0; k < outputs_.size(); ++k)
     outs[k].resize(x.batch, shapes_[static_cast<std::size_t>(outputs_[k])]);
@@ -281,7 +281,7 @@ Tensor Model::forward(const Tensor& x, const Pass& pass) const {
 
 void Model::forward(const Tensor& x, const Pass& pass, Tape& tape) const {
   check_batch(x, input_shape(), pass);
-  check_input(x);
+  check_input(x, pass.samples);
   const int groups = group_count(x.batch);
   tape.batch_ = x.batch;
   tape.layers_ = layers_.size();

@@ -18,6 +18,13 @@ namespace lumac::nn::onnx_detail {
 // and Reshape recognises it. A prime no real shape uses.
 inline constexpr std::int64_t batch_marker = 1000003;
 
+// Operators that only move values (or, Shape, read only the shape), which may therefore read
+// integer activations (token ids, masks) and keep them integers (Cast makes them floats).
+inline bool moves_integers(const std::string& op) {
+  return op == "Reshape" || op == "Squeeze" || op == "Unsqueeze" || op == "Identity" ||
+         op == "Flatten" || op == "Transpose" || op == "Cast" || op == "Shape";
+}
+
 struct Const {
   Shape dims;             // full ONNX shape ({} for a scalar)
   std::vector<double> v;  // row-major values (int64 held exactly up to 2^53)

@@ -197,9 +197,7 @@ void Importer::set_act(std::size_t output, int id, bool integer) {
 }
 
 bool Importer::shape_only_op() const {
-  const std::string& op = n_->op_type();
-  return op == "Reshape" || op == "Squeeze" || op == "Unsqueeze" || op == "Identity" ||
-         op == "Flatten" || op == "Cast" || op == "Transpose";
+  return onnx_detail::moves_integers(n_->op_type());
 }
 
 void Importer::gather() {
@@ -530,6 +528,8 @@ void Importer::gemm() {
 void Importer::matmul() {
   const Val& a = act_input(0);
   const Val& bv = value(n_->input(1));
+  if (bv.act && bv.integer)
+    refuse("input 1 holds integers (token ids or a mask) where floats are needed");
   if (bv.act) {
     // Both operands are activations (attention): a product on the hardware with both operands
     // modulated at every use.
@@ -741,7 +741,13 @@ void Importer::reduce_mean(std::vector<int> axes, bool keepdims, bool mean) {
     per_sample.push_back(a - 1);
   }
   if (per_sample.empty()) refuse("a reduction over every axis, the batch one included");
-  set_act(0, add(std::make_unique<ReduceMean>(per_sample, keepdims, mean), {x.id}));
+  std::unique_ptr<Layer> layer;
+  try {
+    layer = std::make_unique<ReduceMean>(per_sample, keepdims, mean);
+  } catch (const Error& e) {
+    refuse(e.what());
+  }
+  set_act(0, add(std::move(layer), {x.id}));
 }
 
 void Importer::node(const onnx::NodeProto& n, std::size_t index) {
@@ -905,6 +911,7 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
     for (int k = 0; k < n.input_size(); ++k) {
       const Val& v = value(n.input(k));
       if (!v.act) refuse("a concatenation of activations and constants");
+      if (v.integer) refuse("a concatenation of integers (token ids or a mask)");
       ids.push_back(v.id);
     }
     std::int64_t axis = onnx_detail::attr_int(n, "axis", 0);
@@ -1087,12 +1094,10 @@ OnnxImport Importer::run() {
       if (inits.count(i.name()) || !i.type().has_tensor_type() ||
           i.type().tensor_type().elem_type() != onnx::TensorProto::INT64)
         continue;
-      static const std::set<std::string> readers{"Gather", "Equal",   "Cast",    "Shape",
-                                                 "Reshape", "Squeeze", "Unsqueeze", "Identity"};
       for (const onnx::NodeProto* n : order_)
         for (int k = 0; k < n->input_size(); ++k)
-          if (n->input(k) == i.name() &&
-              (!readers.count(n->op_type()) || (n->op_type() == "Gather" && k != 1)))
+          if (n->input(k) == i.name() && !onnx_detail::moves_integers(n->op_type()) &&
+              n->op_type() != "Equal" && !(n->op_type() == "Gather" && k == 1))
             fail(
                 "{}: node '{}' ({}) reads the int64 input '{}' where floats are needed; lumac "
                 "reads int64 token ids with Gather (embeddings), Equal (masks), Cast and shape "

@@ -94,6 +94,9 @@ SpamVocabulary read_spam_vocabulary(const fs::path& path) {
     std::string token = text.substr(start, end - start);
     start = end + 1;
     const int id = static_cast<int>(v.tokens.size());
+    if (!token.empty() && token.back() == '\r')
+      fail("spam vocabulary '{}': line {} ends in CR: the file must have Unix (LF) line endings",
+           path.string(), id + 1);
     const bool special = (id == 0 && token == "<pad>") || (id == 1 && token == "<unk>");
     if (!special) {
       if (id < 2)

@@ -97,11 +97,6 @@ std::vector<std::vector<float>> infer_samples(const nn::Model& model, std::span<
       hook = ex.get();
     }
   }
-  {  // token ids outside an embedding table, named by their sample in the whole input
-    nn::Tensor all(static_cast<int>(samples), model.input_shape());
-    std::copy(x.begin(), x.end(), all.data.begin());
-    model.check_input(all);
-  }
   std::vector<std::vector<float>> results(model.outputs().size());
   std::vector<std::int64_t> index(static_cast<std::size_t>(samples));
   std::iota(index.begin(), index.end(), 0);

@@ -56,7 +56,7 @@ nn::Model load_model_file(const std::string& path, const std::string& dataset,
   if (notice)
     notice(
         fmt::format("importing ONNX model '{}' and calibrating it on the first {} {} training "
-                    "images (lumac import saves this as a model file)",
+                    "samples (lumac import saves this as a model file)",
                     path, calibration_samples, dataset));
   nn::SourceRecord src = *imp.model.source();
   src.dataset = dataset;

@@ -32,7 +32,11 @@ Json energy_json(const EnergyReport& r) {
   Json j = layer_energy_json(r.total);
   j.erase("adc_bits");
   Json layers = Json::array();
-  for (const auto& l : r.layers) layers.push_back(layer_energy_json(l));
+  for (const auto& l : r.layers) {
+    Json lj = layer_energy_json(l);
+    lj["operands"] = l.activation_operands ? "activations" : "weights";
+    layers.push_back(std::move(lj));
+  }
   j["layers"] = layers;
   j["static_power_W"] = r.static_W;
   j["batch"] = r.batch;

@@ -137,5 +137,6 @@ def test_spam_transformer_reads_token_ids():
     assert np.array_equal(m.infer(x).argmax(axis=1), m.infer(x[::-1]).argmax(axis=1)[::-1])
     bad = x[:4].copy()
     bad[2, 3] = 8000
-    with pytest.raises(ValueError, match="sample 2 position 3: id 8000 is outside the table"):
+    message = r"sample 2 position 3: id 8000 is not an integer in \[0, 8000\)"
+    with pytest.raises(ValueError, match=message):
         m.infer(bad)

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "lumac/core/h5.hpp"
+#include "lumac/core/json.hpp"
 #include "lumac/nn/model_file.hpp"
 #include "lumac/nn/onnx_import.hpp"
 #include "tests/nn/nn_support.hpp"
@@ -480,8 +481,19 @@ TEST_CASE(
                                  "--out", (tmp / "b.h5").string()});
   CHECK(r.exit_code == 2);
   CHECK(r.err_lines() == 1);
-  CHECK(r.err.find("sample 3 position 5: id 8000 is outside") != std::string::npos);
+  CHECK(r.err.find("sample 3 position 5: id 8000 is not an integer in [0, 8000)") !=
+        std::string::npos);
   CHECK_FALSE(fs::exists(tmp / "b.h5"));
+  // lumac energy --json marks the 4 attention products as products of two activations.
+  const RunResult e = run_lumac(
+      {"energy", "--model", (source_dir() / "data" / "models" / "spam_transformer.h5").string(),
+       "--limit", "8", "--json"});
+  REQUIRE(e.exit_code == 0);
+  const Json ej = Json::parse(e.out);
+  int act = 0;
+  for (const auto& l : ej["layers"]) act += l["operands"] == "activations" ? 1 : 0;
+  CHECK(ej["layers"].size() == 17);
+  CHECK(act == 4);
   // A sequence of 129 tokens: the model takes 128.
   std::vector<std::int64_t> longer(ids.dims[0] * 129, 2);
   write_ids(tmp / "long.h5", longer, {ids.dims[0], 129});
@@ -490,4 +502,83 @@ TEST_CASE(
   CHECK(r2.exit_code == 2);
   CHECK(r2.err_lines() == 1);
   CHECK(r2.err.find("(N, 128)") != std::string::npos);
+}
+
+namespace {
+
+// A graph of int64 token ids (N, 4) -> float output, from nodes (op, inputs, outputs, int attrs).
+struct TestNode {
+  std::string op;
+  std::vector<std::string> in, out;
+  std::vector<std::pair<std::string, std::int64_t>> attrs;
+};
+
+onnx::ModelProto token_graph(const std::vector<TestNode>& nodes, const std::string& output,
+                             int output_rank) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(17);
+  auto* g = m.mutable_graph();
+  g->set_name("tokens");
+  auto value = [](onnx::ValueInfoProto* v, const std::string& name, int type, int rank) {
+    v->set_name(name);
+    auto* t = v->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(type);
+    t->mutable_shape()->add_dim()->set_dim_param("N");
+    for (int k = 1; k < rank; ++k) t->mutable_shape()->add_dim();
+  };
+  value(g->add_input(), "ids", onnx::TensorProto::INT64, 2);
+  g->mutable_input(0)
+      ->mutable_type()
+      ->mutable_tensor_type()
+      ->mutable_shape()
+      ->mutable_dim(1)
+      ->set_dim_value(4);
+  value(g->add_output(), output, onnx::TensorProto::FLOAT, output_rank);
+  auto* axes = g->add_initializer();
+  axes->set_name("axis2");
+  axes->set_data_type(onnx::TensorProto::INT64);
+  axes->add_dims(1);
+  axes->add_int64_data(2);
+  auto* zero = g->add_initializer();
+  zero->set_name("zero");
+  zero->set_data_type(onnx::TensorProto::INT64);
+  zero->add_int64_data(0);
+  for (const auto& n : nodes) {
+    auto* p = g->add_node();
+    p->set_op_type(n.op);
+    p->set_name(n.op + "_" + n.out[0]);
+    for (const auto& i : n.in) p->add_input(i);
+    for (const auto& o : n.out) p->add_output(o);
+    for (const auto& [key, v] : n.attrs) {
+      auto* a = p->add_attribute();
+      a->set_name(key);
+      a->set_type(onnx::AttributeProto::INT);
+      a->set_i(v);
+    }
+  }
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("onnx: token ids pass through shape operators, never into float arithmetic") {
+  // A mask from the ids, reshaped to the ids' own shape (Shape of an int64 input): imports.
+  const auto ok = token_graph({{"Equal", {"ids", "zero"}, {"pad"}, {}},
+                               {"Cast", {"pad"}, {"padf"}, {{"to", onnx::TensorProto::FLOAT}}},
+                               {"Shape", {"ids"}, {"shape"}, {}},
+                               {"Reshape", {"padf", "shape"}, {"out"}, {}}},
+                              "out", 2);
+  CHECK(onnx_import_error(ok).empty());
+  // Integers concatenated after an Unsqueeze (ONNX would add them as integers): refused.
+  const auto concat = token_graph({{"Unsqueeze", {"ids", "axis2"}, {"u"}, {}},
+                                   {"Concat", {"u", "u"}, {"c"}, {{"axis", 2}}},
+                                   {"Cast", {"c"}, {"out"}, {{"to", onnx::TensorProto::FLOAT}}}},
+                                  "out", 3);
+  CHECK(onnx_import_error(concat).find("(Concat): input 0 holds integers") != std::string::npos);
+  // The ids into a float operator directly: refused before shape inference, naming the node.
+  const auto direct = token_graph(
+      {{"Cast", {"ids"}, {"f"}, {{"to", onnx::TensorProto::FLOAT}}}, {"Exp", {"ids"}, {"out"}, {}}},
+      "out", 2);
+  CHECK(onnx_import_error(direct).find("(Exp) reads the int64 input 'ids'") != std::string::npos);
 }

@@ -94,7 +94,8 @@ TEST_CASE("spam: a missing or damaged corpus or vocabulary is one error naming t
       {"the\n<unk>\n", "line 1 must be '<pad>'"},
       {"<pad>\n<unk>\nthe\nthe\n", "line 4 repeats the token 'the'"},
       {"<pad>\n<unk>\nhello world\n", "line 3 is not a token"},
-      {"<pad>\n<unk>\n\n", "line 3 is not a token"}};
+      {"<pad>\n<unk>\n\n", "line 3 is not a token"},
+      {"<pad>\r\n<unk>\r\n", "line 1 ends in CR"}};
   for (const auto& v : vocabs) {
     CAPTURE(v.second);
     write_text(tmp / "vocab.txt", v.first);

@@ -121,11 +121,12 @@ struct LayerEnergy {
   double detected_optical_J = 0;                                // photon energy detected
   double laser_optical_J = 0;                                   // optical energy leaving the laser
   std::array<double, energy_components.size()> components_J{};  // per inference
-  double total_J = 0;   // sum of the components (laser electrical)
-  double adc_bits = 0;  // resolution the ADC energy was computed at
-  double enob = 0;      // ENOB of the read-out this energy buys (0: not known)
-  double tile_s = 0;    // tile time per inference
-  double laser_W = 0;   // optical laser power of the layer's photon budget
+  double total_J = 0;                // sum of the components (laser electrical)
+  double adc_bits = 0;               // resolution the ADC energy was computed at
+  double enob = 0;                   // ENOB of the read-out this energy buys (0: not known)
+  double tile_s = 0;                 // tile time per inference
+  double laser_W = 0;                // optical laser power of the layer's photon budget
+  bool activation_operands = false;  // a product of two activations (LayerWork's flag)
   double aJ_per_mac(double joules) const;
 };
 

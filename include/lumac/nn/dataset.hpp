@@ -37,7 +37,7 @@ namespace lumac::nn {
 enum class DatasetName { fashion_mnist, mnist, spam };
 
 struct Dataset {
-  std::string name;   // "fashion-mnist" or "mnist"
+  std::string name;   // "fashion-mnist", "mnist" or "spam"
   std::string split;  // "train" or "test"
   Shape sample_shape{1, 28, 28};
   int classes = 10;

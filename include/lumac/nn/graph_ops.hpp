@@ -163,7 +163,8 @@ class Gather final : public Layer {
   std::string op_name() const override { return "gather"; }
   void record(NodeRecord& r) const override;
   Shape output_shape(const Shape& input) const override;
-  void check_input_values(std::size_t k, const Tensor& in) const override;
+  void check_input_values(std::size_t k, const Tensor& in,
+                          std::span<const std::int64_t> samples) const override;
   void forward(const Tensor& in, Tensor& out, const Pass& pass) const override;
   void backward(const Tensor& in, const Tensor& out, const Tensor& grad_out, Tensor* grad_in,
                 std::span<std::vector<float>> grads, const Pass& pass) const override;

