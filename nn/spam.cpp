@@ -20,20 +20,20 @@ constexpr std::array<const char*, 5> spam_groups{"easy-ham-1", "easy-ham-2", "ha
                                                  "spam-2"};
 constexpr int spam_messages = 6046;
 
-fs::path env_or(const char* name, const fs::path& fallback) {
+fs::path spam_env_or(const char* name, const fs::path& fallback) {
   if (const char* v = std::getenv(name); v && *v) return v;
   return fallback;
 }
 
-bool token_byte(unsigned char c) {
+bool spam_token_byte(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
-unsigned char lower(unsigned char c) {
+unsigned char spam_lower(unsigned char c) {
   return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c - 'A' + 'a') : c;
 }
 
-std::string read_file(const fs::path& path, const char* what, const char* install) {
+std::string read_spam_file(const fs::path& path, const char* what, const char* install) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec))
     fail_file("{} '{}' is missing: install it with {}", what, path.string(), install);
@@ -49,7 +49,7 @@ struct RawMessage {
 };
 
 RawMessage parse_message(const fs::path& path) {
-  const std::string raw = read_file(path, "SpamAssassin message", spam_install);
+  const std::string raw = read_spam_file(path, "SpamAssassin message", spam_install);
   Json j;
   try {
     j = Json::parse(raw);
@@ -75,17 +75,17 @@ int SpamVocabulary::id(const std::string& token) const {
 }
 
 fs::path spam_dir(const fs::path& data_dir) {
-  return env_or("LUMAC_SPAM_DIR", data_dir.parent_path() / "node_modules" / "@stdlib" /
-                                      "datasets-spam-assassin" / "data");
+  return spam_env_or("LUMAC_SPAM_DIR", data_dir.parent_path() / "node_modules" / "@stdlib" /
+                                           "datasets-spam-assassin" / "data");
 }
 
 fs::path spam_vocabulary_path(const fs::path& data_dir) {
-  return env_or("LUMAC_SPAM_VOCAB", data_dir / "models" / "spam_transformer_vocab.txt");
+  return spam_env_or("LUMAC_SPAM_VOCAB", data_dir / "models" / "spam_transformer_vocab.txt");
 }
 
 SpamVocabulary read_spam_vocabulary(const fs::path& path) {
   const std::string text =
-      read_file(path, "spam vocabulary", "a clean checkout (data/models ships it)");
+      read_spam_file(path, "spam vocabulary", "a clean checkout (data/models ships it)");
   SpamVocabulary v;
   std::size_t start = 0;
   while (start < text.size()) {
@@ -105,7 +105,7 @@ SpamVocabulary read_spam_vocabulary(const fs::path& path) {
       const bool single = token == "$" || token == "!";
       if (token.empty() || token.size() > 4096 ||
           (!single && !std::all_of(token.begin(), token.end(), [](char c) {
-            return token_byte(static_cast<unsigned char>(c));
+            return spam_token_byte(static_cast<unsigned char>(c));
           })))
         fail("spam vocabulary '{}': line {} is not a token", path.string(), id + 1);
     }
@@ -136,7 +136,7 @@ std::string spam_document(std::string_view text) {
     const std::string_view line = headers.substr(start, end - start);
     if (line.size() >= 8) {
       std::string head(line.substr(0, 8));
-      for (char& c : head) c = static_cast<char>(lower(static_cast<unsigned char>(c)));
+      for (char& c : head) c = static_cast<char>(spam_lower(static_cast<unsigned char>(c)));
       if (head == "subject:") {
         subject = line.substr(8);
         break;
@@ -155,8 +155,8 @@ std::vector<std::string> spam_tokens(std::string_view document, std::size_t max_
   std::string cur;
   for (std::size_t k = 0; k <= document.size() && out.size() < max_tokens; ++k) {
     const unsigned char c =
-        k < document.size() ? lower(static_cast<unsigned char>(document[k])) : 0;
-    if (k < document.size() && token_byte(c)) {
+        k < document.size() ? spam_lower(static_cast<unsigned char>(document[k])) : 0;
+    if (k < document.size() && spam_token_byte(c)) {
       cur.push_back(static_cast<char>(c));
       continue;
     }

@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Json fixture() {
+Json spam_fixture() {
   std::ifstream in(source_dir() / "tests" / "data" / "spam" / "tokens.json");
   REQUIRE(in);
   std::stringstream ss;
@@ -22,15 +22,15 @@ Json fixture() {
   return Json::parse(ss.str());
 }
 
-nn::SpamVocabulary vocabulary() {
+nn::SpamVocabulary shipped_vocabulary() {
   return nn::read_spam_vocabulary(nn::spam_vocabulary_path(source_dir() / "data"));
 }
 
 }  // namespace
 
 TEST_CASE("spam: the tokenizer gives the training script's tokens and ids on edge cases") {
-  const Json f = fixture();
-  const auto vocab = vocabulary();
+  const Json f = spam_fixture();
+  const auto vocab = shipped_vocabulary();
   CHECK(static_cast<int>(vocab.tokens.size()) == f["vocab_size"].get<int>());
   REQUIRE(f["documents"].size() >= 6);
   for (const auto& d : f["documents"]) {
@@ -43,7 +43,7 @@ TEST_CASE("spam: the tokenizer gives the training script's tokens and ids on edg
 }
 
 TEST_CASE("spam: the corpus splits, orders and encodes messages as the training script did") {
-  const Json f = fixture();
+  const Json f = spam_fixture();
   const nn::DatasetSplits s = nn::load_dataset(nn::DatasetName::spam, source_dir() / "data");
   CHECK(s.train.size() == f["train"].get<std::int64_t>());
   CHECK(s.test.size() == f["test"].get<std::int64_t>());
@@ -54,7 +54,7 @@ TEST_CASE("spam: the corpus splits, orders and encodes messages as the training 
   const auto spam100 = std::count(s.test.labels.begin(), s.test.labels.begin() + 100, 1);
   CHECK(spam100 > 15);
   CHECK(spam100 < 50);
-  const auto vocab = vocabulary();
+  const auto vocab = shipped_vocabulary();
   const fs::path corpus = nn::spam_dir(source_dir() / "data");
   REQUIRE(f["messages"].size() >= 10);
   for (const auto& m : f["messages"]) {
