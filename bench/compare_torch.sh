@@ -11,6 +11,14 @@
 #   fmnist_resnet           data/models/fmnist_resnet.onnx against bench/torch_onnx_reference.py
 #                           (the ONNX graph run node by node with torch functional ops), the
 #                           first 2,000 test images, batch 256;
+#   fmnist_vit              the same for the vision transformer (data/models/fmnist_vit.onnx);
+#                           its two attention products per block (Q K^T and softmax(.) V,
+#                           products of two activations) are noisy on both sides, with the
+#                           std ||a_i|| ||b_j|| / sqrt(D E) of lumac's model;
+#   spam_transformer        the text transformer: lumac's data/models/spam_transformer.h5 (so
+#                           that it reads the SpamAssassin test messages) against its .onnx
+#                           graph in the runner, on the same 1,209 test sequences of 128 token
+#                           ids (scripts/spam_corpus.py), batch 256, in sequences/s;
 #   resnet18, resnet50      torchvision's, random weights (fixed seed, batch norms in eval mode),
 #                           exported to ONNX in a temporary folder (ResNet-50 is ~100 MB: never
 #                           in the repository); lumac on that file against the torchvision
@@ -35,18 +43,21 @@
 # the torch side prints the BLAS library it actually loaded ("blas" in its JSON).
 #
 # Usage:
-#   bench/compare_torch.sh [MODEL ...]     # default: fmnist_mlp fmnist_cnn fmnist_resnet resnet18 resnet50
+#   bench/compare_torch.sh [MODEL ...]     # default: fmnist_mlp fmnist_cnn fmnist_resnet
+#                                          #   fmnist_vit spam_transformer resnet18 resnet50
 #   COMPARE_TORCH_MODELS="resnet18" bench/compare_torch.sh      # the same, from the environment
 # Environment: COMPARE_TORCH_THREADS (default "1 2"), COMPARE_TORCH_REPEATS (timed runs per
-# figure, default 3), COMPARE_TORCH_FMNIST_IMAGES (fmnist_resnet, 2000),
+# figure, default 3), COMPARE_TORCH_FMNIST_IMAGES (fmnist_resnet and fmnist_vit, 2000),
+# COMPARE_TORCH_SPAM_MESSAGES (spam_transformer, 1209),
 # COMPARE_TORCH_IMAGES_224 / COMPARE_TORCH_BATCH_224 (32 / 32), LUMAC (build/app/lumac).
-# About 15 minutes for everything on 2 idle cores (resnet50 alone 7).
+# About 20 minutes for everything on 2 idle cores (resnet50 alone 7).
 # Prints a table on stderr, then one JSON line on stdout: per model and thread count, "clean"
 # and "shot" each with lumac_images_per_s, torch_images_per_s and speedup (lumac over torch);
 # torch_layout and both layouts' figures; noisy_over_clean_time of both; the accuracies of the
-# .h5 models; peak_resident_MiB of both; the resnet50 memory figure; the targets of issue 16
-# (lumac >= PyTorch on the bundled models and on every shot row, >= 0.8x on the clean
-# 224 x 224 rows, lumac's noisy/clean <= 1.10) and whether each is met. Exit code 0 even when
+# .h5 models; peak_resident_MiB of both; the resnet50 memory figure; the targets of issues 16
+# and 17 (lumac >= PyTorch on the bundled models, the transformers included, and on every
+# shot row, >= 0.8x on the clean 224 x 224 rows, lumac's noisy/clean <= 1.10) and whether each
+# is met. (A transformer's "images" are sequences for spam_transformer.) Exit code 0 even when
 # a target is missed (1 only when a step could not run at all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,7 +79,7 @@ dpkg-query -W -f='${Status}' libopenblas0-pthread 2>/dev/null | grep -q "ok inst
 lumac=${LUMAC:-build/app/lumac}
 test -x "$lumac" || scripts/setup.sh build
 
-all_models="fmnist_mlp fmnist_cnn fmnist_resnet resnet18 resnet50"
+all_models="fmnist_mlp fmnist_cnn fmnist_resnet fmnist_vit spam_transformer resnet18 resnet50"
 if [ $# -gt 0 ]; then models="$*"; else models=${COMPARE_TORCH_MODELS:-$all_models}; fi
 for m in $models; do
   case " $all_models " in *" $m "*) ;; *) echo "compare_torch: unknown model $m (choose from: $all_models)" >&2; exit 2;; esac
@@ -76,6 +87,7 @@ done
 threads_list=${COMPARE_TORCH_THREADS:-1 2}
 repeats=${COMPARE_TORCH_REPEATS:-3}
 fmnist_images=${COMPARE_TORCH_FMNIST_IMAGES:-2000}
+spam_messages=${COMPARE_TORCH_SPAM_MESSAGES:-1209}
 images_224=${COMPARE_TORCH_IMAGES_224:-32}
 batch_224=${COMPARE_TORCH_BATCH_224:-32}
 photons=10
@@ -110,6 +122,15 @@ for model in $models; do
     fmnist_resnet)
       file=data/models/fmnist_resnet.onnx; n=$fmnist_images; b=256
       ;;
+    fmnist_vit)
+      file=data/models/fmnist_vit.onnx; n=$fmnist_images; b=256; layouts=contiguous
+      ;;
+    spam_transformer)
+      # lumac reads the test messages of the dataset the .h5 was imported for; the runner
+      # tokenizes the same messages from the same corpus and runs the .onnx
+      file=data/models/spam_transformer.h5; n=$spam_messages; b=256; layouts=contiguous
+      torch_script=(bench/torch_onnx_reference.py run data/models/spam_transformer.onnx)
+      ;;
     *)
       file="$tmp/$model.onnx"; n=$images_224; b=$batch_224
       /usr/bin/python3 bench/torch_onnx_reference.py export "$model" "$file" 2>"$tmp/export.err" || {
@@ -134,7 +155,7 @@ echo "compare_torch: done in $(( $(date +%s) - start )) s" >&2
 import json, os, sys
 out, models, threads = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
 repeats, fmnist_images, images_224, batch_224 = map(int, sys.argv[4:8])
-BUNDLED = ("fmnist_mlp", "fmnist_cnn", "fmnist_resnet")
+BUNDLED = ("fmnist_mlp", "fmnist_cnn", "fmnist_resnet", "fmnist_vit", "spam_transformer")
 LAYOUTS = ("contiguous", "channels_last")
 SHORT = {"contiguous": "NCHW", "channels_last": "NHWC", None: ""}
 
@@ -216,7 +237,7 @@ for m in models:
 def f(v, spec, width=0):
     return ("-" if v is None else format(v, spec)).rjust(width)
 
-hdr = (f"{'model':<14} {'thr':>3} {'mode':<5} {'lumac img/s':>12} {'torch img/s':>17} "
+hdr = (f"{'model':<16} {'thr':>3} {'mode':<5} {'lumac img/s':>12} {'torch img/s':>17} "
        f"{'lumac/torch':>11} {'noisy/clean: lumac':>18} {'torch':>6} {'peak MiB: lumac':>15} "
        f"{'torch':>6}")
 print(hdr, file=sys.stderr)
@@ -233,9 +254,10 @@ for m, t, mode, e, mem in rows:
     if other:
         acc += f"  (torch {SHORT[[k for k in LAYOUTS if k != e['torch_layout']][0]]}: {other[0]:,.1f})"
     sp = "-" if e["speedup"] is None else f"{e['speedup']:.2f}x"
-    lay = SHORT[e.get("torch_layout")]
+    # the layout is named only where both were timed (the convolutional networks)
+    lay = SHORT[e.get("torch_layout")] if len(e.get("torch_images_per_s_by_layout", {})) > 1 else ""
     tor = f(e['torch_images_per_s'], ',.1f') + (f" {lay}" if lay else "")
-    print(f"{m:<14} {t:>3} {mode:<5} {f(e['lumac_images_per_s'], ',.1f', 12)} "
+    print(f"{m:<16} {t:>3} {mode:<5} {f(e['lumac_images_per_s'], ',.1f', 12)} "
           f"{tor:>17} {sp:>11} "
           f"{f(nl, '.3f', 18)} {f(nt, '.2f', 6)} "
           f"{f(mem and mem['lumac'], '.0f', 15)} {f(mem and mem['torch'], '.0f', 6)}{acc}",
