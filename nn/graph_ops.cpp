@@ -1161,6 +1161,138 @@ void Softmax::backward(const Tensor& in, const Tensor& out, const Tensor& grad_o
   }
 }
 
+// ---- where ----------------------------------------------------------------------------------
+
+Where::Where(std::array<Operand, 3> operands) : ops_(std::move(operands)) {
+  if (arity() == 0) fail("where: every operand is a constant (it folds at import)");
+  for (const Operand& o : ops_) {
+    if (!o.constant) continue;
+    if (shape_size(o.shape) != static_cast<std::int64_t>(o.values.size()))
+      fail("where: a constant of shape {} holds {} values", shape_string(o.shape), o.values.size());
+    for (float v : o.values)
+      if (!std::isfinite(v)) fail("where: a constant holds a non-finite value");
+  }
+}
+
+int Where::arity() const {
+  return static_cast<int>(
+      std::count_if(ops_.begin(), ops_.end(), [](const Operand& o) { return !o.constant; }));
+}
+
+std::string Where::describe() const {
+  std::string s = "where";
+  const char* names[] = {"cond", "x", "y"};
+  for (std::size_t k = 0; k < 3; ++k) {
+    if (!ops_[k].constant) continue;
+    s += ops_[k].values.size() == 1
+             ? fmt::format(" {}={}", names[k], ops_[k].values[0])
+             : fmt::format(" {}=constant {}", names[k], shape_string(ops_[k].shape));
+  }
+  return s;
+}
+
+void Where::record(NodeRecord& r) const {
+  r.op = "where";
+  std::vector<std::int64_t> constant, rank;
+  for (std::size_t k = 0; k < 3; ++k) {
+    constant.push_back(ops_[k].constant ? 1 : 0);
+    rank.push_back(static_cast<std::int64_t>(ops_[k].shape.size()));
+    if (ops_[k].constant)
+      r.put_array(fmt::format("constant{}", k),
+                  ops_[k].shape.empty() ? std::vector<int>{1} : ops_[k].shape, ops_[k].values);
+  }
+  r.put("constant", constant);
+  r.put("constant_rank", rank);
+}
+
+std::array<Shape, 3> Where::shapes(std::span<const Shape> inputs) const {
+  if (static_cast<int>(inputs.size()) != arity())
+    fail("where takes {} input(s), not {}", arity(), inputs.size());
+  std::array<Shape, 3> s;
+  std::size_t next = 0;
+  for (std::size_t k = 0; k < 3; ++k) s[k] = ops_[k].constant ? ops_[k].shape : inputs[next++];
+  return s;
+}
+
+Shape Where::output_shape(const Shape& input) const {
+  return output_shape_n(std::span<const Shape>(&input, 1));
+}
+
+Shape Where::output_shape_n(std::span<const Shape> inputs) const {
+  const auto s = shapes(inputs);
+  return broadcast_shape(broadcast_shape(s[0], s[1]), s[2]);
+}
+
+void Where::forward(const Tensor& in, Tensor& out, const Pass& pass) const {
+  const Tensor* p = &in;
+  forward_n(std::span<const Tensor* const>(&p, 1), out, pass);
+}
+
+void Where::backward(const Tensor& in, const Tensor& out, const Tensor& grad_out, Tensor* grad_in,
+                     std::span<std::vector<float>> grads, const Pass& pass) const {
+  const Tensor* p = &in;
+  backward_n(std::span<const Tensor* const>(&p, 1), out, grad_out,
+             std::span<Tensor* const>(&grad_in, 1), grads, pass);
+}
+
+void Where::forward_n(std::span<const Tensor* const> in, Tensor& out, const Pass&) const {
+  std::vector<Shape> in_shapes;
+  for (const Tensor* t : in) in_shapes.push_back(t->shape);
+  const auto s = shapes(in_shapes);
+  const Shape os = broadcast_shape(broadcast_shape(s[0], s[1]), s[2]);
+  out.resize(in[0]->batch, os);
+  std::array<std::vector<std::int64_t>, 3> idx;
+  for (std::size_t k = 0; k < 3; ++k) idx[k] = broadcast_index(os, s[k]);
+  const std::int64_t n = shape_size(os);
+  for (int i = 0; i < out.batch; ++i) {
+    std::array<const float*, 3> src;
+    std::size_t next = 0;
+    for (std::size_t k = 0; k < 3; ++k)
+      src[k] = ops_[k].constant ? ops_[k].values.data() : in[next++]->sample(i);
+    float* y = out.sample(i);
+    for (std::int64_t e = 0; e < n; ++e) {
+      auto at = [&](std::size_t k) {
+        return src[k][idx[k].empty() ? e : idx[k][static_cast<std::size_t>(e)]];
+      };
+      y[e] = at(0) != 0.0f ? at(1) : at(2);
+    }
+  }
+}
+
+void Where::backward_n(std::span<const Tensor* const> in, const Tensor&, const Tensor& grad_out,
+                       std::span<Tensor* const> grad_in, std::span<std::vector<float>>,
+                       const Pass&) const {
+  std::vector<Shape> in_shapes;
+  for (const Tensor* t : in) in_shapes.push_back(t->shape);
+  const auto s = shapes(in_shapes);
+  const Shape& os = grad_out.shape;
+  std::array<std::vector<std::int64_t>, 3> idx;
+  for (std::size_t k = 0; k < 3; ++k) idx[k] = broadcast_index(os, s[k]);
+  // The input index of each operand (-1: a constant).
+  std::array<int, 3> input{-1, -1, -1};
+  for (int k = 0, next = 0; k < 3; ++k)
+    if (!ops_[static_cast<std::size_t>(k)].constant) input[static_cast<std::size_t>(k)] = next++;
+  for (std::size_t j = 0; j < in.size(); ++j)
+    if (grad_in[j]) grad_in[j]->resize(in[j]->batch, in[j]->shape, true);
+  const std::int64_t n = shape_size(os);
+  for (int i = 0; i < grad_out.batch; ++i) {
+    const float* cond =
+        input[0] < 0 ? ops_[0].values.data() : in[static_cast<std::size_t>(input[0])]->sample(i);
+    const float* g = grad_out.sample(i);
+    std::array<float*, 3> gd{nullptr, nullptr, nullptr};
+    for (std::size_t k = 1; k < 3; ++k)
+      if (input[k] >= 0 && grad_in[static_cast<std::size_t>(input[k])])
+        gd[k] = grad_in[static_cast<std::size_t>(input[k])]->sample(i);
+    for (std::int64_t e = 0; e < n; ++e) {
+      const auto at = [&](std::size_t k) {
+        return idx[k].empty() ? e : idx[k][static_cast<std::size_t>(e)];
+      };
+      const std::size_t k = cond[at(0)] != 0.0f ? 1 : 2;
+      if (gd[k]) gd[k][at(k)] += g[e];
+    }
+  }
+}
+
 std::unique_ptr<Layer> make_graph_op(const NodeRecord& r) {
   const std::string& op = r.op;
   if (op == "unary") {
@@ -1217,6 +1349,23 @@ std::unique_ptr<Layer> make_graph_op(const NodeRecord& r) {
   if (op == "gather") {
     const auto& t = r.get_array("table");
     return std::make_unique<Gather>(t.dims, t.values);
+  }
+  if (op == "where") {
+    const auto& constant = r.get("constant");
+    const auto& rank = r.get("constant_rank");
+    if (constant.size() != 3 || rank.size() != 3)
+      fail("where: 'constant' and 'constant_rank' must hold 3 values");
+    std::array<Where::Operand, 3> ops;
+    for (std::size_t k = 0; k < 3; ++k) {
+      if (constant[k] == 0) continue;
+      const auto& a = r.get_array(fmt::format("constant{}", k));
+      ops[k].constant = true;
+      ops[k].shape = rank[k] == 0 ? Shape{} : a.dims;
+      if (rank[k] != static_cast<std::int64_t>(ops[k].shape.size()))
+        fail("where: rank {} for {} dims", rank[k], a.dims.size());
+      ops[k].values = a.values;
+    }
+    return std::make_unique<Where>(std::move(ops));
   }
   fail("unknown graph operation '{}'", op);
 }

@@ -156,6 +156,30 @@ Const gather(const Const& data, const Const& idx, std::int64_t axis_attr) {
   return out;
 }
 
+}  // namespace
+
+std::vector<std::int64_t> split_sizes(const onnx::NodeProto& n, std::int64_t dim,
+                                      const std::vector<std::int64_t>* split) {
+  const auto parts = static_cast<std::int64_t>(n.output_size());
+  if (parts < 1) fail("Split without outputs");
+  if (split) {
+    if (static_cast<std::int64_t>(split->size()) != parts)
+      fail("Split: 'split' lists {} sizes for {} outputs", split->size(), parts);
+    std::int64_t sum = 0;
+    for (const std::int64_t v : *split) {
+      if (v < 0 || v > dim) fail("Split: a size of {} on an axis of {}", v, dim);
+      sum += v;
+    }
+    if (sum != dim) fail("Split: the sizes add up to {}, not the axis's {}", sum, dim);
+    return *split;
+  }
+  if (dim % parts != 0)
+    fail("Split: an axis of {} does not cut into {} equal parts (give 'split')", dim, parts);
+  return std::vector<std::int64_t>(static_cast<std::size_t>(parts), dim / parts);
+}
+
+namespace {
+
 Const slice(const Const& data, const std::vector<std::optional<Const>>& in) {
   const auto starts = in.at(1)->ints(), ends = in.at(2)->ints();
   std::vector<std::int64_t> axes, steps;
@@ -447,6 +471,30 @@ std::optional<std::vector<Const>> fold_node(const onnx::NodeProto& n,
         x = static_cast<float>(1.0 / x);
     }
     return std::vector<Const>{c};
+  }
+  if (op == "Not") {
+    Const c = need(0);
+    c.integer = true;
+    for (double& x : c.v) x = x == 0 ? 1 : 0;
+    return std::vector<Const>{c};
+  }
+  if (op == "Split") {
+    const Const& c = need(0);
+    const int a = norm_axis(attr_int(n, "axis", 0), c.dims.size(), "Split");
+    std::vector<std::int64_t> given;
+    const bool has = n.input_size() > 1 && !n.input(1).empty();
+    if (has) given = need(1).ints();
+    const auto sizes = split_sizes(n, c.dims[static_cast<std::size_t>(a)], has ? &given : nullptr);
+    std::vector<Const> out;
+    std::int64_t start = 0;
+    for (const std::int64_t size : sizes) {
+      const Const starts{{1}, {static_cast<double>(start)}, true},
+          ends{{1}, {static_cast<double>(start + size)}, true},
+          axes{{1}, {static_cast<double>(a)}, true};
+      out.push_back(slice(c, {c, starts, ends, axes}));
+      start += size;
+    }
+    return out;
   }
   if (op == "Where") {
     const Const &c = need(0), &x = need(1), &y = need(2);

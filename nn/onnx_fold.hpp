@@ -22,8 +22,14 @@ inline constexpr std::int64_t batch_marker = 1000003;
 // integer activations (token ids, masks) and keep them integers (Cast makes them floats).
 inline bool moves_integers(const std::string& op) {
   return op == "Reshape" || op == "Squeeze" || op == "Unsqueeze" || op == "Identity" ||
-         op == "Flatten" || op == "Transpose" || op == "Cast" || op == "Shape";
+         op == "Flatten" || op == "Transpose" || op == "Cast" || op == "Shape" || op == "Split";
 }
+
+// The sizes of Split's outputs along an axis of extent `dim` (opsets 13 to 17): the `split`
+// input when given (non-negative, summing to dim), else dim cut into as many equal parts as
+// the node has outputs. lumac::Error naming the problem otherwise.
+std::vector<std::int64_t> split_sizes(const onnx::NodeProto& n, std::int64_t dim,
+                                      const std::vector<std::int64_t>* split);
 
 struct Const {
   Shape dims;             // full ONNX shape ({} for a scalar)

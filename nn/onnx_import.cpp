@@ -9,7 +9,10 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -107,6 +110,8 @@ class Importer {
   void pool(bool max);
   void reshape();
   void reduce_mean(std::vector<int> axes, bool keepdims, bool mean = true);
+  void where();
+  void split();
   void check_shapes();
 
   onnx::ModelProto& m_;
@@ -317,6 +322,7 @@ void Importer::check_before_inference() {
                                            "MaxPool",
                                            "Mul",
                                            "Neg",
+                                           "Not",
                                            "Pad",
                                            "Pow",
                                            "Range",
@@ -329,6 +335,7 @@ void Importer::check_before_inference() {
                                            "Sigmoid",
                                            "Slice",
                                            "Softmax",
+                                           "Split",
                                            "Sqrt",
                                            "Squeeze",
                                            "Sub",
@@ -644,6 +651,80 @@ void Importer::binary(BinaryKind kind) {
   set_act(0, add(std::make_unique<BinaryConst>(kind, cs, c.floats(), left), {x.id}), equal);
 }
 
+void Importer::where() {
+  std::array<const Val*, 3> v{};
+  for (int k = 0; k < 3; ++k) {
+    if (k >= n_->input_size() || n_->input(k).empty())
+      refuse(fmt::format("input {} is missing", k));
+    v[static_cast<std::size_t>(k)] = &value(n_->input(k));
+  }
+  if (v[1]->integer || v[2]->integer)
+    refuse("Where chooses between integers (token ids or a mask); lumac chooses between floats");
+  // Activations share the batch axis: their ONNX ranks must agree; constants broadcast in.
+  std::size_t rank = 0;
+  std::vector<int> ids;
+  for (const Val* x : v) {
+    if (!x->act) continue;
+    const std::size_t r = shape(x->id).size() + 1;
+    if (rank != 0 && r != rank) refuse("activations of different ranks");
+    rank = r;
+    ids.push_back(x->id);
+  }
+  std::array<Where::Operand, 3> ops;
+  for (std::size_t k = 0; k < 3; ++k) {
+    if (v[k]->act) continue;
+    ops[k].constant = true;
+    ops[k].shape = per_sample_const_shape(v[k]->c, rank);
+    for (const double d : v[k]->c.v) {
+      if (std::isnan(d)) refuse(fmt::format("input {} holds NaN", k));
+      // masked_fill(-inf): the lowest finite float (docs/models.md)
+      ops[k].values.push_back(static_cast<float>(std::clamp<double>(
+          d, std::numeric_limits<float>::lowest(), std::numeric_limits<float>::max())));
+    }
+  }
+  std::unique_ptr<Layer> layer;
+  try {
+    layer = std::make_unique<Where>(std::move(ops));
+  } catch (const Error& e) {
+    refuse(e.what());
+  }
+  set_act(0, add(std::move(layer), ids));
+}
+
+void Importer::split() {
+  const Val& x = act_input(0);
+  const Shape in = shape(x.id);  // a copy: add() below grows the table of shapes
+  const int rank = static_cast<int>(in.size()) + 1;
+  std::int64_t axis = onnx_detail::attr_int(*n_, "axis", 0);
+  if (axis < -rank || axis >= rank) refuse(fmt::format("axis {} of a rank-{} tensor", axis, rank));
+  if (axis < 0) axis += rank;
+  if (axis == 0) refuse("a split of the batch axis");
+  std::vector<std::int64_t> given;
+  if (auto c = const_input(1)) given = c->ints();
+  std::vector<std::int64_t> sizes;
+  try {
+    sizes = onnx_detail::split_sizes(*n_, in[static_cast<std::size_t>(axis - 1)],
+                                     const_input(1) ? &given : nullptr);
+  } catch (const Error& e) {
+    refuse(e.what());
+  }
+  const std::string base = name_;
+  std::int64_t start = 0;
+  for (std::size_t k = 0; k < sizes.size(); ++k) {
+    if (sizes[k] == 0) refuse(fmt::format("output {} is empty", k));
+    std::vector<int> b(in.size(), 0), step(in.size(), 1), count(in.begin(), in.end());
+    b[static_cast<std::size_t>(axis - 1)] = static_cast<int>(start);
+    count[static_cast<std::size_t>(axis - 1)] = static_cast<int>(sizes[k]);
+    start += sizes[k];
+    if (k > 0) name_ = unique(fmt::format("{}_{}", base, k));
+    if (sizes.size() == 1) {
+      set_act(k, x.id);
+      continue;
+    }
+    set_act(k, add(std::make_unique<Slice>(b, step, count), {x.id}));
+  }
+}
+
 void Importer::pool(bool max) {
   const Val& x = act_input(0);
   const Shape& in = shape(x.id);
@@ -794,6 +875,17 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
   if (op == "MaxPool") return pool(true);
   if (op == "AveragePool") return pool(false);
   if (op == "Reshape") return reshape();
+  if (op == "Where") return where();
+  if (op == "Split") return split();
+  if (op == "Not") {  // of a mask (ONNX Not reads bool): 1 - mask
+    const Val& m = value(n.input(0));
+    if (!m.integer) refuse("Not of an input that is not a mask");
+    return set_act(
+        0,
+        add(std::make_unique<BinaryConst>(BinaryKind::sub, Shape{}, std::vector<float>{1.0f}, true),
+            {m.id}),
+        true);
+  }
   const Val& x = act_input(0);
   const Shape& in = shape(x.id);
   const int rank = static_cast<int>(in.size()) + 1;
@@ -864,10 +956,28 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
   }
   if (op == "Cast") {
     const auto to = onnx_detail::attr_int(n, "to", 0);
-    if (to != onnx::TensorProto::FLOAT)
-      refuse(fmt::format("a cast of an activation to type {}", to));
-    return set_act(0, x.id);  // integers and masks are exact floats already
+    if (to == onnx::TensorProto::FLOAT)
+      return set_act(0, x.id);  // integers and masks are exact floats already
+    if (to == onnx::TensorProto::INT64 && x.integer) return set_act(0, x.id, true);
+    if (to == onnx::TensorProto::BOOL) {
+      // x != 0 (a mask stays the mask; token ids become "id != 0"): 1 - (x == 0), two
+      // digital nodes.
+      const int zero = add(std::make_unique<BinaryConst>(BinaryKind::equal, Shape{},
+                                                         std::vector<float>{0.0f}, false),
+                           {x.id});
+      name_ = unique(name_ + ".not");
+      return set_act(0,
+                     add(std::make_unique<BinaryConst>(BinaryKind::sub, Shape{},
+                                                       std::vector<float>{1.0f}, true),
+                         {zero}),
+                     true);
+    }
+    refuse(
+        fmt::format("a cast of an activation to ONNX type {} (lumac casts activations to "
+                    "float, and masks to bool or int64)",
+                    to));
   }
+
   if (op == "Shape") {
     Const c{{rank}, {static_cast<double>(onnx_detail::batch_marker)}, true};
     for (int d : in) c.v.push_back(d);

@@ -8,7 +8,8 @@ For each model NAME it writes, into the output folder:
 
   NAME.onnx    the model, exported by torch.onnx.export (graph input "input", output "output");
   NAME_in.h5   one float32 dataset per graph input, named after it ("input"), shape (N, ...),
-               N = 5 samples drawn from a standard normal with a fixed seed;
+               N = 5 samples drawn from a standard normal with a fixed seed (int64 token ids
+               for masked_attention, drawn by MaskedAttention.tokens);
   NAME_ref.h5  one float32 dataset per graph output ("output"), shape (N, ...): what the torch
                module in eval mode computes from exactly those inputs, in float32.
 
@@ -302,6 +303,47 @@ class EncoderBlock(nn.Module):
         return self.fc(x.mean(dim=1))
 
 
+class MaskedAttention(nn.Module):
+    """Token ids (N, L), 0 the padding: an embedding (Gather), one Linear for Q, K and V cut by
+    Split, two-head attention whose padded keys are masked with masked_fill(-inf) (Equal and Not
+    on the ids, Cast of the mask to float and back to bool, Unsqueeze, Where), a residual, a mean
+    over the real tokens (Mul, ReduceSum, Clip, Div) and a Linear. Inputs: `tokens` (below)."""
+
+    def __init__(self, vocab=20, d=8, heads=2, classes=3):
+        super().__init__()
+        self.d, self.heads = d, heads
+        self.emb = nn.Embedding(vocab, d)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.o = nn.Linear(d, d)
+        self.fc = nn.Linear(d, classes)
+
+    def forward(self, ids):
+        n, l = ids.shape
+        h, d = self.heads, self.d
+        keep = (ids != 0).float()                      # Equal, Not, Cast
+        x = self.emb(ids)
+
+        def split(t):
+            return t.reshape(n, l, h, d // h).transpose(1, 2)
+
+        q, k, v = (split(t) for t in self.qkv(x).split(d, dim=-1))
+        s = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(d // h)
+        s = s.masked_fill(~keep.bool()[:, None, None, :], float("-inf"))
+        y = torch.matmul(torch.softmax(s, dim=-1), v).transpose(1, 2).reshape(n, l, d)
+        x = x + self.o(y)
+        w = keep.unsqueeze(-1)
+        return self.fc((x * w).sum(1) / w.sum(1).clamp_min(1.0))
+
+    @staticmethod
+    def tokens(generator, n=N_SAMPLES, l=7, vocab=20):
+        """Ids in [1, vocab) with a padded tail of random length (at least one real token)."""
+        ids = torch.randint(1, vocab, (n, l), generator=generator)
+        for i in range(n):
+            real = int(torch.randint(1, l + 1, (1,), generator=generator))
+            ids[i, real:] = 0
+        return ids
+
+
 # name, constructor, per-sample input shape, export options
 MODELS = [
     ("mlp", Mlp, (16,), dict(dynamic=True)),
@@ -315,6 +357,7 @@ MODELS = [
     ("attention", Attention, (6, 8), dict(dynamic=True)),
     ("block13", lambda: EncoderBlock("tanh"), (6, 8), dict(dynamic=True, opset=13)),
     ("block17", lambda: EncoderBlock("none"), (6, 8), dict(dynamic=True, opset=17)),
+    ("masked_attention", MaskedAttention, (7,), dict(dynamic=True, opset=17, tokens=True)),
 ]
 
 
@@ -346,7 +389,8 @@ def build(name, ctor, shape, opts, out_dir, index):
     generator = torch.Generator().manual_seed(2000 + index)
     randomize_bn(model, generator)
     model.eval()
-    x = torch.randn((N_SAMPLES,) + tuple(shape), generator=torch.Generator().manual_seed(3000 + index))
+    g = torch.Generator().manual_seed(3000 + index)
+    x = ctor.tokens(g) if opts.get("tokens") else torch.randn((N_SAMPLES,) + tuple(shape), generator=g)
     with torch.no_grad():
         y = model(x)
         if hasattr(model, "check_same"):
@@ -465,6 +509,16 @@ def run_numpy(model_proto, feeds):
             out = [r.astype(np.result_type(ins[0], ins[1]))]
         elif op == "Equal":
             out = [np.equal(ins[0], ins[1])]
+        elif op == "Not":
+            out = [np.logical_not(ins[0])]
+        elif op == "Where":
+            out = [np.where(ins[0], ins[1], ins[2])]
+        elif op == "Split":
+            axis = a.get("axis", 0)
+            dim = ins[0].shape[axis]
+            sizes = ([int(v) for v in ins[1]] if len(ins) > 1 and ins[1] is not None
+                     else [dim // len(node.output)] * len(node.output))
+            out = np.split(ins[0], np.cumsum(sizes)[:-1], axis=axis)
         elif op == "Relu":
             out = [np.maximum(ins[0], 0)]
         elif op == "LeakyRelu":
@@ -610,7 +664,7 @@ def check(name, out_dir):
     outputs = [o.name for o in proto.graph.output]
     assert inputs == ["input"], inputs
     assert outputs == ["output"], outputs
-    assert all(v.dtype == np.float32 for v in feeds.values()) and ref.dtype == np.float32
+    assert all(v.dtype in (np.float32, np.int64) for v in feeds.values()) and ref.dtype == np.float32
     (y,) = run_numpy(proto, feeds)
     assert y.shape == ref.shape, (y.shape, ref.shape)
     err = float(np.max(np.abs(y - ref)))

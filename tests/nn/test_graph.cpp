@@ -5,7 +5,10 @@
 // node of a residual graph against an independent formula.
 #include <omp.h>
 
+#include <array>
+#include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "lumac/nn/analog.hpp"
 #include "lumac/nn/calibration.hpp"
@@ -584,4 +587,41 @@ TEST_CASE("graph: reduce_sum's input gradient matches central differences") {
                                 }())
                                     .epsilon(1e-6));
   CHECK(graph_gradient_error(m, x) < 2e-3);
+}
+
+TEST_CASE("graph: where picks x or y by a mask; gradients follow the pick; constants broadcast") {
+  // 1 = tanh(x); 2 = where(a constant (3, 1) mask broadcast, x, tanh(x)); 3 = equal(x, 0), a
+  // mask from an activation; 4 = where(3, the constant -1e30, 2), masked_fill's form.
+  Nodes nodes;
+  nodes.push_back(std::make_unique<nn::Unary>(nn::UnaryKind::tanh));  // 1: (2, 3, 4)
+  std::array<nn::Where::Operand, 3> a;
+  a[0] = {true, nn::Shape{3, 1}, {1.0f, 0.0f, 1.0f}};
+  nodes.push_back(std::make_unique<nn::Where>(a));  // 2: rows 0 and 2 from x, row 1 from tanh
+  nodes.push_back(std::make_unique<nn::BinaryConst>(nn::BinaryKind::equal, nn::Shape{},
+                                                    std::vector<float>{0.0f}, false));  // 3
+  std::array<nn::Where::Operand, 3> b;
+  b[1] = {true, nn::Shape{}, {-1e30f}};
+  nodes.push_back(std::make_unique<nn::Where>(b));  // 4: where(3, -1e30, 2)
+  nn::Model m = graph_of({2, 3, 4}, std::move(nodes), {{0}, {0, 1}, {0}, {3, 2}});
+  CHECK(m.output_shape() == nn::Shape{2, 3, 4});
+  nn::Tensor x = random_tensor(2, {2, 3, 4}, 7150);
+  graph_avoid_kinks(x, {0.0f}, 0.05f);
+  const nn::Tensor y = m.forward(x);
+  for (std::size_t e = 0; e < x.data.size(); ++e) {
+    const bool from_x = (e / 4) % 3 != 1;
+    CHECK(y.data[e] == (from_x ? x.data[e] : std::tanh(x.data[e])));
+  }
+  CHECK(graph_gradient_error(m, x) < 2e-3);
+  // A zero picks the constant; the model file keeps both nodes.
+  x.data[5] = 0.0f;
+  const nn::Tensor z = m.forward(x);
+  CHECK(z.data[5] == -1e30f);
+  TempDir tmp;
+  nn::save_model(m, tmp / "where.h5", false);
+  const nn::Tensor back = nn::load_model(tmp / "where.h5").forward(x);
+  CHECK(std::memcmp(back.data.data(), z.data.data(), z.data.size() * sizeof(float)) == 0);
+  // A non-finite constant is refused (the importer writes -inf as the lowest float).
+  std::array<nn::Where::Operand, 3> bad;
+  bad[2] = {true, nn::Shape{}, {-std::numeric_limits<float>::infinity()}};
+  CHECK_THROWS_WITH_AS(nn::Where{bad}, doctest::Contains("non-finite"), Error);
 }

@@ -67,7 +67,7 @@ std::string onnx_import_error(const onnx::ModelProto& m, const fs::path& dir = o
 
 const char* const onnx_models[] = {"mlp",       "matmul",   "conv_bn_fused", "conv_bn_preserve",
                                    "grouped",   "residual", "broadcast",     "opset17",
-                                   "attention", "block13",  "block17"};
+                                   "attention", "block13",  "block17",       "masked_attention"};
 
 }  // namespace
 
@@ -189,14 +189,17 @@ TEST_CASE("onnx: softmax and layer norm over the batch axis are refused in one l
 }
 
 TEST_CASE("onnx: an imported graph survives the model file bit for bit") {
-  const nn::OnnxImport imp = nn::import_onnx(onnx_dir() / "broadcast.onnx");
-  TempDir tmp;
-  nn::save_model(imp.model, tmp / "b.h5", false);
-  const nn::Model back = nn::load_model(tmp / "b.h5");
-  const nn::Tensor x = onnx_read_batch(onnx_dir() / "broadcast_in.h5", "input");
-  const nn::Tensor a = imp.model.forward(x), b = back.forward(x);
-  CHECK(std::memcmp(a.data.data(), b.data.data(), a.data.size() * sizeof(float)) == 0);
-  CHECK(back.source()->name == "broadcast.onnx");
+  for (const std::string name : {"broadcast", "masked_attention"}) {
+    CAPTURE(name);
+    const nn::OnnxImport imp = nn::import_onnx(onnx_dir() / (name + ".onnx"));
+    TempDir tmp;
+    nn::save_model(imp.model, tmp / "b.h5", false);
+    const nn::Model back = nn::load_model(tmp / "b.h5");
+    const nn::Tensor x = onnx_read_batch(onnx_dir() / (name + "_in.h5"), "input");
+    const nn::Tensor a = imp.model.forward(x), b = back.forward(x);
+    CHECK(std::memcmp(a.data.data(), b.data.data(), a.data.size() * sizeof(float)) == 0);
+    CHECK(back.source()->name == name + ".onnx");
+  }
 }
 
 TEST_CASE("onnx: lumac infer writes PyTorch's outputs, with the config as attributes") {
@@ -581,4 +584,42 @@ TEST_CASE("onnx: token ids pass through shape operators, never into float arithm
       {{"Cast", {"ids"}, {"f"}, {{"to", onnx::TensorProto::FLOAT}}}, {"Exp", {"ids"}, {"out"}, {}}},
       "out", 2);
   CHECK(onnx_import_error(direct).find("(Exp) reads the int64 input 'ids'") != std::string::npos);
+}
+
+TEST_CASE("onnx: masked_fill, Split, Not and a cast to bool import as where, slices and masks") {
+  // masked_attention.onnx: the padded keys' scores are filled with -inf (a Where whose x is the
+  // constant -inf, stored as the lowest float); Q, K and V are three slices of one product.
+  const nn::OnnxImport imp = nn::import_onnx(onnx_dir() / "masked_attention.onnx");
+  int where = 0, slices = 0;
+  for (std::size_t i = 0; i < imp.model.size(); ++i) {
+    where += imp.model.layer(i).op_name() == "where";
+    slices += imp.model.layer(i).op_name() == "slice";
+    if (imp.model.layer(i).op_name() == "where")
+      CHECK(imp.model.layer(i).describe().find("x=-3.40282") != std::string::npos);
+  }
+  CHECK(where == 1);
+  CHECK(slices == 3);
+  // (Its outputs equal PyTorch's: the first test case of this file.)
+  // Integers chosen by Where, and a Split that does not cut evenly: one line each.
+  const auto pick = token_graph({{"Equal", {"ids", "zero"}, {"pad"}, {}},
+                                 {"Identity", {"ids"}, {"i"}, {}},
+                                 {"Where", {"pad", "i", "i"}, {"w"}, {}},
+                                 {"Cast", {"w"}, {"out"}, {{"to", onnx::TensorProto::FLOAT}}}},
+                                "out", 2);
+  CHECK(onnx_import_error(pick).find("Where chooses between integers") != std::string::npos);
+  const auto uneven = token_graph({{"Cast", {"ids"}, {"f"}, {{"to", onnx::TensorProto::FLOAT}}},
+                                   {"Split", {"f"}, {"a", "b", "c"}, {{"axis", 1}}},
+                                   {"Identity", {"a"}, {"out"}, {}}},
+                                  "out", 2);
+  const std::string e = onnx_import_error(uneven);
+  CAPTURE(e);
+  CHECK((e.find("3 equal parts") != std::string::npos ||
+         e.find("shape inference fails") != std::string::npos));
+  CHECK(e.find('\n') == std::string::npos);
+  // An even Split of the ids keeps them ids (into an embedding-free mask here).
+  const auto even = token_graph({{"Split", {"ids"}, {"a", "b"}, {{"axis", 1}}},
+                                 {"Equal", {"b", "zero"}, {"m"}, {}},
+                                 {"Cast", {"m"}, {"out"}, {{"to", onnx::TensorProto::FLOAT}}}},
+                                "out", 2);
+  CHECK(onnx_import_error(even).empty());
 }

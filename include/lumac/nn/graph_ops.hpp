@@ -20,8 +20,12 @@
 //   slice       a strided window of every per-sample axis (start, step, count)
 //   softmax     exp(x - max) / sum exp(x - max) along one per-sample axis (attention)
 //   layer_norm  (x - mean) / sqrt(var + eps) * scale + bias over the trailing per-sample axes
+//   where       cond ? x : y elementwise, NumPy broadcasting of the three per-sample shapes; any
+//               of the three may be a constant held by the node (masked_fill's fill value, a
+//               causal mask)
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -319,6 +323,42 @@ class Softmax final : public Layer {
 
  private:
   int axis_;  // per-sample axis
+};
+
+// where: out = cond != 0 ? x : y (ONNX Where; the mask arrives as 0/1 floats). Operand k (0 cond,
+// 1 x, 2 y) is either a graph input of the node, in that order, or a constant of the node;
+// arity() counts the inputs. A constant must be finite: the importer writes the -inf of
+// masked_fill as the lowest finite float (after which a softmax gives a masked position exactly
+// 0, and a row masked entirely a uniform row where PyTorch gives NaN). The gradient goes to x
+// where cond holds and to y elsewhere; cond gets none.
+class Where final : public Layer {
+ public:
+  struct Operand {
+    bool constant = false;
+    Shape shape;                // per-sample shape of a constant (right-aligned broadcast)
+    std::vector<float> values;  // its values, row-major
+  };
+  explicit Where(std::array<Operand, 3> operands);
+  LayerType type() const override { return LayerType::op; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<Where>(*this); }
+  std::string describe() const override;
+  std::string op_name() const override { return "where"; }
+  void record(NodeRecord& r) const override;
+  int arity() const override;
+  Shape output_shape(const Shape& input) const override;
+  Shape output_shape_n(std::span<const Shape> inputs) const override;
+  void forward(const Tensor& in, Tensor& out, const Pass& pass) const override;
+  void backward(const Tensor& in, const Tensor& out, const Tensor& grad_out, Tensor* grad_in,
+                std::span<std::vector<float>> grads, const Pass& pass) const override;
+  void forward_n(std::span<const Tensor* const> in, Tensor& out, const Pass& pass) const override;
+  void backward_n(std::span<const Tensor* const> in, const Tensor& out, const Tensor& grad_out,
+                  std::span<Tensor* const> grad_in, std::span<std::vector<float>> grads,
+                  const Pass& pass) const override;
+
+ private:
+  // The shapes of the three operands given the shapes of the node's inputs.
+  std::array<Shape, 3> shapes(std::span<const Shape> inputs) const;
+  std::array<Operand, 3> ops_;
 };
 
 }  // namespace lumac::nn
