@@ -43,6 +43,19 @@ std::string first_line(const std::string& s) {
 
 // A value of the ONNX graph as the importer knows it: an activation (a value of the lumac
 // graph) or a constant.
+// Where an activation's batch axis is. torch writes nn.MultiheadAttention through (L, N, E),
+// (L, N*H, d) and (N*H, L, d) tensors: ONNX axis `axis` holds outer x N x inner elements
+// (row-major, N the batch), every other factor being per sample. lumac's per-sample tensor is
+// the ONNX tensor at one n: the ONNX shape without that axis when outer * inner == 1, else with
+// that axis of size outer * inner. Batch first is {0, 1, 1}.
+struct Layout {
+  int axis = 0;
+  std::int64_t outer = 1, inner = 1;
+  bool merged() const { return outer * inner != 1; }
+  bool batch_first() const { return axis == 0 && !merged(); }
+  bool operator==(const Layout&) const = default;
+};
+
 struct Val {
   bool act = false;
   int id = 0;  // activation: the lumac value
@@ -50,7 +63,22 @@ struct Val {
   // An activation of integers (int64 token ids, a bool mask), carried as exact floats: only
   // Gather (as ids), Equal, Cast and shape-only ops read it.
   bool integer = false;
+  Layout lay;  // activation: where its batch axis is
 };
+
+// Operators that follow an activation's batch axis wherever it is (every other one needs it
+// first): element-wise ones, and those whose axes the importer maps.
+bool follows_batch_axis(const std::string& op) {
+  static const std::set<std::string> ops{"Relu",       "LeakyRelu", "Clip",    "Sigmoid",
+                                         "Tanh",       "Exp",       "Neg",     "Sqrt",
+                                         "Abs",        "Erf",       "Pow",     "Identity",
+                                         "Dropout",    "Cast",      "Not",     "Shape",
+                                         "Transpose",  "Reshape",   "MatMul",  "Gemm",
+                                         "Add",        "Sub",       "Mul",     "Div",
+                                         "Equal",      "Where",     "Softmax", "LayerNormalization",
+                                         "ReduceMean", "ReduceSum", "Slice"};
+  return ops.count(op) > 0;
+}
 
 // Short node names: torch's scoped "/layer1/layer1.0/conv1/Conv" becomes "layer1.0.conv1".
 std::string short_name(const onnx::NodeProto& n, std::size_t index) {
@@ -89,13 +117,24 @@ class Importer {
   std::optional<Const> const_input(std::size_t k) const;
   const Const& need_const(std::size_t k, const char* what) const;
   int add(std::unique_ptr<Layer> layer, std::vector<int> in);
-  void set_act(std::size_t output, int id, bool integer = false);
+  // The node's output k becomes lumac value id; its batch axis is `lay`, by default that of the
+  // node's first activation input (element-wise ops).
+  void set_act(std::size_t output, int id, bool integer = false,
+               std::optional<Layout> lay = std::nullopt);
+  // ONNX rank of an activation, and the per-sample axis of its ONNX axis `axis` (negative:
+  // from the end); refused, naming `what`, when that is the batch axis.
+  int onnx_rank(const Val& v) const;
+  int sample_axis(const Val& v, std::int64_t axis, const char* what) const;
+  // Refused unless the activation's batch axis is first (`what`: the operand).
+  void need_batch_first(const Val& v, const char* what) const;
   // Whether the node being imported only moves values (so that it may read integers).
   bool shape_only_op() const;
   void gather();
   const Shape& shape(int id) const { return shapes_.at(static_cast<std::size_t>(id)); }
   std::string unique(std::string name);
-  Shape per_sample_const_shape(const Const& c, std::size_t act_rank) const;
+  // The per-sample shape of a constant broadcast against activation `act` (right-aligned
+  // against its ONNX shape; the constant must be 1 along the batch axis).
+  Shape per_sample_const_shape(const Const& c, const Val& act) const;
   MatmulLayer* foldable_matmul(const std::string& value_name) const;
 
   void sort_nodes();
@@ -149,6 +188,7 @@ const Val& Importer::act_input(std::size_t k) const {
     refuse(fmt::format("input {} is missing", k));
   const Val& v = value(n_->input(static_cast<int>(k)));
   if (!v.act) refuse(fmt::format("input {} must be an activation, not a constant", k));
+  if (!follows_batch_axis(n_->op_type())) need_batch_first(v, "its input");
   if (v.integer && !shape_only_op())
     refuse(fmt::format("input {} holds integers (token ids or a mask) where floats are needed", k));
   return v;
@@ -193,12 +233,40 @@ int Importer::add(std::unique_ptr<Layer> layer, std::vector<int> in) {
   return static_cast<int>(layers_.size());
 }
 
-void Importer::set_act(std::size_t output, int id, bool integer) {
+void Importer::set_act(std::size_t output, int id, bool integer, std::optional<Layout> lay) {
   if (static_cast<int>(output) >= n_->output_size()) return;
   // Ops that only move values keep integers integers (Cast makes them floats).
   if (shape_only_op() && n_->op_type() != "Cast" && n_->input_size() > 0)
     integer = integer || value(n_->input(0)).integer;
-  vals_[n_->output(static_cast<int>(output))] = Val{true, id, {}, integer};
+  if (!lay) {
+    lay = Layout{};
+    for (const auto& in : n_->input())
+      if (!in.empty() && value(in).act) {
+        lay = value(in).lay;
+        break;
+      }
+  }
+  vals_[n_->output(static_cast<int>(output))] = Val{true, id, {}, integer, *lay};
+}
+
+int Importer::onnx_rank(const Val& v) const {
+  return static_cast<int>(shape(v.id).size()) + (v.lay.merged() ? 0 : 1);
+}
+
+int Importer::sample_axis(const Val& v, std::int64_t axis, const char* what) const {
+  const int rank = onnx_rank(v);
+  if (axis < -rank || axis >= rank) refuse(fmt::format("axis {} of a rank-{} tensor", axis, rank));
+  if (axis < 0) axis += rank;
+  if (axis == v.lay.axis) refuse(fmt::format("{} over the batch axis", what));
+  return static_cast<int>(axis < v.lay.axis || v.lay.merged() ? axis : axis - 1);
+}
+
+void Importer::need_batch_first(const Val& v, const char* what) const {
+  if (!v.lay.batch_first())
+    refuse(fmt::format(
+        "{} has its batch axis at ONNX axis {}{}; lumac runs {} only on tensors "
+        "whose batch axis is first",
+        what, v.lay.axis, v.lay.merged() ? " (merged with other axes)" : "", n_->op_type()));
 }
 
 bool Importer::shape_only_op() const {
@@ -226,17 +294,25 @@ void Importer::gather() {
 
 // The constant operand of an element-wise op as a per-sample shape: a leading batch axis of 1
 // is dropped; one that would broadcast over the batch is refused.
-Shape Importer::per_sample_const_shape(const Const& c, std::size_t act_rank) const {
+Shape Importer::per_sample_const_shape(const Const& c, const Val& act) const {
+  const std::size_t act_rank = static_cast<std::size_t>(onnx_rank(act));
   if (c.dims.size() > act_rank)
     refuse(fmt::format("a constant of shape {} is of higher rank than the activation",
                        shape_string(c.dims)));
-  if (c.dims.size() == act_rank) {
-    if (c.dims[0] != 1)
-      refuse(fmt::format("a constant of shape {} would act across the batch axis",
-                         shape_string(c.dims)));
-    return Shape(c.dims.begin() + 1, c.dims.end());
+  const std::size_t pad = act_rank - c.dims.size();
+  Shape out;
+  for (std::size_t k = pad; k < act_rank; ++k) {
+    const int d = c.dims[k - pad];
+    if (static_cast<int>(k) == act.lay.axis) {
+      if (d != 1)
+        refuse(fmt::format("a constant of shape {} would act across the batch axis",
+                           shape_string(c.dims)));
+      if (act.lay.merged()) out.push_back(1);
+      continue;
+    }
+    out.push_back(d);
   }
-  return c.dims;
+  return out;
 }
 
 MatmulLayer* Importer::foldable_matmul(const std::string& value_name) const {
@@ -399,7 +475,7 @@ void Importer::read_input() {
   for (const auto& t : g.initializer()) {
     inits.insert(t.name());
     try {
-      vals_[t.name()] = Val{false, 0, onnx_detail::tensor_const(t)};
+      vals_[t.name()] = Val{false, 0, onnx_detail::tensor_const(t), false, {}};
     } catch (const Error& e) {
       fail("{}: initializer '{}': {}", file_, t.name(), e.what());
     }
@@ -433,7 +509,7 @@ void Importer::read_input() {
   if (dims[0].has_dim_value()) static_batch_ = dims[0].dim_value();
   shapes_.push_back(per_sample);
   vals_[input->name()] =
-      Val{true, 0, {}, type.tensor_type().elem_type() == onnx::TensorProto::INT64};
+      Val{true, 0, {}, type.tensor_type().elem_type() == onnx::TensorProto::INT64, {}};
 }
 
 void Importer::conv() {
@@ -507,13 +583,16 @@ void Importer::gemm() {
   const double alpha = onnx_detail::attr_float(*n_, "alpha", 1.0);
   const double beta = onnx_detail::attr_float(*n_, "beta", 1.0);
   const Shape& in = shape(a.id);
-  if (in.size() != 1)
+  // A is (batch, K), or (rows x batch x ..., K) as torch's multi-head attention writes its output
+  // projection: a token-wise product per sample.
+  const bool rows = a.lay.axis == 0 && a.lay.merged() && in.size() == 2;
+  if (in.size() != 1 && !rows)
     refuse(fmt::format("input A must be (batch, K), has per-sample shape {}", shape_string(in)));
   if (bm.dims.size() != 2) refuse("B must be a matrix");
   const int k = trans_b ? bm.dims[1] : bm.dims[0], m = trans_b ? bm.dims[0] : bm.dims[1];
-  if (k != in[0])
-    refuse(
-        fmt::format("B of shape {} does not fit {} input features", shape_string(bm.dims), in[0]));
+  if (k != in.back())
+    refuse(fmt::format("B of shape {} does not fit {} input features", shape_string(bm.dims),
+                       in.back()));
   auto d = std::make_unique<Dense>(name_, k, m);
   const auto bv = bm.floats();
   if (trans_b)
@@ -541,6 +620,9 @@ void Importer::matmul() {
     // Both operands are activations (attention): a product on the hardware with both operands
     // modulated at every use.
     const Shape &sa = shape(a.id), &sb = shape(bv.id);
+    if (!(a.lay == bv.lay)) refuse("the operands' batch axes are in different places");
+    if (a.lay.axis >= onnx_rank(a) - 2)
+      refuse("the batch axis is one of the two axes the product multiplies");
     if (sa.size() < 2 || sa.size() != sb.size())
       refuse(fmt::format(
           "a product of two activations needs per-sample operands of the same rank >= 2, not {} x "
@@ -557,6 +639,7 @@ void Importer::matmul() {
   }
   const Const& bm = bv.c;
   const Shape& in = shape(a.id);
+  sample_axis(a, -1, "a product");  // the contracted axis may not hold the batch
   if (in.empty() || bm.dims.size() != 2)
     refuse(
         fmt::format("only (batch, ..., K) x (K, M) products are supported, not per-sample {} x {}",
@@ -614,6 +697,8 @@ void Importer::binary(BinaryKind kind) {
   if (!equal && (a.integer || b.integer))
     refuse("an operand holds integers (token ids or a mask) where floats are needed");
   if (a.act && b.act) {
+    if (!(a.lay == b.lay))
+      refuse("the operands' batch axes are in different places (a transpose or reshape apart)");
     if (shape(a.id).size() != shape(b.id).size())
       refuse(fmt::format("activations of per-sample shapes {} and {} differ in rank",
                          shape_string(shape(a.id)), shape_string(shape(b.id))));
@@ -624,7 +709,7 @@ void Importer::binary(BinaryKind kind) {
   const Val& x = left ? b : a;
   const Const& c = left ? a.c : b.c;
   const Shape& xs = shape(x.id);
-  const Shape cs = per_sample_const_shape(c, xs.size() + 1);
+  const Shape cs = per_sample_const_shape(c, x);
   // A per-output constant added to (or subtracted from) a matrix product becomes its bias.
   if ((kind == BinaryKind::add || (kind == BinaryKind::sub && !left))) {
     if (MatmulLayer* m = foldable_matmul(left ? n_->input(1) : n_->input(0))) {
@@ -661,20 +746,20 @@ void Importer::where() {
   if (v[1]->integer || v[2]->integer)
     refuse("Where chooses between integers (token ids or a mask); lumac chooses between floats");
   // Activations share the batch axis: their ONNX ranks must agree; constants broadcast in.
-  std::size_t rank = 0;
+  const Val* first = nullptr;
   std::vector<int> ids;
   for (const Val* x : v) {
     if (!x->act) continue;
-    const std::size_t r = shape(x->id).size() + 1;
-    if (rank != 0 && r != rank) refuse("activations of different ranks");
-    rank = r;
+    if (first && (onnx_rank(*x) != onnx_rank(*first) || !(x->lay == first->lay)))
+      refuse("activations of different ranks or batch axes");
+    if (!first) first = x;
     ids.push_back(x->id);
   }
   std::array<Where::Operand, 3> ops;
   for (std::size_t k = 0; k < 3; ++k) {
     if (v[k]->act) continue;
     ops[k].constant = true;
-    ops[k].shape = per_sample_const_shape(v[k]->c, rank);
+    ops[k].shape = per_sample_const_shape(v[k]->c, *first);
     for (const double d : v[k]->c.v) {
       if (std::isnan(d)) refuse(fmt::format("input {} holds NaN", k));
       // masked_fill(-inf): the lowest finite float (docs/models.md)
@@ -772,54 +857,90 @@ void Importer::reshape() {
   const Val& x = act_input(0);
   const auto t = need_const(1, "shape").ints();
   if (onnx_detail::attr_int(*n_, "allowzero", 0) != 0) refuse("allowzero = 1");
-  const Shape& in = shape(x.id);
-  const bool keeps_batch =
-      !t.empty() && (t[0] == onnx_detail::batch_marker || t[0] == 0 || t[0] == -1 ||
-                     (static_batch_ > 0 && t[0] == static_batch_));
-  if (!keeps_batch) refuse("the target shape moves or merges the batch axis");
-  Shape out;
-  int infer = -1;
-  std::int64_t known = 1;
-  for (std::size_t k = 1; k < t.size(); ++k) {
-    std::int64_t d = t[k];
-    if (d == 0) {
-      if (k - 1 >= in.size()) refuse("a 0 in the target shape past the input's rank");
-      d = in[k - 1];
-    }
-    if (d == -1) {
-      if (infer >= 0 || t[0] == -1) refuse("the target shape has more than one unknown size");
-      infer = static_cast<int>(out.size());
-      out.push_back(1);
+  const Shape in = shape(x.id);
+  const int rank = onnx_rank(x);
+  const std::int64_t marker = onnx_detail::batch_marker;
+  // The source's ONNX axes without the batch factor, and the product of the factors that come
+  // before the batch in row-major order.
+  std::vector<std::int64_t> src;
+  for (int k = 0, j = 0; k < rank; ++k) {
+    if (k == x.lay.axis) {
+      src.push_back(x.lay.outer * x.lay.inner);
+      j += x.lay.merged() ? 1 : 0;
       continue;
     }
-    if (d < 1 || d == onnx_detail::batch_marker)
-      refuse(fmt::format("target size {} merges the batch axis or is not positive", d));
+    src.push_back(in[static_cast<std::size_t>(j++)]);
+  }
+  std::int64_t before = x.lay.outer;
+  for (int k = 0; k < x.lay.axis; ++k) before *= src[static_cast<std::size_t>(k)];
+  // The target's axes without the batch factor; the batch is the axis whose size is a multiple
+  // of the marker (the folded shape arithmetic: N, N * heads, tokens * N), a 0 that copies the
+  // source's batch axis, or else the -1.
+  std::vector<std::int64_t> coef(t.size(), 1);
+  int batch = -1, infer = -1;
+  std::int64_t known = 1;
+  for (std::size_t k = 0; k < t.size(); ++k) {
+    std::int64_t d = t[k];
+    bool holds_batch = false;
+    if (d == 0) {
+      if (static_cast<int>(k) >= rank) refuse("a 0 in the target shape past the input's rank");
+      holds_batch = static_cast<int>(k) == x.lay.axis;
+      d = src[k];
+    } else if (d == -1) {
+      if (infer >= 0) refuse("the target shape has more than one unknown size");
+      infer = static_cast<int>(k);
+      continue;
+    } else if (k == 0 && static_batch_ > 0 && d == static_batch_ && x.lay.batch_first()) {
+      holds_batch = true;  // a traced fixed batch size
+      d = 1;
+    } else if (d >= marker && d % marker == 0) {
+      holds_batch = true;
+      d /= marker;
+    } else if (d < 1) {
+      refuse(fmt::format("target size {} is not positive", d));
+    }
+    if (holds_batch) {
+      if (batch >= 0) refuse("the target shape holds the batch size twice");
+      batch = static_cast<int>(k);
+    }
     if (d > max_axis_size || known > (std::int64_t{1} << 62) / d)
       refuse(fmt::format("target size {} is too large", d));
+    coef[k] = d;
     known *= d;
-    out.push_back(static_cast<int>(d));
   }
+  const std::int64_t total = shape_size(in);
   if (infer >= 0) {
-    if (shape_size(in) % known != 0) refuse("the sizes do not fit");
-    out[static_cast<std::size_t>(infer)] = static_cast<int>(shape_size(in) / known);
+    if (total % known != 0) refuse("the sizes do not fit");
+    coef[static_cast<std::size_t>(infer)] = total / known;
+    if (batch < 0) batch = infer;
+  } else if (known != total) {
+    refuse("the sizes do not fit");
   }
+  if (batch < 0) refuse("the target shape has no batch axis (it merges the batch with constants)");
+  // Each sample's values keep their order only if the batch keeps its place among the factors.
+  std::int64_t prefix = 1;
+  for (int k = 0; k < batch; ++k) prefix *= coef[static_cast<std::size_t>(k)];
+  const auto cb = coef[static_cast<std::size_t>(batch)];
+  if (before % prefix != 0 || cb % (before / prefix) != 0)
+    refuse("the target shape moves the batch axis across other axes (samples would mix)");
+  const Layout lay{batch, before / prefix, cb / (before / prefix)};
+  Shape out;
+  for (std::size_t k = 0; k < coef.size(); ++k)
+    if (static_cast<int>(k) != batch || lay.merged()) out.push_back(static_cast<int>(coef[k]));
   if (out.empty()) out.push_back(1);
-  if (out == in) {
-    set_act(0, x.id);
-    return;
-  }
-  set_act(0, add(std::make_unique<Reshape>(out), {x.id}));
+  if (out == in) return set_act(0, x.id, false, lay);
+  set_act(0, add(std::make_unique<Reshape>(out), {x.id}), false, lay);
 }
 
 void Importer::reduce_mean(std::vector<int> axes, bool keepdims, bool mean) {
   const Val& x = act_input(0);
-  const int rank = static_cast<int>(shape(x.id).size()) + 1;
+  const int rank = onnx_rank(x);
   std::vector<int> per_sample;
+  Layout lay = x.lay;
   for (int a : axes) {
-    if (a < -rank || a >= rank) refuse(fmt::format("axis {} of a rank-{} tensor", a, rank));
-    if (a < 0) a += rank;
-    if (a == 0) refuse("a reduction over the batch axis");
-    per_sample.push_back(a - 1);
+    per_sample.push_back(sample_axis(x, a, "a reduction"));
+    // Without keepdims, each axis reduced before the batch axis moves it down by one.
+    if (!keepdims && (a < 0 ? a + rank : a) < x.lay.axis) --lay.axis;
   }
   if (per_sample.empty()) refuse("a reduction over every axis, the batch one included");
   std::unique_ptr<Layer> layer;
@@ -828,7 +949,7 @@ void Importer::reduce_mean(std::vector<int> axes, bool keepdims, bool mean) {
   } catch (const Error& e) {
     refuse(e.what());
   }
-  set_act(0, add(std::move(layer), {x.id}));
+  set_act(0, add(std::move(layer), {x.id}), false, lay);
 }
 
 void Importer::node(const onnx::NodeProto& n, std::size_t index) {
@@ -857,7 +978,7 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
     }
     if (!out) refuse("lumac cannot evaluate this operator on constants");
     for (std::size_t k = 0; k < out->size() && static_cast<int>(k) < n.output_size(); ++k)
-      vals_[n.output(static_cast<int>(k))] = Val{false, 0, (*out)[k]};
+      vals_[n.output(static_cast<int>(k))] = Val{false, 0, (*out)[k], false, {}};
     ++folded_;
     return;
   }
@@ -888,7 +1009,7 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
   }
   const Val& x = act_input(0);
   const Shape& in = shape(x.id);
-  const int rank = static_cast<int>(in.size()) + 1;
+  const int rank = onnx_rank(x);  // in.size() + 1 when the batch axis is first
   if (op == "Relu") return set_act(0, add(std::make_unique<ReLU>(), {x.id}));
   if (op == "LeakyRelu")
     return set_act(0, add(std::make_unique<Unary>(UnaryKind::leaky_relu,
@@ -913,17 +1034,16 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
     return set_act(0, add(std::make_unique<Unary>(UnaryKind::pow, e->v[0]), {x.id}));
   }
   if (op == "LayerNormalization") {
-    auto axis = onnx_detail::attr_int(n, "axis", -1);
-    if (axis < -rank || axis >= rank)
-      refuse(fmt::format("axis {} of a rank-{} tensor", axis, rank));
-    if (axis < 0) axis += rank;
-    if (axis == 0) refuse("a normalisation over the batch axis");
+    auto onnx_axis = onnx_detail::attr_int(n, "axis", -1);
+    const int axis = sample_axis(x, onnx_axis, "a normalisation");
+    if (x.lay.axis > (onnx_axis < 0 ? onnx_axis + rank : onnx_axis))
+      refuse("a normalisation over the batch axis");
     if (onnx_detail::attr_int(n, "stash_type", 1) != 1) refuse("stash_type other than float");
     for (int k = 1; k < n.output_size(); ++k)
       if (!n.output(k).empty() && readers_[n.output(k)] > 0)
         refuse("the Mean or InvStdDev output is read");
     std::int64_t inner = 1;
-    for (std::size_t k = static_cast<std::size_t>(axis - 1); k < in.size(); ++k) inner *= in[k];
+    for (std::size_t k = static_cast<std::size_t>(axis); k < in.size(); ++k) inner *= in[k];
     auto values = [&](std::size_t k, float fallback) {
       std::vector<float> v(static_cast<std::size_t>(inner), fallback);
       if (k >= static_cast<std::size_t>(n.input_size()) || n.input(static_cast<int>(k)).empty())
@@ -935,18 +1055,14 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
                          c.size(), inner));
     };
     auto scale = values(1, 1.0f), bias = values(2, 0.0f);
-    return set_act(0, add(std::make_unique<LayerNorm>(static_cast<int>(axis - 1),
-                                                      onnx_detail::attr_float(n, "epsilon", 1e-5),
-                                                      std::move(scale), std::move(bias)),
-                          {x.id}));
+    return set_act(
+        0, add(std::make_unique<LayerNorm>(axis, onnx_detail::attr_float(n, "epsilon", 1e-5),
+                                           std::move(scale), std::move(bias)),
+               {x.id}));
   }
   if (op == "Softmax") {
-    auto axis = onnx_detail::attr_int(n, "axis", -1);
-    if (axis < -rank || axis >= rank)
-      refuse(fmt::format("axis {} of a rank-{} tensor", axis, rank));
-    if (axis < 0) axis += rank;
-    if (axis == 0) refuse("a softmax over the batch axis");
-    return set_act(0, add(std::make_unique<Softmax>(static_cast<int>(axis - 1)), {x.id}));
+    const int axis = sample_axis(x, onnx_detail::attr_int(n, "axis", -1), "a softmax");
+    return set_act(0, add(std::make_unique<Softmax>(axis), {x.id}));
   }
   if (op == "Dropout") {
     if (n.output_size() > 1 && !n.output(1).empty() && readers_[n.output(1)] > 0)
@@ -979,8 +1095,16 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
   }
 
   if (op == "Shape") {
-    Const c{{rank}, {static_cast<double>(onnx_detail::batch_marker)}, true};
-    for (int d : in) c.v.push_back(d);
+    // The ONNX shape, the batch size being the marker (times the other factors of its axis).
+    Const c{{rank}, {}, true};
+    for (int k = 0, j = 0; k < rank; ++k) {
+      if (k == x.lay.axis) {
+        c.v.push_back(static_cast<double>(onnx_detail::batch_marker * x.lay.outer * x.lay.inner));
+        j += x.lay.merged() ? 1 : 0;
+        continue;
+      }
+      c.v.push_back(in[static_cast<std::size_t>(j++)]);
+    }
     const std::int64_t start = onnx_detail::attr_int(n, "start", 0),
                        end = onnx_detail::attr_int(n, "end", rank);
     if (start != 0 || end != rank) {  // Shape's start and end (opset 15) on the known shape
@@ -990,7 +1114,7 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
       e0 = std::clamp<std::int64_t>(e0, s0, r);
       c = Const{{static_cast<int>(e0 - s0)}, {c.v.begin() + s0, c.v.begin() + e0}, true};
     }
-    vals_[n.output(0)] = Val{false, 0, c};
+    vals_[n.output(0)] = Val{false, 0, c, false, {}};
     ++folded_;
     return;
   }
@@ -1004,23 +1128,41 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
     return set_act(0, add(std::make_unique<Flatten>(), {x.id}));
   }
   if (op == "Transpose") {
-    const auto perm = onnx_detail::attr_ints(n, "perm");
-    if (!perm || perm->size() != static_cast<std::size_t>(rank) || (*perm)[0] != 0)
-      refuse("a transpose that moves the batch axis");
+    // The batch axis may move (torch's multi-head attention works on (L, N, E)): the per-sample
+    // axes are permuted as the ONNX ones, and the batch axis goes where perm takes it.
+    auto perm = onnx_detail::attr_ints(n, "perm");
+    if (!perm) {  // default: reverse the axes
+      perm = std::vector<std::int64_t>();
+      for (int k = rank - 1; k >= 0; --k) perm->push_back(k);
+    }
+    if (perm->size() != static_cast<std::size_t>(rank)) refuse("perm of the wrong length");
+    std::vector<int> seen(static_cast<std::size_t>(rank), 0);
+    for (const auto v : *perm)
+      if (v < 0 || v >= rank || seen[static_cast<std::size_t>(v)]++)
+        refuse("perm is not a permutation");
+    Layout lay = x.lay;
     std::vector<int> p;
     bool identity = true;
-    for (std::size_t k = 1; k < perm->size(); ++k) {
-      p.push_back(static_cast<int>((*perm)[k]) - 1);
-      identity = identity && p.back() == static_cast<int>(k - 1);
+    for (int j = 0; j < rank; ++j) {
+      const auto src = (*perm)[static_cast<std::size_t>(j)];
+      if (src == x.lay.axis) {
+        lay.axis = j;
+        if (!x.lay.merged()) continue;
+      }
+      const int from =
+          src < x.lay.axis || x.lay.merged() ? static_cast<int>(src) : static_cast<int>(src) - 1;
+      identity = identity && from == static_cast<int>(p.size());
+      p.push_back(from);
     }
-    if (identity) return set_act(0, x.id);
-    return set_act(0, add(std::make_unique<Transpose>(p), {x.id}));
+    if (identity) return set_act(0, x.id, false, lay);
+    return set_act(0, add(std::make_unique<Transpose>(p), {x.id}), false, lay);
   }
   if (op == "Concat") {
     std::vector<int> ids;
     for (int k = 0; k < n.input_size(); ++k) {
       const Val& v = value(n.input(k));
       if (!v.act) refuse("a concatenation of activations and constants");
+      need_batch_first(v, fmt::format("input {}", k).c_str());
       if (v.integer) refuse("a concatenation of integers (token ids or a mask)");
       ids.push_back(v.id);
     }
@@ -1075,11 +1217,12 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
       if (a < 0 || a >= rank) refuse(fmt::format("axis {} of a rank-{} tensor", axes[k], rank));
       std::int64_t st = steps[k];
       if (st == 0) refuse("a step of 0");
-      if (a == 0) {
+      if (a == x.lay.axis) {
         if (st == 1 && starts[k] == 0 && ends[k] >= std::numeric_limits<int>::max()) continue;
         refuse("a slice of the batch axis");
       }
-      const std::int64_t dim = in[static_cast<std::size_t>(a - 1)];
+      a = sample_axis(x, a, "a slice");
+      const std::int64_t dim = in[static_cast<std::size_t>(a)];
       // A step longer than the axis takes at most one element, as a step of dim + 1 does (and
       // keeps the arithmetic below in range).
       st = std::clamp<std::int64_t>(st, -(dim + 1), dim + 1);
@@ -1094,9 +1237,9 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
       }
       const std::int64_t n = st > 0 ? (e0 - s0 + st - 1) / st : (s0 - e0 - st - 1) / -st;
       if (n < 1) refuse("an empty slice");
-      b[static_cast<std::size_t>(a - 1)] = static_cast<int>(s0);
-      step[static_cast<std::size_t>(a - 1)] = static_cast<int>(st);
-      count[static_cast<std::size_t>(a - 1)] = static_cast<int>(n);
+      b[static_cast<std::size_t>(a)] = static_cast<int>(s0);
+      step[static_cast<std::size_t>(a)] = static_cast<int>(st);
+      count[static_cast<std::size_t>(a)] = static_cast<int>(n);
     }
     if (Shape(count.begin(), count.end()) == in &&
         std::all_of(step.begin(), step.end(), [](int v) { return v == 1; }))
@@ -1165,14 +1308,21 @@ void Importer::check_shapes() {
     const auto it = vals_.find(vi.name());
     if (it == vals_.end() || !it->second.act || !vi.type().has_tensor_type()) continue;
     const auto& dims = vi.type().tensor_type().shape().dim();
-    const Shape& ours = shape(it->second.id);
-    if (dims.size() == 0 || static_cast<std::size_t>(dims.size()) != ours.size() + 1) continue;
-    for (int k = 1; k < dims.size(); ++k)
-      if (dims[k].has_dim_value() && dims[k].dim_value() != ours[static_cast<std::size_t>(k - 1)])
+    const Val& v = it->second;
+    const Shape& ours = shape(v.id);
+    if (dims.size() == 0 || dims.size() != onnx_rank(v)) continue;
+    for (int k = 0, j = 0; k < dims.size(); ++k) {
+      if (k == v.lay.axis) {  // holds the batch: only the other factors are known
+        j += v.lay.merged() ? 1 : 0;
+        continue;
+      }
+      const int d = ours[static_cast<std::size_t>(j++)];
+      if (dims[k].has_dim_value() && dims[k].dim_value() != d)
         fail(
             "{}: value '{}': lumac's per-sample shape {} differs from ONNX shape inference's "
             "(axis {} = {})",
             file_, vi.name(), shape_string(ours), k, dims[k].dim_value());
+    }
   }
 }
 
@@ -1234,6 +1384,11 @@ OnnxImport Importer::run() {
     const Val& v = value(o.name());
     if (!v.act) fail("{}: graph output '{}' is a constant", file_, o.name());
     if (v.id == 0) fail("{}: graph output '{}' is the input itself", file_, o.name());
+    if (!v.lay.batch_first())
+      fail(
+          "{}: graph output '{}' has its batch axis at ONNX axis {}; lumac's outputs are batch "
+          "first",
+          file_, o.name(), v.lay.axis);
     outputs.push_back(v.id);
     src.output_names.push_back(o.name());
   }

@@ -65,9 +65,10 @@ std::string onnx_import_error(const onnx::ModelProto& m, const fs::path& dir = o
   return "";
 }
 
-const char* const onnx_models[] = {"mlp",       "matmul",   "conv_bn_fused", "conv_bn_preserve",
-                                   "grouped",   "residual", "broadcast",     "opset17",
-                                   "attention", "block13",  "block17",       "masked_attention"};
+const char* const onnx_models[] = {
+    "mlp",      "matmul",           "conv_bn_fused",     "conv_bn_preserve", "grouped",
+    "residual", "broadcast",        "opset17",           "attention",        "block13",
+    "block17",  "masked_attention", "encoder_post_relu", "encoder_pre_gelu"};
 
 }  // namespace
 
@@ -622,4 +623,56 @@ TEST_CASE("onnx: masked_fill, Split, Not and a cast to bool import as where, sli
                                  {"Cast", {"m"}, {"out"}, {{"to", onnx::TensorProto::FLOAT}}}},
                                 "out", 2);
   CHECK(onnx_import_error(even).empty());
+}
+
+TEST_CASE("onnx: nn.TransformerEncoderLayer's moves of the batch axis import as per-sample ops") {
+  // torch writes its attention through (L, N, E), (L, N*H, d), (N*H, L, d) and (L*N, E)
+  // tensors; per sample these are (L, E), (L, H, d), (H, L, d) and (L, E).
+  const nn::OnnxImport imp = nn::import_onnx(onnx_dir() / "encoder_post_relu.onnx");
+  const auto& mm = imp.model.matmul_layers();
+  REQUIRE(mm.size() == 7);  // in_proj, Q K^T, A V, out_proj, linear1, linear2, fc
+  int act = 0;
+  for (const auto& l : mm) {
+    CAPTURE(l.name);
+    if (!l.activation_operands()) continue;
+    ++act;
+    CHECK(l.input_shape == nn::Shape{2, 5, act == 1 ? 4 : 5});  // heads, tokens, depth
+    CHECK(l.macs == 2 * 5 * 5 * 4);
+  }
+  CHECK(act == 2);
+  CHECK(mm[0].macs == 5 * 8 * 24);  // the in_proj: one token-wise product for Q, K and V
+  // A sample's shot noise does not depend on the batch it runs in, through every move.
+  const nn::Tensor x = onnx_read_batch(onnx_dir() / "encoder_post_relu_in.h5", "input");
+  const nn::AnalogExecutor ex(nn::NoiseMode::shot_only, shot_layers(imp.model, 2.0),
+                              CircuitParams{}, NoiseSources::all(), 5);
+  const nn::Tensor noisy = imp.model.forward_outputs(x, nn::Pass{.samples = {}, .hook = &ex})[0];
+  const nn::Tensor clean = imp.model.forward(x);
+  CHECK(std::memcmp(noisy.data.data(), clean.data.data(), clean.data.size() * sizeof(float)) != 0);
+  nn::Tensor one(1, x.shape);
+  std::copy(x.sample(2), x.sample(3), one.data.begin());
+  const nn::Tensor y1 = imp.model.forward_outputs(
+      one, nn::Pass{.samples = std::vector<std::int64_t>{2}, .hook = &ex})[0];
+  CHECK(std::memcmp(y1.data.data(), noisy.sample(2), y1.data.size() * sizeof(float)) == 0);
+}
+
+TEST_CASE("onnx: a graph that mixes samples, or keeps the batch where lumac cannot, is refused") {
+  // batch_mix.onnx: x.transpose(0, 1).reshape(n, l, d), legal in torch, mixes samples.
+  const std::string mix = onnx_import_error(onnx_load_proto(onnx_dir() / "batch_mix.onnx"));
+  CHECK(mix.find("(Reshape): the target shape moves the batch axis across other axes") !=
+        std::string::npos);
+  CHECK(mix.find('\n') == std::string::npos);
+  // encoder_post_relu.onnx with its first Transpose taking the batch last: the next product
+  // would contract over the batch.
+  onnx::ModelProto last = onnx_load_proto(onnx_dir() / "encoder_post_relu.onnx");
+  for (auto& n : *last.mutable_graph()->mutable_node())
+    if (n.op_type() == "Transpose" && n.input(0) == "input") {
+      auto* perm = n.mutable_attribute(0);
+      perm->clear_ints();
+      for (int v : {1, 2, 0}) perm->add_ints(v);
+      break;
+    }
+  const std::string e = onnx_import_error(last);
+  CAPTURE(e);
+  CHECK(e.find("(MatMul): a product over the batch axis") != std::string::npos);
+  CHECK(e.find('\n') == std::string::npos);
 }
