@@ -54,19 +54,26 @@ void register_bench(CLI::App& app) {
       j["spread"] = spread;
       j["repeats"] = static_cast<std::int64_t>(opt.repeats);
       j["gemm_kernel"] = gemm_kernel_name(default_gemm_kernel());
+      // Whether OpenBLAS passed the batch-invariance probe on this CPU (core/gemm.hpp).
+      j["openblas_batch_invariant"] = gemm_kernel_batch_invariant(GemmKernel::openblas);
       j["images"] = opt.images;  // the run's settings, so that a figure can be reproduced
       j["batch"] = static_cast<std::int64_t>(opt.batch);
       j["threads"] = static_cast<std::int64_t>(omp_get_max_threads());
       print_json(j);
       return;
     }
+    const GemmKernel def = default_gemm_kernel();
+    std::string kernels;
+    if (gemm_kernel_built(GemmKernel::openblas))
+      kernels = def == GemmKernel::openblas
+                    ? " (figures named _eigen: Eigen's)"
+                    : " (figures named _openblas: OpenBLAS's, not the default on this CPU: its "
+                      "columns depend on their place in a product, so results would depend on "
+                      "the batch; core/gemm.hpp)";
     fmt::print(
         "lumac bench: median of {} runs (min - max); up to {} images, batch {}, {} thread(s); "
-        "GEMM "
-        "kernel {}{}\n",
-        opt.repeats, opt.images, opt.batch, omp_get_max_threads(),
-        gemm_kernel_name(default_gemm_kernel()),
-        gemm_kernel_built(GemmKernel::openblas) ? " (figures named _eigen: Eigen's)" : "");
+        "GEMM kernel {}{}\n",
+        opt.repeats, opt.images, opt.batch, omp_get_max_threads(), gemm_kernel_name(def), kernels);
     for (const auto& f : figures)
       fmt::print("  {:<45} {:>12.4g} {:<9} ({:.4g} - {:.4g})\n", f.name, f.median, f.unit, f.min,
                  f.max);

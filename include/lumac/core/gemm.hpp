@@ -2,13 +2,18 @@
 // The kernel behind lumac's matrix products: every layer's weights by its activations (a
 // dense layer's samples, a convolution's patch matrix), forward and backward.
 //
-// Two kernels can be built in: OpenBLAS's sgemm (the default, -DLUMAC_OPENBLAS=ON; Debian's
-// libopenblas-dev) and Eigen's own GEMM (always there). The build's choice is the process-wide
-// default; set_gemm_kernel switches it, for benchmarks (lumac bench times both) and tests. Both
-// kernels run single-threaded inside the calling thread: lumac parallelises over samples
-// itself, and every product has a shape fixed by the layer (not by the batch or the thread
-// count), so results are bitwise identical for any thread count and batch size. The two
-// kernels differ from each other in the last bits of a sum (a different order of additions).
+// Two kernels can be built in: OpenBLAS's sgemm (-DLUMAC_OPENBLAS=ON, the default; Debian's
+// libopenblas-dev) and Eigen's own GEMM (always there). Both run single-threaded inside the
+// calling thread: lumac parallelises over samples itself, and every product has a shape fixed
+// by the layer (not by the batch or the thread count). A dense layer's sample, though, sits in
+// a column of its chunk of 32 that depends on how the batch was cut, so a kernel gives results
+// that do not depend on the batch only if a column's bits do not depend on its place among the
+// 32. Eigen's kernel has that property; OpenBLAS's depends on the CPU kernel it picks at
+// run time (its SkylakeX kernel has it, its Haswell kernel, also used on AMD Zen, does not),
+// so lumac probes it once: OpenBLAS is the default where it passes, Eigen elsewhere. Results
+// are then bitwise identical for any thread count and batch size. set_gemm_kernel switches the
+// kernel, for benchmarks (lumac bench times both) and tests. The two kernels differ from each
+// other in the last bits of a sum (a different order of additions).
 #include <Eigen/Core>
 
 namespace lumac {
@@ -17,8 +22,14 @@ enum class GemmKernel { eigen, openblas };
 
 // The kernel lumac's products use now (the build's default until set_gemm_kernel).
 GemmKernel gemm_kernel();
-// The kernel this build uses unless told otherwise: openblas when built with it.
+// The kernel this process uses unless told otherwise: openblas when built with it and
+// gemm_kernel_batch_invariant(openblas) holds on this CPU, else eigen.
 GemmKernel default_gemm_kernel();
+// Whether kernel k gives a column of a product 32 columns wide (a dense layer's chunk) the same
+// bits wherever the column sits and whatever the other columns hold, so that results do not
+// depend on the batch: always for eigen; probed once (about a millisecond) for openblas; false
+// for a kernel not built.
+bool gemm_kernel_batch_invariant(GemmKernel k);
 // Whether `k` is built into this library (eigen always is).
 bool gemm_kernel_built(GemmKernel k);
 // Selects the kernel of every later product in this process; an error naming the build option
