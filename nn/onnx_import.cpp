@@ -51,6 +51,8 @@ std::string first_line(const std::string& s) {
 struct Layout {
   int axis = 0;
   std::int64_t outer = 1, inner = 1;
+  // The ONNX tensor is (N) alone: its per-sample shape {1} stands for no axis at all.
+  bool scalar = false;
   bool merged() const { return outer * inner != 1; }
   bool batch_first() const { return axis == 0 && !merged(); }
   bool operator==(const Layout&) const = default;
@@ -127,6 +129,8 @@ class Importer {
   int sample_axis(const Val& v, std::int64_t axis, const char* what) const;
   // Refused unless the activation's batch axis is first (`what`: the operand).
   void need_batch_first(const Val& v, const char* what) const;
+  // Refused when a constant that reaches the values (not a shape) holds the batch size.
+  void no_batch_size(const Const& c, const char* what) const;
   // Whether the node being imported only moves values (so that it may read integers).
   bool shape_only_op() const;
   void gather();
@@ -250,7 +254,20 @@ void Importer::set_act(std::size_t output, int id, bool integer, std::optional<L
 }
 
 int Importer::onnx_rank(const Val& v) const {
+  if (v.lay.scalar) return 1;
   return static_cast<int>(shape(v.id).size()) + (v.lay.merged() ? 0 : 1);
+}
+
+void Importer::no_batch_size(const Const& c, const char* what) const {
+  // Shape writes the batch size as a marker (times the other factors of its axis): a value
+  // that is a multiple of it was computed from x.shape[0] or the like.
+  const auto m = static_cast<double>(onnx_detail::batch_marker);
+  for (const double v : c.v)
+    if (std::abs(v) >= m && std::abs(v) < 1e15 && std::fmod(std::abs(v), m) == 0)
+      refuse(fmt::format(
+          "{} is computed from the batch size (x.shape[0] or the like); lumac runs every sample "
+          "alone, so a model's values may not depend on how many samples a batch holds",
+          what));
 }
 
 int Importer::sample_axis(const Val& v, std::int64_t axis, const char* what) const {
@@ -585,6 +602,7 @@ void Importer::gemm() {
   const Shape& in = shape(a.id);
   // A is (batch, K), or (rows x batch x ..., K) as torch's multi-head attention writes its output
   // projection: a token-wise product per sample.
+  if (a.lay.axis != 0) refuse("a product over the batch axis (A's batch axis is not its rows)");
   const bool rows = a.lay.axis == 0 && a.lay.merged() && in.size() == 2;
   if (in.size() != 1 && !rows)
     refuse(fmt::format("input A must be (batch, K), has per-sample shape {}", shape_string(in)));
@@ -733,7 +751,22 @@ void Importer::binary(BinaryKind kind) {
       }
     }
   }
-  set_act(0, add(std::make_unique<BinaryConst>(kind, cs, c.floats(), left), {x.id}), equal);
+  no_batch_size(c, "the constant operand");
+  std::vector<float> values = c.floats();
+  for (float& v : values) {
+    if (std::isnan(v)) refuse("the constant operand holds NaN");
+    // An additive mask of -inf (nn.Transformer's generate_square_subsequent_mask): the lowest
+    // finite float, after which a softmax gives a masked position 0 as with -inf.
+    if (std::isinf(v) && (kind == BinaryKind::add || kind == BinaryKind::sub))
+      v = v < 0 ? std::numeric_limits<float>::lowest() : std::numeric_limits<float>::max();
+  }
+  std::unique_ptr<Layer> layer;
+  try {
+    layer = std::make_unique<BinaryConst>(kind, cs, std::move(values), left);
+  } catch (const Error& e) {
+    refuse(e.what());
+  }
+  set_act(0, add(std::move(layer), {x.id}), equal);
 }
 
 void Importer::where() {
@@ -760,6 +793,7 @@ void Importer::where() {
     if (v[k]->act) continue;
     ops[k].constant = true;
     ops[k].shape = per_sample_const_shape(v[k]->c, *first);
+    no_batch_size(v[k]->c, "a constant operand");
     for (const double d : v[k]->c.v) {
       if (std::isnan(d)) refuse(fmt::format("input {} holds NaN", k));
       // masked_fill(-inf): the lowest finite float (docs/models.md)
@@ -860,6 +894,14 @@ void Importer::reshape() {
   const Shape in = shape(x.id);
   const int rank = onnx_rank(x);
   const std::int64_t marker = onnx_detail::batch_marker;
+  // A model exported with a fixed batch size writes it as a literal: lumac cannot tell it from
+  // other sizes (the TransformerEncoderLayer's (L, N*H, d) reshapes).
+  const auto refuse_target = [&](const std::string& what) {
+    refuse(static_batch_ > 0 ? what +
+                                   "; the model was exported with a fixed batch size: export it "
+                                   "with a dynamic batch axis (torch.onnx.export's dynamic_axes)"
+                             : what);
+  };
   // The source's ONNX axes without the batch factor, and the product of the factors that come
   // before the batch in row-major order.
   std::vector<std::int64_t> src;
@@ -910,24 +952,28 @@ void Importer::reshape() {
   }
   const std::int64_t total = shape_size(in);
   if (infer >= 0) {
-    if (total % known != 0) refuse("the sizes do not fit");
+    if (total % known != 0) refuse_target("the sizes do not fit");
     coef[static_cast<std::size_t>(infer)] = total / known;
     if (batch < 0) batch = infer;
   } else if (known != total) {
-    refuse("the sizes do not fit");
+    refuse_target("the sizes do not fit");
   }
-  if (batch < 0) refuse("the target shape has no batch axis (it merges the batch with constants)");
+  if (batch < 0)
+    refuse_target("the target shape has no batch axis (it merges the batch with constants)");
   // Each sample's values keep their order only if the batch keeps its place among the factors.
   std::int64_t prefix = 1;
   for (int k = 0; k < batch; ++k) prefix *= coef[static_cast<std::size_t>(k)];
   const auto cb = coef[static_cast<std::size_t>(batch)];
   if (before % prefix != 0 || cb % (before / prefix) != 0)
-    refuse("the target shape moves the batch axis across other axes (samples would mix)");
-  const Layout lay{batch, before / prefix, cb / (before / prefix)};
+    refuse_target("the target shape moves the batch axis across other axes (samples would mix)");
+  Layout lay{batch, before / prefix, cb / (before / prefix)};
   Shape out;
   for (std::size_t k = 0; k < coef.size(); ++k)
     if (static_cast<int>(k) != batch || lay.merged()) out.push_back(static_cast<int>(coef[k]));
-  if (out.empty()) out.push_back(1);
+  if (out.empty()) {
+    out.push_back(1);
+    lay.scalar = true;
+  }
   if (out == in) return set_act(0, x.id, false, lay);
   set_act(0, add(std::make_unique<Reshape>(out), {x.id}), false, lay);
 }
@@ -943,6 +989,11 @@ void Importer::reduce_mean(std::vector<int> axes, bool keepdims, bool mean) {
     if (!keepdims && (a < 0 ? a + rank : a) < x.lay.axis) --lay.axis;
   }
   if (per_sample.empty()) refuse("a reduction over every axis, the batch one included");
+  // Every per-sample axis reduced away: the result is (N) alone.
+  if (!keepdims && !x.lay.merged()) {
+    const std::set<int> distinct(per_sample.begin(), per_sample.end());
+    if (distinct.size() == shape(x.id).size() && !x.lay.scalar) lay.scalar = true;
+  }
   std::unique_ptr<Layer> layer;
   try {
     layer = std::make_unique<ReduceMean>(per_sample, keepdims, mean);
@@ -1017,6 +1068,8 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
                           {x.id}));
   if (op == "Clip") {
     const auto lo = const_input(1), hi = const_input(2);
+    if (lo) no_batch_size(*lo, "the lower bound");
+    if (hi) no_batch_size(*hi, "the upper bound");
     const double l = lo ? lo->v.at(0) : -std::numeric_limits<float>::infinity();
     const double h = hi ? hi->v.at(0) : std::numeric_limits<float>::infinity();
     return set_act(0, add(std::make_unique<Unary>(UnaryKind::clip, l, h), {x.id}));
@@ -1201,6 +1254,8 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
     return set_act(0, add(std::move(layer), {x.id}));
   }
   if (op == "Slice") {
+    no_batch_size(need_const(1, "starts"), "a start");
+    no_batch_size(need_const(2, "ends"), "an end");
     const auto starts = need_const(1, "starts").ints(), ends = need_const(2, "ends").ints();
     std::vector<std::int64_t> axes, steps;
     if (auto a = const_input(3)) axes = a->ints();
@@ -1265,7 +1320,7 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
     std::vector<std::int64_t> axes;
     if (auto a = const_input(1)) axes = a->ints();
     Shape full{1};
-    full.insert(full.end(), in.begin(), in.end());
+    if (!x.lay.scalar) full.insert(full.end(), in.begin(), in.end());
     Shape out;
     if (op == "Squeeze") {
       for (auto& a : axes) a = a < 0 ? a + rank : a;
@@ -1295,9 +1350,13 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
       }
     }
     Shape per(out.begin() + 1, out.end());
-    if (per.empty()) per.push_back(1);
-    if (per == in) return set_act(0, x.id);
-    return set_act(0, add(std::make_unique<Reshape>(per), {x.id}));
+    Layout lay;
+    if (per.empty()) {
+      per.push_back(1);
+      lay.scalar = true;
+    }
+    if (per == in) return set_act(0, x.id, false, lay);
+    return set_act(0, add(std::make_unique<Reshape>(per), {x.id}), false, lay);
   }
   refuse("this operator is not supported");
 }
@@ -1386,9 +1445,12 @@ OnnxImport Importer::run() {
     if (v.id == 0) fail("{}: graph output '{}' is the input itself", file_, o.name());
     if (!v.lay.batch_first())
       fail(
-          "{}: graph output '{}' has its batch axis at ONNX axis {}; lumac's outputs are batch "
-          "first",
-          file_, o.name(), v.lay.axis);
+          "{}: graph output '{}' has its batch axis at ONNX axis {}{}; lumac's outputs are batch "
+          "first, the batch axis alone",
+          file_, o.name(), v.lay.axis,
+          v.lay.merged()
+              ? fmt::format(" merged with other axes ({} x N x {})", v.lay.outer, v.lay.inner)
+              : "");
     outputs.push_back(v.id);
     src.output_names.push_back(o.name());
   }

@@ -4,6 +4,7 @@
 #include "lumac/core/gemm.hpp"
 
 #include <cstring>
+#include <tuple>
 #include <vector>
 
 #include "lumac/core/error.hpp"
@@ -119,7 +120,8 @@ TEST_CASE("gemm: a column's bits do not depend on its place among the columns") 
   for (const GemmKernel k : built_kernels()) {
     CAPTURE(std::string(gemm_kernel_name(k)));
     if (!gemm_kernel_batch_invariant(k)) {
-      MESSAGE(gemm_kernel_name(k) << " is not batch invariant on this CPU: not the default");
+      MESSAGE(std::string(gemm_kernel_name(k))
+              << " is not batch invariant on this CPU: not the default");
       CHECK(default_gemm_kernel() != k);
       continue;
     }
@@ -136,5 +138,30 @@ TEST_CASE("gemm: a column's bits do not depend on its place among the columns") 
       mismatches += static_cast<int>((y.col(p).array() != ref.array()).count());
     }
     CHECK(mismatches == 0);
+    // Nor on where the operands sit in memory: small products (Eigen's coefficient-based ones
+    // among them) at offsets of 0 to 7 floats, as a head's operands sit in a sample.
+    for (const auto& [m, k, n] : {std::tuple{5, 4, 5}, std::tuple{5, 5, 4}, std::tuple{3, 8, 2},
+                                  std::tuple{100, 64, 1}, std::tuple{16, 16, 16}}) {
+      CAPTURE(m);
+      CAPTURE(k);
+      CAPTURE(n);
+      const Eigen::MatrixXf a0 = Eigen::MatrixXf::Random(m, k), b0 = Eigen::MatrixXf::Random(k, n);
+      std::vector<float> ba(static_cast<std::size_t>(m * k + 8)),
+          bb(static_cast<std::size_t>(k * n + 8)), bc(static_cast<std::size_t>(m * n + 8));
+      Eigen::MatrixXf first;
+      int moved = 0;
+      for (int off = 0; off < 8; ++off) {
+        Eigen::Map<Eigen::MatrixXf> am(ba.data() + off, m, k), bm(bb.data() + off, k, n),
+            cm(bc.data() + off, m, n);
+        am = a0;
+        bm = b0;
+        gemm(am, GemmOp::none, bm, GemmOp::none, cm);
+        if (off == 0)
+          first = cm;
+        else
+          moved += static_cast<int>((cm.array() != first.array()).count());
+      }
+      CHECK(moved == 0);
+    }
   }
 }

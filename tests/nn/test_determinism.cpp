@@ -44,7 +44,8 @@ TEST_CASE("nn determinism: logits do not depend on batch size or thread count") 
   for (const GemmKernel kernel : {GemmKernel::openblas, GemmKernel::eigen}) {
     if (!gemm_kernel_built(kernel)) continue;
     if (!gemm_kernel_batch_invariant(kernel)) {  // not lumac's default on this CPU (core/gemm.hpp)
-      MESSAGE(gemm_kernel_name(kernel) << ": not batch invariant on this CPU, not the default");
+      MESSAGE(std::string(gemm_kernel_name(kernel))
+              << ": not batch invariant on this CPU, not the default");
       CHECK(default_gemm_kernel() != kernel);
       continue;
     }

@@ -515,7 +515,68 @@ struct TestNode {
   std::string op;
   std::vector<std::string> in, out;
   std::vector<std::pair<std::string, std::int64_t>> attrs;
+  std::vector<std::pair<std::string, std::vector<std::int64_t>>> lists = {};
 };
+
+void add_test_nodes(onnx::GraphProto* g, const std::vector<TestNode>& nodes) {
+  for (const auto& n : nodes) {
+    auto* p = g->add_node();
+    p->set_op_type(n.op);
+    p->set_name(n.op + "_" + n.out[0]);
+    for (const auto& i : n.in) p->add_input(i);
+    for (const auto& o : n.out) p->add_output(o);
+    for (const auto& [key, v] : n.attrs) {
+      auto* a = p->add_attribute();
+      a->set_name(key);
+      a->set_type(onnx::AttributeProto::INT);
+      a->set_i(v);
+    }
+    for (const auto& [key, v] : n.lists) {
+      auto* a = p->add_attribute();
+      a->set_name(key);
+      a->set_type(onnx::AttributeProto::INTS);
+      for (const auto x : v) a->add_ints(x);
+    }
+  }
+}
+
+// A graph of a float input "x" (N, 4) -> float output, opset 17, with float initializers
+// (name, dims, values) and the int64 scalar "zero".
+onnx::ModelProto float_graph(
+    const std::vector<TestNode>& nodes, const std::string& output, int output_rank,
+    const std::vector<std::tuple<std::string, std::vector<std::int64_t>, std::vector<float>>>&
+        inits = {}) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(17);
+  auto* g = m.mutable_graph();
+  g->set_name("floats");
+  auto* in = g->add_input();
+  in->set_name("x");
+  auto* t = in->mutable_type()->mutable_tensor_type();
+  t->set_elem_type(onnx::TensorProto::FLOAT);
+  t->mutable_shape()->add_dim()->set_dim_param("N");
+  t->mutable_shape()->add_dim()->set_dim_value(4);
+  auto* out = g->add_output();
+  out->set_name(output);
+  auto* ot = out->mutable_type()->mutable_tensor_type();
+  ot->set_elem_type(onnx::TensorProto::FLOAT);
+  ot->mutable_shape()->add_dim()->set_dim_param("N");
+  for (int k = 1; k < output_rank; ++k) ot->mutable_shape()->add_dim();
+  auto* zero = g->add_initializer();
+  zero->set_name("zero");
+  zero->set_data_type(onnx::TensorProto::INT64);
+  zero->add_int64_data(0);
+  for (const auto& [name, dims, values] : inits) {
+    auto* w = g->add_initializer();
+    w->set_name(name);
+    w->set_data_type(onnx::TensorProto::FLOAT);
+    for (const auto d : dims) w->add_dims(d);
+    for (const float v : values) w->add_float_data(v);
+  }
+  add_test_nodes(g, nodes);
+  return m;
+}
 
 onnx::ModelProto token_graph(const std::vector<TestNode>& nodes, const std::string& output,
                              int output_rank) {
@@ -548,19 +609,7 @@ onnx::ModelProto token_graph(const std::vector<TestNode>& nodes, const std::stri
   zero->set_name("zero");
   zero->set_data_type(onnx::TensorProto::INT64);
   zero->add_int64_data(0);
-  for (const auto& n : nodes) {
-    auto* p = g->add_node();
-    p->set_op_type(n.op);
-    p->set_name(n.op + "_" + n.out[0]);
-    for (const auto& i : n.in) p->add_input(i);
-    for (const auto& o : n.out) p->add_output(o);
-    for (const auto& [key, v] : n.attrs) {
-      auto* a = p->add_attribute();
-      a->set_name(key);
-      a->set_type(onnx::AttributeProto::INT);
-      a->set_i(v);
-    }
-  }
+  add_test_nodes(g, nodes);
   return m;
 }
 
@@ -675,4 +724,47 @@ TEST_CASE("onnx: a graph that mixes samples, or keeps the batch where lumac cann
   CAPTURE(e);
   CHECK(e.find("(MatMul): a product over the batch axis") != std::string::npos);
   CHECK(e.find('\n') == std::string::npos);
+}
+
+TEST_CASE("onnx: the batch axis where an operator cannot take it, or the batch size in values") {
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> eye{1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};
+  // A Gemm whose A has the batch as its columns (x.t() into a Linear) would sum over samples.
+  const auto gemm = float_graph({{"Transpose", {"x"}, {"t"}, {}, {{"perm", {1, 0}}}},
+                                 {"Gemm", {"t", "w"}, {"g"}, {{"transB", 1}}},
+                                 {"Transpose", {"g"}, {"out"}, {}, {{"perm", {1, 0}}}}},
+                                "out", 2, {{"w", {4, 4}, eye}});
+  CHECK(onnx_import_error(gemm).find("(Gemm): a product over the batch axis") != std::string::npos);
+  // A reduction to (N) alone, then a softmax over its last axis: the batch.
+  const auto scalar =
+      float_graph({{"ReduceMean", {"x"}, {"r"}, {{"keepdims", 0}}, {{"axes", {-1}}}},
+                   {"Softmax", {"r"}, {"out"}, {{"axis", -1}}}},
+                  "out", 1);
+  CHECK(onnx_import_error(scalar).find("(Softmax): a softmax over the batch axis") !=
+        std::string::npos);
+  // x / x.shape[0]: the batch size would reach the values.
+  const auto size = float_graph({{"Shape", {"x"}, {"s"}, {}},
+                                 {"Gather", {"s", "zero"}, {"n"}, {}},
+                                 {"Cast", {"n"}, {"nf"}, {{"to", onnx::TensorProto::FLOAT}}},
+                                 {"Div", {"x", "nf"}, {"out"}, {}}},
+                                "out", 2);
+  const std::string e = onnx_import_error(size);
+  CHECK(e.find("(Div): the constant operand is computed from the batch size") != std::string::npos);
+  CHECK(e.find('\n') == std::string::npos);
+  // An additive mask of -inf (generate_square_subsequent_mask) imports: the masked positions
+  // get a softmax weight of exactly 0.
+  const auto mask =
+      float_graph({{"Add", {"x", "m"}, {"a"}, {}}, {"Softmax", {"a"}, {"out"}, {{"axis", -1}}}},
+                  "out", 2, {{"m", {4}, {0.0f, -inf, 0.0f, -inf}}});
+  std::string bytes;
+  mask.SerializeToString(&bytes);
+  const nn::OnnxImport imp = nn::import_onnx_bytes(bytes, "mask.onnx", onnx_dir());
+  nn::Tensor x(2, {4});
+  x.data = {0.5f, 2.0f, -1.0f, 3.0f, 1.0f, 1.0f, 1.0f, 1.0f};
+  const nn::Tensor y = imp.model.forward(x);
+  CHECK(y.data[1] == 0.0f);
+  CHECK(y.data[3] == 0.0f);
+  CHECK(y.data[0] == doctest::Approx(std::exp(0.5) / (std::exp(0.5) + std::exp(-1.0))));
+  CHECK(y.data[5] == 0.0f);
+  CHECK(y.data[4] == doctest::Approx(0.5));
 }
