@@ -10,7 +10,10 @@
 // that do not depend on the batch only if a column's bits do not depend on its place among the
 // 32. Eigen's kernel has that property; OpenBLAS's depends on the CPU kernel it picks at
 // run time (its SkylakeX kernel has it, its Haswell kernel, also used on AMD Zen, does not),
-// so lumac probes it once: OpenBLAS is the default where it passes, Eigen elsewhere. Results
+// so lumac probes it once: OpenBLAS is the default where it passes, Eigen elsewhere. Eigen
+// evaluates products with rows + cols + depth < 20 coefficient by coefficient, vectorised from
+// the first aligned element, so their bits depend on where the operands sit in memory: gemm
+// runs those on aligned copies. Results
 // are then bitwise identical for any thread count and batch size. set_gemm_kernel switches the
 // kernel, for benchmarks (lumac bench times both) and tests. The two kernels differ from each
 // other in the last bits of a sum (a different order of additions).
