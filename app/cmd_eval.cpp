@@ -2,6 +2,8 @@
 // each matrix-product layer's noise and ENOB and the energy account.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "app/cli_common.hpp"
 #include "app/commands.hpp"
 #include "app/study_options.hpp"
@@ -28,11 +30,13 @@ void print_study(const EvalStudy& st) {
   fmt::print("lumac eval: {} on {} ({} samples), noise {}{}\n", st.model, st.dataset, st.samples,
              enum_name(st.hardware.mode),
              st.hardware.bits ? fmt::format(", {} bits", *st.hardware.bits) : "");
-  fmt::print("  {:<8} {:>7} {:>10} {:>10} {:>8} {:>11} {:>8} {:>10} {:>10}\n", "layer", "fan-in",
-             "MACs", "E", "repeats", "noise std", "ENOB", "x clipped", "y clipped");
+  std::size_t w = 8;  // the layer column: as wide as the longest name
+  for (const auto& info : st.info) w = std::max(w, info.name.size());
+  fmt::print("  {:<{}} {:>7} {:>10} {:>10} {:>8} {:>11} {:>8} {:>10} {:>10}\n", "layer", w,
+             "fan-in", "MACs", "E", "repeats", "noise std", "ENOB", "x clipped", "y clipped");
   for (std::size_t l = 0; l < st.info.size(); ++l)
-    fmt::print("  {:<8} {:>7} {:>10} {:>10.4g} {:>8} {:>11.4g} {:>8.2f} {:>10.3g} {:>10.3g}\n",
-               st.info[l].name, st.info[l].fan_in, st.info[l].macs, st.layers[l].energy[0],
+    fmt::print("  {:<{}} {:>7} {:>10} {:>10.4g} {:>8} {:>11.4g} {:>8.2f} {:>10.3g} {:>10.3g}\n",
+               st.info[l].name, w, st.info[l].fan_in, st.info[l].macs, st.layers[l].energy[0],
                st.layers[l].repeats, r.layers[l].noise_std, r.layers[l].enob,
                r.layers[l].input_clipped_fraction, r.layers[l].output_clipped_fraction);
   // The deterministic errors physical mode adds (not in the noise std or the ENOB).

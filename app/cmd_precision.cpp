@@ -2,6 +2,8 @@
 // compares it at iso-accuracy with one uniform precision (studies/precision_study.hpp).
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "app/cli_common.hpp"
 #include "app/commands.hpp"
 #include "app/progress.hpp"
@@ -63,9 +65,12 @@ void print_study(const PrecisionStudy& st) {
   fmt::print("\n  per layer (first target): E per MAC and ENOB\n");
   const Allocation& u = st.targets.front().uniform;
   const Allocation& l = st.targets.front().learned;
+  std::size_t w = 6;  // as wide as the longest layer name
+  for (const auto& name : st.layer_names) w = std::max(w, name.size());
   for (std::size_t k = 0; k < st.layer_names.size(); ++k)
-    fmt::print("    {:<6} uniform E {:>9.4g} ENOB {:>5.2f}   learned E {:>9.4g} ENOB {:>5.2f}\n",
-               st.layer_names[k], mean_of(u.energy[k]), u.enob[k], mean_of(l.energy[k]), l.enob[k]);
+    fmt::print("    {:<{}} uniform E {:>9.4g} ENOB {:>5.2f}   learned E {:>9.4g} ENOB {:>5.2f}\n",
+               st.layer_names[k], w, mean_of(u.energy[k]), u.enob[k], mean_of(l.energy[k]),
+               l.enob[k]);
 }
 
 // Several seeds: the first seed's table, then the saving at each target over the seeds.

@@ -1,5 +1,7 @@
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "app/cli_common.hpp"
 
 namespace lumac::cli {
@@ -8,13 +10,17 @@ void print_energy_table(const EnergyReport& r) {
   fmt::print(
       "energy per MAC (aJ/MAC); laser counted electrically in the total; ENOB: what the layer's "
       "read-out buys\n");
+  // Columns as wide as the longest node name (imported graphs name nodes "blocks.0.attn_2"):
+  // a name is never cut.
+  std::size_t w = 12;
+  for (const auto& l : r.layers) w = std::max(w, l.name.size());
   fmt::print("{:<16}", "component");
-  for (const auto& l : r.layers) fmt::print(" {:>12.12}", l.name);
-  fmt::print(" {:>12}\n", r.layers.size() > 1 ? "network" : "");
+  for (const auto& l : r.layers) fmt::print(" {:>{}}", l.name, w);
+  fmt::print(" {:>{}}\n", r.layers.size() > 1 ? "network" : "", w);
   auto row = [&](const std::string& label, auto value) {
     fmt::print("{:<16}", label);
-    for (const auto& l : r.layers) fmt::print(" {:>12.4g}", value(l));
-    if (r.layers.size() > 1) fmt::print(" {:>12.4g}", value(r.total));
+    for (const auto& l : r.layers) fmt::print(" {:>{}.4g}", value(l), w);
+    if (r.layers.size() > 1) fmt::print(" {:>{}.4g}", value(r.total), w);
     fmt::print("\n");
   };
   for (std::size_t i = 0; i < energy_components.size(); ++i)
@@ -26,8 +32,8 @@ void print_energy_table(const EnergyReport& r) {
   row("MACs", [](const LayerEnergy& l) { return l.macs; });
   fmt::print("{:<16}", "ENOB (bits)");
   for (const auto& l : r.layers)
-    fmt::print(" {:>12}", l.enob != 0 ? fmt::format("{:.4g}", l.enob) : std::string("-"));
-  if (r.layers.size() > 1) fmt::print(" {:>12}", "-");
+    fmt::print(" {:>{}}", l.enob != 0 ? fmt::format("{:.4g}", l.enob) : std::string("-"), w);
+  if (r.layers.size() > 1) fmt::print(" {:>{}}", "-", w);
   fmt::print("\n");
   row("laser power (W)", [](const LayerEnergy& l) { return l.laser_W; });
   fmt::print("total per inference: {:.4g} J ({:.4g} MACs){}\n", r.total.total_J, r.total.macs,
