@@ -50,6 +50,10 @@ void register_energy(CLI::App& app) {
   add_common_options(*cmd, o->common);
   add_circuit_options(*cmd, o->circuit, false);
   add_network_options(*cmd, o->network, false);
+  // energy scores the accuracy beside the energy on 200 test samples unless told otherwise
+  cmd->get_option("--limit")->description(
+      "with --model: the accuracy next to the energy is scored on the first N test samples "
+      "(default, or 0: 200)");
   cmd->add_option("--noise", o->hardware.noise,
                   "with --model: where photons per MAC come from: physical (default, the laser "
                   "budget) or shot (E)");

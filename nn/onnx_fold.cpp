@@ -472,6 +472,23 @@ std::optional<std::vector<Const>> fold_node(const onnx::NodeProto& n,
     }
     return std::vector<Const>{c};
   }
+  if (op == "Trilu") {  // opset 14: the upper (or lower) triangle of the last two axes
+    Const c = need(0);
+    if (c.dims.size() < 2) fail("Trilu of a tensor of rank {}", c.dims.size());
+    std::int64_t k = 0;
+    if (n.input_size() > 1 && !n.input(1).empty()) {
+      const auto kk = need(1).ints();
+      if (kk.size() != 1) fail("Trilu: k must be one value");
+      k = kk[0];
+    }
+    const bool upper = attr_int(n, "upper", 1) != 0;
+    const std::int64_t rows = c.dims[c.dims.size() - 2], cols = c.dims.back();
+    for (std::int64_t e = 0; e < c.size(); ++e) {
+      const std::int64_t j = e % cols, i = (e / cols) % rows;
+      if (upper ? j - i < k : j - i > k) c.v[static_cast<std::size_t>(e)] = 0;
+    }
+    return std::vector<Const>{c};
+  }
   if (op == "Not") {
     Const c = need(0);
     c.integer = true;

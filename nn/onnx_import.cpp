@@ -434,6 +434,7 @@ void Importer::check_before_inference() {
                                            "Sub",
                                            "Tanh",
                                            "Transpose",
+                                           "Trilu",
                                            "Unsqueeze",
                                            "Where"};
   for (const onnx::NodeProto* n : order_) {

@@ -352,8 +352,9 @@ class TorchEncoderLayer(nn.Module):
     (L*N, E). (Exported with gradients enabled: under no_grad torch takes its fused fast path,
     aten::_transformer_encoder_layer_fwd, which has no ONNX form.)"""
 
-    def __init__(self, activation="relu", norm_first=False, d=8, classes=3):
+    def __init__(self, activation="relu", norm_first=False, d=8, classes=3, causal=False):
         super().__init__()
+        self.causal = causal
         self.enc = nn.TransformerEncoderLayer(d, 2, 16, dropout=0.0, activation=activation,
                                               batch_first=True, norm_first=norm_first)
         with torch.no_grad():  # non-trivial affine parameters
@@ -363,7 +364,10 @@ class TorchEncoderLayer(nn.Module):
         self.fc = nn.Linear(d, classes)
 
     def forward(self, x):
-        return self.fc(self.enc(x).mean(dim=1))
+        # causal: the mask built from the tokens' count as users write it (torch exports
+        # ConstantOfShape, Trilu and Where, which lumac folds at import)
+        mask = nn.Transformer.generate_square_subsequent_mask(x.shape[1]) if self.causal else None
+        return self.fc(self.enc(x, src_mask=mask).mean(dim=1))
 
 
 class BatchMix(nn.Module):
@@ -398,6 +402,8 @@ MODELS = [
     ("encoder_post_relu", lambda: TorchEncoderLayer("relu", False), (5, 8), dict(dynamic=True, opset=17)),
     ("encoder_pre_gelu", lambda: TorchEncoderLayer("gelu", True), (5, 8), dict(dynamic=True, opset=17)),
     ("batch_mix", BatchMix, (5, 8), dict(dynamic=True, opset=17, mixes=True)),
+    ("encoder_causal", lambda: TorchEncoderLayer("gelu", False, causal=True), (5, 8),
+     dict(dynamic=True, opset=17)),
 ]
 
 
@@ -549,6 +555,9 @@ def run_numpy(model_proto, feeds):
             out = [r.astype(np.result_type(ins[0], ins[1]))]
         elif op == "Equal":
             out = [np.equal(ins[0], ins[1])]
+        elif op == "Trilu":
+            k = int(ins[1]) if len(ins) > 1 and ins[1] is not None else 0
+            out = [np.triu(ins[0], k) if a.get("upper", 1) else np.tril(ins[0], k)]
         elif op == "Not":
             out = [np.logical_not(ins[0])]
         elif op == "Where":

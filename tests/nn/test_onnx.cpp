@@ -68,7 +68,7 @@ std::string onnx_import_error(const onnx::ModelProto& m, const fs::path& dir = o
 const char* const onnx_models[] = {
     "mlp",      "matmul",           "conv_bn_fused",     "conv_bn_preserve", "grouped",
     "residual", "broadcast",        "opset17",           "attention",        "block13",
-    "block17",  "masked_attention", "encoder_post_relu", "encoder_pre_gelu"};
+    "block17",  "masked_attention", "encoder_post_relu", "encoder_pre_gelu", "encoder_causal"};
 
 }  // namespace
 
