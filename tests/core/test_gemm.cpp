@@ -140,11 +140,12 @@ TEST_CASE("gemm: a column's bits do not depend on its place among the columns") 
     CHECK(mismatches == 0);
     // Nor on where the operands sit in memory: small products (Eigen's coefficient-based ones
     // among them) at offsets of 0 to 7 floats, as a head's operands sit in a sample.
-    for (const auto& [m, k, n] : {std::tuple{5, 4, 5}, std::tuple{5, 5, 4}, std::tuple{3, 8, 2},
-                                  std::tuple{100, 64, 1}, std::tuple{16, 16, 16}}) {
-      CAPTURE(m);
-      CAPTURE(k);
-      CAPTURE(n);
+    for (const auto& shape : {std::tuple{5, 4, 5}, std::tuple{5, 5, 4}, std::tuple{3, 8, 2},
+                              std::tuple{100, 64, 1}, std::tuple{16, 16, 16}}) {
+      const auto [m, k, n] = shape;  // CAPTURE names a variable, not a structured binding
+      const std::string dims =
+          std::to_string(m) + "x" + std::to_string(k) + "x" + std::to_string(n);
+      CAPTURE(dims);
       const Eigen::MatrixXf a0 = Eigen::MatrixXf::Random(m, k), b0 = Eigen::MatrixXf::Random(k, n);
       std::vector<float> ba(static_cast<std::size_t>(m * k + 8)),
           bb(static_cast<std::size_t>(k * n + 8)), bc(static_cast<std::size_t>(m * n + 8));
