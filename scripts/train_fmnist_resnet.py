@@ -210,6 +210,30 @@ def export(model, x_test, y_test, summary, onnx_path, data_dir):
 # ---- main -----------------------------------------------------------------------------------
 
 
+
+def warmup_cosine(lr, steps_per_epoch, epochs):
+    """lr_at(step), the learning rate of the training scripts at optimiser step `step`: a linear
+    warm-up over the first epoch, then a cosine decay to 0 at the last step."""
+    total = steps_per_epoch * epochs
+    warm = steps_per_epoch
+
+    def lr_at(step):
+        if step < warm:
+            return lr * (step + 1) / warm
+        t = (step - warm) / max(1, total - warm)
+        return lr * 0.5 * (1.0 + np.cos(np.pi * t))
+    return lr_at
+
+
+def adamw_on_matrices(model, lr, wd):
+    """AdamW with weight decay `wd` on the weights of two or more axes (linear and convolution
+    weights, embedding tables) and none on biases and norms (the transformer scripts)."""
+    decay = [p for n, p in model.named_parameters() if n.endswith("weight") and p.dim() > 1]
+    keep = [p for n, p in model.named_parameters() if not (n.endswith("weight") and p.dim() > 1)]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": wd},
+                              {"params": keep, "weight_decay": 0.0}], lr=lr)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=12)
@@ -244,14 +268,7 @@ def main():
         opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
                               weight_decay=args.wd)
         steps_per_epoch = (x_train.shape[0] + args.batch - 1) // args.batch
-        total = steps_per_epoch * args.epochs
-        warm = steps_per_epoch
-
-        def lr_at(step):
-            if step < warm:
-                return args.lr * (step + 1) / warm
-            t = (step - warm) / max(1, total - warm)
-            return args.lr * 0.5 * (1.0 + np.cos(np.pi * t))
+        lr_at = warmup_cosine(args.lr, steps_per_epoch, args.epochs)
 
         gen = torch.Generator().manual_seed(args.seed + 100)
         step = 0

@@ -201,19 +201,9 @@ def main():
         summary = torch.load(STATE + ".summary")
     else:
         x_train, y_train = tr.load("train", 60000)
-        decay = [p for n, p in model.named_parameters() if n.endswith("weight") and p.dim() > 1]
-        keep = [p for n, p in model.named_parameters() if not (n.endswith("weight") and p.dim() > 1)]
-        opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.wd},
-                                 {"params": keep, "weight_decay": 0.0}], lr=args.lr)
+        opt = tr.adamw_on_matrices(model, args.lr, args.wd)
         steps_per_epoch = (x_train.shape[0] + args.batch - 1) // args.batch
-        total = steps_per_epoch * args.epochs
-        warm = steps_per_epoch
-
-        def lr_at(step):
-            if step < warm:
-                return args.lr * (step + 1) / warm
-            t = (step - warm) / max(1, total - warm)
-            return args.lr * 0.5 * (1.0 + np.cos(np.pi * t))
+        lr_at = tr.warmup_cosine(args.lr, steps_per_epoch, args.epochs)
 
         gen = torch.Generator().manual_seed(args.seed + 100)
         step = 0
