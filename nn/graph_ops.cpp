@@ -70,22 +70,6 @@ std::vector<std::int64_t> broadcast_index(const Shape& out, const Shape& in) {
 
 namespace {
 
-float apply(BinaryKind k, float a, float b) {
-  switch (k) {
-    case BinaryKind::add:
-      return a + b;
-    case BinaryKind::sub:
-      return a - b;
-    case BinaryKind::mul:
-      return a * b;
-    case BinaryKind::div:
-      return a / b;
-    case BinaryKind::equal:
-      return a == b ? 1.0f : 0.0f;
-  }
-  return 0;
-}
-
 // d(a op b)/da and /db.
 void partials(BinaryKind k, float a, float b, float& da, float& db) {
   switch (k) {
@@ -161,14 +145,51 @@ const char* unary_name(UnaryKind k) {
   return "?";
 }
 
-// The element-wise binary operation over a batch, with the index maps of both operands.
+// out[e] = op(a[e], b[e]) with an index map for an operand that is broadcast (empty: read in
+// order) or a single value; the loops without a map vectorise (the same IEEE operation per
+// element, so the same bits as the general loop).
+template <class Op>
+void binary_loop(Op op, const float* a, const std::vector<std::int64_t>& ia, bool a_one,
+                 const float* b, const std::vector<std::int64_t>& ib, bool b_one, float* out,
+                 std::int64_t n) {
+  if (a_one && ib.empty()) {
+    const float x = a[0];
+    for (std::int64_t e = 0; e < n; ++e) out[e] = op(x, b[e]);
+  } else if (b_one && ia.empty()) {
+    const float y = b[0];
+    for (std::int64_t e = 0; e < n; ++e) out[e] = op(a[e], y);
+  } else if (ia.empty() && ib.empty()) {
+    for (std::int64_t e = 0; e < n; ++e) out[e] = op(a[e], b[e]);
+  } else {
+    for (std::int64_t e = 0; e < n; ++e) {
+      const float x = a[a_one ? 0 : ia.empty() ? e : ia[static_cast<std::size_t>(e)]];
+      const float y = b[b_one ? 0 : ib.empty() ? e : ib[static_cast<std::size_t>(e)]];
+      out[e] = op(x, y);
+    }
+  }
+}
+
+// The element-wise binary operation over a sample, with the index maps of both operands
+// (a_one, b_one: that operand is a single value, its map unused).
 void binary_forward(BinaryKind kind, const float* a, const std::vector<std::int64_t>& ia,
-                    const float* b, const std::vector<std::int64_t>& ib, float* out,
-                    std::int64_t n) {
-  for (std::int64_t e = 0; e < n; ++e) {
-    const float x = a[ia.empty() ? e : ia[static_cast<std::size_t>(e)]];
-    const float y = b[ib.empty() ? e : ib[static_cast<std::size_t>(e)]];
-    out[e] = apply(kind, x, y);
+                    const float* b, const std::vector<std::int64_t>& ib, float* out, std::int64_t n,
+                    bool a_one = false, bool b_one = false) {
+  switch (kind) {
+    case BinaryKind::add:
+      return binary_loop([](float x, float y) { return x + y; }, a, ia, a_one, b, ib, b_one, out,
+                         n);
+    case BinaryKind::sub:
+      return binary_loop([](float x, float y) { return x - y; }, a, ia, a_one, b, ib, b_one, out,
+                         n);
+    case BinaryKind::mul:
+      return binary_loop([](float x, float y) { return x * y; }, a, ia, a_one, b, ib, b_one, out,
+                         n);
+    case BinaryKind::div:
+      return binary_loop([](float x, float y) { return x / y; }, a, ia, a_one, b, ib, b_one, out,
+                         n);
+    case BinaryKind::equal:
+      return binary_loop([](float x, float y) { return x == y ? 1.0f : 0.0f; }, a, ia, a_one, b, ib,
+                         b_one, out, n);
   }
 }
 
@@ -398,13 +419,16 @@ Shape BinaryConst::output_shape(const Shape& input) const {
 void BinaryConst::forward(const Tensor& in, Tensor& out, const Pass&) const {
   const Shape os = output_shape(in.shape);
   out.resize(in.batch, os);
-  const auto ix = broadcast_index(os, in.shape), ic = broadcast_index(os, shape_);
+  // A single constant (x * 0.5, x / sqrt(d)) needs no index map.
+  const bool one = values_.size() == 1;
+  const auto ix = broadcast_index(os, in.shape);
+  const auto ic = one ? std::vector<std::int64_t>{} : broadcast_index(os, shape_);
   const std::int64_t n = shape_size(os);
   for (int i = 0; i < in.batch; ++i) {
     if (left_)
-      binary_forward(kind_, values_.data(), ic, in.sample(i), ix, out.sample(i), n);
+      binary_forward(kind_, values_.data(), ic, in.sample(i), ix, out.sample(i), n, one, false);
     else
-      binary_forward(kind_, in.sample(i), ix, values_.data(), ic, out.sample(i), n);
+      binary_forward(kind_, in.sample(i), ix, values_.data(), ic, out.sample(i), n, false, one);
   }
 }
 
