@@ -699,15 +699,12 @@ Shape Concat::output_shape_n(std::span<const Shape> inputs) const {
 }
 
 void Concat::forward(const Tensor& in, Tensor& out, const Pass& pass) const {
-  const Tensor* p = &in;
-  forward_n(std::span<const Tensor* const>(&p, 1), out, pass);
+  forward_via_n(in, out, pass);
 }
 
 void Concat::backward(const Tensor& in, const Tensor& out, const Tensor& grad_out, Tensor* grad_in,
                       std::span<std::vector<float>> grads, const Pass& pass) const {
-  const Tensor* p = &in;
-  backward_n(std::span<const Tensor* const>(&p, 1), out, grad_out,
-             std::span<Tensor* const>(&grad_in, 1), grads, pass);
+  backward_via_n(in, out, grad_out, grad_in, grads, pass);
 }
 
 namespace {
@@ -1248,15 +1245,12 @@ Shape Where::output_shape_n(std::span<const Shape> inputs) const {
 }
 
 void Where::forward(const Tensor& in, Tensor& out, const Pass& pass) const {
-  const Tensor* p = &in;
-  forward_n(std::span<const Tensor* const>(&p, 1), out, pass);
+  forward_via_n(in, out, pass);
 }
 
 void Where::backward(const Tensor& in, const Tensor& out, const Tensor& grad_out, Tensor* grad_in,
                      std::span<std::vector<float>> grads, const Pass& pass) const {
-  const Tensor* p = &in;
-  backward_n(std::span<const Tensor* const>(&p, 1), out, grad_out,
-             std::span<Tensor* const>(&grad_in, 1), grads, pass);
+  backward_via_n(in, out, grad_out, grad_in, grads, pass);
 }
 
 void Where::forward_n(std::span<const Tensor* const> in, Tensor& out, const Pass&) const {
@@ -1265,8 +1259,14 @@ void Where::forward_n(std::span<const Tensor* const> in, Tensor& out, const Pass
   const auto s = shapes(in_shapes);
   const Shape os = broadcast_shape(broadcast_shape(s[0], s[1]), s[2]);
   out.resize(in[0]->batch, os);
+  // An index map per broadcast operand; none for one that is a single value (masked_fill's
+  // fill), read at 0.
   std::array<std::vector<std::int64_t>, 3> idx;
-  for (std::size_t k = 0; k < 3; ++k) idx[k] = broadcast_index(os, s[k]);
+  std::array<bool, 3> one{};
+  for (std::size_t k = 0; k < 3; ++k) {
+    one[k] = shape_size(s[k]) == 1;
+    if (!one[k]) idx[k] = broadcast_index(os, s[k]);
+  }
   const std::int64_t n = shape_size(os);
   for (int i = 0; i < out.batch; ++i) {
     std::array<const float*, 3> src;
@@ -1276,7 +1276,7 @@ void Where::forward_n(std::span<const Tensor* const> in, Tensor& out, const Pass
     float* y = out.sample(i);
     for (std::int64_t e = 0; e < n; ++e) {
       auto at = [&](std::size_t k) {
-        return src[k][idx[k].empty() ? e : idx[k][static_cast<std::size_t>(e)]];
+        return src[k][one[k] ? 0 : idx[k].empty() ? e : idx[k][static_cast<std::size_t>(e)]];
       };
       y[e] = at(0) != 0.0f ? at(1) : at(2);
     }

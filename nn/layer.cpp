@@ -65,6 +65,19 @@ void Layer::backward_n(std::span<const Tensor* const> in, const Tensor& out, con
   backward(*in[0], out, grad_out, grad_in[0], grads, pass);
 }
 
+void Layer::forward_via_n(const Tensor& in, Tensor& out, const Pass& pass) const {
+  const Tensor* p = &in;
+  forward_n(std::span<const Tensor* const>(&p, 1), out, pass);
+}
+
+void Layer::backward_via_n(const Tensor& in, const Tensor& out, const Tensor& grad_out,
+                           Tensor* grad_in, std::span<std::vector<float>> grads,
+                           const Pass& pass) const {
+  const Tensor* p = &in;
+  backward_n(std::span<const Tensor* const>(&p, 1), out, grad_out,
+             std::span<Tensor* const>(&grad_in, 1), grads, pass);
+}
+
 std::vector<std::span<const float>> Layer::parameters() const {
   std::vector<std::span<const float>> out;
   for (auto s : const_cast<Layer*>(this)->parameters()) out.emplace_back(s.data(), s.size());

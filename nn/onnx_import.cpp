@@ -604,7 +604,7 @@ void Importer::gemm() {
   // A is (batch, K), or (rows x batch x ..., K) as torch's multi-head attention writes its output
   // projection: a token-wise product per sample.
   if (a.lay.axis != 0) refuse("a product over the batch axis (A's batch axis is not its rows)");
-  const bool rows = a.lay.axis == 0 && a.lay.merged() && in.size() == 2;
+  const bool rows = a.lay.merged() && in.size() == 2;
   if (in.size() != 1 && !rows)
     refuse(fmt::format("input A must be (batch, K), has per-sample shape {}", shape_string(in)));
   if (bm.dims.size() != 2) refuse("B must be a matrix");

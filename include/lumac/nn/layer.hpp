@@ -123,6 +123,13 @@ class Layer {
   // The trainable parameters as flat arrays (empty for parameter-free layers).
   virtual std::vector<std::span<float>> parameters() { return {}; }
   std::vector<std::span<const float>> parameters() const;
+
+ protected:
+  // For a node of several inputs (arity() != 1) that is given one: its one-input forward and
+  // backward through forward_n and backward_n.
+  void forward_via_n(const Tensor& in, Tensor& out, const Pass& pass) const;
+  void backward_via_n(const Tensor& in, const Tensor& out, const Tensor& grad_out, Tensor* grad_in,
+                      std::span<std::vector<float>> grads, const Pass& pass) const;
 };
 
 // A layer whose core is one matrix product Y = W X per batch chunk or image (nn/matmul_hook.hpp
