@@ -150,3 +150,25 @@ TEST_CASE("cli: the config's system.repeats sets K of every layer unless --repea
   CHECK(json_number(config.out, "enob") > json_number(one.out, "enob") + 0.8);
   CHECK(json_number(config.out, "total_aJ_per_mac") > 3 * json_number(one.out, "total_aJ_per_mac"));
 }
+
+TEST_CASE("cli: text tables print every node name whole") {
+  // fmnist_vit's nodes have names up to 15 characters ("blocks.0.attn_2"); the energy and
+  // eval tables used to cut them at 12 or shift their columns.
+  const RunResult e =
+      run_lumac({"energy", "--model", bundled_model("fmnist_vit.h5"), "--limit", "20"});
+  REQUIRE(e.exit_code == 0);
+  CHECK(e.out.find(" blocks.0.attn_2 ") != std::string::npos);
+  const RunResult v = run_lumac({"eval", "--model", bundled_model("fmnist_vit.h5"), "--noise",
+                                 "shot", "--photons-per-mac", "10", "--limit", "20"});
+  REQUIRE(v.exit_code == 0);
+  // Every row's fan-in column starts where the header's does.
+  const auto header = v.out.find("  layer");
+  REQUIRE(header != std::string::npos);
+  const auto fan_in = v.out.find("fan-in", header) - header;
+  const auto row = v.out.find("  blocks.3.attn_2 ");
+  REQUIRE(row != std::string::npos);
+  const auto line_end = v.out.find('\n', row);
+  const std::string line = v.out.substr(row, line_end - row);
+  // the fan-in (16) is right-aligned under "fan-in": its last digit at the same column
+  CHECK(line.find("16") + 2 == fan_in + std::string("fan-in").size());
+}
