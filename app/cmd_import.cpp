@@ -62,6 +62,11 @@ void register_import(CLI::App& app) {
       ->required();
   cmd->add_option("--calibration-samples", o->spec.calibration_samples,
                   "training samples for the calibrated ranges (default 1000)");
+  cmd->add_option("--bind", o->spec.bind,
+                  "NAME=FEATURE (repeatable): what the dataset feeds graph input NAME: sample, "
+                  "attention-mask (1 for a real token), padding-mask (1 for padding) or none; "
+                  "by default the first input takes the samples and inputs named "
+                  "*attention_mask or *padding_mask those masks");
   cmd->callback([o] { run_import(*o); });
 }
 

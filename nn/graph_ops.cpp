@@ -935,6 +935,48 @@ void Pad::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, Tens
   }
 }
 
+// ---- input part ---------------------------------------------------------------------------
+
+InputPart::InputPart(std::int64_t offset, Shape shape) : offset_(offset), shape_(std::move(shape)) {
+  if (offset_ < 0 || offset_ > (std::int64_t{1} << 40))
+    fail("input part: offset {} is out of range", offset_);
+  if (shape_.empty() || shape_size(shape_) < 1)
+    fail("input part: empty shape {}", shape_string(shape_));
+}
+
+std::string InputPart::describe() const {
+  return fmt::format("input part (packed values {} to {})", offset_,
+                     offset_ + shape_size(shape_) - 1);
+}
+
+void InputPart::record(NodeRecord& r) const {
+  r.op = "input_part";
+  r.put("offset", {offset_});
+  r.put("shape", to64(shape_));
+}
+
+Shape InputPart::output_shape(const Shape& input) const {
+  if (input.size() != 1 || offset_ + shape_size(shape_) > input[0])
+    fail("input part takes values {} to {} of a packed input of shape {}", offset_,
+         offset_ + shape_size(shape_) - 1, shape_string(input));
+  return shape_;
+}
+
+void InputPart::forward(const Tensor& in, Tensor& out, const Pass&) const {
+  out.resize(in.batch, output_shape(in.shape));
+  const std::int64_t n = out.sample_size();
+  for (int i = 0; i < in.batch; ++i) std::copy_n(in.sample(i) + offset_, n, out.sample(i));
+}
+
+void InputPart::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, Tensor* grad_in,
+                         std::span<std::vector<float>>, const Pass&) const {
+  if (!grad_in) return;
+  grad_in->resize(in.batch, in.shape, true);
+  const std::int64_t n = grad_out.sample_size();
+  for (int i = 0; i < in.batch; ++i)
+    std::copy_n(grad_out.sample(i), n, grad_in->sample(i) + offset_);
+}
+
 // ---- slice --------------------------------------------------------------------------------
 
 Slice::Slice(std::vector<int> start, std::vector<int> step, std::vector<int> count)
@@ -1360,6 +1402,9 @@ std::unique_ptr<Layer> make_graph_op(const NodeRecord& r) {
     return std::make_unique<Pad>(to_int(r.get("begin"), 0, "pad"), to_int(r.get("end"), 0, "pad"),
                                  static_cast<float>(v.at(0)));
   }
+  if (op == "input_part")
+    return std::make_unique<InputPart>(r.get("offset").at(0),
+                                       to_int(r.get("shape"), 1, "input_part dimension"));
   if (op == "slice")
     return std::make_unique<Slice>(to_int(r.get("start"), 0, "slice start"),
                                    to_int(r.get("step"), -100000000, "slice step"),

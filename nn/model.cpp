@@ -3,9 +3,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "lumac/core/error.hpp"
+#include "lumac/nn/graph_ops.hpp"
 #include "lumac/nn/parallel.hpp"
 
 namespace lumac::nn {
@@ -44,7 +46,77 @@ Model::Model(Shape input_shape, std::vector<std::unique_ptr<Layer>> layers,
   if (outputs_.empty()) outputs_.push_back(static_cast<int>(n));
   for (int v : outputs_)
     if (v < 0 || v > static_cast<int>(n)) fail("model output value {} does not exist", v);
+  graph_inputs_ = {ModelInput{"input", shapes_[0], InputType::float32, InputFeature::sample}};
   index_layers();
+}
+
+void Model::set_graph_inputs(std::vector<ModelInput> inputs) {
+  if (inputs.empty()) fail("a model needs at least one graph input");
+  std::int64_t total = 0;
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    const ModelInput& in = inputs[k];
+    if (in.name.empty()) fail("graph input {} has no name", k);
+    for (std::size_t j = 0; j < k; ++j)
+      if (inputs[j].name == in.name) fail("two graph inputs are named '{}'", in.name);
+    if (in.shape.empty()) fail("graph input '{}' has an empty shape", in.name);
+    for (int d : in.shape)
+      if (d < 1) fail("graph input '{}' has shape {}", in.name, shape_string(in.shape));
+    total += shape_size(in.shape);
+  }
+  if (inputs.size() == 1 && inputs[0].shape != input_shape())
+    fail("graph input '{}' has shape {}, the model input {}", inputs[0].name,
+         shape_string(inputs[0].shape), shape_string(input_shape()));
+  if (inputs.size() > 1 && input_shape() != Shape{static_cast<int>(total)})
+    fail("{} graph inputs of {} values in all, packed into a model input of shape {}",
+         inputs.size(), total, shape_string(input_shape()));
+  graph_inputs_ = std::move(inputs);
+}
+
+void Model::check_input_types(std::span<const float> x, int samples) const {
+  const std::int64_t stride = shape_size(input_shape());
+  if (samples < 0 || static_cast<std::int64_t>(x.size()) != stride * samples)
+    fail("{} input values for {} samples of shape {}", x.size(), samples,
+         shape_string(input_shape()));
+  std::int64_t offset = 0;
+  for (const ModelInput& g : graph_inputs_) {
+    const std::int64_t n = shape_size(g.shape);
+    for (int i = 0; i < samples; ++i) {
+      const float* v = x.data() + i * stride + offset;
+      for (std::int64_t e = 0; e < n; ++e) {
+        const bool ok =
+            g.type == InputType::float32 ? std::isfinite(v[e])
+            : g.type == InputType::int64
+                ? std::isfinite(v[e]) && v[e] == std::floor(v[e]) && std::fabs(v[e]) <= 16777216.0f
+                : v[e] == 0.0f || v[e] == 1.0f;
+        if (!ok)
+          fail("graph input '{}', sample {} position {}: {} is {}", g.name, i, e, v[e],
+               g.type == InputType::float32 ? "a non-finite value"
+               : g.type == InputType::int64 ? "not an integer of at most 2^24 in magnitude"
+                                            : "not a bool (0 or 1)");
+      }
+    }
+    offset += n;
+  }
+}
+
+Tensor Model::pack_inputs(const std::vector<std::span<const float>>& inputs, int samples) const {
+  if (inputs.size() != graph_inputs_.size())
+    fail("{} input arrays for a model of {} graph inputs", inputs.size(), graph_inputs_.size());
+  if (samples < 0) fail("{} samples", samples);
+  Tensor x(samples, input_shape());
+  std::int64_t offset = 0;
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    const ModelInput& g = graph_inputs_[k];
+    const std::int64_t n = shape_size(g.shape);
+    if (static_cast<std::int64_t>(inputs[k].size()) != n * samples)
+      fail("graph input '{}': {} values for {} samples of shape {}", g.name, inputs[k].size(),
+           samples, shape_string(g.shape));
+    for (int i = 0; i < samples; ++i)
+      std::copy_n(inputs[k].data() + i * n, n, x.sample(i) + offset);
+    offset += n;
+  }
+  check_input_types(x.data, samples);
+  return x;
 }
 
 void Model::index_layers() {
@@ -123,6 +195,7 @@ Model::Model(const Model& other)
       calibration_(other.calibration_),
       training_(other.training_),
       source_(other.source_) {
+  graph_inputs_ = other.graph_inputs_;
   for (const auto& l : other.layers_) layers_.push_back(l->clone());
 }
 
@@ -243,15 +316,24 @@ void Model::run_group(std::vector<Tensor>& values, const Pass& pass, bool keep) 
 }
 
 void Model::check_input(const Tensor& x, std::span<const std::int64_t> samples) const {
+  // The values that hold the input: value 0, and the graph inputs its InputPart nodes unpack.
+  std::vector<std::pair<int, Tensor>> held;
+  held.emplace_back(0, Tensor());
   for (std::size_t i = 0; i < layers_.size(); ++i)
-    for (std::size_t k = 0; k < inputs_[i].size(); ++k) {
-      if (inputs_[i][k] != 0) continue;
-      try {
-        layers_[i]->check_input_values(k, x, samples);
-      } catch (const Error& e) {
-        fail("model input read by node '{}': {}", names_[i], e.what());
-      }
+    if (inputs_[i][0] == 0 && dynamic_cast<const InputPart*>(layers_[i].get())) {
+      held.emplace_back(static_cast<int>(i) + 1, Tensor());
+      layers_[i]->forward(x, held.back().second, Pass{});
     }
+  for (std::size_t i = 0; i < layers_.size(); ++i)
+    for (std::size_t k = 0; k < inputs_[i].size(); ++k)
+      for (const auto& h : held) {
+        if (inputs_[i][k] != h.first) continue;
+        try {
+          layers_[i]->check_input_values(k, h.first == 0 ? x : h.second, samples);
+        } catch (const Error& e) {
+          fail("model input read by node '{}': {}", names_[i], e.what());
+        }
+      }
 }
 
 std::vector<Tensor> Model::forward_outputs(const Tensor& x, const Pass& pass) const {

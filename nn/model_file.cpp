@@ -283,6 +283,32 @@ TrainingRecord read_training(const H5::Group& g) {
   return r;
 }
 
+std::vector<ModelInput> read_graph_inputs(const H5::Group& root) {
+  if (!root.nameExists("inputs")) fail("group '/inputs' is missing");
+  const H5::Group g = root.openGroup("inputs");
+  const std::int64_t count = h5::read_int_attribute(g, "count");
+  if (count < 1 || count > 64) fail("count = {} is out of range", count);
+  std::vector<ModelInput> out;
+  for (std::int64_t k = 0; k < count; ++k) {
+    const std::string name = layer_group(static_cast<std::size_t>(k));
+    if (!g.nameExists(name)) fail("group '{}' is missing", name);
+    const H5::Group gi = g.openGroup(name);
+    ModelInput in;
+    in.name = h5::read_string_attribute(gi, "name");
+    in.type = parse_enum<InputType>(h5::read_string_attribute(gi, "type"), "type");
+    in.feature = parse_enum<InputFeature>(h5::read_string_attribute(gi, "feature"), "feature");
+    const auto shape = h5::read_ints(gi, "shape");
+    if (shape.dims.size() != 1 || shape.data.empty() || shape.data.size() > 6)
+      fail("input '{}': its shape must list 1 to 6 dimensions", in.name);
+    for (std::int64_t d : shape.data) {
+      if (d < 1 || d > 1000000) fail("input '{}' has a dimension of {}", in.name, d);
+      in.shape.push_back(static_cast<int>(d));
+    }
+    out.push_back(std::move(in));
+  }
+  return out;
+}
+
 Model read_model(const H5::H5File& file) {
   const std::string kind = h5::read_string_attribute(file, "kind");
   if (kind != model_file_kind) fail("kind = '{}', not a lumac model ('{}')", kind, model_file_kind);
@@ -330,6 +356,8 @@ Model read_model(const H5::H5File& file) {
     }
   Model model(std::move(input), std::move(list), std::move(inputs), std::move(names),
               std::move(outputs), h5::read_string_attribute(file, "arch"));
+  if (version >= 3)
+    model.set_graph_inputs(in_group("/inputs", [&] { return read_graph_inputs(root); }));
   if (root.nameExists("calibration"))
     model.set_calibration(in_group(
         "/calibration", [&] { return read_calibration(root.openGroup("calibration"), model); }));
@@ -338,6 +366,16 @@ Model read_model(const H5::H5File& file) {
         in_group("/training", [&] { return read_training(root.openGroup("training")); }));
   if (root.nameExists("source"))
     model.set_source(in_group("/source", [&] { return read_source(root.openGroup("source")); }));
+  if (version < 3 && model.source() && !model.source()->input_name.empty()) {
+    // Before /inputs: the one input takes the ONNX input's name, and is int64 when it feeds
+    // an embedding (token ids).
+    ModelInput in{model.source()->input_name, model.input_shape(), InputType::float32,
+                  InputFeature::sample};
+    for (std::size_t i = 0; i < model.size(); ++i)
+      if (model.node_inputs(i)[0] == 0 && dynamic_cast<const Gather*>(&model.layer(i)))
+        in.type = InputType::int64;
+    model.set_graph_inputs({in});
+  }
   return model;
 }
 
@@ -358,6 +396,20 @@ void save_model(const Model& model, const fs::path& path, bool force,
     const Shape& in = model.input_shape();
     h5::write_dataset(root, "input_shape", std::vector<std::int64_t>(in.begin(), in.end()),
                       {in.size()}, "1");
+    {
+      H5::Group g = h5::create_group(root, "inputs");
+      const auto& ins = model.graph_inputs();
+      put(g, "count", static_cast<std::int64_t>(ins.size()));
+      for (std::size_t k = 0; k < ins.size(); ++k) {
+        H5::Group gi = h5::create_group(g, layer_group(k));
+        h5::write_attribute(gi, "name", ins[k].name);
+        h5::write_attribute(gi, "type", std::string(enum_name(ins[k].type)));
+        h5::write_attribute(gi, "feature", std::string(enum_name(ins[k].feature)));
+        const Shape& s = ins[k].shape;
+        h5::write_dataset(gi, "shape", std::vector<std::int64_t>(s.begin(), s.end()), {s.size()},
+                          "1");
+      }
+    }
     H5::Group layers = h5::create_group(root, "layers");
     put(layers, "count", static_cast<std::int64_t>(model.size()));
     for (std::size_t i = 0; i < model.size(); ++i) {

@@ -575,7 +575,13 @@ std::optional<std::vector<Const>> fold_node(const onnx::NodeProto& n,
     for (const auto& a : n.attribute())
       if (a.name() == "value") value = tensor_const(a.t());
     if (value.v.size() != 1) fail("ConstantOfShape: value must hold one element");
-    Shape d = dims_of(shape);
+    // A shape computed from an activation's (zeros_like(mask)) holds the batch size as a
+    // multiple of the marker: every sample's values are the same, so the constant keeps one
+    // sample along that axis and broadcasts over the batch where it is read.
+    std::vector<std::int64_t> per_sample = shape;
+    for (auto& v : per_sample)
+      if (v >= batch_marker && v % batch_marker == 0) v = 1;
+    Shape d = dims_of(per_sample);
     check_folded_size(d, "ConstantOfShape");
     return std::vector<Const>{
         Const{d, std::vector<double>(static_cast<std::size_t>(shape_size(d)), value.v[0]),

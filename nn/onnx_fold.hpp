@@ -22,7 +22,8 @@ inline constexpr std::int64_t batch_marker = 1000003;
 // integer activations (token ids, masks) and keep them integers (Cast makes them floats).
 inline bool moves_integers(const std::string& op) {
   return op == "Reshape" || op == "Squeeze" || op == "Unsqueeze" || op == "Identity" ||
-         op == "Flatten" || op == "Transpose" || op == "Cast" || op == "Shape" || op == "Split";
+         op == "Flatten" || op == "Transpose" || op == "Cast" || op == "Shape" || op == "Split" ||
+         op == "Expand";
 }
 
 // The sizes of Split's outputs along an axis of extent `dim` (opsets 13 to 17): the `split`

@@ -78,7 +78,7 @@ bool follows_batch_axis(const std::string& op) {
                                          "Transpose",  "Reshape",   "MatMul",  "Gemm",
                                          "Add",        "Sub",       "Mul",     "Div",
                                          "Equal",      "Where",     "Softmax", "LayerNormalization",
-                                         "ReduceMean", "ReduceSum", "Slice"};
+                                         "ReduceMean", "ReduceSum", "Slice",   "Expand"};
   return ops.count(op) > 0;
 }
 
@@ -155,6 +155,7 @@ class Importer {
   void reduce_mean(std::vector<int> axes, bool keepdims, bool mean = true);
   void where();
   void split();
+  void expand();
   void check_shapes();
 
   onnx::ModelProto& m_;
@@ -162,7 +163,9 @@ class Importer {
   std::vector<const onnx::NodeProto*> order_;
   const onnx::NodeProto* n_ = nullptr;  // the node being imported
   std::string name_;                    // its short name
-  std::int64_t static_batch_ = -1;      // the input's fixed batch size, if any
+  std::int64_t static_batch_ = -1;      // the inputs' fixed batch size, if any
+  std::vector<ModelInput> graph_inputs_;
+  std::set<int> input_ids_;  // the lumac values that hold a graph input
   std::unordered_map<std::string, Val> vals_;
   std::unordered_map<std::string, int> readers_;
   std::set<std::string> names_used_;
@@ -295,8 +298,8 @@ void Importer::gather() {
   const Val& ids = value(n_->input(1));
   if (data.act)
     refuse("Gather from an activation (lumac gathers rows of a constant table: embeddings)");
-  if (!ids.integer || ids.id != 0)
-    refuse("Gather's indices must be the model's int64 input (token ids)");
+  if (!ids.integer || !input_ids_.count(ids.id))
+    refuse("Gather's indices must be an int64 graph input (token ids)");
   if (onnx_detail::attr_int(*n_, "axis", 0) != 0) refuse("Gather along an axis other than 0");
   const Const& t = data.c;
   if (t.integer) refuse("Gather from an integer table");
@@ -498,36 +501,74 @@ void Importer::read_input() {
       fail("{}: initializer '{}': {}", file_, t.name(), e.what());
     }
   }
-  const onnx::ValueInfoProto* input = nullptr;
-  for (const auto& i : g.input()) {
-    if (inits.count(i.name())) continue;
-    if (input)
-      fail("{}: the graph has several inputs ('{}', '{}'); lumac imports models of one input",
-           file_, input->name(), i.name());
-    input = &i;
+  std::vector<const onnx::ValueInfoProto*> inputs;
+  for (const auto& i : g.input())
+    if (!inits.count(i.name())) inputs.push_back(&i);
+  if (inputs.empty()) fail("{}: the graph has no input", file_);
+  if (inputs.size() > 64) fail("{}: the graph has {} inputs, more than 64", file_, inputs.size());
+  std::vector<ModelInput> graph_inputs;
+  std::int64_t total = 0;
+  for (const onnx::ValueInfoProto* input : inputs) {
+    const auto& type = input->type();
+    if (!type.has_tensor_type()) fail("{}: input '{}' is not a tensor", file_, input->name());
+    // Its element type was checked by run(), before the checker.
+    const auto& dims = type.tensor_type().shape().dim();
+    if (dims.size() < 2)
+      fail("{}: input '{}' must be batch first with a per-sample shape (rank >= 2), has rank {}",
+           file_, input->name(), dims.size());
+    ModelInput in;
+    in.name = input->name();
+    const auto elem = type.tensor_type().elem_type();
+    in.type = elem == onnx::TensorProto::INT64  ? InputType::int64
+              : elem == onnx::TensorProto::BOOL ? InputType::boolean
+                                                : InputType::float32;
+    for (int k = 1; k < dims.size(); ++k) {
+      if (!dims[k].has_dim_value() || dims[k].dim_value() < 1)
+        fail("{}: input '{}' axis {} has no fixed size: lumac needs the per-sample shape", file_,
+             input->name(), k);
+      if (dims[k].dim_value() > 1000000)
+        fail("{}: input '{}' axis {} has size {}, too large", file_, input->name(), k,
+             dims[k].dim_value());
+      in.shape.push_back(static_cast<int>(dims[k].dim_value()));
+    }
+    // What a dataset feeds it: the first input the samples, a later one a mask named as
+    // Hugging Face or torch name theirs (lumac import --bind overrides).
+    if (graph_inputs.empty())
+      in.feature = InputFeature::sample;
+    else if (in.name.find("padding_mask") != std::string::npos)
+      in.feature = InputFeature::padding_mask;
+    else if (in.name.find("attention_mask") != std::string::npos)
+      in.feature = InputFeature::attention_mask;
+    else
+      in.feature = InputFeature::none;
+    total += shape_size(in.shape);
+    if (total > 1000000) fail("{}: the inputs hold more than 1000000 values per sample", file_);
+    if (dims[0].has_dim_value()) {
+      if (static_batch_ >= 0 && static_batch_ != dims[0].dim_value())
+        fail("{}: inputs '{}' and '{}' have batch sizes {} and {}", file_, inputs[0]->name(),
+             input->name(), static_batch_, dims[0].dim_value());
+      static_batch_ = dims[0].dim_value();
+    }
+    graph_inputs.push_back(std::move(in));
   }
-  if (!input) fail("{}: the graph has no input", file_);
-  const auto& type = input->type();
-  if (!type.has_tensor_type()) fail("{}: input '{}' is not a tensor", file_, input->name());
-  // Its element type was checked by run(), before the checker.
-  const auto& dims = type.tensor_type().shape().dim();
-  if (dims.size() < 2)
-    fail("{}: input '{}' must be batch first with a per-sample shape (rank >= 2), has rank {}",
-         file_, input->name(), dims.size());
-  Shape per_sample;
-  for (int k = 1; k < dims.size(); ++k) {
-    if (!dims[k].has_dim_value() || dims[k].dim_value() < 1)
-      fail("{}: input '{}' axis {} has no fixed size: lumac needs the per-sample shape", file_,
-           input->name(), k);
-    if (dims[k].dim_value() > 1000000)
-      fail("{}: input '{}' axis {} has size {}, too large", file_, input->name(), k,
-           dims[k].dim_value());
-    per_sample.push_back(static_cast<int>(dims[k].dim_value()));
+  // One input is value 0 itself; several are packed into a flat value 0, and an InputPart node
+  // per input unpacks its values (Model::input_shape()).
+  if (graph_inputs.size() == 1) {
+    shapes_.push_back(graph_inputs[0].shape);
+    vals_[graph_inputs[0].name] = Val{true, 0, {}, graph_inputs[0].type != InputType::float32, {}};
+    input_ids_.insert(0);
+  } else {
+    shapes_.push_back(Shape{static_cast<int>(total)});
+    std::int64_t offset = 0;
+    for (const ModelInput& in : graph_inputs) {
+      name_ = unique(in.name);
+      const int id = add(std::make_unique<InputPart>(offset, in.shape), {0});
+      vals_[in.name] = Val{true, id, {}, in.type != InputType::float32, {}};
+      input_ids_.insert(id);
+      offset += shape_size(in.shape);
+    }
   }
-  if (dims[0].has_dim_value()) static_batch_ = dims[0].dim_value();
-  shapes_.push_back(per_sample);
-  vals_[input->name()] =
-      Val{true, 0, {}, type.tensor_type().elem_type() == onnx::TensorProto::INT64, {}};
+  graph_inputs_ = std::move(graph_inputs);
 }
 
 void Importer::conv() {
@@ -768,6 +809,33 @@ void Importer::binary(BinaryKind kind) {
     refuse(e.what());
   }
   set_act(0, add(std::move(layer), {x.id}), equal);
+}
+
+void Importer::expand() {
+  // Broadcasting an activation to a shape (torch expands a key-padding mask over the heads):
+  // the activation times ones of that shape, which is exact. The shape's batch entry (the
+  // batch-size marker, or 1) stays the batch axis.
+  const Val& x = act_input(0);
+  const Const& target = need_const(1, "shape");
+  const auto m = static_cast<double>(onnx_detail::batch_marker);
+  Const ones;
+  for (const double v : target.v) {
+    const bool batch = std::abs(v) >= m && std::fmod(std::abs(v), m) == 0;
+    if (!batch && (v < 1 || v > 1000000)) refuse(fmt::format("Expand to a dimension of {}", v));
+    ones.dims.push_back(batch ? 1 : static_cast<int>(v));
+  }
+  if (static_cast<int>(ones.dims.size()) > onnx_rank(x))
+    refuse(fmt::format("Expand to rank {} adds axes in front of the batch axis", ones.dims.size()));
+  ones.v.assign(static_cast<std::size_t>(shape_size(ones.dims)), 1.0);
+  if (ones.dims.empty()) ones.v.assign(1, 1.0);
+  const Shape cs = per_sample_const_shape(ones, x);
+  std::unique_ptr<Layer> layer;
+  try {
+    layer = std::make_unique<BinaryConst>(BinaryKind::mul, cs, ones.floats(), false);
+  } catch (const Error& e) {
+    refuse(e.what());
+  }
+  set_act(0, add(std::move(layer), {x.id}), x.integer);
 }
 
 void Importer::where() {
@@ -1050,6 +1118,7 @@ void Importer::node(const onnx::NodeProto& n, std::size_t index) {
   if (op == "Reshape") return reshape();
   if (op == "Where") return where();
   if (op == "Split") return split();
+  if (op == "Expand") return expand();
   if (op == "Not") {  // of a mask (ONNX Not reads bool): 1 - mask
     const Val& m = value(n.input(0));
     if (!m.integer) refuse("Not of an input that is not a mask");
@@ -1403,26 +1472,29 @@ OnnxImport Importer::run() {
     for (const auto& i : m_.graph().input())
       if (!inits.count(i.name()) && i.type().has_tensor_type() &&
           i.type().tensor_type().elem_type() != onnx::TensorProto::FLOAT &&
-          i.type().tensor_type().elem_type() != onnx::TensorProto::INT64)
+          i.type().tensor_type().elem_type() != onnx::TensorProto::INT64 &&
+          i.type().tensor_type().elem_type() != onnx::TensorProto::BOOL)
         fail(
-            "{}: input '{}' has ONNX element type {}; lumac imports float (type 1) and int64 "
-            "(type 7: token ids) inputs",
+            "{}: input '{}' has ONNX element type {}; lumac imports float (type 1), int64 "
+            "(type 7: token ids, masks) and bool (type 9: masks) inputs",
             file_, i.name(), i.type().tensor_type().elem_type());
     // Token ids go to embeddings, masks and shape ops; anything else needs floats (named here,
     // before shape inference reports it as a type clash).
     for (const auto& i : m_.graph().input()) {
       if (inits.count(i.name()) || !i.type().has_tensor_type() ||
-          i.type().tensor_type().elem_type() != onnx::TensorProto::INT64)
+          i.type().tensor_type().elem_type() == onnx::TensorProto::FLOAT)
         continue;
+      const bool is_bool = i.type().tensor_type().elem_type() == onnx::TensorProto::BOOL;
       for (const onnx::NodeProto* n : order_)
         for (int k = 0; k < n->input_size(); ++k)
           if (n->input(k) == i.name() && !onnx_detail::moves_integers(n->op_type()) &&
-              n->op_type() != "Equal" && !(n->op_type() == "Gather" && k == 1))
+              n->op_type() != "Equal" && !(n->op_type() == "Gather" && k == 1 && !is_bool) &&
+              !(is_bool && (n->op_type() == "Not" || (n->op_type() == "Where" && k == 0))))
             fail(
-                "{}: node '{}' ({}) reads the int64 input '{}' where floats are needed; lumac "
-                "reads int64 token ids with Gather (embeddings), Equal (masks), Cast and shape "
-                "operators",
-                file_, n->name(), n->op_type(), i.name());
+                "{}: node '{}' ({}) reads the {} input '{}' where floats are needed; lumac "
+                "reads int64 token ids with Gather (embeddings), and integer and bool masks with "
+                "Equal, Cast, Not, Where (as the condition) and shape operators",
+                file_, n->name(), n->op_type(), is_bool ? "bool" : "int64", i.name());
     }
   }
   try {
@@ -1443,7 +1515,7 @@ OnnxImport Importer::run() {
   for (const auto& o : m_.graph().output()) {
     const Val& v = value(o.name());
     if (!v.act) fail("{}: graph output '{}' is a constant", file_, o.name());
-    if (v.id == 0) fail("{}: graph output '{}' is the input itself", file_, o.name());
+    if (input_ids_.count(v.id)) fail("{}: graph output '{}' is an input itself", file_, o.name());
     if (!v.lay.batch_first())
       fail(
           "{}: graph output '{}' has its batch axis at ONNX axis {}{}; lumac's outputs are batch "
@@ -1479,14 +1551,14 @@ OnnxImport Importer::run() {
   }
   for (int& v : outputs) v = remap[static_cast<std::size_t>(v)];
   const std::size_t dropped = layers_.size() - layers.size();
-  for (const auto& i : m_.graph().input())
-    if (vals_.count(i.name()) && vals_.at(i.name()).act) src.input_name = i.name();
+  src.input_name = graph_inputs_.front().name;
   src.format = "onnx";
   src.producer = (m_.producer_name() + " " + m_.producer_version());
   src.opset = opset;
   OnnxImport out{Model(shapes_[0], std::move(layers), std::move(inputs), std::move(names),
                        std::move(outputs), "onnx"),
                  {}};
+  out.model.set_graph_inputs(graph_inputs_);
   out.model.set_source(src);
   out.notes.push_back(fmt::format(
       "{} ONNX nodes -> {} lumac nodes ({} matrix products); folded: {} constant nodes, {} "

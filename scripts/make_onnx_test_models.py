@@ -6,10 +6,12 @@
 
 For each model NAME it writes, into the output folder:
 
-  NAME.onnx    the model, exported by torch.onnx.export (graph input "input", output "output");
-  NAME_in.h5   one float32 dataset per graph input, named after it ("input"), shape (N, ...),
-               N = 5 samples drawn from a standard normal with a fixed seed (int64 token ids
-               for masked_attention, drawn by MaskedAttention.tokens);
+  NAME.onnx    the model, exported by torch.onnx.export (graph input "input", output "output";
+               hf_attention's inputs are "input_ids" and "attention_mask", key_padding's
+               "input" and "key_padding_mask");
+  NAME_in.h5   one dataset per graph input, named after it, shape (N, ...), N = 5 samples:
+               float32 from a standard normal with a fixed seed, or, for the models with a
+               `tokens` method, what it draws (int64 token ids, int64 or bool masks);
   NAME_ref.h5  one float32 dataset per graph output ("output"), shape (N, ...): what the torch
                module in eval mode computes from exactly those inputs, in float32.
 
@@ -344,6 +346,62 @@ class MaskedAttention(nn.Module):
         return ids
 
 
+class HfAttention(nn.Module):
+    """Two int64 inputs as Hugging Face's BERT takes them: `input_ids` (N, L) and
+    `attention_mask` (N, L), 1 for a real token and 0 for padding. The mask becomes the
+    additive (1 - mask) * -10000 on the scores (Unsqueeze, Cast, Sub, Mul, Add) and weights the
+    mean over the tokens. One-head attention on 8 features and a Linear classifier."""
+
+    INPUTS = ("input_ids", "attention_mask")
+
+    def __init__(self, vocab=20, d=8, classes=3):
+        super().__init__()
+        self.d = d
+        self.emb = nn.Embedding(vocab, d)
+        self.q, self.k, self.v = nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, d)
+        self.fc = nn.Linear(d, classes)
+
+    def forward(self, input_ids, attention_mask):
+        x = self.emb(input_ids)
+        s = torch.matmul(self.q(x), self.k(x).transpose(-2, -1)) / math.sqrt(self.d)
+        s = s + (1.0 - attention_mask[:, None, :].float()) * -10000.0
+        x = x + torch.matmul(torch.softmax(s, dim=-1), self.v(x))
+        w = attention_mask.float().unsqueeze(-1)
+        return self.fc((x * w).sum(1) / w.sum(1).clamp_min(1.0))
+
+    @staticmethod
+    def tokens(generator, n=N_SAMPLES, l=7, vocab=20):
+        ids = MaskedAttention.tokens(generator, n, l, vocab)
+        return {"input_ids": ids, "attention_mask": (ids != 0).long()}
+
+
+class KeyPadding(nn.Module):
+    """Float features `input` (N, L, 8) and a bool `key_padding_mask` (N, L), True where a
+    token is padding, into nn.MultiheadAttention (batch_first, 2 heads) as torch users pass
+    it; a classifier on the mean over the tokens."""
+
+    INPUTS = ("input", "key_padding_mask")
+
+    def __init__(self, d=8, classes=3):
+        super().__init__()
+        self.att = nn.MultiheadAttention(d, 2, batch_first=True)
+        self.fc = nn.Linear(d, classes)
+
+    def forward(self, input, key_padding_mask):  # noqa: A002 (the graph input's name)
+        x = input
+        y, _ = self.att(x, x, x, key_padding_mask=key_padding_mask, need_weights=False)
+        return self.fc((x + y).mean(dim=1))
+
+    @staticmethod
+    def tokens(generator, n=N_SAMPLES, l=5, d=8):
+        x = torch.randn((n, l, d), generator=generator)
+        pad = torch.zeros((n, l), dtype=torch.bool)
+        for i in range(n):
+            real = int(torch.randint(1, l + 1, (1,), generator=generator))
+            pad[i, real:] = True
+        return {"input": x, "key_padding_mask": pad}
+
+
 class TorchEncoderLayer(nn.Module):
     """nn.TransformerEncoderLayer itself (batch_first, dropout 0, 2 heads on 8 features, FFN 16)
     and a classifier on the mean over the tokens. torch 1.13 writes its multi-head attention
@@ -404,6 +462,8 @@ MODELS = [
     ("batch_mix", BatchMix, (5, 8), dict(dynamic=True, opset=17, mixes=True)),
     ("encoder_causal", lambda: TorchEncoderLayer("gelu", False, causal=True), (5, 8),
      dict(dynamic=True, opset=17)),
+    ("hf_attention", HfAttention, (7,), dict(dynamic=True, opset=17, tokens=True)),
+    ("key_padding", KeyPadding, (5, 8), dict(dynamic=True, opset=17, tokens=True)),
 ]
 
 
@@ -414,19 +474,22 @@ def write_h5(path, datasets):
     with h5py.File(path, "w") as f:
         f.attrs["source"] = SOURCE
         f.attrs["torch_version"] = str(torch.__version__)
-        for name, value in datasets.items():  # float32, or int64 for integer arrays (token ids)
+        for name, value in datasets.items():  # float32, int64 (token ids) or bool (masks)
             value = np.asarray(value)
-            dtype = np.int64 if np.issubdtype(value.dtype, np.integer) else np.float32
+            dtype = (np.bool_ if value.dtype == np.bool_ else
+                     np.int64 if np.issubdtype(value.dtype, np.integer) else np.float32)
             f.create_dataset(name, data=np.ascontiguousarray(value, dtype=dtype))
 
 
 def export(model, x, path, opset=13, dynamic=True, preserve=False):
-    kwargs = dict(input_names=["input"], output_names=["output"], opset_version=opset)
+    """x: the input tensor, or a dict of them by graph input name (in the forward's order)."""
+    feeds = x if isinstance(x, dict) else {"input": x}
+    kwargs = dict(input_names=list(feeds), output_names=["output"], opset_version=opset)
     if dynamic:
-        kwargs["dynamic_axes"] = DYNAMIC_AXES
+        kwargs["dynamic_axes"] = {name: {0: "N"} for name in list(feeds) + ["output"]}
     if preserve:
         kwargs["training"] = torch.onnx.TrainingMode.PRESERVE
-    torch.onnx.export(model, (x,), path, **kwargs)
+    torch.onnx.export(model, tuple(feeds.values()), path, **kwargs)
 
 
 def build(name, ctor, shape, opts, out_dir, index):
@@ -438,13 +501,14 @@ def build(name, ctor, shape, opts, out_dir, index):
     g = torch.Generator().manual_seed(3000 + index)
     x = ctor.tokens(g) if opts.get("tokens") else torch.randn((N_SAMPLES,) + tuple(shape), generator=g)
     with torch.no_grad():
-        y = model(x)
+        y = model(**x) if isinstance(x, dict) else model(x)
         if hasattr(model, "check_same"):
             model.check_same(x)
     onnx_path = os.path.join(out_dir, name + ".onnx")
     export(model, x, onnx_path, opset=opts.get("opset", 13), dynamic=opts.get("dynamic", True),
            preserve=opts.get("preserve", False))
-    write_h5(os.path.join(out_dir, name + "_in.h5"), {"input": x.numpy()})
+    feeds = x if isinstance(x, dict) else {"input": x}
+    write_h5(os.path.join(out_dir, name + "_in.h5"), {k: v.numpy() for k, v in feeds.items()})
     write_h5(os.path.join(out_dir, name + "_ref.h5"), {"output": y.numpy()})
 
 
@@ -560,6 +624,8 @@ def run_numpy(model_proto, feeds):
             out = [np.triu(ins[0], k) if a.get("upper", 1) else np.tril(ins[0], k)]
         elif op == "Not":
             out = [np.logical_not(ins[0])]
+        elif op == "Expand":
+            out = [ins[0] * np.ones([int(d) for d in ins[1]], dtype=ins[0].dtype)]
         elif op == "Where":
             out = [np.where(ins[0], ins[1], ins[2])]
         elif op == "Split":
@@ -711,9 +777,10 @@ def check(name, out_dir, mixes=False):
         ref = f["output"][()]
     inputs = [i.name for i in proto.graph.input]
     outputs = [o.name for o in proto.graph.output]
-    assert inputs == ["input"], inputs
+    assert sorted(inputs) == sorted(feeds), (inputs, list(feeds))
     assert outputs == ["output"], outputs
-    assert all(v.dtype in (np.float32, np.int64) for v in feeds.values()) and ref.dtype == np.float32
+    assert all(v.dtype in (np.float32, np.int64, np.bool_) for v in feeds.values())
+    assert ref.dtype == np.float32
     (y,) = run_numpy(proto, feeds)
     assert y.shape == ref.shape, (y.shape, ref.shape)
     err = float(np.max(np.abs(y - ref)))
@@ -737,7 +804,8 @@ def check(name, out_dir, mixes=False):
         ort = ", onnxruntime not installed"
     opset = max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
     size = os.path.getsize(path)
-    print(f"{name}: opset {opset}, {size} bytes, dynamic batch {dynamic}, input {list(feeds['input'].shape)}, "
+    print(f"{name}: opset {opset}, {size} bytes, dynamic batch {dynamic}, "
+          f"inputs {', '.join(f'{k} {list(v.shape)}' for k, v in feeds.items())}, "
           f"output {list(ref.shape)}; checker ok; numpy interpreter max |diff| {err:.2e}{ort}")
     print(f"  op types: {', '.join(op_types(proto))}")
     return proto

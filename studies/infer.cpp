@@ -16,41 +16,60 @@ namespace lumac {
 
 namespace {
 
-// The input batch: the dataset named after the graph input, or `input`.
-nn::Tensor read_inputs(const std::string& path, const nn::Model& model, std::string& name) {
+std::vector<std::string> graph_input_names(const nn::Model& model) {
+  std::vector<std::string> out;
+  for (const auto& in : model.graph_inputs()) out.push_back(in.name);
+  return out;
+}
+
+// The input batch: one dataset per graph input, named after it (a model of one input also
+// takes a dataset named `input`), packed into the model input. `names` lists the datasets read.
+nn::Tensor read_infer_inputs(const std::string& path, const nn::Model& model, std::string& names) {
   const H5::H5File file = h5::open_for_reading(path, "inference input");
   const H5::Group root = file.openGroup("/");
-  std::vector<std::string> tried;
-  const auto& src = model.source();
-  if (src && !src->input_name.empty()) tried.push_back(src->input_name);
-  if (tried.empty() || tried.front() != "input") tried.push_back("input");
-  name.clear();
-  for (const auto& t : tried)
-    if (root.nameExists(t)) {
-      name = t;
-      break;
+  const auto& graph_inputs = model.graph_inputs();
+  std::vector<h5::Array<float>> arrays;
+  names.clear();
+  for (const nn::ModelInput& in : graph_inputs) {
+    std::vector<std::string> tried{in.name};
+    if (graph_inputs.size() == 1 && in.name != "input") tried.push_back("input");
+    std::string name;
+    for (const auto& t : tried)
+      if (root.nameExists(t)) {
+        name = t;
+        break;
+      }
+    if (name.empty())
+      fail("input file '{}' has no dataset '{}' (the model's input{} {})", path,
+           fmt::join(tried, "' or '"), graph_inputs.size() == 1 ? "" : "s",
+           fmt::join(graph_input_names(model), ", "));
+    h5::Array<float> a;
+    try {
+      a = h5::read_floats(root, name);
+    } catch (const Error& e) {
+      fail("input file '{}': {}", path, e.what());
     }
-  if (name.empty()) fail("input file '{}' has no dataset '{}'", path, fmt::join(tried, "' or '"));
-  h5::Array<float> a;
+    nn::Shape per_sample;
+    for (std::size_t k = 1; k < a.dims.size(); ++k)
+      per_sample.push_back(static_cast<int>(a.dims[k]));
+    if (a.dims.empty() || per_sample != in.shape)
+      fail("input file '{}': dataset '{}' has shape {}, the model takes (N, {})", path, name,
+           fmt::join(a.dims, "x"), nn::shape_string(in.shape));
+    if (a.dims[0] < 1 || a.dims[0] > 100000000)
+      fail("input file '{}': dataset '{}' has {} samples", path, name, a.dims[0]);
+    if (!arrays.empty() && a.dims[0] != arrays[0].dims[0])
+      fail("input file '{}': dataset '{}' has {} samples, '{}' {}", path, name, a.dims[0],
+           graph_inputs[0].name, arrays[0].dims[0]);
+    names += (names.empty() ? "" : ", ") + name;
+    arrays.push_back(std::move(a));
+  }
+  std::vector<std::span<const float>> parts;
+  for (const auto& a : arrays) parts.emplace_back(a.data);
   try {
-    a = h5::read_floats(root, name);
+    return model.pack_inputs(parts, static_cast<int>(arrays[0].dims[0]));
   } catch (const Error& e) {
     fail("input file '{}': {}", path, e.what());
   }
-  nn::Shape per_sample;
-  for (std::size_t k = 1; k < a.dims.size(); ++k) per_sample.push_back(static_cast<int>(a.dims[k]));
-  if (a.dims.empty() || per_sample != model.input_shape())
-    fail("input file '{}': dataset '{}' has shape {}, the model takes (N, {})", path, name,
-         fmt::join(a.dims, "x"), nn::shape_string(model.input_shape()));
-  if (a.dims[0] < 1 || a.dims[0] > 100000000) fail("input file '{}': {} samples", path, a.dims[0]);
-  for (float v : a.data)
-    if (!std::isfinite(v))
-      fail("input file '{}': dataset '{}' holds a non-finite value", path, name);
-  nn::Tensor t;
-  t.batch = static_cast<int>(a.dims[0]);
-  t.shape = model.input_shape();
-  t.data = std::move(a.data);
-  return t;
 }
 
 }  // namespace
@@ -79,8 +98,7 @@ std::vector<std::vector<float>> infer_samples(const nn::Model& model, std::span<
   if (static_cast<std::int64_t>(x.size()) != samples * size)
     fail("{} input values for {} samples of shape {}", x.size(), samples,
          nn::shape_string(model.input_shape()));
-  for (float v : x)
-    if (!std::isfinite(v)) fail("the inputs hold a non-finite value");
+  model.check_input_types(x, static_cast<int>(samples));
   const bool analog = nn::noise_mode_info(h.mode).adds_noise() || h.bits.has_value();
   if (analog && !model.calibrated())
     fail("the model has no calibration: the analog modes need it (lumac import writes it)");
@@ -129,7 +147,7 @@ InferStudy run_infer(const InferSpec& spec, const HardwareSpec& hardware, Settin
   if (analog && !model.calibrated())
     fail("model '{}' has no calibration: the analog modes need it (lumac import writes it)",
          spec.model);
-  const nn::Tensor x = read_inputs(spec.input, model, st.input_dataset);
+  const nn::Tensor x = read_infer_inputs(spec.input, model, st.input_dataset);
   st.samples = x.batch;
   st.output_names = output_dataset_names(model);
   for (std::size_t k = 0; k < model.outputs().size(); ++k)

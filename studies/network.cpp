@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include "lumac/nn/evaluate.hpp"
 #include "lumac/nn/model_file.hpp"
 #include "lumac/nn/onnx_import.hpp"
+#include "lumac/nn/spam.hpp"
 #include "lumac/studies/settings.hpp"
 
 namespace lumac {
@@ -36,14 +38,69 @@ nn::DatasetSplits calibrate_model(nn::Model& model, const std::string& dataset,
                                   std::int64_t samples) {
   const auto name = parse_enum<nn::DatasetName>(dataset, "dataset");
   nn::DatasetSplits data = nn::load_dataset(name, data_dir(), true);
-  if (data.train.sample_shape != model.input_shape())
-    fail("the model takes inputs of shape {} but dataset '{}' has samples of shape {}",
-         nn::shape_string(model.input_shape()), dataset, nn::shape_string(data.train.sample_shape));
+  data.train = bind_inputs(std::move(data.train), model);
+  data.test = bind_inputs(std::move(data.test), model);
   model.set_calibration(nn::calibrate(model, data.train, samples));
   return data;
 }
 
 }  // namespace
+
+nn::Dataset bind_inputs(nn::Dataset data, const nn::Model& model) {
+  const auto& inputs = model.graph_inputs();
+  if (inputs.size() == 1 && inputs[0].feature == nn::InputFeature::sample) {
+    if (data.sample_shape != model.input_shape())
+      fail("the model takes inputs of shape {} but dataset '{}' has samples of shape {}",
+           nn::shape_string(model.input_shape()), data.name, nn::shape_string(data.sample_shape));
+    return data;
+  }
+  const std::int64_t n = data.size();
+  std::vector<std::vector<float>> parts;
+  for (const nn::ModelInput& in : inputs) {
+    const std::string feature(enum_name(in.feature));
+    if (in.feature == nn::InputFeature::none)
+      fail(
+          "graph input '{}' is fed by no feature of dataset '{}': import the model with --bind "
+          "{}=FEATURE (sample, attention-mask or padding-mask; docs/models.md)",
+          in.name, data.name, in.name);
+    if (in.shape != data.sample_shape)
+      fail("graph input '{}' ({}) has shape {} but dataset '{}' has samples of shape {}", in.name,
+           feature, nn::shape_string(in.shape), data.name, nn::shape_string(data.sample_shape));
+    if (in.feature != nn::InputFeature::sample && data.name != "spam")
+      fail("graph input '{}' takes the {} of a token dataset; '{}' has no padding", in.name,
+           feature, data.name);
+    std::vector<float> v = data.pixels;
+    if (in.feature != nn::InputFeature::sample) {
+      const float pad = nn::spam_pad_id, real = in.feature == nn::InputFeature::attention_mask;
+      for (float& x : v) x = x == pad ? 1.0f - real : real;
+    }
+    parts.push_back(std::move(v));
+  }
+  std::vector<std::span<const float>> spans(parts.begin(), parts.end());
+  nn::Tensor packed = model.pack_inputs(spans, static_cast<int>(n));
+  data.pixels = std::move(packed.data);
+  data.sample_shape = model.input_shape();
+  return data;
+}
+
+void bind_features(nn::Model& model, const std::vector<std::string>& bind) {
+  std::vector<nn::ModelInput> inputs = model.graph_inputs();
+  for (const std::string& b : bind) {
+    const auto eq = b.find('=');
+    if (eq == std::string::npos) fail("--bind '{}': expected NAME=FEATURE", b);
+    const std::string name = b.substr(0, eq);
+    auto it =
+        std::find_if(inputs.begin(), inputs.end(), [&](const auto& in) { return in.name == name; });
+    if (it == inputs.end()) {
+      std::vector<std::string> names;
+      for (const auto& in : inputs) names.push_back(in.name);
+      fail("--bind '{}': the model has no graph input '{}' (its inputs: {})", b, name,
+           fmt::join(names, ", "));
+    }
+    it->feature = parse_enum<nn::InputFeature>(b.substr(eq + 1), "--bind " + name);
+  }
+  model.set_graph_inputs(std::move(inputs));
+}
 
 nn::Model load_model_file(const std::string& path, const std::string& dataset,
                           const std::function<void(const std::string&)>& notice,
@@ -76,6 +133,7 @@ ImportStudy run_import(const ImportSpec& spec) {
   nn::SourceRecord src = *st.model.source();
   src.dataset = spec.dataset;
   st.model.set_source(src);
+  bind_features(st.model, spec.bind);
   const nn::DatasetSplits data = calibrate_model(st.model, spec.dataset, spec.calibration_samples);
   st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (st.model.output_shape().size() == 1 && st.model.classes() == data.test.classes) {
@@ -154,10 +212,12 @@ LoadedNetwork network_with_dataset(nn::Model model, const std::string& path,
   net.dataset = dataset_of(net.model, dataset, path);
   const auto name = parse_enum<nn::DatasetName>(net.dataset, "dataset");
   nn::DatasetSplits data = nn::load_dataset(name, data_dir(), need_train);
-  if (data.test.sample_shape != net.model.input_shape())
-    fail("model '{}' takes inputs of shape {} but dataset '{}' has samples of shape {}", path,
-         nn::shape_string(net.model.input_shape()), net.dataset,
-         nn::shape_string(data.test.sample_shape));
+  try {
+    data.test = bind_inputs(std::move(data.test), net.model);
+    if (need_train) data.train = bind_inputs(std::move(data.train), net.model);
+  } catch (const Error& e) {
+    fail("model '{}': {}", path, e.what());
+  }
   check_class_scores(net.model, path);
   if (data.test.classes != net.model.classes())
     fail("model '{}' has {} outputs but dataset '{}' has {} classes", path, net.model.classes(),

@@ -300,7 +300,12 @@ class Model:
 
     path = property(lambda self: self._m.path, doc="The file the model was loaded from.")
     dataset = property(lambda self: self._m.dataset, doc="The dataset the model is for.")
-    input_shape = property(lambda self: self._m.input_shape, doc="The per-sample input shape.")
+    input_shape = property(lambda self: self._m.input_shape,
+                           doc="The per-sample input shape (several graph inputs: packed, flat).")
+    inputs = property(lambda self: self._m.graph_inputs,
+                      doc="The graph inputs: one dict each with name, shape (per sample), type "
+                          "(float, int64 or bool) and feature (what a dataset feeds it: sample, "
+                          "attention-mask, padding-mask or none).")
     output_shapes = property(lambda self: self._m.output_shapes,
                              doc="The per-sample shape of every output.")
     output_names = property(lambda self: self._m.output_names,
@@ -329,12 +334,20 @@ class Model:
     def infer(self, x, *, noise="none", photons_per_mac=None, repeats=None,
               energy_per_layer=None, repeats_per_layer=None, enob=None, enob_per_layer=None,
               bits=None, sources="all", config=None, seed=1, batch=256):
-        """Runs a batch x of shape (N, *input_shape) through the model (lumac infer).
+        """Runs a batch through the model (lumac infer): x of shape (N, *input_shape), or, for a
+        model of several graph inputs (see `inputs`), a dict {input name: array of shape
+        (N, *that input's shape)}; token ids and masks as integer or bool arrays.
 
         A float32 C-contiguous x is read in place; other real arrays are converted once.
         Returns the output array (N, ...) of a single-output model, else {name: array}; the
         arrays hold lumac's memory (no copy). The noise of sample i depends only on (seed, i)."""
-        outs = _call(self._m.infer, _numeric_array("x", x), config=_config(config),
+        if isinstance(x, dict):
+            call = self._m.infer_named
+            x = {str(k): _numeric_array(f"x['{k}']", v) for k, v in x.items()}
+        else:
+            call = self._m.infer
+            x = _numeric_array("x", x)
+        outs = _call(call, x, config=_config(config),
                      **_checked(seed=seed, batch=batch),
                      **_hardware(noise, photons_per_mac, repeats, energy_per_layer,
                                  repeats_per_layer, enob, enob_per_layer, bits, sources))
@@ -469,11 +482,17 @@ def load_model(path, *, dataset=None, calibration_samples=1000):
                                   calibration_samples=calibration_samples)))
 
 
-def import_onnx(onnx, *, dataset, calibration_samples=1000, out=None, force=False, config=None):
+def import_onnx(onnx, *, dataset, calibration_samples=1000, out=None, force=False, config=None,
+                bind=None):
     """Imports and calibrates an ONNX model for `dataset` (lumac import); out: also write it as
-    a model file. Returns the Model; its `import_report` is lumac import --json."""
+    a model file; bind: {graph input name: feature} (lumac import --bind: sample,
+    attention-mask, padding-mask or none). Returns the Model; its `import_report` is lumac
+    import --json."""
+    if bind is not None and not isinstance(bind, dict):
+        raise TypeError("bind must be a dict {graph input name: feature}")
+    binds = [f"{k}={v}" for k, v in (bind or {}).items()]
     native, report = _call(_lumac.import_onnx, os.fspath(onnx), out=_path(out),
-                           force=bool(force), config=_config(config),
+                           force=bool(force), config=_config(config), bind=binds,
                            **_checked(dataset=dataset, calibration_samples=calibration_samples))
     model = Model(native)
     model.import_report = Result("import", report)

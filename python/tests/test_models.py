@@ -140,3 +140,35 @@ def test_spam_transformer_reads_token_ids():
     message = r"sample 2 position 3: id 8000 is not an integer in \[0, 8000\)"
     with pytest.raises(ValueError, match=message):
         m.infer(bad)
+
+
+def test_several_graph_inputs_take_a_dict():
+    # Hugging Face's (input_ids, attention_mask): a dict of arrays by input name, integer or
+    # bool, gives PyTorch's stored outputs; a missing or unknown name, a mask value other than
+    # 0 and 1, or a bare array is a ValueError naming it.
+    data = ROOT / "tests" / "data" / "onnx"
+    m = lumac.load_model(data / "hf_attention.onnx")
+    assert [i["name"] for i in m.inputs] == ["input_ids", "attention_mask"]
+    assert [i["type"] for i in m.inputs] == ["int64", "int64"]
+    assert [i["feature"] for i in m.inputs] == ["sample", "attention-mask"]
+    with h5py.File(data / "hf_attention_in.h5") as f:
+        feeds = {k: f[k][()] for k in f}
+    with h5py.File(data / "hf_attention_ref.h5") as f:
+        ref = f["output"][()]
+    y = m.infer(feeds)
+    assert np.max(np.abs(y - ref)) <= 1e-4 * np.max(np.abs(ref))
+    # bool masks are read as 0 and 1
+    y_bool = m.infer({"input_ids": feeds["input_ids"],
+                      "attention_mask": feeds["attention_mask"].astype(bool)})
+    assert np.array_equal(y, y_bool)
+    with pytest.raises(ValueError, match="no array for graph input 'attention_mask'"):
+        m.infer({"input_ids": feeds["input_ids"]})
+    with pytest.raises(ValueError, match="no graph input 'mask'"):
+        m.infer({**feeds, "mask": feeds["attention_mask"]})
+    bad = feeds["attention_mask"].astype(np.float32)
+    bad[1, 2] = 0.5
+    with pytest.raises(ValueError, match=r"'attention_mask', sample 1 position 2: 0.5 is not an "
+                                         r"integer"):
+        m.infer({"input_ids": feeds["input_ids"], "attention_mask": bad})
+    with pytest.raises(ValueError, match="2 graph inputs: give a dict"):
+        m.infer(feeds["input_ids"])

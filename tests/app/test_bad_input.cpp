@@ -170,7 +170,7 @@ TEST_CASE("bad input: missing, empty, truncated, corrupt and wrong-kind model fi
   {
     H5::H5File f((tmp / "v3.h5").string(), H5F_ACC_RDWR);
     f.removeAttr("schema_version");
-    h5::write_attribute(f, "schema_version", std::int64_t{3});
+    h5::write_attribute(f, "schema_version", std::int64_t{4});
   }
   // A model whose input does not fit the images: 14 x 14.
   {
@@ -202,7 +202,7 @@ TEST_CASE("bad input: missing, empty, truncated, corrupt and wrong-kind model fi
       {(tmp / "text.h5").string(), "not an HDF5 file"},
       {(tmp / "folder.h5").string(), "is a folder"},
       {(tmp / "sweep.h5").string(), "not a lumac model"},
-      {(tmp / "v3.h5").string(), "schema_version = 3"},
+      {(tmp / "v3.h5").string(), "schema_version = 4"},
       {(tmp / "small.h5").string(), "takes inputs of shape 1x14x14"},
       {(tmp / "bare.h5").string(), "calibration"},
   };

@@ -91,7 +91,7 @@ TEST_CASE("nn model file: save and load round-trip bitwise") {
   // The file says what it is; weights are stored in PyTorch order.
   H5::H5File f = h5::open_for_reading(tmp / "m.h5", "model");
   CHECK(h5::read_string_attribute(f, "kind") == "lumac-model");
-  CHECK(h5::read_int_attribute(f, "schema_version") == 2);
+  CHECK(h5::read_int_attribute(f, "schema_version") == 3);
   // A chain is stored as a graph: node 3 reads node 2's output (value 3).
   CHECK(h5::read_ints(f.openGroup("/layers/03"), "inputs").data == std::vector<std::int64_t>{3});
   const auto w = h5::read_floats(f.openGroup("/layers/03"), "weight");
@@ -147,8 +147,8 @@ TEST_CASE("nn model file: wrong, damaged and inconsistent files are rejected wit
                  h5::write_attribute(f, "kind", std::string("lumac-sweep"));
                }),
        "kind = 'lumac-sweep', not a lumac model"},
-      {variant("version.h5", [](H5::H5File& f) { replace_int_attribute(f, "schema_version", 3); }),
-       "schema_version = 3"},
+      {variant("version.h5", [](H5::H5File& f) { replace_int_attribute(f, "schema_version", 4); }),
+       "schema_version = 4"},
       {variant("nokind.h5", [](H5::H5File& f) { f.removeAttr("kind"); }),
        "attribute 'kind' is missing"},
       {variant("noweight.h5", [](H5::H5File& f) { f.unlink("/layers/07/weight"); }),

@@ -14,6 +14,7 @@
 #include "lumac/core/json.hpp"
 #include "lumac/nn/model_file.hpp"
 #include "lumac/nn/onnx_import.hpp"
+#include "lumac/nn/spam.hpp"
 #include "tests/nn/nn_support.hpp"
 
 using namespace lumac;
@@ -308,7 +309,11 @@ TEST_CASE("onnx: bad models are one error naming the problem") {
           std::string::npos);
     m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(
         onnx::TensorProto::BOOL);
-    CHECK(onnx_import_error(m).find("element type 9; lumac imports float") != std::string::npos);
+    CHECK(onnx_import_error(m).find("node '/fc1/Gemm' (Gemm) reads the bool input 'input'") !=
+          std::string::npos);
+    m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(
+        onnx::TensorProto::FLOAT16);
+    CHECK(onnx_import_error(m).find("element type 10; lumac imports float") != std::string::npos);
   }
   {
     auto m = good;  // a per-sample axis of unknown size
@@ -767,4 +772,97 @@ TEST_CASE("onnx: the batch axis where an operator cannot take it, or the batch s
   CHECK(y.data[0] == doctest::Approx(std::exp(0.5) / (std::exp(0.5) + std::exp(-1.0))));
   CHECK(y.data[5] == 0.0f);
   CHECK(y.data[4] == doctest::Approx(0.5));
+}
+
+namespace {
+
+// A masked bag of embeddings on spam's 128 token ids: int64 inputs `input_ids` and `mask_name`
+// (1 for a real token); embedding rows of 2 values, summed over the real tokens, into 2 classes.
+onnx::ModelProto spam_two_input_graph(const std::string& mask_name) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(17);
+  auto* g = m.mutable_graph();
+  g->set_name("two_inputs");
+  for (const std::string& name : {std::string("input_ids"), mask_name}) {
+    auto* v = g->add_input();
+    v->set_name(name);
+    auto* t = v->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(onnx::TensorProto::INT64);
+    t->mutable_shape()->add_dim()->set_dim_param("N");
+    t->mutable_shape()->add_dim()->set_dim_value(nn::spam_sequence_length);
+  }
+  auto* out = g->add_output();
+  out->set_name("logits");
+  auto* ot = out->mutable_type()->mutable_tensor_type();
+  ot->set_elem_type(onnx::TensorProto::FLOAT);
+  ot->mutable_shape()->add_dim()->set_dim_param("N");
+  ot->mutable_shape()->add_dim()->set_dim_value(2);
+  auto init = [&](const std::string& name, std::vector<std::int64_t> dims, int type) {
+    auto* w = g->add_initializer();
+    w->set_name(name);
+    w->set_data_type(type);
+    for (const auto d : dims) w->add_dims(d);
+    return w;
+  };
+  auto* emb = init("emb", {8000, 2}, onnx::TensorProto::FLOAT);
+  for (int i = 0; i < 16000; ++i)
+    emb->add_float_data(static_cast<float>((i * 37) % 101) / 50.0f - 1.0f);
+  auto* w = init("w", {2, 2}, onnx::TensorProto::FLOAT);
+  for (const float v : {1.0f, -0.5f, 0.25f, 1.0f}) w->add_float_data(v);
+  init("axis2", {1}, onnx::TensorProto::INT64)->add_int64_data(2);
+  init("axis1", {1}, onnx::TensorProto::INT64)->add_int64_data(1);
+  add_test_nodes(g, {{"Gather", {"emb", "input_ids"}, {"e"}, {}},
+                     {"Cast", {mask_name}, {"mf"}, {{"to", onnx::TensorProto::FLOAT}}},
+                     {"Unsqueeze", {"mf", "axis2"}, {"mu"}, {}},
+                     {"Mul", {"e", "mu"}, {"em"}, {}},
+                     {"ReduceSum", {"em", "axis1"}, {"s"}, {{"keepdims", 0}}},
+                     {"MatMul", {"s", "w"}, {"logits"}, {}}});
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("onnx: lumac import feeds a separate mask input from the token dataset, or says --bind") {
+  TempDir tmp;
+  auto write_model = [&](const std::string& mask_name) {
+    const fs::path p = tmp / (mask_name + ".onnx");
+    std::string bytes;
+    spam_two_input_graph(mask_name).SerializeToString(&bytes);
+    write_text(p, bytes);
+    return p.string();
+  };
+  const std::string hf = write_model("attention_mask");
+  const RunResult r = run_lumac({"import", hf, "--dataset", "spam", "--calibration-samples", "50",
+                                 "--out", (tmp / "hf.h5").string(), "--json"});
+  REQUIRE(r.exit_code == 0);
+  const nn::Model m = nn::load_model(tmp / "hf.h5");
+  REQUIRE(m.graph_inputs().size() == 2);
+  CHECK(m.graph_inputs()[1].feature == nn::InputFeature::attention_mask);
+  CHECK(m.calibrated());
+  const RunResult e = run_lumac(
+      {"eval", "--model", (tmp / "hf.h5").string(), "--limit", "40", "--noise", "shot", "--json"});
+  CHECK(e.exit_code == 0);
+  // A mask input whose name says nothing: one line naming --bind; with --bind it imports.
+  const std::string plain = write_model("m");
+  const RunResult refused =
+      run_lumac({"import", plain, "--dataset", "spam", "--out", (tmp / "m.h5").string()});
+  CHECK(refused.exit_code == 2);
+  CHECK(refused.err_lines() == 1);
+  CHECK(refused.err.find("--bind m=FEATURE") != std::string::npos);
+  CHECK_FALSE(fs::exists(tmp / "m.h5"));
+  const RunResult bound =
+      run_lumac({"import", plain, "--dataset", "spam", "--calibration-samples", "50", "--bind",
+                 "m=padding-mask", "--out", (tmp / "m.h5").string()});
+  CHECK(bound.exit_code == 0);
+  CHECK(nn::load_model(tmp / "m.h5").graph_inputs()[1].feature == nn::InputFeature::padding_mask);
+  const RunResult typo = run_lumac({"import", plain, "--dataset", "spam", "--bind", "mask=sample",
+                                    "--out", (tmp / "t.h5").string()});
+  CHECK(typo.exit_code == 2);
+  CHECK(typo.err.find("no graph input 'mask' (its inputs: input_ids, m)") != std::string::npos);
+  // Masks exist for token datasets only.
+  const RunResult images =
+      run_lumac({"import", hf, "--dataset", "fashion-mnist", "--out", (tmp / "i.h5").string()});
+  CHECK(images.exit_code == 2);
+  CHECK(images.err_lines() == 1);
 }

@@ -259,6 +259,27 @@ class Pad final : public Layer {
   float value_;
 };
 
+// One graph input of a model of several (Model::graph_inputs()): its per-sample values, `shape`,
+// taken from `offset` on in the flat packed model input. Moves values only.
+class InputPart final : public Layer {
+ public:
+  double digital_ops(std::span<const Shape>, const Shape&) const override { return 0; }
+  InputPart(std::int64_t offset, Shape shape);
+  LayerType type() const override { return LayerType::op; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<InputPart>(*this); }
+  std::string describe() const override;
+  std::string op_name() const override { return "input_part"; }
+  void record(NodeRecord& r) const override;
+  Shape output_shape(const Shape& input) const override;
+  void forward(const Tensor& in, Tensor& out, const Pass& pass) const override;
+  void backward(const Tensor& in, const Tensor& out, const Tensor& grad_out, Tensor* grad_in,
+                std::span<std::vector<float>> grads, const Pass& pass) const override;
+
+ private:
+  std::int64_t offset_;
+  Shape shape_;
+};
+
 class Slice final : public Layer {
  public:
   double digital_ops(std::span<const Shape>, const Shape&) const override { return 0; }

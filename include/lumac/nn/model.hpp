@@ -14,13 +14,17 @@
 // results are those of the layer chain it is.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
+#include "lumac/core/config.hpp"
 #include "lumac/nn/layer.hpp"
 #include "lumac/nn/tensor.hpp"
 
@@ -85,6 +89,25 @@ struct SourceRecord {
   std::vector<std::string> output_names;  // the graph outputs, in order
 };
 
+// The element type of a graph input. Integers (token ids, masks) travel as exact floats; the
+// type only says which values the input accepts (int64: integers below 2^24; bool: 0 or 1).
+enum class InputType { float32, int64, boolean };
+
+// What a dataset feeds a graph input (studies/network.hpp binds the datasets): the dataset's
+// own samples (images, token ids), or, for a token dataset, a mask of its samples' padding:
+// attention_mask is 1 where the token is real (Hugging Face's `attention_mask`), padding_mask
+// 1 where it is padding (torch's `key_padding_mask`); none: no dataset feeds it (lumac infer
+// still runs the model).
+enum class InputFeature { sample, attention_mask, padding_mask, none };
+
+// One graph input.
+struct ModelInput {
+  std::string name = "input";
+  Shape shape;  // per sample
+  InputType type = InputType::float32;
+  InputFeature feature = InputFeature::sample;
+};
+
 // Samples a Model runs through all its layers as one unit: the batch is cut into groups of this
 // many consecutive rows (the Dense chunk size, so that chunks stay aligned), and the groups run
 // in parallel with OpenMP, one parallel region per forward or backward pass, when a group has
@@ -128,7 +151,21 @@ class Model {
   Model& operator=(Model&&) = default;
   ~Model();
 
+  // The per-sample shape of value 0, the model input. A model of several graph inputs takes
+  // them packed: value 0 is flat, the inputs' values one after the other in the order of
+  // graph_inputs(), and an InputPart node per input unpacks its part (pack_inputs()).
   const Shape& input_shape() const { return shapes_.front(); }
+  // The graph inputs: by default one, named "input", of value 0's shape.
+  const std::vector<ModelInput>& graph_inputs() const { return graph_inputs_; }
+  // lumac::Error unless the inputs have distinct non-empty names and fill value 0: one input of
+  // its shape, or several whose sizes add up to its (flat) size.
+  void set_graph_inputs(std::vector<ModelInput> inputs);
+  // The model input of `samples` samples from one array per graph input (each samples x its
+  // per-sample size values, row-major). lumac::Error on a wrong count or a value its type does
+  // not allow (a non-integer id, a mask value other than 0 and 1, a non-finite value).
+  Tensor pack_inputs(const std::vector<std::span<const float>>& inputs, int samples) const;
+  // The same checks on a packed input of `samples` samples, in place.
+  void check_input_types(std::span<const float> x, int samples) const;
   // Length of the (first) output, which must be flat (lumac::Error otherwise: the model does
   // not classify).
   int classes() const;
@@ -206,6 +243,7 @@ class Model {
   std::vector<int> outputs_;              // output values
   std::vector<int> last_use_;             // per value: the last node that reads it (-1: none)
   std::vector<Shape> shapes_{Shape{1}};
+  std::vector<ModelInput> graph_inputs_;
   std::vector<MatmulLayerInfo> matmul_;
   std::vector<std::size_t> param_offset_;  // first parameter array of each layer
   std::optional<Calibration> calibration_;
@@ -214,3 +252,21 @@ class Model {
 };
 
 }  // namespace lumac::nn
+
+namespace lumac {
+template <>
+struct EnumNames<nn::InputType> {
+  static constexpr std::array<std::pair<nn::InputType, std::string_view>, 3> values{
+      {{nn::InputType::float32, "float"},
+       {nn::InputType::int64, "int64"},
+       {nn::InputType::boolean, "bool"}}};
+};
+template <>
+struct EnumNames<nn::InputFeature> {
+  static constexpr std::array<std::pair<nn::InputFeature, std::string_view>, 4> values{
+      {{nn::InputFeature::sample, "sample"},
+       {nn::InputFeature::attention_mask, "attention-mask"},
+       {nn::InputFeature::padding_mask, "padding-mask"},
+       {nn::InputFeature::none, "none"}}};
+};
+}  // namespace lumac

@@ -45,7 +45,20 @@ struct ImportSpec {
   std::string onnx;     // the .onnx file
   std::string dataset;  // the dataset it is for (calibration and later evaluation)
   std::int64_t calibration_samples = nn::default_calibration_samples;
+  // "NAME=FEATURE": what the dataset feeds graph input NAME (nn::InputFeature's names), over
+  // the importer's choice (the first input the samples, inputs named *attention_mask and
+  // *padding_mask those masks).
+  std::vector<std::string> bind;
 };
+
+// A dataset split as the model's (packed) input: each graph input gets its feature
+// (nn::InputFeature) of the dataset's samples. A model of one input whose feature is the
+// samples takes the split as it is. lumac::Error naming the input when a feature does not fit
+// (a mask of a dataset without padding, a shape that differs, an input nothing feeds).
+nn::Dataset bind_inputs(nn::Dataset data, const nn::Model& model);
+// Applies "NAME=FEATURE" bindings to the model's graph inputs; lumac::Error for an unknown
+// input or feature.
+void bind_features(nn::Model& model, const std::vector<std::string>& bind);
 struct ImportStudy {
   nn::Model model;                 // calibrated, its source() naming the file and dataset
   std::vector<std::string> notes;  // what the import folded
