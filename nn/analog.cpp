@@ -266,6 +266,7 @@ AnalogExecutor::AnalogExecutor(NoiseMode mode, std::vector<AnalogLayer> layers,
       const ReadoutRule rule = st->mac->readout_rule();
       ChipLayer& chip = st->chip;
       chip.layer = static_cast<int>(l);
+      chip.outputs = static_cast<int>(a.outputs);
       chip.chip_seed = chip_seed;
       chip.fan_in = static_cast<double>(a.fan_in);
       chip.x_scale = st->x_scale;
@@ -338,12 +339,12 @@ AnalogExecutor::ProductSums AnalogExecutor::sums(const MatmulView& v) const {
   // A product of two activations has a new W at every call: never cached.
   const bool whole =
       v.output_offset == 0 && v.W.rows() == layers_[l].outputs && !layers_[l].activation_operands;
-  if (whole) std::call_once(st.weights_once, [&] { fill_weight_state(l, v.W, st.weights); });
+  if (whole) std::call_once(st.weights_once, [&] { fill_weight_state(l, v.W, 0, st.weights); });
   if (whole && st.weights.of == v.W.data() && st.weights.w2.size() == v.W.rows()) {
     p.w = &st.weights;
   } else {
     p.local = std::make_unique<WeightState>();
-    fill_weight_state(l, v.W, *p.local);
+    fill_weight_state(l, v.W, v.output_offset, *p.local);
     p.w = p.local.get();
   }
   p.w2 = &p.w->w2;
@@ -352,7 +353,7 @@ AnalogExecutor::ProductSums AnalogExecutor::sums(const MatmulView& v) const {
 }
 
 void AnalogExecutor::fill_weight_state(std::size_t layer, const ConstMatrixMap& W,
-                                       WeightState& ws) const {
+                                       Eigen::Index offset, WeightState& ws) const {
   const AnalogLayer& a = layers_[layer];
   const LayerState& st = *state_[layer];
   ws.of = W.data();
@@ -368,17 +369,19 @@ void AnalogExecutor::fill_weight_state(std::size_t layer, const ConstMatrixMap& 
     for (Eigen::Index i = 0; i < rows; ++i) {
       const double m = W.row(i).cwiseAbs().maxCoeff();
       if (m > 0) ws.w_scale[i] = m;
-      ws.models.push_back(
-          st.mac->layer_noise(fan_in, st.x_scale, ws.w_scale[i], a.output_range(), a.energy_of(i)));
+      ws.models.push_back(st.mac->layer_noise(fan_in, st.x_scale, ws.w_scale[i], a.output_range(),
+                                              a.energy_of(i + offset)));
       add_extinction_shot(ws.models.back(), st.d2, fan_in);
       remove_exact_terms(ws.models.back(), st.exact_dac, st.exact_static_weight);
     }
-  } else {
+  } else if (st.models.size() == 1) {
     ws.models = st.models;
+  } else {  // one model per output: this product's rows (a group of a grouped convolution)
+    ws.models.assign(st.models.begin() + offset, st.models.begin() + offset + rows);
   }
   ws.source_terms = source_terms(ws.models, ws.w_scale, fan_in, ws.w2, ws.w4);
   if (st.chip_active) {
-    chip_weights(st.chip, *st.tile, W, ws.w_scale, ws.chip, ws.extinction);
+    chip_weights(st.chip, *st.tile, W, ws.w_scale, offset, ws.chip, ws.extinction);
   } else if (st.d2 > 0) {
     const Eigen::ArrayXf iw = ws.w_scale.cwiseInverse().cast<float>().array();
     const Eigen::ArrayXf gain = (st.d2 * st.x_scale * ws.w_scale.array()).cast<float>();
@@ -714,12 +717,6 @@ void AnalogExecutor::check_whole_layer(const MatmulView& v) const {
       (!v.per_position || v.output_offset < 0 || v.output_offset + v.W.rows() > a.outputs))
     fail("layer '{}': a product of its outputs {} to {} of {}", a.name, v.output_offset,
          v.output_offset + v.W.rows(), a.outputs);
-  if (mode_ == NoiseMode::physical && !whole)
-    fail(
-        "layer '{}' is a grouped convolution: this version runs grouped and depthwise "
-        "convolutions with every noise mode but physical (shot, thermal, weight or enob run "
-        "it; docs/models.md)",
-        a.name);
 }
 
 void AnalogExecutor::forward(MatmulView& v) const {

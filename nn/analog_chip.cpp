@@ -64,7 +64,8 @@ Tile draw_tile(const CircuitParams& p, NoiseSources sources, std::uint64_t chip_
 }
 
 void chip_weights(const ChipLayer& c, const Tile& tile, const ConstMatrixMap& W,
-                  const Eigen::VectorXd& w_scale, ChipWeights& cw, Eigen::MatrixXf& ext) {
+                  const Eigen::VectorXd& w_scale, Eigen::Index offset, ChipWeights& cw,
+                  Eigen::MatrixXf& ext) {
   const Eigen::Index rows = W.rows(), n = W.cols();
   // P differs from W when the weight side has anything to change.
   const bool changes = c.dac_bits > 0 || c.static_weight_std > 0 || !tile.weight.empty();
@@ -85,12 +86,12 @@ void chip_weights(const ChipLayer& c, const Tile& tile, const ConstMatrixMap& W,
   std::vector<double> z(static_cast<std::size_t>(c.static_weight_std > 0 ? n : 0));
   const double d = c.d, mx = c.x_scale;
   for (Eigen::Index i = 0; i < rows; ++i) {
-    const auto o = static_cast<std::size_t>(i % tile.outputs);
+    const auto o = static_cast<std::size_t>((offset + i) % tile.outputs);
     const ModulatorErrors me = tile.weight.empty() ? ModulatorErrors{} : tile.weight[o];
     const double mw = w_scale[i];
     if (!z.empty())
       programming.fill_normal(std::span<double>(z), static_cast<std::uint64_t>(c.layer),
-                              static_cast<std::uint64_t>(i), 0);
+                              static_cast<std::uint64_t>(offset + i), 0);
     double sum_p = 0, sum_q = 0, lo_power = 0;
     for (Eigen::Index k = 0; k < n; ++k) {
       const double w = W(i, k);
@@ -149,10 +150,16 @@ namespace {
 // sqrt(E[sin^2] / K) z' (z' of (sample, layer << 32 | 3): the cosine and the sine of a phase are
 // uncorrelated). One sequence per column for Dense, one for the whole image for Conv2d. g is
 // filled only if `sine` (the quadrature read-out is non-zero: with extinction).
-void phase_normals(const MatmulView& v, const RandomStream& rng, std::uint64_t word,
+void phase_normals(const MatmulView& v, const RandomStream& rng, std::uint64_t word, int outputs,
                    Eigen::MatrixXf& z) {
   z.resize(v.Y.rows(), v.Y.cols());
-  if (v.per_position) {
+  if (v.per_position && (v.output_offset != 0 || z.rows() != outputs)) {
+    // A group of a grouped convolution: its outputs' normals of the whole image's sequence.
+    NoiseSequence image(rng, static_cast<std::uint64_t>(v.first_sample), word, 0);
+    for (Eigen::Index j = 0; j < z.cols(); ++j)
+      image.fill(std::span<float>(z.col(j).data(), static_cast<std::size_t>(z.rows())),
+                 static_cast<std::uint64_t>((v.first_position + j) * outputs + v.output_offset));
+  } else if (v.per_position) {
     NoiseSequence(rng, static_cast<std::uint64_t>(v.first_sample), word, 0)
         .fill(std::span<float>(z.data(), static_cast<std::size_t>(z.size())),
               static_cast<std::uint64_t>(v.first_position * z.rows()));
@@ -167,7 +174,7 @@ void phase_factors(const ChipLayer& c, const MatmulView& v, std::uint64_t seed, 
                    Eigen::MatrixXf& f, Eigen::MatrixXf& g) {
   const RandomStream rng(seed, Stream::phase_noise);
   const std::uint64_t word = static_cast<std::uint64_t>(c.layer) << 32;
-  phase_normals(v, rng, word | 2, f);
+  phase_normals(v, rng, word | 2, c.outputs, f);
   // Element by element (not an Eigen expression, whose vectorised body and scalar tail round
   // differently, so that an element's bits would depend on the column count).
   const double s = c.phase_std;
@@ -182,7 +189,7 @@ void phase_factors(const ChipLayer& c, const MatmulView& v, std::uint64_t seed, 
       float* w = g.data();
       for (Eigen::Index e = 0; e < f.size(); ++e) w[e] = std::sin(fs * z[e]);
     } else {
-      phase_normals(v, rng, word | 3, g);
+      phase_normals(v, rng, word | 3, c.outputs, g);
       const auto gs = static_cast<float>(std::sqrt(sin2 / c.repeats));
       float* w = g.data();
       for (Eigen::Index e = 0; e < g.size(); ++e) w[e] = gs * w[e];
@@ -349,7 +356,8 @@ void apply_chip(const ChipLayer& c, const Tile& tile, const ChipWeights& cw,
   thread_local std::vector<std::size_t> output_of;  // o = i % M of every row
   output_of.resize(static_cast<std::size_t>(rows));
   for (Eigen::Index i = 0; i < rows; ++i)
-    output_of[static_cast<std::size_t>(i)] = static_cast<std::size_t>(i % tile.outputs);
+    output_of[static_cast<std::size_t>(i)] =
+        static_cast<std::size_t>((vc.output_offset + i) % tile.outputs);
   for (Eigen::Index j = 0; j < cols; ++j) {
     const std::int64_t b = tile.row_of(vc, j);
     const ModulatorErrors me = inputs ? tile.input[static_cast<std::size_t>(b)] : ModulatorErrors{};

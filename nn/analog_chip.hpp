@@ -127,6 +127,7 @@ Tile draw_tile(const CircuitParams& params, NoiseSources sources, std::uint64_t 
 // What the chip model needs of one layer's circuit.
 struct ChipLayer {
   int layer = 0;
+  int outputs = 1;  // the layer's outputs (a grouped convolution's products hold some of them)
   std::uint64_t chip_seed = 0;
   double fan_in = 1;             // N
   double x_scale = 1;            // m_x
@@ -157,9 +158,11 @@ struct ChipWeights {
                                          // (1 - trim) m_x m_w,i sum_k |e_L,ik|^2 / (4 r)
 };
 // Fills `cw` and `ext` (= m_x d Q, outputs x fan_in; empty when d = 0) for weights W with row
-// full scales w_scale.
+// full scales w_scale; W's row i is the layer's output offset + i (a group of a grouped
+// convolution), which sets its weight modulator and its programming errors.
 void chip_weights(const ChipLayer& c, const Tile& tile, const ConstMatrixMap& W,
-                  const Eigen::VectorXd& w_scale, ChipWeights& cw, Eigen::MatrixXf& ext);
+                  const Eigen::VectorXd& w_scale, Eigen::Index offset, ChipWeights& cw,
+                  Eigen::MatrixXf& ext);
 
 // root = sqrt(1 - (X / m_x)^2) - trim, element by element so that an element's bits do not
 // depend on the column count (an Eigen expression's vectorised body and scalar tail round

@@ -441,12 +441,89 @@ TEST_CASE("graph: a grouped convolution draws each output's noise as the whole l
   CHECK(n == 100.0 * 6 * 25);
   CHECK(std::abs(z.mean) < mean_tolerance(1.0, n));
   CHECK(std::abs(z.variance - 1.0) < variance_tolerance(1.0, n));
-  // Physical mode does not run groups yet: one error naming the layer.
-  layers[0].energy = {1.0};
-  const nn::AnalogExecutor phys(nn::NoiseMode::physical, layers, CircuitParams{},
-                                NoiseSources::all(), 11);
-  CHECK_THROWS_WITH_AS(grouped.forward(x, out, nn::Pass{.samples = {}, .hook = &phys}),
-                       doctest::Contains("grouped convolution"), Error);
+}
+
+TEST_CASE("graph: physical noise on a grouped convolution is each group's, on the chip's devices") {
+  // A grouped convolution (2 groups, 4 -> 6 channels, a different E per output) under the whole
+  // circuit model (every noise source, the chip's static errors and LO phase noise) against, for
+  // each group, a convolution of the group's 2 input channels to all 6 outputs whose weights are
+  // the group's rows and zero elsewhere: its rows of that group sit on the same weight
+  // modulators and detectors, draw the same normals and see the same inputs, so they must read
+  // the same outputs (up to the rounding of the products), and so must the backward pass
+  // through the noise (precision learning's d/d ln E and d/dX).
+  nn::Conv2dGeometry g{4, 6, 3, 3, 1, 1};
+  g.groups = 2;
+  nn::Conv2d grouped("g", g);
+  randomize(grouped, 7120);
+  const nn::Tensor x = random_tensor(3, {4, 5, 5}, 7121);
+  std::vector<nn::AnalogLayer> layers(1);
+  layers[0].name = "g";
+  layers[0].fan_in = 18;
+  layers[0].outputs = 6;
+  layers[0].input_lo = -3;
+  layers[0].input_hi = 3;
+  layers[0].output_lo = -4;
+  layers[0].output_hi = 4;
+  layers[0].energy = {0.5, 1.0, 2.0, 4.0, 8.0, 16.0};
+  CircuitParams circuit;
+  circuit.system.fan_out = 4;  // a tile of 4 outputs: the groups' rows cross its edge
+  circuit.system.lo_phase_noise_rad = 0.05;
+  circuit.system.lo_phase_error_rad = 0.03;  // static device errors per modulator and detector
+  circuit.system.splitter_imbalance = 0.02;
+  circuit.modulator.bias_error_rad = 0.02;
+  circuit.modulator.v_pi_spread = 0.02;
+  circuit.detector.responsivity_mismatch = 0.01;
+  const nn::AnalogExecutor ex(nn::NoiseMode::physical, layers, circuit, NoiseSources::all(), 12);
+  nn::Tensor y;
+  grouped.forward(x, y, nn::Pass{.samples = {}, .hook = &ex});
+  const auto by_source = ex.report().at(0).by_source;
+  const auto has = [&](const std::string& name) {
+    return std::any_of(by_source.begin(), by_source.end(),
+                       [&](const auto& e) { return e.first == name && e.second > 0; });
+  };
+  CHECK(has("static"));  // the chip model ran, with its static errors and phase noise
+  CHECK(has("phase_noise"));
+  nn::Tensor dy(3, y.shape);
+  for (std::size_t e = 0; e < dy.data.size(); ++e) dy.data[e] = std::sin(0.37f * float(e));
+  nn::Tensor dx;
+  grouped.backward(x, y, dy, &dx, {}, nn::Pass{.samples = {}, .hook = &ex});
+  for (int gi = 0; gi < 2; ++gi) {
+    CAPTURE(gi);
+    nn::Conv2d padded("g", nn::Conv2dGeometry{2, 6, 3, 3, 1, 1});
+    padded.weight().setZero();
+    padded.weight().middleRows(gi * 3, 3) = grouped.weight().middleRows(gi * 3, 3);
+    padded.bias() = grouped.bias();
+    nn::Tensor xg(3, {2, 5, 5});
+    for (int i = 0; i < 3; ++i) std::copy_n(x.sample(i) + gi * 50, 50, xg.sample(i));
+    const nn::AnalogExecutor ex_p(nn::NoiseMode::physical, layers, circuit, NoiseSources::all(),
+                                  12);
+    nn::Tensor yp, dxp;
+    padded.forward(xg, yp, nn::Pass{.samples = {}, .hook = &ex_p});
+    padded.backward(xg, yp, dy, &dxp, {}, nn::Pass{.samples = {}, .hook = &ex_p});
+    double worst = 0, scale = 0, worst_dx = 0, scale_dx = 0;
+    for (int i = 0; i < 3; ++i) {
+      for (int e = gi * 75; e < gi * 75 + 75; ++e) {  // the group's 3 channels of 25 positions
+        worst = std::max(worst, std::abs(double(yp.sample(i)[e]) - y.sample(i)[e]));
+        scale = std::max(scale, std::abs(double(y.sample(i)[e])));
+      }
+    }
+    CHECK(worst < 1e-5 * scale);
+    // dL/dx of the group's input channels: only its rows of dy reach them in the grouped
+    // layer; the padded layer's zero rows add nothing but their noise's dependence on x, so
+    // compare with the other rows' dy set to zero.
+    nn::Tensor dy_g = dy;
+    for (int i = 0; i < 3; ++i)
+      for (int e = 0; e < 150; ++e)
+        if (e / 75 != gi) dy_g.sample(i)[e] = 0;
+    padded.backward(xg, yp, dy_g, &dxp, {}, nn::Pass{.samples = {}, .hook = &ex_p});
+    for (int i = 0; i < 3; ++i)
+      for (int e = 0; e < 50; ++e) {
+        worst_dx =
+            std::max(worst_dx, std::abs(double(dxp.sample(i)[e]) - dx.sample(i)[gi * 50 + e]));
+        scale_dx = std::max(scale_dx, std::abs(double(dx.sample(i)[gi * 50 + e])));
+      }
+    CHECK(worst_dx < 1e-4 * scale_dx);
+  }
 }
 
 TEST_CASE("graph: calibration measures the input of each product, not the node before it") {

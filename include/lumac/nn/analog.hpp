@@ -174,10 +174,12 @@ class AnalogExecutor final : public MatmulHook {
   struct WeightState;
   struct ProductSums;
   ProductSums sums(const MatmulView& v) const;
-  // lumac::Error for rows outside the layer, or (physical mode) a view of only some of its
-  // outputs (grouped convolutions call once per group).
+  // lumac::Error for rows outside the layer (a product of some of its outputs is a group of a
+  // grouped convolution, which calls once per group).
   void check_whole_layer(const MatmulView& v) const;
-  void fill_weight_state(std::size_t layer, const ConstMatrixMap& W, WeightState& ws) const;
+  // The weight sums and noise models of W, the layer's rows offset ... offset + W.rows() - 1.
+  void fill_weight_state(std::size_t layer, const ConstMatrixMap& W, Eigen::Index offset,
+                         WeightState& ws) const;
   // Physical mode: v with its inputs clipped at the full scale (a copy in thread-local storage
   // when any is clipped; for a convolution, its image too); `clipped` counts them. If `y` is
   // given, adds W (X_clipped - X) to it.
