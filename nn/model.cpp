@@ -215,8 +215,9 @@ MatmulLayer& Model::matmul_layer(int matmul_index) {
   return const_cast<MatmulLayer&>(std::as_const(*this).matmul_layer(matmul_index));
 }
 
-bool Model::parallel_groups() const {
-  return macs_per_sample() * model_group_samples >= parallel_min_macs;
+bool Model::parallel_groups(int batch) const {
+  // One parallel region per pass: its start-up is paid once for the whole batch.
+  return macs_per_sample() * batch >= parallel_min_macs;
 }
 
 std::int64_t Model::macs_per_sample() const {
@@ -343,7 +344,7 @@ std::vector<Tensor> Model::forward_outputs(const Tensor& x, const Pass& pass) co
   for (std::size_t k = 0; k < outputs_.size(); ++k)
     outs[k].resize(x.batch, shapes_[static_cast<std::size_t>(outputs_[k])]);
   const int groups = group_count(x.batch);
-  parallel_for(groups, parallel_groups(), [&](int g) {
+  parallel_for(groups, parallel_groups(x.batch), [&](int g) {
     const int first = g * model_group_samples;
     const int count = std::min(model_group_samples, x.batch - first);
     const GroupPass gp(pass, first, count);
@@ -369,7 +370,7 @@ void Model::forward(const Tensor& x, const Pass& pass, Tape& tape) const {
   tape.layers_ = layers_.size();
   tape.output_ = static_cast<std::size_t>(outputs_[0]);
   tape.groups_.resize(static_cast<std::size_t>(groups));
-  parallel_for(groups, parallel_groups(), [&](int g) {
+  parallel_for(groups, parallel_groups(x.batch), [&](int g) {
     const int first = g * model_group_samples;
     const int count = std::min(model_group_samples, x.batch - first);
     const GroupPass gp(pass, first, count);
@@ -394,7 +395,7 @@ void Model::backward(const Tape& tape, const Tensor& grad_logits, const Pass& pa
   // depend on the thread count.
   std::vector<Gradients> group_grads(grads ? static_cast<std::size_t>(groups) : 0);
   if (grad_input) grad_input->resize(tape.batch_, input_shape());
-  parallel_for(groups, parallel_groups(), [&](int g) {
+  parallel_for(groups, parallel_groups(tape.batch_), [&](int g) {
     const int first = g * model_group_samples;
     const auto& act = tape.groups_[static_cast<std::size_t>(g)];
     const int count = act[0].batch;

@@ -110,8 +110,8 @@ struct ModelInput {
 
 // Samples a Model runs through all its layers as one unit: the batch is cut into groups of this
 // many consecutive rows (the Dense chunk size, so that chunks stay aligned), and the groups run
-// in parallel with OpenMP, one parallel region per forward or backward pass, when a group has
-// at least parallel_min_macs multiply-accumulates (nn/parallel.hpp; the CNN does, the MLP not).
+// in parallel with OpenMP, one parallel region per forward or backward pass, when the batch has
+// at least parallel_min_macs multiply-accumulates (nn/parallel.hpp: the MLP from 101 samples).
 inline constexpr int model_group_samples = 32;
 
 // Activations kept by a forward pass for the backward pass, stored per group of samples.
@@ -231,7 +231,8 @@ class Model {
 
  private:
   void index_layers();
-  bool parallel_groups() const;
+  // Whether a pass over `batch` samples runs its sample groups on several threads.
+  bool parallel_groups(int batch) const;
   // Runs the nodes on one group of samples; keeps every value when `keep`, else frees each
   // after its last reader.
   void run_group(std::vector<Tensor>& values, const Pass& pass, bool keep) const;
