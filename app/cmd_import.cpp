@@ -25,6 +25,11 @@ void print_study(const ImportStudy& st, const std::string& out) {
              src.producer.empty() ? "unknown producer" : src.producer, src.opset);
   for (const auto& n : st.notes) fmt::print("  {}\n", n);
   fmt::print("{}", st.model.summary());
+  for (const auto& in : st.model.graph_inputs())
+    fmt::print("  graph input '{}' ({}, {} per sample): the dataset feeds {}\n", in.name,
+               enum_name(in.type), nn::shape_string(in.shape),
+               in.feature == nn::InputFeature::sample ? std::string("its samples")
+                                                      : std::string(enum_name(in.feature)));
   fmt::print("  calibrated on the first {} {} training samples ({:.1f} s)\n",
              st.model.calibration().samples, src.dataset, st.seconds);
   if (st.test_samples > 0)

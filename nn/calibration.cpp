@@ -177,8 +177,20 @@ using StreamSink = std::function<void(std::size_t layer, int stream, std::span<c
 void calibration_pass(const Model& model, const Dataset& data, std::int64_t n, int batch,
                       const StreamSink& sink) {
   const auto& layers = model.matmul_layers();
+  static constexpr const char* what[] = {"input", "output (pre-bias product)", "second operand"};
+  // A non-finite value would make a range NaN, which no later command could use.
+  auto checked = [&](std::size_t k, int s, std::span<const float> v) {
+    for (float x : v)
+      if (!std::isfinite(x))
+        fail(
+            "calibration: node '{}' {} holds {} on the calibration samples (the graph divides "
+            "by zero or overflows on them: check the model and, for several inputs, what "
+            "--bind feeds each)",
+            layers[k].name, what[s], x);
+    sink(k, s, v);
+  };
   const ProductTap products(layers.size(),
-                            [&](std::size_t k, std::span<const float> y) { sink(k, 1, y); });
+                            [&](std::size_t k, std::span<const float> y) { checked(k, 1, y); });
   Tape tape;
   for (std::int64_t first = 0; first < n; first += batch) {
     const int count = static_cast<int>(std::min<std::int64_t>(batch, n - first));
@@ -187,9 +199,9 @@ void calibration_pass(const Model& model, const Dataset& data, std::int64_t n, i
     for (std::size_t k = 0; k < layers.size(); ++k) {
       // The value the node reads (in a graph not always the previous node's output).
       const Tensor x = tape.activation(static_cast<std::size_t>(layers[k].input_value));
-      sink(k, 0, x.data);
+      checked(k, 0, x.data);
       if (layers[k].activation_operands())
-        sink(k, 2, tape.activation(static_cast<std::size_t>(layers[k].weight_value)).data);
+        checked(k, 2, tape.activation(static_cast<std::size_t>(layers[k].weight_value)).data);
     }
   }
 }

@@ -134,6 +134,7 @@ class Importer {
   // Whether the node being imported only moves values (so that it may read integers).
   bool shape_only_op() const;
   void gather();
+  void gather_positions();
   const Shape& shape(int id) const { return shapes_.at(static_cast<std::size_t>(id)); }
   std::string unique(std::string name);
   // The per-sample shape of a constant broadcast against activation `act` (right-aligned
@@ -296,8 +297,11 @@ bool Importer::shape_only_op() const {
 void Importer::gather() {
   const Val& data = value(n_->input(0));
   const Val& ids = value(n_->input(1));
+  if (data.act && !ids.act) return gather_positions();
   if (data.act)
-    refuse("Gather from an activation (lumac gathers rows of a constant table: embeddings)");
+    refuse(
+        "Gather from an activation by indices that are activations (lumac gathers rows of a "
+        "constant table by token ids, or fixed positions of an activation)");
   if (!ids.integer || !input_ids_.count(ids.id))
     refuse("Gather's indices must be an int64 graph input (token ids)");
   if (onnx_detail::attr_int(*n_, "axis", 0) != 0) refuse("Gather along an axis other than 0");
@@ -809,6 +813,48 @@ void Importer::binary(BinaryKind kind) {
     refuse(e.what());
   }
   set_act(0, add(std::move(layer), {x.id}), equal);
+}
+
+void Importer::gather_positions() {
+  // Fixed positions of an activation along a per-sample axis, as BERT's pooler takes the first
+  // token (hidden[:, 0]): a strided slice, reshaped to Gather's output shape.
+  const Val& x = value(n_->input(0));
+  need_batch_first(x, "Gather's data");
+  const Const& idx = need_const(1, "indices");
+  const int a = sample_axis(x, onnx_detail::attr_int(*n_, "axis", 0), "Gather");
+  const Shape& in = shape(x.id);
+  const int dim = in[static_cast<std::size_t>(a)];
+  std::vector<int> picks;
+  for (const double v : idx.v) {
+    const double k = v < 0 ? v + dim : v;
+    if (k < 0 || k >= dim)
+      refuse(fmt::format("Gather index {} outside an axis of {} elements", v, dim));
+    picks.push_back(static_cast<int>(k));
+  }
+  if (picks.empty()) refuse("Gather of no index");
+  const int step = picks.size() > 1 ? picks[1] - picks[0] : 1;
+  for (std::size_t k = 1; k < picks.size(); ++k)
+    if (step == 0 || picks[k] - picks[k - 1] != step)
+      refuse("Gather of positions that are not evenly spaced (lumac takes them as a slice)");
+  std::vector<int> start(in.size(), 0), steps(in.size(), 1), count(in.begin(), in.end());
+  start[static_cast<std::size_t>(a)] = picks[0];
+  steps[static_cast<std::size_t>(a)] = step;
+  count[static_cast<std::size_t>(a)] = static_cast<int>(picks.size());
+  int id = add(std::make_unique<Slice>(start, steps, count), {x.id});
+  // ONNX's output shape: the indices' shape in place of the axis (none for a scalar index).
+  Shape out(in.begin(), in.begin() + a);
+  out.insert(out.end(), idx.dims.begin(), idx.dims.end());
+  out.insert(out.end(), in.begin() + a + 1, in.end());
+  Layout lay = x.lay;
+  if (out.empty()) {  // (N) alone
+    out.push_back(1);
+    lay.scalar = true;
+  }
+  if (out != shape(id)) {
+    name_ = unique(name_ + ".reshape");
+    id = add(std::make_unique<Reshape>(out), {id});
+  }
+  set_act(0, id, x.integer, lay);
 }
 
 void Importer::expand() {

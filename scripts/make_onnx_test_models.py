@@ -402,6 +402,21 @@ class KeyPadding(nn.Module):
         return {"input": x, "key_padding_mask": pad}
 
 
+class GatherPositions(nn.Module):
+    """Fixed positions of an activation, as BERT's pooler takes the first token: h[:, 0]
+    (Gather with a scalar index, the axis removed) plus h[:, [1, 3]].sum(1) (Gather with evenly
+    spaced indices), then a Linear."""
+
+    def __init__(self, d=8, classes=3):
+        super().__init__()
+        self.lin = nn.Linear(d, d)
+        self.fc = nn.Linear(d, classes)
+
+    def forward(self, x):
+        h = torch.tanh(self.lin(x))
+        return self.fc(h[:, 0] + h[:, [1, 3]].sum(1))
+
+
 class TorchEncoderLayer(nn.Module):
     """nn.TransformerEncoderLayer itself (batch_first, dropout 0, 2 heads on 8 features, FFN 16)
     and a classifier on the mean over the tokens. torch 1.13 writes its multi-head attention
@@ -464,6 +479,7 @@ MODELS = [
      dict(dynamic=True, opset=17)),
     ("hf_attention", HfAttention, (7,), dict(dynamic=True, opset=17, tokens=True)),
     ("key_padding", KeyPadding, (5, 8), dict(dynamic=True, opset=17, tokens=True)),
+    ("gather_positions", GatherPositions, (5, 8), dict(dynamic=True, opset=17)),
 ]
 
 

@@ -45,7 +45,31 @@ nn::Tensor read_infer_inputs(const std::string& path, const nn::Model& model, st
            fmt::join(graph_input_names(model), ", "));
     h5::Array<float> a;
     try {
-      a = h5::read_floats(root, name);
+      H5T_class_t type_class = H5T_NO_CLASS;
+      try {
+        type_class = root.openDataSet(name).getTypeClass();
+      } catch (const H5::Exception& e) {
+        fail("dataset '{}' cannot be opened: {}", name, e.getDetailMsg());
+      }
+      if (type_class == H5T_INTEGER) {
+        // Read as int64 first: a float32 would round ids beyond 2^24 before they are checked.
+        const h5::Array<std::int64_t> ints = h5::read_ints(root, name);
+        a.dims = ints.dims;
+        a.data.reserve(ints.data.size());
+        for (std::size_t e = 0; e < ints.data.size(); ++e) {
+          const std::int64_t v = ints.data[e];
+          if (v > (std::int64_t{1} << 24) || v < -(std::int64_t{1} << 24))
+            fail(
+                "dataset '{}' element {}: {} is beyond 2^24 in magnitude (lumac carries ids and "
+                "masks as exact float32)",
+                name, e, v);
+          a.data.push_back(static_cast<float>(v));
+        }
+      } else if (type_class == H5T_FLOAT || type_class == H5T_ENUM) {  // h5py's bool: an enum
+        a = h5::read_floats(root, name);
+      } else {
+        fail("dataset '{}' does not hold numbers (float, integer or bool)", name);
+      }
     } catch (const Error& e) {
       fail("input file '{}': {}", path, e.what());
     }
@@ -54,7 +78,9 @@ nn::Tensor read_infer_inputs(const std::string& path, const nn::Model& model, st
       per_sample.push_back(static_cast<int>(a.dims[k]));
     if (a.dims.empty() || per_sample != in.shape)
       fail("input file '{}': dataset '{}' has shape {}, the model takes (N, {})", path, name,
-           fmt::join(a.dims, "x"), nn::shape_string(in.shape));
+           a.dims.empty() ? std::string("() (a scalar)")
+                          : fmt::format("({})", fmt::join(a.dims, ", ")),
+           nn::shape_string(in.shape));
     if (a.dims[0] < 1 || a.dims[0] > 100000000)
       fail("input file '{}': dataset '{}' has {} samples", path, name, a.dims[0]);
     if (!arrays.empty() && a.dims[0] != arrays[0].dims[0])

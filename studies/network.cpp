@@ -56,12 +56,19 @@ nn::Dataset bind_inputs(nn::Dataset data, const nn::Model& model) {
   }
   const std::int64_t n = data.size();
   std::vector<std::vector<float>> parts;
+  const auto samples = std::count_if(inputs.begin(), inputs.end(), [](const auto& in) {
+    return in.feature == nn::InputFeature::sample;
+  });
+  if (samples != 1)
+    fail("{} graph inputs take the samples of dataset '{}' (feature sample): exactly one must",
+         samples, data.name);
   for (const nn::ModelInput& in : inputs) {
     const std::string feature(enum_name(in.feature));
     if (in.feature == nn::InputFeature::none)
       fail(
-          "graph input '{}' is fed by no feature of dataset '{}': import the model with --bind "
-          "{}=FEATURE (sample, attention-mask or padding-mask; docs/models.md)",
+          "graph input '{}' is fed by no feature of dataset '{}' (feature none): bind it with "
+          "--bind {}=sample|attention-mask|padding-mask; a model with an input that no dataset "
+          "feeds runs only under lumac infer, clean (docs/models.md)",
           in.name, data.name, in.name);
     if (in.shape != data.sample_shape)
       fail("graph input '{}' ({}) has shape {} but dataset '{}' has samples of shape {}", in.name,
@@ -77,7 +84,12 @@ nn::Dataset bind_inputs(nn::Dataset data, const nn::Model& model) {
     parts.push_back(std::move(v));
   }
   std::vector<std::span<const float>> spans(parts.begin(), parts.end());
-  nn::Tensor packed = model.pack_inputs(spans, static_cast<int>(n));
+  nn::Tensor packed;
+  try {
+    packed = model.pack_inputs(spans, static_cast<int>(n));
+  } catch (const Error& e) {
+    fail("the {} {} split as the model's inputs: {}", data.name, data.split, e.what());
+  }
   data.pixels = std::move(packed.data);
   data.sample_shape = model.input_shape();
   return data;
@@ -85,10 +97,14 @@ nn::Dataset bind_inputs(nn::Dataset data, const nn::Model& model) {
 
 void bind_features(nn::Model& model, const std::vector<std::string>& bind) {
   std::vector<nn::ModelInput> inputs = model.graph_inputs();
+  std::vector<std::string> bound;
   for (const std::string& b : bind) {
     const auto eq = b.find('=');
     if (eq == std::string::npos) fail("--bind '{}': expected NAME=FEATURE", b);
     const std::string name = b.substr(0, eq);
+    if (std::find(bound.begin(), bound.end(), name) != bound.end())
+      fail("--bind '{}': input '{}' is bound twice", b, name);
+    bound.push_back(name);
     auto it =
         std::find_if(inputs.begin(), inputs.end(), [&](const auto& in) { return in.name == name; });
     if (it == inputs.end()) {
@@ -155,8 +171,15 @@ Json to_json(const ImportStudy& st, const std::string& out) {
                       {"positions", m.positions},
                       {"macs", m.macs},
                       {"operands", m.activation_operands() ? "activations" : "weights"}});
+  Json inputs = Json::array();
+  for (const auto& in : st.model.graph_inputs())
+    inputs.push_back({{"name", in.name},
+                      {"type", std::string(enum_name(in.type))},
+                      {"shape", in.shape},
+                      {"feature", std::string(enum_name(in.feature))}});
   return {{"command", "import"},
           {"source", src.name},
+          {"inputs", inputs},
           {"checksum", src.checksum},
           {"producer", src.producer},
           {"opset", src.opset},

@@ -355,13 +355,38 @@ class Model:
             return outs[0]
         return dict(zip(self.output_names, outs))
 
+    def _packed(self, x):
+        """Inputs as the model takes them: an array, or for a model of several graph inputs a
+        dict {input name: array}, packed one input after the other per sample (its input_shape)."""
+        if not isinstance(x, dict):
+            return _numeric_array("the inputs", x)
+        names = [i["name"] for i in self.inputs]
+        unknown = sorted(set(map(str, x)) - set(names))
+        if unknown:
+            raise ValueError(f"the model has no graph input '{unknown[0]}' (its inputs: "
+                             f"{', '.join(names)})")
+        parts = []
+        for i in self.inputs:
+            if i["name"] not in x:
+                raise ValueError(f"no array for graph input '{i['name']}' (the model's inputs: "
+                                 f"{', '.join(names)})")
+            a = _numeric_array(f"x['{i['name']}']", x[i["name"]])
+            if a.ndim < 1 or tuple(a.shape[1:]) != tuple(i["shape"]):
+                raise ValueError(f"input '{i['name']}' has shape {tuple(a.shape)}, the model "
+                                 f"takes (N, {', '.join(map(str, i['shape']))})")
+            parts.append(np.asarray(a, dtype=np.float32).reshape(a.shape[0], -1))
+        if len({p.shape[0] for p in parts}) != 1:
+            raise ValueError("the inputs' arrays hold different numbers of samples")
+        return np.ascontiguousarray(np.concatenate(parts, axis=1))
+
     def evaluate(self, data=None, *, noise=None, photons_per_mac=None, repeats=None,
                  energy_per_layer=None, repeats_per_layer=None, enob=None, enob_per_layer=None,
                  bits=None, sources="all", config=None, seeds=1, seed=1, limit=0, batch=256):
         """Accuracy on the simulated hardware over seeds seed ... seed + seeds - 1 (lumac eval).
 
         data: None (the model's dataset), a dataset name (fashion-mnist | mnist | spam), or a pair
-        (inputs of shape (N, *input_shape), integer labels of shape (N,)); limit: the first N
+        (inputs of shape (N, *input_shape), or a dict {input name: array} for a model of several
+        graph inputs, and integer labels of shape (N,)); limit: the first N
         test images or samples (0: all). Returns a Result equal to lumac eval --json:
         accuracy_mean, accuracy_std, accuracy (per seed), clean_accuracy, layers (per matrix
         product: E, repeats, noise std, ENOB in bits, clipped fractions) and energy (the
@@ -375,7 +400,7 @@ class Model:
             if not isinstance(data, (tuple, list)) or len(data) != 2:
                 raise TypeError("data must be None (the model's dataset), a dataset name, or a "
                                 "pair (inputs, labels)")
-            inputs = _numeric_array("the inputs", data[0])
+            inputs = self._packed(data[0])
             labels = np.asarray(data[1])
             if labels.dtype.kind not in "iu":
                 raise TypeError(f"the labels must be integers (got dtype {labels.dtype})")
@@ -488,8 +513,10 @@ def import_onnx(onnx, *, dataset, calibration_samples=1000, out=None, force=Fals
     a model file; bind: {graph input name: feature} (lumac import --bind: sample,
     attention-mask, padding-mask or none). Returns the Model; its `import_report` is lumac
     import --json."""
-    if bind is not None and not isinstance(bind, dict):
-        raise TypeError("bind must be a dict {graph input name: feature}")
+    if bind is not None and (not isinstance(bind, dict) or
+                             not all(isinstance(k, str) and isinstance(v, str)
+                                     for k, v in bind.items())):
+        raise TypeError("bind must be a dict {graph input name: feature name}, both strings")
     binds = [f"{k}={v}" for k, v in (bind or {}).items()]
     native, report = _call(_lumac.import_onnx, os.fspath(onnx), out=_path(out),
                            force=bool(force), config=_config(config), bind=binds,

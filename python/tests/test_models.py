@@ -172,3 +172,12 @@ def test_several_graph_inputs_take_a_dict():
         m.infer({"input_ids": feeds["input_ids"], "attention_mask": bad})
     with pytest.raises(ValueError, match="2 graph inputs: give a dict"):
         m.infer(feeds["input_ids"])
+    # evaluate takes the same dict (with labels), packed one input after the other per sample
+    # as the model's input_shape (no dataset fits this test model to run evaluate itself)
+    packed = m._packed(feeds)
+    assert packed.shape == (5, 14) and packed.dtype == np.float32
+    assert np.array_equal(packed[:, 7:], feeds["attention_mask"])
+    with pytest.raises(ValueError, match="no array for graph input 'attention_mask'"):
+        m._packed({"input_ids": feeds["input_ids"]})
+    with pytest.raises(TypeError, match="both strings"):
+        lumac.import_onnx(data / "hf_attention.onnx", dataset="spam", bind={"attention_mask": None})

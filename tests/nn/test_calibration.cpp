@@ -122,3 +122,15 @@ TEST_CASE("calibration: two passes in bounded memory give the in-memory calibrat
                    nn::calibrate(block.model, tokens, 25, 1000));
   CHECK_THROWS_WITH_AS(nn::calibrate(cnn, images, 30, -1), doctest::Contains("budget"), Error);
 }
+
+TEST_CASE(
+    "calibration: a non-finite value on the calibration samples is one error naming the node") {
+  nn::Model cnn = nn::make_model(nn::Arch::cnn, 3);
+  nn::Dataset images = calibration_set(10, {1, 28, 28}, 7303);
+  images.pixels[784 * 3 + 100] = std::numeric_limits<float>::infinity();
+  for (const std::int64_t budget : {nn::default_calibration_budget, std::int64_t{0}})
+    CHECK_THROWS_WITH_AS(nn::calibrate(cnn, images, 10, budget),
+                         doctest::Contains("calibration: node 'conv1' output (pre-bias product) "
+                                           "holds -inf on the calibration samples"),
+                         Error);
+}

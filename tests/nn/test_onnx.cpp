@@ -66,10 +66,22 @@ std::string onnx_import_error(const onnx::ModelProto& m, const fs::path& dir = o
   return "";
 }
 
-const char* const onnx_models[] = {
-    "mlp",      "matmul",           "conv_bn_fused",     "conv_bn_preserve", "grouped",
-    "residual", "broadcast",        "opset17",           "attention",        "block13",
-    "block17",  "masked_attention", "encoder_post_relu", "encoder_pre_gelu", "encoder_causal"};
+const char* const onnx_models[] = {"mlp",
+                                   "matmul",
+                                   "conv_bn_fused",
+                                   "conv_bn_preserve",
+                                   "grouped",
+                                   "residual",
+                                   "broadcast",
+                                   "opset17",
+                                   "attention",
+                                   "block13",
+                                   "block17",
+                                   "masked_attention",
+                                   "encoder_post_relu",
+                                   "encoder_pre_gelu",
+                                   "encoder_causal",
+                                   "gather_positions"};
 
 }  // namespace
 
@@ -836,6 +848,9 @@ TEST_CASE("onnx: lumac import feeds a separate mask input from the token dataset
   const RunResult r = run_lumac({"import", hf, "--dataset", "spam", "--calibration-samples", "50",
                                  "--out", (tmp / "hf.h5").string(), "--json"});
   REQUIRE(r.exit_code == 0);
+  const Json report = parse_json(r.out, "import --json");
+  CHECK(report.at("inputs").at(1).at("feature") == "attention-mask");
+  CHECK(report.at("inputs").at(0).at("type") == "int64");
   const nn::Model m = nn::load_model(tmp / "hf.h5");
   REQUIRE(m.graph_inputs().size() == 2);
   CHECK(m.graph_inputs()[1].feature == nn::InputFeature::attention_mask);
@@ -849,7 +864,7 @@ TEST_CASE("onnx: lumac import feeds a separate mask input from the token dataset
       run_lumac({"import", plain, "--dataset", "spam", "--out", (tmp / "m.h5").string()});
   CHECK(refused.exit_code == 2);
   CHECK(refused.err_lines() == 1);
-  CHECK(refused.err.find("--bind m=FEATURE") != std::string::npos);
+  CHECK(refused.err.find("--bind m=sample|attention-mask|padding-mask") != std::string::npos);
   CHECK_FALSE(fs::exists(tmp / "m.h5"));
   const RunResult bound =
       run_lumac({"import", plain, "--dataset", "spam", "--calibration-samples", "50", "--bind",

@@ -184,9 +184,15 @@ TEST_CASE("onnx inputs: a token dataset feeds the masks its inputs are bound to"
   CHECK_THROWS_WITH_AS(bind_features(m, {"attention_mask"}), doctest::Contains("NAME=FEATURE"),
                        Error);
   bind_features(m, {"attention_mask=none"});
-  CHECK_THROWS_WITH_AS(bind_inputs(d, m), doctest::Contains("--bind attention_mask=FEATURE"),
+  CHECK_THROWS_WITH_AS(bind_inputs(d, m),
+                       doctest::Contains("--bind attention_mask=sample|attention-mask"), Error);
+  CHECK_THROWS_WITH_AS(
+      bind_features(m, {"attention_mask=padding-mask", "attention_mask=attention-mask"}),
+      doctest::Contains("input 'attention_mask' is bound twice"), Error);
+  bind_features(m, {"attention_mask=attention-mask", "input_ids=attention-mask"});
+  CHECK_THROWS_WITH_AS(bind_inputs(d, m), doctest::Contains("0 graph inputs take the samples"),
                        Error);
-  bind_features(m, {"attention_mask=attention-mask"});
+  bind_features(m, {"attention_mask=attention-mask", "input_ids=sample"});
   d.name = "fashion-mnist";
   CHECK_THROWS_WITH_AS(bind_inputs(d, m), doctest::Contains("has no padding"), Error);
 }
@@ -239,6 +245,23 @@ TEST_CASE("onnx inputs: lumac infer reads one dataset per graph input") {
   h5::Array<float> big = inputs_read("hf_attention_in.h5", "input_ids");
   big.data[3] = 25;  // the embedding has 20 rows
   one_line(write("big.h5", {{"input_ids", big}, {"attention_mask", mask}}), "[0, 20)");
+  {  // int64 ids beyond 2^24 are named exactly (a float32 would have rounded them)
+    h5::OutputFile out(tmp / "huge.h5", true);
+    H5::Group root = out.file().openGroup("/");
+    std::vector<std::int64_t> ids(5 * 7, 1);
+    ids[9] = 16777217;
+    h5::write_dataset(root, "input_ids", ids, {5, 7}, "1");
+    h5::write_dataset(root, "attention_mask", mask.data, mask.dims, "1");
+    out.commit();
+  }
+  one_line((tmp / "huge.h5").string(), "element 9: 16777217 is beyond 2^24");
+  {  // a scalar
+    h5::OutputFile out(tmp / "odd.h5", true);
+    H5::Group root = out.file().openGroup("/");
+    h5::write_dataset(root, "input_ids", std::vector<float>{1.0f}, {}, "1");
+    out.commit();
+  }
+  one_line((tmp / "odd.h5").string(), "has shape () (a scalar)");
 }
 
 TEST_CASE("onnx inputs: a version 2 model file's one input keeps its ONNX name and type") {
