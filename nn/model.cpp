@@ -317,22 +317,35 @@ void Model::run_group(std::vector<Tensor>& values, const Pass& pass, bool keep) 
 }
 
 void Model::check_input(const Tensor& x, std::span<const std::int64_t> samples) const {
-  // The values that hold the input: value 0, and the graph inputs its InputPart nodes unpack.
-  std::vector<std::pair<int, Tensor>> held;
-  held.emplace_back(0, Tensor());
+  // The values that hold the input: value 0, and the graph inputs its InputPart nodes unpack
+  // (each named by its place in the packed input).
+  struct Held {
+    int value;
+    std::string name;
+    Tensor t;
+  };
+  std::vector<Held> held;
+  held.push_back({0, graph_inputs_.size() == 1 ? graph_inputs_[0].name : "input", Tensor()});
   for (std::size_t i = 0; i < layers_.size(); ++i)
-    if (inputs_[i][0] == 0 && dynamic_cast<const InputPart*>(layers_[i].get())) {
-      held.emplace_back(static_cast<int>(i) + 1, Tensor());
-      layers_[i]->forward(x, held.back().second, Pass{});
+    if (const auto* part = dynamic_cast<const InputPart*>(layers_[i].get());
+        part && inputs_[i][0] == 0) {
+      std::string name = names_[i];
+      std::int64_t offset = 0;
+      for (const ModelInput& g : graph_inputs_) {
+        if (offset == part->offset()) name = g.name;
+        offset += shape_size(g.shape);
+      }
+      held.push_back({static_cast<int>(i) + 1, name, Tensor()});
+      layers_[i]->forward(x, held.back().t, Pass{});
     }
   for (std::size_t i = 0; i < layers_.size(); ++i)
     for (std::size_t k = 0; k < inputs_[i].size(); ++k)
       for (const auto& h : held) {
-        if (inputs_[i][k] != h.first) continue;
+        if (inputs_[i][k] != h.value) continue;
         try {
-          layers_[i]->check_input_values(k, h.first == 0 ? x : h.second, samples);
+          layers_[i]->check_input_values(k, h.value == 0 ? x : h.t, samples);
         } catch (const Error& e) {
-          fail("model input read by node '{}': {}", names_[i], e.what());
+          fail("graph input '{}' read by node '{}': {}", h.name, names_[i], e.what());
         }
       }
 }

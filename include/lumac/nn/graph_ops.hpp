@@ -274,6 +274,7 @@ class InputPart final : public Layer {
   void forward(const Tensor& in, Tensor& out, const Pass& pass) const override;
   void backward(const Tensor& in, const Tensor& out, const Tensor& grad_out, Tensor* grad_in,
                 std::span<std::vector<float>> grads, const Pass& pass) const override;
+  std::int64_t offset() const { return offset_; }
 
  private:
   std::int64_t offset_;
