@@ -341,13 +341,9 @@ class Model:
         A float32 C-contiguous x is read in place; other real arrays are converted once.
         Returns the output array (N, ...) of a single-output model, else {name: array}; the
         arrays hold lumac's memory (no copy). The noise of sample i depends only on (seed, i)."""
-        if isinstance(x, dict):
-            call = self._m.infer_named
-            x = {str(k): _numeric_array(f"x['{k}']", v) for k, v in x.items()}
-        else:
-            call = self._m.infer
-            x = _numeric_array("x", x)
-        outs = _call(call, x, config=_config(config),
+        packed = isinstance(x, dict)
+        x = self._packed(x) if packed else _numeric_array("x", x)
+        outs = _call(self._m.infer, x, packed=packed, config=_config(config),
                      **_checked(seed=seed, batch=batch),
                      **_hardware(noise, photons_per_mac, repeats, energy_per_layer,
                                  repeats_per_layer, enob, enob_per_layer, bits, sources))
@@ -374,10 +370,17 @@ class Model:
             if a.ndim < 1 or tuple(a.shape[1:]) != tuple(i["shape"]):
                 raise ValueError(f"input '{i['name']}' has shape {tuple(a.shape)}, the model "
                                  f"takes (N, {', '.join(map(str, i['shape']))})")
+            if a.dtype.kind in "iu" and a.size and int(np.abs(a).max()) > 2 ** 24:
+                # checked before float32 would round it (lumac carries ids as exact floats)
+                raise ValueError(f"input '{i['name']}' holds {int(np.abs(a).max())}, beyond 2^24 "
+                                 f"in magnitude")
             parts.append(np.asarray(a, dtype=np.float32).reshape(a.shape[0], -1))
-        if len({p.shape[0] for p in parts}) != 1:
-            raise ValueError("the inputs' arrays hold different numbers of samples")
-        return np.ascontiguousarray(np.concatenate(parts, axis=1))
+        counts = {i["name"]: p.shape[0] for i, p in zip(self.inputs, parts)}
+        if len(set(counts.values())) != 1:
+            raise ValueError("the inputs' arrays hold different numbers of samples: " +
+                             ", ".join(f"{k} {v}" for k, v in counts.items()))
+        packed = np.concatenate(parts, axis=1)
+        return np.ascontiguousarray(packed.reshape((packed.shape[0],) + tuple(self.input_shape)))
 
     def evaluate(self, data=None, *, noise=None, photons_per_mac=None, repeats=None,
                  energy_per_layer=None, repeats_per_layer=None, enob=None, enob_per_layer=None,

@@ -112,15 +112,13 @@ LoadedNetwork network_of(const LoadedModel& m, const std::string& dataset, std::
                               std::move(l), batch);
 }
 
-py::list infer_packed(const LoadedModel& m, std::span<const float> values, py::ssize_t n,
-                      const HardwareArgs& hw, const std::optional<Config>& config,
-                      std::uint64_t seed, int batch);
-
+// x: (N, *input_shape); for a model of several graph inputs, `packed` says that the Python
+// side packed its dict of arrays (Model._packed) into that shape.
 py::list infer(const LoadedModel& m,
                const py::array_t<float, py::array::c_style | py::array::forcecast>& x,
                const HardwareArgs& hw, const std::optional<Config>& config, std::uint64_t seed,
-               int batch) {
-  if (m.model->graph_inputs().size() != 1)
+               int batch, bool packed) {
+  if (m.model->graph_inputs().size() != 1 && !packed)
     fail("the model has {} graph inputs: give a dict of arrays by input name",
          m.model->graph_inputs().size());
   const nn::Shape& in = m.model->input_shape();
@@ -133,51 +131,7 @@ py::list infer(const LoadedModel& m,
          fmt::join(in, ", "));
   }
   const std::span<const float> values(x.data(), static_cast<std::size_t>(x.size()));
-  return infer_packed(m, values, x.shape(0), hw, config, seed, batch);
-}
-
-// x: one array per graph input, by name, each (N, *its shape).
-py::list infer_named(const LoadedModel& m, const py::dict& x, const HardwareArgs& hw,
-                     const std::optional<Config>& config, std::uint64_t seed, int batch) {
-  using Array = py::array_t<float, py::array::c_style | py::array::forcecast>;
-  const auto& inputs = m.model->graph_inputs();
-  std::vector<std::string> names;
-  for (const auto& in : inputs) names.push_back(in.name);
-  for (const auto& item : x)
-    if (std::find(names.begin(), names.end(), py::str(item.first).cast<std::string>()) ==
-        names.end())
-      fail("the model has no graph input '{}' (its inputs: {})",
-           py::str(item.first).cast<std::string>(), fmt::join(names, ", "));
-  std::vector<Array> arrays;
-  py::ssize_t n = -1;
-  for (const auto& in : inputs) {
-    if (!x.contains(in.name))
-      fail("no array for graph input '{}' (the model's inputs: {})", in.name,
-           fmt::join(names, ", "));
-    Array a = x[py::str(in.name)].cast<Array>();
-    bool shape_ok = a.ndim() == static_cast<py::ssize_t>(in.shape.size()) + 1;
-    for (std::size_t k = 0; shape_ok && k < in.shape.size(); ++k)
-      shape_ok = a.shape(static_cast<py::ssize_t>(k + 1)) == in.shape[k];
-    if (!shape_ok) {
-      std::vector<py::ssize_t> dims(a.shape(), a.shape() + a.ndim());
-      fail("input '{}' has shape ({}), the model takes (N, {})", in.name, fmt::join(dims, ", "),
-           fmt::join(in.shape, ", "));
-    }
-    if (n >= 0 && a.shape(0) != n)
-      fail("input '{}' has {} samples, '{}' {}", in.name, a.shape(0), inputs[0].name, n);
-    n = a.shape(0);
-    arrays.push_back(std::move(a));
-  }
-  if (n < 1 || n > 100000000) fail("{} samples: must be in [1, 100000000]", n);
-  std::vector<std::span<const float>> parts;
-  for (const auto& a : arrays) parts.emplace_back(a.data(), static_cast<std::size_t>(a.size()));
-  const nn::Tensor packed = m.model->pack_inputs(parts, static_cast<int>(n));
-  return infer_packed(m, packed.data, n, hw, config, seed, batch);
-}
-
-py::list infer_packed(const LoadedModel& m, std::span<const float> values, py::ssize_t n,
-                      const HardwareArgs& hw, const std::optional<Config>& config,
-                      std::uint64_t seed, int batch) {
+  const py::ssize_t n = x.shape(0);
   Settings settings = settings_of(config);
   HardwareSpec spec = hw.spec();
   if (hw.noise.empty() && !hw.bits) spec.noise = "none";
@@ -228,16 +182,9 @@ void bind_models(py::module_& m) {
           [](const LoadedModel& lm,
              const py::array_t<float, py::array::c_style | py::array::forcecast>& x,
              const HardwareArgs& hw, const std::optional<Config>& config, std::uint64_t seed,
-             int batch) { return infer(lm, x, hw, config, seed, batch); },
+             int batch, bool packed) { return infer(lm, x, hw, config, seed, batch, packed); },
           py::arg("x"), py::kw_only(), py::arg("hardware"), py::arg("config") = py::none(),
-          py::arg("seed") = 1, py::arg("batch") = 256)
-      .def(
-          "infer_named",
-          [](const LoadedModel& lm, const py::dict& x, const HardwareArgs& hw,
-             const std::optional<Config>& config, std::uint64_t seed,
-             int batch) { return infer_named(lm, x, hw, config, seed, batch); },
-          py::arg("x"), py::kw_only(), py::arg("hardware"), py::arg("config") = py::none(),
-          py::arg("seed") = 1, py::arg("batch") = 256)
+          py::arg("seed") = 1, py::arg("batch") = 256, py::arg("packed") = false)
       .def_property_readonly("graph_inputs",
                              [](const LoadedModel& lm) {
                                py::list out;

@@ -172,6 +172,13 @@ def test_several_graph_inputs_take_a_dict():
         m.infer({"input_ids": feeds["input_ids"], "attention_mask": bad})
     with pytest.raises(ValueError, match="2 graph inputs: give a dict"):
         m.infer(feeds["input_ids"])
+    with pytest.raises(ValueError, match="different numbers of samples: input_ids 5, "
+                                         "attention_mask 4"):
+        m.infer({"input_ids": feeds["input_ids"], "attention_mask": feeds["attention_mask"][:4]})
+    big = feeds["input_ids"].copy()
+    big[0, 0] = 2 ** 24 + 1
+    with pytest.raises(ValueError, match="'input_ids' holds 16777217, beyond 2"):
+        m.infer({"input_ids": big, "attention_mask": feeds["attention_mask"]})
     # evaluate takes the same dict (with labels), packed one input after the other per sample
     # as the model's input_shape (no dataset fits this test model to run evaluate itself)
     packed = m._packed(feeds)
