@@ -317,37 +317,34 @@ void Model::run_group(std::vector<Tensor>& values, const Pass& pass, bool keep) 
 }
 
 void Model::check_input(const Tensor& x, std::span<const std::int64_t> samples) const {
-  // The values that hold the input: value 0, and the graph inputs its InputPart nodes unpack
-  // (each named by its place in the packed input).
-  struct Held {
-    int value;
-    std::string name;
-    Tensor t;
-  };
-  std::vector<Held> held;
-  held.push_back({0, graph_inputs_.size() == 1 ? graph_inputs_[0].name : "input", Tensor()});
-  for (std::size_t i = 0; i < layers_.size(); ++i)
-    if (const auto* part = dynamic_cast<const InputPart*>(layers_[i].get());
-        part && inputs_[i][0] == 0) {
-      std::string name = names_[i];
-      std::int64_t offset = 0;
-      for (const ModelInput& g : graph_inputs_) {
-        if (offset == part->offset()) name = g.name;
-        offset += shape_size(g.shape);
-      }
-      held.push_back({static_cast<int>(i) + 1, name, Tensor()});
-      layers_[i]->forward(x, held.back().t, Pass{});
-    }
-  for (std::size_t i = 0; i < layers_.size(); ++i)
-    for (std::size_t k = 0; k < inputs_[i].size(); ++k)
-      for (const auto& h : held) {
-        if (inputs_[i][k] != h.value) continue;
-        try {
-          layers_[i]->check_input_values(k, h.value == 0 ? x : h.t, samples);
-        } catch (const Error& e) {
-          fail("graph input '{}' read by node '{}': {}", h.name, names_[i], e.what());
+  // The nodes that check their input values (embeddings) and read the model input: value 0, or
+  // a graph input that an InputPart node unpacks from it (unpacked here for them only).
+  Tensor part;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    if (!layers_[i]->checks_input_values()) continue;
+    for (std::size_t k = 0; k < inputs_[i].size(); ++k) {
+      const int v = inputs_[i][k];
+      const Tensor* values = &x;
+      std::string name = graph_inputs_.size() == 1 ? graph_inputs_[0].name : "input";
+      if (v != 0) {
+        const auto* p =
+            dynamic_cast<const InputPart*>(layers_[static_cast<std::size_t>(v - 1)].get());
+        if (!p || inputs_[static_cast<std::size_t>(v - 1)][0] != 0) continue;
+        p->forward(x, part, Pass{});
+        values = &part;
+        std::int64_t offset = 0;
+        for (const ModelInput& g : graph_inputs_) {
+          if (offset == p->offset()) name = g.name;
+          offset += shape_size(g.shape);
         }
       }
+      try {
+        layers_[i]->check_input_values(k, *values, samples);
+      } catch (const Error& e) {
+        fail("graph input '{}' read by node '{}': {}", name, names_[i], e.what());
+      }
+    }
+  }
 }
 
 std::vector<Tensor> Model::forward_outputs(const Tensor& x, const Pass& pass) const {

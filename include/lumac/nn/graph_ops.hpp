@@ -167,6 +167,7 @@ class Gather final : public Layer {
   std::string op_name() const override { return "gather"; }
   void record(NodeRecord& r) const override;
   Shape output_shape(const Shape& input) const override;
+  bool checks_input_values() const override { return true; }
   void check_input_values(std::size_t k, const Tensor& in,
                           std::span<const std::int64_t> samples) const override;
   void forward(const Tensor& in, Tensor& out, const Pass& pass) const override;

@@ -102,6 +102,8 @@ class Layer {
   // runs (which cannot stop once started): lumac::Error naming what is wrong, e.g. a Gather's
   // token id outside its table. `samples` gives the global index of every row (empty: the row
   // index). By default every value is accepted.
+  // Whether check_input_values checks anything (Model::check_input skips the other nodes).
+  virtual bool checks_input_values() const { return false; }
   virtual void check_input_values(std::size_t k, const Tensor& in,
                                   std::span<const std::int64_t> samples) const {
     (void)k;
