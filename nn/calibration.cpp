@@ -90,19 +90,20 @@ void StreamPercentiles::finish_first_pass() {
   if (n_ == 0) fail("percentile of an empty set");
   pass_ = 2;
   // Every order statistic the percentiles need: k and k + 1.
+  std::vector<std::uint64_t> ranks;
   for (double p : percents_) {
     const auto k = static_cast<std::uint64_t>(std::floor(rank_position(p, n_)));
-    ranks_.push_back(k);
-    if (k + 1 < n_) ranks_.push_back(k + 1);
+    ranks.push_back(k);
+    if (k + 1 < n_) ranks.push_back(k + 1);
   }
-  std::sort(ranks_.begin(), ranks_.end());
-  ranks_.erase(std::unique(ranks_.begin(), ranks_.end()), ranks_.end());
+  std::sort(ranks.begin(), ranks.end());
+  ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
   // The bin of each, and its rank within the bin.
   std::uint64_t before = 0;
   std::size_t r = 0;
-  for (std::uint32_t b = 0; b < high_.size() && r < ranks_.size(); ++b) {
-    while (r < ranks_.size() && ranks_[r] < before + high_[b]) {
-      targets_.push_back({b, ranks_[r] - before});
+  for (std::uint32_t b = 0; b < high_.size() && r < ranks.size(); ++b) {
+    while (r < ranks.size() && ranks[r] < before + high_[b]) {
+      targets_.push_back({ranks[r], b, ranks[r] - before});
       ++r;
     }
     before += high_[b];
@@ -141,7 +142,7 @@ std::vector<double> StreamPercentiles::result() const {
     fail("StreamPercentiles: the second pass saw {} values, the first {}", seen_, n_);
   auto order_statistic = [&](std::uint64_t k) {
     for (const auto& t : targets_) {
-      if (ranks_[static_cast<std::size_t>(&t - targets_.data())] != k) continue;
+      if (t.order != k) continue;
       const auto& c = low_.at(t.bin);
       std::uint64_t before = 0;
       for (std::uint32_t low = 0; low < c.size(); ++low) {

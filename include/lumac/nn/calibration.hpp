@@ -42,15 +42,15 @@ class StreamPercentiles {
 
  private:
   struct Target {
+    std::uint64_t order;  // the order statistic (0: the smallest value)
     std::uint32_t bin;
-    std::uint64_t rank;  // within the bin
+    std::uint64_t rank;  // its rank within the bin
   };
   std::vector<double> percents_;
   int pass_ = 1;
   std::uint64_t n_ = 0, seen_ = 0;
-  std::vector<std::uint64_t> high_;   // first pass: counts per bin
-  std::vector<std::uint64_t> ranks_;  // the order statistics needed, ascending
-  std::vector<Target> targets_;       // the bin of each (same order)
+  std::vector<std::uint64_t> high_;  // first pass: counts per bin
+  std::vector<Target> targets_;      // the order statistics the percentiles need, ascending
   std::map<std::uint32_t, std::vector<std::uint64_t>> low_;  // second pass: counts per low bits
 };
 
