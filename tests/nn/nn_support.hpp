@@ -15,6 +15,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <limits>
 #include <span>
 #include <vector>
 
@@ -35,6 +37,23 @@ inline Eigen::MatrixXf uniform_matrix(Eigen::Index rows, Eigen::Index cols, std:
     m.data()[i] =
         lo + (hi - lo) * static_cast<float>(r.uniform(static_cast<std::uint64_t>(i), 0, 0, 0));
   return m;
+}
+
+// The ONNX test models of scripts/make_onnx_test_models.py with their inputs and PyTorch's
+// outputs.
+inline std::filesystem::path onnx_test_dir() {
+  return source_dir() / "tests" / "data" / "onnx";
+}
+
+// Largest |ours - ref| relative to ref's largest magnitude (infinite if the sizes differ).
+inline double relative_error(std::span<const float> ours, std::span<const float> ref) {
+  if (ours.size() != ref.size()) return std::numeric_limits<double>::infinity();
+  double err = 0, scale = 0;
+  for (std::size_t i = 0; i < ref.size(); ++i) {
+    err = std::max(err, std::abs(double(ours[i]) - ref[i]));
+    scale = std::max(scale, std::abs(double(ref[i])));
+  }
+  return err / scale;
 }
 
 inline void fill_normal(std::span<float> v, std::uint64_t key, float scale = 1.0f) {

@@ -23,10 +23,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path onnx_dir() {
-  return source_dir() / "tests" / "data" / "onnx";
-}
-
 nn::Tensor onnx_read_batch(const fs::path& file, const std::string& name) {
   const H5::H5File f = h5::open_for_reading(file, "test data");
   const auto a = h5::read_floats(f.openGroup("/"), name);
@@ -37,17 +33,6 @@ nn::Tensor onnx_read_batch(const fs::path& file, const std::string& name) {
   return t;
 }
 
-// Largest |lumac - torch| relative to torch's largest magnitude.
-double onnx_relative_error(const nn::Tensor& ours, const nn::Tensor& ref) {
-  REQUIRE(ours.data.size() == ref.data.size());
-  double err = 0, scale = 0;
-  for (std::size_t i = 0; i < ref.data.size(); ++i) {
-    err = std::max(err, std::abs(double(ours.data[i]) - ref.data[i]));
-    scale = std::max(scale, std::abs(double(ref.data[i])));
-  }
-  return err / scale;
-}
-
 onnx::ModelProto onnx_load_proto(const fs::path& file) {
   onnx::ModelProto m;
   const std::string bytes = read_text(file);
@@ -55,7 +40,7 @@ onnx::ModelProto onnx_load_proto(const fs::path& file) {
   return m;
 }
 
-std::string onnx_import_error(const onnx::ModelProto& m, const fs::path& dir = onnx_dir()) {
+std::string onnx_import_error(const onnx::ModelProto& m, const fs::path& dir = onnx_test_dir()) {
   std::string bytes;
   m.SerializeToString(&bytes);
   try {
@@ -88,13 +73,14 @@ const char* const onnx_models[] = {"mlp",
 TEST_CASE("onnx: every test model's clean outputs equal PyTorch's within 1e-4") {
   for (const std::string name : onnx_models) {
     CAPTURE(name);
-    const nn::OnnxImport imp = nn::import_onnx(onnx_dir() / (std::string(name) + ".onnx"));
-    const nn::Tensor x = onnx_read_batch(onnx_dir() / (std::string(name) + "_in.h5"), "input");
-    const nn::Tensor ref = onnx_read_batch(onnx_dir() / (std::string(name) + "_ref.h5"), "output");
+    const nn::OnnxImport imp = nn::import_onnx(onnx_test_dir() / (std::string(name) + ".onnx"));
+    const nn::Tensor x = onnx_read_batch(onnx_test_dir() / (std::string(name) + "_in.h5"), "input");
+    const nn::Tensor ref =
+        onnx_read_batch(onnx_test_dir() / (std::string(name) + "_ref.h5"), "output");
     const nn::Tensor y = imp.model.forward(x);
     CHECK(y.shape == ref.shape);
     // float32 against float32 in another summation order: a few ulps of the largest output.
-    CHECK(onnx_relative_error(y, ref) < 1e-4);
+    CHECK(relative_error(y.data, ref.data) < 1e-4);
     // One sample alone gives the same bits as in the batch.
     nn::Tensor one(1, x.shape);
     std::copy(x.sample(3), x.sample(4), one.data.begin());
@@ -116,14 +102,14 @@ TEST_CASE("onnx: the bundled ResNet's and transformers' clean outputs equal PyTo
       continue;
     }
     const nn::OnnxImport imp = nn::import_onnx(model);
-    const nn::Tensor x = onnx_read_batch(onnx_dir() / (name + "_in.h5"), entry.second);
-    const nn::Tensor ref = onnx_read_batch(onnx_dir() / (name + "_ref.h5"), "output");
-    CHECK(onnx_relative_error(imp.model.forward(x), ref) < 1e-4);
+    const nn::Tensor x = onnx_read_batch(onnx_test_dir() / (name + "_in.h5"), entry.second);
+    const nn::Tensor ref = onnx_read_batch(onnx_test_dir() / (name + "_ref.h5"), "output");
+    CHECK(relative_error(imp.model.forward(x).data, ref.data) < 1e-4);
   }
 }
 
 TEST_CASE("onnx: batch norms after a product fold into it, others run; biases fold too") {
-  const nn::OnnxImport imp = nn::import_onnx(onnx_dir() / "conv_bn_preserve.onnx");
+  const nn::OnnxImport imp = nn::import_onnx(onnx_test_dir() / "conv_bn_preserve.onnx");
   int affine = 0;
   for (std::size_t i = 0; i < imp.model.size(); ++i)
     affine += imp.model.layer(i).op_name() == "channel_affine";
@@ -132,7 +118,7 @@ TEST_CASE("onnx: batch norms after a product fold into it, others run; biases fo
   REQUIRE_FALSE(imp.notes.empty());
   CHECK(imp.notes[0].find("1 batch norms") != std::string::npos);
   // matmul: x W + b as MatMul then Add: the Add becomes the product's bias.
-  const nn::OnnxImport mm = nn::import_onnx(onnx_dir() / "matmul.onnx");
+  const nn::OnnxImport mm = nn::import_onnx(onnx_test_dir() / "matmul.onnx");
   CHECK(mm.notes[0].find("2 biases") != std::string::npos);
   CHECK(mm.model.matmul_layers().size() == 3);
   // The source is recorded.
@@ -144,7 +130,7 @@ TEST_CASE("onnx: batch norms after a product fold into it, others run; biases fo
 TEST_CASE("onnx: a constant added after a product of two activations is not folded into a bias") {
   // attention.onnx scales Q K^T with a Div by a constant; as a Sub it would be the kind of Add
   // or Sub that becomes a product's bias, which a product of two activations does not have.
-  onnx::ModelProto m = onnx_load_proto(onnx_dir() / "attention.onnx");
+  onnx::ModelProto m = onnx_load_proto(onnx_test_dir() / "attention.onnx");
   std::set<std::string> products;
   for (const auto& n : m.graph().node())
     if (n.op_type() == "MatMul") products.insert(n.output(0));
@@ -157,7 +143,7 @@ TEST_CASE("onnx: a constant added after a product of two activations is not fold
   REQUIRE(changed == 1);
   std::string bytes;
   m.SerializeToString(&bytes);
-  const nn::OnnxImport imp = nn::import_onnx_bytes(bytes, "sub.onnx", onnx_dir());
+  const nn::OnnxImport imp = nn::import_onnx_bytes(bytes, "sub.onnx", onnx_test_dir());
   bool after_product = false;
   for (std::size_t i = 0; i < imp.model.size(); ++i)
     if (imp.model.layer(i).op_name() == "binary_const") {
@@ -166,7 +152,7 @@ TEST_CASE("onnx: a constant added after a product of two activations is not fold
           v > 0 && imp.model.layer(static_cast<std::size_t>(v - 1)).type() == nn::LayerType::matmul;
     }
   CHECK(after_product);
-  const nn::Tensor x = onnx_read_batch(onnx_dir() / "attention_in.h5", "input");
+  const nn::Tensor x = onnx_read_batch(onnx_test_dir() / "attention_in.h5", "input");
   for (float v : imp.model.forward(x).data) CHECK(std::isfinite(v));
 }
 
@@ -180,7 +166,7 @@ TEST_CASE("onnx: softmax and layer norm over the batch axis are refused in one l
         Case{"block17.onnx", "LayerNormalization", "a normalisation over the batch axis"}}) {
     const std::string file = c.file, op = c.op, message = c.message;
     CAPTURE(op);
-    onnx::ModelProto m = onnx_load_proto(onnx_dir() / file);
+    onnx::ModelProto m = onnx_load_proto(onnx_test_dir() / file);
     int changed = 0;
     for (auto& n : *m.mutable_graph()->mutable_node())
       if (n.op_type() == op && changed == 0) {
@@ -205,11 +191,11 @@ TEST_CASE("onnx: softmax and layer norm over the batch axis are refused in one l
 TEST_CASE("onnx: an imported graph survives the model file bit for bit") {
   for (const std::string name : {"broadcast", "masked_attention"}) {
     CAPTURE(name);
-    const nn::OnnxImport imp = nn::import_onnx(onnx_dir() / (name + ".onnx"));
+    const nn::OnnxImport imp = nn::import_onnx(onnx_test_dir() / (name + ".onnx"));
     TempDir tmp;
     nn::save_model(imp.model, tmp / "b.h5", false);
     const nn::Model back = nn::load_model(tmp / "b.h5");
-    const nn::Tensor x = onnx_read_batch(onnx_dir() / (name + "_in.h5"), "input");
+    const nn::Tensor x = onnx_read_batch(onnx_test_dir() / (name + "_in.h5"), "input");
     const nn::Tensor a = imp.model.forward(x), b = back.forward(x);
     CHECK(std::memcmp(a.data.data(), b.data.data(), a.data.size() * sizeof(float)) == 0);
     CHECK(back.source()->name == name + ".onnx");
@@ -220,19 +206,20 @@ TEST_CASE("onnx: lumac infer writes PyTorch's outputs, with the config as attrib
   TempDir tmp;
   const std::string out = (tmp / "out.h5").string();
   const RunResult r =
-      run_lumac({"infer", "--model", (onnx_dir() / "residual.onnx").string(), "--input",
-                 (onnx_dir() / "residual_in.h5").string(), "--out", out});
+      run_lumac({"infer", "--model", (onnx_test_dir() / "residual.onnx").string(), "--input",
+                 (onnx_test_dir() / "residual_in.h5").string(), "--out", out});
   CHECK(r.exit_code == 0);
   const nn::Tensor y = onnx_read_batch(out, "output");
-  const nn::Tensor ref = onnx_read_batch(onnx_dir() / "residual_ref.h5", "output");
-  CHECK(onnx_relative_error(y, ref) < 1e-4);
+  const nn::Tensor ref = onnx_read_batch(onnx_test_dir() / "residual_ref.h5", "output");
+  CHECK(relative_error(y.data, ref.data) < 1e-4);
   const H5::H5File f = h5::open_for_reading(out, "infer output");
   CHECK(h5::read_string_attribute(f, "kind") == "lumac-infer");
   CHECK(h5::has_attribute(f, "config_toml"));
   // Noise needs a calibration, which an ONNX model gets from its dataset.
-  const RunResult noisy = run_lumac({"infer", "--model", (onnx_dir() / "residual.onnx").string(),
-                                     "--input", (onnx_dir() / "residual_in.h5").string(), "--out",
-                                     (tmp / "n.h5").string(), "--noise", "shot"});
+  const RunResult noisy =
+      run_lumac({"infer", "--model", (onnx_test_dir() / "residual.onnx").string(), "--input",
+                 (onnx_test_dir() / "residual_in.h5").string(), "--out", (tmp / "n.h5").string(),
+                 "--noise", "shot"});
   CHECK(noisy.exit_code == 2);
   CHECK(noisy.err_lines() == 1);
   CHECK(noisy.err.find("--dataset") != std::string::npos);
@@ -255,11 +242,11 @@ TEST_CASE("onnx: bad models are one error naming the problem") {
   const char junk[] = "\x0a\xff\xff\xff\xff\x0f garbage";  // a field whose length runs past the end
   write_text(tmp / "junk.onnx", std::string(junk, sizeof junk - 1));
   CHECK(error_of(tmp / "junk.onnx").find("not an ONNX model") != std::string::npos);
-  const std::string whole = read_text(onnx_dir() / "mlp.onnx");
+  const std::string whole = read_text(onnx_test_dir() / "mlp.onnx");
   write_text(tmp / "cut.onnx", whole.substr(0, whole.size() / 2));
   CHECK(error_of(tmp / "cut.onnx").find("cut.onnx") != std::string::npos);
 
-  const onnx::ModelProto good = onnx_load_proto(onnx_dir() / "mlp.onnx");
+  const onnx::ModelProto good = onnx_load_proto(onnx_test_dir() / "mlp.onnx");
   {
     auto m = good;  // an operator lumac does not know
     for (auto& n : *m.mutable_graph()->mutable_node())
@@ -341,7 +328,7 @@ TEST_CASE("onnx: bad models are one error naming the problem") {
   {
     // libonnx's shape inference divides by the strides without checking them (the fuzzer's
     // SIGFPE) and takes a Conv's kernel from its weight's rank: both are refused before it runs.
-    const onnx::ModelProto conv = onnx_load_proto(onnx_dir() / "grouped.onnx");
+    const onnx::ModelProto conv = onnx_load_proto(onnx_test_dir() / "grouped.onnx");
     auto attrs_of = [](onnx::ModelProto& m) {
       return m.mutable_graph()->mutable_node(0)->mutable_attribute();
     };
@@ -397,7 +384,7 @@ TEST_CASE("onnx: bad models are one error naming the problem") {
   {
     // Sizes that overflow lumac's shape arithmetic (found by fuzz_onnx under UBSan): a pad of
     // 2^31 - 2 values, and Reshape targets of 2^50, each taken from a Constant node.
-    const onnx::ModelProto bc = onnx_load_proto(onnx_dir() / "broadcast.onnx");
+    const onnx::ModelProto bc = onnx_load_proto(onnx_test_dir() / "broadcast.onnx");
     auto with_constant = [&](const std::string& node, std::vector<std::int64_t> values) {
       auto m = bc;
       bool found = false;
@@ -446,8 +433,8 @@ TEST_CASE("onnx: bad models are one error naming the problem") {
 TEST_CASE("onnx: an input of the wrong shape for lumac infer is one line") {
   TempDir tmp;
   const RunResult r =
-      run_lumac({"infer", "--model", (onnx_dir() / "mlp.onnx").string(), "--input",
-                 (onnx_dir() / "residual_in.h5").string(), "--out", (tmp / "o.h5").string()});
+      run_lumac({"infer", "--model", (onnx_test_dir() / "mlp.onnx").string(), "--input",
+                 (onnx_test_dir() / "residual_in.h5").string(), "--out", (tmp / "o.h5").string()});
   CHECK(r.exit_code == 2);
   CHECK(r.err_lines() == 1);
   CHECK(r.err.find("(N, 16)") != std::string::npos);
@@ -468,8 +455,8 @@ TEST_CASE("onnx: lumac import of the bundled models' ResNet writes a calibrated 
   CHECK(m.matmul_layers().size() == 10);
   CHECK(m.macs_per_sample() == 9345920);
   // An existing file is not overwritten without --force.
-  const RunResult again = run_lumac(
-      {"import", (onnx_dir() / "mlp.onnx").string(), "--dataset", "fashion-mnist", "--out", out});
+  const RunResult again = run_lumac({"import", (onnx_test_dir() / "mlp.onnx").string(), "--dataset",
+                                     "fashion-mnist", "--out", out});
   CHECK(again.exit_code == 2);
   CHECK(again.err_lines() == 1);
 }
@@ -479,12 +466,12 @@ TEST_CASE(
     "sequence are one line") {
   TempDir tmp;
   const std::string model = (source_dir() / "data" / "models" / "spam_transformer.onnx").string();
-  const std::string in = (onnx_dir() / "spam_transformer_in.h5").string();
+  const std::string in = (onnx_test_dir() / "spam_transformer_in.h5").string();
   const RunResult ok =
       run_lumac({"infer", "--model", model, "--input", in, "--out", (tmp / "o.h5").string()});
   REQUIRE(ok.exit_code == 0);
-  const nn::Tensor ref = onnx_read_batch(onnx_dir() / "spam_transformer_ref.h5", "output");
-  CHECK(onnx_relative_error(onnx_read_batch(tmp / "o.h5", "output"), ref) < 1e-4);
+  const nn::Tensor ref = onnx_read_batch(onnx_test_dir() / "spam_transformer_ref.h5", "output");
+  CHECK(relative_error(onnx_read_batch(tmp / "o.h5", "output").data, ref.data) < 1e-4);
   const H5::H5File f = h5::open_for_reading(in, "test data");
   const auto ids = h5::read_ints(f.openGroup("/"), "tokens");
   REQUIRE(ids.dims.size() == 2);
@@ -559,6 +546,19 @@ void add_test_nodes(onnx::GraphProto* g, const std::vector<TestNode>& nodes) {
 
 // A graph of a float input "x" (N, 4) -> float output, opset 17, with float initializers
 // (name, dims, values) and the int64 scalar "zero".
+// A tensor of a hand-built graph: the batch axis "N", then `dims` (0: a size left unknown).
+void test_tensor_value(onnx::ValueInfoProto* v, const std::string& name, int type,
+                       const std::vector<std::int64_t>& dims) {
+  v->set_name(name);
+  auto* t = v->mutable_type()->mutable_tensor_type();
+  t->set_elem_type(type);
+  t->mutable_shape()->add_dim()->set_dim_param("N");
+  for (const std::int64_t d : dims) {
+    auto* dim = t->mutable_shape()->add_dim();
+    if (d > 0) dim->set_dim_value(d);
+  }
+}
+
 onnx::ModelProto float_graph(
     const std::vector<TestNode>& nodes, const std::string& output, int output_rank,
     const std::vector<std::tuple<std::string, std::vector<std::int64_t>, std::vector<float>>>&
@@ -568,18 +568,9 @@ onnx::ModelProto float_graph(
   m.add_opset_import()->set_version(17);
   auto* g = m.mutable_graph();
   g->set_name("floats");
-  auto* in = g->add_input();
-  in->set_name("x");
-  auto* t = in->mutable_type()->mutable_tensor_type();
-  t->set_elem_type(onnx::TensorProto::FLOAT);
-  t->mutable_shape()->add_dim()->set_dim_param("N");
-  t->mutable_shape()->add_dim()->set_dim_value(4);
-  auto* out = g->add_output();
-  out->set_name(output);
-  auto* ot = out->mutable_type()->mutable_tensor_type();
-  ot->set_elem_type(onnx::TensorProto::FLOAT);
-  ot->mutable_shape()->add_dim()->set_dim_param("N");
-  for (int k = 1; k < output_rank; ++k) ot->mutable_shape()->add_dim();
+  test_tensor_value(g->add_input(), "x", onnx::TensorProto::FLOAT, {4});
+  test_tensor_value(g->add_output(), output, onnx::TensorProto::FLOAT,
+                    std::vector<std::int64_t>(static_cast<std::size_t>(output_rank - 1), 0));
   auto* zero = g->add_initializer();
   zero->set_name("zero");
   zero->set_data_type(onnx::TensorProto::INT64);
@@ -602,21 +593,9 @@ onnx::ModelProto token_graph(const std::vector<TestNode>& nodes, const std::stri
   m.add_opset_import()->set_version(17);
   auto* g = m.mutable_graph();
   g->set_name("tokens");
-  auto value = [](onnx::ValueInfoProto* v, const std::string& name, int type, int rank) {
-    v->set_name(name);
-    auto* t = v->mutable_type()->mutable_tensor_type();
-    t->set_elem_type(type);
-    t->mutable_shape()->add_dim()->set_dim_param("N");
-    for (int k = 1; k < rank; ++k) t->mutable_shape()->add_dim();
-  };
-  value(g->add_input(), "ids", onnx::TensorProto::INT64, 2);
-  g->mutable_input(0)
-      ->mutable_type()
-      ->mutable_tensor_type()
-      ->mutable_shape()
-      ->mutable_dim(1)
-      ->set_dim_value(4);
-  value(g->add_output(), output, onnx::TensorProto::FLOAT, output_rank);
+  test_tensor_value(g->add_input(), "ids", onnx::TensorProto::INT64, {4});
+  test_tensor_value(g->add_output(), output, onnx::TensorProto::FLOAT,
+                    std::vector<std::int64_t>(static_cast<std::size_t>(output_rank - 1), 0));
   auto* axes = g->add_initializer();
   axes->set_name("axis2");
   axes->set_data_type(onnx::TensorProto::INT64);
@@ -656,7 +635,7 @@ TEST_CASE("onnx: token ids pass through shape operators, never into float arithm
 TEST_CASE("onnx: masked_fill, Split, Not and a cast to bool import as where, slices and masks") {
   // masked_attention.onnx: the padded keys' scores are filled with -inf (a Where whose x is the
   // constant -inf, stored as the lowest float); Q, K and V are three slices of one product.
-  const nn::OnnxImport imp = nn::import_onnx(onnx_dir() / "masked_attention.onnx");
+  const nn::OnnxImport imp = nn::import_onnx(onnx_test_dir() / "masked_attention.onnx");
   int where = 0, slices = 0;
   for (std::size_t i = 0; i < imp.model.size(); ++i) {
     where += imp.model.layer(i).op_name() == "where";
@@ -694,7 +673,7 @@ TEST_CASE("onnx: masked_fill, Split, Not and a cast to bool import as where, sli
 TEST_CASE("onnx: nn.TransformerEncoderLayer's moves of the batch axis import as per-sample ops") {
   // torch writes its attention through (L, N, E), (L, N*H, d), (N*H, L, d) and (L*N, E)
   // tensors; per sample these are (L, E), (L, H, d), (H, L, d) and (L, E).
-  const nn::OnnxImport imp = nn::import_onnx(onnx_dir() / "encoder_post_relu.onnx");
+  const nn::OnnxImport imp = nn::import_onnx(onnx_test_dir() / "encoder_post_relu.onnx");
   const auto& mm = imp.model.matmul_layers();
   REQUIRE(mm.size() == 7);  // in_proj, Q K^T, A V, out_proj, linear1, linear2, fc
   int act = 0;
@@ -708,7 +687,7 @@ TEST_CASE("onnx: nn.TransformerEncoderLayer's moves of the batch axis import as 
   CHECK(act == 2);
   CHECK(mm[0].macs == 5 * 8 * 24);  // the in_proj: one token-wise product for Q, K and V
   // A sample's shot noise does not depend on the batch it runs in, through every move.
-  const nn::Tensor x = onnx_read_batch(onnx_dir() / "encoder_post_relu_in.h5", "input");
+  const nn::Tensor x = onnx_read_batch(onnx_test_dir() / "encoder_post_relu_in.h5", "input");
   const nn::AnalogExecutor ex(nn::NoiseMode::shot_only, shot_layers(imp.model, 2.0),
                               CircuitParams{}, NoiseSources::all(), 5);
   const nn::Tensor noisy = imp.model.forward_outputs(x, nn::Pass{.samples = {}, .hook = &ex})[0];
@@ -723,13 +702,13 @@ TEST_CASE("onnx: nn.TransformerEncoderLayer's moves of the batch axis import as 
 
 TEST_CASE("onnx: a graph that mixes samples, or keeps the batch where lumac cannot, is refused") {
   // batch_mix.onnx: x.transpose(0, 1).reshape(n, l, d), legal in torch, mixes samples.
-  const std::string mix = onnx_import_error(onnx_load_proto(onnx_dir() / "batch_mix.onnx"));
+  const std::string mix = onnx_import_error(onnx_load_proto(onnx_test_dir() / "batch_mix.onnx"));
   CHECK(mix.find("(Reshape): the target shape moves the batch axis across other axes") !=
         std::string::npos);
   CHECK(mix.find('\n') == std::string::npos);
   // encoder_post_relu.onnx with its first Transpose taking the batch last: the next product
   // would contract over the batch.
-  onnx::ModelProto last = onnx_load_proto(onnx_dir() / "encoder_post_relu.onnx");
+  onnx::ModelProto last = onnx_load_proto(onnx_test_dir() / "encoder_post_relu.onnx");
   for (auto& n : *last.mutable_graph()->mutable_node())
     if (n.op_type() == "Transpose" && n.input(0) == "input") {
       auto* perm = n.mutable_attribute(0);
@@ -775,7 +754,7 @@ TEST_CASE("onnx: the batch axis where an operator cannot take it, or the batch s
                   "out", 2, {{"m", {4}, {0.0f, -inf, 0.0f, -inf}}});
   std::string bytes;
   mask.SerializeToString(&bytes);
-  const nn::OnnxImport imp = nn::import_onnx_bytes(bytes, "mask.onnx", onnx_dir());
+  const nn::OnnxImport imp = nn::import_onnx_bytes(bytes, "mask.onnx", onnx_test_dir());
   nn::Tensor x(2, {4});
   x.data = {0.5f, 2.0f, -1.0f, 3.0f, 1.0f, 1.0f, 1.0f, 1.0f};
   const nn::Tensor y = imp.model.forward(x);
@@ -796,20 +775,9 @@ onnx::ModelProto spam_two_input_graph(const std::string& mask_name) {
   m.add_opset_import()->set_version(17);
   auto* g = m.mutable_graph();
   g->set_name("two_inputs");
-  for (const std::string& name : {std::string("input_ids"), mask_name}) {
-    auto* v = g->add_input();
-    v->set_name(name);
-    auto* t = v->mutable_type()->mutable_tensor_type();
-    t->set_elem_type(onnx::TensorProto::INT64);
-    t->mutable_shape()->add_dim()->set_dim_param("N");
-    t->mutable_shape()->add_dim()->set_dim_value(nn::spam_sequence_length);
-  }
-  auto* out = g->add_output();
-  out->set_name("logits");
-  auto* ot = out->mutable_type()->mutable_tensor_type();
-  ot->set_elem_type(onnx::TensorProto::FLOAT);
-  ot->mutable_shape()->add_dim()->set_dim_param("N");
-  ot->mutable_shape()->add_dim()->set_dim_value(2);
+  for (const std::string& name : {std::string("input_ids"), mask_name})
+    test_tensor_value(g->add_input(), name, onnx::TensorProto::INT64, {nn::spam_sequence_length});
+  test_tensor_value(g->add_output(), "logits", onnx::TensorProto::FLOAT, {2});
   auto init = [&](const std::string& name, std::vector<std::int64_t> dims, int type) {
     auto* w = g->add_initializer();
     w->set_name(name);

@@ -18,12 +18,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path inputs_dir() {
-  return source_dir() / "tests" / "data" / "onnx";
-}
-
 h5::Array<float> inputs_read(const std::string& file, const std::string& name) {
-  const H5::H5File f = h5::open_for_reading(inputs_dir() / file, "test data");
+  const H5::H5File f = h5::open_for_reading(onnx_test_dir() / file, "test data");
   return h5::read_floats(f.openGroup("/"), name);
 }
 
@@ -35,16 +31,6 @@ nn::Tensor inputs_packed(const nn::Model& model, const std::string& name) {
     arrays.push_back(inputs_read(name + "_in.h5", in.name));
   for (const auto& a : arrays) parts.emplace_back(a.data);
   return model.pack_inputs(parts, static_cast<int>(arrays.at(0).dims.at(0)));
-}
-
-double inputs_error(const nn::Tensor& y, const h5::Array<float>& ref) {
-  REQUIRE(y.data.size() == ref.data.size());
-  double err = 0, scale = 0;
-  for (std::size_t i = 0; i < ref.data.size(); ++i) {
-    err = std::max(err, std::abs(double(y.data[i]) - ref.data[i]));
-    scale = std::max(scale, std::abs(double(ref.data[i])));
-  }
-  return err / scale;
 }
 
 }  // namespace
@@ -61,7 +47,7 @@ TEST_CASE("onnx inputs: two graph inputs import, pack and match PyTorch") {
                                  nn::InputType::boolean, nn::InputFeature::padding_mask}};
   for (const Case& c : cases) {
     CAPTURE(c.name);
-    const nn::OnnxImport imp = nn::import_onnx(inputs_dir() / (c.name + ".onnx"));
+    const nn::OnnxImport imp = nn::import_onnx(onnx_test_dir() / (c.name + ".onnx"));
     const nn::Model& m = imp.model;
     const auto& ins = m.graph_inputs();
     REQUIRE(ins.size() == 2);
@@ -75,7 +61,7 @@ TEST_CASE("onnx inputs: two graph inputs import, pack and match PyTorch") {
           nn::Shape{static_cast<int>(nn::shape_size(ins[0].shape) + nn::shape_size(ins[1].shape))});
     const nn::Tensor x = inputs_packed(m, c.name);
     const nn::Tensor y = m.forward(x);
-    CHECK(inputs_error(y, inputs_read(c.name + "_ref.h5", "output")) < 1e-4);
+    CHECK(relative_error(y.data, inputs_read(c.name + "_ref.h5", "output").data) < 1e-4);
     // One sample alone gives the bits it gets in the batch.
     nn::Tensor one(1, x.shape);
     std::copy(x.sample(2), x.sample(3), one.data.begin());
@@ -106,7 +92,7 @@ TEST_CASE("onnx inputs: two graph inputs import, pack and match PyTorch") {
 }
 
 TEST_CASE("onnx inputs: packing refuses values an input's type does not allow") {
-  const nn::OnnxImport imp = nn::import_onnx(inputs_dir() / "key_padding.onnx");
+  const nn::OnnxImport imp = nn::import_onnx(onnx_test_dir() / "key_padding.onnx");
   const nn::Model& m = imp.model;
   std::vector<float> x(2 * 40, 0.5f), mask(2 * 5, 0.0f);
   CHECK_NOTHROW(m.pack_inputs({x, mask}, 2));
@@ -117,7 +103,7 @@ TEST_CASE("onnx inputs: packing refuses values an input's type does not allow") 
   x[7] = std::numeric_limits<float>::quiet_NaN();
   CHECK_THROWS_WITH_AS(m.pack_inputs({x, mask}, 2), doctest::Contains("a non-finite value"), Error);
   CHECK_THROWS_WITH_AS(m.pack_inputs({x}, 2), doctest::Contains("1 input arrays"), Error);
-  const nn::OnnxImport hf = nn::import_onnx(inputs_dir() / "hf_attention.onnx");
+  const nn::OnnxImport hf = nn::import_onnx(onnx_test_dir() / "hf_attention.onnx");
   std::vector<float> ids(7, 1.5f), keep(7, 1.0f);
   CHECK_THROWS_WITH_AS(hf.model.pack_inputs({ids, keep}, 1), doctest::Contains("an integer"),
                        Error);
@@ -126,7 +112,7 @@ TEST_CASE("onnx inputs: packing refuses values an input's type does not allow") 
 TEST_CASE("onnx inputs: input gradients pass through the unpacking to each input") {
   // d(sum of logits)/d(input) of key_padding's float input against central differences, and
   // zero on the mask (a Where's condition).
-  const nn::OnnxImport imp = nn::import_onnx(inputs_dir() / "key_padding.onnx");
+  const nn::OnnxImport imp = nn::import_onnx(onnx_test_dir() / "key_padding.onnx");
   const nn::Model& m = imp.model;
   const nn::Tensor x = inputs_packed(m, "key_padding");
   nn::Tape tape;
@@ -154,7 +140,7 @@ TEST_CASE("onnx inputs: input gradients pass through the unpacking to each input
 }
 
 TEST_CASE("onnx inputs: a token dataset feeds the masks its inputs are bound to") {
-  const nn::OnnxImport imp = nn::import_onnx(inputs_dir() / "hf_attention.onnx");
+  const nn::OnnxImport imp = nn::import_onnx(onnx_test_dir() / "hf_attention.onnx");
   nn::Model m = imp.model;
   // A "spam" split of hf_attention's own ids: binding gives the attention mask PyTorch got.
   const auto ids = inputs_read("hf_attention_in.h5", "input_ids");
@@ -199,8 +185,8 @@ TEST_CASE("onnx inputs: a token dataset feeds the masks its inputs are bound to"
 
 TEST_CASE("onnx inputs: lumac infer reads one dataset per graph input") {
   TempDir tmp;
-  const std::string model = (inputs_dir() / "hf_attention.onnx").string();
-  const std::string in = (inputs_dir() / "hf_attention_in.h5").string();
+  const std::string model = (onnx_test_dir() / "hf_attention.onnx").string();
+  const std::string in = (onnx_test_dir() / "hf_attention_in.h5").string();
   const RunResult r =
       run_lumac({"infer", "--model", model, "--input", in, "--out", (tmp / "o.h5").string()});
   REQUIRE(r.exit_code == 0);
@@ -209,11 +195,11 @@ TEST_CASE("onnx inputs: lumac infer reads one dataset per graph input") {
   const auto y = h5::read_floats(f.openGroup("/"), "output");
   nn::Tensor t(5, {3});
   t.data = y.data;
-  CHECK(inputs_error(t, inputs_read("hf_attention_ref.h5", "output")) < 1e-4);
+  CHECK(relative_error(t.data, inputs_read("hf_attention_ref.h5", "output").data) < 1e-4);
   // The bool mask of key_padding (h5py's bool) is read too.
-  const RunResult kp =
-      run_lumac({"infer", "--model", (inputs_dir() / "key_padding.onnx").string(), "--input",
-                 (inputs_dir() / "key_padding_in.h5").string(), "--out", (tmp / "k.h5").string()});
+  const RunResult kp = run_lumac(
+      {"infer", "--model", (onnx_test_dir() / "key_padding.onnx").string(), "--input",
+       (onnx_test_dir() / "key_padding_in.h5").string(), "--out", (tmp / "k.h5").string()});
   CHECK(kp.exit_code == 0);
 
   auto one_line = [&](const std::string& file, const std::string& expect) {
