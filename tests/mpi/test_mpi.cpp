@@ -280,9 +280,14 @@ TEST_CASE("mpi: a sweep job killed mid-way resumes, on another rank count, to th
   const pid_t job = start_mpirun(tmp / "job", 2, slow_sweep);
   // Once the job computes (its first point done: mpirun has finished launching it; a signal
   // that comes earlier may find mpirun still starting its ranks, and not passed on).
+  // (Rank 0's progress lines: "0/30 done" first, then a later one, which under load may skip
+  // counts; a substring such as "1/30 done" would also match "21/30 done".)
   REQUIRE(wait_for([&] {
-    return fs::exists(partial) &&
-           read_text(tmp / "job" / "err").find("1/30 done") != std::string::npos;
+    const std::string err = read_text(tmp / "job" / "err");
+    std::size_t lines = 0;
+    for (auto at = err.find("/30 done"); at != std::string::npos; at = err.find("/30 done", at + 1))
+      ++lines;
+    return fs::exists(partial) && lines >= 2;
   }));
   // mpirun passes SIGTERM on to every rank, as a batch system's kill does.
   kill(job, SIGTERM);
