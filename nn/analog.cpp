@@ -111,7 +111,24 @@ std::size_t thread_index() {
   return index;
 }
 
+// Spare objects of type T of the calling thread: the weight state of a product whose weights
+// change with every call (a product of two activations) is recycled rather than allocated anew
+// with its vectors, which cost as much as the noise of a 16 x 16 product.
+template <class T>
+std::vector<std::unique_ptr<T>>& spares() {
+  thread_local std::vector<std::unique_ptr<T>> pool;
+  return pool;
+}
+
 }  // namespace
+
+template <class T>
+void AnalogExecutor::Recycle::operator()(T* p) const {
+  if (keep && p)
+    spares<T>().emplace_back(p);
+  else
+    delete p;
+}
 
 // Per noise source: sum over rows of (constant, s, s4) coefficients of its variance.
 using SourceTerms = std::array<std::array<double, 3>, num_sources>;
@@ -148,6 +165,11 @@ struct AnalogExecutor::WeightState {
   SourceTerms source_terms{};
   Eigen::MatrixXf extinction;
   ChipWeights chip;
+  // Separable modes (all but physical): R_i of var_ij = R_i c_j (separable_rows), sqrt(R_i),
+  // sum_i R_i, and whether c_j = ||x_j||^2 (shot, weight) or 1 (thermal, enob).
+  Eigen::VectorXf R, root_r;
+  double r_sum = 0;
+  bool column_norms = false;
   const LayerNoiseModel& model(Eigen::Index i) const {
     return models[models.size() == 1 ? 0 : static_cast<std::size_t>(i)];
   }
@@ -175,13 +197,18 @@ struct AnalogExecutor::LayerState {
   NoiseStats overflow;
   std::mutex overflow_mutex;
   void add(const NoiseStats& d) {
+    update([&](NoiseStats& into) { merge(into, d); });
+  }
+  // f(this thread's statistics).
+  template <class F>
+  void update(F&& f) {
     const std::size_t t = thread_index();
     if (t < stats.size()) {
-      merge(stats[t], d);
+      f(stats[t]);
       return;
     }
     const std::lock_guard<std::mutex> lock(overflow_mutex);
-    merge(overflow, d);
+    f(overflow);
   }
 };
 
@@ -191,7 +218,9 @@ struct AnalogExecutor::ProductSums {
   const WeightState* w = nullptr;
   const Eigen::VectorXf* w2 = nullptr;
   const Eigen::VectorXf* w4 = nullptr;
-  std::unique_ptr<WeightState> local;  // when the weights are not the cached ones
+  // When the weights are not the cached ones; recycled in separable modes, where
+  // fill_weight_state sets every field it has.
+  std::unique_ptr<WeightState, Recycle> local;
 };
 
 std::vector<AnalogLayer> analog_layers(const Model& model) {
@@ -343,7 +372,15 @@ AnalogExecutor::ProductSums AnalogExecutor::sums(const MatmulView& v) const {
   if (whole && st.weights.of == v.W.data() && st.weights.w2.size() == v.W.rows()) {
     p.w = &st.weights;
   } else {
-    p.local = std::make_unique<WeightState>();
+    // Physical mode's weight state has more than fill_weight_state always sets: a new one.
+    auto& pool = spares<WeightState>();
+    const bool recycle = mode_ != NoiseMode::physical;
+    if (recycle && !pool.empty()) {
+      p.local = std::unique_ptr<WeightState, Recycle>(pool.back().release(), Recycle{true});
+      pool.pop_back();
+    } else {
+      p.local = std::unique_ptr<WeightState, Recycle>(new WeightState(), Recycle{recycle});
+    }
     fill_weight_state(l, v.W, v.output_offset, *p.local);
     p.w = p.local.get();
   }
@@ -358,8 +395,14 @@ void AnalogExecutor::fill_weight_state(std::size_t layer, const ConstMatrixMap& 
   const LayerState& st = *state_[layer];
   ws.of = W.data();
   ws.w2 = W.rowwise().squaredNorm();
+  if (mode_ != NoiseMode::physical) {
+    if (mode_ == NoiseMode::none) return;
+    ws.column_norms = separable_rows(layer, ws.w2, offset, ws.R);
+    ws.root_r = ws.R.cwiseSqrt();
+    ws.r_sum = ws.R.cast<double>().sum();
+    return;
+  }
   ws.w4 = W.array().square().square().rowwise().sum().matrix();
-  if (mode_ != NoiseMode::physical) return;
   const double fan_in = static_cast<double>(a.fan_in);
   const Eigen::Index rows = W.rows();
   ws.w_scale.setConstant(rows, st.w_scale);
@@ -472,34 +515,41 @@ void AnalogExecutor::physical_coefficients(std::size_t layer, const ProductSums&
 // shot: R_i = ||w_i||^2 / (D E K), c_j = ||x_j||^2; weight (output equivalent):
 // R_i = 0.01 R_w^2 / (E K), c_j = ||x_j||^2; thermal: R_i = 1e-4 D R_w^2 R_x^2 / (E K), c_j = 1;
 // enob: R_i = (R / (sqrt(12) 2^ENOB))^2 / K, c_j = 1.
-bool AnalogExecutor::separable_rows(std::size_t layer, const ProductSums& p, Eigen::Index offset,
-                                    Eigen::VectorXf& R) const {
+bool AnalogExecutor::separable_rows(std::size_t layer, const Eigen::VectorXf& w2,
+                                    Eigen::Index offset, Eigen::VectorXf& R) const {
   const AnalogLayer& a = layers_.at(layer);
   const double d = static_cast<double>(a.fan_in), k = a.repeats;
   const double rw = a.weight_hi - a.weight_lo, rx = a.input_hi - a.input_lo;
-  const double enob_std =
-      mode_ == NoiseMode::enob ? rms_error_for_enob(a.output_range(), a.enob) : 0;
-  R.resize(p.w2->size());  // the rows of this product
-  for (Eigen::Index i = 0; i < R.size(); ++i) {
-    const double e = a.energy_of(i + offset) * k;
-    switch (mode_) {
-      case NoiseMode::shot_only:
-        R[i] = static_cast<float>((*p.w2)[i] / (d * e));
-        break;
-      case NoiseMode::weight_only:
-        R[i] = static_cast<float>(0.01 * rw * rw / e);
-        break;
-      case NoiseMode::thermal_only:
-        R[i] = static_cast<float>(1e-4 * d * rw * rw * rx * rx / e);
-        break;
-      case NoiseMode::enob:
-        R[i] = static_cast<float>(enob_std * enob_std / k);
-        break;
-      default:
-        fail("analog execution: noise mode {} has no separable variance", enum_name(mode_));
+  R.resize(w2.size());  // the rows of this product
+  const bool uniform = a.energy.size() == 1;
+  // e_i = E_i K; the loops below are the same arithmetic for every row, so they vectorise.
+  const auto e = [&](Eigen::Index i) { return a.energy_of(i + offset) * k; };
+  switch (mode_) {
+    case NoiseMode::shot_only:
+      if (uniform) {
+        const double de = d * e(0);
+        for (Eigen::Index i = 0; i < R.size(); ++i)
+          R[i] = static_cast<float>(static_cast<double>(w2[i]) / de);
+      } else {
+        for (Eigen::Index i = 0; i < R.size(); ++i)
+          R[i] = static_cast<float>(static_cast<double>(w2[i]) / (d * e(i)));
+      }
+      return true;
+    case NoiseMode::weight_only:
+      for (Eigen::Index i = 0; i < R.size(); ++i) R[i] = static_cast<float>(0.01 * rw * rw / e(i));
+      return true;
+    case NoiseMode::thermal_only:
+      for (Eigen::Index i = 0; i < R.size(); ++i)
+        R[i] = static_cast<float>(1e-4 * d * rw * rw * rx * rx / e(i));
+      return false;
+    case NoiseMode::enob: {
+      const double enob_std = rms_error_for_enob(a.output_range(), a.enob);
+      R.setConstant(static_cast<float>(enob_std * enob_std / k));
+      return false;
     }
+    default:
+      fail("analog execution: noise mode {} has no separable variance", enum_name(mode_));
   }
-  return mode_ == NoiseMode::shot_only || mode_ == NoiseMode::weight_only;
 }
 
 void AnalogExecutor::variance(const MatmulView& v, const ProductSums& p, Eigen::MatrixXf& var,
@@ -516,8 +566,8 @@ void AnalogExecutor::variance(const MatmulView& v, const ProductSums& p, Eigen::
     case NoiseMode::weight_only:
     case NoiseMode::thermal_only:
     case NoiseMode::enob: {
-      thread_local Eigen::VectorXf row;
-      if (separable_rows(l, p, v.output_offset, row))
+      const Eigen::VectorXf& row = p.w->R;
+      if (p.w->column_norms)
         var.noalias() = row * p.x2.transpose();
       else
         var = row.replicate(1, cols);
@@ -623,34 +673,28 @@ void AnalogExecutor::add_noise(MatmulView& v, const ProductSums& p,
   // is sqrt(R_i) sqrt(c_j) here, sqrt(R_i c_j) there; the compiler may fuse the physical
   // polynomial differently), so that backward_noise's regenerated noise differs from the added
   // noise by a few units in the last place at most.
-  thread_local Eigen::VectorXf R, A, B, C;
+  thread_local Eigen::VectorXf A, B, C;
   float ix2 = 0;
-  bool column_norms = false;
   if (physical) {
     physical_coefficients(l, p, false, A, B, C);
     ix2 = static_cast<float>(1 / (st.x_scale * st.x_scale));
-  } else {
-    column_norms = separable_rows(l, p, v.output_offset, R);
   }
-  // Per-column factors: s_j, s4_j (physical) or c_j.
+  // Per-column factors: s_j, s4_j (physical) or c_j (separable modes: ||x_j||^2 or 1).
   thread_local Eigen::VectorXf s, s4;
   if (physical) {
     s = p.x2 * ix2;
     s4 = p.x4 * (ix2 * ix2);
-  } else if (column_norms) {
-    s = p.x2;
-  } else {
+  } else if (!p.w->column_norms) {
     s.setOnes(cols);
   }
+  const float* c = physical || !p.w->column_norms ? s.data() : p.x2.data();
   // Blocks of whole columns whose normals (about 8 KB) stay in the first-level cache with
   // their outputs.
   const Eigen::Index per_block = std::max<Eigen::Index>(1, 2048 / rows);
   thread_local std::vector<float> zbuf;
-  thread_local Eigen::VectorXf root_r, column;  // sqrt(R_i); one column's variances
-  if (physical)
-    column.resize(rows);
-  else
-    root_r = R.cwiseSqrt();
+  thread_local Eigen::VectorXf column;  // one column's variances (physical)
+  if (physical) column.resize(rows);
+  const float* root_r = physical ? nullptr : p.w->root_r.data();
   column_var.resize(static_cast<std::size_t>(cols));
   const RandomStream rng(seed_, Stream::layer_noise);
   // Convolution: one sequence for the whole image, element e is output (e % rows, e / rows).
@@ -688,7 +732,7 @@ void AnalogExecutor::add_noise(MatmulView& v, const ProductSums& p,
       const float* z = zbuf.data() + j * ld;
       if (physical) {
         // (B_i s_j + C_i s4_j) + A_i, clipped at 0.
-        const float sj = s[j0 + j], s4j = s4[j0 + j];
+        const float sj = c[j0 + j], s4j = s4[j0 + j];
         for (Eigen::Index i = 0; i < rows; ++i) {
           const float var = std::max(B[i] * sj + C[i] * s4j + A[i], 0.0f);
           y[i] += std::sqrt(var) * z[i];
@@ -698,15 +742,14 @@ void AnalogExecutor::add_noise(MatmulView& v, const ProductSums& p,
         column_var[static_cast<std::size_t>(j0 + j)] = static_cast<double>(column.sum());
       } else {
         // var_ij = R_i c_j, so sigma_ij = sqrt(R_i) sqrt(c_j).
-        const float root_c = std::sqrt(s[j0 + j]);
+        const float root_c = std::sqrt(c[j0 + j]);
         for (Eigen::Index i = 0; i < rows; ++i) y[i] += root_r[i] * root_c * z[i];
       }
     }
   }
   if (!physical) {  // sum_i R_i c_j
-    const double r_sum = R.cast<double>().sum();
     for (Eigen::Index j = 0; j < cols; ++j)
-      column_var[static_cast<std::size_t>(j)] = r_sum * static_cast<double>(s[j]);
+      column_var[static_cast<std::size_t>(j)] = p.w->r_sum * static_cast<double>(c[j]);
   }
 }
 
@@ -745,13 +788,15 @@ void AnalogExecutor::forward(MatmulView& v) const {
   } else {
     add_noise(v, p, column_var);
   }
-  NoiseStats stats;
-  {
-    SampleSums sum_var(stats.sum_var, v.per_position);
-    for (double c : column_var) sum_var.add(c);
-  }
-  stats.count.add(static_cast<double>(rows * cols));
-  st.add(stats);
+  // Straight into this thread's statistics (the sums are exact: the same as adding a
+  // NoiseStats of this call's, without building and merging one per product).
+  st.update([&](NoiseStats& stats) {
+    {
+      SampleSums sum_var(stats.sum_var, v.per_position);
+      for (double c : column_var) sum_var.add(c);
+    }
+    stats.count.add(static_cast<double>(rows * cols));
+  });
 }
 
 void AnalogExecutor::physical_mean(const MatmulView& vc, const ProductSums& p, MatrixMap y,

@@ -173,6 +173,12 @@ class AnalogExecutor final : public MatmulHook {
   struct LayerState;
   struct WeightState;
   struct ProductSums;
+  // Returns a weight state to its thread's spares (nn/analog.cpp), or deletes it.
+  struct Recycle {
+    bool keep = false;
+    template <class T>
+    void operator()(T* p) const;
+  };
   ProductSums sums(const MatmulView& v) const;
   // lumac::Error for rows outside the layer (a product of some of its outputs is a group of a
   // grouped convolution, which calls once per group).
@@ -186,10 +192,11 @@ class AnalogExecutor final : public MatmulHook {
   MatmulView clip_inputs(const MatmulView& v, MatrixMap* y, double& clipped) const;
   void physical_coefficients(std::size_t layer, const ProductSums& p, bool derivative,
                              Eigen::VectorXf& A, Eigen::VectorXf& B, Eigen::VectorXf& C) const;
-  // Separable modes (all but physical): var_ij = R_i c_j. Fills R (one per output row) and
-  // returns true when c_j = ||x_j||^2 (shot, weight), false when c_j = 1 (thermal, enob).
-  // `offset`: the layer's output index of row 0 (a grouped convolution's group).
-  bool separable_rows(std::size_t layer, const ProductSums& p, Eigen::Index offset,
+  // Separable modes (all but physical): var_ij = R_i c_j. Fills R (one per output row, from
+  // the row sums w2 of W^2) and returns true when c_j = ||x_j||^2 (shot, weight), false when
+  // c_j = 1 (thermal, enob). `offset`: the layer's output index of row 0 (a grouped
+  // convolution's group).
+  bool separable_rows(std::size_t layer, const Eigen::VectorXf& w2, Eigen::Index offset,
                       Eigen::VectorXf& R) const;
   // Variance of every output's noise (and its derivative in ln E).
   void variance(const MatmulView& v, const ProductSums& p, Eigen::MatrixXf& var,
