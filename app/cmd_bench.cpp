@@ -56,6 +56,8 @@ void register_bench(CLI::App& app) {
       j["gemm_kernel"] = gemm_kernel_name(default_gemm_kernel());
       // Whether OpenBLAS passed the batch-invariance probe on this CPU (core/gemm.hpp).
       j["openblas_batch_invariant"] = gemm_kernel_batch_invariant(GemmKernel::openblas);
+      // Whether it passed the probe for products of one sample (core/gemm.hpp).
+      j["openblas_alignment_invariant"] = gemm_kernel_alignment_invariant(GemmKernel::openblas);
       j["images"] = opt.images;  // the run's settings, so that a figure can be reproduced
       j["batch"] = static_cast<std::int64_t>(opt.batch);
       j["threads"] = static_cast<std::int64_t>(omp_get_max_threads());
@@ -64,12 +66,20 @@ void register_bench(CLI::App& app) {
     }
     const GemmKernel def = default_gemm_kernel();
     std::string kernels;
-    if (gemm_kernel_built(GemmKernel::openblas))
-      kernels = def == GemmKernel::openblas
-                    ? " (figures named _eigen: Eigen's)"
-                    : " (figures named _openblas: OpenBLAS's, not the default on this CPU: its "
-                      "columns depend on their place in a product, so results would depend on "
-                      "the batch; core/gemm.hpp)";
+    if (gemm_kernel_built(GemmKernel::openblas)) {
+      if (def != GemmKernel::openblas)
+        kernels =
+            " (figures named _openblas: OpenBLAS's, not the default on this CPU: its bits "
+            "depend on where the operands sit, so results would depend on the batch; "
+            "core/gemm.hpp)";
+      else if (!gemm_kernel_batch_invariant(GemmKernel::openblas))
+        kernels =
+            " (figures named _eigen: Eigen's; dense layers' chunks of samples run on Eigen "
+            "either way, since OpenBLAS's columns depend on their place on this CPU; "
+            "core/gemm.hpp)";
+      else
+        kernels = " (figures named _eigen: Eigen's)";
+    }
     fmt::print(
         "lumac bench: median of {} runs (min - max); up to {} images, batch {}, {} thread(s); "
         "GEMM kernel {}{}\n",

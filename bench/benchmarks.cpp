@@ -84,14 +84,15 @@ void gemm_figures(const BenchOptions& o, std::vector<Figure>& out) {
   std::vector<Eigen::MatrixXf> cs(static_cast<std::size_t>(threads), Eigen::MatrixXf(n, n));
   for (const GemmKernel k : kernels()) {
     const KernelScope scope(k);
-    out.push_back(measure(kernel_figure("gemm_gflops", k), "GFLOP/s", o.repeats, flops * 1e-9,
-                          [&] { gemm(a, GemmOp::none, b, GemmOp::none, c); }));
+    out.push_back(measure(kernel_figure("gemm_gflops", k), "GFLOP/s", o.repeats, flops * 1e-9, [&] {
+      gemm(a, GemmOp::none, b, GemmOp::none, c, false, GemmColumns::fixed);
+    }));
     out.push_back(measure(kernel_figure("gemm_gflops_all_cores", k), "GFLOP/s", o.repeats,
                           threads * flops * 1e-9, [&] {
 #pragma omp parallel for num_threads(threads)
                             for (int t = 0; t < threads; ++t)
                               gemm(a, GemmOp::none, b, GemmOp::none,
-                                   cs[static_cast<std::size_t>(t)]);
+                                   cs[static_cast<std::size_t>(t)], false, GemmColumns::fixed);
                           }));
   }
 }
@@ -133,7 +134,7 @@ void conv_figures(const BenchOptions& o, std::vector<Figure>& out) {
       const double tc = std::chrono::duration<double>(clock::now() - t0).count();
       t0 = clock::now();
       for (int i = 0; i < sh.images; ++i)
-        gemm(conv.weight(), GemmOp::none, cols, GemmOp::none, prod);
+        gemm(conv.weight(), GemmOp::none, cols, GemmOp::none, prod, false, GemmColumns::fixed);
       const double tg = std::chrono::duration<double>(clock::now() - t0).count();
       if (r == 0) continue;
       conv_rate.push_back(flops * 1e-9 / tc);

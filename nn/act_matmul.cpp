@@ -80,7 +80,7 @@ void ActMatmul::forward_n(std::span<const Tensor* const> in, Tensor& out, const 
                   const ConstMatrixMap x(a.sample(s) + ao, d, m);
                   const ConstMatrixMap w(b.sample(s) + bo, n, d);
                   MatrixMap y(out.sample(s) + yo, n, m);
-                  gemm(w, GemmOp::none, x, GemmOp::none, y);
+                  gemm(w, GemmOp::none, x, GemmOp::none, y, false, GemmColumns::fixed);
                   if (!pass.hook) return;
                   MatmulView v{.layer = matmul_index_,
                                .first_sample = pass.sample(s),
@@ -110,8 +110,12 @@ void ActMatmul::backward_n(std::span<const Tensor* const> in, const Tensor&, con
                   const ConstMatrixMap dy(grad_out.sample(s) + yo, n, m);
                   MatrixMap dx(ga ? ga->sample(s) + ao : nullptr, d, m);
                   MatrixMap dw(gb ? gb->sample(s) + bo : nullptr, n, d);
-                  if (ga) gemm(w, GemmOp::transpose, dy, GemmOp::none, dx);  // dX = W^T dY
-                  if (gb) gemm(dy, GemmOp::none, x, GemmOp::transpose, dw);  // dW = dY X^T
+                  if (ga)
+                    gemm(w, GemmOp::transpose, dy, GemmOp::none, dx, false,
+                         GemmColumns::fixed);  // dX = W^T dY
+                  if (gb)
+                    gemm(dy, GemmOp::none, x, GemmOp::transpose, dw, false,
+                         GemmColumns::fixed);  // dW = dY X^T
                   if (!pass.hook) return;
                   const MatmulView v{.layer = matmul_index_,
                                      .first_sample = pass.sample(s),

@@ -85,7 +85,7 @@ void product_in_blocks(const A& a, const B& b, Eigen::MatrixXf& out) {
     bb.leftCols(n) = b.middleCols(j0, n);
     bb.rightCols(block - n).setZero();
     yb.resize(a.rows(), block);
-    gemm(a, GemmOp::none, bb, GemmOp::none, yb);
+    gemm(a, GemmOp::none, bb, GemmOp::none, yb, false, GemmColumns::batch);
     out.middleCols(j0, n) = yb.leftCols(n);
   }
 }
@@ -97,7 +97,7 @@ template <class A, class B>
 void product_of_view(const MatmulView& v, const A& a, const B& b, Eigen::MatrixXf& out) {
   if (v.per_position) {
     out.resize(a.rows(), b.cols());
-    gemm(a, GemmOp::none, b, GemmOp::none, out);
+    gemm(a, GemmOp::none, b, GemmOp::none, out, false, GemmColumns::fixed);
   } else {
     product_in_blocks(a, b, out);
   }

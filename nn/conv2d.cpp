@@ -291,10 +291,10 @@ void Conv2d::forward(const Tensor& in, Tensor& out, const Pass& pass) const {
     for (int gi = 0; gi < groups; ++gi) {
       im2col(in.sample(i), h, w, cols, gi);
       if (groups == 1)
-        gemm(weight_, GemmOp::none, cols, GemmOp::none, y);
+        gemm(weight_, GemmOp::none, cols, GemmOp::none, y, false, GemmColumns::fixed);
       else
         gemm(weight_.middleRows(gi * cg, cg), GemmOp::none, cols, GemmOp::none,
-             y.middleRows(gi * cg, cg));
+             y.middleRows(gi * cg, cg), false, GemmColumns::fixed);
       if (pass.hook) {
         const PatchSource patches = patch_source(in.sample(i), h, w);
         thread_local Eigen::MatrixXf wg, yg;
@@ -352,7 +352,8 @@ void Conv2d::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, T
         }
         if (grad_in) {
           dcols.resize(k, p);
-          gemm(ng == 1 ? weight_ : wg, GemmOp::transpose, dy, GemmOp::none, dcols);
+          gemm(ng == 1 ? weight_ : wg, GemmOp::transpose, dy, GemmOp::none, dcols, false,
+               GemmColumns::fixed);
         }
         if (pass.hook) {
           const PatchSource patches = patch_source(in.sample(i), h, w);
@@ -370,10 +371,11 @@ void Conv2d::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, T
         if (grad_in) col2im(dcols, h, w, grad_in->sample(i), c);
         if (want_params) {
           if (ng == 1) {
-            gemm(dy, GemmOp::none, cols, GemmOp::transpose, dw[gi], true);
+            gemm(dy, GemmOp::none, cols, GemmOp::transpose, dw[gi], true, GemmColumns::fixed);
             db[gi] += dy.rowwise().sum();
           } else {
-            gemm(dy, GemmOp::none, cols, GemmOp::transpose, dw[gi].middleRows(c * cg, cg), true);
+            gemm(dy, GemmOp::none, cols, GemmOp::transpose, dw[gi].middleRows(c * cg, cg), true,
+                 GemmColumns::fixed);
             db[gi].segment(c * cg, cg) += dy.rowwise().sum();
           }
         }

@@ -64,7 +64,7 @@ void Dense::forward_positions(const Tensor& in, Tensor& out, const Pass& pass) c
   parallel_for(in.batch, threads, [&](int s) {
     const ConstMatrixMap x(in.sample(s), n_in, cols);
     MatrixMap y(out.sample(s), n_out, cols);
-    gemm(weight_, GemmOp::none, x, GemmOp::none, y);
+    gemm(weight_, GemmOp::none, x, GemmOp::none, y, false, GemmColumns::fixed);
     if (pass.hook) {
       MatmulView v{.layer = matmul_index_,
                    .first_sample = pass.sample(s),
@@ -100,7 +100,8 @@ void Dense::backward_positions(const Tensor& in, const Tensor& grad_out, Tensor*
       const ConstMatrixMap x(in.sample(s), n_in, cols);
       const ConstMatrixMap dy(grad_out.sample(s), n_out, cols);
       MatrixMap dx(grad_in ? grad_in->sample(s) : nullptr, n_in, cols);
-      if (grad_in) gemm(weight_, GemmOp::transpose, dy, GemmOp::none, dx);
+      if (grad_in)
+        gemm(weight_, GemmOp::transpose, dy, GemmOp::none, dx, false, GemmColumns::fixed);
       if (pass.hook) {
         // The view's Y is dL/dY, which the hook only reads.
         const MatmulView v{.layer = matmul_index_,
@@ -112,7 +113,7 @@ void Dense::backward_positions(const Tensor& in, const Tensor& grad_out, Tensor*
         pass.hook->backward(v, grad_in ? &dx : nullptr);
       }
       if (want_params) {
-        gemm(dy, GemmOp::none, x, GemmOp::transpose, dw[c], true);
+        gemm(dy, GemmOp::none, x, GemmOp::transpose, dw[c], true, GemmColumns::fixed);
         db[c] += dy.rowwise().sum();
       }
     }
@@ -141,7 +142,7 @@ void Dense::forward(const Tensor& in, Tensor& out, const Pass& pass) const {
     x.leftCols(count) = Eigen::Map<const Eigen::MatrixXf>(in.sample(first), n_in, count);
     x.rightCols(dense_chunk_samples - count).setZero();
     y.resize(n_out, dense_chunk_samples);
-    gemm(weight_, GemmOp::none, x, GemmOp::none, y);
+    gemm(weight_, GemmOp::none, x, GemmOp::none, y, false, GemmColumns::batch);
     if (pass.hook) {
       for_each_run(pass, first, count, [&](int j0, int cols) {
         MatmulView v{
@@ -178,7 +179,7 @@ void Dense::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, Te
     dy = Eigen::Map<const Eigen::MatrixXf>(grad_out.sample(first), n_out, count);
     if (grad_in) {
       Eigen::Map<Eigen::MatrixXf> dx(grad_in->sample(first), n_in, count);
-      gemm(weight_, GemmOp::transpose, dy, GemmOp::none, dx);
+      gemm(weight_, GemmOp::transpose, dy, GemmOp::none, dx, false, GemmColumns::batch);
     }
     if (pass.hook) {
       for_each_run(pass, first, count, [&](int j0, int cols) {
@@ -195,7 +196,7 @@ void Dense::backward(const Tensor& in, const Tensor&, const Tensor& grad_out, Te
     }
     if (want_params) {
       dw[c].resize(n_out, n_in);
-      gemm(dy, GemmOp::none, x, GemmOp::transpose, dw[c]);
+      gemm(dy, GemmOp::none, x, GemmOp::transpose, dw[c], false, GemmColumns::batch);
       db[c] = dy.rowwise().sum();
     }
   });

@@ -44,7 +44,8 @@ void DigitalQuantization::forward(MatmulView& v) const {
   x.leftCols(cols) = v.X.unaryExpr(qx);
   y.resize(v.Y.rows(), block);
   for (Eigen::Index c = 0; c < padded; c += block) {
-    gemm(w, GemmOp::none, x.middleCols(c, block), GemmOp::none, y);
+    gemm(w, GemmOp::none, x.middleCols(c, block), GemmOp::none, y, false,
+         v.per_position ? GemmColumns::fixed : GemmColumns::batch);
     const Eigen::Index n = std::min(block, cols - c);
     v.Y.middleCols(c, n) = y.leftCols(n);
   }

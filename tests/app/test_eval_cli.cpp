@@ -102,12 +102,14 @@ TEST_CASE(
   CHECK(json_number(r.out, "peak_resident_MiB") > 0);
   CHECK(r.out.find("\"conv_over_gemm_rate\"") != std::string::npos);
 #ifdef LUMAC_TEST_OPENBLAS
-  // Both kernels side by side: the default (OpenBLAS where it is batch invariant on this CPU,
-  // core/gemm.hpp) under the plain names, the other with its name appended.
-  const bool openblas = lumac::gemm_kernel_batch_invariant(lumac::GemmKernel::openblas);
+  // Both kernels side by side: the default (OpenBLAS where its bits do not depend on where the
+  // operands sit on this CPU, core/gemm.hpp) under the plain names, the other with its name
+  // appended.
+  const bool openblas = lumac::gemm_kernel_alignment_invariant(lumac::GemmKernel::openblas);
   CHECK(r.out.find(openblas ? "\"gemm_kernel\": \"openblas\"" : "\"gemm_kernel\": \"eigen\"") !=
         std::string::npos);
   CHECK(json_number(r.out, openblas ? "gemm_gflops_eigen" : "gemm_gflops_openblas") > 0);
+  CHECK(r.out.find("\"openblas_alignment_invariant\"") != std::string::npos);
 #endif
 }
 

@@ -94,13 +94,14 @@ TEST_CASE("gemm: the default kernel is the build's, and a kernel not built is re
   KernelGuard guard;
   CHECK(gemm_kernel_built(GemmKernel::eigen));
 #ifdef LUMAC_TEST_OPENBLAS
-  // OpenBLAS where its columns do not depend on their place (the CPU's kernel decides), else
-  // Eigen.
-  CHECK(default_gemm_kernel() == (gemm_kernel_batch_invariant(GemmKernel::openblas)
+  // OpenBLAS where its bits do not depend on where the operands sit (the CPU's kernel
+  // decides), else Eigen.
+  CHECK(default_gemm_kernel() == (gemm_kernel_alignment_invariant(GemmKernel::openblas)
                                       ? GemmKernel::openblas
                                       : GemmKernel::eigen));
 #endif
   CHECK(gemm_kernel_batch_invariant(GemmKernel::eigen));
+  CHECK(gemm_kernel_alignment_invariant(GemmKernel::eigen));
   if (!gemm_kernel_built(GemmKernel::openblas)) {
     CHECK(default_gemm_kernel() == GemmKernel::eigen);
     CHECK_THROWS_WITH_AS(set_gemm_kernel(GemmKernel::openblas),
@@ -113,19 +114,22 @@ TEST_CASE("gemm: the default kernel is the build's, and a kernel not built is re
 
 TEST_CASE("gemm: a column's bits do not depend on its place among the columns") {
   // What the batch invariance of the dense layers rests on (a sample's column in a chunk of 32
-  // depends on how the batch was cut), on the shape of fmnist_mlp's first layer: for every
-  // kernel that claims it, one vector at every position of a product 32 columns wide, with
-  // other values in the other columns, gives the same bits.
+  // depends on how the batch was cut), on the shape of fmnist_mlp's first layer: whichever
+  // kernel is selected, a chunk's product (GemmColumns::batch) runs on a kernel that passed
+  // the probe for it, and one vector at every position of a product 32 columns wide, with
+  // other values in the other columns, gives the same bits. A product of one sample
+  // (GemmColumns::fixed) runs on one whose bits do not depend on where the operands sit.
   KernelGuard guard;
   for (const GemmKernel k : built_kernels()) {
     CAPTURE(std::string(gemm_kernel_name(k)));
-    if (!gemm_kernel_batch_invariant(k)) {
-      MESSAGE(std::string(gemm_kernel_name(k))
-              << " is not batch invariant on this CPU: not the default");
-      CHECK(default_gemm_kernel() != k);
-      continue;
-    }
     set_gemm_kernel(k);
+    MESSAGE(std::string(gemm_kernel_name(k))
+            << ": batch invariant " << gemm_kernel_batch_invariant(k) << ", alignment invariant "
+            << gemm_kernel_alignment_invariant(k));
+    CHECK(gemm_kernel_for(GemmColumns::batch) ==
+          (gemm_kernel_batch_invariant(k) ? k : GemmKernel::eigen));
+    CHECK(gemm_kernel_for(GemmColumns::fixed) ==
+          (gemm_kernel_alignment_invariant(k) ? k : GemmKernel::eigen));
     const Eigen::MatrixXf w = Eigen::MatrixXf::Random(100, 784);
     const Eigen::VectorXf v = Eigen::VectorXf::Random(784);
     Eigen::VectorXf ref;
@@ -133,15 +137,18 @@ TEST_CASE("gemm: a column's bits do not depend on its place among the columns") 
     for (int p = 0; p < 32; ++p) {
       Eigen::MatrixXf x = Eigen::MatrixXf::Random(784, 32), y(100, 32);
       x.col(p) = v;
-      gemm(w, GemmOp::none, x, GemmOp::none, y);
+      gemm(w, GemmOp::none, x, GemmOp::none, y, false, GemmColumns::batch);
       if (p == 0) ref = y.col(0);
       mismatches += static_cast<int>((y.col(p).array() != ref.array()).count());
     }
     CHECK(mismatches == 0);
     // Nor on where the operands sit in memory: small products (Eigen's coefficient-based ones
-    // among them) at offsets of 0 to 7 floats, as a head's operands sit in a sample.
-    for (const auto& shape : {std::tuple{5, 4, 5}, std::tuple{5, 5, 4}, std::tuple{3, 8, 2},
-                              std::tuple{100, 64, 1}, std::tuple{16, 16, 16}}) {
+    // among them) at offsets of 0 to 7 floats, as a head's operands sit in a sample, and the
+    // per-sample products of the bundled models (a token-wise layer, a convolution).
+    for (const auto& shape :
+         {std::tuple{5, 4, 5}, std::tuple{5, 5, 4}, std::tuple{3, 8, 2}, std::tuple{100, 64, 1},
+          std::tuple{16, 16, 16}, std::tuple{128, 64, 16}, std::tuple{32, 144, 196},
+          std::tuple{16, 49, 16}}) {
       const auto [m, k, n] = shape;  // CAPTURE names a variable, not a structured binding
       const std::string dims =
           std::to_string(m) + "x" + std::to_string(k) + "x" + std::to_string(n);
@@ -156,7 +163,7 @@ TEST_CASE("gemm: a column's bits do not depend on its place among the columns") 
             cm(bc.data() + off, m, n);
         am = a0;
         bm = b0;
-        gemm(am, GemmOp::none, bm, GemmOp::none, cm);
+        gemm(am, GemmOp::none, bm, GemmOp::none, cm, false, GemmColumns::fixed);
         if (off == 0)
           first = cm;
         else

@@ -5,29 +5,48 @@
 // Two kernels can be built in: OpenBLAS's sgemm (-DLUMAC_OPENBLAS=ON, the default; Debian's
 // libopenblas-dev) and Eigen's own GEMM (always there). Both run single-threaded inside the
 // calling thread: lumac parallelises over samples itself, and every product has a shape fixed
-// by the layer (not by the batch or the thread count). A dense layer's sample, though, sits in
-// a column of its chunk of 32 that depends on how the batch was cut, so a kernel gives results
-// that do not depend on the batch only if a column's bits do not depend on its place among the
-// 32. Eigen's kernel has that property; OpenBLAS's depends on the CPU kernel it picks at
-// run time (its SkylakeX kernel has it, its Haswell kernel, also used on AMD Zen, does not),
-// so lumac probes it once: OpenBLAS is the default where it passes, Eigen elsewhere. Eigen
+// by the layer (not by the batch or the thread count). Two kinds of product:
+// - GemmColumns::fixed: the columns are one sample's (a convolution's positions of one image, a
+//   token-wise layer's tokens, an attention head's): the same sample always gives the same
+//   product at the same place. Its bits may still not depend on where the operands sit in
+//   memory (a sample's offset in its batch).
+// - GemmColumns::batch: a dense layer's chunk of 32 samples, where a sample's column depends on
+//   how the batch was cut: a column's bits must not depend on its place among the 32 or on the
+//   other columns.
+// Eigen's kernel has both properties. OpenBLAS's depend on the CPU kernel it picks at run time
+// (its SkylakeX kernel has both; its Haswell kernel, also used on AMD Zen, only the first: of
+// each 12 columns, 0-5 and 6-11 are summed in different orders), so lumac probes each once.
+// The selected kernel (gemm_kernel()) runs every product whose kind it passed the probe for;
+// the others run on Eigen. OpenBLAS is the default wherever it passes the first probe. Eigen
 // evaluates products with rows + cols + depth < 20 coefficient by coefficient, vectorised from
 // the first aligned element, so their bits depend on where the operands sit in memory: gemm
-// runs those on aligned copies. Results
-// are then bitwise identical for any thread count and batch size. set_gemm_kernel switches the
-// kernel, for benchmarks (lumac bench times both) and tests. The two kernels differ from each
-// other in the last bits of a sum (a different order of additions).
+// runs those on aligned copies. Results are then bitwise identical for any thread count and
+// batch size. set_gemm_kernel switches the kernel, for benchmarks (lumac bench times both) and
+// tests. The two kernels differ from each other in the last bits of a sum (a different order of
+// additions).
 #include <Eigen/Core>
 
 namespace lumac {
 
 enum class GemmKernel { eigen, openblas };
 
-// The kernel lumac's products use now (the build's default until set_gemm_kernel).
+// What a product's columns are (see above): one sample's, or a chunk of the batch's samples.
+enum class GemmColumns { fixed, batch };
+
+// The kernel lumac's products use now (the build's default until set_gemm_kernel), for the
+// products it is invariant for (gemm_kernel_alignment_invariant, gemm_kernel_batch_invariant);
+// the others run on eigen.
 GemmKernel gemm_kernel();
 // The kernel this process uses unless told otherwise: openblas when built with it and
-// gemm_kernel_batch_invariant(openblas) holds on this CPU, else eigen.
+// gemm_kernel_alignment_invariant(openblas) holds on this CPU, else eigen.
 GemmKernel default_gemm_kernel();
+// The kernel that runs a product of kind `columns` now.
+GemmKernel gemm_kernel_for(GemmColumns columns);
+// Whether kernel k gives a product of fixed shape the same bits wherever its operands and
+// result sit in memory: always for eigen (gemm copies the small products it would otherwise
+// vectorise from the first aligned element); probed once for openblas; false for a kernel not
+// built.
+bool gemm_kernel_alignment_invariant(GemmKernel k);
 // Whether kernel k gives a column of a product 32 columns wide (a dense layer's chunk) the same
 // bits wherever the column sits and whatever the other columns hold, so that results do not
 // depend on the batch: always for eigen; probed once (about a millisecond) for openblas; false
@@ -49,9 +68,10 @@ using GemmOut = Eigen::Ref<Eigen::MatrixXf, 0, Eigen::OuterStride<>>;
 enum class GemmOp { none, transpose };
 
 // c = op_a(a) op_b(b)            when accumulate is false,
-// c = c + op_a(a) op_b(b)        when it is true.
-// c must already have the product's shape and must not overlap a or b.
+// c = c + op_a(a) op_b(b)        when it is true,
+// on gemm_kernel_for(columns). c must already have the product's shape and must not overlap a
+// or b.
 void gemm(const GemmIn& a, GemmOp op_a, const GemmIn& b, GemmOp op_b, GemmOut c,
-          bool accumulate = false);
+          bool accumulate = false, GemmColumns columns = GemmColumns::batch);
 
 }  // namespace lumac
