@@ -3,6 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <tuple>
+#include <vector>
 
 #include "lumac/core/error.hpp"
 #include "lumac/core/gemm.hpp"
@@ -18,6 +22,38 @@ constexpr int images_per_group = 4;
 
 int out_size(int in, int kernel, int stride, int padding) {
   return (in + 2 * padding - kernel) / stride + 1;
+}
+
+// Whether the GEMM kernel that runs a product of one sample gives W R^T, R the patch matrix
+// by position (Conv2d::im2row), the bits of W C, C the one by receptive field (im2col): both
+// kernels pack the two into the same panels, so they should, but a kernel with its own path
+// for small or transposed operands need not. Probed once per kernel on a few convolution
+// shapes (well under a millisecond); where it fails, Conv2d always uses C.
+bool transposed_patches_exact() {
+  static std::atomic<int> verdict[2] = {-1, -1};  // per GemmKernel: unknown, no, yes
+  const GemmKernel kernel = gemm_kernel_for(GemmColumns::fixed);
+  std::atomic<int>& v = verdict[kernel == GemmKernel::openblas ? 1 : 0];
+  const int known = v.load(std::memory_order_relaxed);
+  if (known >= 0) return known == 1;
+  bool same = true;
+  std::uint32_t state = 777;
+  const auto next = [&state] {
+    state = state * 1664525u + 1013904223u;
+    return static_cast<float>(state >> 8) / 16777216.0f - 0.5f;
+  };
+  for (const auto& shape : {std::tuple{16, 144, 784}, std::tuple{10, 25, 576},
+                            std::tuple{64, 576, 49}, std::tuple{24, 9, 100}}) {
+    const auto [m, k, n] = shape;
+    Eigen::MatrixXf a(m, k), c(k, n), y1(m, n), y2(m, n);
+    for (float& x : a.reshaped()) x = next();
+    for (float& x : c.reshaped()) x = next();
+    const Eigen::MatrixXf r = c.transpose();
+    gemm(a, GemmOp::none, c, GemmOp::none, y1, false, GemmColumns::fixed);
+    gemm(a, GemmOp::none, r, GemmOp::transpose, y2, false, GemmColumns::fixed);
+    same = same && (y1.array() == y2.array()).all();
+  }
+  v.store(same ? 1 : 0, std::memory_order_relaxed);
+  return same;
 }
 
 }  // namespace
@@ -240,6 +276,88 @@ void Conv2d::im2col(const float* image, int h, int w, Eigen::MatrixXf& cols, int
   }
 }
 
+void Conv2d::im2row(const float* image, int h, int w, Eigen::MatrixXf& rows, int group) const {
+  const int ho = out_extent(h, g_.pt() + g_.pb(), g_.kernel_h, g_.dilation_h, g_.sh());
+  const int wo = out_extent(w, g_.pl() + g_.pr(), g_.kernel_w, g_.dilation_w, g_.sw());
+  const int cin = g_.in_channels / g_.groups, c0 = group * cin;
+  const int kh = g_.kernel_h, kw = g_.kernel_w, dh = g_.dilation_h, dw = g_.dilation_w;
+  const int sh = g_.sh(), sw = g_.sw(), pt = g_.pt(), pl = g_.pl();
+  rows.resize(static_cast<Eigen::Index>(ho) * wo, fan_in());
+  // Per tap kx, the output columns whose input column ix = ox sw + kx dw - pl lies inside the
+  // row: ox in [lo[kx], hi[kx]) (ix grows with ox).
+  thread_local std::vector<int> lo, hi;
+  lo.assign(static_cast<std::size_t>(kw), 0);
+  hi.assign(static_cast<std::size_t>(kw), 0);
+  for (int kx = 0; kx < kw; ++kx) {
+    const int off = kx * dw - pl;
+    int a = 0;
+    while (a < wo && a * sw + off < 0) ++a;
+    int b = a;
+    while (b < wo && b * sw + off < w) ++b;
+    lo[static_cast<std::size_t>(kx)] = a;
+    hi[static_cast<std::size_t>(kx)] = b;
+  }
+  // Stride 1 across rows and rows as wide as the input's: the runs of consecutive output rows
+  // are consecutive in the input too, so each entry's column is one copy, then the taps that
+  // fell into the padding (carried over from the neighbouring row) are zeroed.
+  const bool flat = sh == 1 && sw == 1 && wo == w;
+  for (int c = 0; c < cin; ++c) {
+    const float* plane = image + static_cast<std::int64_t>(c0 + c) * h * w;
+    for (int ky = 0; ky < kh; ++ky)
+      for (int kx = 0; kx < kw; ++kx) {
+        float* col = rows.col(static_cast<Eigen::Index>((c * kh + ky) * kw + kx)).data();
+        const int a = lo[static_cast<std::size_t>(kx)], b = hi[static_cast<std::size_t>(kx)];
+        const int off = kx * dw - pl;
+        if (flat) {
+          // Output rows [y0, y1) read input rows y0 - pt + ky dh ... inside the image.
+          int y0 = 0;
+          while (y0 < ho && y0 - pt + ky * dh < 0) ++y0;
+          int y1 = y0;
+          while (y1 < ho && y1 - pt + ky * dh < h) ++y1;
+          std::fill_n(col, static_cast<std::int64_t>(y0) * wo, 0.0f);
+          if (y1 > y0 && b > a) {
+            const std::int64_t first = static_cast<std::int64_t>(y0) * wo + a;
+            const std::int64_t last = static_cast<std::int64_t>(y1 - 1) * wo + b;  // exclusive
+            const float* src = plane + static_cast<std::int64_t>(y0 - pt + ky * dh) * w + a + off;
+            std::copy(src, src + (last - first), col + first);
+            for (int oy = y0; oy < y1; ++oy) {
+              float* d = col + static_cast<std::int64_t>(oy) * wo;
+              for (int ox = 0; ox < a; ++ox) d[ox] = 0.0f;
+              for (int ox = b; ox < wo; ++ox) d[ox] = 0.0f;
+            }
+          } else if (y1 > y0) {
+            std::fill_n(col + static_cast<std::int64_t>(y0) * wo,
+                        static_cast<std::int64_t>(y1 - y0) * wo, 0.0f);
+          }
+          std::fill_n(col + static_cast<std::int64_t>(y1) * wo,
+                      static_cast<std::int64_t>(ho - y1) * wo, 0.0f);
+          continue;
+        }
+        for (int oy = 0; oy < ho; ++oy) {
+          float* d = col + static_cast<std::int64_t>(oy) * wo;
+          const int iy = oy * sh - pt + ky * dh;
+          if (iy < 0 || iy >= h) {
+            std::fill_n(d, wo, 0.0f);
+            continue;
+          }
+          // Input row iy from column off on (a pointer only ever indexed inside the row).
+          const float* src = plane + static_cast<std::int64_t>(iy) * w;
+          std::fill_n(d, a, 0.0f);
+          if (sw == 1) {
+            std::copy(src + (a + off), src + (b + off), d + a);
+          } else if (sw == 2) {  // a constant stride, which the compiler vectorises
+            const float* s2 = src + (2 * a + off);
+            float* d2 = d + a;
+            for (int j = 0; j < b - a; ++j) d2[j] = s2[2 * j];
+          } else {
+            for (int ox = a; ox < b; ++ox) d[ox] = src[ox * sw + off];
+          }
+          std::fill_n(d + b, wo - b, 0.0f);
+        }
+      }
+  }
+}
+
 void Conv2d::col2im(const Eigen::MatrixXf& cols, int h, int w, float* image, int group) const {
   const int ho = out_extent(h, g_.pt() + g_.pb(), g_.kernel_h, g_.dilation_h, g_.sh());
   const int wo = out_extent(w, g_.pl() + g_.pr(), g_.kernel_w, g_.dilation_w, g_.sw());
@@ -284,16 +402,35 @@ void Conv2d::forward(const Tensor& in, Tensor& out, const Pass& pass) const {
   const int cout = g_.out_channels, k = fan_in(), p = os[1] * os[2];
   const int groups = g_.groups, cg = cout / groups;
   const bool simple = !g_.general();
+  // The patch matrix by position where nothing reads the one by receptive field (the
+  // hook's v.X): the same product, filled faster.
+  const bool by_position =
+      (!pass.hook || (simple && !pass.hook->reads_patch_matrix())) && transposed_patches_exact();
+  const bool pointwise = by_position && g_.kernel_h == 1 && g_.kernel_w == 1 && g_.sh() == 1 &&
+                         g_.sw() == 1 && g_.pt() == 0 && g_.pl() == 0 && g_.pb() == 0 &&
+                         g_.pr() == 0;
   out.resize(in.batch, os);
   parallel_for(in.batch, std::int64_t{in.batch} * k * cout * p >= parallel_min_macs, [&](int i) {
     thread_local Eigen::MatrixXf cols, y;
     y.resize(cout, p);
     for (int gi = 0; gi < groups; ++gi) {
-      im2col(in.sample(i), h, w, cols, gi);
+      // A 1x1 convolution of stride 1 without padding: the group's channels of the image are
+      // already its patch matrix by position (H*W x Cin/groups, column-major).
+      const float* direct = pointwise ? in.sample(i) + std::int64_t{gi} * k * p : nullptr;
+      if (direct == nullptr) {
+        if (by_position)
+          im2row(in.sample(i), h, w, cols, gi);
+        else
+          im2col(in.sample(i), h, w, cols, gi);
+      }
+      const ConstMatrixMap patches_of(direct != nullptr ? direct : cols.data(),
+                                      direct != nullptr || by_position ? p : k,
+                                      direct != nullptr || by_position ? k : p);
+      const GemmOp op = by_position ? GemmOp::transpose : GemmOp::none;
       if (groups == 1)
-        gemm(weight_, GemmOp::none, cols, GemmOp::none, y, false, GemmColumns::fixed);
+        gemm(weight_, GemmOp::none, patches_of, op, y, false, GemmColumns::fixed);
       else
-        gemm(weight_.middleRows(gi * cg, cg), GemmOp::none, cols, GemmOp::none,
+        gemm(weight_.middleRows(gi * cg, cg), GemmOp::none, patches_of, op,
              y.middleRows(gi * cg, cg), false, GemmColumns::fixed);
       if (pass.hook) {
         const PatchSource patches = patch_source(in.sample(i), h, w);
@@ -310,7 +447,7 @@ void Conv2d::forward(const Tensor& in, Tensor& out, const Pass& pass) const {
                      .first_sample = pass.sample(i),
                      .per_position = true,
                      .W = ConstMatrixMap(wp, cg, k),
-                     .X = ConstMatrixMap(cols.data(), k, p),
+                     .X = ConstMatrixMap(by_position ? nullptr : cols.data(), k, p),
                      .Y = MatrixMap(yp, cg, p),
                      .patches = simple ? &patches : nullptr,
                      .output_offset = gi * cg};

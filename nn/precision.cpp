@@ -26,6 +26,7 @@ class LearningHook final : public MatmulHook {
   explicit LearningHook(const AnalogExecutor& ex) : ex_(ex) {}
 
   void forward(MatmulView& v) const override { ex_.forward(v); }
+  bool reads_patch_matrix() const override { return ex_.reads_patch_matrix(); }
 
   void backward(const MatmulView& v, MatrixMap* dx) const override {
     Eigen::VectorXd rows;

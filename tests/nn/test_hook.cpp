@@ -2,6 +2,7 @@
 // sample indices and values, in forward and backward; and a hook that adds a constant to Y
 // acts exactly like the same constant added to the bias.
 #include <atomic>
+#include <cstring>
 #include <map>
 #include <mutex>
 
@@ -192,6 +193,90 @@ TEST_CASE("nn hook: conv layers make one call per image with columns = output po
   CHECK(back == calls);
   for (const Call& c : rec.backward_calls)
     if (c.layer == 0) CHECK((c.y.rows() == 16 && c.y.cols() == 784 && c.per_position));
+}
+
+TEST_CASE("nn hook: the patch matrix by position gives a convolution the same bits") {
+  // Without a hook, or with one that does not read v.X (MatmulHook::reads_patch_matrix),
+  // Conv2d fills its patch matrix by position (nn/conv2d.hpp, im2row); with a hook that reads
+  // v.X, by receptive field (im2col). The two products must agree bit for bit on every
+  // geometry: strides 1-3 per axis, padding on some sides only, dilation, groups, kernels and
+  // images that are not square, a kernel as wide as the padded image, 1x1 kernels.
+  class Reads final : public nn::MatmulHook {
+   public:
+    void forward(nn::MatmulView&) const override {}
+  };
+  class Skips final : public nn::MatmulHook {
+   public:
+    void forward(nn::MatmulView& v) const override {
+      (v.X.data() == nullptr ? null_x : other_x).fetch_add(1);
+      if (v.X.data() == nullptr) {
+        // It still has the product's shape, and the image to take sums from.
+        CHECK(v.X.cols() == v.Y.cols());
+        CHECK(v.patches != nullptr);
+      }
+    }
+    bool reads_patch_matrix() const override { return false; }
+    mutable std::atomic<int> null_x{0}, other_x{0};
+  };
+  struct Case {
+    nn::Conv2dGeometry g;
+    int h, w;
+  };
+  const auto geometry = [](int cin, int cout, int kh, int kw, int stride, int pad) {
+    nn::Conv2dGeometry g;
+    g.in_channels = cin;
+    g.out_channels = cout;
+    g.kernel_h = kh;
+    g.kernel_w = kw;
+    g.stride = stride;
+    g.padding = pad;
+    return g;
+  };
+  std::vector<Case> cases{
+      {geometry(3, 8, 3, 3, 1, 1), 28, 28}, {geometry(4, 6, 3, 3, 2, 1), 15, 15},
+      {geometry(2, 5, 5, 5, 1, 2), 9, 13},  {geometry(3, 4, 1, 1, 2, 0), 14, 14},
+      {geometry(2, 3, 3, 2, 3, 0), 11, 8},  {geometry(1, 4, 7, 7, 1, 3), 7, 7},
+      {geometry(2, 4, 3, 3, 1, 0), 6, 10}};
+  nn::Conv2dGeometry general = geometry(4, 8, 3, 3, 1, 1);
+  general.stride_w = 2;
+  general.pad_left = 0;
+  general.pad_bottom = 2;
+  general.dilation_w = 2;
+  cases.push_back({general, 12, 17});
+  nn::Conv2dGeometry grouped = geometry(6, 9, 3, 3, 2, 1);
+  grouped.groups = 3;
+  cases.push_back({grouped, 10, 10});
+  // 1x1, stride 1, no padding: the image itself is the patch matrix by position.
+  cases.push_back({geometry(5, 7, 1, 1, 1, 0), 6, 9});
+  nn::Conv2dGeometry pointwise_groups = geometry(6, 4, 1, 1, 1, 0);
+  pointwise_groups.groups = 2;
+  cases.push_back({pointwise_groups, 5, 5});
+  int i = 0;
+  for (const Case& c : cases) {
+    CAPTURE(i);
+    nn::Conv2d conv("conv", c.g);
+    randomize(conv, 300 + static_cast<std::uint64_t>(i));
+    const nn::Tensor x =
+        random_tensor(3, {c.g.in_channels, c.h, c.w}, 310 + static_cast<std::uint64_t>(i));
+    const std::vector<std::int64_t> samples{0, 1, 2};
+    nn::Tensor plain, read, skipped;
+    conv.forward(x, plain, {});
+    const Reads reads;
+    conv.forward(x, read, nn::Pass{.samples = samples, .hook = &reads});
+    const Skips skips;
+    conv.forward(x, skipped, nn::Pass{.samples = samples, .hook = &skips});
+    REQUIRE(plain.data.size() == read.data.size());
+    REQUIRE(plain.data.size() == skipped.data.size());
+    CHECK(std::memcmp(plain.data.data(), read.data.data(), plain.data.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(plain.data.data(), skipped.data.data(), plain.data.size() * sizeof(float)) ==
+          0);
+    // One call per image and group; a general geometry has no image for the hook's sums, so it
+    // gets the patch matrix anyway (so does any geometry where the GEMM kernel failed
+    // Conv2d's probe of the two layouts).
+    CHECK(skips.null_x.load() + skips.other_x.load() == 3 * c.g.groups);
+    if (c.g.general()) CHECK(skips.null_x.load() == 0);
+    ++i;
+  }
 }
 
 TEST_CASE("nn hook: receptive-field sums from the image equal the column sums of X") {

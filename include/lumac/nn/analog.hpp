@@ -141,6 +141,11 @@ class AnalogExecutor final : public MatmulHook {
   ~AnalogExecutor() override;
 
   void forward(MatmulView& v) const override;
+  // Shot, thermal, enob noise (and none) take the sums over a convolution's receptive fields
+  // from its image; weight and physical noise read the patch matrix.
+  bool reads_patch_matrix() const override {
+    return mode_ == NoiseMode::weight_only || mode_ == NoiseMode::physical;
+  }
   void backward(const MatmulView& v, MatrixMap* dx) const override {
     backward_noise(v, dx, nullptr);
   }

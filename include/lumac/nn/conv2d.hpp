@@ -63,6 +63,10 @@ class Conv2d final : public MatmulLayer {
  private:
   // Fills cols (fan_in x Ho*Wo) from the channels of group `group` of one image {Cin, H, W}.
   void im2col(const float* image, int h, int w, Eigen::MatrixXf& cols, int group = 0) const;
+  // The same matrix transposed: rows (Ho*Wo x fan_in), each receptive-field entry (c, ky, kx) a
+  // column of contiguous positions, copied from input rows in runs. W rows^T has the bits of
+  // W cols on both GEMM kernels (the same packed panels; Conv2d probes it once per kernel).
+  void im2row(const float* image, int h, int w, Eigen::MatrixXf& rows, int group = 0) const;
   // What a hook needs to compute receptive-field sums of one image.
   PatchSource patch_source(const float* image, int h, int w) const;
   // Adds cols back onto one image gradient (the adjoint of im2col).

@@ -49,6 +49,9 @@ struct MatmulView {
   bool per_position = false;      // false: column j is sample first_sample + j (Dense);
                                   // true: all columns are sample first_sample, column = position
   ConstMatrixMap W{nullptr, 0, 0};
+  // Forward of a Conv2d whose hook said it does not read the patch matrix
+  // (MatmulHook::reads_patch_matrix) and whose `patches` is set: X has its shape, but its data
+  // pointer is null.
   ConstMatrixMap X{nullptr, 0, 0};
   MatrixMap Y{nullptr, 0, 0};            // modified in place (forward) / read (backward: dL/dY)
   const PatchSource* patches = nullptr;  // Conv2d: where the columns of X come from
@@ -73,6 +76,11 @@ class MatmulHook {
   virtual ~MatmulHook() = default;
   // Forward: add noise to v.Y (the pre-bias product) in place.
   virtual void forward(MatmulView& v) const = 0;
+  // Whether forward() reads v.X of a convolution that also gives v.patches (the hook may take
+  // what it needs of X from the image instead). If not, Conv2d computes its product from the
+  // patch matrix laid out by position (filled with contiguous copies, which is faster) and does
+  // not build the one by receptive field that v.X would point to. Default: it does.
+  virtual bool reads_patch_matrix() const { return true; }
   // Backward: v.Y holds dL/dY for the same columns as the forward call (not to be modified);
   // *dx, when not null, holds dL/dX = W^T dL/dY of those columns (fan_in x vectors), to which
   // the hook adds the gradient of its own contribution. Default: nothing.
