@@ -97,9 +97,10 @@ void gemm_figures(const BenchOptions& o, std::vector<Figure>& out) {
   }
 }
 
-// A 3x3 convolution (stride 1, padding 1) of the given size as lumac runs it (im2col + GEMM,
-// one image at a time, one thread), against the bare GEMM of the same shape on the build's
-// kernel: the share of the GEMM's rate that the convolution keeps.
+// A 3x3 convolution (stride 1, padding 1) of the given size as a clean pass runs it (the patch
+// matrix by position + GEMM, one image at a time, one thread: nn/conv2d.hpp), against the bare
+// GEMM of the same shape on the build's kernel: the share of the GEMM's rate that the
+// convolution keeps.
 void conv_figures(const BenchOptions& o, std::vector<Figure>& out) {
   struct ConvShape {
     const char* name;
