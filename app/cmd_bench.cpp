@@ -69,9 +69,8 @@ void register_bench(CLI::App& app) {
     if (gemm_kernel_built(GemmKernel::openblas)) {
       if (def != GemmKernel::openblas)
         kernels =
-            " (figures named _openblas: OpenBLAS's, not the default on this CPU: its bits "
-            "depend on where the operands sit, so results would depend on the batch; "
-            "core/gemm.hpp)";
+            " (OpenBLAS is built but runs nothing on this CPU: its bits depend on where the "
+            "operands sit, so results would depend on the batch; core/gemm.hpp)";
       else if (!gemm_kernel_batch_invariant(GemmKernel::openblas))
         kernels =
             " (figures named _eigen: Eigen's; dense layers' chunks of samples run on Eigen "

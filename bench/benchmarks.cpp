@@ -60,11 +60,14 @@ struct KernelScope {
   KernelScope& operator=(const KernelScope&) = delete;
 };
 
-// The kernels built in, the build's default first.
+// The kernels built in that run products on this CPU, the build's default first.
 std::vector<GemmKernel> kernels() {
   std::vector<GemmKernel> out{default_gemm_kernel()};
+  // A kernel that fails the probe for one sample's products runs nothing (core/gemm.hpp): its
+  // figures would time Eigen's.
   for (auto k : {GemmKernel::openblas, GemmKernel::eigen})
-    if (k != out.front() && gemm_kernel_built(k)) out.push_back(k);
+    if (k != out.front() && gemm_kernel_built(k) && gemm_kernel_alignment_invariant(k))
+      out.push_back(k);
   return out;
 }
 

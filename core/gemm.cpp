@@ -77,7 +77,8 @@ bool openblas_columns_stable() {
 // Whether OpenBLAS's sgemm gives a product of a fixed shape the same bits wherever its
 // operands and result sit (a sample's offset in its batch, a head's in its sample). Probed once
 // on the shapes of lumac's per-sample products (an attention head, a token-wise layer, a
-// convolution's patch matrix, odd sizes; M x K by K x N), every operand at 8 offsets.
+// convolution's patch matrix, odd sizes; M x K by K x N), every operand at the 16 float offsets
+// within a 64-byte line.
 bool probe_openblas_alignment() {
   openblas_single_threaded();
   std::uint32_t state = 54321;
@@ -93,13 +94,13 @@ bool probe_openblas_alignment() {
     const auto na = static_cast<std::size_t>(sh.m * sh.k),
                nb = static_cast<std::size_t>(sh.k * sh.n),
                nc = static_cast<std::size_t>(sh.m * sh.n);
-    std::vector<float> a(na), b(nb), ref(nc), buf_a(na + 8), buf_b(nb + 8), buf_c(nc + 8);
+    std::vector<float> a(na), b(nb), ref(nc), buf_a(na + 16), buf_b(nb + 16), buf_c(nc + 16);
     for (float& x : a) x = next();
     for (float& x : b) x = next();
-    for (int p = 0; p < 8; ++p) {
+    for (int p = 0; p < 16; ++p) {  // every float offset within 64 bytes
       float* pa = buf_a.data() + p;
-      float* pb = buf_b.data() + (p * 3) % 8;
-      float* pc = buf_c.data() + (p * 5) % 8;
+      float* pb = buf_b.data() + (p * 3) % 16;
+      float* pc = buf_c.data() + (p * 5) % 16;
       std::copy(a.begin(), a.end(), pa);
       std::copy(b.begin(), b.end(), pb);
       cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, sh.m, sh.n, sh.k, 1.0f, pa, sh.m, pb,

@@ -404,8 +404,11 @@ void Conv2d::forward(const Tensor& in, Tensor& out, const Pass& pass) const {
   const bool simple = !g_.general();
   // The patch matrix by position where nothing reads the one by receptive field (the
   // hook's v.X): the same product, filled faster.
-  const bool by_position =
-      (!pass.hook || (simple && !pass.hook->reads_patch_matrix())) && transposed_patches_exact();
+  // Not for a product of one row or one column (a depthwise convolution, one output channel, one
+  // position): Eigen multiplies those as matrix by vector, and its two vector routines (a row of
+  // W by the patch matrix, or by its transpose) sum in different orders.
+  const bool by_position = (!pass.hook || (simple && !pass.hook->reads_patch_matrix())) && cg > 1 &&
+                           p > 1 && transposed_patches_exact();
   const bool pointwise = by_position && g_.kernel_h == 1 && g_.kernel_w == 1 && g_.sh() == 1 &&
                          g_.sw() == 1 && g_.pt() == 0 && g_.pl() == 0 && g_.pb() == 0 &&
                          g_.pr() == 0;

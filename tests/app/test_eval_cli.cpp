@@ -108,7 +108,8 @@ TEST_CASE(
   const bool openblas = lumac::gemm_kernel_alignment_invariant(lumac::GemmKernel::openblas);
   CHECK(r.out.find(openblas ? "\"gemm_kernel\": \"openblas\"" : "\"gemm_kernel\": \"eigen\"") !=
         std::string::npos);
-  CHECK(json_number(r.out, openblas ? "gemm_gflops_eigen" : "gemm_gflops_openblas") > 0);
+  // The other kernel is timed only where it runs products (OpenBLAS fails the probe: nothing).
+  if (openblas) CHECK(json_number(r.out, "gemm_gflops_eigen") > 0);
   CHECK(r.out.find("\"openblas_alignment_invariant\"") != std::string::npos);
 #endif
 }

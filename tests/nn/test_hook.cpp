@@ -5,7 +5,9 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <string>
 
+#include "lumac/core/gemm.hpp"
 #include "lumac/nn/architectures.hpp"
 #include "lumac/nn/conv2d.hpp"
 #include "lumac/nn/dense.hpp"
@@ -200,7 +202,8 @@ TEST_CASE("nn hook: the patch matrix by position gives a convolution the same bi
   // Conv2d fills its patch matrix by position (nn/conv2d.hpp, im2row); with a hook that reads
   // v.X, by receptive field (im2col). The two products must agree bit for bit on every
   // geometry: strides 1-3 per axis, padding on some sides only, dilation, groups, kernels and
-  // images that are not square, a kernel as wide as the padded image, 1x1 kernels.
+  // images that are not square, a kernel as wide as the padded image, 1x1 kernels, products of
+  // one row or one column.
   class Reads final : public nn::MatmulHook {
    public:
     void forward(nn::MatmulView&) const override {}
@@ -251,32 +254,48 @@ TEST_CASE("nn hook: the patch matrix by position gives a convolution the same bi
   nn::Conv2dGeometry pointwise_groups = geometry(6, 4, 1, 1, 1, 0);
   pointwise_groups.groups = 2;
   cases.push_back({pointwise_groups, 5, 5});
-  int i = 0;
-  for (const Case& c : cases) {
-    CAPTURE(i);
-    nn::Conv2d conv("conv", c.g);
-    randomize(conv, 300 + static_cast<std::uint64_t>(i));
-    const nn::Tensor x =
-        random_tensor(3, {c.g.in_channels, c.h, c.w}, 310 + static_cast<std::uint64_t>(i));
-    const std::vector<std::int64_t> samples{0, 1, 2};
-    nn::Tensor plain, read, skipped;
-    conv.forward(x, plain, {});
-    const Reads reads;
-    conv.forward(x, read, nn::Pass{.samples = samples, .hook = &reads});
-    const Skips skips;
-    conv.forward(x, skipped, nn::Pass{.samples = samples, .hook = &skips});
-    REQUIRE(plain.data.size() == read.data.size());
-    REQUIRE(plain.data.size() == skipped.data.size());
-    CHECK(std::memcmp(plain.data.data(), read.data.data(), plain.data.size() * sizeof(float)) == 0);
-    CHECK(std::memcmp(plain.data.data(), skipped.data.data(), plain.data.size() * sizeof(float)) ==
-          0);
-    // One call per image and group; a general geometry has no image for the hook's sums, so it
-    // gets the patch matrix anyway (so does any geometry where the GEMM kernel failed
-    // Conv2d's probe of the two layouts).
-    CHECK(skips.null_x.load() + skips.other_x.load() == 3 * c.g.groups);
-    if (c.g.general()) CHECK(skips.null_x.load() == 0);
-    ++i;
+  // Products of one row or one column, which Eigen multiplies as matrix by vector: depthwise, one
+  // output channel, one output position.
+  nn::Conv2dGeometry depthwise = geometry(4, 4, 3, 3, 1, 1);
+  depthwise.groups = 4;
+  cases.push_back({depthwise, 9, 9});
+  cases.push_back({geometry(6, 1, 3, 3, 1, 1), 8, 8});
+  cases.push_back({geometry(8, 5, 3, 3, 1, 0), 3, 3});
+  const GemmKernel kernel_before = gemm_kernel();
+  for (const GemmKernel kernel : {GemmKernel::openblas, GemmKernel::eigen}) {
+    if (!gemm_kernel_built(kernel)) continue;
+    set_gemm_kernel(kernel);
+    const std::string kernel_name = gemm_kernel_name(kernel);
+    CAPTURE(kernel_name);
+    int i = 0;
+    for (const Case& c : cases) {
+      CAPTURE(i);
+      nn::Conv2d conv("conv", c.g);
+      randomize(conv, 300 + static_cast<std::uint64_t>(i));
+      const nn::Tensor x =
+          random_tensor(3, {c.g.in_channels, c.h, c.w}, 310 + static_cast<std::uint64_t>(i));
+      const std::vector<std::int64_t> samples{0, 1, 2};
+      nn::Tensor plain, read, skipped;
+      conv.forward(x, plain, {});
+      const Reads reads;
+      conv.forward(x, read, nn::Pass{.samples = samples, .hook = &reads});
+      const Skips skips;
+      conv.forward(x, skipped, nn::Pass{.samples = samples, .hook = &skips});
+      REQUIRE(plain.data.size() == read.data.size());
+      REQUIRE(plain.data.size() == skipped.data.size());
+      CHECK(std::memcmp(plain.data.data(), read.data.data(), plain.data.size() * sizeof(float)) ==
+            0);
+      CHECK(std::memcmp(plain.data.data(), skipped.data.data(),
+                        plain.data.size() * sizeof(float)) == 0);
+      // One call per image and group; a general geometry has no image for the hook's sums, so it
+      // gets the patch matrix anyway (so does any geometry where the GEMM kernel failed
+      // Conv2d's probe of the two layouts).
+      CHECK(skips.null_x.load() + skips.other_x.load() == 3 * c.g.groups);
+      if (c.g.general()) CHECK(skips.null_x.load() == 0);
+      ++i;
+    }
   }
+  set_gemm_kernel(kernel_before);
 }
 
 TEST_CASE("nn hook: receptive-field sums from the image equal the column sums of X") {
