@@ -20,6 +20,24 @@ std::atomic<GemmKernel>& current() {
   return k;
 }
 
+// The probes' operands: a fixed sequence of values in [-0.5, 0.5) (a linear congruential
+// generator, so that a probe's verdict never depends on other random state).
+class ProbeValues {
+ public:
+  explicit ProbeValues(std::uint32_t seed) : state_(seed) {}
+  float operator()() {
+    state_ = state_ * 1664525u + 1013904223u;
+    return static_cast<float>(state_ >> 8) / 16777216.0f - 0.5f;
+  }
+
+ private:
+  std::uint32_t state_;
+};
+
+// c = op_a(a) op_b(b) (+ c) on kernel k (defined below; gemm picks k).
+void gemm_on(GemmKernel k, const GemmIn& a, GemmOp op_a, const GemmIn& b, GemmOp op_b, GemmOut c,
+             bool accumulate);
+
 #ifdef LUMAC_HAVE_OPENBLAS
 // OpenBLAS runs each call on the calling thread only: lumac's own threads split the samples.
 void openblas_single_threaded() {
@@ -37,11 +55,7 @@ void openblas_single_threaded() {
 // at every position: about 30 MFLOP.
 bool probe_openblas_columns() {
   openblas_single_threaded();
-  std::uint32_t state = 12345;
-  const auto next = [&state] {
-    state = state * 1664525u + 1013904223u;
-    return static_cast<float>(state >> 8) / 16777216.0f - 0.5f;
-  };
+  ProbeValues next(12345);
   constexpr int w = 32;
   for (const auto& [m, k] : {std::pair{40, 200}, std::pair{100, 64}}) {
     // b and c sit at an offset of p % 8 floats: the bits may not depend on alignment either.
@@ -81,11 +95,7 @@ bool openblas_columns_stable() {
 // within a 64-byte line.
 bool probe_openblas_alignment() {
   openblas_single_threaded();
-  std::uint32_t state = 54321;
-  const auto next = [&state] {
-    state = state * 1664525u + 1013904223u;
-    return static_cast<float>(state >> 8) / 16777216.0f - 0.5f;
-  };
+  ProbeValues next(54321);
   struct Shape {
     int m, k, n;
   };
@@ -119,6 +129,26 @@ bool openblas_alignment_stable() {
   return stable;
 }
 #endif
+
+// Whether kernel k gives A (B^T)^T, the right operand stored transposed, the bits of A B, on
+// the shapes of convolutions (patch matrices by position and by receptive field, Conv2d).
+bool probe_transposed_operand(GemmKernel k) {
+  ProbeValues next(777);
+  struct Shape {
+    int m, k, n;
+  };
+  for (const Shape sh : {Shape{16, 144, 784}, Shape{10, 25, 576}, Shape{64, 576, 49},
+                         Shape{24, 9, 100}, Shape{2, 9, 2}}) {
+    Eigen::MatrixXf a(sh.m, sh.k), b(sh.k, sh.n), y1(sh.m, sh.n), y2(sh.m, sh.n);
+    for (float& x : a.reshaped()) x = next();
+    for (float& x : b.reshaped()) x = next();
+    const Eigen::MatrixXf bt = b.transpose();
+    gemm_on(k, a, GemmOp::none, b, GemmOp::none, y1, false);
+    gemm_on(k, a, GemmOp::none, bt, GemmOp::transpose, y2, false);
+    if ((y1.array() != y2.array()).any()) return false;
+  }
+  return true;
+}
 
 template <typename A, typename B>
 void eigen_product(const A& a, const B& b, GemmOut& c, bool accumulate) {
@@ -159,6 +189,16 @@ bool gemm_kernel_batch_invariant(GemmKernel k) {
   return k == GemmKernel::eigen;
 }
 
+bool gemm_kernel_transpose_exact(GemmKernel k) {
+  if (!gemm_kernel_built(k)) return false;
+  if (k == GemmKernel::openblas) {
+    static const bool exact = probe_transposed_operand(GemmKernel::openblas);
+    return exact;
+  }
+  static const bool exact = probe_transposed_operand(GemmKernel::eigen);
+  return exact;
+}
+
 GemmKernel gemm_kernel() {
   return current().load(std::memory_order_relaxed);
 }
@@ -187,6 +227,13 @@ const char* gemm_kernel_name(GemmKernel k) {
 
 void gemm(const GemmIn& a, GemmOp op_a, const GemmIn& b, GemmOp op_b, GemmOut c, bool accumulate,
           GemmColumns columns) {
+  gemm_on(gemm_kernel_for(columns), a, op_a, b, op_b, c, accumulate);
+}
+
+namespace {
+
+void gemm_on(GemmKernel kernel, const GemmIn& a, GemmOp op_a, const GemmIn& b, GemmOp op_b,
+             GemmOut c, bool accumulate) {
   const bool ta = op_a == GemmOp::transpose, tb = op_b == GemmOp::transpose;
   const Eigen::Index m = ta ? a.cols() : a.rows(), k = ta ? a.rows() : a.cols();
   const Eigen::Index kb = tb ? b.cols() : b.rows(), n = tb ? b.rows() : b.cols();
@@ -194,7 +241,7 @@ void gemm(const GemmIn& a, GemmOp op_a, const GemmIn& b, GemmOp op_b, GemmOut c,
     fail("gemm: a {}x{} by {}x{} product into {}x{}", m, k, kb, n, c.rows(), c.cols());
   if (m == 0 || n == 0) return;
 #ifdef LUMAC_HAVE_OPENBLAS
-  if (gemm_kernel_for(columns) == GemmKernel::openblas) {
+  if (kernel == GemmKernel::openblas) {
     if (k == 0) {
       if (!accumulate) c.setZero();
       return;
@@ -209,6 +256,8 @@ void gemm(const GemmIn& a, GemmOp op_a, const GemmIn& b, GemmOp op_b, GemmOut c,
                 a.data(), ld(a), b.data(), ld(b), accumulate ? 1.0f : 0.0f, c.data(), ld(c));
     return;
   }
+#else
+  (void)kernel;
 #endif
   // Eigen evaluates a product with rows + cols + depth < 20 coefficient by coefficient,
   // vectorised from the first aligned element, so its bits depend on where the operands sit in
@@ -240,5 +289,7 @@ void gemm(const GemmIn& a, GemmOp op_a, const GemmIn& b, GemmOp op_b, GemmOut c,
   else
     eigen_product(a.transpose(), b.transpose(), c, accumulate);
 }
+
+}  // namespace
 
 }  // namespace lumac

@@ -3,9 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
-#include <tuple>
 #include <vector>
 
 #include "lumac/core/error.hpp"
@@ -22,38 +20,6 @@ constexpr int images_per_group = 4;
 
 int out_size(int in, int kernel, int stride, int padding) {
   return (in + 2 * padding - kernel) / stride + 1;
-}
-
-// Whether the GEMM kernel that runs a product of one sample gives W R^T, R the patch matrix
-// by position (Conv2d::im2row), the bits of W C, C the one by receptive field (im2col): both
-// kernels pack the two into the same panels, so they should, but a kernel with its own path
-// for small or transposed operands need not. Probed once per kernel on a few convolution
-// shapes (well under a millisecond); where it fails, Conv2d always uses C.
-bool transposed_patches_exact() {
-  static std::atomic<int> verdict[2] = {-1, -1};  // per GemmKernel: unknown, no, yes
-  const GemmKernel kernel = gemm_kernel_for(GemmColumns::fixed);
-  std::atomic<int>& v = verdict[kernel == GemmKernel::openblas ? 1 : 0];
-  const int known = v.load(std::memory_order_relaxed);
-  if (known >= 0) return known == 1;
-  bool same = true;
-  std::uint32_t state = 777;
-  const auto next = [&state] {
-    state = state * 1664525u + 1013904223u;
-    return static_cast<float>(state >> 8) / 16777216.0f - 0.5f;
-  };
-  for (const auto& shape : {std::tuple{16, 144, 784}, std::tuple{10, 25, 576},
-                            std::tuple{64, 576, 49}, std::tuple{24, 9, 100}}) {
-    const auto [m, k, n] = shape;
-    Eigen::MatrixXf a(m, k), c(k, n), y1(m, n), y2(m, n);
-    for (float& x : a.reshaped()) x = next();
-    for (float& x : c.reshaped()) x = next();
-    const Eigen::MatrixXf r = c.transpose();
-    gemm(a, GemmOp::none, c, GemmOp::none, y1, false, GemmColumns::fixed);
-    gemm(a, GemmOp::none, r, GemmOp::transpose, y2, false, GemmColumns::fixed);
-    same = same && (y1.array() == y2.array()).all();
-  }
-  v.store(same ? 1 : 0, std::memory_order_relaxed);
-  return same;
 }
 
 }  // namespace
@@ -402,13 +368,14 @@ void Conv2d::forward(const Tensor& in, Tensor& out, const Pass& pass) const {
   const int cout = g_.out_channels, k = fan_in(), p = os[1] * os[2];
   const int groups = g_.groups, cg = cout / groups;
   const bool simple = !g_.general();
-  // The patch matrix by position where nothing reads the one by receptive field (the
-  // hook's v.X): the same product, filled faster.
-  // Not for a product of one row or one column (a depthwise convolution, one output channel, one
-  // position): Eigen multiplies those as matrix by vector, and its two vector routines (a row of
-  // W by the patch matrix, or by its transpose) sum in different orders.
+  // The patch matrix by position where nothing reads the one by receptive field (the hook's
+  // v.X) and the kernel multiplies by it transposed with the same bits: the same product,
+  // filled faster. Not for a product of one row or one column (a depthwise convolution, one
+  // output channel, one position), which Eigen multiplies as matrix by vector, in an order that
+  // depends on the layout.
   const bool by_position = (!pass.hook || (simple && !pass.hook->reads_patch_matrix())) && cg > 1 &&
-                           p > 1 && transposed_patches_exact();
+                           p > 1 &&
+                           gemm_kernel_transpose_exact(gemm_kernel_for(GemmColumns::fixed));
   const bool pointwise = by_position && g_.kernel_h == 1 && g_.kernel_w == 1 && g_.sh() == 1 &&
                          g_.sw() == 1 && g_.pt() == 0 && g_.pl() == 0 && g_.pb() == 0 &&
                          g_.pr() == 0;
@@ -426,9 +393,9 @@ void Conv2d::forward(const Tensor& in, Tensor& out, const Pass& pass) const {
         else
           im2col(in.sample(i), h, w, cols, gi);
       }
-      const ConstMatrixMap patches_of(direct != nullptr ? direct : cols.data(),
-                                      direct != nullptr || by_position ? p : k,
-                                      direct != nullptr || by_position ? k : p);
+      // (pointwise implies by_position)
+      const ConstMatrixMap patches_of(direct != nullptr ? direct : cols.data(), by_position ? p : k,
+                                      by_position ? k : p);
       const GemmOp op = by_position ? GemmOp::transpose : GemmOp::none;
       if (groups == 1)
         gemm(weight_, GemmOp::none, patches_of, op, y, false, GemmColumns::fixed);

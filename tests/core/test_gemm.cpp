@@ -112,6 +112,37 @@ TEST_CASE("gemm: the default kernel is the build's, and a kernel not built is re
   CHECK(std::string(gemm_kernel_name(GemmKernel::openblas)) == "openblas");
 }
 
+TEST_CASE("gemm: where a kernel says so, a transposed right operand gives the same bits") {
+  // Conv2d multiplies by its patch matrix stored by receptive field (B) or by position (B^T,
+  // op_b = transpose) on gemm_kernel_transpose_exact's word; check that word on convolution
+  // shapes other than the probe's, at least two rows and two columns each.
+  KernelGuard guard;
+  for (const GemmKernel k : built_kernels()) {
+    CAPTURE(std::string(gemm_kernel_name(k)));
+    const bool exact = gemm_kernel_transpose_exact(k);
+    MESSAGE(std::string(gemm_kernel_name(k)) << ": transposed operand exact " << exact);
+    if (!exact) continue;
+    set_gemm_kernel(k);
+    for (const auto& shape : {std::tuple{32, 288, 196}, std::tuple{8, 27, 1024},
+                              std::tuple{3, 4, 5}, std::tuple{128, 1152, 36}}) {
+      const auto [m, kk, n] = shape;  // CAPTURE names a variable, not a structured binding
+      const std::string dims =
+          std::to_string(m) + "x" + std::to_string(kk) + "x" + std::to_string(n);
+      CAPTURE(dims);
+      const Eigen::MatrixXf a = Eigen::MatrixXf::Random(m, kk), b = Eigen::MatrixXf::Random(kk, n);
+      const Eigen::MatrixXf bt = b.transpose();
+      Eigen::MatrixXf y1(m, n), y2(m, n);
+      gemm(a, GemmOp::none, b, GemmOp::none, y1, false, GemmColumns::fixed);
+      gemm(a, GemmOp::none, bt, GemmOp::transpose, y2, false, GemmColumns::fixed);
+      CHECK((y1.array() == y2.array()).all());
+    }
+  }
+  // A kernel not built is never exact.
+  const bool unbuilt_exact =
+      !gemm_kernel_built(GemmKernel::openblas) && gemm_kernel_transpose_exact(GemmKernel::openblas);
+  CHECK_FALSE(unbuilt_exact);
+}
+
 TEST_CASE("gemm: a column's bits do not depend on its place among the columns") {
   // What the batch invariance of the dense layers rests on (a sample's column in a chunk of 32
   // depends on how the batch was cut), on the shape of fmnist_mlp's first layer: whichever

@@ -52,6 +52,12 @@ bool gemm_kernel_alignment_invariant(GemmKernel k);
 // depend on the batch: always for eigen; probed once (about a millisecond) for openblas; false
 // for a kernel not built.
 bool gemm_kernel_batch_invariant(GemmKernel k);
+// Whether kernel k gives a product whose right operand is stored transposed (op_b =
+// transpose of B^T) the bits of the same product with B as it is, for products of at least
+// two rows and two columns (Eigen multiplies a vector by its matrix-vector routines, whose
+// order of additions differs between the two): probed once per kernel on convolution shapes;
+// false for a kernel not built. Conv2d multiplies by its patch matrix stored either way.
+bool gemm_kernel_transpose_exact(GemmKernel k);
 // Whether `k` is built into this library (eigen always is).
 bool gemm_kernel_built(GemmKernel k);
 // Selects the kernel of every later product in this process; an error naming the build option

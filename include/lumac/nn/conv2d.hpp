@@ -65,7 +65,7 @@ class Conv2d final : public MatmulLayer {
   void im2col(const float* image, int h, int w, Eigen::MatrixXf& cols, int group = 0) const;
   // The same matrix transposed: rows (Ho*Wo x fan_in), each receptive-field entry (c, ky, kx) a
   // column of contiguous positions, copied from input rows in runs. W rows^T has the bits of
-  // W cols on both GEMM kernels (the same packed panels; Conv2d probes it once per kernel).
+  // W cols on both GEMM kernels (the same packed panels; gemm_kernel_transpose_exact).
   void im2row(const float* image, int h, int w, Eigen::MatrixXf& rows, int group = 0) const;
   // What a hook needs to compute receptive-field sums of one image.
   PatchSource patch_source(const float* image, int h, int w) const;
